@@ -1,0 +1,140 @@
+/**
+ * The Worker's HTTP app: the API router mounted at `/v1` (hosted) and `/api` (what the official
+ * clients use against localhost), the root routes, the OpenAPI 3.1 document and `/docs`.
+ */
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import { sql } from 'drizzle-orm';
+import { database } from './db/client';
+import type { AppBindings } from './env';
+import { newId } from './lib/ids';
+import { isoSeconds } from './lib/time';
+import { agentRoutes } from './routes/agents';
+import { normaliseJsonBody } from './routes/body';
+import { capabilityRoutes } from './routes/capabilities';
+import { onError, onNotFound } from './routes/error-handler';
+import { createRouter, jsonContent, publicRoute } from './routes/openapi';
+import { projectRoutes } from './routes/projects';
+
+export const VERSION = '0.1.0';
+
+/** Every resource router; each is mounted under both API prefixes. */
+function apiRouter() {
+  const api = createRouter();
+  api.use('*', normaliseJsonBody);
+  api.route('/', capabilityRoutes);
+  api.route('/', agentRoutes);
+  api.route('/', projectRoutes);
+  return api;
+}
+
+const WelcomeSchema = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    docs: z.string(),
+    openapi: z.string(),
+    endpoints: z.record(z.string(), z.string()),
+  })
+  .openapi('Welcome');
+
+const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    timestamp: z.string(),
+    database: z.enum(['ok', 'unreachable']),
+    version: z.string(),
+  })
+  .openapi('Health');
+
+const welcome = publicRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Service'],
+  summary: 'Welcome, version and endpoint map',
+  responses: { 200: jsonContent(WelcomeSchema, 'Welcome') },
+});
+
+const health = publicRoute({
+  method: 'get',
+  path: '/health',
+  tags: ['Service'],
+  summary: 'Liveness and whether D1 answers',
+  responses: { 200: jsonContent(HealthSchema, 'Healthy'), 503: jsonContent(HealthSchema, 'D1 did not answer') },
+});
+
+export function createApp() {
+  const app = new OpenAPIHono<AppBindings>();
+  app.onError(onError);
+  app.notFound(onNotFound);
+  app.use('*', async (c, next) => {
+    c.set('requestId', c.req.header('cf-ray') ?? newId('msg'));
+    await next();
+    c.res.headers.set('X-Request-Id', c.get('requestId'));
+  });
+
+  const root = createRouter()
+    .openapi(welcome, (c) =>
+      c.json(
+        {
+          name: 'Delega API',
+          version: VERSION,
+          docs: '/docs',
+          openapi: '/v1/openapi.json',
+          endpoints: {
+            health: 'GET /health',
+            agent_signup: 'POST /v1/agent/signup',
+            signup: 'POST /v1/signup',
+            me: 'GET /v1/agent/me',
+            capabilities: 'GET /v1/capabilities',
+            tasks: 'GET|POST /v1/tasks',
+            claim: 'POST /v1/tasks/claim',
+            agents: 'GET|POST /v1/agents',
+            projects: 'GET|POST /v1/projects',
+            webhooks: 'GET|POST /v1/webhooks',
+          },
+        },
+        200,
+      ),
+    )
+    .openapi(health, async (c) => {
+      let databaseState: 'ok' | 'unreachable' = 'ok';
+      try {
+        await database(c.env.DB).run(sql`select 1`);
+      } catch {
+        databaseState = 'unreachable';
+      }
+      const body = { status: databaseState === 'ok' ? ('ok' as const) : ('degraded' as const), timestamp: isoSeconds(Date.now()), database: databaseState, version: VERSION };
+      return databaseState === 'ok' ? c.json(body, 200) : c.json(body, 503);
+    });
+  app.route('/', root);
+
+  const api = apiRouter();
+  app.route('/v1', api);
+  app.route('/api', api);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'AgentKey', { type: 'apiKey', in: 'header', name: 'X-Agent-Key' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'dlg_...' });
+
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument(app)));
+  app.get('/docs', Scalar({ url: '/v1/openapi.json', pageTitle: 'Delega API reference' }));
+  return app;
+}
+
+/** The OpenAPI 3.1 document. The `/api` mirror is left out: it serves the same routes as `/v1`. */
+export function openApiDocument(app: OpenAPIHono<AppBindings>) {
+  const doc = app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: {
+      title: 'Delega API',
+      version: VERSION,
+      description:
+        'Task API for AI agents. Every route under `/v1` is also served under `/api` (the namespace the official clients use against localhost). Authenticate with `X-Agent-Key: dlg_...` or `Authorization: Bearer dlg_...`. Errors are `{error, code, details?}`.',
+    },
+    servers: [{ url: '/' }],
+  });
+  for (const path of Object.keys(doc.paths ?? {})) {
+    if (path.startsWith('/api/')) delete doc.paths![path];
+  }
+  return doc;
+}

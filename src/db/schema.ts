@@ -1,0 +1,369 @@
+/**
+ * The D1 schema. Every list filter has an index; every row carries `account_id` so that
+ * account scoping is an index prefix, never a scan.
+ *
+ * Timestamps are ISO 8601 UTC strings with second precision (`2026-01-15T10:30:00Z`), which
+ * sort lexically in time order. Ids are prefixed and time-ordered (see lib/ids.ts).
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const accounts = sqliteTable('accounts', {
+  id: text('id').primaryKey(),
+  name: text('name'),
+  /** restricted: agent-first signup not yet claimed by a human; active: claimed or verified human signup. */
+  status: text('status', { enum: ['restricted', 'active'] }).notNull(),
+  plan: text('plan', { enum: ['free', 'pro', 'scale'] }).notNull().default('free'),
+  /** The recovery agent: its key is what `POST /v1/recover` rotates. */
+  defaultAgentId: text('default_agent_id'),
+  stripeCustomerId: text('stripe_customer_id'),
+  claimedAt: text('claimed_at'),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    /** Lower-cased. */
+    email: text('email').notNull(),
+    name: text('name'),
+    verifiedAt: text('verified_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('users_email_unique').on(t.email), index('users_account_idx').on(t.accountId)],
+);
+
+export const agents = sqliteTable(
+  'agents',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    /** Slug, unique within the account. */
+    name: text('name').notNull(),
+    displayName: text('display_name'),
+    description: text('description'),
+    role: text('role', { enum: ['worker', 'coordinator', 'admin'] }).notNull().default('worker'),
+    /** HMAC-SHA-256 of the key under KEY_PEPPER, hex. The plaintext is never stored. */
+    keyHash: text('key_hash').notNull(),
+    /** First characters of the key, safe to show so a human can tell keys apart. */
+    keyPrefix: text('key_prefix').notNull(),
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    /** Agent-first signups work inside one sandbox project while restricted. */
+    sandboxProjectId: text('sandbox_project_id'),
+    useCase: text('use_case'),
+    keyRotatedAt: text('key_rotated_at'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('agents_key_hash_unique').on(t.keyHash),
+    uniqueIndex('agents_account_name_unique').on(t.accountId, t.name),
+  ],
+);
+
+export const projects = sqliteTable(
+  'projects',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    name: text('name').notNull(),
+    emoji: text('emoji'),
+    color: text('color'),
+    sortOrder: integer('sort_order').notNull().default(0),
+    isSandbox: integer('is_sandbox', { mode: 'boolean' }).notNull().default(false),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('projects_account_sort_idx').on(t.accountId, t.sortOrder, t.id)],
+);
+
+/** One-time 6-digit codes: email verification, recovery, and the claim OTP. */
+export const emailCodes = sqliteTable(
+  'email_codes',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    email: text('email').notNull(),
+    purpose: text('purpose', { enum: ['verify', 'recover', 'claim'] }).notNull(),
+    /** HMAC of the code under KEY_PEPPER and this row's id, so equal codes never share a hash. */
+    codeHash: text('code_hash').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('email_codes_lookup_idx').on(t.email, t.purpose, t.createdAt)],
+);
+
+/** Magic-link tokens for the human claim of an agent-first account. */
+export const claimTokens = sqliteTable(
+  'claim_tokens',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    agentId: text('agent_id').notNull().references(() => agents.id),
+    email: text('email').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('claim_tokens_hash_unique').on(t.tokenHash), index('claim_tokens_account_idx').on(t.accountId)],
+);
+
+/** Development-only outbox: what the dev mailer "sent". Never written in production. */
+export const devMailbox = sqliteTable(
+  'dev_mailbox',
+  {
+    id: text('id').primaryKey(),
+    to: text('to').notNull(),
+    subject: text('subject').notNull(),
+    text: text('text').notNull(),
+    html: text('html').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('dev_mailbox_to_idx').on(t.to, t.id)],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull().references(() => accounts.id),
+    projectId: text('project_id'),
+    parentTaskId: text('parent_task_id'),
+    /** Root of the delegation tree (itself for a root task), so a chain is one indexed read. */
+    rootTaskId: text('root_task_id').notNull(),
+    depth: integer('depth').notNull().default(0),
+    content: text('content').notNull(),
+    description: text('description'),
+    priority: integer('priority').notNull().default(1),
+    /** JSON array of strings; task_labels mirrors it for indexed filtering. */
+    labels: text('labels').notNull().default('[]'),
+    dueDate: text('due_date'),
+    assignedToAgentId: text('assigned_to_agent_id'),
+    createdByAgentId: text('created_by_agent_id').notNull(),
+    accountableAgentId: text('accountable_agent_id'),
+    status: text('status', { enum: ['open', 'claimed', 'delegated', 'completed'] }).notNull().default('open'),
+    completed: integer('completed', { mode: 'boolean' }).notNull().default(false),
+    completedAt: text('completed_at'),
+    completedByAgentId: text('completed_by_agent_id'),
+    claimedByAgentId: text('claimed_by_agent_id'),
+    claimedAt: text('claimed_at'),
+    leaseExpiresAt: text('lease_expires_at'),
+    lastHeartbeatAt: text('last_heartbeat_at'),
+    sessionState: text('session_state', { enum: ['working', 'waiting_input', 'errored'] }),
+    stateDetail: text('state_detail'),
+    handoff: text('handoff'),
+    /** JSON array of {kind, ref, summary?}. */
+    evidence: text('evidence').notNull().default('[]'),
+    evidencePolicy: text('evidence_policy', { enum: ['required'] }),
+    /** JSON object; task_context_history keeps every change. */
+    context: text('context').notNull().default('{}'),
+    contextVersion: integer('context_version').notNull().default(0),
+    reopenCount: integer('reopen_count').notNull().default(0),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [
+    index('tasks_account_created_idx').on(t.accountId, t.createdAt, t.id),
+    index('tasks_account_project_idx').on(t.accountId, t.projectId, t.createdAt),
+    index('tasks_account_completed_idx').on(t.accountId, t.completed, t.createdAt),
+    index('tasks_account_priority_idx').on(t.accountId, t.priority, t.createdAt),
+    index('tasks_account_due_idx').on(t.accountId, t.dueDate),
+    index('tasks_account_assigned_idx').on(t.accountId, t.assignedToAgentId, t.createdAt),
+    index('tasks_account_claimed_by_idx').on(t.accountId, t.claimedByAgentId, t.createdAt),
+    index('tasks_account_creator_idx').on(t.accountId, t.createdByAgentId, t.createdAt),
+    index('tasks_account_accountable_idx').on(t.accountId, t.accountableAgentId),
+    index('tasks_account_lease_idx').on(t.accountId, t.leaseExpiresAt),
+    index('tasks_parent_idx').on(t.parentTaskId, t.createdAt),
+    index('tasks_root_idx').on(t.rootTaskId, t.depth),
+    /** The claim queue's order: claimable tasks by priority, then age. */
+    index('tasks_queue_idx').on(t.accountId, t.status, t.priority, t.createdAt),
+  ],
+);
+
+export const taskLabels = sqliteTable(
+  'task_labels',
+  {
+    taskId: text('task_id').notNull(),
+    accountId: text('account_id').notNull(),
+    label: text('label').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.taskId, t.label] }),
+    index('task_labels_account_label_idx').on(t.accountId, t.label, t.createdAt),
+  ],
+);
+
+export const subtasks = sqliteTable(
+  'subtasks',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id').notNull(),
+    accountId: text('account_id').notNull(),
+    content: text('content').notNull(),
+    completed: integer('completed', { mode: 'boolean' }).notNull().default(false),
+    sortOrder: integer('sort_order').notNull().default(0),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('subtasks_task_idx').on(t.taskId, t.sortOrder, t.id)],
+);
+
+export const comments = sqliteTable(
+  'comments',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id').notNull(),
+    accountId: text('account_id').notNull(),
+    agentId: text('agent_id'),
+    author: text('author'),
+    content: text('content').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('comments_task_idx').on(t.taskId, t.createdAt, t.id)],
+);
+
+export const taskLinks = sqliteTable(
+  'task_links',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id').notNull(),
+    accountId: text('account_id').notNull(),
+    kind: text('kind', { enum: ['branch', 'commit', 'pr', 'url'] }).notNull(),
+    repo: text('repo'),
+    ref: text('ref').notNull(),
+    url: text('url'),
+    createdByAgentId: text('created_by_agent_id'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('task_links_task_idx').on(t.taskId, t.createdAt)],
+);
+
+/** Append-only ledger of context changes, one row per key written. */
+export const taskContextHistory = sqliteTable(
+  'task_context_history',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id').notNull(),
+    accountId: text('account_id').notNull(),
+    key: text('key').notNull(),
+    /** JSON of the new value; null when the key was removed. */
+    value: text('value'),
+    version: integer('version').notNull(),
+    source: text('source', { enum: ['human_stated', 'agent_inferred', 'agent_observed', 'imported'] }).notNull(),
+    agentId: text('agent_id'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('task_context_history_task_key_idx').on(t.taskId, t.key, t.version)],
+);
+
+/** Claim sessions: one row from claim to completion, release or lease expiry. */
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    taskId: text('task_id').notNull(),
+    claimedAt: text('claimed_at').notNull(),
+    claimedAtMs: integer('claimed_at_ms').notNull(),
+    endedAt: text('ended_at'),
+    outcome: text('outcome', { enum: ['completed', 'released', 'expired'] }),
+    durationMs: integer('duration_ms'),
+  },
+  (t) => [
+    index('runs_agent_idx').on(t.agentId, t.claimedAt),
+    index('runs_task_open_idx').on(t.taskId, t.endedAt),
+    index('runs_account_outcome_idx').on(t.accountId, t.outcome, t.endedAt),
+  ],
+);
+
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    url: text('url').notNull(),
+    /** JSON array of event names. */
+    events: text('events').notNull(),
+    /** Needed in plaintext to sign deliveries; never returned after creation. */
+    secret: text('secret').notNull(),
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    description: text('description'),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    disabledReason: text('disabled_reason'),
+    disabledAt: text('disabled_at'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('webhooks_account_idx').on(t.accountId, t.active)],
+);
+
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    webhookId: text('webhook_id').notNull(),
+    accountId: text('account_id').notNull(),
+    event: text('event').notNull(),
+    /** The exact JSON body sent (so a redelivery signs the same bytes under a new timestamp). */
+    payload: text('payload').notNull(),
+    status: text('status', { enum: ['pending', 'succeeded', 'retrying', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt)],
+);
+
+/** Every delivery attempt, for the delivery log. */
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: text('id').primaryKey(),
+    deliveryId: text('delivery_id').notNull(),
+    webhookId: text('webhook_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+);
+
+/** Stored first answers for Idempotency-Key replays (24 h). */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    /** agent id + ':' + the client's key. */
+    scopeKey: text('scope_key').primaryKey(),
+    requestHash: text('request_hash').notNull(),
+    status: integer('status'),
+    body: text('body'),
+    headers: text('headers'),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+  },
+  (t) => [index('idempotency_keys_expires_idx').on(t.expiresAt)],
+);
+
+/** Monthly usage counters per account (plan quotas). */
+export const usageCounters = sqliteTable(
+  'usage_counters',
+  {
+    accountId: text('account_id').notNull(),
+    /** YYYY-MM. */
+    period: text('period').notNull(),
+    tasksCreated: integer('tasks_created').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.period] })],
+);
+

@@ -1,0 +1,148 @@
+/**
+ * The authorisation table: which kinds of key may perform each operation, and the scope rule
+ * that narrows what they see. Route middleware enforces it and `GET /v1/capabilities` renders
+ * it, so the two cannot drift. Every authenticated route names one operation from here.
+ */
+import { ApiError } from '../lib/errors';
+
+export type Role = 'worker' | 'coordinator' | 'admin';
+export type Mode = 'restricted' | 'full' | 'admin';
+/** What the table is keyed on: a restricted key, or a full key's role. */
+export type Kind = 'restricted' | Role;
+
+export interface Principal {
+  agentId: string;
+  agentName: string;
+  accountId: string;
+  role: Role;
+  mode: Mode;
+  plan: 'free' | 'pro' | 'scale';
+  /** The agent-first sandbox project, if any. Restricted keys are pinned to it. */
+  sandboxProjectId: string | null;
+  isDefaultAgent: boolean;
+}
+
+export function kindOf(p: Pick<Principal, 'mode' | 'role'>): Kind {
+  return p.mode === 'restricted' ? 'restricted' : p.role;
+}
+
+export function modeFor(accountStatus: 'restricted' | 'active', role: Role): Mode {
+  if (accountStatus === 'restricted') return 'restricted';
+  return role === 'admin' ? 'admin' : 'full';
+}
+
+const ALL: readonly Kind[] = ['restricted', 'worker', 'coordinator', 'admin'];
+const FULL: readonly Kind[] = ['worker', 'coordinator', 'admin'];
+const OVERSEERS: readonly Kind[] = ['coordinator', 'admin'];
+const ADMIN: readonly Kind[] = ['admin'];
+const RESTRICTED_ONLY: readonly Kind[] = ['restricted'];
+
+interface Rule {
+  kinds: readonly Kind[];
+  /** How the answer is narrowed for the caller; shown in /v1/capabilities. */
+  scope: string;
+}
+
+const TASK_SCOPE =
+  'restricted: tasks it created in its sandbox project; worker: tasks it created, is assigned, claimed or completed; coordinator and admin: every task of the account';
+const TASK_WRITE_SCOPE = `${TASK_SCOPE}; writes need ownership (creator, assignee or live claim), else 403 with how to claim`;
+
+export const ACCESS = {
+  'account.me': { kinds: ALL, scope: 'the calling agent and its account' },
+  'account.capabilities': { kinds: ALL, scope: 'the calling key' },
+  'account.usage': { kinds: ALL, scope: 'the account' },
+  'account.stats': { kinds: FULL, scope: TASK_SCOPE },
+  'claim.resend': { kinds: RESTRICTED_ONLY, scope: 'the calling key’s pending claim' },
+  'claim.verify': { kinds: RESTRICTED_ONLY, scope: 'the calling key’s pending claim' },
+
+  'agents.list': { kinds: OVERSEERS, scope: 'agents of the account' },
+  'agents.read': { kinds: FULL, scope: 'worker: itself; coordinator and admin: agents of the account' },
+  'agents.create': { kinds: ADMIN, scope: 'the account' },
+  'agents.update': { kinds: FULL, scope: 'own display_name and description; admin: any agent, slug and role' },
+  'agents.delete': { kinds: ADMIN, scope: 'agents of the account, except the recovery agent, itself, the last active agent, and agents tasks reference' },
+  'agents.rotate_key': { kinds: FULL, scope: 'own key; admin: any agent of the account' },
+  'agents.runs': { kinds: FULL, scope: 'worker: its own runs; coordinator and admin: any agent of the account' },
+
+  'projects.list': { kinds: ALL, scope: 'restricted: its sandbox project; full: projects of the account' },
+  'projects.read': { kinds: ALL, scope: 'restricted: its sandbox project; full: projects of the account' },
+  'projects.create': { kinds: ADMIN, scope: 'the account' },
+  'projects.update': { kinds: ADMIN, scope: 'projects of the account' },
+  'projects.delete': { kinds: ADMIN, scope: 'projects of the account' },
+
+  'tasks.list': { kinds: ALL, scope: TASK_SCOPE },
+  'tasks.read': { kinds: ALL, scope: TASK_SCOPE },
+  'tasks.create': { kinds: ALL, scope: 'restricted: pinned to its sandbox project, no assignment to other agents' },
+  'tasks.update': { kinds: ALL, scope: TASK_WRITE_SCOPE },
+  'tasks.delete': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.complete': { kinds: ALL, scope: TASK_WRITE_SCOPE },
+  'tasks.uncomplete': { kinds: ALL, scope: TASK_WRITE_SCOPE },
+  'tasks.delegate': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.chain': { kinds: FULL, scope: TASK_SCOPE },
+  'tasks.children': { kinds: FULL, scope: TASK_SCOPE },
+  'tasks.context.read': { kinds: FULL, scope: TASK_SCOPE },
+  'tasks.context.write': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.subtasks.read': { kinds: FULL, scope: TASK_SCOPE },
+  'tasks.subtasks.write': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.comments.read': { kinds: ALL, scope: TASK_SCOPE },
+  'tasks.comments.write': { kinds: ALL, scope: `${TASK_SCOPE}; coordinators may comment on any account task` },
+  'tasks.comments.delete': { kinds: FULL, scope: 'the comment’s author; admin: any comment' },
+  'tasks.links.read': { kinds: ALL, scope: TASK_SCOPE },
+  'tasks.links.write': { kinds: ALL, scope: TASK_WRITE_SCOPE },
+  'tasks.dedup': { kinds: FULL, scope: `open tasks, ${TASK_SCOPE}` },
+
+  'queue.claim_next': { kinds: ALL, scope: 'claimable tasks: unassigned or assigned to the caller; restricted: its sandbox project and own tasks' },
+  'queue.claim': { kinds: ALL, scope: TASK_SCOPE },
+  'queue.heartbeat': { kinds: ALL, scope: 'tasks the caller holds a live claim on' },
+  'queue.state': { kinds: ALL, scope: 'tasks the caller holds a live claim on' },
+  'queue.release': { kinds: ALL, scope: 'tasks the caller holds a live claim on; admin: any claim' },
+  'fleet.attention': { kinds: OVERSEERS, scope: 'tasks of the account' },
+
+  'webhooks.list': { kinds: ADMIN, scope: 'webhooks of the account' },
+  'webhooks.create': { kinds: ADMIN, scope: 'the account' },
+  'webhooks.update': { kinds: ADMIN, scope: 'webhooks of the account' },
+  'webhooks.delete': { kinds: ADMIN, scope: 'webhooks of the account' },
+  'webhooks.deliveries': { kinds: ADMIN, scope: 'webhooks of the account' },
+  'webhooks.test': { kinds: ADMIN, scope: 'webhooks of the account' },
+  'webhooks.redeliver': { kinds: ADMIN, scope: 'webhooks of the account' },
+
+  'billing.checkout': { kinds: ADMIN, scope: 'the account' },
+  'billing.portal': { kinds: ADMIN, scope: 'the account' },
+} as const satisfies Record<string, Rule>;
+
+export type Operation = keyof typeof ACCESS;
+export const OPERATIONS = Object.keys(ACCESS) as Operation[];
+
+export function isAllowed(p: Pick<Principal, 'mode' | 'role'>, op: Operation): boolean {
+  return (ACCESS[op].kinds as readonly Kind[]).includes(kindOf(p));
+}
+
+/** Throws the 403 the caller should see when the table refuses the operation. */
+export function authorize(p: Principal, op: Operation): void {
+  if (isAllowed(p, op)) return;
+  const rule = ACCESS[op];
+  if (p.mode === 'restricted') {
+    throw new ApiError(
+      403,
+      'CLAIM_REQUIRED',
+      'This key is restricted until a human claims the account: open the magic link sent to the human email (or call POST /v1/agent/claim/verify with the emailed code), then retry.',
+    );
+  }
+  if (rule.kinds.every((k) => k === 'restricted')) {
+    throw new ApiError(403, 'NOT_RESTRICTED', 'This operation is only for restricted keys awaiting a human claim; this account is already claimed.');
+  }
+  const needs = (rule.kinds as readonly Kind[]).filter((k) => k !== 'restricted').join(' or ');
+  throw new ApiError(403, 'INSUFFICIENT_ROLE', `This operation needs an agent with role ${needs}; this agent's role is ${p.role}.`);
+}
+
+/** The capability matrix for one key, straight from the table. */
+export function capabilities(p: Principal) {
+  return {
+    agent_id: p.agentId,
+    account_id: p.accountId,
+    mode: p.mode,
+    role: p.role,
+    operations: Object.fromEntries(
+      OPERATIONS.map((op) => [op, { allowed: isAllowed(p, op), scope: ACCESS[op].scope }]),
+    ) as Record<Operation, { allowed: boolean; scope: string }>,
+  };
+}

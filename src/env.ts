@@ -1,0 +1,36 @@
+/** Worker bindings and per-request context variables. */
+import type { ClaimQueue } from './queue/claim-queue';
+import type { WebhookMessage } from './webhooks/messages';
+import type { Principal } from './domain/access';
+
+export interface Env {
+  DB: D1Database;
+  CLAIM_QUEUE: DurableObjectNamespace<ClaimQueue>;
+  WEBHOOKS: Queue<WebhookMessage>;
+  /** "development" enables the dev mailbox, http webhooks to localhost, and dev conveniences. */
+  ENVIRONMENT: string;
+  /** Server secret under which API keys, codes and tokens are hashed. */
+  KEY_PEPPER?: string;
+  MAIL_TRANSPORT?: string;
+  MAIL_FROM?: string;
+  MAIL_API_URL?: string;
+  MAIL_API_KEY?: string;
+  EMAIL?: SendEmail;
+  PUBLIC_BASE_URL?: string;
+  STRIPE_SECRET_KEY?: string;
+  STRIPE_WEBHOOK_SECRET?: string;
+  STRIPE_PRICE_PRO?: string;
+  STRIPE_PRICE_SCALE?: string;
+  /** Limits (see lib/config.ts); strings because wrangler vars and secrets are strings. */
+  [limit: `LIMIT_${string}`]: string | undefined;
+}
+
+export interface Variables {
+  principal: Principal;
+  requestId: string;
+}
+
+export interface AppBindings {
+  Bindings: Env;
+  Variables: Variables;
+}

@@ -1,0 +1,42 @@
+/**
+ * Every limit is configuration. Defaults are the free plan; a `LIMIT_<NAME>` var or secret
+ * overrides one (tests and benchmarks raise them without code changes).
+ */
+import type { Env } from '../env';
+
+export const LIMIT_DEFAULTS = {
+  /** Requests per minute per API key. */
+  RATE_PER_MINUTE: 60,
+  /** Requests per minute per IP on unauthenticated onboarding routes. */
+  ONBOARDING_RATE_PER_MINUTE: 10,
+  /** Onboarding emails per hour per address. */
+  EMAILS_PER_HOUR: 5,
+  /** Tasks created per calendar month (UTC). */
+  TASKS_PER_MONTH: 1000,
+  BODY_BYTES: 64 * 1024,
+  CONTEXT_BYTES: 32 * 1024,
+  AGENTS_PER_ACCOUNT: 25,
+  PROJECTS_PER_ACCOUNT: 100,
+  WEBHOOKS_PER_ACCOUNT: 10,
+  DELEGATION_DEPTH: 10,
+} as const;
+
+export type LimitName = keyof typeof LIMIT_DEFAULTS;
+
+export function limit(env: Env, name: LimitName): number {
+  const raw = env[`LIMIT_${name}`];
+  if (raw === undefined || raw === '') return LIMIT_DEFAULTS[name];
+  const n = Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : LIMIT_DEFAULTS[name];
+}
+
+export const isDevelopment = (env: Env) => env.ENVIRONMENT === 'development';
+
+const DEV_PEPPER = 'dev-only-pepper-change-me-0123456789abcdef';
+
+/** The hashing secret. Outside development a missing secret is a hard failure, never a default. */
+export function keyPepper(env: Env): string {
+  if (env.KEY_PEPPER) return env.KEY_PEPPER;
+  if (isDevelopment(env)) return DEV_PEPPER;
+  throw new Error('KEY_PEPPER is not configured');
+}

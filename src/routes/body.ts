@@ -1,0 +1,68 @@
+/**
+ * Request body normalisation for every write, before any validator runs:
+ * - over the size limit: 413 (checked on Content-Length and on the bytes actually read);
+ * - an empty body means `{}` (the SDK and MCP server POST `complete` with no body);
+ * - a non-empty body must be JSON (415 otherwise) and must parse (400 otherwise).
+ * The parsed value is cached on the request so validators read it without parsing twice.
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { AppBindings } from '../env';
+import { limit } from '../lib/config';
+import { ApiError } from '../lib/errors';
+
+const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+const tooLarge = (max: number) =>
+  new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${Math.floor(max / 1024)} KiB`);
+
+export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next) => {
+  if (!WRITE_METHODS.has(c.req.method)) return next();
+  const max = limit(c.env, 'BODY_BYTES');
+  const declared = Number(c.req.header('Content-Length') ?? '0');
+  if (declared > max) throw tooLarge(max);
+
+  const bytes = c.req.raw.body ? await readCapped(c.req.raw.body, max) : new Uint8Array();
+  if (bytes === null) throw tooLarge(max);
+  const text = new TextDecoder().decode(bytes);
+  const mediaType = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim();
+
+  if (text.trim() === '') {
+    c.req.bodyCache.json = Promise.resolve({});
+    return next();
+  }
+  if (!JSON_MEDIA.test(mediaType)) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as JSON with Content-Type: application/json');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'MALFORMED_JSON', 'Request body is not valid JSON');
+  }
+  c.req.bodyCache.json = Promise.resolve(parsed);
+  return next();
+};
+
+async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

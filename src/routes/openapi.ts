@@ -1,0 +1,123 @@
+/**
+ * Route plumbing shared by every resource: the router factory with the one validation hook,
+ * `authedRoute` (binds a route to its operation in the authorisation table), `publicRoute`,
+ * and the error responses every route documents.
+ */
+import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { ZodError } from 'zod';
+import { authorize, type Operation } from '../domain/access';
+import { authenticate, keyFromHeaders } from '../domain/authentication';
+import { database } from '../db/client';
+import type { AppBindings } from '../env';
+import { keyPepper } from '../lib/config';
+import { ApiError, type ErrorDetail } from '../lib/errors';
+
+export const ErrorSchema = z
+  .object({
+    error: z.string().openapi({ example: 'Task not found' }),
+    code: z.string().openapi({ example: 'TASK_NOT_FOUND' }),
+    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Error');
+
+export const errorContent = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorSchema } },
+});
+
+/** Turns zod issues into per-field details. */
+export function validationDetails(error: ZodError, target?: string): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) details.push({ field: path ? `${path}.${key}` : key, message: 'Unknown field' });
+      continue;
+    }
+    details.push({ field: path || target || 'body', message: issue.message });
+  }
+  return details;
+}
+
+function validationError(error: ZodError, target: string): ApiError {
+  const details = validationDetails(error, target);
+  const where = target === 'json' ? 'request body' : target === 'query' ? 'query string' : target;
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  return new ApiError(400, 'VALIDATION_FAILED', `Invalid ${where}: ${summary}`, details);
+}
+
+export function createRouter() {
+  return new OpenAPIHono<AppBindings>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error as ZodError, result.target);
+    },
+  });
+}
+
+export type Router = ReturnType<typeof createRouter>;
+
+/** Authenticates the key, then checks the operation against the authorisation table. */
+export function requireOperation(operation: Operation): MiddlewareHandler<AppBindings> {
+  return async (c, next) => {
+    const key = keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'));
+    const principal = await authenticate(database(c.env.DB), keyPepper(c.env), key);
+    c.set('principal', principal);
+    authorize(principal, operation);
+    await next();
+  };
+}
+
+/** The route as `createRoute` types it; the added error responses are thrown, never returned. */
+type BuiltRoute<P extends string, R extends RouteInput<P>> = ReturnType<typeof createRoute<P, R & { path: P }>>;
+
+type RouteInput<P extends string> = Omit<RouteConfig, 'path' | 'security' | 'middleware'> & { path: P };
+
+function documentedErrors(config: Omit<RouteConfig, 'path'>, authed: boolean) {
+  const hasBody = Boolean(config.request?.body);
+  const hasParams = Boolean(config.request?.params);
+  return {
+    400: errorContent('Invalid input: malformed JSON or fields that fail validation (see `details`)'),
+    ...(authed ? { 401: errorContent('Missing or invalid API key'), 403: errorContent('The key may not do this') } : {}),
+    ...(hasParams || authed ? { 404: errorContent('Not found, or not visible to this key') } : {}),
+    ...(hasBody ? { 413: errorContent('Body larger than the limit'), 415: errorContent('Body is not application/json') } : {}),
+    429: errorContent('Rate limit exceeded; see Retry-After'),
+  };
+}
+
+/** A route that needs an API key allowed to perform `operation`. */
+export function authedRoute<P extends string, R extends RouteInput<P>>(operation: Operation, config: R): BuiltRoute<P, R> {
+  return createRoute({
+    ...config,
+    responses: { ...documentedErrors(config, true), ...config.responses },
+    security: [{ AgentKey: [] }, { Bearer: [] }],
+    middleware: [requireOperation(operation)] as const,
+    'x-delega-operation': operation,
+  }) as unknown as BuiltRoute<P, R>;
+}
+
+/** A route anyone may call. */
+export function publicRoute<P extends string, R extends RouteInput<P>>(config: R): BuiltRoute<P, R> {
+  return createRoute({
+    ...config,
+    responses: { ...documentedErrors(config, false), ...config.responses },
+    'x-delega-operation': 'public',
+  }) as unknown as BuiltRoute<P, R>;
+}
+
+/** `{ deleted: true, id }`: the answer of every DELETE (clients call `.json()` on it). */
+export const DeletedSchema = z.object({ deleted: z.literal(true), id: z.string() }).openapi('Deleted');
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { 'application/json': { schema } },
+});
+
+/** Path parameter `{id}` with an example of the resource's prefix. */
+export const idParams = (prefix: string) =>
+  z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' }, example: `${prefix}_0abc` }) });

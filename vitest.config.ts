@@ -1,0 +1,28 @@
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// Tests run inside workerd against real D1, the Durable Object and the Queue (miniflare).
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url)));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: {
+          bindings: {
+            ENVIRONMENT: 'test',
+            KEY_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
+            PUBLIC_BASE_URL: 'http://127.0.0.1:8787',
+            TEST_MIGRATIONS: migrations,
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ['test/**/*.test.ts'],
+      exclude: ['test/e2e/**', 'test/compat/**', 'node_modules/**'],
+      setupFiles: ['./test/helpers/apply-migrations.ts'],
+    },
+  };
+});
