@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 // Tests run inside workerd against real D1, the Durable Object and the Queue (miniflare).
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url)));
+  const migrations = await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url).href));
   return {
     plugins: [
       cloudflareTest({

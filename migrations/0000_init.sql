@@ -211,6 +211,8 @@ CREATE INDEX `tasks_account_due_idx` ON `tasks` (`account_id`,`due_date`);--> st
 CREATE INDEX `tasks_account_assigned_idx` ON `tasks` (`account_id`,`assigned_to_agent_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `tasks_account_claimed_by_idx` ON `tasks` (`account_id`,`claimed_by_agent_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `tasks_account_creator_idx` ON `tasks` (`account_id`,`created_by_agent_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `tasks_account_accountable_idx` ON `tasks` (`account_id`,`accountable_agent_id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_completed_by_idx` ON `tasks` (`account_id`,`completed_by_agent_id`);--> statement-breakpoint
 CREATE INDEX `tasks_account_lease_idx` ON `tasks` (`account_id`,`lease_expires_at`);--> statement-breakpoint
 CREATE INDEX `tasks_parent_idx` ON `tasks` (`parent_task_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `tasks_root_idx` ON `tasks` (`root_task_id`,`depth`);--> statement-breakpoint

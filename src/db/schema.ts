@@ -177,6 +177,7 @@ export const tasks = sqliteTable(
     index('tasks_account_claimed_by_idx').on(t.accountId, t.claimedByAgentId, t.createdAt),
     index('tasks_account_creator_idx').on(t.accountId, t.createdByAgentId, t.createdAt),
     index('tasks_account_accountable_idx').on(t.accountId, t.accountableAgentId),
+    index('tasks_account_completed_by_idx').on(t.accountId, t.completedByAgentId),
     index('tasks_account_lease_idx').on(t.accountId, t.leaseExpiresAt),
     index('tasks_parent_idx').on(t.parentTaskId, t.createdAt),
     index('tasks_root_idx').on(t.rootTaskId, t.depth),

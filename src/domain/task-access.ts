@@ -1,0 +1,65 @@
+/**
+ * Who may see and who may change a task. Visibility is a SQL condition (so lists never read
+ * rows the caller cannot see, and every branch is an index prefix); ownership is checked on
+ * the row. Invisible tasks are 404, never 403: no existence leaks.
+ */
+import { and, eq, or, type SQL } from 'drizzle-orm';
+import { tasks } from '../db/schema';
+import { ApiError, notFound } from '../lib/errors';
+import type { Principal } from './access';
+import { hasLiveClaim, type TaskRow } from './task-json';
+
+export const taskNotFound = () => notFound('task');
+
+/** The WHERE condition for the tasks `p` may see. */
+export function visibleTasks(p: Principal): SQL {
+  const inAccount = eq(tasks.accountId, p.accountId);
+  if (p.mode === 'restricted') {
+    return and(inAccount, eq(tasks.createdByAgentId, p.agentId), eq(tasks.projectId, p.sandboxProjectId ?? '∅'))!;
+  }
+  if (p.role === 'worker') {
+    return and(
+      inAccount,
+      or(
+        eq(tasks.createdByAgentId, p.agentId),
+        eq(tasks.assignedToAgentId, p.agentId),
+        eq(tasks.claimedByAgentId, p.agentId),
+        eq(tasks.completedByAgentId, p.agentId),
+      ),
+    )!;
+  }
+  return inAccount;
+}
+
+/** The same rule on a row already read (e.g. one fetched by id). */
+export function canSee(p: Principal, row: TaskRow): boolean {
+  if (row.accountId !== p.accountId) return false;
+  if (p.mode === 'restricted') return row.createdByAgentId === p.agentId && row.projectId === p.sandboxProjectId;
+  if (p.role === 'worker') {
+    return [row.createdByAgentId, row.assignedToAgentId, row.claimedByAgentId, row.completedByAgentId].includes(p.agentId);
+  }
+  return true;
+}
+
+/** Owners may change a task: its creator, its assignee, the holder of a live claim; admins always. */
+export function owns(p: Principal, row: TaskRow, now: number): boolean {
+  if (p.role === 'admin' && p.mode !== 'restricted') return true;
+  if (row.createdByAgentId === p.agentId || row.assignedToAgentId === p.agentId) return true;
+  return row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
+}
+
+/** 404 unless visible, then 403 with the way to get access unless owned. */
+export function assertCanWrite(p: Principal, row: TaskRow | undefined, now: number): asserts row is TaskRow {
+  if (!row || !canSee(p, row)) throw taskNotFound();
+  if (!owns(p, row, now)) {
+    throw new ApiError(
+      403,
+      'TASK_NOT_OWNED',
+      `You can read this task but do not own it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.`,
+    );
+  }
+}
+
+export function assertCanRead(p: Principal, row: TaskRow | undefined): asserts row is TaskRow {
+  if (!row || !canSee(p, row)) throw taskNotFound();
+}

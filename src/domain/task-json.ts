@@ -1,0 +1,103 @@
+/**
+ * A task row as the API shows it. Shared by every route that answers a task (tasks, the claim
+ * queue, webhooks), so the shape the public clients parse exists once.
+ */
+import type { tasks } from '../db/schema';
+import { isoSeconds } from '../lib/time';
+
+export type TaskRow = typeof tasks.$inferSelect;
+
+export interface EvidenceItem {
+  kind: 'commit' | 'pr' | 'ci_check' | 'deploy_sha' | 'artifact_url' | 'command_output';
+  ref: string;
+  summary?: string;
+}
+
+export interface TaskJson {
+  id: string;
+  content: string;
+  description: string | null;
+  priority: number;
+  labels: string[];
+  due_date: string | null;
+  project_id: string | null;
+  parent_task_id: string | null;
+  /** Same as parent_task_id: the Python SDK reads `parent_id`. */
+  parent_id: string | null;
+  root_task_id: string;
+  depth: number;
+  assigned_to_agent_id: string | null;
+  created_by_agent_id: string;
+  accountable_agent_id: string | null;
+  status: 'open' | 'claimed' | 'delegated' | 'completed';
+  completed: boolean;
+  completed_at: string | null;
+  completed_by_agent_id: string | null;
+  claimed_by_agent_id: string | null;
+  claimed_at: string | null;
+  lease_expires_at: string | null;
+  session_state: 'working' | 'waiting_input' | 'errored' | null;
+  state_detail: string | null;
+  handoff: string | null;
+  evidence_policy: 'required' | null;
+  evidence: EvidenceItem[];
+  context_version: number;
+  reopen_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Whether the row holds a claim whose lease has not run out at `now`. */
+export function hasLiveClaim(row: Pick<TaskRow, 'claimedByAgentId' | 'leaseExpiresAt'>, now: number): boolean {
+  return row.claimedByAgentId !== null && row.leaseExpiresAt !== null && row.leaseExpiresAt > isoSeconds(now);
+}
+
+/**
+ * The row as JSON at `now`. A claim whose lease has run out is shown as released even before
+ * the queue's alarm has written that down, so no reader ever sees a dead claim as live.
+ */
+export function taskJson(row: TaskRow, now: number): TaskJson {
+  const live = hasLiveClaim(row, now);
+  const staleClaim = row.claimedByAgentId !== null && !live;
+  return {
+    id: row.id,
+    content: row.content,
+    description: row.description,
+    priority: row.priority,
+    labels: parseJson<string[]>(row.labels, []),
+    due_date: row.dueDate,
+    project_id: row.projectId,
+    parent_task_id: row.parentTaskId,
+    parent_id: row.parentTaskId,
+    root_task_id: row.rootTaskId,
+    depth: row.depth,
+    assigned_to_agent_id: row.assignedToAgentId,
+    created_by_agent_id: row.createdByAgentId,
+    accountable_agent_id: row.accountableAgentId,
+    status: staleClaim && row.status === 'claimed' ? 'open' : row.status,
+    completed: row.completed,
+    completed_at: row.completedAt,
+    completed_by_agent_id: row.completedByAgentId,
+    claimed_by_agent_id: live ? row.claimedByAgentId : null,
+    claimed_at: live ? row.claimedAt : null,
+    lease_expires_at: live ? row.leaseExpiresAt : null,
+    session_state: live ? row.sessionState : staleClaim ? null : row.sessionState,
+    state_detail: live ? row.stateDetail : staleClaim ? null : row.stateDetail,
+    handoff: row.handoff,
+    evidence_policy: row.evidencePolicy,
+    evidence: parseJson<EvidenceItem[]>(row.evidence, []),
+    context_version: row.contextVersion,
+    reopen_count: row.reopenCount,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+  };
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http, startDevServer, type DevServer } from './harness';
+
+let server: DevServer;
+beforeAll(async () => {
+  server = await startDevServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('wrangler dev, over HTTP', () => {
+  it('answers /health after really querying D1', async () => {
+    const res = await http(server.baseUrl, 'GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'ok', database: 'ok' });
+  });
+
+  it('refuses an authenticated route without a key, in the error envelope', async () => {
+    const res = await http(server.baseUrl, 'GET', '/v1/capabilities');
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ code: 'UNAUTHORIZED', error: expect.any(String) });
+  });
+
+  it('serves the same routes under /api and /v1', async () => {
+    for (const path of ['/capabilities', '/agents', '/projects', '/nope']) {
+      const v1 = await http(server.baseUrl, 'GET', `/v1${path}`, { key: 'dlg_' + 'x'.repeat(40) });
+      const api = await http(server.baseUrl, 'GET', `/api${path}`, { key: 'dlg_' + 'x'.repeat(40) });
+      expect(api.status).toBe(v1.status);
+      expect((api.body as { code: string }).code).toBe((v1.body as { code: string }).code);
+    }
+  });
+
+  it('publishes a valid OpenAPI 3.1 document listing every route', async () => {
+    const res = await http(server.baseUrl, 'GET', '/v1/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/', '/health', '/v1/agents', '/v1/agents/{id}', '/v1/projects', '/v1/capabilities']));
+    const docs = await fetch(`${server.baseUrl}/docs`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('/v1/openapi.json');
+  });
+});
