@@ -1,11 +1,13 @@
 /** Worker bindings and per-request context variables. */
 import type { ClaimQueue } from './queue/claim-queue';
+import type { RateLimiter } from './limits/rate-limiter';
 import type { WebhookMessage } from './webhooks/messages';
 import type { Principal } from './domain/access';
 
 export interface Env {
   DB: D1Database;
   CLAIM_QUEUE: DurableObjectNamespace<ClaimQueue>;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   WEBHOOKS: Queue<WebhookMessage>;
   /** "development" enables the dev mailbox, http webhooks to localhost, and dev conveniences. */
   ENVIRONMENT: string;
@@ -28,6 +30,8 @@ export interface Env {
 export interface Variables {
   principal: Principal;
   requestId: string;
+  /** The request body exactly as received (for idempotency fingerprints). */
+  rawBody: string;
 }
 
 export interface AppBindings {

@@ -12,3 +12,4 @@ export default {
 } satisfies ExportedHandler<Env, WebhookMessage>;
 
 export { ClaimQueue } from './queue/claim-queue';
+export { RateLimiter } from './limits/rate-limiter';

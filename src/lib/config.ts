@@ -5,8 +5,10 @@
 import type { Env } from '../env';
 
 export const LIMIT_DEFAULTS = {
-  /** Requests per minute per API key. */
+  /** Requests per minute per API key, by plan. */
   RATE_PER_MINUTE: 60,
+  RATE_PER_MINUTE_PRO: 600,
+  RATE_PER_MINUTE_SCALE: 3000,
   /** Requests per minute per IP on unauthenticated onboarding routes. */
   ONBOARDING_RATE_PER_MINUTE: 10,
   /** Onboarding emails per hour per address. */
@@ -19,6 +21,12 @@ export const LIMIT_DEFAULTS = {
   PROJECTS_PER_ACCOUNT: 100,
   WEBHOOKS_PER_ACCOUNT: 10,
   DELEGATION_DEPTH: 10,
+  /** First webhook retry delay; doubles per attempt up to WEBHOOK_RETRY_MAX_SECONDS. */
+  WEBHOOK_RETRY_BASE_SECONDS: 30,
+  WEBHOOK_RETRY_MAX_SECONDS: 3600,
+  WEBHOOK_TIMEOUT_MS: 10_000,
+  /** Consecutive failed deliveries after which a webhook is deactivated. */
+  WEBHOOK_FAILURES_BEFORE_DISABLE: 20,
 } as const;
 
 export type LimitName = keyof typeof LIMIT_DEFAULTS;
@@ -39,4 +47,9 @@ export function keyPepper(env: Env): string {
   if (env.KEY_PEPPER) return env.KEY_PEPPER;
   if (isDevelopment(env)) return DEV_PEPPER;
   throw new Error('KEY_PEPPER is not configured');
+}
+
+/** Requests per minute for a key on `plan`. */
+export function rateLimitFor(env: Env, plan: 'free' | 'pro' | 'scale'): number {
+  return limit(env, plan === 'pro' ? 'RATE_PER_MINUTE_PRO' : plan === 'scale' ? 'RATE_PER_MINUTE_SCALE' : 'RATE_PER_MINUTE');
 }

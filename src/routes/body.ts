@@ -27,6 +27,7 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
   const text = new TextDecoder().decode(bytes);
   const mediaType = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim();
 
+  c.set('rawBody', text);
   if (text.trim() === '') {
     c.req.bodyCache.json = Promise.resolve({});
     return next();

@@ -10,8 +10,11 @@ import { authorize, type Operation } from '../domain/access';
 import { authenticate, keyFromHeaders } from '../domain/authentication';
 import { database } from '../db/client';
 import type { AppBindings } from '../env';
-import { keyPepper } from '../lib/config';
+import { keyPepper, rateLimitFor } from '../lib/config';
+import { takeToken, type RateDecision } from '../limits/rate-limiter';
+import { idempotency } from './idempotency';
 import { ApiError, type ErrorDetail } from '../lib/errors';
+import { normaliseJsonBody } from './body';
 
 export const ErrorSchema = z
   .object({
@@ -57,14 +60,32 @@ export function createRouter() {
 
 export type Router = ReturnType<typeof createRouter>;
 
-/** Authenticates the key, then checks the operation against the authorisation table. */
+function rateLimitHeaders(rate: RateDecision): Record<string, string> {
+  return {
+    'X-RateLimit-Limit': String(rate.limit),
+    'X-RateLimit-Remaining': String(rate.remaining),
+    'X-RateLimit-Reset': String(rate.resetAt),
+  };
+}
+
+/** Authenticates the key, counts it against its rate limit, then checks the authorisation table. */
 export function requireOperation(operation: Operation): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     const key = keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'));
     const principal = await authenticate(database(c.env.DB), keyPepper(c.env), key);
     c.set('principal', principal);
+    const rate = await takeToken(c.env, principal.agentId, rateLimitFor(c.env, principal.plan), Date.now());
+    const headers = rateLimitHeaders(rate);
+    if (!rate.allowed) {
+      const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
+      throw new ApiError(429, 'RATE_LIMITED', `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`, undefined, undefined, { ...headers, 'Retry-After': retryAfter });
+    }
     authorize(principal, operation);
-    await next();
+    try {
+      await next();
+    } finally {
+      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    }
   };
 }
 
@@ -91,7 +112,8 @@ export function authedRoute<P extends string, R extends RouteInput<P>>(operation
     ...config,
     responses: { ...documentedErrors(config, true), ...config.responses },
     security: [{ AgentKey: [] }, { Bearer: [] }],
-    middleware: [requireOperation(operation)] as const,
+    // Authenticate first, so an anonymous caller learns nothing from body errors.
+    middleware: [requireOperation(operation), normaliseJsonBody, idempotency] as const,
     'x-delega-operation': operation,
   }) as unknown as BuiltRoute<P, R>;
 }
@@ -101,6 +123,7 @@ export function publicRoute<P extends string, R extends RouteInput<P>>(config: R
   return createRoute({
     ...config,
     responses: { ...documentedErrors(config, false), ...config.responses },
+    middleware: [normaliseJsonBody] as const,
     'x-delega-operation': 'public',
   }) as unknown as BuiltRoute<P, R>;
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `npm start`: local secrets on first run, local D1 migrations, then `wrangler dev` on
+// 127.0.0.1:8787 with the dev mailbox, and a banner saying how to get a key.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
+const port = process.env.PORT ?? '8787';
+
+if (!existsSync(join(root, '.dev.vars'))) {
+  copyFileSync(join(root, '.dev.vars.example'), join(root, '.dev.vars'));
+  console.log('Created .dev.vars from .dev.vars.example (local secrets).');
+}
+
+const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local'], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, CI: 'true' },
+});
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const base = `http://127.0.0.1:${port}`;
+console.log(`
+Delega API (development) on ${base}
+  Reference:  ${base}/docs
+  Get a key:  curl -s -X POST ${base}/v1/agent/signup -H 'Content-Type: application/json' \\
+                -d '{"human_email":"you@example.com","agent_name":"my-agent"}'
+  Mailbox:    curl -s '${base}/dev/mailbox?to=you@example.com'   (claim link and codes)
+`);
+
+const dev = spawn(wrangler, ['dev', '--local', '--ip', '127.0.0.1', '--port', port], { cwd: root, stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal));
+dev.on('exit', (code) => process.exit(code ?? 0));

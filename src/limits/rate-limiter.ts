@@ -1,0 +1,39 @@
+/**
+ * Exact per-key request counts: one Durable Object per API key (or IP), so every isolate in
+ * every location counts against the same fixed 60-second window. The count lives in the
+ * object's synchronous SQLite-backed KV, so an evicted object resumes its window exactly.
+ * Cost: one Durable Object call per authenticated request (no D1 work).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../env';
+
+export interface RateDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Unix seconds when the current window ends. */
+  resetAt: number;
+}
+
+interface WindowState {
+  window: number;
+  count: number;
+}
+
+export class RateLimiter extends DurableObject<Env> {
+  hit(limit: number, windowSeconds: number, nowMs: number): RateDecision {
+    const window = Math.floor(nowMs / 1000 / windowSeconds);
+    const state = this.ctx.storage.kv.get<WindowState>('w');
+    const count = state && state.window === window ? state.count : 0;
+    const resetAt = (window + 1) * windowSeconds;
+    if (count >= limit) return { allowed: false, limit, remaining: 0, resetAt };
+    this.ctx.storage.kv.put('w', { window, count: count + 1 } satisfies WindowState);
+    return { allowed: true, limit, remaining: limit - count - 1, resetAt };
+  }
+}
+
+/** Counts one request for `subject` (e.g. `agt_…` or `ip:1.2.3.4`). */
+export function takeToken(env: Env, subject: string, limit: number, nowMs: number): Promise<RateDecision> {
+  const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(subject));
+  return stub.hit(limit, 60, nowMs);
+}

@@ -1,0 +1,46 @@
+/**
+ * `Idempotency-Key` on POST/PUT/PATCH/DELETE: replays the first answer for a retry of the same
+ * request (marked `Idempotent-Replayed: true`), 422 for the same key with another request, 409
+ * while the first is still running. Runs after authentication, so keys are scoped per agent.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { database } from '../db/client';
+import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../domain/idempotency';
+import type { AppBindings } from '../env';
+import { sha256Hex } from '../lib/crypto';
+import { ApiError } from '../lib/errors';
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
+  const key = c.req.header('Idempotency-Key');
+  if (key === undefined || !WRITE_METHODS.has(c.req.method)) return next();
+  if (key.length < 1 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new ApiError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 visible ASCII characters', [{ field: 'Idempotency-Key', message: 'Invalid' }]);
+  }
+  const db = database(c.env.DB);
+  const scopeKey = `${c.get('principal').agentId}:${key}`;
+  // /api and /v1 are one API: a retry through either prefix is the same request.
+  const path = c.req.path.replace(/^\/(v1|api)\//, '/');
+  const requestHash = await sha256Hex(`${c.req.method} ${path}?${new URL(c.req.url).search}\n${c.get('rawBody') ?? ''}`);
+
+  const start = await beginIdempotent(db, scopeKey, requestHash, Date.now());
+  if (start.kind === 'mismatch') {
+    throw new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request; use a new key for a new request');
+  }
+  if (start.kind === 'in_progress') {
+    throw new ApiError(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry shortly');
+  }
+  if (start.kind === 'replay') {
+    c.res = new Response(start.body, { status: start.status, headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true' } });
+    return;
+  }
+
+  await next();
+  const res = c.res;
+  if (res.status >= 500 || res.status === 429) {
+    await abandonIdempotent(db, scopeKey);
+    return;
+  }
+  await finishIdempotent(db, scopeKey, res.status, await res.clone().text(), res.headers.get('Content-Type'));
+};

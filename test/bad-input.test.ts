@@ -1,0 +1,65 @@
+/** Every class of bad input gets a clear error in the envelope and changes nothing. */
+import { SELF } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { api, BASE, makeAccount } from './helpers/fixtures';
+
+describe('bad input', () => {
+  it('malformed JSON is 400 MALFORMED_JSON', async () => {
+    const account = await makeAccount();
+    const res = await api('POST', '/v1/projects', account.adminKey, '{"name": ');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'Request body is not valid JSON', code: 'MALFORMED_JSON' });
+  });
+
+  it('a non-JSON content type is 415', async () => {
+    const account = await makeAccount();
+    const res = await api('POST', '/v1/projects', account.adminKey, 'name=x', { 'Content-Type': 'application/x-www-form-urlencoded' });
+    expect(res.status).toBe(415);
+    expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const none = await SELF.fetch(`${BASE}/v1/projects`, { method: 'POST', headers: { 'X-Agent-Key': account.adminKey }, body: '{"name":"x"}' });
+    expect(none.status).toBe(415);
+  });
+
+  it('a body over 64 KiB is 413, by header or by bytes read', async () => {
+    const account = await makeAccount();
+    const big = JSON.stringify({ name: 'x', emoji: 'y'.repeat(70 * 1024) });
+    const res = await api('POST', '/v1/projects', account.adminKey, big);
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 80; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1024)));
+        controller.close();
+      },
+    });
+    const chunked = await SELF.fetch(`${BASE}/v1/projects`, { method: 'POST', headers: { 'X-Agent-Key': account.adminKey, 'Content-Type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect((await api('GET', '/v1/projects', account.adminKey)).body).toHaveLength(1);
+  });
+
+  it('an empty JSON body means {} (clients POST actions with no body)', async () => {
+    const account = await makeAccount();
+    const res = await api('POST', `/v1/agents/${account.adminId}/rotate-key`, account.adminKey, '', { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(200);
+    const noType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, { method: 'POST', headers: { 'X-Agent-Key': res.body.api_key } });
+    expect(noType.status).toBe(200);
+  });
+
+  it('a JSON body that is not an object is a validation error, not a crash', async () => {
+    const account = await makeAccount();
+    for (const body of ['[]', '"text"', '42', 'null']) {
+      const res = await api('POST', '/v1/projects', account.adminKey, body);
+      expect(res.status, body).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('path ids that cannot exist are 404, not 500', async () => {
+    const account = await makeAccount();
+    for (const id of ['x'.repeat(65), '%00', "'; drop table agents; --"]) {
+      const res = await api('GET', `/v1/agents/${encodeURIComponent(id)}`, account.adminKey);
+      expect([400, 404]).toContain(res.status);
+      expect(res.body.error).toEqual(expect.any(String));
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { api, makeAccount } from './helpers/fixtures';
+
+const withKey = (key: string) => ({ 'Idempotency-Key': key });
+
+describe('Idempotency-Key', () => {
+  it('replays the first answer for a retry and creates nothing twice', async () => {
+    const account = await makeAccount();
+    const first = await api('POST', '/v1/projects', account.adminKey, { name: 'Once' }, withKey('create-once'));
+    const retry = await api('POST', '/v1/projects', account.adminKey, { name: 'Once' }, withKey('create-once'));
+    const viaApi = await api('POST', '/api/projects', account.adminKey, { name: 'Once' }, withKey('create-once'));
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(viaApi.body).toEqual(first.body);
+    const names = (await api('GET', '/v1/projects', account.adminKey)).body.map((p: { name: string }) => p.name);
+    expect(names.filter((n: string) => n === 'Once')).toHaveLength(1);
+  });
+
+  it('refuses the same key with another body (422) and changes nothing', async () => {
+    const account = await makeAccount();
+    await api('POST', '/v1/projects', account.adminKey, { name: 'A' }, withKey('k1'));
+    const reused = await api('POST', '/v1/projects', account.adminKey, { name: 'B' }, withKey('k1'));
+    expect(reused.status).toBe(422);
+    expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const names = (await api('GET', '/v1/projects', account.adminKey)).body.map((p: { name: string }) => p.name);
+    expect(names).not.toContain('B');
+  });
+
+  it('runs two concurrent requests with one key once', async () => {
+    const account = await makeAccount();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => api('POST', '/v1/projects', account.adminKey, { name: 'Race' }, withKey('race'))));
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    expect(statuses).toContain(201);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+    const created = answers.filter((a) => a.status === 201).map((a) => a.body.id);
+    expect(new Set(created).size).toBe(1);
+    const names = (await api('GET', '/v1/projects', account.adminKey)).body.map((p: { name: string }) => p.name);
+    expect(names.filter((n: string) => n === 'Race')).toHaveLength(1);
+  });
+
+  it('keys are scoped per agent, and a stored 4xx is replayed too', async () => {
+    const a = await makeAccount();
+    const b = await makeAccount();
+    const one = await api('POST', '/v1/projects', a.adminKey, { name: 'Same' }, withKey('shared'));
+    const two = await api('POST', '/v1/projects', b.adminKey, { name: 'Same' }, withKey('shared'));
+    expect(one.status).toBe(201);
+    expect(two.status).toBe(201);
+    expect(two.body.id).not.toBe(one.body.id);
+
+    const bad = await api('POST', '/v1/projects', a.adminKey, { name: '' }, withKey('bad'));
+    const badAgain = await api('POST', '/v1/projects', a.adminKey, { name: '' }, withKey('bad'));
+    expect(bad.status).toBe(400);
+    expect(badAgain.status).toBe(400);
+    expect(badAgain.headers.get('Idempotent-Replayed')).toBe('true');
+  });
+
+  it('rejects a malformed key', async () => {
+    const account = await makeAccount();
+    const res = await api('POST', '/v1/projects', account.adminKey, { name: 'x' }, withKey('x'.repeat(256)));
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_IDEMPOTENCY_KEY');
+  });
+});

@@ -1,0 +1,61 @@
+import { env, runInDurableObject } from 'cloudflare:test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RateLimiter } from '../src/limits/rate-limiter';
+import { api, makeAccount, makeAgent } from './helpers/fixtures';
+
+afterEach(() => vi.useRealTimers());
+
+describe('rate limits per key', () => {
+  it('every authenticated answer carries X-RateLimit-* and counts down', async () => {
+    const account = await makeAccount();
+    const first = await api('GET', '/v1/capabilities', account.adminKey);
+    const second = await api('GET', '/v1/projects', account.adminKey);
+    const limit = Number(env.LIMIT_RATE_PER_MINUTE);
+    expect(first.headers.get('X-RateLimit-Limit')).toBe(String(limit));
+    expect(Number(first.headers.get('X-RateLimit-Remaining'))).toBe(limit - 1);
+    expect(Number(second.headers.get('X-RateLimit-Remaining'))).toBe(limit - 2);
+    const reset = Number(first.headers.get('X-RateLimit-Reset'));
+    expect(reset).toBeGreaterThan(Date.now() / 1000);
+    expect(reset).toBeLessThanOrEqual(Date.now() / 1000 + 60);
+    // Error answers carry them too.
+    const missing = await api('GET', '/v1/agents/agt_missing', account.adminKey);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 3));
+  });
+
+  it('answers 429 with Retry-After past the limit, per key, and resets with the next window', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-03-01T10:00:05Z'));
+    const account = await makeAccount();
+    const other = await makeAgent(account, 'worker');
+    const limit = Number(env.LIMIT_RATE_PER_MINUTE);
+    const batch = 50;
+    // makeAgent spent one request of the admin key's window.
+    for (let sent = 1; sent < limit; sent += batch) {
+      const answers = await Promise.all(Array.from({ length: Math.min(batch, limit - sent) }, () => api('GET', '/v1/capabilities', account.adminKey)));
+      expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${JSON.stringify(a.body)}`).slice(0, 3)).toEqual([]);
+    }
+    const over = await api('GET', '/v1/capabilities', account.adminKey);
+    expect(over.status).toBe(429);
+    expect(over.body).toEqual({ error: expect.stringContaining('Rate limit'), code: 'RATE_LIMITED' });
+    expect(over.headers.get('Retry-After')).toBe('55');
+    expect(over.headers.get('X-RateLimit-Remaining')).toBe('0');
+    // Another key of the same account is unaffected.
+    expect((await api('GET', '/v1/capabilities', other.key)).status).toBe(200);
+
+    vi.setSystemTime(new Date('2026-03-01T10:01:00Z'));
+    const next = await api('GET', '/v1/capabilities', account.adminKey);
+    expect(next.status).toBe(200);
+    expect(next.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 1));
+  });
+
+  it('a refused request does not count and changes nothing', async () => {
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('unit-subject'));
+    const t = Date.parse('2026-03-01T10:00:00Z');
+    const decisions = await runInDurableObject(stub, (limiter: RateLimiter) => [1, 2, 3, 4].map(() => limiter.hit(3, 60, t)));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
+    expect(decisions.map((d) => d.remaining)).toEqual([2, 1, 0, 0]);
+    const later = await runInDurableObject(stub, (limiter: RateLimiter) => limiter.hit(3, 60, t + 60_000));
+    expect(later).toMatchObject({ allowed: true, remaining: 2 });
+  });
+});
