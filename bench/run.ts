@@ -1,0 +1,201 @@
+/**
+ * `npm run bench`: starts `wrangler dev` (local D1, Durable Objects, Queues), drives it with
+ * autocannon and a claim-worker loop, and prints each endpoint's throughput and p50/p99 latency
+ * as a ratio to `GET /health` measured in the same run, plus D1 round trips per request (from
+ * the X-D1-Round-Trips header the Worker adds when D1_METRICS=1). Writes bench/RESULTS.md.
+ *
+ * Options: BENCH_SECONDS (default 5), BENCH_BIG_TASKS (default 20000).
+ */
+import autocannon from 'autocannon';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { http, startDevServer } from '../test/e2e/harness.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const BIG = Number(process.env.BENCH_BIG_TASKS ?? 20000);
+
+interface Row {
+  name: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  d1: string;
+}
+
+const rows: Row[] = [];
+const claimRows: { workers: number; tasksPerSec: number; p50: number; p99: number; doubleClaims: number; completed: number }[] = [];
+
+async function load(base: string, name: string, connections: number, opts: { method?: string; path: string; key?: string; body?: unknown; d1?: string }) {
+  const headers: Record<string, string> = {};
+  if (opts.key) headers['X-Agent-Key'] = opts.key;
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  const result = await autocannon({
+    url: base + opts.path,
+    method: (opts.method ?? 'GET') as 'GET',
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    connections,
+    duration: SECONDS,
+  });
+  rows.push({
+    name,
+    connections,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx + result.errors,
+    d1: opts.d1 ?? '-',
+  });
+  process.stdout.write(`${name} @${connections}: ${result.requests.average.toFixed(0)} req/s p50 ${result.latency.p50} ms p99 ${result.latency.p99} ms non-2xx ${result.non2xx + result.errors}\n`);
+}
+
+async function roundTrips(base: string, method: string, path: string, key: string, body?: unknown): Promise<string> {
+  const res = await http(base, method, path, { key, body });
+  return res.headers.get('X-D1-Round-Trips') ?? '?';
+}
+
+async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: size }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+async function seedTasks(base: string, key: string, count: number, project?: string) {
+  const ids: string[] = [];
+  await pool(Array.from({ length: count }, (_, i) => i), 32, async (i) => {
+    const res = await http(base, 'POST', '/v1/tasks', {
+      key,
+      body: { content: `Seeded task ${i}`, priority: (i % 4) + 1, labels: i % 2 ? ['odd'] : ['even'], ...(project ? { project_id: project } : {}) },
+    });
+    if (res.status !== 201) throw new Error(`seed failed: ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push((res.body as { id: string }).id);
+  });
+  return ids;
+}
+
+function percentile(sorted: number[], p: number) {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** N workers each loop: claim the next task, complete it. Returns tasks/s and claim latency. */
+async function claimAndComplete(base: string, keys: string[], workers: number, taskCount: number) {
+  const latencies: number[] = [];
+  const seen = new Map<string, number>();
+  let completed = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: workers }, async (_, w) => {
+    const key = keys[w % keys.length]!;
+    for (;;) {
+      const t0 = performance.now();
+      const res = await http(base, 'POST', '/v1/tasks/claim', { key, body: { labels: ['queue'], lease_seconds: 60 } });
+      latencies.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
+      const task = (res.body as { task: { id: string } | null }).task;
+      if (!task) break;
+      seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
+      const done = await http(base, 'POST', `/v1/tasks/${task.id}/complete`, { key });
+      if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
+      completed++;
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const doubleClaims = [...seen.values()].filter((n) => n > 1).length;
+  if (seen.size !== taskCount) throw new Error(`expected ${taskCount} tasks claimed, got ${seen.size}`);
+  return { tasksPerSec: completed / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), doubleClaims, completed };
+}
+
+async function main() {
+  const server = await startDevServer({
+    vars: { LIMIT_RATE_PER_MINUTE: '100000000', LIMIT_TASKS_PER_MONTH: '100000000', D1_METRICS: '1' },
+  });
+  try {
+    const base = server.baseUrl;
+    const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
+    if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
+    const key = (signup.body as { api_key: string }).api_key;
+
+    // A second account with BIG tasks, so list cost at scale is measured in the same run.
+    const bigSignup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-big-${Date.now()}@example.com` } });
+    const bigKey = (bigSignup.body as { api_key: string }).api_key;
+    process.stdout.write(`seeding 100 + ${BIG} tasks...\n`);
+    const ids = await seedTasks(base, key, 100);
+    await seedTasks(base, bigKey, BIG);
+    const one = ids[0]!;
+
+    for (const connections of [1, 32]) {
+      await load(base, 'GET /health', connections, { path: '/health', d1: '1' });
+      await load(base, 'GET /v1/tasks (100 tasks)', connections, { path: '/v1/tasks', key, d1: await roundTrips(base, 'GET', '/v1/tasks', key) });
+      await load(base, `GET /v1/tasks (${BIG} tasks)`, connections, { path: '/v1/tasks', key: bigKey, d1: await roundTrips(base, 'GET', '/v1/tasks', bigKey) });
+      await load(base, 'GET /v1/tasks/{id}', connections, { path: `/v1/tasks/${one}`, key, d1: await roundTrips(base, 'GET', `/v1/tasks/${one}`, key) });
+      await load(base, 'PATCH /v1/tasks/{id}/context', connections, { method: 'PATCH', path: `/v1/tasks/${one}/context`, key, body: { step: 'bench' }, d1: await roundTrips(base, 'PATCH', `/v1/tasks/${one}/context`, key, { step: 'bench' }) });
+      await load(base, 'POST /v1/tasks', connections, { method: 'POST', path: '/v1/tasks', key, body: { content: 'Bench task', labels: ['bench'] }, d1: await roundTrips(base, 'POST', '/v1/tasks', key, { content: 'x', labels: ['bench'] }) });
+    }
+
+    // Claim-and-complete: a fresh account per run, QUEUE_TASKS tasks, N workers with 4 keys.
+    for (const workers of [1, 8, 32]) {
+      const acct = await http(base, 'POST', '/v1/signup', { body: { email: `bench-q${workers}-${Date.now()}@example.com` } });
+      const admin = (acct.body as { api_key: string }).api_key;
+      const keys = [admin];
+      for (let i = 0; i < 3; i++) {
+        const a = await http(base, 'POST', '/v1/agents', { key: admin, body: { name: `worker-${i}`, role: 'worker' } });
+        keys.push((a.body as { api_key: string }).api_key);
+      }
+      const taskCount = workers === 1 ? 200 : 600;
+      await pool(Array.from({ length: taskCount }, (_, i) => i), 32, async (i) => {
+        const res = await http(base, 'POST', '/v1/tasks', { key: admin, body: { content: `Queue task ${i}`, labels: ['queue'], priority: (i % 4) + 1 } });
+        if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
+      });
+      const result = await claimAndComplete(base, keys, workers, taskCount);
+      claimRows.push({ workers, ...result });
+      process.stdout.write(`claim+complete x${workers}: ${result.tasksPerSec.toFixed(1)} tasks/s claim p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms double claims ${result.doubleClaims}\n`);
+    }
+  } finally {
+    await server.stop();
+  }
+  report();
+}
+
+function report() {
+  const date = new Date().toISOString().slice(0, 10);
+  const health = new Map(rows.filter((r) => r.name === 'GET /health').map((r) => [r.connections, r]));
+  const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Date: ${date}. Command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_BIG_TASKS=${BIG}). Machine: ${process.env.BENCH_MACHINE ?? '2 cores, local wrangler dev (workerd + miniflare D1/DO/Queues)'}.`,
+    '',
+    'Each endpoint is measured with autocannon for the duration above; ratios are to `GET /health` at the same connection count in the same run (rps ratio: higher is better; latency ratio: lower is better). D1 = round trips per request of the Worker itself (claims also do one D1 batch inside the Durable Object, not counted there).',
+    '',
+    '| endpoint | conns | req/s | x health | p50 ms | p99 ms | p99 x health | non-2xx | D1 |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => {
+      const h = health.get(r.connections);
+      return `| ${r.name} | ${r.connections} | ${r.rps.toFixed(0)} | ${ratio(r.rps, h?.rps)} | ${r.p50} | ${r.p99} | ${ratio(r.p99, h?.p99)} | ${r.non2xx} | ${r.d1} |`;
+    }),
+    '',
+    '## Claim and complete',
+    '',
+    'Workers loop: `POST /v1/tasks/claim` then `POST /v1/tasks/{id}/complete` until the queue is empty. Two requests per task; "req/s x health" compares (2 x tasks/s) with `GET /health` at 32 connections.',
+    '',
+    '| workers | tasks/s | req/s x health | claim p50 ms | claim p99 ms | p99 x health p99 | double claims |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...claimRows.map((r) => {
+      const h = health.get(32);
+      return `| ${r.workers} | ${r.tasksPerSec.toFixed(1)} | ${ratio(2 * r.tasksPerSec, h?.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${ratio(r.p99, h?.p99)} | ${r.doubleClaims} |`;
+    }),
+    '',
+  ];
+  const text = lines.join('\n');
+  writeFileSync(join(import.meta.dirname, 'RESULTS.md'), text);
+  process.stdout.write(`\n${text}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
