@@ -111,7 +111,7 @@ async function claimAndComplete(base: string, keys: string[], workers: number, t
 
 async function main() {
   const server = await startDevServer({
-    vars: { LIMIT_RATE_PER_MINUTE: '100000000', LIMIT_TASKS_PER_MONTH: '100000000', D1_METRICS: '1' },
+    vars: { LIMIT_RATE_PER_MINUTE: '100000000', LIMIT_TASKS_PER_MONTH: '100000000', LIMIT_ONBOARDING_RATE_PER_MINUTE: '100000', LIMIT_EMAILS_PER_HOUR: '100000', D1_METRICS: '1' },
   });
   try {
     const base = server.baseUrl;

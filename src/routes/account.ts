@@ -1,0 +1,43 @@
+/** GET /agent/me: the calling agent, its account, mode, role and sandbox project. */
+import { z } from '@hono/zod-openapi';
+import { database } from '../db/client';
+import { describeMe } from '../domain/agent-me';
+import { authedRoute, createRouter, jsonContent } from './openapi';
+import { AgentSchema } from './agents';
+import { ProjectSchema } from './projects';
+import { ROLE, timestamp } from './schemas';
+
+const MeSchema = z
+  .object({
+    agent: AgentSchema.extend({ use_case: z.string().nullable() }),
+    account: z.object({
+      id: z.string(),
+      name: z.string().nullable(),
+      status: z.enum(['restricted', 'active']).openapi({ description: 'restricted until a human claims an agent-first account' }),
+      plan: z.string(),
+      claimed_at: timestamp.nullable(),
+      created_at: timestamp,
+    }),
+    mode: z.enum(['restricted', 'full', 'admin']),
+    role: ROLE,
+    sandbox_project: ProjectSchema.nullable(),
+    claim: z
+      .object({
+        status: z.enum(['pending', 'claimed']),
+        email: z.string().openapi({ description: 'The human email, masked' }),
+        how: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: 'Agent-first accounts only' }),
+  })
+  .openapi('Me');
+
+const me = authedRoute('account.me', {
+  method: 'get',
+  path: '/agent/me',
+  tags: ['Account'],
+  summary: 'The calling agent, its account, mode, role and sandbox project',
+  responses: { 200: jsonContent(MeSchema, 'Who this key is') },
+});
+
+export const accountRoutes = createRouter().openapi(me, async (c) => c.json(await describeMe(database(c.env.DB), c.get('principal')), 200));
