@@ -15,6 +15,7 @@ export default defineConfig(async () => {
             KEY_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
             // Suites make many requests per key; the rate-limit test checks the limit itself.
             LIMIT_RATE_PER_MINUTE: '1000',
+            STRIPE_WEBHOOK_SECRET: 'whsec_test_stripe',
             PUBLIC_BASE_URL: 'http://127.0.0.1:8787',
             TEST_MIGRATIONS: migrations,
           },

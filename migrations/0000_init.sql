@@ -91,6 +91,13 @@ CREATE TABLE `idempotency_keys` (
 );
 --> statement-breakpoint
 CREATE INDEX `idempotency_keys_expires_idx` ON `idempotency_keys` (`expires_at`);--> statement-breakpoint
+CREATE TABLE `onboarding_rate` (
+	`scope` text NOT NULL,
+	`window_start` integer NOT NULL,
+	`count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`scope`, `window_start`)
+);
+--> statement-breakpoint
 CREATE TABLE `projects` (
 	`id` text PRIMARY KEY NOT NULL,
 	`account_id` text NOT NULL,
@@ -145,6 +152,13 @@ CREATE TABLE `task_context_history` (
 );
 --> statement-breakpoint
 CREATE INDEX `task_context_history_task_key_idx` ON `task_context_history` (`task_id`,`key`,`version`);--> statement-breakpoint
+CREATE TABLE `task_counts` (
+	`account_id` text NOT NULL,
+	`dim` text NOT NULL,
+	`n` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`account_id`, `dim`)
+);
+--> statement-breakpoint
 CREATE TABLE `task_labels` (
 	`task_id` text NOT NULL,
 	`account_id` text NOT NULL,
@@ -153,7 +167,7 @@ CREATE TABLE `task_labels` (
 	PRIMARY KEY(`task_id`, `label`)
 );
 --> statement-breakpoint
-CREATE INDEX `task_labels_account_label_idx` ON `task_labels` (`account_id`,`label`,`created_at`);--> statement-breakpoint
+CREATE INDEX `task_labels_account_label_idx` ON `task_labels` (`account_id`,`label`,`created_at`,`task_id`);--> statement-breakpoint
 CREATE TABLE `task_links` (
 	`id` text PRIMARY KEY NOT NULL,
 	`task_id` text NOT NULL,
@@ -204,13 +218,13 @@ CREATE TABLE `tasks` (
 );
 --> statement-breakpoint
 CREATE INDEX `tasks_account_created_idx` ON `tasks` (`account_id`,`created_at`,`id`);--> statement-breakpoint
-CREATE INDEX `tasks_account_project_idx` ON `tasks` (`account_id`,`project_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `tasks_account_completed_idx` ON `tasks` (`account_id`,`completed`,`created_at`);--> statement-breakpoint
-CREATE INDEX `tasks_account_priority_idx` ON `tasks` (`account_id`,`priority`,`created_at`);--> statement-breakpoint
-CREATE INDEX `tasks_account_due_idx` ON `tasks` (`account_id`,`due_date`);--> statement-breakpoint
-CREATE INDEX `tasks_account_assigned_idx` ON `tasks` (`account_id`,`assigned_to_agent_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `tasks_account_claimed_by_idx` ON `tasks` (`account_id`,`claimed_by_agent_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `tasks_account_creator_idx` ON `tasks` (`account_id`,`created_by_agent_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `tasks_account_project_idx` ON `tasks` (`account_id`,`project_id`,`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_completed_idx` ON `tasks` (`account_id`,`completed`,`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_priority_idx` ON `tasks` (`account_id`,`priority`,`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_due_idx` ON `tasks` (`account_id`,`due_date`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_assigned_idx` ON `tasks` (`account_id`,`assigned_to_agent_id`,`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_claimed_by_idx` ON `tasks` (`account_id`,`claimed_by_agent_id`,`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_account_creator_idx` ON `tasks` (`account_id`,`created_by_agent_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `tasks_account_accountable_idx` ON `tasks` (`account_id`,`accountable_agent_id`);--> statement-breakpoint
 CREATE INDEX `tasks_account_completed_by_idx` ON `tasks` (`account_id`,`completed_by_agent_id`);--> statement-breakpoint
 CREATE INDEX `tasks_account_lease_idx` ON `tasks` (`account_id`,`lease_expires_at`);--> statement-breakpoint

@@ -10,21 +10,44 @@ import type { AppBindings } from './env';
 import { newId } from './lib/ids';
 import { isoSeconds } from './lib/time';
 import { agentRoutes } from './routes/agents';
-import { normaliseJsonBody } from './routes/body';
+import { billingRoutes } from './routes/billing';
 import { capabilityRoutes } from './routes/capabilities';
+import { claimPageRoutes } from './routes/claim-page';
 import { onError, onNotFound } from './routes/error-handler';
+import { onboardingRoutes } from './routes/onboarding';
 import { createRouter, jsonContent, publicRoute } from './routes/openapi';
 import { projectRoutes } from './routes/projects';
+import { taskRoutes } from './routes/tasks';
+import { taskContextRoutes } from './routes/task-context';
+import { subtaskRoutes } from './routes/subtasks';
+import { commentRoutes } from './routes/comments';
+import { taskLinkRoutes } from './routes/task-links';
+import { statsRoutes } from './routes/stats';
+import { queueRoutes } from './routes/queue';
+import { runRoutes } from './routes/runs';
+import { fleetRoutes } from './routes/fleet';
+import { webhookRoutes } from './routes/webhooks';
 
 export const VERSION = '0.1.0';
 
 /** Every resource router; each is mounted under both API prefixes. */
 function apiRouter() {
   const api = createRouter();
-  api.use('*', normaliseJsonBody);
   api.route('/', capabilityRoutes);
+  api.route('/', queueRoutes);
+  api.route('/', runRoutes);
+  api.route('/', fleetRoutes);
   api.route('/', agentRoutes);
   api.route('/', projectRoutes);
+  api.route('/', taskRoutes);
+  api.route('/', taskContextRoutes);
+  api.route('/', subtaskRoutes);
+  api.route('/', commentRoutes);
+  api.route('/', taskLinkRoutes);
+  api.route('/', statsRoutes);
+  api.route('/', billingRoutes);
+  api.route('/', onboardingRoutes);
+  api.route('/', webhookRoutes);
   return api;
 }
 
@@ -108,6 +131,7 @@ export function createApp() {
       return databaseState === 'ok' ? c.json(body, 200) : c.json(body, 503);
     });
   app.route('/', root);
+  app.route('/', claimPageRoutes);
 
   const api = apiRouter();
   app.route('/v1', api);

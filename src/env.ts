@@ -19,7 +19,11 @@ export interface Env {
   MAIL_API_KEY?: string;
   EMAIL?: SendEmail;
   PUBLIC_BASE_URL?: string;
+  /** "1" answers each request's D1 round trips in X-D1-Round-Trips (benchmarks). */
+  D1_METRICS?: string;
   STRIPE_SECRET_KEY?: string;
+  /** Stripe's API origin; only tests point it elsewhere. */
+  STRIPE_API_BASE?: string;
   STRIPE_WEBHOOK_SECRET?: string;
   STRIPE_PRICE_PRO?: string;
   STRIPE_PRICE_SCALE?: string;

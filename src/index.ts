@@ -1,13 +1,21 @@
 /** Worker entry: HTTP (Hono), the webhook Queue consumer, and the claim-queue Durable Object. */
 import { createApp } from './app';
 import type { Env } from './env';
+import { countingD1, type RoundTripCounter } from './lib/d1-metrics';
 import { handleWebhookBatch } from './webhooks/consumer';
 import type { WebhookMessage } from './webhooks/messages';
 
 const app = createApp();
 
 export default {
-  fetch: app.fetch,
+  async fetch(request, env, ctx) {
+    if (env.D1_METRICS !== '1') return app.fetch(request, env, ctx);
+    const counter: RoundTripCounter = { count: 0 };
+    const res = await app.fetch(request, { ...env, DB: countingD1(env.DB, counter) }, ctx);
+    const counted = new Response(res.body, res);
+    counted.headers.set('X-D1-Round-Trips', String(counter.count));
+    return counted;
+  },
   queue: (batch, env) => handleWebhookBatch(batch, env),
 } satisfies ExportedHandler<Env, WebhookMessage>;
 

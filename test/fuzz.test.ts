@@ -18,10 +18,12 @@ const ids: Record<string, string> = {};
 
 /** Every table row of the account, as one string: equal strings mean nothing was written. */
 async function fingerprint(accountId: string): Promise<string> {
-  const tables = await env.DB.prepare(
-    "select m.name as name from sqlite_master m where m.type = 'table' and exists (select 1 from pragma_table_info(m.name) where name = 'account_id') and m.name not like 'idempotency%' and m.name not like '%rate%'",
-  ).all<{ name: string }>();
-  const parts = await env.DB.batch(tables.results.map((t) => env.DB.prepare(`select * from "${t.name}" where account_id = ?1 order by rowid`).bind(accountId)));
+  const tables = await env.DB.prepare("select name from sqlite_master where type = 'table'").all<{ name: string }>();
+  // D1 refuses to introspect its own metadata tables; account data lives in ours.
+  const ours = tables.results.map((t) => t.name).filter((n) => !n.startsWith('_cf') && !n.startsWith('sqlite_') && !n.startsWith('d1_') && !n.includes('idempotency') && !n.includes('rate'));
+  const columns = await env.DB.batch(ours.map((n) => env.DB.prepare(`select name from pragma_table_info('${n}')`)));
+  const scoped = ours.filter((_, i) => (columns[i]!.results as { name: string }[]).some((c) => c.name === 'account_id'));
+  const parts = await env.DB.batch(scoped.map((n) => env.DB.prepare(`select * from "${n}" where account_id = ?1 order by rowid`).bind(accountId)));
   return JSON.stringify(parts.map((p) => p.results));
 }
 

@@ -127,6 +127,19 @@ export const devMailbox = sqliteTable(
   (t) => [index('dev_mailbox_to_idx').on(t.to, t.id)],
 );
 
+/** Fixed-window counters for the unauthenticated onboarding routes (per IP, per email). */
+export const onboardingRate = sqliteTable(
+  'onboarding_rate',
+  {
+    /** e.g. `ip:203.0.113.7` or `mail:ada@example.com`. */
+    scope: text('scope').notNull(),
+    /** Start of the window, epoch seconds. */
+    windowStart: integer('window_start').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.windowStart] })],
+);
+
 export const tasks = sqliteTable(
   'tasks',
   {
@@ -169,13 +182,13 @@ export const tasks = sqliteTable(
   },
   (t) => [
     index('tasks_account_created_idx').on(t.accountId, t.createdAt, t.id),
-    index('tasks_account_project_idx').on(t.accountId, t.projectId, t.createdAt),
-    index('tasks_account_completed_idx').on(t.accountId, t.completed, t.createdAt),
-    index('tasks_account_priority_idx').on(t.accountId, t.priority, t.createdAt),
-    index('tasks_account_due_idx').on(t.accountId, t.dueDate),
-    index('tasks_account_assigned_idx').on(t.accountId, t.assignedToAgentId, t.createdAt),
-    index('tasks_account_claimed_by_idx').on(t.accountId, t.claimedByAgentId, t.createdAt),
-    index('tasks_account_creator_idx').on(t.accountId, t.createdByAgentId, t.createdAt),
+    index('tasks_account_project_idx').on(t.accountId, t.projectId, t.createdAt, t.id),
+    index('tasks_account_completed_idx').on(t.accountId, t.completed, t.createdAt, t.id),
+    index('tasks_account_priority_idx').on(t.accountId, t.priority, t.createdAt, t.id),
+    index('tasks_account_due_idx').on(t.accountId, t.dueDate, t.id),
+    index('tasks_account_assigned_idx').on(t.accountId, t.assignedToAgentId, t.createdAt, t.id),
+    index('tasks_account_claimed_by_idx').on(t.accountId, t.claimedByAgentId, t.createdAt, t.id),
+    index('tasks_account_creator_idx').on(t.accountId, t.createdByAgentId, t.createdAt, t.id),
     index('tasks_account_accountable_idx').on(t.accountId, t.accountableAgentId),
     index('tasks_account_completed_by_idx').on(t.accountId, t.completedByAgentId),
     index('tasks_account_lease_idx').on(t.accountId, t.leaseExpiresAt),
@@ -196,7 +209,7 @@ export const taskLabels = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.taskId, t.label] }),
-    index('task_labels_account_label_idx').on(t.accountId, t.label, t.createdAt),
+    index('task_labels_account_label_idx').on(t.accountId, t.label, t.createdAt, t.taskId),
   ],
 );
 
@@ -354,6 +367,21 @@ export const idempotencyKeys = sqliteTable(
     expiresAt: text('expires_at').notNull(),
   },
   (t) => [index('idempotency_keys_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * Exact task counts per account and dimension (`all`, `completed:0`, `priority:3`, `project:<id>`,
+ * `assigned:<id>`, `label:<name>`, `agent:<id>` = tasks a worker sees), kept by triggers on
+ * tasks and task_labels (migrations/0001_task_counters.sql), so `X-Total-Count` never counts rows.
+ */
+export const taskCounts = sqliteTable(
+  'task_counts',
+  {
+    accountId: text('account_id').notNull(),
+    dim: text('dim').notNull(),
+    n: integer('n').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.dim] })],
 );
 
 /** Monthly usage counters per account (plan quotas). */

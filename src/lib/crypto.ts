@@ -34,6 +34,8 @@ const hmacKeys = new Map<string, Promise<CryptoKey>>();
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = hmacKeys.get(secret);
   if (!key) {
+    // Webhook secrets are many; keep the cache bounded (the server secret is re-added at once).
+    if (hmacKeys.size >= 256) hmacKeys.clear();
     key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     hmacKeys.set(secret, key);
   }

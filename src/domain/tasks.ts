@@ -1,0 +1,359 @@
+/**
+ * Tasks: create, read, update, delete, complete and uncomplete, with the access rules of
+ * task-access.ts and the plan quota. Every read is one D1 round trip and every write at most
+ * two: one batch that reads what the rules need, one batch that writes with SQL guards, so a
+ * change that raced in between is refused by the database rather than overwritten.
+ * task_labels and task_counts follow tasks through triggers (migrations/0001_task_counters.sql).
+ */
+import { and, eq, getTableColumns, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { Db } from '../db/client';
+import { agents, comments, projects, subtasks, taskContextHistory, taskLinks, tasks, usageCounters } from '../db/schema';
+import { ApiError, conflict, notFound } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { isoSeconds } from '../lib/time';
+import type { Principal } from './access';
+import { assertCanRead, assertCanWrite, taskNotFound } from './task-access';
+import { sqlBatch } from './sql-batch';
+import type { EvidenceItem, TaskRow } from './task-json';
+
+export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
+export const STRONG_EVIDENCE = ['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url'] as const;
+export const EVIDENCE_KINDS = [...STRONG_EVIDENCE, 'command_output'] as const;
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
+
+/** `YYYY-MM-DD` stays a date; a full ISO timestamp becomes UTC `YYYY-MM-DDTHH:MM:SSZ`; else null. */
+export function normaliseDueDate(input: string): string | null {
+  const value = input.trim();
+  const date = DATE_ONLY.exec(value);
+  if (date) {
+    const [, y, m, d] = date;
+    const parsed = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
+    return parsed.getUTCFullYear() === Number(y) && parsed.getUTCMonth() === Number(m) - 1 && parsed.getUTCDate() === Number(d) ? value : null;
+  }
+  if (!DATE_TIME.test(value)) return null;
+  // A timestamp without a zone is read as UTC, so the stored value never depends on the server.
+  const zoned = /([Zz]|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`;
+  const ms = Date.parse(zoned.replace(' ', 'T'));
+  if (Number.isNaN(ms)) return null;
+  const year = new Date(ms).getUTCFullYear();
+  return year >= 1 && year <= 9999 ? isoSeconds(ms) : null;
+}
+
+/** Labels trimmed and de-duplicated, first spelling kept. */
+export function normaliseLabels(labels: string[]): string[] {
+  const out: string[] = [];
+  for (const raw of labels) {
+    const label = raw.trim();
+    if (label !== '' && !out.includes(label)) out.push(label);
+  }
+  return out;
+}
+
+export interface TaskInput {
+  content?: string;
+  description?: string | null;
+  priority?: number;
+  labels?: string[];
+  due_date?: string | null;
+  project_id?: string | null;
+  assigned_to_agent_id?: string | null;
+  evidence_policy?: 'required' | null;
+}
+
+export type NewTaskInput = TaskInput & { content: string };
+
+const taskColumns = getTableColumns(tasks);
+
+/** A raw `RETURNING *` / `SELECT *` row (snake_case, driver values) as a typed task row. */
+export function taskFromRaw(raw: Record<string, unknown>): TaskRow {
+  const out: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(taskColumns)) {
+    const value = raw[column.name];
+    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return out as unknown as TaskRow;
+}
+
+export const period = (now: number) => isoSeconds(now).slice(0, 7);
+
+/** First day of the next UTC month, when the monthly task quota resets. */
+export function quotaResetDate(now: number): string {
+  const d = new Date(now);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+}
+
+export const quotaExceeded = (quota: number, now: number) =>
+  new ApiError(
+    402,
+    'TASK_QUOTA_EXCEEDED',
+    `This account has created ${quota} tasks this month, the most its plan allows. The quota resets on ${quotaResetDate(now)}; upgrade with POST /v1/billing/checkout for more.`,
+    undefined,
+    { task_limit: quota, reset_date: quotaResetDate(now) },
+  );
+
+const projectNotFound = () => notFound('project');
+const agentNotFound = () => notFound('agent');
+
+/** The rules for a project and assignee a caller puts on a task; `found` come from the read batch. */
+export function checkReferences(p: Principal, input: TaskInput, found: { project?: unknown[] | null; agent?: { active: boolean }[] | null }): void {
+  if (input.project_id) {
+    if (!found.project?.length) throw projectNotFound();
+    if (p.mode === 'restricted' && input.project_id !== p.sandboxProjectId) throw projectNotFound();
+  }
+  if (input.assigned_to_agent_id) {
+    if (p.mode === 'restricted' && input.assigned_to_agent_id !== p.agentId) {
+      throw new ApiError(403, 'ASSIGNMENT_NOT_ALLOWED', 'A restricted key can only assign tasks to itself until a human claims the account');
+    }
+    const agent = found.agent?.[0];
+    if (!agent) throw agentNotFound();
+    if (!agent.active) throw new ApiError(409, 'AGENT_INACTIVE', 'That agent is deactivated and cannot be assigned tasks');
+  }
+}
+
+/** Runs the read batch of a write: the task (if any) plus the referenced project, agent and usage. */
+export async function readForWrite(db: Db, p: Principal, taskId: string | null, input: TaskInput, now: number, withUsage: boolean) {
+  const queries: BatchItem<'sqlite'>[] = [];
+  const slot: Record<string, number> = {};
+  const add = (name: string, q: BatchItem<'sqlite'>) => {
+    slot[name] = queries.length;
+    queries.push(q);
+  };
+  if (taskId !== null) add('task', db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))));
+  if (input.project_id) add('project', db.select({ id: projects.id }).from(projects).where(and(eq(projects.id, input.project_id), eq(projects.accountId, p.accountId))));
+  if (input.assigned_to_agent_id) {
+    add('agent', db.select({ id: agents.id, active: agents.active }).from(agents).where(and(eq(agents.id, input.assigned_to_agent_id), eq(agents.accountId, p.accountId))));
+  }
+  if (withUsage) add('usage', db.select({ n: usageCounters.tasksCreated }).from(usageCounters).where(and(eq(usageCounters.accountId, p.accountId), eq(usageCounters.period, period(now)))));
+  const results = queries.length ? ((await db.batch(queries as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as unknown[][]) : [];
+  const get = <T>(name: string): T[] | null => (slot[name] === undefined ? null : (results[slot[name]!] as T[]));
+  return {
+    task: get<TaskRow>('task')?.[0],
+    project: get<{ id: string }>('project'),
+    agent: get<{ id: string; active: boolean }>('agent'),
+    used: get<{ n: number }>('usage')?.[0]?.n ?? 0,
+  };
+}
+
+/**
+ * `INSERT INTO tasks ... SELECT ... WHERE <quota and guards> RETURNING id`: the quota is checked by
+ * the insert itself, so two concurrent creates at the limit cannot both pass.
+ */
+export function insertTaskGuarded(row: TaskRow, quota: number, now: number, guards: SQL[] = []) {
+  const entries = Object.entries(taskColumns);
+  const names = sql.join(entries.map(([, c]) => sql.identifier(c.name)), sql`, `);
+  const values = sql.join(
+    entries.map(([key, c]) => {
+      const v = (row as unknown as Record<string, unknown>)[key];
+      return sql`${v === null || v === undefined ? null : c.mapToDriverValue(v)}`;
+    }),
+    sql`, `,
+  );
+  const underQuota = sql`coalesce((select ${usageCounters.tasksCreated} from ${usageCounters} where ${usageCounters.accountId} = ${row.accountId} and ${usageCounters.period} = ${period(now)}), 0) < ${quota}`;
+  const where = sql.join([underQuota, ...guards], sql` and `);
+  return sql`insert into ${tasks} (${names}) select ${values} where ${where} returning ${tasks.id}`;
+}
+
+/** Counts a created task against the month's quota, only if the guarded insert happened. */
+export function countCreated(accountId: string, taskId: string, now: number) {
+  return sql`insert into ${usageCounters} (account_id, period, tasks_created) select ${accountId}, ${period(now)}, 1 where exists (select 1 from ${tasks} where ${tasks.id} = ${taskId}) on conflict (account_id, period) do update set tasks_created = tasks_created + 1`;
+}
+
+export function newTaskRow(p: Principal, input: NewTaskInput, now: number, parent?: TaskRow): TaskRow {
+  const ts = isoSeconds(now);
+  const id = newId('tsk', now);
+  return {
+    id,
+    accountId: p.accountId,
+    projectId: input.project_id ?? parent?.projectId ?? (p.mode === 'restricted' ? p.sandboxProjectId : null),
+    parentTaskId: parent?.id ?? null,
+    rootTaskId: parent?.rootTaskId ?? id,
+    depth: parent ? parent.depth + 1 : 0,
+    content: input.content,
+    description: input.description ?? null,
+    priority: input.priority ?? 1,
+    labels: JSON.stringify(normaliseLabels(input.labels ?? [])),
+    dueDate: input.due_date ?? null,
+    assignedToAgentId: input.assigned_to_agent_id ?? null,
+    createdByAgentId: p.agentId,
+    // The agent answerable for the outcome: the creator of the root, inherited down the delegation tree.
+    accountableAgentId: parent ? (parent.accountableAgentId ?? parent.createdByAgentId) : p.agentId,
+    status: 'open',
+    completed: false,
+    completedAt: null,
+    completedByAgentId: null,
+    claimedByAgentId: null,
+    claimedAt: null,
+    leaseExpiresAt: null,
+    lastHeartbeatAt: null,
+    sessionState: null,
+    stateDetail: null,
+    handoff: null,
+    evidence: '[]',
+    evidencePolicy: input.evidence_policy ?? null,
+    context: '{}',
+    contextVersion: 0,
+    reopenCount: 0,
+    createdAt: ts,
+    updatedAt: ts,
+  };
+}
+
+export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number): Promise<TaskRow> {
+  const found = await readForWrite(db, p, null, input, now, true);
+  checkReferences(p, input, found);
+  if (found.used >= quota) throw quotaExceeded(quota, now);
+  const row = newTaskRow(p, input, now);
+  const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now), countCreated(p.accountId, row.id, now)]);
+  if (inserted!.length === 0) throw quotaExceeded(quota, now);
+  return row;
+}
+
+export async function getTask(db: Db, p: Principal, id: string): Promise<TaskRow> {
+  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+  assertCanRead(p, row);
+  return row;
+}
+
+export const taskCompleted = () =>
+  conflict('TASK_COMPLETED', 'This task is completed and cannot be changed; uncomplete it first with POST /v1/tasks/{id}/uncomplete (comments are still allowed)');
+
+export interface UpdateResult {
+  before: TaskRow;
+  after: TaskRow;
+}
+
+export async function updateTask(db: Db, p: Principal, id: string, input: TaskInput, now: number): Promise<UpdateResult> {
+  const found = await readForWrite(db, p, id, input, now, false);
+  const before = found.task;
+  assertCanWrite(p, before, now);
+  if (before.completed) throw taskCompleted();
+  checkReferences(p, input, found);
+
+  const changes: Partial<TaskRow> = {};
+  if (input.content !== undefined) changes.content = input.content;
+  if (input.description !== undefined) changes.description = input.description;
+  if (input.priority !== undefined) changes.priority = input.priority;
+  if (input.labels !== undefined) changes.labels = JSON.stringify(normaliseLabels(input.labels));
+  if (input.due_date !== undefined) changes.dueDate = input.due_date;
+  if (input.project_id !== undefined) {
+    // A restricted key's tasks stay in its sandbox.
+    if (p.mode === 'restricted' && input.project_id === null) throw projectNotFound();
+    changes.projectId = input.project_id;
+  }
+  if (input.assigned_to_agent_id !== undefined) changes.assignedToAgentId = input.assigned_to_agent_id;
+  if (input.evidence_policy !== undefined) changes.evidencePolicy = input.evidence_policy;
+  if (Object.keys(changes).length === 0) return { before, after: before };
+  changes.updatedAt = isoSeconds(now);
+
+  const [updated, current] = await db.batch([
+    db.update(tasks).set(changes).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false))).returning(),
+    db.select({ completed: tasks.completed }).from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+  ]);
+  const after = updated[0];
+  if (!after) throw current[0] ? taskCompleted() : taskNotFound();
+  return { before, after };
+}
+
+/** Sets a delegated parent back to open once none of its children is still open. */
+export function reopenParentIfChildrenDone(parentId: string, now: number) {
+  return sql`update ${tasks} set status = 'open', updated_at = ${isoSeconds(now)} where ${tasks.id} = ${parentId} and status = 'delegated' and completed = 0 and not exists (select 1 from ${tasks} c where c.parent_task_id = ${parentId} and c.completed = 0)`;
+}
+
+export async function deleteTask(db: Db, p: Principal, id: string, now: number): Promise<TaskRow> {
+  const [rows, children] = await db.batch([
+    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, id)).limit(1),
+  ]);
+  const row = rows[0];
+  assertCanWrite(p, row, now);
+  if (children.length > 0) {
+    throw conflict('TASK_HAS_CHILDREN', 'This task has delegated child tasks; delete them first (GET /v1/tasks/{id}/children lists them)');
+  }
+  // One batch, one transaction: the task goes with everything hanging off it (labels by trigger).
+  const statements: (SQL | SQLWrapper)[] = [
+    db.delete(subtasks).where(eq(subtasks.taskId, id)),
+    db.delete(comments).where(eq(comments.taskId, id)),
+    db.delete(taskContextHistory).where(eq(taskContextHistory.taskId, id)),
+    db.delete(taskLinks).where(eq(taskLinks.taskId, id)),
+    db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+  ];
+  if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
+  await sqlBatch(db, statements);
+  return row;
+}
+
+function parseEvidence(text: string): EvidenceItem[] {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? (v as EvidenceItem[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function completeTask(db: Db, p: Principal, id: string, evidence: EvidenceItem[], now: number): Promise<TaskRow> {
+  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+  assertCanWrite(p, row, now);
+  if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
+  const all = [...parseEvidence(row.evidence), ...evidence];
+  if (row.evidencePolicy === 'required' && !all.some((e) => (STRONG_EVIDENCE as readonly string[]).includes(e.kind))) {
+    throw new ApiError(
+      422,
+      'EVIDENCE_REQUIRED',
+      `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)`,
+    );
+  }
+  const ts = isoSeconds(now);
+  const statements: (SQL | SQLWrapper)[] = [
+    db
+      .update(tasks)
+      .set({
+        completed: true,
+        status: 'completed',
+        completedAt: ts,
+        completedByAgentId: p.agentId,
+        // Completing ends any live claim, in the same transaction as the completion.
+        claimedByAgentId: null,
+        claimedAt: null,
+        leaseExpiresAt: null,
+        sessionState: null,
+        stateDetail: null,
+        evidence: JSON.stringify(all),
+        updatedAt: ts,
+      })
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false)))
+      .returning(),
+    sql`update runs set ended_at = ${ts}, outcome = 'completed', duration_ms = ${now} - claimed_at_ms where task_id = ${id} and ended_at is null`,
+  ];
+  if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
+  const [updated] = await sqlBatch(db, statements);
+  if (!updated![0]) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
+  return taskFromRaw(updated![0]);
+}
+
+/**
+ * Reopens a completed task. It returns to `delegated` when some of its children are still open
+ * (it is waiting on them), else to `open`; `reopen_count` counts the reopenings.
+ */
+export async function uncompleteTask(db: Db, p: Principal, id: string, now: number): Promise<TaskRow> {
+  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+  assertCanWrite(p, row, now);
+  if (!row.completed) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
+  const ts = isoSeconds(now);
+  // completed_by_agent_id stays: it records who last completed the task and keeps it visible to that worker.
+  const statements: SQL[] = [
+    sql`update ${tasks} set completed = 0, completed_at = null, reopen_count = reopen_count + 1, updated_at = ${ts},
+        status = case when exists (select 1 from ${tasks} c where c.parent_task_id = ${id} and c.completed = 0) then 'delegated' else 'open' end
+        where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 returning *`,
+  ];
+  // A parent that went back to open because all its children were done waits on this one again.
+  if (row.parentTaskId) {
+    statements.push(sql`update ${tasks} set status = 'delegated', updated_at = ${ts} where ${tasks.id} = ${row.parentTaskId} and status = 'open' and completed = 0`);
+  }
+  const [updated] = await sqlBatch(db, statements);
+  if (!updated![0]) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
+  return taskFromRaw(updated![0]);
+}

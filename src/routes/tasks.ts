@@ -1,0 +1,422 @@
+/** /tasks: CRUD, the filtered list, complete/uncomplete, delegation (delegate, chain, children) and dedup. */
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { database } from '../db/client';
+import { delegateTask, taskChain, taskChildren } from '../domain/delegation';
+import { findDuplicates } from '../domain/dedup';
+import { listTasks } from '../domain/task-list';
+import { taskJson } from '../domain/task-json';
+import { completeTask, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
+import type { AppBindings } from '../env';
+import { limit } from '../lib/config';
+import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
+import { notifyTaskAvailable } from '../queue/notify';
+import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
+import { paginationQuery, queryBoolean, queryList, querySingle } from './query';
+import { shortText, timestamp } from './schemas';
+import type { TaskJson } from '../domain/task-json';
+
+export const EvidenceSchema = z
+  .strictObject({
+    kind: z.enum(EVIDENCE_KINDS),
+    ref: z.string().trim().min(1, 'Required').max(500, 'At most 500 characters'),
+    summary: shortText(1000).optional(),
+  })
+  .openapi('Evidence');
+
+export const TaskSchema = z
+  .object({
+    id: z.string().openapi({ example: 'tsk_0Nf3aB1c2D3e4F5g6H7i8J9' }),
+    content: z.string(),
+    description: z.string().nullable(),
+    priority: z.number().int().openapi({ description: '1 normal, 2 medium, 3 high, 4 urgent' }),
+    labels: z.array(z.string()),
+    due_date: z.string().nullable().openapi({ description: '`YYYY-MM-DD` or an ISO 8601 UTC timestamp' }),
+    project_id: z.string().nullable(),
+    parent_task_id: z.string().nullable(),
+    parent_id: z.string().nullable().openapi({ description: 'Same as parent_task_id (the Python SDK reads it)' }),
+    root_task_id: z.string(),
+    depth: z.number().int(),
+    assigned_to_agent_id: z.string().nullable(),
+    created_by_agent_id: z.string(),
+    accountable_agent_id: z.string().nullable(),
+    status: z.enum(['open', 'claimed', 'delegated', 'completed']),
+    completed: z.boolean(),
+    completed_at: timestamp.nullable(),
+    completed_by_agent_id: z.string().nullable(),
+    claimed_by_agent_id: z.string().nullable(),
+    claimed_at: timestamp.nullable(),
+    lease_expires_at: timestamp.nullable(),
+    session_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
+    state_detail: z.string().nullable(),
+    handoff: z.string().nullable(),
+    evidence_policy: z.enum(['required']).nullable(),
+    evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })),
+    context_version: z.number().int(),
+    reopen_count: z.number().int(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi('Task');
+
+const PRIORITY_MESSAGE = 'Priority must be 1, 2, 3 or 4, or one of low, medium, high, urgent';
+
+/** 1..4, or the words low|medium|high|urgent (any case). */
+export const priorityInput = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const word = typeof v === 'string' ? v.trim().toLowerCase() : null;
+    const n = word === null ? v : word in PRIORITY_WORDS ? PRIORITY_WORDS[word as keyof typeof PRIORITY_WORDS] : /^[1-4]$/.test(word) ? Number(word) : NaN;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 4) {
+      ctx.addIssue({ code: 'custom', message: PRIORITY_MESSAGE });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .openapi({ oneOf: [{ type: 'integer', minimum: 1, maximum: 4 }, { type: 'string', enum: ['low', 'medium', 'high', 'urgent'] }], example: 2 });
+
+/** `YYYY-MM-DD` or a full ISO 8601 timestamp, stored normalised. */
+export const dueDateInput = z
+  .string()
+  .transform((v, ctx) => {
+    const n = normaliseDueDate(v);
+    if (n === null) {
+      ctx.addIssue({ code: 'custom', message: 'Expected a date YYYY-MM-DD or an ISO 8601 timestamp' });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .openapi({ type: 'string', example: '2026-01-15' });
+
+const content = z.string().trim().min(1, 'Required').max(500, 'At most 500 characters');
+const description = z.string().max(10_000, 'At most 10000 characters');
+const labels = z.array(z.string().trim().min(1, 'Empty label').max(50, 'At most 50 characters')).max(20, 'At most 20 labels');
+const refId = z.string().min(1).max(64);
+
+const taskFields = {
+  description: description.nullish(),
+  priority: priorityInput.optional(),
+  labels: labels.optional(),
+  due_date: dueDateInput.nullish(),
+  project_id: refId.nullish(),
+  assigned_to_agent_id: refId.nullish(),
+};
+
+const CreateTaskBody = z
+  .strictObject({ content, ...taskFields, evidence_policy: z.enum(['required']).nullish() })
+  .openapi('CreateTask');
+
+const UpdateTaskBody = z
+  .strictObject({ content: content.optional(), ...taskFields, evidence_policy: z.enum(['required']).nullish() })
+  .openapi('UpdateTask');
+
+const DelegateBody = z.strictObject({ content, ...taskFields }).openapi('DelegateTask');
+
+const CompleteBody = z
+  .strictObject({ evidence: z.array(EvidenceSchema).max(20, 'At most 20 evidence items').optional() })
+  .openapi('CompleteTask');
+
+const DedupBody = z
+  .strictObject({
+    content,
+    threshold: z.number().min(0).max(1).optional().openapi({ default: 0.6 }),
+  })
+  .openapi('DedupRequest');
+
+const DedupSchema = z
+  .object({ matches: z.array(z.object({ id: z.string(), content: z.string(), similarity: z.number() })) })
+  .openapi('DedupMatches');
+
+const ChainSchema = z
+  .object({
+    root_id: z.string(),
+    chain: z.array(TaskSchema),
+    depth: z.number().int().openapi({ description: 'Depth of the deepest task in the chain (root = 0)' }),
+    completed_count: z.number().int(),
+    total_count: z.number().int(),
+  })
+  .openapi('TaskChain');
+
+const dateQuery = z
+  .string()
+  .transform((v, ctx) => {
+    const n = normaliseDueDate(v);
+    if (n === null) {
+      ctx.addIssue({ code: 'custom', message: 'Expected a date YYYY-MM-DD or an ISO 8601 timestamp' });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .openapi({ type: 'string', example: '2026-12-31' });
+
+const ListQuery = z.object({
+  project_id: querySingle.optional(),
+  completed: queryBoolean.optional(),
+  priority: priorityInput.optional().openapi({ type: 'string', example: '3' }),
+  search: querySingle.pipe(z.string().max(200, 'At most 200 characters')).optional(),
+  label: queryList.optional(),
+  labels: queryList.optional().openapi({ description: 'Comma list or repeated; every label must be on the task' }),
+  due: z.enum(['today', 'upcoming', 'overdue']).optional(),
+  due_after: dateQuery.optional().openapi({ description: 'Due on or after' }),
+  due_before: dateQuery.optional().openapi({ description: 'Due on or before (a date includes that whole day)' }),
+  claimed: queryBoolean.optional().openapi({ description: 'Holds a live claim (lease not expired)' }),
+  assigned_to: querySingle.optional().openapi({ description: 'Agent id, or `me`' }),
+  ...paginationQuery,
+});
+
+const params = idParams('tsk');
+const tags = ['Tasks'];
+
+const list = authedRoute('tasks.list', {
+  method: 'get',
+  path: '/tasks',
+  tags,
+  summary: 'List tasks visible to the key',
+  description:
+    'A bare JSON array, newest first (soonest due first when a due filter is given). `X-Total-Count` is exact when the page ends the list or the listing is counted (no filter or one of completed, priority, project_id, a single label, assigned_to; workers: no filter); otherwise `X-Total-Count-Lower-Bound` says how many at least. `Link` carries `rel="next"` while more pages exist.',
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(z.array(TaskSchema), 'Tasks') },
+});
+
+const create = authedRoute('tasks.create', {
+  method: 'post',
+  path: '/tasks',
+  tags,
+  summary: 'Create a task',
+  request: { body: jsonBody(CreateTaskBody) },
+  responses: { 201: jsonContent(TaskSchema, 'The created task'), 402: errorContent('Monthly task quota reached (TASK_QUOTA_EXCEEDED)') },
+});
+
+const read = authedRoute('tasks.read', {
+  method: 'get',
+  path: '/tasks/{id}',
+  tags,
+  summary: 'Read one task',
+  request: { params },
+  responses: { 200: jsonContent(TaskSchema, 'The task') },
+});
+
+const updateRoute = (method: 'put' | 'patch') =>
+  authedRoute('tasks.update', {
+    method,
+    path: '/tasks/{id}',
+    tags,
+    summary: method === 'put' ? 'Update a task (send only changed fields)' : 'Update a task (same as PUT; the Python SDK sends PATCH)',
+    request: { params, body: jsonBody(UpdateTaskBody) },
+    responses: { 200: jsonContent(TaskSchema, 'The whole updated task'), 409: errorContent('The task is completed (TASK_COMPLETED)') },
+  });
+
+const remove = authedRoute('tasks.delete', {
+  method: 'delete',
+  path: '/tasks/{id}',
+  tags,
+  summary: 'Delete a task with its subtasks, comments, context history and links',
+  request: { params },
+  responses: { 200: jsonContent(DeletedSchema, 'Deleted'), 409: errorContent('The task has delegated children (TASK_HAS_CHILDREN)') },
+});
+
+const complete = authedRoute('tasks.complete', {
+  method: 'post',
+  path: '/tasks/{id}/complete',
+  tags,
+  summary: 'Complete a task (ends any live claim)',
+  description: 'An empty body is `{}`. With `evidence_policy: required`, at least one evidence item of kind commit, pr, ci_check, deploy_sha or artifact_url is needed (422 EVIDENCE_REQUIRED).',
+  request: { params, body: jsonBody(CompleteBody, false) },
+  responses: { 200: jsonContent(TaskSchema, 'The whole completed task'), 409: errorContent('Already completed'), 422: errorContent('Evidence required') },
+});
+
+const uncomplete = authedRoute('tasks.uncomplete', {
+  method: 'post',
+  path: '/tasks/{id}/uncomplete',
+  tags,
+  summary: 'Reopen a completed task',
+  description: 'Returns the task to `open`, or to `delegated` while some of its children are still open; increments `reopen_count`.',
+  request: { params },
+  responses: { 200: jsonContent(TaskSchema, 'The whole reopened task'), 409: errorContent('Not completed') },
+});
+
+const delegate = authedRoute('tasks.delegate', {
+  method: 'post',
+  path: '/tasks/{id}/delegate',
+  tags,
+  summary: 'Delegate part of a task to a new child task',
+  request: { params, body: jsonBody(DelegateBody) },
+  responses: {
+    201: jsonContent(TaskSchema, 'The child task'),
+    402: errorContent('Monthly task quota reached'),
+    409: errorContent('The parent is completed'),
+    422: errorContent('Delegation depth limit reached (DELEGATION_TOO_DEEP)'),
+  },
+});
+
+const chain = authedRoute('tasks.chain', {
+  method: 'get',
+  path: '/tasks/{id}/chain',
+  tags,
+  summary: 'The delegation chain, from the root to the deepest descendant',
+  request: { params },
+  responses: { 200: jsonContent(ChainSchema, 'The chain') },
+});
+
+const children = authedRoute('tasks.children', {
+  method: 'get',
+  path: '/tasks/{id}/children',
+  tags,
+  summary: 'Direct child tasks',
+  request: { params },
+  responses: { 200: jsonContent(z.array(TaskSchema), 'Children, oldest first') },
+});
+
+const dedup = authedRoute('tasks.dedup', {
+  method: 'post',
+  path: '/tasks/dedup',
+  tags,
+  summary: 'Find open tasks similar to some content (TF-IDF cosine)',
+  request: { body: jsonBody(DedupBody) },
+  responses: { 200: jsonContent(DedupSchema, 'Matches at or above the threshold, most similar first') },
+});
+
+type Ctx = Context<AppBindings>;
+
+function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
+  const p = c.get('principal');
+  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, task });
+}
+
+/** `Link` with the next (and previous) page of the same query. */
+function linkHeader(requestUrl: string, limitValue: number, offset: number, hasMore: boolean): string | null {
+  const links: string[] = [];
+  const page = (o: number) => {
+    const url = new URL(requestUrl);
+    url.searchParams.set('limit', String(limitValue));
+    url.searchParams.set('offset', String(o));
+    return url.toString();
+  };
+  if (hasMore) links.push(`<${page(offset + limitValue)}>; rel="next"`);
+  if (offset > 0) links.push(`<${page(Math.max(0, offset - limitValue))}>; rel="prev"`);
+  return links.length ? links.join(', ') : null;
+}
+
+export const taskRoutes = createRouter()
+  .openapi(list, async (c) => {
+    const p = c.get('principal');
+    const q = c.req.valid('query');
+    const now = Date.now();
+    const pageLimit = q.limit ?? 100;
+    const offset = q.offset ?? 0;
+    const labelSet = [...new Set([...(q.label ?? []), ...(q.labels ?? [])])];
+    const page = await listTasks(
+      database(c.env.DB),
+      p,
+      {
+        project_id: q.project_id,
+        completed: q.completed,
+        priority: q.priority,
+        search: q.search === '' ? undefined : q.search,
+        labels: labelSet.length ? labelSet : undefined,
+        due: q.due,
+        due_after: q.due_after,
+        due_before: q.due_before,
+        claimed: q.claimed,
+        assigned_to: q.assigned_to === 'me' ? p.agentId : q.assigned_to,
+        limit: pageLimit,
+        offset,
+      },
+      now,
+    );
+    if (page.total !== null) c.header('X-Total-Count', String(page.total));
+    else if (page.hasMore) c.header('X-Total-Count-Lower-Bound', String(offset + page.rows.length + 1));
+    const link = linkHeader(c.req.url, pageLimit, offset, page.hasMore);
+    if (link) c.header('Link', link);
+    return c.json(page.rows.map((r) => taskJson(r, now)), 200);
+  })
+  .openapi(create, async (c) => {
+    const p = c.get('principal');
+    const now = Date.now();
+    const row = await createTask(database(c.env.DB), p, c.req.valid('json'), limit(c.env, 'TASKS_PER_MONTH'), now);
+    const task = taskJson(row, now);
+    emit(c, 'task.created', task);
+    if (row.assignedToAgentId) emit(c, 'task.assigned', task);
+    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.json(task, 201);
+  })
+  .openapi(read, async (c) => {
+    const now = Date.now();
+    return c.json(taskJson(await getTask(database(c.env.DB), c.get('principal'), c.req.valid('param').id), now), 200);
+  })
+  .openapi(updateRoute('put'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
+  .openapi(updateRoute('patch'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
+  .openapi(remove, async (c) => {
+    const now = Date.now();
+    const { id } = c.req.valid('param');
+    const row = await deleteTask(database(c.env.DB), c.get('principal'), id, now);
+    emit(c, 'task.deleted', taskJson(row, now));
+    return c.json({ deleted: true as const, id }, 200);
+  })
+  .openapi(complete, async (c) => {
+    const now = Date.now();
+    const body = c.req.valid('json') ?? {};
+    const row = await completeTask(database(c.env.DB), c.get('principal'), c.req.valid('param').id, body.evidence ?? [], now);
+    const task = taskJson(row, now);
+    emit(c, 'task.completed', task);
+    return c.json(task, 200);
+  })
+  .openapi(uncomplete, async (c) => {
+    const p = c.get('principal');
+    const now = Date.now();
+    const row = await uncompleteTask(database(c.env.DB), p, c.req.valid('param').id, now);
+    const task = taskJson(row, now);
+    emit(c, 'task.updated', task);
+    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.json(task, 200);
+  })
+  .openapi(delegate, async (c) => {
+    const p = c.get('principal');
+    const now = Date.now();
+    const { child } = await delegateTask(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), { quota: limit(c.env, 'TASKS_PER_MONTH'), maxDepth: limit(c.env, 'DELEGATION_DEPTH') }, now);
+    const task = taskJson(child, now);
+    emit(c, 'task.created', task);
+    emit(c, 'task.delegated', task);
+    if (child.assignedToAgentId) emit(c, 'task.assigned', task);
+    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.json(task, 201);
+  })
+  .openapi(chain, async (c) => {
+    const now = Date.now();
+    const result = await taskChain(database(c.env.DB), c.get('principal'), c.req.valid('param').id);
+    const items = result.rows.map((r) => taskJson(r, now));
+    return c.json(
+      {
+        root_id: result.rootId,
+        chain: items,
+        depth: items.reduce((m, t) => Math.max(m, t.depth), 0),
+        completed_count: items.filter((t) => t.completed).length,
+        total_count: items.length,
+      },
+      200,
+    );
+  })
+  .openapi(children, async (c) => {
+    const now = Date.now();
+    const rows = await taskChildren(database(c.env.DB), c.get('principal'), c.req.valid('param').id);
+    return c.json(rows.map((r) => taskJson(r, now)), 200);
+  })
+  .openapi(dedup, async (c) => {
+    const body = c.req.valid('json');
+    const matches = await findDuplicates(database(c.env.DB), c.get('principal'), body.content, body.threshold ?? 0.6);
+    return c.json({ matches }, 200);
+  });
+
+async function update(c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>): Promise<TaskJson> {
+  const p = c.get('principal');
+  const now = Date.now();
+  const { before, after } = await updateTask(database(c.env.DB), p, id, input, now);
+  const task = taskJson(after, now);
+  if (after === before) return task;
+  emit(c, 'task.updated', task);
+  if (after.assignedToAgentId !== before.assignedToAgentId) {
+    if (after.assignedToAgentId) emit(c, 'task.assigned', task);
+    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+  }
+  return task;
+}
