@@ -43,6 +43,9 @@ describe('bad input', () => {
     expect(res.status).toBe(200);
     const noType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, { method: 'POST', headers: { 'X-Agent-Key': res.body.api_key } });
     expect(noType.status).toBe(200);
+    // What Node's fetch and Python's requests.post(url) send: no Content-Type, Content-Length: 0.
+    const emptyNoType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, { method: 'POST', headers: { 'X-Agent-Key': ((await noType.json()) as { api_key: string }).api_key }, body: '' });
+    expect(emptyNoType.status).toBe(200);
   });
 
   it('a JSON body that is not an object is a validation error, not a crash', async () => {

@@ -13,6 +13,7 @@ import { ApiError, conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
+import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound } from './task-access';
 import { sqlBatch } from './sql-batch';
 import type { EvidenceItem, TaskRow } from './task-json';
@@ -278,6 +279,8 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
     db.delete(comments).where(eq(comments.taskId, id)),
     db.delete(taskContextHistory).where(eq(taskContextHistory.taskId, id)),
     db.delete(taskLinks).where(eq(taskLinks.taskId, id)),
+    // A claim ends with its task; the run stays in the agent's history.
+    endOpenRun(db, id, 'released', now),
     db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
   ];
   if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
@@ -326,7 +329,7 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
       })
       .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false)))
       .returning(),
-    sql`update runs set ended_at = ${ts}, outcome = 'completed', duration_ms = ${now} - claimed_at_ms where task_id = ${id} and ended_at is null`,
+    endOpenRun(db, id, 'completed', now),
   ];
   if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
   const [updated] = await sqlBatch(db, statements);

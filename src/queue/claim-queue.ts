@@ -1,12 +1,216 @@
 /**
- * One Durable Object per account's task queue: it serialises claims so no two callers get the
- * same task. (Filled in by the work-queue capability.)
+ * One Durable Object per account's task queue (`queueFor(env, accountId)`). It
+ * - serialises claims: requests that arrive while a D1 batch is in flight are sent together in
+ *   the next batch, so a burst of claimers costs a few D1 round trips, not one each;
+ * - holds long-poll claimers (`wait_seconds`) in memory and retries them when a task may have
+ *   become claimable: `wake()` (created, released, uncompleted, reassigned) or a lease expiring;
+ * - keeps one alarm at the earliest lease expiry, and on it returns expired tasks to the queue.
+ * D1 stays the source of truth: correctness rests on the conditional UPDATE in domain/claims.ts,
+ * never on this object being the only writer.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { database, type Db } from '../db/client';
+import {
+  claimNextStatements,
+  claimTaskStatements,
+  expireLeases,
+  type ClaimNextRequest,
+  type ClaimTaskRequest,
+  type ClaimTaskResult,
+} from '../domain/claims';
+import { taskJson, type TaskRow } from '../domain/task-json';
 import type { Env } from '../env';
+import { emitTaskEvent } from '../webhooks/events';
+
+/** Claims sent to D1 in one batch at most (three statements each). */
+const MAX_CLAIMS_PER_BATCH = 25;
+const ACCOUNT_KEY = 'account_id';
+
+interface Job {
+  build: (db: Db, now: number) => readonly BatchItem<'sqlite'>[];
+  resolve: (results: unknown[]) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Waiter {
+  req: ClaimNextRequest;
+  resolve: (row: TaskRow | null) => void;
+  reject: (error: unknown) => void;
+  timer?: ReturnType<typeof setTimeout>;
+  /** A claim attempt is in flight; `again` asks for one more when it ends. */
+  busy: boolean;
+  again: boolean;
+  timedOut: boolean;
+  done: boolean;
+}
+
+export function queueFor(env: Env, accountId: string) {
+  return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
+}
 
 export class ClaimQueue extends DurableObject<Env> {
-  async ping(): Promise<string> {
-    return 'pong';
+  private accountId: string | null = null;
+  private pending: Job[] = [];
+  private flushing = false;
+  /** Held long-poll claimers, oldest first (a Set iterates in insertion order). */
+  private waiters = new Set<Waiter>();
+  /** Counts wake-ups, so a claimer that found nothing can tell whether it missed one. */
+  private wakes = 0;
+  /** The scheduled alarm; undefined until read from storage. */
+  private alarmAt: number | null | undefined = undefined;
+
+  /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
+  async claimNext(req: ClaimNextRequest): Promise<TaskRow | null> {
+    const deadline = Date.now() + req.waitSeconds * 1000;
+    await this.remember(req.claimer.accountId);
+    const seen = this.wakes;
+    const row = await this.claimOnce(req);
+    if (row || req.waitSeconds <= 0) return row;
+    return new Promise<TaskRow | null>((resolve, reject) => {
+      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false };
+      waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
+      this.waiters.add(waiter);
+      if (this.wakes !== seen) this.attempt(waiter);
+    });
   }
+
+  /** A targeted claim (or the extension of the caller's own live claim). */
+  async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
+    await this.remember(req.claimer.accountId);
+    const [, opened, updated] = await this.run((db, now) => claimTaskStatements(db, req, now));
+    const row = (updated as TaskRow[])[0] ?? null;
+    if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
+    return { row, fresh: changes(opened) > 0 };
+  }
+
+  /** Something may have become claimable: held claimers try again. */
+  async wake(accountId: string): Promise<void> {
+    await this.remember(accountId);
+    this.wakeWaiters();
+  }
+
+  /** A lease now ends at `at` (e.g. a heartbeat shortened it): make sure the alarm is no later. */
+  async noteLease(accountId: string, at: number): Promise<void> {
+    await this.remember(accountId);
+    await this.scheduleExpiry(at);
+  }
+
+  /** Lease expiry: return expired tasks to the queue, record their runs, wake held claimers. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const accountId = this.accountId ?? (await this.ctx.storage.get<string>(ACCOUNT_KEY)) ?? null;
+    if (!accountId) return;
+    this.accountId = accountId;
+    const now = Date.now();
+    const { expired, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
+    if (nextLeaseAt !== null) await this.scheduleExpiry(nextLeaseAt);
+    for (const row of expired) {
+      emitTaskEvent(this.env, this.ctx, { event: 'task.released', accountId, agentId: null, task: taskJson(row, now) });
+    }
+    if (expired.length > 0) this.wakeWaiters();
+  }
+
+  private async claimOnce(req: ClaimNextRequest): Promise<TaskRow | null> {
+    const [, , updated] = await this.run((db, now) => claimNextStatements(db, req, now));
+    const row = (updated as TaskRow[])[0] ?? null;
+    if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
+    return row;
+  }
+
+  /** Queues a job's statements for the next D1 batch; resolves with the job's own results. */
+  private run(build: Job['build']): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ build, resolve, reject });
+      void this.flush();
+    });
+  }
+
+  /** One batch in flight at a time; whatever queued up meanwhile goes in the next one. */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, MAX_CLAIMS_PER_BATCH);
+        const db = database(this.env.DB);
+        const now = Date.now();
+        try {
+          const statements = group.map((job) => job.build(db, now));
+          const results = (await db.batch(statements.flat() as unknown as [BatchItem<'sqlite'>])) as unknown[];
+          let at = 0;
+          group.forEach((job, i) => {
+            const n = statements[i]!.length;
+            job.resolve(results.slice(at, at + n));
+            at += n;
+          });
+        } catch (error) {
+          for (const job of group) job.reject(error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private wakeWaiters(): void {
+    this.wakes++;
+    for (const waiter of this.waiters) this.attempt(waiter);
+  }
+
+  private attempt(waiter: Waiter): void {
+    if (waiter.done) return;
+    if (waiter.busy) {
+      waiter.again = true;
+      return;
+    }
+    waiter.busy = true;
+    void (async () => {
+      try {
+        do {
+          waiter.again = false;
+          const row = await this.claimOnce(waiter.req);
+          // A task won after the deadline is still handed over, never left claimed by nobody.
+          if (row) return this.settle(waiter, row);
+        } while (waiter.again && !waiter.timedOut);
+        if (waiter.timedOut) this.settle(waiter, null);
+      } catch (error) {
+        this.settle(waiter, null, error);
+      } finally {
+        waiter.busy = false;
+      }
+    })();
+  }
+
+  private timeOut(waiter: Waiter): void {
+    waiter.timedOut = true;
+    if (!waiter.busy) this.settle(waiter, null);
+  }
+
+  private settle(waiter: Waiter, row: TaskRow | null, error?: unknown): void {
+    if (waiter.done) return;
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    this.waiters.delete(waiter);
+    if (error !== undefined) waiter.reject(error);
+    else waiter.resolve(row);
+  }
+
+  private async scheduleExpiry(at: number): Promise<void> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** The alarm needs the account id, and it runs without a request that could name it. */
+  private async remember(accountId: string): Promise<void> {
+    if (this.accountId === accountId) return;
+    this.accountId = accountId;
+    await this.ctx.storage.put(ACCOUNT_KEY, accountId);
+  }
+}
+
+function changes(result: unknown): number {
+  return (result as { meta?: { changes?: number } } | undefined)?.meta?.changes ?? 0;
 }

@@ -29,6 +29,8 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
 
   c.set('rawBody', text);
   if (text.trim() === '') {
+    // Cached empty bytes tell the media-type gate there is no body (so no Content-Type is needed).
+    (c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(new ArrayBuffer(0));
     c.req.bodyCache.json = Promise.resolve({});
     return next();
   }

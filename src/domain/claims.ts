@@ -1,0 +1,356 @@
+/**
+ * The claim rules, in SQL. A claim is three statements run in one D1 batch (a transaction):
+ * close the run of an expired claim being taken over, open the new run, and the conditional
+ * UPDATE that takes the task. All three pick the task with the same subquery, and only the
+ * UPDATE changes `tasks`, so they agree on the task; the UPDATE re-checks claimability as it
+ * writes, so two claims can never take the same task, whoever sends them.
+ *
+ * Heartbeat, state and release are single conditional writes on the caller's live claim.
+ */
+import { and, asc, desc, eq, isNotNull, isNull, lte, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { Db } from '../db/client';
+import { runs, taskLabels, tasks } from '../db/schema';
+import { ApiError, conflict } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { isoSeconds } from '../lib/time';
+import type { Principal } from './access';
+import { canSee, taskNotFound } from './task-access';
+import { hasLiveClaim, type TaskRow } from './task-json';
+
+export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
+export const WAIT_SECONDS = { min: 0, max: 30, default: 0 } as const;
+
+export type SessionState = NonNullable<TaskRow['sessionState']>;
+
+/** Who is claiming: what the queue needs of the principal (it crosses into the Durable Object). */
+export interface Claimer {
+  accountId: string;
+  agentId: string;
+  /** Restricted keys claim only tasks they created in this project; null for full keys. */
+  sandboxProjectId: string | null;
+}
+
+export function claimerOf(p: Principal): Claimer {
+  return {
+    accountId: p.accountId,
+    agentId: p.agentId,
+    // A restricted key without a sandbox can claim nothing, so it gets a project id no task has.
+    sandboxProjectId: p.mode === 'restricted' ? (p.sandboxProjectId ?? '∅') : null,
+  };
+}
+
+export interface ClaimNextRequest {
+  claimer: Claimer;
+  /** The task must carry every one of these labels. */
+  labels: string[];
+  projectId: string | null;
+  leaseSeconds: number;
+  waitSeconds: number;
+}
+
+export interface ClaimTaskRequest {
+  claimer: Claimer;
+  taskId: string;
+  leaseSeconds: number;
+}
+
+/** The answer of a targeted claim: the task, and whether this started a new claim (or extended the caller's own). */
+export interface ClaimTaskResult {
+  row: TaskRow | null;
+  fresh: boolean;
+}
+
+/** Claim fields of a task with no claim. */
+const NO_CLAIM = {
+  claimedByAgentId: null,
+  claimedAt: null,
+  leaseExpiresAt: null,
+  lastHeartbeatAt: null,
+  sessionState: null,
+  stateDetail: null,
+} as const;
+
+const leaseRunOut = (nowIso: string) => lte(tasks.leaseExpiresAt, nowIso);
+
+/** What every claim of `c` needs, whatever the task's status: not completed, unassigned or assigned to `c`. */
+function mayTake(c: Claimer): SQL {
+  return and(
+    eq(tasks.accountId, c.accountId),
+    eq(tasks.completed, false),
+    or(isNull(tasks.assignedToAgentId), eq(tasks.assignedToAgentId, c.agentId)),
+    c.sandboxProjectId === null ? undefined : and(eq(tasks.createdByAgentId, c.agentId), eq(tasks.projectId, c.sandboxProjectId)),
+  )!;
+}
+
+const openNow = (nowIso: string) => and(eq(tasks.status, 'open'), or(isNull(tasks.claimedByAgentId), leaseRunOut(nowIso)))!;
+const lapsedNow = (nowIso: string) => and(eq(tasks.status, 'claimed'), leaseRunOut(nowIso))!;
+
+/** Tasks `c` may take at `now`: open (or held by a lease that ran out), not completed, unassigned or assigned to `c`. */
+function claimableBy(c: Claimer, nowIso: string): SQL {
+  return and(mayTake(c), or(openNow(nowIso), lapsedNow(nowIso)))!;
+}
+
+function hasAllLabels(labels: string[]): SQL | undefined {
+  if (labels.length === 0) return undefined;
+  return and(
+    ...labels.map((label) => sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${label})`),
+  );
+}
+
+/**
+ * The id of the best task for the request: highest priority, then oldest. Open tasks and
+ * lapsed claims are searched apart, so each walks its own index (tasks_queue_idx from the top
+ * priority down; tasks_account_lease_idx over the few lapsed leases) instead of sorting the account.
+ */
+function bestTaskId(db: Db, req: ClaimNextRequest, nowIso: string): SQL {
+  const filters = and(mayTake(req.claimer), req.projectId === null ? undefined : eq(tasks.projectId, req.projectId), hasAllLabels(req.labels));
+  const best = (state: SQL) =>
+    db
+      .select({ id: tasks.id, priority: tasks.priority, createdAt: tasks.createdAt })
+      .from(tasks)
+      .where(and(filters, state))
+      .orderBy(desc(tasks.priority), asc(tasks.createdAt), asc(tasks.id))
+      .limit(1);
+  return sql`(select "id" from (select * from ${best(openNow(nowIso))} union all select * from ${best(lapsedNow(nowIso))}) order by "priority" desc, "created_at" asc, "id" asc limit 1)`;
+}
+
+function claimFields(c: Claimer, now: number, leaseSeconds: number) {
+  const ts = isoSeconds(now);
+  return {
+    status: 'claimed' as const,
+    claimedByAgentId: c.agentId,
+    claimedAt: ts,
+    leaseExpiresAt: isoSeconds(now + leaseSeconds * 1000),
+    lastHeartbeatAt: ts,
+    sessionState: 'working' as const,
+    stateDetail: null,
+    updatedAt: ts,
+  };
+}
+
+/** A subquery of task ids; drizzle renders it in parentheses. */
+type TaskIds = SQLWrapper;
+
+/** Ends the open runs of claims whose lease ran out (tasks chosen by `taskIds`), at the moment each ran out. */
+function closeExpiredRuns(db: Db, taskIds: TaskIds) {
+  const leaseEnd = sql`(select ${tasks.leaseExpiresAt} from ${tasks} where ${tasks.id} = ${runs.taskId})`;
+  return db
+    .update(runs)
+    .set({
+      endedAt: sql`coalesce(${leaseEnd}, ${runs.claimedAt})`,
+      outcome: 'expired',
+      durationMs: sql`max(0, coalesce(unixepoch(${leaseEnd}) * 1000, ${runs.claimedAtMs}) - ${runs.claimedAtMs})`,
+    })
+    .where(and(sql`${runs.taskId} in ${taskIds}`, isNull(runs.endedAt)));
+}
+
+function openRun(db: Db, c: Claimer, taskId: TaskIds, now: number) {
+  return db.insert(runs).select(
+    db
+      .select({
+        id: sql`${newId('run', now)}`.as('id'),
+        accountId: tasks.accountId,
+        agentId: sql`${c.agentId}`.as('agent_id'),
+        taskId: tasks.id,
+        claimedAt: sql`${isoSeconds(now)}`.as('claimed_at'),
+        claimedAtMs: sql`${now}`.as('claimed_at_ms'),
+        endedAt: sql`null`.as('ended_at'),
+        outcome: sql`null`.as('outcome'),
+        durationMs: sql`null`.as('duration_ms'),
+      })
+      .from(tasks)
+      .where(sql`${tasks.id} = ${taskId}`),
+  );
+}
+
+/** The batch for "give me the best claimable task". Its third result is the claimed row, if any. */
+export function claimNextStatements(db: Db, req: ClaimNextRequest, now: number) {
+  const nowIso = isoSeconds(now);
+  const best = bestTaskId(db, req, nowIso);
+  return [
+    closeExpiredRuns(db, best),
+    openRun(db, req.claimer, best, now),
+    db
+      .update(tasks)
+      .set(claimFields(req.claimer, now, req.leaseSeconds))
+      .where(and(sql`${tasks.id} = ${best}`, claimableBy(req.claimer, nowIso)))
+      .returning(),
+  ] as const;
+}
+
+/**
+ * The batch for a targeted claim. A task the caller already holds live is only extended (same
+ * run, same claimed_at); one whose lease ran out is taken over with a new run.
+ */
+export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) {
+  const c = req.claimer;
+  const nowIso = isoSeconds(now);
+  const isTarget = and(eq(tasks.id, req.taskId), eq(tasks.accountId, c.accountId));
+  const ownLive = and(isTarget, eq(tasks.claimedByAgentId, c.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false));
+  const claimable = and(isTarget, claimableBy(c, nowIso));
+  const fresh = claimFields(c, now, req.leaseSeconds);
+  // Extending one's own live claim keeps its start and session state.
+  const keepIfOwn = (column: AnySQLiteColumn, value: string | null) =>
+    sql`case when ${tasks.claimedByAgentId} = ${c.agentId} and ${tasks.leaseExpiresAt} > ${nowIso} then ${column} else ${value} end`;
+  return [
+    closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(and(claimable, isNotNull(tasks.claimedByAgentId)))),
+    openRun(db, c, db.select({ id: tasks.id }).from(tasks).where(claimable), now),
+    db
+      .update(tasks)
+      .set({
+        ...fresh,
+        claimedAt: keepIfOwn(tasks.claimedAt, fresh.claimedAt),
+        sessionState: keepIfOwn(tasks.sessionState, fresh.sessionState),
+        stateDetail: keepIfOwn(tasks.stateDetail, null),
+      })
+      .where(or(claimable, ownLive))
+      .returning(),
+  ] as const;
+}
+
+/** Why a targeted claim did not take the task: 404 for what the caller may not know of, else the 409. */
+export function claimRefusal(p: Principal, row: TaskRow | undefined, now: number): ApiError {
+  if (!row || row.accountId !== p.accountId) return taskNotFound();
+  const inQueue = row.assignedToAgentId === null && !row.completed;
+  // Restricted keys know only their own sandbox tasks; others also know the open queue.
+  if (!canSee(p, row) && (p.mode === 'restricted' || !inQueue)) return taskNotFound();
+  if (row.completed) return conflict('TASK_COMPLETED', 'This task is completed; uncomplete it before claiming');
+  if (row.assignedToAgentId !== null && row.assignedToAgentId !== p.agentId) {
+    return conflict('TASK_ASSIGNED_ELSEWHERE', 'This task is assigned to another agent; only its assignee can claim it');
+  }
+  if (row.status === 'delegated') return conflict('TASK_DELEGATED', 'This task was delegated; claim its child tasks instead');
+  if (hasLiveClaim(row, now)) {
+    return conflict('TASK_ALREADY_CLAIMED', `Another agent holds a live claim on this task until ${row.leaseExpiresAt}`, {
+      lease_expires_at: row.leaseExpiresAt,
+    });
+  }
+  return conflict('TASK_CLAIM_CONFLICT', 'The task changed while it was being claimed; try again');
+}
+
+export async function readTask(db: Db, accountId: string, id: string): Promise<TaskRow | undefined> {
+  return db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, accountId))).get();
+}
+
+const noLiveClaim = (id: string) =>
+  conflict('NO_LIVE_CLAIM', `You hold no live claim on this task; claim it again with POST /v1/tasks/${id}/claim`);
+
+/** 404 if the caller may not see the task, else the 409 for holding no live claim. */
+async function refuseWithoutClaim(db: Db, p: Principal, id: string): Promise<never> {
+  const row = await readTask(db, p.accountId, id);
+  if (!row || !canSee(p, row)) throw taskNotFound();
+  throw noLiveClaim(id);
+}
+
+const heldLiveBy = (p: Principal, id: string, nowIso: string) =>
+  and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.claimedByAgentId, p.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false))!;
+
+export interface HeartbeatInput {
+  lease_seconds?: number | null;
+  state?: SessionState | null;
+  detail?: string | null;
+}
+
+export interface ClaimWrite {
+  row: TaskRow;
+  /** The row just before the write (for events: did the state change? was the lease shortened?). */
+  before: Pick<TaskRow, 'sessionState' | 'leaseExpiresAt' | 'claimedByAgentId'>;
+}
+
+/** Extends the caller's live lease from now; optionally reports the session state. */
+export async function heartbeat(db: Db, p: Principal, id: string, input: HeartbeatInput, now: number): Promise<ClaimWrite> {
+  const nowIso = isoSeconds(now);
+  const where = heldLiveBy(p, id, nowIso);
+  const [before, updated] = await db.batch([
+    db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
+    db
+      .update(tasks)
+      .set({
+        leaseExpiresAt: isoSeconds(now + (input.lease_seconds ?? LEASE_SECONDS.default) * 1000),
+        lastHeartbeatAt: nowIso,
+        updatedAt: nowIso,
+        ...(input.state ? { sessionState: input.state } : {}),
+        ...(input.detail !== undefined ? { stateDetail: input.detail } : {}),
+      })
+      .where(where)
+      .returning(),
+  ]);
+  if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
+  return { row: updated[0], before: before[0] };
+}
+
+/** Sets the session state of the caller's live claim, leaving the lease as it is. */
+export async function setSessionState(db: Db, p: Principal, id: string, input: { state: SessionState; detail?: string | null }, now: number): Promise<ClaimWrite> {
+  const nowIso = isoSeconds(now);
+  const where = heldLiveBy(p, id, nowIso);
+  const [before, updated] = await db.batch([
+    db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
+    db
+      .update(tasks)
+      .set({ sessionState: input.state, updatedAt: nowIso, ...(input.detail !== undefined ? { stateDetail: input.detail } : {}) })
+      .where(where)
+      .returning(),
+  ]);
+  if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
+  return { row: updated[0], before: before[0] };
+}
+
+/**
+ * Ends the live claim and returns the task to the queue at once. The holder may release;
+ * admins may release anyone's claim (e.g. a stuck agent's).
+ */
+export async function release(db: Db, p: Principal, id: string, input: { handoff?: string | null }, now: number): Promise<ClaimWrite> {
+  const nowIso = isoSeconds(now);
+  const isAdmin = p.role === 'admin' && p.mode !== 'restricted';
+  const where = and(
+    eq(tasks.id, id),
+    eq(tasks.accountId, p.accountId),
+    isAdmin ? isNotNull(tasks.claimedByAgentId) : eq(tasks.claimedByAgentId, p.agentId),
+    sql`${tasks.leaseExpiresAt} > ${nowIso}`,
+    eq(tasks.completed, false),
+  )!;
+  const [before, , updated] = await db.batch([
+    db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
+    db
+      .update(runs)
+      .set({ endedAt: nowIso, outcome: 'released', durationMs: sql`max(0, ${now} - ${runs.claimedAtMs})` })
+      .where(and(eq(runs.taskId, id), isNull(runs.endedAt), sql`exists (select 1 from ${tasks} where ${where})`)),
+    db
+      .update(tasks)
+      .set({
+        ...NO_CLAIM,
+        status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`,
+        updatedAt: nowIso,
+        ...(input.handoff !== undefined ? { handoff: input.handoff } : {}),
+      })
+      .where(where)
+      .returning(),
+  ]);
+  if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
+  return { row: updated[0], before: before[0] };
+}
+
+/**
+ * Returns every task of the account whose lease ran out by `now` to the queue and records
+ * the runs as expired. Also answers the earliest lease still live, for the next alarm.
+ */
+export async function expireLeases(db: Db, accountId: string, now: number): Promise<{ expired: TaskRow[]; nextLeaseAt: number | null }> {
+  const nowIso = isoSeconds(now);
+  const runOut = and(eq(tasks.accountId, accountId), isNotNull(tasks.claimedByAgentId), leaseRunOut(nowIso))!;
+  const [, expired, next] = await db.batch([
+    closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(runOut)),
+    db
+      .update(tasks)
+      .set({ ...NO_CLAIM, status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`, updatedAt: nowIso })
+      .where(runOut)
+      .returning(),
+    db
+      .select({ at: tasks.leaseExpiresAt })
+      .from(tasks)
+      .where(and(eq(tasks.accountId, accountId), isNotNull(tasks.leaseExpiresAt), isNotNull(tasks.claimedByAgentId)))
+      .orderBy(asc(tasks.leaseExpiresAt))
+      .limit(1),
+  ]);
+  const at = next[0]?.at;
+  return { expired, nextLeaseAt: at ? Date.parse(at) : null };
+}

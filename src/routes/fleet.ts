@@ -1,0 +1,32 @@
+/** GET /fleet/attention: what a coordinator should look at across the account's tasks. */
+import { z } from '@hono/zod-openapi';
+import { database } from '../db/client';
+import { ATTENTION_LIMIT, fleetAttention, REOPEN_THRESHOLD } from '../domain/fleet';
+import { authedRoute, createRouter, jsonContent } from './openapi';
+import { TaskSchema } from './tasks';
+
+const tasks = (description: string) => z.array(TaskSchema).openapi({ description });
+
+const AttentionSchema = z
+  .object({
+    expired_claims: tasks('Claims whose lease ran out and that nobody has claimed again'),
+    silent_holders: tasks('Live claims without a heartbeat for more than half their lease'),
+    errored: tasks('Tasks whose session reported errored'),
+    waiting_input: tasks('Tasks whose session waits for input'),
+    overdue: tasks('Open tasks past their due date'),
+    reopened: tasks(`Open tasks reopened ${REOPEN_THRESHOLD} or more times`),
+  })
+  .openapi('FleetAttention');
+
+const attention = authedRoute('fleet.attention', {
+  method: 'get',
+  path: '/fleet/attention',
+  tags: ['Queue'],
+  summary: 'Tasks that need a coordinator’s attention',
+  description: `Each list holds at most ${ATTENTION_LIMIT} open tasks, highest priority first.`,
+  responses: { 200: jsonContent(AttentionSchema, 'The lists') },
+});
+
+export const fleetRoutes = createRouter().openapi(attention, async (c) =>
+  c.json(await fleetAttention(database(c.env.DB), c.get('principal'), Date.now()), 200),
+);

@@ -1,0 +1,95 @@
+/**
+ * Task rows written straight to D1 (with their task_labels), for queue tests that need exact
+ * priorities, ages, assignments and claim states.
+ */
+import { eq } from 'drizzle-orm';
+import { runs, taskLabels, tasks } from '../../src/db/schema';
+import type { TaskRow } from '../../src/domain/task-json';
+import { newId } from '../../src/lib/ids';
+import { isoSeconds } from '../../src/lib/time';
+import { db, type TestAccount } from './fixtures';
+
+export interface TaskSeed extends Partial<Omit<TaskRow, 'labels'>> {
+  labels?: string[];
+  /** Age in seconds: created this long before now (older tasks win ties on priority). */
+  ageSeconds?: number;
+}
+
+function rowFor(account: TestAccount, seed: TaskSeed, now: number): TaskRow & { labelList: string[] } {
+  const { labels = [], ageSeconds = 0, ...fields } = seed;
+  const created = isoSeconds(now - ageSeconds * 1000);
+  const id = fields.id ?? newId('tsk', now - ageSeconds * 1000);
+  return {
+    id,
+    accountId: account.accountId,
+    projectId: account.projectId,
+    parentTaskId: null,
+    rootTaskId: id,
+    depth: 0,
+    content: 'A task',
+    description: null,
+    priority: 1,
+    dueDate: null,
+    assignedToAgentId: null,
+    createdByAgentId: account.adminId,
+    accountableAgentId: null,
+    status: 'open',
+    completed: false,
+    completedAt: null,
+    completedByAgentId: null,
+    claimedByAgentId: null,
+    claimedAt: null,
+    leaseExpiresAt: null,
+    lastHeartbeatAt: null,
+    sessionState: null,
+    stateDetail: null,
+    handoff: null,
+    evidence: '[]',
+    evidencePolicy: null,
+    context: '{}',
+    contextVersion: 0,
+    reopenCount: 0,
+    createdAt: created,
+    updatedAt: created,
+    ...fields,
+    labels: JSON.stringify(labels),
+    labelList: labels,
+  };
+}
+
+/** Inserts the tasks in one batch; answers their ids in the order given. */
+export async function insertTasks(account: TestAccount, seeds: TaskSeed[]): Promise<string[]> {
+  const now = Date.now();
+  const rows = seeds.map((s) => rowFor(account, s, now));
+  const d = db();
+  const writes = rows.flatMap(({ labelList, ...row }) => [
+    d.insert(tasks).values(row),
+    // A trigger may already mirror tasks.labels into task_labels; writing them too is harmless.
+    ...labelList.map((label) => d.insert(taskLabels).values({ taskId: row.id, accountId: row.accountId, label, createdAt: row.createdAt }).onConflictDoNothing()),
+  ]);
+  // D1 caps statements per batch well above this, but chunk to stay polite.
+  for (let i = 0; i < writes.length; i += 50) {
+    const chunk = writes.slice(i, i + 50);
+    await d.batch(chunk as unknown as [(typeof chunk)[number]]);
+  }
+  return rows.map((r) => r.id);
+}
+
+export async function insertTask(account: TestAccount, seed: TaskSeed = {}): Promise<string> {
+  const [id] = await insertTasks(account, [seed]);
+  return id!;
+}
+
+export async function taskRow(id: string): Promise<TaskRow | undefined> {
+  return db().select().from(tasks).where(eq(tasks.id, id)).get();
+}
+
+export async function runsOf(taskId: string) {
+  return db().select().from(runs).where(eq(runs.taskId, taskId)).orderBy(runs.claimedAtMs, runs.id).all();
+}
+
+/** Moves a task's lease into the past, as if its holder had gone silent that long. */
+export async function expireLease(id: string, secondsAgo = 1): Promise<void> {
+  await db().update(tasks).set({ leaseExpiresAt: isoSeconds(Date.now() - secondsAgo * 1000) }).where(eq(tasks.id, id));
+}
+

@@ -1,0 +1,475 @@
+import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import { database } from '../src/db/client';
+import { claimNextStatements } from '../src/domain/claims';
+import { queueFor } from '../src/queue/claim-queue';
+import { notifyTaskAvailable } from '../src/queue/notify';
+import { api, makeAccount, makeAgent } from './helpers/fixtures';
+import { expireLease, insertTask, insertTasks, runsOf, taskRow } from './helpers/task-rows';
+import { installReceivers, makeReceiver } from './helpers/webhook-receiver';
+
+const claim = (key: string, body?: unknown) => api('POST', '/v1/tasks/claim', key, body);
+const claimId = (key: string, id: string, body?: unknown) => api('POST', `/v1/tasks/${id}/claim`, key, body);
+const post = (key: string, path: string, body?: unknown) => api('POST', path, key, body);
+
+/** The id the next claim answers, or null. */
+async function nextId(key: string, body?: unknown): Promise<string | null> {
+  const res = await claim(key, body);
+  expect(res.status).toBe(200);
+  return res.body.task?.id ?? null;
+}
+
+async function notify(accountId: string) {
+  const ctx = createExecutionContext();
+  notifyTaskAvailable(env, ctx, accountId);
+  await waitOnExecutionContext(ctx);
+}
+
+describe('POST /v1/tasks/claim', () => {
+  it('hands out the highest priority first, then the oldest, then nothing', async () => {
+    const account = await makeAccount();
+    const [low, urgentNew, urgentOld, medium] = await insertTasks(account, [
+      { content: 'low', priority: 1, ageSeconds: 500 },
+      { content: 'urgent new', priority: 4, ageSeconds: 10 },
+      { content: 'urgent old', priority: 4, ageSeconds: 100 },
+      { content: 'medium', priority: 2, ageSeconds: 50 },
+    ]);
+    const order = [];
+    for (let i = 0; i < 5; i++) order.push(await nextId(account.adminKey));
+    expect(order).toEqual([urgentOld, urgentNew, medium, low, null]);
+  });
+
+  it('sets the claim fields, never touches the assignee, and records a run', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const id = await insertTask(account, { assignedToAgentId: worker.id });
+    const before = Date.now();
+    const res = await claim(worker.key, { lease_seconds: 120 });
+    expect(res.status).toBe(200);
+    const task = res.body.task;
+    expect(task).toMatchObject({ id, status: 'claimed', claimed_by_agent_id: worker.id, assigned_to_agent_id: worker.id, session_state: 'working', completed: false });
+    const lease = Date.parse(task.lease_expires_at) - Date.parse(task.claimed_at);
+    expect(lease).toBe(120_000);
+    expect(Date.parse(task.claimed_at)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    const runs = await runsOf(id);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ agentId: worker.id, endedAt: null, outcome: null });
+  });
+
+  it('an empty body (as the SDK sends) uses the defaults: a 300 s lease', async () => {
+    const account = await makeAccount();
+    await insertTask(account);
+    const res = await api('POST', '/v1/tasks/claim', account.adminKey, '', { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(200);
+    expect(Date.parse(res.body.task.lease_expires_at) - Date.parse(res.body.task.claimed_at)).toBe(300_000);
+  });
+
+  it('is served under /api too', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account);
+    const res = await api('POST', '/api/tasks/claim', account.adminKey, {});
+    expect(res.body.task.id).toBe(id);
+  });
+
+  it('skips tasks assigned to other agents, completed, delegated or held by a live lease', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const [forB] = await insertTasks(account, [
+      { assignedToAgentId: b.id, priority: 4 },
+      { completed: true, status: 'completed', priority: 4 },
+      { status: 'delegated', priority: 4 },
+    ]);
+    const held = await insertTask(account, { priority: 3 });
+    expect((await claimId(b.key, held)).status).toBe(200);
+    expect(await nextId(a.key)).toBeNull();
+    expect(await nextId(b.key)).toBe(forB);
+  });
+
+  it('filters by all the given labels and by project', async () => {
+    const account = await makeAccount();
+    const project = (await api('POST', '/v1/projects', account.adminKey, { name: 'Backend' })).body.id as string;
+    const [both, onlyBug, other] = await insertTasks(account, [
+      { labels: ['bug', 'backend'], ageSeconds: 30 },
+      { labels: ['bug'], ageSeconds: 40 },
+      { labels: ['bug', 'backend'], projectId: project, ageSeconds: 10 },
+    ]);
+    expect(await nextId(account.adminKey, { labels: ['backend', 'bug'], project_id: account.projectId })).toBe(both);
+    expect(await nextId(account.adminKey, { labels: 'bug,backend' })).toBe(other);
+    expect(await nextId(account.adminKey, { labels: ['backend'] })).toBeNull();
+    expect(await nextId(account.adminKey, { labels: ['bug'] })).toBe(onlyBug);
+  });
+
+  it('takes a task whose lease ran out, closing the old run as expired', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const id = await insertTask(account);
+    expect(await nextId(a.key)).toBe(id);
+    await expireLease(id);
+    expect(await nextId(b.key)).toBe(id);
+    const runs = await runsOf(id);
+    expect(runs.map((r) => [r.agentId, r.outcome])).toEqual([
+      [a.id, 'expired'],
+      [b.id, null],
+    ]);
+    expect(runs[0]!.endedAt).not.toBeNull();
+  });
+
+  it('refuses bad input with 400 and field details', async () => {
+    const account = await makeAccount();
+    for (const body of [{ lease_seconds: 29 }, { lease_seconds: 3601 }, { wait_seconds: 31 }, { wait_seconds: -1 }, { surprise: true }, { labels: [''] }]) {
+      const res = await claim(account.adminKey, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.details.length).toBeGreaterThan(0);
+    }
+    expect((await claim('dlg_' + 'x'.repeat(40))).status).toBe(401);
+  });
+
+  it('restricted keys claim only tasks they created in their sandbox', async () => {
+    const sandbox = await makeAccount({ status: 'restricted' });
+    const [foreign, outside] = await insertTasks(sandbox, [
+      { createdByAgentId: 'agt_someoneelse', priority: 4 },
+      { projectId: 'prj_elsewhere', priority: 4 },
+    ]);
+    const own = await insertTask(sandbox, { priority: 1 });
+    expect(await nextId(sandbox.adminKey)).toBe(own);
+    expect(await nextId(sandbox.adminKey)).toBeNull();
+    expect((await claimId(sandbox.adminKey, foreign!)).status).toBe(404);
+    expect((await claimId(sandbox.adminKey, outside!)).status).toBe(404);
+  });
+});
+
+describe('the queue in the OpenAPI document', () => {
+  it('lists every queue route with its operation and answers', async () => {
+    const doc = (await api('GET', '/v1/openapi.json')).body;
+    const routes: [string, string, string][] = [
+      ['/v1/tasks/claim', 'post', 'queue.claim_next'],
+      ['/v1/tasks/{id}/claim', 'post', 'queue.claim'],
+      ['/v1/tasks/{id}/heartbeat', 'post', 'queue.heartbeat'],
+      ['/v1/tasks/{id}/state', 'post', 'queue.state'],
+      ['/v1/tasks/{id}/release', 'post', 'queue.release'],
+      ['/v1/agents/{id}/runs', 'get', 'agents.runs'],
+      ['/v1/fleet/attention', 'get', 'fleet.attention'],
+    ];
+    for (const [path, method, operation] of routes) {
+      const op = doc.paths[path]?.[method];
+      expect(op, path).toBeDefined();
+      expect(op['x-delega-operation']).toBe(operation);
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '401', '403']));
+    }
+    for (const path of ['/v1/tasks/{id}/claim', '/v1/tasks/{id}/heartbeat', '/v1/tasks/{id}/release']) {
+      expect(Object.keys(doc.paths[path].post.responses)).toContain('409');
+    }
+  });
+});
+
+describe('the claim query', () => {
+  it('walks the queue index, never the whole table', async () => {
+    const d = database(env.DB);
+    const claimer = { accountId: 'acc_x', agentId: 'agt_x', sandboxProjectId: null };
+    const [, , update] = claimNextStatements(d, { claimer, labels: ['a'], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now());
+    const { sql, params } = update.toSQL();
+    const plan = await env.DB.prepare(`explain query plan ${sql}`).bind(...params).all<{ detail: string }>();
+    const details = plan.results.map((r) => r.detail).join('\n');
+    expect(details).toMatch(/tasks_queue_idx/);
+    expect(details).not.toMatch(/SCAN tasks(?! USING)/);
+  });
+});
+
+describe('POST /v1/tasks/claim with wait_seconds', () => {
+  it('wakes as soon as a matching task is created', async () => {
+    const account = await makeAccount();
+    const started = Date.now();
+    const waiting = claim(account.adminKey, { wait_seconds: 20, labels: ['ops'] });
+    // Let the claim reach the queue and park before the task exists.
+    await new Promise((r) => setTimeout(r, 200));
+    await insertTask(account, { labels: ['other'] });
+    await notify(account.accountId);
+    const id = await insertTask(account, { labels: ['ops'] });
+    await notify(account.accountId);
+    const res = await waiting;
+    expect(res.body.task?.id).toBe(id);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('wakes when a task is created through POST /v1/tasks', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const waiting = claim(worker.key, { wait_seconds: 20, labels: ['deploy'] });
+    await new Promise((r) => setTimeout(r, 200));
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'Ship it', labels: ['deploy'], priority: 'high' });
+    expect(created.status).toBe(201);
+    const res = await waiting;
+    expect(res.body.task).toMatchObject({ id: created.body.id, status: 'claimed', claimed_by_agent_id: worker.id, assigned_to_agent_id: null });
+  });
+
+  it('answers {task: null} at the deadline', async () => {
+    const account = await makeAccount();
+    const started = Date.now();
+    const res = await claim(account.adminKey, { wait_seconds: 1 });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ task: null });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('wakes when a task is released', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const id = await insertTask(account);
+    expect(await nextId(a.key)).toBe(id);
+    const waiting = claim(b.key, { wait_seconds: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await post(a.key, `/v1/tasks/${id}/release`)).status).toBe(200);
+    const res = await waiting;
+    expect(res.body.task).toMatchObject({ id, claimed_by_agent_id: b.id });
+  });
+});
+
+describe('lease expiry without any caller', () => {
+  it('keeps an alarm at the earliest lease and on it returns the task to the queue', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const [first, second] = await insertTasks(account, [{ ageSeconds: 20 }, { ageSeconds: 10 }]);
+    const long = (await claim(worker.key, { lease_seconds: 600 })).body.task;
+    const short = (await claim(worker.key, { lease_seconds: 60 })).body.task;
+    expect([long.id, short.id]).toEqual([first, second]);
+    const stub = queueFor(env, account.accountId);
+    const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(alarm).toBe(Date.parse(short.lease_expires_at));
+
+    // Time passes: the short lease runs out.
+    await expireLease(second!);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const row = await taskRow(second!);
+    expect(row).toMatchObject({ status: 'open', claimedByAgentId: null, claimedAt: null, leaseExpiresAt: null, sessionState: null });
+    expect((await runsOf(second!))[0]).toMatchObject({ outcome: 'expired' });
+    expect((await taskRow(first!))!.claimedByAgentId).toBe(worker.id);
+    // The next alarm waits for the long lease.
+    const next = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(next).toBe(Date.parse(long.lease_expires_at));
+  });
+
+  it('one alarm sweeps every lease that ran out, recording each run as expired', async () => {
+    const account = await makeAccount();
+    const ids = await insertTasks(account, [{}, {}, {}]);
+    for (const id of ids) expect((await claimId(account.adminKey, id)).status).toBe(200);
+    await expireLease(ids[0]!);
+    await expireLease(ids[1]!);
+    expect(await runDurableObjectAlarm(queueFor(env, account.accountId))).toBe(true);
+    expect((await runsOf(ids[0]!)).map((r) => r.outcome)).toEqual(['expired']);
+    expect((await runsOf(ids[1]!)).map((r) => r.outcome)).toEqual(['expired']);
+    expect((await runsOf(ids[2]!)).map((r) => r.outcome)).toEqual([null]);
+    expect((await taskRow(ids[1]!))!.status).toBe('open');
+    expect((await taskRow(ids[2]!))!.status).toBe('claimed');
+  });
+
+  it('wakes a held claimer when a lease expires', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const id = await insertTask(account);
+    expect(await nextId(a.key)).toBe(id);
+    const waiting = claim(b.key, { wait_seconds: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    await expireLease(id);
+    expect(await runDurableObjectAlarm(queueFor(env, account.accountId))).toBe(true);
+    expect((await waiting).body.task).toMatchObject({ id, claimed_by_agent_id: b.id });
+    expect((await runsOf(id)).map((r) => r.outcome)).toEqual(['expired', null]);
+  });
+
+  it('a task with a lapsed lease reads as unclaimed even before the alarm ran', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account);
+    await nextId(account.adminKey);
+    await expireLease(id);
+    const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`);
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('NO_LIVE_CLAIM');
+  });
+});
+
+describe('POST /v1/tasks/{id}/claim', () => {
+  it('answers 409 for completed, assigned elsewhere, delegated and live-leased tasks', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'coordinator'), await makeAgent(account, 'worker')];
+    const [done, assigned, delegated, held] = await insertTasks(account, [
+      { completed: true, status: 'completed' },
+      { assignedToAgentId: b.id },
+      { status: 'delegated' },
+      {},
+    ]);
+    expect((await claimId(b.key, held!)).status).toBe(200);
+    const expectations: [string, string][] = [
+      [done!, 'TASK_COMPLETED'],
+      [assigned!, 'TASK_ASSIGNED_ELSEWHERE'],
+      [delegated!, 'TASK_DELEGATED'],
+      [held!, 'TASK_ALREADY_CLAIMED'],
+    ];
+    for (const [id, code] of expectations) {
+      const res = await claimId(a.key, id);
+      expect(res.status, code).toBe(409);
+      expect(res.body.code).toBe(code);
+      expect(typeof res.body.error).toBe('string');
+    }
+  });
+
+  it('is 404 for tasks of another account and for tasks a worker may not know of', async () => {
+    const account = await makeAccount();
+    const other = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const coordinator = await makeAgent(account, 'coordinator');
+    const foreign = await insertTask(other);
+    const assignedToCoordinator = await insertTask(account, { assignedToAgentId: coordinator.id });
+    expect((await claimId(account.adminKey, foreign)).status).toBe(404);
+    expect((await claimId(worker.key, assignedToCoordinator)).status).toBe(404);
+    expect((await claimId(worker.key, 'tsk_nope')).body.code).toBe('TASK_NOT_FOUND');
+  });
+
+  it('takes over an expired lease, and re-claiming your own live claim extends it', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const id = await insertTask(account);
+    const first = (await claimId(a.key, id, { lease_seconds: 60 })).body.task;
+    const again = await claimId(a.key, id, { lease_seconds: 600 });
+    expect(again.status).toBe(200);
+    expect(again.body.task.claimed_at).toBe(first.claimed_at);
+    expect(Date.parse(again.body.task.lease_expires_at)).toBeGreaterThan(Date.parse(first.lease_expires_at));
+    expect(await runsOf(id)).toHaveLength(1);
+
+    expect((await claimId(b.key, id)).status).toBe(409);
+    await expireLease(id);
+    const takeover = await claimId(b.key, id);
+    expect(takeover.status).toBe(200);
+    expect(takeover.body.task).toMatchObject({ status: 'claimed', claimed_by_agent_id: b.id });
+    expect((await runsOf(id)).map((r) => [r.agentId, r.outcome])).toEqual([
+      [a.id, 'expired'],
+      [b.id, null],
+    ]);
+  });
+});
+
+describe('heartbeat, state and release', () => {
+  it('heartbeat extends the lease from now and reports the state', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account);
+    const claimed = (await claimId(account.adminKey, id, { lease_seconds: 30 })).body.task;
+    const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`, { lease_seconds: 900, state: 'waiting_input', detail: 'needs a token' });
+    expect(res.status).toBe(200);
+    expect(res.body.task).toMatchObject({ id, status: 'claimed', session_state: 'waiting_input', state_detail: 'needs a token', claimed_at: claimed.claimed_at });
+    expect(Date.parse(res.body.task.lease_expires_at)).toBeGreaterThanOrEqual(Date.parse(claimed.claimed_at) + 900_000);
+  });
+
+  it('heartbeat that shortens the lease pulls the expiry alarm earlier', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account);
+    await claimId(account.adminKey, id, { lease_seconds: 3600 });
+    const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`, { lease_seconds: 30 });
+    const stub = queueFor(env, account.accountId);
+    const expected = Date.parse(res.body.task.lease_expires_at);
+    // The alarm is moved off the request path; wait for the object to have it.
+    const alarm = await vi.waitUntil(
+      async () => {
+        const at = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+        return at === expected ? at : null;
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    expect(alarm).toBe(expected);
+  });
+
+  it('heartbeat, state and release need a live claim of the caller: 409, or 404 when invisible', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'coordinator')];
+    const id = await insertTask(account);
+    await claimId(a.key, id);
+    for (const path of ['heartbeat', 'release']) {
+      const res = await post(b.key, `/v1/tasks/${id}/${path}`);
+      expect(res.status, path).toBe(409);
+      expect(res.body.code).toBe('NO_LIVE_CLAIM');
+    }
+    expect((await post(b.key, `/v1/tasks/${id}/state`, { state: 'errored' })).status).toBe(409);
+    const hidden = await insertTask(account, { assignedToAgentId: b.id });
+    expect((await post(a.key, `/v1/tasks/${hidden}/heartbeat`)).status).toBe(404);
+
+    await expireLease(id);
+    const late = await post(a.key, `/v1/tasks/${id}/heartbeat`);
+    expect(late.status).toBe(409);
+    expect(late.body.code).toBe('NO_LIVE_CLAIM');
+  });
+
+  it('state sets the session state without extending the lease', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account);
+    const claimed = (await claimId(account.adminKey, id, { lease_seconds: 60 })).body.task;
+    const res = await post(account.adminKey, `/v1/tasks/${id}/state`, { state: 'errored', detail: 'disk full' });
+    expect(res.status).toBe(200);
+    expect(res.body.task).toMatchObject({ session_state: 'errored', state_detail: 'disk full', lease_expires_at: claimed.lease_expires_at });
+    expect((await post(account.adminKey, `/v1/tasks/${id}/state`, { state: 'asleep' })).status).toBe(400);
+    expect((await post(account.adminKey, `/v1/tasks/${id}/state`, {})).status).toBe(400);
+  });
+
+  it('release returns the task to the queue at once, with the handoff note', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const id = await insertTask(account);
+    await claimId(a.key, id);
+    const res = await post(a.key, `/v1/tasks/${id}/release`, { handoff: 'tests pass; docs left' });
+    expect(res.status).toBe(200);
+    expect(res.body.task).toMatchObject({ id, status: 'open', claimed_by_agent_id: null, claimed_at: null, lease_expires_at: null, handoff: 'tests pass; docs left' });
+    const next = (await claim(b.key)).body.task;
+    expect(next).toMatchObject({ id, claimed_by_agent_id: b.id, handoff: 'tests pass; docs left' });
+    expect((await runsOf(id)).map((r) => [r.agentId, r.outcome])).toEqual([
+      [a.id, 'released'],
+      [b.id, null],
+    ]);
+    // The releasing worker neither holds nor (as a worker) sees the task any more.
+    expect((await post(a.key, `/v1/tasks/${id}/release`)).status).toBe(404);
+    expect((await post(b.key, `/v1/tasks/${id}/release`)).status).toBe(200);
+    const unheld = await post(account.adminKey, `/v1/tasks/${id}/release`);
+    expect(unheld.status).toBe(409);
+    expect(unheld.body.code).toBe('NO_LIVE_CLAIM');
+  });
+
+  it('an admin may release another agent’s claim', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const id = await insertTask(account);
+    await claimId(worker.key, id);
+    const res = await post(account.adminKey, `/v1/tasks/${id}/release`);
+    expect(res.status).toBe(200);
+    expect(res.body.task.claimed_by_agent_id).toBeNull();
+  });
+});
+
+describe('webhook events', () => {
+  it('claim, state, release and lease expiry each emit their event', async () => {
+    const spy = installReceivers();
+    try {
+      const account = await makeAccount();
+      const receiver = makeReceiver();
+      const hook = await api('POST', '/v1/webhooks', account.adminKey, { url: receiver.url, events: ['task.claimed', 'task.released', 'task.state_changed'] });
+      expect(hook.status).toBe(201);
+      const worker = await makeAgent(account, 'worker');
+      const [first, second] = await insertTasks(account, [{ ageSeconds: 10 }, {}]);
+      await claim(worker.key);
+      await post(worker.key, `/v1/tasks/${first}/state`, { state: 'waiting_input' });
+      await post(worker.key, `/v1/tasks/${first}/release`);
+      await claimId(worker.key, second!);
+      await expireLease(second!);
+      await runDurableObjectAlarm(queueFor(env, account.accountId));
+
+      await vi.waitUntil(() => receiver.received.length >= 5, { timeout: 10_000, interval: 50 });
+      const events = receiver.received.map((r) => JSON.parse(r.body)).map((b) => [b.event, b.task.id, b.agent?.id ?? null]);
+      expect(events).toEqual(
+        expect.arrayContaining([
+          ['task.claimed', first, worker.id],
+          ['task.state_changed', first, worker.id],
+          ['task.released', first, worker.id],
+          ['task.claimed', second, worker.id],
+          ['task.released', second, null],
+        ]),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
