@@ -3,7 +3,7 @@
  * - over the size limit: 413 (checked on Content-Length and on the bytes actually read);
  * - an empty body means `{}` (the SDK and MCP server POST `complete` with no body);
  * - a non-empty body must be JSON (415 otherwise) and must parse (400 otherwise).
- * The parsed value is cached on the request so validators read it without parsing twice.
+ * The text is cached on the request, since the stream can be read only once.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { AppBindings } from '../env';
@@ -28,22 +28,23 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
   const mediaType = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim();
 
   c.set('rawBody', text);
+  // Hono's request keeps read bodies as promises keyed by kind; `json()` parses the cached text.
+  const cache = c.req.bodyCache as Record<string, Promise<unknown>>;
   if (text.trim() === '') {
-    // Cached empty bytes tell the media-type gate there is no body (so no Content-Type is needed).
-    (c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(new ArrayBuffer(0));
-    c.req.bodyCache.json = Promise.resolve({});
+    // Validators read `{}`; the empty bytes tell the media-type gate there is no body at all.
+    cache.text = Promise.resolve('{}');
+    cache.arrayBuffer = Promise.resolve(new ArrayBuffer(0));
     return next();
   }
   if (!JSON_MEDIA.test(mediaType)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as JSON with Content-Type: application/json');
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    JSON.parse(text);
   } catch {
     throw new ApiError(400, 'MALFORMED_JSON', 'Request body is not valid JSON');
   }
-  c.req.bodyCache.json = Promise.resolve(parsed);
+  cache.text = Promise.resolve(text);
   return next();
 };
 
