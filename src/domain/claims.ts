@@ -16,7 +16,7 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { canSee, taskNotFound } from './task-access';
-import { hasLiveClaim, type TaskRow } from './task-json';
+import { hasLiveClaim, NO_CLAIM, type TaskRow } from './task-json';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
 export const WAIT_SECONDS = { min: 0, max: 30, default: 0 } as const;
@@ -61,15 +61,6 @@ export interface ClaimTaskResult {
   fresh: boolean;
 }
 
-/** Claim fields of a task with no claim. */
-const NO_CLAIM = {
-  claimedByAgentId: null,
-  claimedAt: null,
-  leaseExpiresAt: null,
-  lastHeartbeatAt: null,
-  sessionState: null,
-  stateDetail: null,
-} as const;
 
 const leaseRunOut = (nowIso: string) => lte(tasks.leaseExpiresAt, nowIso);
 

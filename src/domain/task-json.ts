@@ -47,6 +47,16 @@ export interface TaskJson {
   updated_at: string;
 }
 
+/** Claim fields of a task with no claim. */
+export const NO_CLAIM = {
+  claimedByAgentId: null,
+  claimedAt: null,
+  leaseExpiresAt: null,
+  lastHeartbeatAt: null,
+  sessionState: null,
+  stateDetail: null,
+} as const;
+
 /** Whether the row holds a claim whose lease has not run out at `now`. */
 export function hasLiveClaim(row: Pick<TaskRow, 'claimedByAgentId' | 'leaseExpiresAt'>, now: number): boolean {
   return row.claimedByAgentId !== null && row.leaseExpiresAt !== null && row.leaseExpiresAt > isoSeconds(now);

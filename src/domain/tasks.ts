@@ -16,7 +16,7 @@ import type { Principal } from './access';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound } from './task-access';
 import { sqlBatch } from './sql-batch';
-import type { EvidenceItem, TaskRow } from './task-json';
+import { NO_CLAIM, type EvidenceItem, type TaskRow } from './task-json';
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
 export const STRONG_EVIDENCE = ['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url'] as const;
@@ -185,12 +185,7 @@ export function newTaskRow(p: Principal, input: NewTaskInput, now: number, paren
     completed: false,
     completedAt: null,
     completedByAgentId: null,
-    claimedByAgentId: null,
-    claimedAt: null,
-    leaseExpiresAt: null,
-    lastHeartbeatAt: null,
-    sessionState: null,
-    stateDetail: null,
+    ...NO_CLAIM,
     handoff: null,
     evidence: '[]',
     evidencePolicy: input.evidence_policy ?? null,
@@ -319,11 +314,7 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
         completedAt: ts,
         completedByAgentId: p.agentId,
         // Completing ends any live claim, in the same transaction as the completion.
-        claimedByAgentId: null,
-        claimedAt: null,
-        leaseExpiresAt: null,
-        sessionState: null,
-        stateDetail: null,
+        ...NO_CLAIM,
         evidence: JSON.stringify(all),
         updatedAt: ts,
       })

@@ -137,17 +137,7 @@ const ChainSchema = z
   })
   .openapi('TaskChain');
 
-const dateQuery = z
-  .string()
-  .transform((v, ctx) => {
-    const n = normaliseDueDate(v);
-    if (n === null) {
-      ctx.addIssue({ code: 'custom', message: 'Expected a date YYYY-MM-DD or an ISO 8601 timestamp' });
-      return z.NEVER;
-    }
-    return n;
-  })
-  .openapi({ type: 'string', example: '2026-12-31' });
+const dateQuery = dueDateInput.openapi({ type: 'string', example: '2026-12-31' });
 
 const ListQuery = z.object({
   project_id: querySingle.optional(),

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { jsonRequest } from '../helpers/json-request.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
@@ -93,21 +94,6 @@ export async function startDevServer(opts: { vars?: Record<string, string> } = {
 }
 
 /** A JSON request against the dev server. */
-export async function http<T = any>(base: string, method: string, path: string, opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (opts.key) headers['X-Agent-Key'] = opts.key;
-  let body: string | undefined;
-  if (opts.body !== undefined) {
-    headers['Content-Type'] ??= 'application/json';
-    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  }
-  const res = await fetch(`${base}${path}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // leave as text
-  }
-  return { status: res.status, body: parsed as T, headers: res.headers };
+export function http<T = any>(base: string, method: string, path: string, opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  return jsonRequest<T>(fetch, `${base}${path}`, method, opts);
 }

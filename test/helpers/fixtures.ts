@@ -7,6 +7,7 @@ import { database } from '../../src/db/client';
 import { accounts, agents } from '../../src/db/schema';
 import { createAccount } from '../../src/domain/accounts';
 import type { Role } from '../../src/domain/access';
+import { jsonRequest, type JsonResult } from './json-request';
 
 export const BASE = 'https://api.test';
 let seq = 0;
@@ -55,33 +56,9 @@ export async function agentRow(id: string) {
   return db().select().from(agents).where(eq(agents.id, id)).get();
 }
 
-export interface ApiResult<T = unknown> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
+export type ApiResult<T = unknown> = JsonResult<T>;
 
 /** One request through the Worker, as a client would send it. */
-export async function api<T = any>(
-  method: string,
-  path: string,
-  key?: string | null,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<ApiResult<T>> {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (key) (init.headers as Record<string, string>)['X-Agent-Key'] = key;
-  if (body !== undefined) {
-    (init.headers as Record<string, string>)['Content-Type'] ??= 'application/json';
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  }
-  const res = await SELF.fetch(`${BASE}${path}`, init);
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // Not JSON: the assertion on the body will say so.
-  }
-  return { status: res.status, body: parsed as T, headers: res.headers };
+export function api<T = any>(method: string, path: string, key?: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult<T>> {
+  return jsonRequest<T>((url, init) => SELF.fetch(url, init), `${BASE}${path}`, method, { key, body, headers });
 }

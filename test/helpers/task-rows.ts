@@ -4,7 +4,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { runs, taskLabels, tasks } from '../../src/db/schema';
-import type { TaskRow } from '../../src/domain/task-json';
+import { NO_CLAIM, type TaskRow } from '../../src/domain/task-json';
 import { newId } from '../../src/lib/ids';
 import { isoSeconds } from '../../src/lib/time';
 import { db, type TestAccount } from './fixtures';
@@ -37,12 +37,7 @@ function rowFor(account: TestAccount, seed: TaskSeed, now: number): TaskRow & { 
     completed: false,
     completedAt: null,
     completedByAgentId: null,
-    claimedByAgentId: null,
-    claimedAt: null,
-    leaseExpiresAt: null,
-    lastHeartbeatAt: null,
-    sessionState: null,
-    stateDetail: null,
+    ...NO_CLAIM,
     handoff: null,
     evidence: '[]',
     evidencePolicy: null,
