@@ -49,6 +49,17 @@ describe('rate limits per key', () => {
     expect(next.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 1));
   });
 
+  it('unauthenticated onboarding answers carry the per-IP limit headers', async () => {
+    const ip = `198.51.100.${Math.floor(Math.random() * 250)}`;
+    const first = await api('POST', '/v1/resend-verification', null, { email: 'nobody@example.com' }, { 'CF-Connecting-IP': ip });
+    const second = await api('POST', '/v1/recover', null, { email: 'nobody@example.com' }, { 'CF-Connecting-IP': ip });
+    const limit = Number(env.LIMIT_ONBOARDING_RATE_PER_MINUTE ?? 10);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('X-RateLimit-Limit')).toBe(String(limit));
+    expect(first.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 1));
+    expect(second.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 2));
+  });
+
   it('a refused request does not count and changes nothing', async () => {
     const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('unit-subject'));
     const t = Date.parse('2026-03-01T10:00:00Z');

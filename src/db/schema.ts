@@ -127,19 +127,6 @@ export const devMailbox = sqliteTable(
   (t) => [index('dev_mailbox_to_idx').on(t.to, t.id)],
 );
 
-/** Fixed-window counters for the unauthenticated onboarding routes (per IP, per email). */
-export const onboardingRate = sqliteTable(
-  'onboarding_rate',
-  {
-    /** e.g. `ip:203.0.113.7` or `mail:ada@example.com`. */
-    scope: text('scope').notNull(),
-    /** Start of the window, epoch seconds. */
-    windowStart: integer('window_start').notNull(),
-    count: integer('count').notNull().default(0),
-  },
-  (t) => [primaryKey({ columns: [t.scope, t.windowStart] })],
-);
-
 export const tasks = sqliteTable(
   'tasks',
   {

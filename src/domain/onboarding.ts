@@ -17,9 +17,10 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import { modeFor, type Mode, type Principal } from './access';
 import { createAccount } from './accounts';
-import { agentJson, type AgentJson } from './agents';
+import { agentJson, isUniqueViolation, type AgentJson } from './agents';
 import { issueKey } from './api-keys';
 import { hitRates, type RateRule } from './onboarding-rate';
+import type { RateCounter } from '../limits/rate-limiter';
 import {
   CODE_TTL_SECONDS,
   consumeCode,
@@ -40,6 +41,7 @@ export interface OnboardingDeps {
   /** Origin the magic link points at, e.g. `https://api.delega.dev`. */
   linkBase: string;
   limits: { perMinute: number; emailsPerHour: number };
+  rate: RateCounter;
 }
 
 /** `ada@example.com` -> `a***@example.com`: enough for a human to recognise, not to harvest. */
@@ -88,17 +90,12 @@ export interface SignupResult {
   message: string;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const text = `${err instanceof Error ? err.message : ''} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ''}`;
-  return /UNIQUE constraint failed/i.test(text);
-}
-
 const emailTaken = () => conflict('EMAIL_TAKEN', 'An account with this email already exists. Use POST /v1/recover to get a new key for it.');
 
 export async function signup(deps: OnboardingDeps, input: { email: string; name?: string | null }, now: number): Promise<SignupResult> {
   const { db } = deps;
   const email = input.email.toLowerCase();
-  await hitRates(db, [mailRule(deps, email)], now);
+  await hitRates(deps.rate, [mailRule(deps, email)], now);
   const existing = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
   if (existing) throw emailTaken();
 
@@ -138,7 +135,7 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
 
 export async function verifyEmail(deps: OnboardingDeps, input: { email: string; code: string }, now: number): Promise<{ verified: true; email: string }> {
   const email = input.email.toLowerCase();
-  await hitRates(deps.db, [tryRule(deps, email)], now);
+  await hitRates(deps.rate, [tryRule(deps, email)], now);
   const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'verify', code: input.code }, now);
   if (result.status !== 'ok') throw invalidCode();
   await deps.db.update(users).set({ verifiedAt: isoSeconds(now) }).where(eq(users.email, email));
@@ -150,7 +147,7 @@ const SENT_IF_KNOWN = 'If an account with that email is waiting for verification
 export async function resendVerification(deps: OnboardingDeps, input: { email: string }, now: number): Promise<{ message: string }> {
   const email = input.email.toLowerCase();
   // Counted before the lookup, so known and unknown addresses are limited alike.
-  await hitRates(deps.db, [mailRule(deps, email)], now);
+  await hitRates(deps.rate, [mailRule(deps, email)], now);
   const user = await deps.db.select({ accountId: users.accountId, verifiedAt: users.verifiedAt }).from(users).where(eq(users.email, email)).get();
   if (user && !user.verifiedAt) {
     const { code } = await issueCode(deps.db, deps.pepper, { accountId: user.accountId, email, purpose: 'verify' }, now);
@@ -165,7 +162,7 @@ const RECOVERY_SENT = 'If an account uses that email, a 6-digit recovery code is
 
 export async function requestRecovery(deps: OnboardingDeps, input: { email: string }, now: number): Promise<{ message: string }> {
   const email = input.email.toLowerCase();
-  await hitRates(deps.db, [mailRule(deps, email)], now);
+  await hitRates(deps.rate, [mailRule(deps, email)], now);
   const user = await deps.db.select({ accountId: users.accountId }).from(users).where(eq(users.email, email)).get();
   if (user) {
     const { code } = await issueCode(deps.db, deps.pepper, { accountId: user.accountId, email, purpose: 'recover' }, now);
@@ -185,7 +182,7 @@ export interface RecoveryResult {
 export async function completeRecovery(deps: OnboardingDeps, input: { email: string; code: string }, now: number): Promise<RecoveryResult> {
   const { db } = deps;
   const email = input.email.toLowerCase();
-  await hitRates(db, [tryRule(deps, email)], now);
+  await hitRates(deps.rate, [tryRule(deps, email)], now);
   const result = await consumeCode(db, deps.pepper, { email, purpose: 'recover', code: input.code }, now);
   if (result.status !== 'ok') throw invalidCode();
   const account = await db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, result.accountId)).get();
@@ -256,7 +253,7 @@ async function sendClaim(
 export async function agentSignup(deps: OnboardingDeps, input: AgentSignupInput, now: number): Promise<AgentSignupResult> {
   const { db } = deps;
   const email = input.human_email.toLowerCase();
-  await hitRates(db, [mailRule(deps, email)], now);
+  await hitRates(deps.rate, [mailRule(deps, email)], now);
   const label = input.agent_label?.trim() || null;
   const useCase = input.use_case?.trim() || null;
   const made = await createAccount(
@@ -421,7 +418,7 @@ const noPendingClaim = () => conflict('NO_PENDING_CLAIM', 'This account has no p
 export async function resendClaim(deps: OnboardingDeps, p: Principal, now: number): Promise<{ sent: true; claim: { status: 'pending'; email: string; expires_at: string }; message: string }> {
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
-  await hitRates(deps.db, [mailRule(deps, email)], now);
+  await hitRates(deps.rate, [mailRule(deps, email)], now);
   const agent = await deps.db.select({ name: agents.name, label: agents.displayName, useCase: agents.useCase }).from(agents).where(eq(agents.id, p.agentId)).get();
   const { expiresAt, sent } = await sendClaim(
     deps,
@@ -453,7 +450,7 @@ function claimCodeError(result: Exclude<CodeResult, { status: 'ok' }>): ApiError
 export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, otp: string, now: number): Promise<ClaimResult> {
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
-  await hitRates(deps.db, [tryRule(deps, email)], now);
+  await hitRates(deps.rate, [tryRule(deps, email)], now);
   const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'claim', code: otp, accountId: p.accountId }, now);
   if (result.status !== 'ok') throw claimCodeError(result);
   if (!(await activate(deps.db, { accountId: p.accountId, email }, now))) throw claimLookupError('claimed');

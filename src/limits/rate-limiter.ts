@@ -2,7 +2,8 @@
  * Exact per-key request counts: one Durable Object per API key (or IP), so every isolate in
  * every location counts against the same fixed 60-second window. The count lives in the
  * object's synchronous SQLite-backed KV, so an evicted object resumes its window exactly.
- * Cost: one Durable Object call per authenticated request (no D1 work).
+ * Cost: one Durable Object call per authenticated request (no D1 work). The onboarding routes
+ * use the same objects per IP and per email address.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
@@ -32,8 +33,21 @@ export class RateLimiter extends DurableObject<Env> {
   }
 }
 
-/** Counts one request for `subject` (e.g. `agt_…` or `ip:1.2.3.4`). */
-export function takeToken(env: Env, subject: string, limit: number, nowMs: number): Promise<RateDecision> {
+/** Counts one request for `subject` (e.g. `agt_…`, `ip:1.2.3.4`, `mail:ada@example.com`). */
+export function takeToken(env: Env, subject: string, limit: number, nowMs: number, windowSeconds = 60): Promise<RateDecision> {
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(subject));
-  return stub.hit(limit, 60, nowMs);
+  return stub.hit(limit, windowSeconds, nowMs);
+}
+
+/** Counts one request against a limit; the domain sees only this, not the Durable Object. */
+export type RateCounter = (subject: string, limit: number, nowMs: number, windowSeconds: number) => Promise<RateDecision>;
+
+export const rateCounter = (env: Env): RateCounter => (subject, limit, nowMs, windowSeconds) => takeToken(env, subject, limit, nowMs, windowSeconds);
+
+export function rateLimitHeaders(rate: RateDecision): Record<string, string> {
+  return {
+    'X-RateLimit-Limit': String(rate.limit),
+    'X-RateLimit-Remaining': String(rate.remaining),
+    'X-RateLimit-Reset': String(rate.resetAt),
+  };
 }

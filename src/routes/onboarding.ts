@@ -20,6 +20,7 @@ import {
   type OnboardingDeps,
 } from '../domain/onboarding';
 import { hitRates } from '../domain/onboarding-rate';
+import { rateCounter, rateLimitHeaders } from '../limits/rate-limiter';
 import { mailerFor, type Mailer } from '../email/mailer';
 import type { AppBindings } from '../env';
 import { isDevelopment, keyPepper, limit } from '../lib/config';
@@ -59,6 +60,7 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
     mailer: sendsMail ? requireMailer(c) : noMail,
     linkBase: linkBase(c),
     limits: { perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'), emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR') },
+    rate: rateCounter(c.env),
   };
 }
 
@@ -69,7 +71,8 @@ export function clientIp(c: Context<AppBindings>): string {
 
 /** The per-IP window shared by every unauthenticated onboarding route. */
 export async function limitIp(c: Context<AppBindings>, deps: OnboardingDeps, now: number): Promise<void> {
-  await hitRates(deps.db, [{ scope: `ip:${clientIp(c)}`, windowSeconds: 60, max: deps.limits.perMinute }], now);
+  const [decision] = await hitRates(deps.rate, [{ scope: `ip:${clientIp(c)}`, windowSeconds: 60, max: deps.limits.perMinute }], now);
+  for (const [name, value] of Object.entries(rateLimitHeaders(decision!))) c.header(name, value);
 }
 
 const code = z

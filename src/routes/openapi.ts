@@ -11,7 +11,7 @@ import { authenticate, keyFromHeaders } from '../domain/authentication';
 import { database } from '../db/client';
 import type { AppBindings } from '../env';
 import { keyPepper, rateLimitFor } from '../lib/config';
-import { takeToken, type RateDecision } from '../limits/rate-limiter';
+import { rateLimitHeaders, takeToken } from '../limits/rate-limiter';
 import { idempotency } from './idempotency';
 import { ApiError, type ErrorDetail } from '../lib/errors';
 import { normaliseJsonBody } from './body';
@@ -59,14 +59,6 @@ export function createRouter() {
 }
 
 export type Router = ReturnType<typeof createRouter>;
-
-function rateLimitHeaders(rate: RateDecision): Record<string, string> {
-  return {
-    'X-RateLimit-Limit': String(rate.limit),
-    'X-RateLimit-Remaining': String(rate.remaining),
-    'X-RateLimit-Reset': String(rate.resetAt),
-  };
-}
 
 /** Authenticates the key, counts it against its rate limit, then checks the authorisation table. */
 export function requireOperation(operation: Operation): MiddlewareHandler<AppBindings> {
