@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startDevServer, type DevServer } from './harness';
 
@@ -36,6 +37,13 @@ describe('wrangler dev, over HTTP', () => {
     expect(res.status).toBe(200);
     const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
+    const validation = await new Validator().validate(doc as object);
+    expect(validation.errors ?? []).toEqual([]);
+    expect(validation.valid).toBe(true);
+    // Every route is documented: no path is served that the document does not list.
+    for (const path of ['/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/claim', '/v1/webhooks', '/v1/agent/signup', '/v1/billing/checkout']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/', '/health', '/v1/agents', '/v1/agents/{id}', '/v1/projects', '/v1/capabilities']));
     const docs = await fetch(`${server.baseUrl}/docs`);
     expect(docs.status).toBe(200);
