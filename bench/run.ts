@@ -151,6 +151,15 @@ async function main() {
         if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
       });
       const result = await claimAndComplete(base, keys, workers, taskCount);
+      // From D1 itself: no task may have more than one claim session in this account.
+      const me = await http(base, 'GET', '/v1/agent/me', { key: admin });
+      const accountId = (me.body as { account: { id: string } }).account.id;
+      const twice = server.query<{ n: number }>(
+        `select count(*) as n from (select task_id from runs where account_id = '${accountId}' group by task_id having count(*) > 1)`,
+      );
+      const completedInD1 = server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${accountId}' and completed = 1`);
+      result.doubleClaims += twice[0]?.n ?? 0;
+      if (completedInD1[0]?.n !== taskCount) throw new Error(`D1 shows ${completedInD1[0]?.n} completed tasks, expected ${taskCount}`);
       claimRows.push({ workers, ...result });
       process.stdout.write(`claim+complete x${workers}: ${result.tasksPerSec.toFixed(1)} tasks/s claim p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms double claims ${result.doubleClaims}\n`);
     }
@@ -180,7 +189,7 @@ function report() {
     '',
     '## Claim and complete',
     '',
-    'Workers loop: `POST /v1/tasks/claim` then `POST /v1/tasks/{id}/complete` until the queue is empty. Two requests per task; "req/s x health" compares (2 x tasks/s) with `GET /health` at 32 connections.',
+    'Workers loop: `POST /v1/tasks/claim` then `POST /v1/tasks/{id}/complete` until the queue is empty. Two requests per task; "req/s x health" compares (2 x tasks/s) with `GET /health` at 32 connections. Double claims are counted by the clients and again from D1 after the run (tasks with more than one claim session); D1 must also show every task completed.',
     '',
     '| workers | tasks/s | req/s x health | claim p50 ms | claim p99 ms | p99 x health p99 | double claims |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

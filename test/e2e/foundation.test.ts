@@ -37,7 +37,7 @@ describe('wrangler dev, over HTTP', () => {
     expect(res.status).toBe(200);
     const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
-    const validation = await new Validator().validate(doc as object);
+    const validation = await new Validator().validate(doc as unknown as Parameters<Validator['validate']>[0]);
     expect(validation.errors ?? []).toEqual([]);
     expect(validation.valid).toBe(true);
     // Every route is documented: no path is served that the document does not list.

@@ -15,6 +15,8 @@ const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 export interface DevServer {
   baseUrl: string;
   port: number;
+  /** Runs SQL against the server's local D1 (as `wrangler d1 execute --local`). */
+  query: <T = Record<string, unknown>>(sql: string) => T[];
   logs: () => string;
   stop: () => Promise<void>;
 }
@@ -70,6 +72,16 @@ export async function startDevServer(opts: { vars?: Record<string, string> } = {
   return {
     baseUrl,
     port,
+    query: <T,>(sql: string): T[] => {
+      const out = spawnSync(WRANGLER, ['d1', 'execute', 'DB', '--local', '--persist-to', persist, '--json', '--command', sql], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
+      });
+      if (out.status !== 0) throw new Error(`d1 execute failed: ${out.stderr}`);
+      const parsed = JSON.parse(out.stdout) as { results: T[] }[];
+      return parsed.flatMap((r) => r.results);
+    },
     logs: () => output,
     stop: async () => {
       if (child.exitCode === null && child.pid) {
