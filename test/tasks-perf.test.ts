@@ -4,7 +4,9 @@
  *   wrapping the D1 binding the domain functions receive;
  * - no list query plan scans tasks (EXPLAIN QUERY PLAN);
  * - with 20,000 tasks in an account, a page of GET /v1/tasks reads (D1 meta.rows_read) fewer
- *   than twice the page size for the default listing and for each single filter.
+ *   than twice the page size for the default listing and for each single filter (search: for a
+ *   rare and for a common term; a term of middling frequency or under 3 characters costs more,
+ *   see src/domain/task-list.ts).
  */
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +141,9 @@ describe('list query plans', () => {
       { completed: true },
       { priority: 3 },
       { search: 'x' },
+      { search: 'xyz' },
+      { search: 'xyz', labels: ['bug'] },
+      { search: 'xyz', due: 'today' },
       { labels: ['bug'] },
       { labels: ['bug', 'ops'] },
       { due: 'today' },
@@ -150,6 +155,7 @@ describe('list query plans', () => {
       { claimed: false },
       { assigned_to: 'agt_x' },
       { completed: false, priority: 2, labels: ['bug'], search: 'x' },
+      { completed: false, priority: 2, labels: ['bug'], search: 'xyz' },
     ];
     for (const p of principals) {
       for (const f of filters) {
@@ -241,7 +247,9 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
 
-  // Known gap: a label page joins task_labels to tasks, two rows read per task (~2 x limit + 3).
+  // Known gap: a label page joins task_labels to tasks, and D1 counts both the index entry and the
+  // task row (~2 x limit + 1 with the counter, 201 for 100 rows). A counted listing no longer reads
+  // a look-ahead row, but two reads per task leave no room under 2 x limit without a schema change.
   it.fails('label=bug reads fewer than twice the page size (known gap)', async () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
@@ -251,18 +259,50 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
 
-  it('label=bug stays within two rows per task on the page', async () => {
+  it('label=bug reads two rows per task on the page and the counter, no look-ahead row', async () => {
     const c = countingD1(env.DB);
-    await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
-    expect(c.stats.rowsRead).toBeLessThanOrEqual(2 * (PAGE + 1) + 1);
+    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
+    expect(page.hasMore).toBe(true);
+    expect(c.stats.rowsRead).toBeLessThanOrEqual(2 * PAGE + 1);
   });
 
-  // Known gap: LIKE search cannot use an index, so a rare word walks the whole account.
-  it.fails('search for a rare word reads fewer than twice the page size (known gap)', async () => {
+  it('search for a rare word reads fewer than twice the page size', async () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: 'number 19999 ' }, now);
     expect(page.rows.map((r) => r.id)).toEqual(['tsk_perf019999']);
+    expect(c.stats.trips).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
+  });
+
+  it.each([
+    // Rare: a handful of matches, read through the trigram index.
+    ['rare, oldest task', 'NUMBER 0 about', ['tsk_perf000000']],
+    ['rare, few matches', 'number 1999', null],
+    // Common: every task matches (the walk stops after the page).
+    ['every task', 'task number', null],
+    ['every task, lower case', 'about', null],
+  ] as [string, string, string[] | null][])('search (%s) reads fewer than twice the page size', async (_name, term, expected) => {
+    const c = countingD1(env.DB);
+    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: term }, now);
+    if (expected) expect(page.rows.map((r) => r.id)).toEqual(expected);
+    expect(page.rows.length).toBeGreaterThan(0);
+    expect(c.stats.trips).toBe(1);
+    expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
+  });
+
+  it('search answers what LIKE answers, in the listing order, on either plan', async () => {
+    for (const term of ['number 1999', 'BILLING', 'number 19999 ', '9 about b', 'search', 'ab']) {
+      const like = `%${term}%`;
+      const reference = await env.DB.prepare(
+        `SELECT id FROM tasks WHERE account_id = ? AND (content LIKE ? OR description LIKE ?) ORDER BY created_at DESC, id DESC LIMIT ${PAGE + 1}`,
+      )
+        .bind(a.accountId, like, like)
+        .all<{ id: string }>();
+      const page = await listTasks(db(), p, { limit: PAGE, offset: 0, search: term }, now);
+      const want = reference.results.map((r) => r.id);
+      expect(page.rows.map((r) => r.id), term).toEqual(want.slice(0, PAGE));
+      expect(page.hasMore, term).toBe(want.length > PAGE);
+    }
   });
 
   it('the same listing through HTTP answers the counted total', async () => {

@@ -6,6 +6,17 @@
  * comes first (due_date, id), because that is the order the due index already holds. Each order
  * is an index order, so a page reads about `limit + 1` rows however large the account is.
  *
+ * Search (case-insensitive substring of content or description) has two plans in one statement,
+ * chosen inside SQLite by how many tasks match at all (the trigram index tasks_fts, migration
+ * 0002, answers that by reading at most `rareBound + 1` index entries):
+ * - a rare term (at most rareBound matches): read just those tasks through the index and sort
+ *   them — a few rows however large the account is;
+ * - a common term: walk the listing's own index order and test each task with LIKE, which
+ *   stops after about `limit / share of matching tasks` rows.
+ * Both plans apply every filter and the same order, and both answer exactly what LIKE answers:
+ * the index only narrows the candidates, LIKE decides (SQLite's LIKE folds ASCII case only).
+ * Terms under 3 characters have no trigram and always take the walk.
+ *
  * The total (`X-Total-Count`) is never computed by counting rows, which would read every
  * matching row. It is exact when:
  * - the page reaches the end of the list (total = offset + rows on this page), or
@@ -16,8 +27,11 @@
  * Otherwise (search, due, claimed, combined filters, a worker's or restricted key's filtered
  * listing) the total is unknown and `total` is null; the route then answers a lower bound
  * header instead, and `Link rel="next"` still says whether more pages exist.
+ * A counted listing reads exactly `limit` rows (the counter says whether more exist); any other
+ * reads `limit + 1`, the extra row only telling whether there is a next page.
  */
-import { and, asc, desc, eq, getTableColumns, isNotNull, isNull, like, lte, or, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, isNotNull, isNull, lte, or, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
 import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
@@ -53,6 +67,29 @@ const DAY_MS = 86_400_000;
 const nextDay = (date: string) => isoDate(Date.parse(`${date.slice(0, 10)}T00:00:00Z`) + DAY_MS);
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * The trigram index of tasks' content and description (migration 0002: FTS5, external content,
+ * kept by triggers). Declared here only to be queried; drizzle-kit must not generate it.
+ */
+const tasksFts = sqliteTable('tasks_fts', { rowid: integer('rowid').notNull() });
+
+/** A search term as one FTS5 string: the whole input is a literal, no FTS5 syntax is possible. */
+export const ftsPhrase = (term: string) => `"${term.replace(/"/g, '""')}"`;
+
+/**
+ * Whether the trigram index can narrow a search: it needs a trigram (3 characters; FTS5 counts
+ * code points), and NUL would end the FTS5 query string early, so such terms take the walk.
+ */
+export const ftsSearchable = (term: string) => [...term].length >= 3 && !term.includes('\u0000');
+
+/**
+ * At most this many matching tasks (in the whole index) make a term "rare": reading them all
+ * (the count, the index entries, the task rows) costs about 3 x rareBound rows, which is about
+ * what the walk reads in its best case, `offset + limit + 1`. The floor keeps small pages off the
+ * walk for fairly rare terms: its worst case is the whole account, the index plan's is ~120 rows.
+ */
+export const rareBound = (f: Pick<ListFilters, 'limit' | 'offset'>) => Math.max(40, Math.floor((f.offset + f.limit + 1) / 3));
 
 /** The task_counts dimension whose count is this listing's total, if there is one. */
 function counterDimension(p: Principal, f: ListFilters): string | null {
@@ -97,45 +134,95 @@ export function filterConditions(p: Principal, f: ListFilters, now: number): SQL
   return conds;
 }
 
-/** The page query (limit + 1 rows, so the answer knows whether another page exists). */
-export function listQuery(db: Db, p: Principal, f: ListFilters, now: number) {
-  const conds = filterConditions(p, f, now);
+/** The page query: `take` rows in the listing's order, read through an index. */
+function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number | SQL) {
+  // drizzle renders an SQL limit as is; its type only admits numbers and placeholders.
+  const limit = take as number;
   const labels = f.labels ?? [];
-  const take = f.limit + 1;
   if (labels.length > 0) {
     const [first, ...rest] = labels;
-    for (const label of rest) {
-      conds.push(sql`exists (select 1 from ${taskLabels} l2 where l2.task_id = ${tasks.id} and l2.label = ${label})`);
-    }
     return db
       .select(getTableColumns(tasks))
       .from(taskLabels)
       .innerJoin(tasks, eq(tasks.id, taskLabels.taskId))
-      .where(and(eq(taskLabels.accountId, p.accountId), eq(taskLabels.label, first!), ...conds))
+      .where(and(eq(taskLabels.accountId, p.accountId), eq(taskLabels.label, first!), ...conds, ...rest.map((label) => hasLabel(label))))
       .orderBy(desc(taskLabels.createdAt), desc(taskLabels.taskId))
-      .limit(take)
+      .limit(limit)
       .offset(f.offset);
   }
-  const byDue = f.due !== undefined || f.due_after !== undefined || f.due_before !== undefined;
   return db
     .select()
     .from(tasks)
     .where(and(...conds))
-    .orderBy(...(byDue ? [asc(tasks.dueDate), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)]))
-    .limit(take)
+    .orderBy(...listingOrder(f))
+    .limit(limit)
     .offset(f.offset);
+}
+
+const hasLabel = (label: string) => sql`exists (select 1 from ${taskLabels} l2 where l2.task_id = ${tasks.id} and l2.label = ${label})`;
+
+const byDue = (f: ListFilters) => f.due !== undefined || f.due_after !== undefined || f.due_before !== undefined;
+
+/** The listing's order on tasks' own columns (a label listing's index order is the same as created_at, id). */
+const listingOrder = (f: ListFilters) =>
+  (f.labels ?? []).length === 0 && byDue(f) ? [asc(tasks.dueDate), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)];
+
+/**
+ * A search of 3+ characters: one statement holding both plans (see the top of the file). The CTE
+ * counts index matches up to rareBound + 1, once; each arm's LIMIT is `take` or 0 by that count.
+ * SQLite evaluates LIMIT before running an arm and skips an arm whose LIMIT is 0, so only one
+ * arm reads anything (a constant test in WHERE would not do: SQLite checks it per row).
+ */
+function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number) {
+  const phrase = ftsPhrase(f.search!);
+  const bound = rareBound(f);
+  const matches = sql`(select ${sql.identifier('v')} from ${sql.identifier('fts_matches')})`;
+  const rare = db
+    .select(getTableColumns(tasks))
+    .from(tasksFts)
+    .crossJoin(tasks)
+    .where(and(sql`${tasksFts} match ${phrase}`, sql`${tasks}.rowid = ${tasksFts.rowid}`, ...conds, ...(f.labels ?? []).map(hasLabel)))
+    .orderBy(...listingOrder(f))
+    .limit(sql`case when ${matches} <= ${bound} then ${take} else 0 end` as unknown as number)
+    .offset(f.offset);
+  const common = indexQuery(db, p, f, conds, sql`case when ${matches} > ${bound} then ${take} else 0 end`);
+  const count = sql`select count(*) from (select 1 from ${tasksFts} where ${tasksFts} match ${phrase} limit ${bound + 1})`;
+  const page = sql.identifier('page');
+  const fields = Object.fromEntries(
+    Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, sql`${page}.${sql.identifier(column.name)}`.mapWith(column)]),
+  ) as { [K in keyof typeof tasks.$inferSelect]: SQL<(typeof tasks.$inferSelect)[K]> };
+  return db
+    .select(fields)
+    .from(
+      sql`(with ${sql.identifier('fts_matches')}(${sql.identifier('v')}) as materialized (${count}) select * from ${rare} union all select * from ${common}) ${page}`,
+    );
+}
+
+/**
+ * The page query: `take` rows (limit, or limit + 1 when the extra row must tell whether there
+ * is a next page).
+ */
+export function listQuery(db: Db, p: Principal, f: ListFilters, now: number, take = f.limit + 1) {
+  const conds = filterConditions(p, f, now);
+  if (f.search !== undefined && ftsSearchable(f.search)) return searchQuery(db, p, f, conds, take);
+  return indexQuery(db, p, f, conds, take);
 }
 
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
   const dim = counterDimension(p, f);
-  const page = listQuery(db, p, f, now);
+  // A counted listing needs no look-ahead row: the counter says whether more pages exist.
+  const page = listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit);
   const counter = db.select({ n: taskCounts.n }).from(taskCounts).where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim ?? '')));
   // One batch, one round trip: the page and (when this listing has one) its counter.
-  const [found, counted] = dim === null ? [await db.batch([page]).then((r) => r[0]), null] : await db.batch([page, counter]);
-  const hasMore = found.length > f.limit;
-  const rows = hasMore ? found.slice(0, f.limit) : found;
-  let total: number | null = null;
-  if (!hasMore && (rows.length > 0 || f.offset === 0)) total = f.offset + rows.length;
-  else if (counted) total = Math.max(0, counted[0]?.n ?? 0);
-  return { rows, hasMore, total };
+  if (dim === null) {
+    const [found] = await db.batch([page]);
+    const hasMore = found.length > f.limit;
+    const rows = hasMore ? found.slice(0, f.limit) : found;
+    const total = !hasMore && (rows.length > 0 || f.offset === 0) ? f.offset + rows.length : null;
+    return { rows, hasMore, total };
+  }
+  const [rows, counted] = await db.batch([page, counter]);
+  if (rows.length < f.limit && (rows.length > 0 || f.offset === 0)) return { rows, hasMore: false, total: f.offset + rows.length };
+  const total = Math.max(0, counted[0]?.n ?? 0);
+  return { rows, hasMore: f.offset + rows.length < total, total };
 }
