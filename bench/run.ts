@@ -52,7 +52,7 @@ async function load(base: string, name: string, connections: number, opts: { met
 }
 
 async function roundTrips(base: string, method: string, path: string, key: string, body?: unknown): Promise<string> {
-  const res = await http(base, method, path, { key, body });
+  const res = await http(base, method, path, { key, body, headers: { 'X-D1-Metrics': '1' } });
   return res.headers.get('X-D1-Round-Trips') ?? '?';
 }
 

@@ -9,7 +9,8 @@ const app = createApp();
 
 export default {
   async fetch(request, env, ctx) {
-    if (env.D1_METRICS !== '1') return app.fetch(request, env, ctx);
+    // Counting is opt-in per request, so load runs measure the Worker without the counting proxy.
+    if (env.D1_METRICS !== '1' || request.headers.get('X-D1-Metrics') !== '1') return app.fetch(request, env, ctx);
     const counter: RoundTripCounter = { count: 0 };
     const res = await app.fetch(request, { ...env, DB: countingD1(env.DB, counter) }, ctx);
     const counted = new Response(res.body, res);

@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RateLimiter } from '../src/limits/rate-limiter';
 import { api, makeAccount, makeAgent } from './helpers/fixtures';
@@ -68,5 +68,20 @@ describe('rate limits per key', () => {
     expect(decisions.map((d) => d.remaining)).toEqual([2, 1, 0, 0]);
     const later = await runInDurableObject(stub, (limiter: RateLimiter) => limiter.hit(3, 60, t + 60_000));
     expect(later).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
+  it('checkpoints counts to storage, so an evicted object resumes its window exactly', async () => {
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('checkpoint-subject'));
+    const t = Date.parse('2026-03-01T10:00:00Z');
+    await runInDurableObject(stub, (limiter: RateLimiter) => [1, 2, 3].forEach(() => limiter.hit(5, 60, t)));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const stored = await runInDurableObject(stub, (_limiter: RateLimiter, state) => state.storage.kv.get('w'));
+    expect(stored).toEqual({ window: Math.floor(t / 60_000), count: 3 });
+    // A fresh instance (memory gone, as after eviction) reads the checkpoint.
+    const afterEviction = await runInDurableObject(stub, (limiter: RateLimiter) => {
+      (limiter as unknown as { state: undefined }).state = undefined;
+      return limiter.hit(5, 60, t);
+    });
+    expect(afterEviction).toMatchObject({ allowed: true, remaining: 1 });
   });
 });

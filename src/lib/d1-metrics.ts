@@ -1,7 +1,7 @@
 /**
  * Counts D1 round trips of one request (a statement run outside a batch, or one batch).
- * Enabled only when the `D1_METRICS` var is "1" (the benchmark sets it); the count is answered
- * in the `X-D1-Round-Trips` header. Work done inside Durable Objects is not counted here.
+ * Enabled only when the `D1_METRICS` var is "1" (the benchmark sets it) and the request sends
+ * `X-D1-Metrics: 1`; the count is answered in the `X-D1-Round-Trips` header. Work done inside Durable Objects is not counted here.
  */
 const RUNNERS = new Set(['all', 'raw', 'run', 'first']);
 

@@ -1,7 +1,7 @@
 /**
  * Exact per-key request counts: one Durable Object per API key (or IP), so every isolate in
- * every location counts against the same fixed 60-second window. The count lives in the
- * object's synchronous SQLite-backed KV, so an evicted object resumes its window exactly.
+ * every location counts against the same fixed window. The count lives in the object's memory
+ * and is checkpointed to its SQLite-backed storage (see `scheduleCheckpoint`).
  * Cost: one Durable Object call per authenticated request (no D1 work). The onboarding routes
  * use the same objects per IP and per email address.
  */
@@ -22,14 +22,36 @@ interface WindowState {
 }
 
 export class RateLimiter extends DurableObject<Env> {
+  /** The live window; the object is single-threaded, so memory is the exact count. */
+  private state: WindowState | undefined;
+  private checkpointPending = false;
+
   hit(limit: number, windowSeconds: number, nowMs: number): RateDecision {
     const window = Math.floor(nowMs / 1000 / windowSeconds);
-    const state = this.ctx.storage.kv.get<WindowState>('w');
-    const count = state && state.window === window ? state.count : 0;
+    this.state ??= this.ctx.storage.kv.get<WindowState>('w');
+    const count = this.state && this.state.window === window ? this.state.count : 0;
     const resetAt = (window + 1) * windowSeconds;
     if (count >= limit) return { allowed: false, limit, remaining: 0, resetAt };
-    this.ctx.storage.kv.put('w', { window, count: count + 1 } satisfies WindowState);
+    this.state = { window, count: count + 1 };
+    this.scheduleCheckpoint();
     return { allowed: true, limit, remaining: limit - count - 1, resetAt };
+  }
+
+  /**
+   * A storage write per request costs more than the rest of the request, so the count is
+   * checkpointed at most once a second. An object is evicted only after it has been idle, by
+   * which time the checkpoint has run, so counts survive eviction; a crash can forget at most
+   * the last second's hits.
+   */
+  private scheduleCheckpoint(): void {
+    if (this.checkpointPending) return;
+    this.checkpointPending = true;
+    void this.ctx.storage.setAlarm(Date.now() + 1000);
+  }
+
+  override alarm(): void {
+    this.checkpointPending = false;
+    if (this.state) this.ctx.storage.kv.put('w', this.state);
   }
 }
 
