@@ -5,6 +5,7 @@ CREATE TABLE `accounts` (
 	`plan` text DEFAULT 'free' NOT NULL,
 	`default_agent_id` text,
 	`stripe_customer_id` text,
+	`active_webhooks` integer DEFAULT 0 NOT NULL,
 	`claimed_at` text,
 	`created_at` text NOT NULL,
 	`updated_at` text NOT NULL

@@ -16,6 +16,9 @@ export const accounts = sqliteTable('accounts', {
   /** The recovery agent: its key is what `POST /v1/recover` rotates. */
   defaultAgentId: text('default_agent_id'),
   stripeCustomerId: text('stripe_customer_id'),
+  /** Active webhooks of the account, kept by triggers (migration 0003), so task writes of an
+   * account without webhooks skip the webhook lookup entirely. */
+  activeWebhooks: integer('active_webhooks').notNull().default(0),
   claimedAt: text('claimed_at'),
   createdAt: text('created_at').notNull(),
   updatedAt: text('updated_at').notNull(),

@@ -20,6 +20,8 @@ export interface Principal {
   /** The agent-first sandbox project, if any. Restricted keys are pinned to it. */
   sandboxProjectId: string | null;
   isDefaultAgent: boolean;
+  /** Whether the account had an active webhook when the request was authenticated. */
+  hasWebhooks: boolean;
 }
 
 export function kindOf(p: Pick<Principal, 'mode' | 'role'>): Kind {

@@ -34,6 +34,7 @@ export async function authenticate(db: Db, pepper: string, key: string | null): 
       status: accounts.status,
       plan: accounts.plan,
       defaultAgentId: accounts.defaultAgentId,
+      activeWebhooks: accounts.activeWebhooks,
     })
     .from(agents)
     .innerJoin(accounts, eq(accounts.id, agents.accountId))
@@ -51,5 +52,6 @@ export async function authenticate(db: Db, pepper: string, key: string | null): 
     plan: row.plan,
     sandboxProjectId: row.sandboxProjectId,
     isDefaultAgent: row.defaultAgentId === row.agentId,
+    hasWebhooks: row.activeWebhooks > 0,
   };
 }

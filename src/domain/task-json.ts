@@ -6,6 +6,8 @@ import type { tasks } from '../db/schema';
 import { isoSeconds } from '../lib/time';
 
 export type TaskRow = typeof tasks.$inferSelect;
+/** What the task JSON is built from: every column but the context, which has its own routes. */
+export type TaskFields = Omit<TaskRow, 'context'>;
 
 export interface EvidenceItem {
   kind: 'commit' | 'pr' | 'ci_check' | 'deploy_sha' | 'artifact_url' | 'command_output';
@@ -66,7 +68,7 @@ export function hasLiveClaim(row: Pick<TaskRow, 'claimedByAgentId' | 'leaseExpir
  * The row as JSON at `now`. A claim whose lease has run out is shown as released even before
  * the queue's alarm has written that down, so no reader ever sees a dead claim as live.
  */
-export function taskJson(row: TaskRow, now: number): TaskJson {
+export function taskJson(row: TaskFields, now: number): TaskJson {
   const live = hasLiveClaim(row, now);
   const staleClaim = row.claimedByAgentId !== null && !live;
   return {

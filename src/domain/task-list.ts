@@ -37,7 +37,7 @@ import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
-import type { TaskRow } from './task-json';
+import type { TaskFields } from './task-json';
 
 export interface ListFilters {
   project_id?: string;
@@ -56,13 +56,16 @@ export interface ListFilters {
 }
 
 export interface TaskPage {
-  rows: TaskRow[];
+  rows: TaskFields[];
   hasMore: boolean;
   /** Exact total, or null when knowing it would mean counting rows. */
   total: number | null;
 }
 
 const DAY_MS = 86_400_000;
+
+/** A page never carries task contexts (up to 32 KiB each); the answer does not show them. */
+const { context: _context, ...listColumns } = getTableColumns(tasks);
 
 const nextDay = (date: string) => isoDate(Date.parse(`${date.slice(0, 10)}T00:00:00Z`) + DAY_MS);
 
@@ -142,7 +145,7 @@ function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: nu
   if (labels.length > 0) {
     const [first, ...rest] = labels;
     return db
-      .select(getTableColumns(tasks))
+      .select(listColumns)
       .from(taskLabels)
       .innerJoin(tasks, eq(tasks.id, taskLabels.taskId))
       .where(and(eq(taskLabels.accountId, p.accountId), eq(taskLabels.label, first!), ...conds, ...rest.map((label) => hasLabel(label))))
@@ -151,7 +154,7 @@ function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: nu
       .offset(f.offset);
   }
   return db
-    .select()
+    .select(listColumns)
     .from(tasks)
     .where(and(...conds))
     .orderBy(...listingOrder(f))
@@ -178,7 +181,7 @@ function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: n
   const bound = rareBound(f);
   const matches = sql`(select ${sql.identifier('v')} from ${sql.identifier('fts_matches')})`;
   const rare = db
-    .select(getTableColumns(tasks))
+    .select(listColumns)
     .from(tasksFts)
     .crossJoin(tasks)
     .where(and(sql`${tasksFts} match ${phrase}`, sql`${tasks}.rowid = ${tasksFts.rowid}`, ...conds, ...(f.labels ?? []).map(hasLabel)))
@@ -189,7 +192,7 @@ function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: n
   const count = sql`select count(*) from (select 1 from ${tasksFts} where ${tasksFts} match ${phrase} limit ${bound + 1})`;
   const page = sql.identifier('page');
   const fields = Object.fromEntries(
-    Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, sql`${page}.${sql.identifier(column.name)}`.mapWith(column)]),
+    Object.entries(listColumns).map(([key, column]) => [key, sql`${page}.${sql.identifier(column.name)}`.mapWith(column)]),
   ) as { [K in keyof typeof tasks.$inferSelect]: SQL<(typeof tasks.$inferSelect)[K]> };
   return db
     .select(fields)

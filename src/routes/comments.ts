@@ -66,7 +66,7 @@ export const commentRoutes = createRouter()
     const p = c.get('principal');
     const now = Date.now();
     const { task, comment } = await addComment(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.commented', accountId: p.accountId, agentId: p.agentId, task: taskJson(task, now) });
+    emitTaskEvent(c.env, c.executionCtx, { event: 'task.commented', accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task: taskJson(task, now) });
     return c.json(comment, 201);
   })
   .openapi(remove, async (c) => {

@@ -136,7 +136,7 @@ function parseLabels(value: string | string[] | null | undefined): string[] {
 function answer(c: Context<AppBindings>, row: TaskRow, now: number, event: TaskEvent | null) {
   const task = taskJson(row, now);
   const p = c.get('principal');
-  if (event) emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, task });
+  if (event) emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
   return task;
 }
 

@@ -61,6 +61,6 @@ export const taskLinkRoutes = createRouter()
     const p = c.get('principal');
     const now = Date.now();
     const { task, link } = await addLink(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, task: taskJson(task, now) });
+    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task: taskJson(task, now) });
     return c.json(link, 201);
   });

@@ -270,7 +270,7 @@ type Ctx = Context<AppBindings>;
 
 function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
   const p = c.get('principal');
-  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, task });
+  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
 }
 
 /** `Link` with the next (and previous) page of the same query. */

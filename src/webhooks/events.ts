@@ -32,6 +32,8 @@ export interface TaskEventInput {
   /** The agent that caused the event (null for the system, e.g. a lease expiring). */
   agentId: string | null;
   task: TaskJson;
+  /** From the caller's principal: false means the account has no active webhook, skip the lookup. */
+  accountHasWebhooks?: boolean;
 }
 
 export interface WaitUntil {
@@ -39,6 +41,7 @@ export interface WaitUntil {
 }
 
 export function emitTaskEvent(env: Env, ctx: WaitUntil, input: TaskEventInput): void {
+  if (input.accountHasWebhooks === false) return;
   ctx.waitUntil(enqueueTaskEvents(env, [input]));
 }
 
