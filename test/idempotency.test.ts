@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { api, makeAccount } from './helpers/fixtures';
 
@@ -62,5 +63,18 @@ describe('Idempotency-Key', () => {
     const res = await api('POST', '/v1/projects', account.adminKey, { name: 'x' }, withKey('x'.repeat(256)));
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('INVALID_IDEMPOTENCY_KEY');
+  });
+
+  it('stores no secret in the clear: a replayed agent key is sealed in D1', async () => {
+    const account = await makeAccount();
+    const first = await api('POST', '/v1/agents', account.adminKey, { name: 'sealed-bot' }, withKey('agent-once'));
+    const retry = await api('POST', '/v1/agents', account.adminKey, { name: 'sealed-bot' }, withKey('agent-once'));
+    expect(first.status).toBe(201);
+    expect(retry.body.api_key).toBe(first.body.api_key);
+    const stored = await env.DB.prepare('select * from idempotency_keys').all();
+    const dump = JSON.stringify(stored.results);
+    expect(dump).not.toContain(first.body.api_key);
+    expect(dump).not.toContain('agent-once');
+    expect(dump).not.toContain('sealed-bot');
   });
 });

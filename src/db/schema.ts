@@ -347,7 +347,7 @@ export const webhookAttempts = sqliteTable(
 export const idempotencyKeys = sqliteTable(
   'idempotency_keys',
   {
-    /** agent id + ':' + the client's key. */
+    /** HMAC of agent id + ':' + the client's key (the key itself is not stored). */
     scopeKey: text('scope_key').primaryKey(),
     requestHash: text('request_hash').notNull(),
     status: integer('status'),

@@ -60,3 +60,37 @@ export function timingSafeEqual(a: string, b: string): boolean {
   for (let i = 0; i < ab.length; i++) diff |= ab[i]! ^ bb[i]!;
   return diff === 0;
 }
+
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function unbase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+async function aesKey(secret: string, context: string): Promise<CryptoKey> {
+  const raw = await crypto.subtle.sign('HMAC', await hmacKey(secret), encoder.encode(`aes:${context}`));
+  return crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+}
+
+/** AES-256-GCM under a key derived from `secret` and `context`; answers `iv.ciphertext` in base64. */
+export async function seal(secret: string, context: string, plaintext: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await aesKey(secret, context), encoder.encode(plaintext));
+  return `${base64(iv)}.${base64(new Uint8Array(sealed))}`;
+}
+
+/** The inverse of `seal`; null when the context or secret differ or the text was altered. */
+export async function unseal(secret: string, context: string, sealed: string): Promise<string | null> {
+  const [iv, body] = sealed.split('.');
+  if (!iv || !body) return null;
+  try {
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: unbase64(iv) }, await aesKey(secret, context), unbase64(body));
+    return new TextDecoder().decode(plain);
+  } catch {
+    return null;
+  }
+}

@@ -2,12 +2,16 @@
  * `Idempotency-Key` on POST/PUT/PATCH/DELETE: replays the first answer for a retry of the same
  * request (marked `Idempotent-Replayed: true`), 422 for the same key with another request, 409
  * while the first is still running. Runs after authentication, so keys are scoped per agent.
+ * Stored answers can hold secrets shown once (a new agent's key), so they are sealed under a
+ * key derived from the server secret and the client's Idempotency-Key: the table alone
+ * reveals nothing, and the scope's hash, not the client's key, is what it stores.
  */
 import type { MiddlewareHandler } from 'hono';
 import { database } from '../db/client';
 import { abandonIdempotent, beginIdempotent, finishIdempotent } from '../domain/idempotency';
 import type { AppBindings } from '../env';
-import { sha256Hex } from '../lib/crypto';
+import { hmacSha256Hex, seal, sha256Hex, unseal } from '../lib/crypto';
+import { keyPepper } from '../lib/config';
 import { ApiError } from '../lib/errors';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -19,7 +23,9 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
     throw new ApiError(400, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 visible ASCII characters', [{ field: 'Idempotency-Key', message: 'Invalid' }]);
   }
   const db = database(c.env.DB);
-  const scopeKey = `${c.get('principal').agentId}:${key}`;
+  const pepper = keyPepper(c.env);
+  const scope = `${c.get('principal').agentId}:${key}`;
+  const scopeKey = await hmacSha256Hex(pepper, `idempotency:${scope}`);
   // /api and /v1 are one API: a retry through either prefix is the same request.
   const path = c.req.path.replace(/^\/(v1|api)\//, '/');
   const requestHash = await sha256Hex(`${c.req.method} ${path}?${new URL(c.req.url).search}\n${c.get('rawBody') ?? ''}`);
@@ -32,7 +38,9 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
     throw new ApiError(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry shortly');
   }
   if (start.kind === 'replay') {
-    c.res = new Response(start.body, { status: start.status, headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true' } });
+    const body = await unseal(pepper, scope, start.body);
+    if (body === null) throw new Error('stored idempotent answer could not be unsealed');
+    c.res = new Response(body, { status: start.status, headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true' } });
     return;
   }
 
@@ -42,5 +50,5 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
     await abandonIdempotent(db, scopeKey);
     return;
   }
-  await finishIdempotent(db, scopeKey, res.status, await res.clone().text(), res.headers.get('Content-Type'));
+  await finishIdempotent(db, scopeKey, res.status, await seal(pepper, scope, await res.clone().text()), res.headers.get('Content-Type'));
 };
