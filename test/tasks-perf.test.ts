@@ -23,50 +23,13 @@ import { listQuery, listTasks, type ListFilters } from '../src/domain/task-list'
 import { addLink, listLinks } from '../src/domain/task-links';
 import { completeTask, createTask, deleteTask, getTask, uncompleteTask, updateTask } from '../src/domain/tasks';
 import { usage } from '../src/domain/usage';
+import { countingD1 as countRoundTrips } from '../src/lib/d1-metrics';
 import { api, db, makeAccount, makeAgent, type TestAccount } from './helpers/fixtures';
 
 /** A D1 binding that counts round trips (statement executions and batches) and sums rows_read. */
 function countingD1(real: D1Database) {
-  const stats = { trips: 0, rowsRead: 0 };
-  const addMeta = (r: unknown) => {
-    const meta = (r as { meta?: { rows_read?: number } } | null)?.meta;
-    stats.rowsRead += meta?.rows_read ?? 0;
-  };
-  const REAL = Symbol('real');
-  const wrapStmt = (s: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(s, {
-      get(target, prop) {
-        if (prop === REAL) return target;
-        if (prop === 'bind') return (...args: unknown[]) => wrapStmt(target.bind(...args));
-        if (prop === 'first' || prop === 'all' || prop === 'run' || prop === 'raw') {
-          return async (...args: unknown[]) => {
-            stats.trips++;
-            // raw() carries no meta; run it as all() once more for the count only when needed.
-            const result = await (target[prop] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-            if (prop === 'all' || prop === 'run') addMeta(result);
-            return result;
-          };
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-  const binding = new Proxy(real, {
-    get(target, prop) {
-      if (prop === 'prepare') return (query: string) => wrapStmt(target.prepare(query));
-      if (prop === 'batch') {
-        return async (statements: D1PreparedStatement[]) => {
-          stats.trips++;
-          const results = await target.batch(statements.map((s) => ((s as unknown as Record<symbol, D1PreparedStatement>)[REAL] ?? s)));
-          results.forEach(addMeta);
-          return results;
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { db: database(binding), stats };
+  const stats = { count: 0, rowsRead: 0 };
+  return { db: database(countRoundTrips(real, stats)), stats };
 }
 
 async function principalOf(key: string): Promise<Principal> {
@@ -76,7 +39,7 @@ async function principalOf(key: string): Promise<Principal> {
 async function trips<T>(fn: (d: ReturnType<typeof countingD1>['db']) => Promise<T>): Promise<number> {
   const c = countingD1(env.DB);
   await fn(c.db);
-  return c.stats.trips;
+  return c.stats.count;
 }
 
 describe('round trips per operation', () => {
@@ -235,7 +198,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, filters, now);
     expect(page.rows.length).toBeGreaterThan(0);
-    expect(c.stats.trips).toBe(1);
+    expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
     if (total !== null) expect(page.total).toBe(total);
   });
@@ -255,7 +218,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
     expect(page.rows).toHaveLength(PAGE);
     expect(page.total).toBe(N / 5);
-    expect(c.stats.trips).toBe(1);
+    expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
 
@@ -270,7 +233,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: 'number 19999 ' }, now);
     expect(page.rows.map((r) => r.id)).toEqual(['tsk_perf019999']);
-    expect(c.stats.trips).toBe(1);
+    expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
 
@@ -286,7 +249,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: term }, now);
     if (expected) expect(page.rows.map((r) => r.id)).toEqual(expected);
     expect(page.rows.length).toBeGreaterThan(0);
-    expect(c.stats.trips).toBe(1);
+    expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
 

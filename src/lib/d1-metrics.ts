@@ -7,6 +7,16 @@ const RUNNERS = new Set(['all', 'raw', 'run', 'first']);
 
 export interface RoundTripCounter {
   count: number;
+  /** Sum of D1's `meta.rows_read` over the counted calls (tests use it to prove index use). */
+  rowsRead?: number;
+}
+
+function addRowsRead(counter: RoundTripCounter, result: unknown): void {
+  const results = Array.isArray(result) ? result : [result];
+  for (const r of results) {
+    const rows = (r as { meta?: { rows_read?: number } } | null)?.meta?.rows_read;
+    if (typeof rows === 'number') counter.rowsRead = (counter.rowsRead ?? 0) + rows;
+  }
 }
 
 export function countingD1(db: D1Database, counter: RoundTripCounter): D1Database {
@@ -18,9 +28,11 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
         if (typeof value !== 'function') return value;
         if (prop === 'bind') return (...args: unknown[]) => wrap((value as (...a: unknown[]) => D1PreparedStatement).apply(target, args));
         if (typeof prop === 'string' && RUNNERS.has(prop)) {
-          return (...args: unknown[]) => {
+          return async (...args: unknown[]) => {
             counter.count++;
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
+            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            addRowsRead(counter, result);
+            return result;
           };
         }
         return (value as (...a: unknown[]) => unknown).bind(target);
@@ -34,9 +46,11 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
       const value = Reflect.get(target, prop, target) as unknown;
       if (prop === 'prepare') return (query: string) => wrap(target.prepare(query));
       if (prop === 'batch') {
-        return (stmts: D1PreparedStatement[]) => {
+        return async (stmts: D1PreparedStatement[]) => {
           counter.count++;
-          return target.batch(stmts.map((s) => originals.get(s) ?? s));
+          const results = await target.batch(stmts.map((s) => originals.get(s) ?? s));
+          addRowsRead(counter, results);
+          return results;
         };
       }
       if (prop === 'exec') {
