@@ -99,19 +99,35 @@ const projectNotFound = () => notFound('project');
 const agentNotFound = () => notFound('agent');
 
 /** The rules for a project and assignee a caller puts on a task; `found` come from the read batch. */
-export function checkReferences(p: Principal, input: TaskInput, found: { project?: unknown[] | null; agent?: { active: boolean }[] | null }): void {
-  if (input.project_id) {
-    if (!found.project?.length) throw projectNotFound();
-    if (p.mode === 'restricted' && input.project_id !== p.sandboxProjectId) throw projectNotFound();
+/** The reference rules a restricted key is held to; they need no D1 read. */
+function assertRestrictedReferences(p: Principal, input: TaskInput): void {
+  if (p.mode !== 'restricted') return;
+  if (input.project_id && input.project_id !== p.sandboxProjectId) throw projectNotFound();
+  if (input.assigned_to_agent_id && input.assigned_to_agent_id !== p.agentId) {
+    throw new ApiError(403, 'ASSIGNMENT_NOT_ALLOWED', 'A restricted key can only assign tasks to itself until a human claims the account');
   }
+}
+
+export function checkReferences(p: Principal, input: TaskInput, found: { project?: unknown[] | null; agent?: { active: boolean }[] | null }): void {
+  assertRestrictedReferences(p, input);
+  if (input.project_id && !found.project?.length) throw projectNotFound();
   if (input.assigned_to_agent_id) {
-    if (p.mode === 'restricted' && input.assigned_to_agent_id !== p.agentId) {
-      throw new ApiError(403, 'ASSIGNMENT_NOT_ALLOWED', 'A restricted key can only assign tasks to itself until a human claims the account');
-    }
     const agent = found.agent?.[0];
     if (!agent) throw agentNotFound();
     if (!agent.active) throw new ApiError(409, 'AGENT_INACTIVE', 'That agent is deactivated and cannot be assigned tasks');
   }
+}
+
+/** The same existence checks as conditions of the insert itself (see createTask). */
+function referenceGuards(p: Principal, input: TaskInput): SQL[] {
+  const guards: SQL[] = [];
+  if (input.project_id) {
+    guards.push(sql`exists (select 1 from ${projects} where ${projects.id} = ${input.project_id} and ${projects.accountId} = ${p.accountId})`);
+  }
+  if (input.assigned_to_agent_id) {
+    guards.push(sql`exists (select 1 from ${agents} where ${agents.id} = ${input.assigned_to_agent_id} and ${agents.accountId} = ${p.accountId} and ${agents.active} = 1)`);
+  }
+  return guards;
 }
 
 /** Runs the read batch of a write: the task (if any) plus the referenced project, agent and usage. */
@@ -197,14 +213,18 @@ export function newTaskRow(p: Principal, input: NewTaskInput, now: number, paren
   };
 }
 
+/**
+ * One D1 round trip: the insert itself checks the quota and the referenced project and agent.
+ * Only a refused insert costs a second read, to say which check failed.
+ */
 export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number): Promise<TaskRow> {
+  assertRestrictedReferences(p, input);
+  const row = newTaskRow(p, input, now);
+  const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now, referenceGuards(p, input)), countCreated(p.accountId, row.id, now)]);
+  if (inserted!.length > 0) return row;
   const found = await readForWrite(db, p, null, input, now, true);
   checkReferences(p, input, found);
-  if (found.used >= quota) throw quotaExceeded(quota, now);
-  const row = newTaskRow(p, input, now);
-  const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now), countCreated(p.accountId, row.id, now)]);
-  if (inserted!.length === 0) throw quotaExceeded(quota, now);
-  return row;
+  throw quotaExceeded(quota, now);
 }
 
 export async function getTask(db: Db, p: Principal, id: string): Promise<TaskRow> {
