@@ -90,6 +90,8 @@ describe('round trips per operation', () => {
     for (const [name, fn] of writes) expect(await trips(fn), name).toBeLessThanOrEqual(2);
     // The hottest write checks its references and the quota inside the insert: one trip.
     expect(await trips((d) => createTask(d, p, { content: 'one trip', project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now))).toBe(1);
+    // So does a context merge: access, version and size are conditions of the merge itself.
+    expect(await trips((d) => patchContext(d, p, id, { one: 'trip' }, { source: 'agent_inferred', maxBytes: 10_000 }, now))).toBe(1);
   });
 });
 

@@ -3,10 +3,11 @@
  * rows the caller cannot see, and every branch is an index prefix); ownership is checked on
  * the row. Invisible tasks are 404, never 403: no existence leaks.
  */
-import { and, eq, or, type SQL } from 'drizzle-orm';
+import { and, eq, or, sql, type SQL } from 'drizzle-orm';
 import { tasks } from '../db/schema';
 import { ApiError, notFound } from '../lib/errors';
 import type { Principal } from './access';
+import { isoSeconds } from '../lib/time';
 import { hasLiveClaim, type TaskRow } from './task-json';
 
 export const taskNotFound = () => notFound('task');
@@ -46,6 +47,19 @@ export function owns(p: Principal, row: TaskRow, now: number): boolean {
   if (p.role === 'admin' && p.mode !== 'restricted') return true;
   if (row.createdByAgentId === p.agentId || row.assignedToAgentId === p.agentId) return true;
   return row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
+}
+
+/**
+ * `canSee && owns` as a SQL condition on the task row aliased `t`, so a write can check access
+ * inside its own statement (one round trip); a refused write then reads the row to say why.
+ */
+export function writableBy(p: Principal, now: number, t: string): SQL {
+  const a = sql.raw(t);
+  const inAccount = sql`${a}.account_id = ${p.accountId}`;
+  if (p.mode === 'restricted') return sql`(${inAccount} and ${a}.created_by_agent_id = ${p.agentId} and ${a}.project_id = ${p.sandboxProjectId ?? '∅'})`;
+  if (p.role === 'admin') return inAccount;
+  return sql`(${inAccount} and (${a}.created_by_agent_id = ${p.agentId} or ${a}.assigned_to_agent_id = ${p.agentId}
+    or (${a}.claimed_by_agent_id = ${p.agentId} and ${a}.lease_expires_at > ${isoSeconds(now)})))`;
 }
 
 /** 404 unless visible, then 403 with the way to get access unless owned. */

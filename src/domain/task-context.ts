@@ -14,7 +14,7 @@ import { ApiError, conflict } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
-import { assertCanRead, assertCanWrite, taskNotFound } from './task-access';
+import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch } from './sql-batch';
 import { taskCompleted, taskFromRaw } from './tasks';
 
@@ -78,17 +78,20 @@ const versionConflict = (version: number, context: Record<string, unknown>) =>
 export async function patchContext(db: Db, p: Principal, id: string, patch: Record<string, unknown>, opts: PatchOptions, now: number): Promise<ContextJson> {
   const patchText = JSON.stringify(patch);
   if (byteLength(patchText) > opts.maxBytes) throw tooLarge(opts.maxBytes);
-  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
-  assertCanWrite(p, row, now);
-  if (row.completed) throw taskCompleted();
-  if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion) throw versionConflict(row.contextVersion, parseObject(row.context));
-  if (Object.keys(patch).length === 0) return { context: parseObject(row.context), version: row.contextVersion };
+  if (Object.keys(patch).length === 0) {
+    const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+    assertCanWrite(p, row, now);
+    if (row.completed) throw taskCompleted();
+    if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion) throw versionConflict(row.contextVersion, parseObject(row.context));
+    return { context: parseObject(row.context), version: row.contextVersion };
+  }
 
   const ts = isoSeconds(now);
   const expected = opts.expectedVersion ?? null;
-  // The same guard for the ledger and the update; both run on the same state inside one batch.
+  // One guard for the ledger and the update (access, not completed, version, size); both run on
+  // the same state inside one batch, so a refused merge writes nothing at all.
   const guard = (t: string) =>
-    sql`${sql.raw(t)}.id = ${id} and ${sql.raw(t)}.account_id = ${p.accountId} and ${sql.raw(t)}.completed = 0
+    sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, now, t)} and ${sql.raw(t)}.completed = 0
       and (${expected} is null or ${sql.raw(t)}.context_version = ${expected})
       and length(cast(json_patch(${sql.raw(t)}.context, ${patchText}) as blob)) <= ${opts.maxBytes}`;
   const idBase = newId('msg', now).slice(4);
@@ -100,14 +103,15 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
       from ${tasks} t, json_each(${patchText}) j where ${guard('t')}`,
     sql`update ${tasks} set context = json_patch(context, ${patchText}), context_version = context_version + 1, updated_at = ${ts}
         where ${guard('tasks')} returning context, context_version`,
-    sql`select context, context_version, completed from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId}`,
+    // Read only when the merge was refused, to say why.
+    sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and changes() = 0`,
   ]);
   const done = updated![0] as { context: string; context_version: number } | undefined;
   if (done) return { context: parseObject(done.context), version: done.context_version };
-  const state = current![0] as { context: string; context_version: number; completed: number } | undefined;
-  if (!state) throw taskNotFound();
+  const state = current![0] ? taskFromRaw(current![0]) : undefined;
+  assertCanWrite(p, state, now);
   if (state.completed) throw taskCompleted();
-  if (expected !== null && state.context_version !== expected) throw versionConflict(state.context_version, parseObject(state.context));
+  if (expected !== null && state.contextVersion !== expected) throw versionConflict(state.contextVersion, parseObject(state.context));
   throw tooLarge(opts.maxBytes);
 }
 
