@@ -92,6 +92,8 @@ describe('round trips per operation', () => {
     expect(await trips((d) => createTask(d, p, { content: 'one trip', project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now))).toBe(1);
     // So does a context merge: access, version and size are conditions of the merge itself.
     expect(await trips((d) => patchContext(d, p, id, { one: 'trip' }, { source: 'agent_inferred', maxBytes: 10_000 }, now))).toBe(1);
+    // So does completion: access, state and the evidence policy are conditions of the update.
+    expect(await trips((d) => completeTask(d, p, id, [{ kind: 'pr', ref: '#9' }], now))).toBe(1);
   });
 });
 

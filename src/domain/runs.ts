@@ -2,7 +2,7 @@
  * Runs: one row per claim session, from claim to completion, release or lease expiry.
  * Workers read their own; coordinators and admins read any agent of the account.
  */
-import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, count, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, runs } from '../db/schema';
 import { notFound } from '../lib/errors';
@@ -12,11 +12,11 @@ import type { Principal } from './access';
 export type RunRow = typeof runs.$inferSelect;
 
 /** Ends the task's open run, if any, as one statement for the caller's batch. */
-export function endOpenRun(db: Db, taskId: string, outcome: 'completed' | 'released', now: number) {
+export function endOpenRun(db: Db, taskId: string, outcome: 'completed' | 'released', now: number, onlyIf?: SQL) {
   return db
     .update(runs)
     .set({ endedAt: isoSeconds(now), outcome, durationMs: sql`max(0, ${now} - ${runs.claimedAtMs})` })
-    .where(and(eq(runs.taskId, taskId), isNull(runs.endedAt)));
+    .where(and(eq(runs.taskId, taskId), isNull(runs.endedAt), onlyIf));
 }
 
 export interface RunJson {

@@ -14,7 +14,7 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { endOpenRun } from './runs';
-import { assertCanRead, assertCanWrite, taskNotFound } from './task-access';
+import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch } from './sql-batch';
 import { NO_CLAIM, type EvidenceItem, type TaskRow } from './task-json';
 
@@ -274,7 +274,7 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
 }
 
 /** Sets a delegated parent back to open once none of its children is still open. */
-export function reopenParentIfChildrenDone(parentId: string, now: number) {
+export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) {
   return sql`update ${tasks} set status = 'open', updated_at = ${isoSeconds(now)} where ${tasks.id} = ${parentId} and status = 'delegated' and completed = 0 and not exists (select 1 from ${tasks} c where c.parent_task_id = ${parentId} and c.completed = 0)`;
 }
 
@@ -303,49 +303,45 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
   return row;
 }
 
-function parseEvidence(text: string): EvidenceItem[] {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? (v as EvidenceItem[]) : [];
-  } catch {
-    return [];
-  }
-}
+const evidenceRequired = () =>
+  new ApiError(
+    422,
+    'EVIDENCE_REQUIRED',
+    `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)`,
+  );
 
+/**
+ * One D1 round trip: access, "not completed yet" and the evidence policy are conditions of the
+ * completing UPDATE; the claim's run and the parent follow in the same batch only if it
+ * happened. A refusal is explained from the row read in that batch.
+ */
 export async function completeTask(db: Db, p: Principal, id: string, evidence: EvidenceItem[], now: number): Promise<TaskRow> {
-  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+  const ts = isoSeconds(now);
+  const strongKinds = sql.join(STRONG_EVIDENCE.map((k) => sql`${k}`), sql`, `);
+  const bringsStrong = evidence.some((e) => (STRONG_EVIDENCE as readonly string[]).includes(e.kind));
+  const policyMet = sql`(${tasks.evidencePolicy} is null or ${bringsStrong ? 1 : 0} = 1
+    or exists (select 1 from json_each(${tasks.evidence}) e where json_extract(e.value, '$.kind') in (${strongKinds})))`;
+  // Items are appended in order: the stored ones, then the new ones.
+  const mergedEvidence = evidence.length
+    ? sql`(select json_group_array(json(v.value)) from (select value from json_each(${tasks.evidence}) union all select value from json_each(${JSON.stringify(evidence)})) v)`
+    : sql`${tasks.evidence}`;
+  const completedNow = sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`;
+  const [updated, , , current] = await sqlBatch(db, [
+    sql`update ${tasks} set completed = 1, status = 'completed', completed_at = ${ts}, completed_by_agent_id = ${p.agentId},
+        claimed_by_agent_id = null, claimed_at = null, lease_expires_at = null, last_heartbeat_at = null, session_state = null, state_detail = null,
+        evidence = ${mergedEvidence}, updated_at = ${ts}
+      where ${tasks.id} = ${id} and ${writableBy(p, now, 'tasks')} and ${tasks.completed} = 0 and ${policyMet}
+      returning *`,
+    // Completing ends any live claim, in the same transaction as the completion.
+    endOpenRun(db, id, 'completed', now, completedNow),
+    reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
+    sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId}`,
+  ]);
+  if (updated![0]) return taskFromRaw(updated![0]);
+  const row = current![0] ? taskFromRaw(current![0]) : undefined;
   assertCanWrite(p, row, now);
   if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
-  const all = [...parseEvidence(row.evidence), ...evidence];
-  if (row.evidencePolicy === 'required' && !all.some((e) => (STRONG_EVIDENCE as readonly string[]).includes(e.kind))) {
-    throw new ApiError(
-      422,
-      'EVIDENCE_REQUIRED',
-      `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)`,
-    );
-  }
-  const ts = isoSeconds(now);
-  const statements: (SQL | SQLWrapper)[] = [
-    db
-      .update(tasks)
-      .set({
-        completed: true,
-        status: 'completed',
-        completedAt: ts,
-        completedByAgentId: p.agentId,
-        // Completing ends any live claim, in the same transaction as the completion.
-        ...NO_CLAIM,
-        evidence: JSON.stringify(all),
-        updatedAt: ts,
-      })
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false)))
-      .returning(),
-    endOpenRun(db, id, 'completed', now),
-  ];
-  if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
-  const [updated] = await sqlBatch(db, statements);
-  if (!updated![0]) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
-  return taskFromRaw(updated![0]);
+  throw evidenceRequired();
 }
 
 /**
