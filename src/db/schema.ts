@@ -181,6 +181,8 @@ export const tasks = sqliteTable(
     index('tasks_account_creator_idx').on(t.accountId, t.createdByAgentId, t.createdAt, t.id),
     index('tasks_account_accountable_idx').on(t.accountId, t.accountableAgentId),
     index('tasks_account_completed_by_idx').on(t.accountId, t.completedByAgentId),
+    /** Today's completions for GET /v1/stats; created by migrations/0004_stats_indexes.sql (hand-written, not 0000_init). */
+    index('tasks_account_completed_at_idx').on(t.accountId, t.completedAt),
     index('tasks_account_lease_idx').on(t.accountId, t.leaseExpiresAt),
     index('tasks_parent_idx').on(t.parentTaskId, t.createdAt),
     index('tasks_root_idx').on(t.rootTaskId, t.depth),

@@ -1,9 +1,30 @@
 /**
- * `GET /v1/stats`: totals over the tasks the caller can see, in one aggregate query.
+ * `GET /v1/stats`: totals over the tasks the caller can see, in one D1 round trip, reading rows in
+ * proportion to what it reports rather than to the size of the account.
+ *
+ * Account-wide callers (coordinator, admin), one batch of index range reads:
+ * - `total`, `completed` and `by_project` from the trigger-kept counters in task_counts
+ *   (migrations/0001_task_counters.sql): `all`, `completed:1`, and the `project:<id>` and
+ *   `project_done:<id>` ranges, one row per project. Tasks without a project have no counter of
+ *   their own: they are what the totals leave after the projects;
+ * - `due_today` and `overdue`: ranges of tasks_account_due_idx, the open tasks kept by a test on
+ *   each row (so the cost follows the tasks due in that range, done or not);
+ * - `completed_today`: a range of tasks_account_completed_at_idx (migration 0004).
+ * The `completed` tests are written `+completed` so SQLite does not trade these ranges for
+ * tasks_account_completed_idx, an equality that matches a third of the account.
+ *
+ * Workers and restricted keys: there is no counter per agent and project, so `by_project` has to
+ * read the caller's tasks; aggregates over just those tasks answer everything, each part read
+ * through one per-column index range (a worker: created by it; else assigned to it; else claimed;
+ * else completed by it, see visibleParts; a restricted key: its own tasks in its sandbox). The
+ * cost follows what the caller can see, never the account.
+ * (A worker's `total` is also the `agent:<id>` counter, which counts each task once per agent
+ * exactly as the visibility rule does; reading the tasks for `by_project` already gives it.)
  */
-import { sql } from 'drizzle-orm';
+import { and, eq, gt, gte, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
+import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
-import { tasks } from '../db/schema';
+import { taskCounts, tasks } from '../db/schema';
 import { isoDate } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
@@ -21,10 +42,60 @@ export interface StatsJson {
 /** Tasks without a project are grouped under this key in `by_project`. */
 export const NO_PROJECT = 'none';
 
-export async function taskStats(db: Db, p: Principal, now: number): Promise<StatsJson> {
-  const today = isoDate(now);
-  const tomorrow = isoDate(now + 86_400_000);
-  const rows = await db
+const DAY_MS = 86_400_000;
+
+/** Whether the caller sees every task of its account (so the account's counters are its totals). */
+const accountWide = (p: Principal) => p.mode !== 'restricted' && p.role !== 'worker';
+
+/** The counters whose dim starts with `prefix` (a range of task_counts' primary key). */
+const dimPrefix = (prefix: string) => {
+  const last = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  return and(gte(taskCounts.dim, prefix), lt(taskCounts.dim, last))!;
+};
+
+function accountQueries(db: Db, accountId: string, today: string, tomorrow: string) {
+  const counters = (where: SQL) =>
+    db
+      .select({ dim: taskCounts.dim, n: taskCounts.n })
+      .from(taskCounts)
+      .where(and(eq(taskCounts.accountId, accountId), where, gt(taskCounts.n, 0)));
+  const count = (...where: SQL[]) =>
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(tasks)
+      .where(and(eq(tasks.accountId, accountId), ...where));
+  const done = (value: 0 | 1) => sql`+${tasks.completed} = ${sql.raw(String(value))}`;
+  return [
+    counters(inArray(taskCounts.dim, ['all', 'completed:1'])),
+    counters(dimPrefix('project:')),
+    counters(dimPrefix('project_done:')),
+    count(gte(tasks.completedAt, today), done(1)),
+    count(gte(tasks.dueDate, today), lt(tasks.dueDate, tomorrow), done(0)),
+    count(isNotNull(tasks.dueDate), lt(tasks.dueDate, today), done(0)),
+  ] as const;
+}
+
+/**
+ * The caller's own tasks, as disjoint parts that each are one index's equality range, so no task
+ * is counted twice and SQLite has no reason to walk an account-wide range: a worker's tasks are
+ * the ones it created; else assigned to it; else claimed by it; else completed by it. (As one OR,
+ * SQLite estimates four ranges to cost more than one account_id range and walks the account.)
+ */
+function visibleParts(p: Principal): SQL[] {
+  if (p.mode === 'restricted') return [visibleTasks(p)];
+  const inAccount = eq(tasks.accountId, p.accountId);
+  const me = p.agentId;
+  const not = (column: AnySQLiteColumn) => sql`${column} is not ${me}`;
+  return [
+    and(inAccount, eq(tasks.createdByAgentId, me))!,
+    and(inAccount, eq(tasks.assignedToAgentId, me), not(tasks.createdByAgentId))!,
+    and(inAccount, eq(tasks.claimedByAgentId, me), not(tasks.createdByAgentId), not(tasks.assignedToAgentId))!,
+    and(inAccount, eq(tasks.completedByAgentId, me), not(tasks.createdByAgentId), not(tasks.assignedToAgentId), not(tasks.claimedByAgentId))!,
+  ];
+}
+
+function visibleQuery(db: Db, where: SQL, today: string, tomorrow: string) {
+  return db
     .select({
       projectId: tasks.projectId,
       total: sql<number>`count(*)`,
@@ -34,17 +105,73 @@ export async function taskStats(db: Db, p: Principal, now: number): Promise<Stat
       overdue: sql<number>`coalesce(sum(${tasks.completed} = 0 and ${tasks.dueDate} < ${today}), 0)`,
     })
     .from(tasks)
-    .where(visibleTasks(p))
-    .groupBy(tasks.projectId);
+    .where(where)
+    // `+project_id`: grouping in tasks_account_project_idx's order would walk the whole account's
+    // range of it; grouping an expression leaves SQLite the part's own index range (and a sort).
+    .groupBy(sql`+${tasks.projectId}`);
+}
+
+function visibleQueries(db: Db, p: Principal, today: string, tomorrow: string) {
+  const [first, ...rest] = visibleParts(p).map((where) => visibleQuery(db, where, today, tomorrow));
+  return [first!, ...rest] as const;
+}
+
+/** Every statement `taskStats` runs for `p` (tests read their query plans). */
+export function statsQueries(db: Db, p: Principal, now: number): { toSQL(): { sql: string; params: unknown[] } }[] {
+  const today = isoDate(now);
+  const tomorrow = isoDate(now + DAY_MS);
+  return accountWide(p) ? [...accountQueries(db, p.accountId, today, tomorrow)] : [...visibleQueries(db, p, today, tomorrow)];
+}
+
+export async function taskStats(db: Db, p: Principal, now: number): Promise<StatsJson> {
+  const today = isoDate(now);
+  const tomorrow = isoDate(now + DAY_MS);
   const out: StatsJson = { total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {} };
-  for (const r of rows) {
-    out.total += r.total;
-    out.completed += r.completed;
-    out.completed_today += r.completedToday;
-    out.due_today += r.dueToday;
-    out.overdue += r.overdue;
-    out.by_project[r.projectId ?? NO_PROJECT] = { total: r.total, completed: r.completed };
+
+  if (!accountWide(p)) {
+    const parts = await db.batch(visibleQueries(db, p, today, tomorrow));
+    const groups = new Map<string | null, { total: number; completed: number }>();
+    for (const r of parts.flat()) {
+      out.total += r.total;
+      out.completed += r.completed;
+      out.completed_today += r.completedToday;
+      out.due_today += r.dueToday;
+      out.overdue += r.overdue;
+      const group = groups.get(r.projectId) ?? { total: 0, completed: 0 };
+      group.total += r.total;
+      group.completed += r.completed;
+      groups.set(r.projectId, group);
+    }
+    // In the grouped query's order: tasks without a project (NULL) first, then by project id.
+    const keys = [...groups.keys()].sort((x, y) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1));
+    for (const key of keys) out.by_project[key ?? NO_PROJECT] = groups.get(key)!;
+    out.open = out.total - out.completed;
+    return out;
   }
+
+  const [totals, projects, projectsDone, completedToday, dueToday, overdue] = await db.batch(accountQueries(db, p.accountId, today, tomorrow));
+  const counter = (dim: string) => totals.find((r) => r.dim === dim)?.n ?? 0;
+  out.total = counter('all');
+  out.completed = counter('completed:1');
   out.open = out.total - out.completed;
+  out.completed_today = completedToday[0]?.n ?? 0;
+  out.due_today = dueToday[0]?.n ?? 0;
+  out.overdue = overdue[0]?.n ?? 0;
+
+  const done = new Map(projectsDone.map((r) => [r.dim.slice('project_done:'.length), r.n]));
+  const byProject: StatsJson['by_project'] = {};
+  let inProjects = 0;
+  let doneInProjects = 0;
+  for (const r of projects) {
+    const id = r.dim.slice('project:'.length);
+    const completed = done.get(id) ?? 0;
+    byProject[id] = { total: r.n, completed };
+    inProjects += r.n;
+    doneInProjects += completed;
+  }
+  // Tasks without a project: no counter of their own, the remainder of the account's totals.
+  // Listed first, where the grouped query put them (NULL sorts first).
+  const none = { total: out.total - inProjects, completed: out.completed - doneInProjects };
+  out.by_project = none.total > 0 ? { [NO_PROJECT]: none, ...byProject } : byProject;
   return out;
 }
