@@ -5,6 +5,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import { sql } from 'drizzle-orm';
+import { cors } from 'hono/cors';
 import { database } from './db/client';
 import type { AppBindings } from './env';
 import { newId } from './lib/ids';
@@ -33,6 +34,17 @@ export const VERSION = '0.1.0';
 /** Every resource router; each is mounted under both API prefixes. */
 function apiRouter() {
   const api = createRouter();
+  // Keys travel in headers, never cookies, so any origin may call the API from a browser.
+  api.use(
+    '*',
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['X-Agent-Key', 'Authorization', 'Content-Type', 'Idempotency-Key'],
+      exposeHeaders: ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'X-Total-Count', 'X-Total-Count-Lower-Bound', 'Link', 'Idempotent-Replayed', 'X-Request-Id'],
+      maxAge: 86400,
+    }),
+  );
   api.route('/', capabilityRoutes);
   api.route('/', queueRoutes);
   api.route('/', runRoutes);

@@ -22,3 +22,20 @@ describe('service routes', () => {
     expect(res.body).toEqual({ error: expect.stringContaining('/v1/nope'), code: 'ROUTE_NOT_FOUND' });
   });
 });
+
+describe('browser clients (CORS)', () => {
+  it('answers preflight for the API with the headers clients send and read', async () => {
+    const res = await api('OPTIONS', '/v1/tasks', null, undefined, {
+      Origin: 'https://app.example.com',
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'x-agent-key, content-type, idempotency-key',
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(res.headers.get('Access-Control-Allow-Headers')?.toLowerCase()).toContain('x-agent-key');
+    const get = await api('GET', '/v1/capabilities', null, undefined, { Origin: 'https://app.example.com' });
+    expect(get.status).toBe(401);
+    expect(get.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(get.headers.get('Access-Control-Expose-Headers')).toContain('X-RateLimit-Remaining');
+  });
+});
