@@ -253,7 +253,6 @@ describe('stats with 20,000 tasks', () => {
     // it reads, plus the counters; not to the 20,000 tasks of the account.
     const inRanges = name === 'worker' ? got.stats.total : await rangeRows();
     expect(got.rowsRead, `${name} read ${got.rowsRead} rows`).toBeLessThanOrEqual(3 * inRanges + 20);
-    console.log(`stats rows_read with ${N} tasks, ${name}: ${got.rowsRead}`);
   });
 
   /** Tasks in the ranges an account-wide caller reads: due before tomorrow, completed since midnight (done or not). */

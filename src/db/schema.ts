@@ -180,7 +180,8 @@ export const tasks = sqliteTable(
     index('tasks_account_claimed_by_idx').on(t.accountId, t.claimedByAgentId, t.createdAt, t.id),
     index('tasks_account_creator_idx').on(t.accountId, t.createdByAgentId, t.createdAt, t.id),
     index('tasks_account_accountable_idx').on(t.accountId, t.accountableAgentId),
-    index('tasks_account_completed_by_idx').on(t.accountId, t.completedByAgentId),
+    /** Carries created_at, id like the other agent columns, for a worker's listing; recreated so by migrations/0005_worker_list_indexes.sql. */
+    index('tasks_account_completed_by_idx').on(t.accountId, t.completedByAgentId, t.createdAt, t.id),
     /** Today's completions for GET /v1/stats; created by migrations/0004_stats_indexes.sql (hand-written, not 0000_init). */
     index('tasks_account_completed_at_idx').on(t.accountId, t.completedAt),
     index('tasks_account_lease_idx').on(t.accountId, t.leaseExpiresAt),

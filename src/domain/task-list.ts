@@ -5,6 +5,9 @@
  * order, read from task_labels' index) and when a due filter is given, where the soonest due
  * comes first (due_date, id), because that is the order the due index already holds. Each order
  * is an index order, so a page reads about `limit + 1` rows however large the account is.
+ * A worker (who sees only its own tasks, often few of the account's) reads instead the four
+ * ranges of the tasks it created, is assigned, claims or completed, each in the same order, and
+ * merges them (workerQuery): rows in proportion to offset + limit, never to the account.
  *
  * Search (case-insensitive substring of content or description) has two plans in one statement,
  * chosen inside SQLite by how many tasks match at all (the trigram index tasks_fts, migration
@@ -112,7 +115,12 @@ function counterDimension(p: Principal, f: ListFilters): string | null {
 
 /** The WHERE conditions on tasks for the filters (labels are handled by the caller). */
 export function filterConditions(p: Principal, f: ListFilters, now: number): SQL[] {
-  const conds: SQL[] = [visibleTasks(p)];
+  return [visibleTasks(p), ...filterOnly(f, now)];
+}
+
+/** The filters' conditions alone, without visibility. */
+function filterOnly(f: ListFilters, now: number): SQL[] {
+  const conds: SQL[] = [];
   const today = isoDate(now);
   const nowIso = isoSeconds(now);
   if (f.project_id !== undefined) conds.push(eq(tasks.projectId, f.project_id));
@@ -138,10 +146,11 @@ export function filterConditions(p: Principal, f: ListFilters, now: number): SQL
 }
 
 /** The page query: `take` rows in the listing's order, read through an index. */
-function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number | SQL) {
+function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number | SQL, now: number) {
   // drizzle renders an SQL limit as is; its type only admits numbers and placeholders.
   const limit = take as number;
   const labels = f.labels ?? [];
+  if (isWorker(p)) return workerQuery(db, p, f, filterOnly(f, now), take);
   if (labels.length > 0) {
     const [first, ...rest] = labels;
     return db
@@ -171,12 +180,84 @@ const listingOrder = (f: ListFilters) =>
   (f.labels ?? []).length === 0 && byDue(f) ? [asc(tasks.dueDate), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)];
 
 /**
+ * A worker's listing. Workers see the tasks they created, are assigned, claim or completed: four
+ * ranges of four indexes that each start (account_id, <agent column>, created_at, id), and a
+ * worker usually sees a small part of its account. So the candidates come from those four
+ * ranges, never from an account-wide one (which would test every task of the account for
+ * visibility), and one statement merges them in the listing's order and pages the result:
+ * - newest first (also a label listing: task_labels.created_at is the task's created_at, and
+ *   each candidate's labels are looked up by task_labels' key), each range is read in its index
+ *   order with every filter applied, up to `reach` = offset + take rows. A task among the first
+ *   `reach` of the listing is among the first `reach` of each range that holds it (a range is a
+ *   part of the listing), so the four heads hold the page;
+ * - with a due filter the order is (due_date, id), which these indexes do not hold: each range is
+ *   read whole (no head), so a due listing reads what the worker sees, never the account;
+ * - a task in several ranges is kept only from the first of them (by its own columns, after the
+ *   head is cut, so the head still reads at most `reach` rows). If that first range's head did
+ *   not reach it, it is beyond the first `reach` of the listing, so dropping it changes no page.
+ * The four parts are then disjoint (UNION ALL, no de-duplication) and SQLite merges them.
+ * Rows read: the heads (at most `reach` each, more only when a filter skips rows, never more than
+ * the worker's own range) plus about `reach` rows read back from the merge's sort; a label
+ * filter adds one task_labels entry per candidate that has the label, a search its trigram count
+ * (the rare arm of a search reads no range: it stays as for every key).
+ * INDEXED BY pins each range to its agent column's index: with a filter SQLite could otherwise
+ * prefer the filter's account-wide index (e.g. tasks_account_due_idx), to save a sort.
+ */
+const WORKER_RANGES = [
+  [tasks.createdByAgentId, 'tasks_account_creator_idx'],
+  [tasks.assignedToAgentId, 'tasks_account_assigned_idx'],
+  [tasks.claimedByAgentId, 'tasks_account_claimed_by_idx'],
+  [tasks.completedByAgentId, 'tasks_account_completed_by_idx'],
+] as const;
+
+const isWorker = (p: Principal) => p.mode !== 'restricted' && p.role === 'worker';
+
+/** The listing's order by column name, on the tasks table or on a derived table's columns. */
+function orderSql(f: ListFilters, column: (name: string) => SQL): SQL {
+  const byDueDate = (f.labels ?? []).length === 0 && byDue(f);
+  return byDueDate ? sql`${column('due_date')} asc, ${column('id')} asc` : sql`${column('created_at')} desc, ${column('id')} desc`;
+}
+
+/** Columns of a derived table `alias` holding listColumns, typed as drizzle selects them. */
+function derivedFields(alias: ReturnType<typeof sql.identifier>) {
+  return Object.fromEntries(
+    Object.entries(listColumns).map(([key, column]) => [key, sql`${alias}.${sql.identifier(column.name)}`.mapWith(column)]),
+  ) as { [K in keyof typeof listColumns]: SQL<(typeof tasks.$inferSelect)[K]> };
+}
+
+function workerQuery(db: Db, p: Principal, f: ListFilters, filters: SQL[], take: number | SQL) {
+  // A search's common arm gets take as SQL (0 when the rare arm answers): then no head reads.
+  const reach = typeof take === 'number' ? f.offset + take : sql`case when ${take} > 0 then ${take} + ${f.offset} else 0 end`;
+  const whole = (f.labels ?? []).length === 0 && byDue(f);
+  const selected = sql.join(
+    Object.values(listColumns).map((column) => sql`${column} as ${sql.identifier(column.name)}`),
+    sql`, `,
+  );
+  const own = (name: string) => sql`${tasks}.${sql.identifier(name)}`;
+  const labelConds = (f.labels ?? []).map(hasLabel);
+  const parts = WORKER_RANGES.map(([column, index], k) => {
+    const where = and(eq(tasks.accountId, p.accountId), eq(column, p.agentId), ...filters, ...labelConds);
+    const range = sql`select ${selected} from ${tasks} indexed by ${sql.identifier(index)} where ${where}`;
+    const head = whole ? range : sql`${range} order by ${orderSql(f, own)} limit ${reach}`;
+    const earlier = WORKER_RANGES.slice(0, k).map(([c]) => sql`${sql.identifier(c.name)} is not ${p.agentId}`);
+    return earlier.length === 0 ? sql`select * from (${head})` : sql`select * from (${head}) where ${sql.join(earlier, sql` and `)}`;
+  });
+  const heads = sql.identifier('heads');
+  return db
+    .select(derivedFields(heads))
+    .from(sql`(${sql.join(parts, sql` union all `)}) ${heads}`)
+    .orderBy(orderSql(f, (name) => sql`${heads}.${sql.identifier(name)}`))
+    .limit(take as number)
+    .offset(f.offset);
+}
+
+/**
  * A search of 3+ characters: one statement holding both plans (see the top of the file). The CTE
  * counts index matches up to rareBound + 1, once; each arm's LIMIT is `take` or 0 by that count.
  * SQLite evaluates LIMIT before running an arm and skips an arm whose LIMIT is 0, so only one
  * arm reads anything (a constant test in WHERE would not do: SQLite checks it per row).
  */
-function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number) {
+function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number, now: number) {
   const phrase = ftsPhrase(f.search!);
   const bound = rareBound(f);
   const matches = sql`(select ${sql.identifier('v')} from ${sql.identifier('fts_matches')})`;
@@ -188,7 +269,7 @@ function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: n
     .orderBy(...listingOrder(f))
     .limit(sql`case when ${matches} <= ${bound} then ${take} else 0 end` as unknown as number)
     .offset(f.offset);
-  const common = indexQuery(db, p, f, conds, sql`case when ${matches} > ${bound} then ${take} else 0 end`);
+  const common = indexQuery(db, p, f, conds, sql`case when ${matches} > ${bound} then ${take} else 0 end`, now);
   const count = sql`select count(*) from (select 1 from ${tasksFts} where ${tasksFts} match ${phrase} limit ${bound + 1})`;
   const page = sql.identifier('page');
   const fields = Object.fromEntries(
@@ -207,8 +288,8 @@ function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: n
  */
 export function listQuery(db: Db, p: Principal, f: ListFilters, now: number, take = f.limit + 1) {
   const conds = filterConditions(p, f, now);
-  if (f.search !== undefined && ftsSearchable(f.search)) return searchQuery(db, p, f, conds, take);
-  return indexQuery(db, p, f, conds, take);
+  if (f.search !== undefined && ftsSearchable(f.search)) return searchQuery(db, p, f, conds, take, now);
+  return indexQuery(db, p, f, conds, take, now);
 }
 
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
