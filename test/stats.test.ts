@@ -19,6 +19,7 @@ import { canSee } from '../src/domain/task-access';
 import type { TaskRow } from '../src/domain/task-json';
 import { countingD1 } from '../src/lib/d1-metrics';
 import { isoDate, isoSeconds } from '../src/lib/time';
+import { bulkInsertTasks, type BulkTask } from './helpers/bulk-tasks';
 import { api, db, makeAccount, makeAgent, type TestAccount } from './helpers/fixtures';
 import { insertTasks, type TaskSeed } from './helpers/task-rows';
 
@@ -200,37 +201,34 @@ describe('stats with 20,000 tasks', () => {
     const w = await makeAgent(a, 'worker');
     worker = await principalOf(w.key);
     second = (await api('POST', '/v1/projects', a.adminKey, { name: 'Second' })).body.id;
-    const statements: D1PreparedStatement[] = [];
-    const ROWS_PER_INSERT = 250;
-    const q = (v: string | null) => (v === null ? 'NULL' : `'${v}'`);
-    for (let start = 0; start < N; start += ROWS_PER_INSERT) {
-      const values: string[] = [];
-      for (let i = start; i < Math.min(N, start + ROWS_PER_INSERT); i++) {
-        const id = `tsk_stat${String(i).padStart(6, '0')}`;
-        // Every task is older than yesterday; a few were completed today.
-        const created = iso(now - 2 * DAY - (N - i) * 60_000);
-        const completedToday = i % 500 === 3 || i % 1000 === 13;
-        const completed = i % 3 === 0 || completedToday;
-        const completedAt = completedToday ? iso(now) : completed ? created : null;
+    const seeds: BulkTask[] = [];
+    for (let i = 0; i < N; i++) {
+      // Every task is older than yesterday; a few were completed today.
+      const created = iso(now - 2 * DAY - (N - i) * 60_000);
+      const completedToday = i % 500 === 3 || i % 1000 === 13;
+      const completed = i % 3 === 0 || completedToday;
+      const claimed = i % 1000 === 11;
+      seeds.push({
+        id: `tsk_stat${String(i).padStart(6, '0')}`,
+        accountId: a.accountId,
+        projectId: i % 10 === 9 ? null : i % 2 === 0 ? a.projectId : second,
+        content: `Task ${i}`,
+        priority: (i % 4) + 1,
         // One task in a hundred has a due date, from five days ago to five days ahead.
-        const due = i % 100 === 0 ? isoDate(now + ((i / 100) % 11 - 5) * DAY) : null;
-        const project = i % 10 === 9 ? null : i % 2 === 0 ? a.projectId : second;
+        dueDate: i % 100 === 0 ? isoDate(now + (((i / 100) % 11) - 5) * DAY) : null,
         // The worker sees a few hundred tasks at most: created, assigned, claimed, completed.
-        const creator = i % 400 === 7 ? w.id : a.adminId;
-        const assigned = i % 400 === 9 || i % 400 === 10 || i % 2000 === 100 ? w.id : null;
-        const claimed = i % 1000 === 11 ? [w.id, iso(now), iso(now + 600_000)] : [null, null, null];
-        const completedBy = i % 1000 === 13 ? w.id : completed ? a.adminId : null;
-        values.push(
-          `('${id}', '${a.accountId}', ${q(project)}, '${id}', 'Task ${i}', ${(i % 4) + 1}, '[]', ${q(due)}, ${q(assigned)}, '${creator}', ${completed ? 1 : 0}, ${q(completedAt)}, ${q(completedBy)}, ${claimed.map(q).join(', ')}, '${created}', '${created}')`,
-        );
-      }
-      statements.push(
-        env.DB.prepare(
-          `INSERT INTO tasks (id, account_id, project_id, root_task_id, content, priority, labels, due_date, assigned_to_agent_id, created_by_agent_id, completed, completed_at, completed_by_agent_id, claimed_by_agent_id, claimed_at, lease_expires_at, created_at, updated_at) VALUES ${values.join(', ')}`,
-        ),
-      );
+        createdBy: i % 400 === 7 ? w.id : a.adminId,
+        assignedTo: i % 400 === 9 || i % 400 === 10 || i % 2000 === 100 ? w.id : null,
+        completed,
+        completedAt: completedToday ? iso(now) : completed ? created : null,
+        completedBy: i % 1000 === 13 ? w.id : completed ? a.adminId : null,
+        claimedBy: claimed ? w.id : null,
+        claimedAt: claimed ? iso(now) : null,
+        leaseExpiresAt: claimed ? iso(now + 600_000) : null,
+        createdAt: created,
+      });
     }
-    for (let i = 0; i < statements.length; i += 20) await env.DB.batch(statements.slice(i, i + 20));
+    await bulkInsertTasks(seeds);
   }, 120_000);
 
   it.each([

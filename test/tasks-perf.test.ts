@@ -24,6 +24,7 @@ import { addLink, listLinks } from '../src/domain/task-links';
 import { completeTask, createTask, deleteTask, getTask, uncompleteTask, updateTask } from '../src/domain/tasks';
 import { usage } from '../src/domain/usage';
 import { countingD1 as countRoundTrips } from '../src/lib/d1-metrics';
+import { bulkInsertTasks, type BulkTask } from './helpers/bulk-tasks';
 import { api, db, makeAccount, makeAgent, type TestAccount } from './helpers/fixtures';
 
 /** A D1 binding that counts round trips (statement executions and batches) and sums rows_read. */
@@ -155,30 +156,28 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     p = await principalOf(a.adminKey);
     workerId = (await makeAgent(a, 'worker')).id;
     otherProject = (await api('POST', '/v1/projects', a.adminKey, { name: 'Second' })).body.id;
-    const statements: D1PreparedStatement[] = [];
-    const ROWS_PER_INSERT = 250;
-    for (let start = 0; start < N; start += ROWS_PER_INSERT) {
-      const values: string[] = [];
-      for (let i = start; i < Math.min(N, start + ROWS_PER_INSERT); i++) {
-        const id = `tsk_perf${String(i).padStart(6, '0')}`;
-        const created = iso(now - (N - i) * 60_000);
-        const due = i % 2 === 0 ? `'${iso(now + ((i % 400) - 200) * 86_400_000).slice(0, 10)}'` : 'NULL';
-        const labels = i % 5 === 0 ? '["bug","ops"]' : i % 5 === 1 ? '["docs"]' : '[]';
-        const project = i % 2 === 0 ? a.projectId : otherProject;
-        const assigned = i % 7 === 0 ? `'${workerId}'` : 'NULL';
-        const completed = i % 3 === 0 ? 1 : 0;
-        const claimed = i % 500 === 1 ? `'${workerId}', '${iso(now)}', '${iso(now + 600_000)}'` : 'NULL, NULL, NULL';
-        values.push(
-          `('${id}', '${a.accountId}', '${project}', '${id}', 'Task number ${i} about ${i % 10 === 0 ? 'billing' : 'search'}', ${i % 4 + 1}, '${labels}', ${due}, ${assigned}, '${a.adminId}', ${completed}, ${claimed}, '${created}', '${created}')`,
-        );
-      }
-      statements.push(
-        env.DB.prepare(
-          `INSERT INTO tasks (id, account_id, project_id, root_task_id, content, priority, labels, due_date, assigned_to_agent_id, created_by_agent_id, completed, claimed_by_agent_id, claimed_at, lease_expires_at, created_at, updated_at) VALUES ${values.join(', ')}`,
-        ),
-      );
+    const seeds: BulkTask[] = [];
+    for (let i = 0; i < N; i++) {
+      const created = iso(now - (N - i) * 60_000);
+      const claimed = i % 500 === 1;
+      seeds.push({
+        id: `tsk_perf${String(i).padStart(6, '0')}`,
+        accountId: a.accountId,
+        projectId: i % 2 === 0 ? a.projectId : otherProject,
+        content: `Task number ${i} about ${i % 10 === 0 ? 'billing' : 'search'}`,
+        priority: (i % 4) + 1,
+        labels: i % 5 === 0 ? '["bug","ops"]' : i % 5 === 1 ? '["docs"]' : '[]',
+        dueDate: i % 2 === 0 ? iso(now + ((i % 400) - 200) * 86_400_000).slice(0, 10) : null,
+        assignedTo: i % 7 === 0 ? workerId : null,
+        createdBy: a.adminId,
+        completed: i % 3 === 0,
+        claimedBy: claimed ? workerId : null,
+        claimedAt: claimed ? iso(now) : null,
+        leaseExpiresAt: claimed ? iso(now + 600_000) : null,
+        createdAt: created,
+      });
     }
-    for (let i = 0; i < statements.length; i += 20) await env.DB.batch(statements.slice(i, i + 20));
+    await bulkInsertTasks(seeds);
   }, 120_000);
 
   const single: [string, Partial<ListFilters>, number | null][] = [

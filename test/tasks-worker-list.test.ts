@@ -14,6 +14,7 @@ import type { Principal } from '../src/domain/access';
 import { authenticate } from '../src/domain/authentication';
 import { listQuery, listTasks, rareBound, type ListFilters } from '../src/domain/task-list';
 import { countingD1 } from '../src/lib/d1-metrics';
+import { bulkInsertTasks, type BulkTask } from './helpers/bulk-tasks';
 import { api, db, makeAccount, makeAgent, type TestAccount } from './helpers/fixtures';
 
 const N = 20_000;
@@ -126,40 +127,37 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
     claimed.add(EVERY_RANGE);
     completedBy.add(EVERY_RANGE);
 
-    const statements: D1PreparedStatement[] = [];
-    const ROWS_PER_INSERT = 250;
-    const q = (v: string | null) => (v === null ? 'NULL' : `'${v}'`);
-    for (let start = 0; start < N; start += ROWS_PER_INSERT) {
-      const values: string[] = [];
-      for (let i = start; i < Math.min(N, start + ROWS_PER_INSERT); i++) {
-        const id = `tsk_wl${String(i).padStart(6, '0')}`;
-        // Two tasks per minute: equal created_at, so the order's id tie-break is exercised.
-        const createdAt = iso(now - Math.ceil((N - i) / 2) * 60_000);
-        const offset = ((i * 37) % 21) - 10;
-        const due = i % 3 === 2 ? null : i % 4 === 1 ? `${iso(now + offset * DAY_MS).slice(0, 10)}T09:00:00Z` : iso(now + offset * DAY_MS).slice(0, 10);
-        const labels = i % 5 === 0 ? '["bug","ops"]' : i % 5 === 1 || i % 5 === 3 ? '["docs"]' : i % 5 === 4 ? '["bug"]' : '[]';
-        const project = i % 2 === 0 ? a.projectId : otherProject;
-        const creator = created.has(i) ? me : i % 10 === 7 ? busyId : a.adminId;
-        const assignee = assigned.has(i) ? me : i % 20 === 9 ? busyId : i % 7 === 0 ? other : null;
-        let claimer: string | null = null;
-        let lease: string | null = null;
-        if (claimed.has(i)) [claimer, lease] = [me, iso(now + (i % 2 === 0 ? 600_000 : -600_000))];
-        else if (i % 300 === 3) [claimer, lease] = [other, iso(now + 600_000)];
-        const doneBy = completedBy.has(i) ? me : i % 3 === 0 ? a.adminId : null;
-        const completed = doneBy !== null ? 1 : 0;
-        const content = `Task number ${i} about ${i % 10 === 0 ? 'billing' : 'search'}`;
-        const description = i % 11 === 0 ? `'Needs BILLING review'` : 'NULL';
-        values.push(
-          `('${id}', '${a.accountId}', '${project}', '${id}', '${content}', ${description}, ${(i % 4) + 1}, '${labels}', ${q(due)}, ${q(assignee)}, '${creator}', ${completed}, ${q(doneBy)}, ${q(completed ? createdAt : null)}, ${q(claimer)}, ${q(claimer && createdAt)}, ${q(lease)}, '${createdAt}', '${createdAt}')`,
-        );
-      }
-      statements.push(
-        env.DB.prepare(
-          `INSERT INTO tasks (id, account_id, project_id, root_task_id, content, description, priority, labels, due_date, assigned_to_agent_id, created_by_agent_id, completed, completed_by_agent_id, completed_at, claimed_by_agent_id, claimed_at, lease_expires_at, created_at, updated_at) VALUES ${values.join(', ')}`,
-        ),
-      );
+    const seeds: BulkTask[] = [];
+    for (let i = 0; i < N; i++) {
+      // Two tasks per minute: equal created_at, so the order's id tie-break is exercised.
+      const createdAt = iso(now - Math.ceil((N - i) / 2) * 60_000);
+      const offset = ((i * 37) % 21) - 10;
+      let claimer: string | null = null;
+      let lease: string | null = null;
+      if (claimed.has(i)) [claimer, lease] = [me, iso(now + (i % 2 === 0 ? 600_000 : -600_000))];
+      else if (i % 300 === 3) [claimer, lease] = [other, iso(now + 600_000)];
+      const doneBy = completedBy.has(i) ? me : i % 3 === 0 ? a.adminId : null;
+      seeds.push({
+        id: `tsk_wl${String(i).padStart(6, '0')}`,
+        accountId: a.accountId,
+        projectId: i % 2 === 0 ? a.projectId : otherProject,
+        content: `Task number ${i} about ${i % 10 === 0 ? 'billing' : 'search'}`,
+        description: i % 11 === 0 ? 'Needs BILLING review' : null,
+        priority: (i % 4) + 1,
+        labels: i % 5 === 0 ? '["bug","ops"]' : i % 5 === 1 || i % 5 === 3 ? '["docs"]' : i % 5 === 4 ? '["bug"]' : '[]',
+        dueDate: i % 3 === 2 ? null : i % 4 === 1 ? `${iso(now + offset * DAY_MS).slice(0, 10)}T09:00:00Z` : iso(now + offset * DAY_MS).slice(0, 10),
+        assignedTo: assigned.has(i) ? me : i % 20 === 9 ? busyId : i % 7 === 0 ? other : null,
+        createdBy: created.has(i) ? me : i % 10 === 7 ? busyId : a.adminId,
+        completed: doneBy !== null,
+        completedBy: doneBy,
+        completedAt: doneBy !== null ? createdAt : null,
+        claimedBy: claimer,
+        claimedAt: claimer ? createdAt : null,
+        leaseExpiresAt: lease,
+        createdAt,
+      });
     }
-    for (let i = 0; i < statements.length; i += 20) await env.DB.batch(statements.slice(i, i + 20));
+    await bulkInsertTasks(seeds);
     const rows = await env.DB.prepare(
       `SELECT id, project_id, content, description, priority, labels, due_date, assigned_to_agent_id, created_by_agent_id, completed, completed_by_agent_id, claimed_by_agent_id, lease_expires_at, created_at FROM tasks WHERE account_id = ?`,
     )
