@@ -169,6 +169,28 @@ async function main() {
   report();
 }
 
+/** The targets the project set itself, each checked against this run's figures. */
+function targets(health: Map<number, Row>): string[] {
+  const h32 = health.get(32);
+  const out: string[] = [];
+  const check = (ok: boolean, text: string) => out.push(`- ${ok ? 'met' : 'NOT met'}: ${text}`);
+  if (!h32) return ['- no /health figures at 32 connections'];
+  for (const r of rows.filter((x) => x.connections === 32 && x.name !== 'GET /health')) {
+    check(r.rps >= 0.4 * h32.rps, `${r.name} at 32 connections reaches 40% of /health req/s (${(r.rps / h32.rps).toFixed(2)})`);
+    check(r.p99 < 5 * h32.p99, `${r.name} at 32 connections has p99 under 5x /health p99 (${(r.p99 / h32.p99).toFixed(2)})`);
+  }
+  const small = rows.find((r) => r.connections === 32 && r.name.includes('(100 tasks)'));
+  const big = rows.find((r) => r.connections === 32 && r.name.includes(`(${BIG} tasks)`));
+  if (small && big) check(big.rps >= small.rps / 1.5 && big.p99 <= small.p99 * 1.5, `GET /v1/tasks at ${BIG} tasks within 1.5x of itself at 100 tasks (req/s ${(small.rps / big.rps).toFixed(2)}x, p99 ${(big.p99 / small.p99).toFixed(2)}x)`);
+  const claim32 = claimRows.find((r) => r.workers === 32);
+  if (claim32) {
+    check(claim32.tasksPerSec >= 0.3 * h32.rps, `claim-and-complete with 32 workers at 30% of /health req/s (${(claim32.tasksPerSec / h32.rps).toFixed(2)} in tasks/s)`);
+    check(claim32.p99 < 10 * h32.p99, `claim p99 with 32 workers under 10x /health p99 (${(claim32.p99 / h32.p99).toFixed(2)})`);
+    check(claimRows.every((r) => r.doubleClaims === 0), 'no double claims, by the clients and by D1');
+  }
+  return out;
+}
+
 function report() {
   const date = new Date().toISOString().slice(0, 10);
   const health = new Map(rows.filter((r) => r.name === 'GET /health').map((r) => [r.connections, r]));
@@ -197,6 +219,10 @@ function report() {
       const h = health.get(32);
       return `| ${r.workers} | ${r.tasksPerSec.toFixed(1)} | ${ratio(2 * r.tasksPerSec, h?.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${ratio(r.p99, h?.p99)} | ${r.doubleClaims} |`;
     }),
+    '',
+    '## Targets',
+    '',
+    ...targets(health),
     '',
   ];
   const text = lines.join('\n');
