@@ -1,7 +1,12 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, startDevServer, type DevServer } from './harness';
 
+const ROOT = resolve(import.meta.dirname, '../..');
 let server: DevServer;
 beforeAll(async () => {
   server = await startDevServer();
@@ -48,5 +53,17 @@ describe('wrangler dev, over HTTP', () => {
     const docs = await fetch(`${server.baseUrl}/docs`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('/v1/openapi.json');
+  });
+
+  it('the production configuration builds, with every binding it needs', () => {
+    const out = spawnSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--env', 'production', '--outdir', mkdtempSync(join(tmpdir(), 'delega-dry-'))], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
+    });
+    expect(out.status, out.stderr).toBe(0);
+    for (const binding of ['env.DB', 'env.CLAIM_QUEUE (ClaimQueue)', 'env.RATE_LIMITER (RateLimiter)', 'env.WEBHOOKS', 'env.EMAIL', 'env.ENVIRONMENT ("production")']) {
+      expect(out.stdout).toContain(binding);
+    }
   });
 });
