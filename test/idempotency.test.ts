@@ -77,4 +77,21 @@ describe('Idempotency-Key', () => {
     expect(dump).not.toContain('agent-once');
     expect(dump).not.toContain('sealed-bot');
   });
+
+  it('lets a retry run when the first request died unanswered (stale after a minute)', async () => {
+    const account = await makeAccount();
+    const first = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
+    expect(first.status).toBe(201);
+    // As if the isolate died before storing the answer: the key is held with no answer.
+    await env.DB.prepare('update idempotency_keys set status = null, body = null, created_at = ?1').bind(new Date(Date.now() - 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z')).run();
+    const soon = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
+    expect(soon.status).toBe(409);
+    expect(soon.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+    await env.DB.prepare('update idempotency_keys set created_at = ?1').bind(new Date(Date.now() - 120_000).toISOString().replace(/\.\d{3}Z$/, 'Z')).run();
+    const later = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
+    expect(later.status).toBe(201);
+    const replay = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
+    expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(replay.body.id).toBe(later.body.id);
+  });
 });

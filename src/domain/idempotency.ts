@@ -4,12 +4,14 @@
  * A key is claimed atomically (INSERT OR IGNORE in one batch), so two concurrent requests with
  * one key never both run.
  */
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { idempotencyKeys } from '../db/schema';
 import { isoSeconds } from '../lib/time';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
+/** A first request still unanswered after this long died with its isolate: a retry may run. */
+const STALE_IN_PROGRESS_MS = 60 * 1000;
 
 export type IdempotencyStart =
   | { kind: 'new' }
@@ -20,7 +22,14 @@ export type IdempotencyStart =
 export async function beginIdempotent(db: Db, scopeKey: string, requestHash: string, now: number): Promise<IdempotencyStart> {
   const ts = isoSeconds(now);
   const [, inserted, existing] = await db.batch([
-    db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scopeKey, scopeKey), lt(idempotencyKeys.expiresAt, ts))),
+    db
+      .delete(idempotencyKeys)
+      .where(
+        and(
+          eq(idempotencyKeys.scopeKey, scopeKey),
+          or(lt(idempotencyKeys.expiresAt, ts), and(isNull(idempotencyKeys.status), lt(idempotencyKeys.createdAt, isoSeconds(now - STALE_IN_PROGRESS_MS)))),
+        ),
+      ),
     db.insert(idempotencyKeys).values({ scopeKey, requestHash, createdAt: ts, expiresAt: isoSeconds(now + TTL_MS) }).onConflictDoNothing().returning({ scopeKey: idempotencyKeys.scopeKey }),
     db.select().from(idempotencyKeys).where(eq(idempotencyKeys.scopeKey, scopeKey)),
   ]);
