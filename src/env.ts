@@ -1,6 +1,7 @@
 /** Worker bindings and per-request context variables. */
 import type { ClaimQueue } from './queue/claim-queue';
 import type { RateLimiter } from './limits/rate-limiter';
+import type { KeyGate } from './limits/key-gate';
 import type { WebhookMessage } from './webhooks/messages';
 import type { Principal } from './domain/access';
 
@@ -8,6 +9,8 @@ export interface Env {
   DB: D1Database;
   CLAIM_QUEUE: DurableObjectNamespace<ClaimQueue>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** One per API key: its cached principal and its rate window. */
+  KEY_GATE: DurableObjectNamespace<KeyGate>;
   WEBHOOKS: Queue<WebhookMessage>;
   /** "development" enables the dev mailbox, http webhooks to localhost, and dev conveniences. */
   ENVIRONMENT: string;

@@ -22,3 +22,4 @@ export default {
 
 export { ClaimQueue } from './queue/claim-queue';
 export { RateLimiter } from './limits/rate-limiter';
+export { KeyGate } from './limits/key-gate';

@@ -11,6 +11,7 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal, Role } from './access';
 import { issueKey } from './api-keys';
+import type { PrincipalCache } from './authentication';
 
 export type AgentRow = typeof agents.$inferSelect;
 
@@ -127,7 +128,7 @@ export interface UpdateAgentInput {
   active?: boolean;
 }
 
-export async function updateAgent(db: Db, p: Principal, id: string, input: UpdateAgentInput, now: number): Promise<AgentJson> {
+export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, id: string, input: UpdateAgentInput, now: number): Promise<AgentJson> {
   const row = await visibleAgent(db, p, id);
   const isAdmin = p.role === 'admin';
   if (!isAdmin && id !== p.agentId) {
@@ -152,6 +153,7 @@ export async function updateAgent(db: Db, p: Principal, id: string, input: Updat
   if (input.active !== undefined) changes.active = input.active;
   try {
     const updated = await db.update(agents).set(changes).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))).returning().get();
+    await cache.forgetKeys([row.keyHash]);
     return agentJson(updated ?? { ...row, ...changes }, defaultId);
   } catch (e) {
     if (isUniqueViolation(e)) throw conflict('AGENT_NAME_TAKEN', `An agent named "${input.name}" already exists in this account`);
@@ -159,7 +161,7 @@ export async function updateAgent(db: Db, p: Principal, id: string, input: Updat
   }
 }
 
-export async function rotateAgentKey(db: Db, pepper: string, p: Principal, id: string, now: number): Promise<AgentJson> {
+export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: string, p: Principal, id: string, now: number): Promise<AgentJson> {
   if (id !== p.agentId && p.role !== 'admin') {
     // Coordinators see the directory but may only rotate their own key.
     await visibleAgent(db, p, id);
@@ -167,16 +169,20 @@ export async function rotateAgentKey(db: Db, pepper: string, p: Principal, id: s
   }
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
-  const [updated, acct] = await db.batch([
-    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts }).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))).returning(),
+  const isTarget = and(eq(agents.id, id), eq(agents.accountId, p.accountId));
+  const [previous, updated, acct] = await db.batch([
+    db.select({ keyHash: agents.keyHash }).from(agents).where(isTarget),
+    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts }).where(isTarget).returning(),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
   ]);
   const row = updated[0];
   if (!row) throw agentNotFound();
+  // The old key's object still holds the principal: it must forget it before we answer.
+  await cache.forgetKeys(previous.map((r) => r.keyHash));
   return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
 }
 
-export async function deleteAgent(db: Db, p: Principal, id: string): Promise<void> {
+export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, id: string): Promise<void> {
   const referenced = (column: AnySQLiteColumn) =>
     sql<number>`exists(select 1 from ${tasks} where ${tasks.accountId} = ${p.accountId} and ${column} = ${id})`;
   const [target, acct, active, refs] = await db.batch([
@@ -201,6 +207,7 @@ export async function deleteAgent(db: Db, p: Principal, id: string): Promise<voi
     throw conflict('AGENT_REFERENCED', `Tasks still reference this agent (${reasons.join(', ')}); reassign or delete them first, or deactivate the agent with PUT {"active": false}`);
   }
   await db.delete(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)));
+  await cache.forgetKeys([row.keyHash]);
 }
 
 export function isUniqueViolation(e: unknown): boolean {

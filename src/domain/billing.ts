@@ -11,6 +11,7 @@ import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
 import { ApiError, badRequest, conflict } from '../lib/errors';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
+import type { PrincipalCache } from './authentication';
 
 export type PaidPlan = 'pro' | 'scale';
 
@@ -105,7 +106,7 @@ interface StripeEvent {
 }
 
 /** Applies a verified Stripe event to the account's plan. Unknown events are acknowledged. */
-export async function applyStripeEvent(db: Db, event: StripeEvent, now: number): Promise<{ handled: boolean }> {
+export async function applyStripeEvent(db: Db, cache: PrincipalCache, event: StripeEvent, now: number): Promise<{ handled: boolean }> {
   const object = event.data?.object ?? {};
   const accountId = object.metadata?.account_id ?? object.client_reference_id;
   const plan = object.metadata?.plan;
@@ -121,10 +122,13 @@ export async function applyStripeEvent(db: Db, event: StripeEvent, now: number):
         .update(accounts)
         .set({ plan: next, updatedAt: ts, ...(object.customer ? { stripeCustomerId: object.customer } : {}) })
         .where(eq(accounts.id, accountId));
+      // Each key's rate limit follows the plan.
+      await cache.forgetAccount(accountId);
       return { handled: true };
     }
     case 'customer.subscription.deleted':
       await db.update(accounts).set({ plan: 'free', updatedAt: ts }).where(eq(accounts.id, accountId));
+      await cache.forgetAccount(accountId);
       return { handled: true };
     default:
       return { handled: false };

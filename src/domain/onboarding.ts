@@ -19,6 +19,7 @@ import { modeFor, type Mode, type Principal } from './access';
 import { createAccount } from './accounts';
 import { agentJson, isUniqueViolation, type AgentJson } from './agents';
 import { issueKey } from './api-keys';
+import type { PrincipalCache } from './authentication';
 import { hitRates, type RateRule } from './onboarding-rate';
 import type { RateCounter } from '../limits/rate-limiter';
 import {
@@ -38,6 +39,8 @@ export interface OnboardingDeps {
   db: Db;
   pepper: string;
   mailer: Mailer;
+  /** Claims and recoveries change principals: their cached copies must go. */
+  keys: PrincipalCache;
   /** Origin the magic link points at, e.g. `https://api.delega.dev`. */
   linkBase: string;
   limits: { perMinute: number; emailsPerHour: number };
@@ -185,7 +188,12 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
   await hitRates(deps.rate, [tryRule(deps, email)], now);
   const result = await consumeCode(db, deps.pepper, { email, purpose: 'recover', code: input.code }, now);
   if (result.status !== 'ok') throw invalidCode();
-  const account = await db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, result.accountId)).get();
+  const account = await db
+    .select({ defaultAgentId: accounts.defaultAgentId, keyHash: agents.keyHash })
+    .from(accounts)
+    .innerJoin(agents, eq(agents.id, accounts.defaultAgentId))
+    .where(eq(accounts.id, result.accountId))
+    .get();
   if (!account?.defaultAgentId) throw invalidCode();
 
   const key = await issueKey(deps.pepper);
@@ -198,6 +206,7 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
   ]);
   const row = updated[0];
   if (!row) throw invalidCode();
+  await deps.keys.forgetKeys([account.keyHash]);
   return {
     recovered: true,
     agent: agentJson(row, account.defaultAgentId, key.plaintext) as AgentJson & { api_key: string },
@@ -363,7 +372,8 @@ export interface ClaimResult {
  * full at once), the human becomes a verified user, and the token (if any) is spent. Each write
  * is conditional, so a second concurrent claim changes nothing.
  */
-async function activate(db: Db, target: { accountId: string; email: string; tokenId?: string }, now: number): Promise<boolean> {
+async function activate(deps: Pick<OnboardingDeps, 'db' | 'keys'>, target: { accountId: string; email: string; tokenId?: string }, now: number): Promise<boolean> {
+  const { db } = deps;
   const ts = isoSeconds(now);
   const tokenSpend = target.tokenId
     ? db.update(claimTokens).set({ usedAt: ts }).where(and(eq(claimTokens.id, target.tokenId), isNull(claimTokens.usedAt))).returning({ id: claimTokens.id })
@@ -375,19 +385,18 @@ async function activate(db: Db, target: { accountId: string; email: string; toke
     .returning({ id: accounts.id });
   // One email holds at most one user; if the human already has an account, this one is still claimed.
   const user = db.insert(users).values({ id: newId('usr', now), accountId: target.accountId, email: target.email, verifiedAt: ts, createdAt: ts }).onConflictDoNothing();
-  if (tokenSpend) {
-    const [spent] = await db.batch([tokenSpend, flip, user]);
-    return spent.length > 0;
-  }
-  const [flipped] = await db.batch([flip, user]);
-  return flipped.length > 0;
+  const [changed] = tokenSpend ? await db.batch([tokenSpend, flip, user]) : await db.batch([flip, user]);
+  if (changed.length === 0) return false;
+  // Every key of the account was restricted a moment ago.
+  await deps.keys.forgetAccount(target.accountId);
+  return true;
 }
 
 export async function completeClaim(deps: OnboardingDeps, token: string, now: number): Promise<ClaimResult> {
   const found = await lookupClaim(deps, token, now);
   if (found.status !== 'pending') throw claimLookupError(found.status);
   const { token: row, preview } = found;
-  if (!(await activate(deps.db, { accountId: row.accountId, email: row.email, tokenId: row.id }, now))) throw claimLookupError('used');
+  if (!(await activate(deps, { accountId: row.accountId, email: row.email, tokenId: row.id }, now))) throw claimLookupError('used');
   return claimResult(row.accountId, preview.agent, now);
 }
 
@@ -453,7 +462,7 @@ export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, otp: s
   await hitRates(deps.rate, [tryRule(deps, email)], now);
   const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'claim', code: otp, accountId: p.accountId }, now);
   if (result.status !== 'ok') throw claimCodeError(result);
-  if (!(await activate(deps.db, { accountId: p.accountId, email }, now))) throw claimLookupError('claimed');
+  if (!(await activate(deps, { accountId: p.accountId, email }, now))) throw claimLookupError('claimed');
   const agent = await deps.db.select({ label: agents.displayName }).from(agents).where(eq(agents.id, p.agentId)).get();
   return claimResult(p.accountId, { id: p.agentId, name: p.agentName, label: agent?.label ?? null }, now);
 }

@@ -2,7 +2,7 @@
  * Webhook subscriptions of an account: CRUD with a write-only secret, event and URL checks,
  * the delivery log, a signed `ping`, and redelivery of a failed delivery.
  */
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
 import type { Env } from '../env';
@@ -14,6 +14,7 @@ import { parseEvents, TASK_EVENTS } from '../webhooks/events';
 import { generateSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/url-safety';
 import type { Principal } from './access';
+import type { PrincipalCache } from './authentication';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 
@@ -89,10 +90,14 @@ export interface CreateWebhookInput {
   active?: boolean;
 }
 
-export async function createWebhook(db: Db, settings: WebhookSettings, p: Principal, input: CreateWebhookInput, maxWebhooks: number, now: number): Promise<WebhookJson> {
+export async function createWebhook(db: Db, cache: PrincipalCache, settings: WebhookSettings, p: Principal, input: CreateWebhookInput, maxWebhooks: number, now: number): Promise<WebhookJson> {
   const url = checkWebhookUrl(input.url, settings);
   const events = checkEvents(input.events);
-  const existing = await db.select({ n: count() }).from(webhooks).where(eq(webhooks.accountId, p.accountId)).get();
+  const existing = await db
+    .select({ n: count(), active: sql<number>`coalesce(sum(${webhooks.active}), 0)` })
+    .from(webhooks)
+    .where(eq(webhooks.accountId, p.accountId))
+    .get();
   if ((existing?.n ?? 0) >= maxWebhooks) {
     throw new ApiError(403, 'WEBHOOK_LIMIT_REACHED', `This account already has ${maxWebhooks} webhooks, the most its plan allows`);
   }
@@ -113,6 +118,8 @@ export async function createWebhook(db: Db, settings: WebhookSettings, p: Princi
     updatedAt: ts,
   };
   await db.insert(webhooks).values(row);
+  // Keys of an account without active webhooks skip event lookups (Principal.hasWebhooks).
+  if (row.active && !existing?.active) await cache.forgetAccount(p.accountId);
   // A secret the caller chose is not echoed back; a generated one is shown this once.
   return webhookJson(row, input.secret === undefined ? secret : undefined);
 }
@@ -125,7 +132,7 @@ export interface UpdateWebhookInput {
   active?: boolean;
 }
 
-export async function updateWebhook(db: Db, settings: WebhookSettings, p: Principal, id: string, input: UpdateWebhookInput, now: number): Promise<WebhookJson> {
+export async function updateWebhook(db: Db, cache: PrincipalCache, settings: WebhookSettings, p: Principal, id: string, input: UpdateWebhookInput, now: number): Promise<WebhookJson> {
   const row = await ownWebhook(db, p, id);
   const changes: Partial<WebhookRow> = { updatedAt: isoSeconds(now) };
   if (input.url !== undefined) changes.url = checkWebhookUrl(input.url, settings);
@@ -138,6 +145,7 @@ export async function updateWebhook(db: Db, settings: WebhookSettings, p: Princi
     if (input.active) Object.assign(changes, { consecutiveFailures: 0, disabledReason: null, disabledAt: null });
   }
   const updated = await db.update(webhooks).set(changes).where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId))).returning().get();
+  if (input.active && !row.active) await cache.forgetAccount(p.accountId);
   return webhookJson(updated ?? { ...row, ...changes });
 }
 

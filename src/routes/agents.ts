@@ -1,6 +1,7 @@
 /** /agents: the account's agent directory, keys and runs. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
+import { principalCache } from '../limits/key-gate';
 import { createAgent, deleteAgent, getAgent, listAgents, rotateAgentKey, updateAgent } from '../domain/agents';
 import { keyPepper, limit } from '../lib/config';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
@@ -111,17 +112,17 @@ export const agentRoutes = createRouter()
   })
   .openapi(read, async (c) => c.json(await getAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(await updateAgent(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(await updateAgent(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
-    await deleteAgent(database(c.env.DB), c.get('principal'), id);
+    await deleteAgent(database(c.env.DB), principalCache(c.env), c.get('principal'), id);
     return c.json({ deleted: true as const, id }, 200);
   })
   .openapi(rotate, async (c) => {
-    const agent = await rotateAgentKey(database(c.env.DB), keyPepper(c.env), c.get('principal'), c.req.valid('param').id, Date.now());
+    const agent = await rotateAgentKey(database(c.env.DB), principalCache(c.env), keyPepper(c.env), c.get('principal'), c.req.valid('param').id, Date.now());
     return c.json({ ...agent, api_key: agent.api_key! }, 200);
   });

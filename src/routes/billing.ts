@@ -1,6 +1,7 @@
 /** /billing: Stripe checkout and portal for admins, and Stripe's signed webhook. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
+import { principalCache } from '../limits/key-gate';
 import { applyStripeEvent, createCheckout, createPortal, verifyStripeSignature } from '../domain/billing';
 import { ApiError } from '../lib/errors';
 import { authedRoute, createRouter, errorContent, jsonBody, jsonContent, publicRoute } from './openapi';
@@ -41,6 +42,6 @@ export const billingRoutes = createRouter()
     if (!secret) throw new ApiError(503, 'BILLING_NOT_CONFIGURED', 'Billing is not configured on this server (STRIPE_WEBHOOK_SECRET is not set)');
     const now = Date.now();
     await verifyStripeSignature(secret, c.req.header('Stripe-Signature'), c.get('rawBody') ?? '', now);
-    const result = await applyStripeEvent(database(c.env.DB), c.req.valid('json'), now);
+    const result = await applyStripeEvent(database(c.env.DB), principalCache(c.env), c.req.valid('json'), now);
     return c.json({ received: true as const, handled: result.handled }, 200);
   });

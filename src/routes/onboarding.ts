@@ -20,6 +20,7 @@ import {
   type OnboardingDeps,
 } from '../domain/onboarding';
 import { hitRates } from '../domain/onboarding-rate';
+import { principalCache } from '../limits/key-gate';
 import { rateCounter, rateLimitHeaders } from '../limits/rate-limiter';
 import { mailerFor, type Mailer } from '../email/mailer';
 import type { AppBindings } from '../env';
@@ -61,6 +62,7 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
     linkBase: linkBase(c),
     limits: { perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'), emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR') },
     rate: rateCounter(c.env),
+    keys: principalCache(c.env),
   };
 }
 

@@ -7,11 +7,11 @@ import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi
 import type { MiddlewareHandler } from 'hono';
 import type { ZodError } from 'zod';
 import { authorize, type Operation } from '../domain/access';
-import { authenticate, keyFromHeaders } from '../domain/authentication';
-import { database } from '../db/client';
+import { keyFromHeaders, keyHashOf, principalOf } from '../domain/authentication';
 import type { AppBindings } from '../env';
-import { keyPepper, rateLimitFor } from '../lib/config';
-import { rateLimitHeaders, takeToken } from '../limits/rate-limiter';
+import { keyPepper } from '../lib/config';
+import { admitKey } from '../limits/key-gate';
+import { rateLimitHeaders } from '../limits/rate-limiter';
 import { idempotency } from './idempotency';
 import { ApiError, type ErrorDetail } from '../lib/errors';
 import { normaliseJsonBody } from './body';
@@ -64,9 +64,11 @@ export type Router = ReturnType<typeof createRouter>;
 export function requireOperation(operation: Operation): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     const key = keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'));
-    const principal = await authenticate(database(c.env.DB), keyPepper(c.env), key);
+    const admission = await admitKey(c.env, await keyHashOf(keyPepper(c.env), key), Date.now());
+    const principal = principalOf(admission.holder);
     c.set('principal', principal);
-    const rate = await takeToken(c.env, principal.agentId, rateLimitFor(c.env, principal.plan), Date.now());
+    // An active holder is always counted.
+    const rate = admission.rate!;
     const headers = rateLimitHeaders(rate);
     if (!rate.allowed) {
       const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));

@@ -1,6 +1,7 @@
 /** /webhooks: admin-only subscriptions, the delivery log, ping and redelivery. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
+import { principalCache } from '../limits/key-gate';
 import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, pingWebhook, redeliver, updateWebhook } from '../domain/webhooks';
 import type { Env } from '../env';
 import { isDevelopment, limit } from '../lib/config';
@@ -169,14 +170,14 @@ const redeliverRoute = authedRoute('webhooks.redeliver', {
 export const webhookRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listWebhooks(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) =>
-    c.json(await createWebhook(database(c.env.DB), settings(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now()), 201),
+    c.json(await createWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now()), 201),
   )
   .openapi(read, async (c) => c.json(await getWebhook(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateWebhook(database(c.env.DB), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(await updateWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateWebhook(database(c.env.DB), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(await updateWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');

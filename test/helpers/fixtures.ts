@@ -4,7 +4,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { database } from '../../src/db/client';
-import { accounts, agents } from '../../src/db/schema';
+import { agents } from '../../src/db/schema';
 import { createAccount } from '../../src/domain/accounts';
 import type { Role } from '../../src/domain/access';
 import { jsonRequest, type JsonResult } from './json-request';
@@ -46,10 +46,6 @@ export async function makeAgent(account: TestAccount, role: Role, name = unique(
   if (res.status !== 201) throw new Error(`makeAgent: ${res.status} ${JSON.stringify(res.body)}`);
   const body = res.body as { id: string; api_key: string };
   return { id: body.id, key: body.api_key, name };
-}
-
-export async function setAccountStatus(accountId: string, status: 'restricted' | 'active') {
-  await db().update(accounts).set({ status }).where(eq(accounts.id, accountId));
 }
 
 export async function agentRow(id: string) {
