@@ -24,6 +24,7 @@ import { addLink, listLinks } from '../src/domain/task-links';
 import { completeTask, createTask, deleteTask, getTask, uncompleteTask, updateTask } from '../src/domain/tasks';
 import { usage } from '../src/domain/usage';
 import { countingD1 as countRoundTrips } from '../src/lib/d1-metrics';
+import { pageIds } from './helpers/task-page';
 import { bulkInsertTasks, type BulkTask } from './helpers/bulk-tasks';
 import { api, db, makeAccount, makeAgent, type TestAccount } from './helpers/fixtures';
 
@@ -202,7 +203,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     if (filters.assigned_to === 'worker') filters.assigned_to = workerId;
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, filters, now);
-    expect(page.rows.length).toBeGreaterThan(0);
+    expect(page.tasks.length).toBeGreaterThan(0);
     expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
     if (total !== null) expect(page.total).toBe(total);
@@ -211,7 +212,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
   it('claimed=true reads fewer than twice the page size', async () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, claimed: true }, now);
-    expect(page.rows.length).toBe(N / 500);
+    expect(page.tasks.length).toBe(N / 500);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
 
@@ -221,7 +222,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
   it.fails('label=bug reads fewer than twice the page size (known gap)', async () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
-    expect(page.rows).toHaveLength(PAGE);
+    expect(page.tasks).toHaveLength(PAGE);
     expect(page.total).toBe(N / 5);
     expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
@@ -237,7 +238,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
   it('search for a rare word reads fewer than twice the page size', async () => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: 'number 19999 ' }, now);
-    expect(page.rows.map((r) => r.id)).toEqual(['tsk_perf019999']);
+    expect(pageIds(page)).toEqual(['tsk_perf019999']);
     expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
@@ -252,8 +253,8 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
   ] as [string, string, string[] | null][])('search (%s) reads fewer than twice the page size', async (_name, term, expected) => {
     const c = countingD1(env.DB);
     const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: term }, now);
-    if (expected) expect(page.rows.map((r) => r.id)).toEqual(expected);
-    expect(page.rows.length).toBeGreaterThan(0);
+    if (expected) expect(pageIds(page)).toEqual(expected);
+    expect(page.tasks.length).toBeGreaterThan(0);
     expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
@@ -268,7 +269,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
         .all<{ id: string }>();
       const page = await listTasks(db(), p, { limit: PAGE, offset: 0, search: term }, now);
       const want = reference.results.map((r) => r.id);
-      expect(page.rows.map((r) => r.id), term).toEqual(want.slice(0, PAGE));
+      expect(pageIds(page), term).toEqual(want.slice(0, PAGE));
       expect(page.hasMore, term).toBe(want.length > PAGE);
     }
   });

@@ -7,6 +7,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ftsPhrase, listTasks, rareBound } from '../src/domain/task-list';
 import { authenticate } from '../src/domain/authentication';
+import { pageIds } from './helpers/task-page';
 import { api, db, makeAccount, makeAgent, type ApiResult, type TestAccount } from './helpers/fixtures';
 
 type Task = { id: string; content: string; description: string | null };
@@ -271,20 +272,20 @@ describe('search', () => {
         created: iso(now - ((i * 13) % n) * 1000),
       })),
     );
-    const everything = (await listTasks(db(), p, { limit: 500, offset: 0 }, now)).rows;
+    const everything = (await listTasks(db(), p, { limit: 500, offset: 0 }, now)).tasks.map((t) => JSON.parse(t) as Task);
     // 'task' (60 matches) and 'a' (under 3 characters) walk; the others (at most 40) use the index.
     const terms: [string, number][] = [['omega', 30], ['task', 60], ['task 1', 11], ['OMEGA notes', 15], ['plain task', 40], ['a', 60]];
     for (const [term, count] of terms) {
       const expected = everything.filter((t) => likeMatches(t, term)).map((t) => t.id);
       expect(expected, term).toHaveLength(count);
       const whole = await listTasks(db(), p, { limit: 100, offset: 0, search: term }, now);
-      expect(whole.rows.map((t) => t.id), term).toEqual(expected);
+      expect(pageIds(whole), term).toEqual(expected);
       expect(whole.total, term).toBe(expected.length);
       const paged: string[] = [];
       for (let offset = 0; offset < expected.length + 5; offset += 7) {
         const page = await listTasks(db(), p, { limit: 7, offset, search: term }, now);
         expect(page.hasMore, `${term} @${offset}`).toBe(offset + 7 < expected.length);
-        paged.push(...page.rows.map((t) => t.id));
+        paged.push(...pageIds(page));
       }
       expect(paged, term).toEqual(expected);
     }

@@ -14,6 +14,7 @@ import type { Principal } from '../src/domain/access';
 import { authenticate } from '../src/domain/authentication';
 import { listQuery, listTasks, rareBound, type ListFilters } from '../src/domain/task-list';
 import { countingD1 } from '../src/lib/d1-metrics';
+import { pageIds } from './helpers/task-page';
 import { bulkInsertTasks, type BulkTask } from './helpers/bulk-tasks';
 import { api, db, makeAccount, makeAgent, type TestAccount } from './helpers/fixtures';
 
@@ -241,11 +242,11 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
       const c = { count: 0, rowsRead: 0 };
       const page = await listTasks(database(countingD1(env.DB, c)), worker, { ...f, offset }, now);
       const label = `${name} offset ${offset}`;
-      expect(page.rows.map((r) => r.id), label).toEqual(want.slice(offset, offset + PAGE));
+      expect(pageIds(page), label).toEqual(want.slice(offset, offset + PAGE));
       expect(page.hasMore, label).toBe(want.length > offset + PAGE);
       const counted = Object.keys(raw).length === 0;
-      const lastPage = !page.hasMore && (page.rows.length > 0 || offset === 0);
-      expect(page.total, label).toBe(counted || lastPage ? (counted ? want.length : offset + page.rows.length) : null);
+      const lastPage = !page.hasMore && (page.tasks.length > 0 || offset === 0);
+      expect(page.total, label).toBe(counted || lastPage ? (counted ? want.length : offset + page.tasks.length) : null);
       expect(c.count, label).toBe(1);
       expect(c.rowsRead, label).toBeLessThan(rowsBudget({ ...f, offset }));
     }
@@ -257,7 +258,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
     const f = { limit: PAGE, offset: 0, search: 'number 10004 ', due_after: '2000-01-01' } as ListFilters;
     const c = { count: 0, rowsRead: 0 };
     const page = await listTasks(database(countingD1(env.DB, c)), worker, f, now);
-    expect(page.rows.map((r) => r.id)).toEqual(reference(all, me, f, now));
+    expect(pageIds(page)).toEqual(reference(all, me, f, now));
     expect(c.rowsRead).toBeLessThan(20);
   });
 
@@ -281,7 +282,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
       const c = { count: 0, rowsRead: 0 };
       const page = await listTasks(database(countingD1(env.DB, c)), busy, f, now);
       const label = `busy ${name} offset ${offset}`;
-      expect(page.rows.map((r) => r.id), label).toEqual(want.slice(offset, offset + PAGE));
+      expect(pageIds(page), label).toEqual(want.slice(offset, offset + PAGE));
       expect(page.hasMore, label).toBe(want.length > offset + PAGE);
       const reach = offset + PAGE + 1;
       const budget = bound === 'seen' ? 2 * seen.length + 50 : 4 * reach + 50 + (raw.search ? rareBound(f) + 1 : 0);
@@ -295,7 +296,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
       const seen: string[] = [];
       for (let offset = 0; ; offset += 7) {
         const page = await listTasks(db(), worker, { limit: 7, offset, ...raw }, now);
-        seen.push(...page.rows.map((r) => r.id));
+        seen.push(...pageIds(page));
         if (!page.hasMore) {
           expect(page.total, JSON.stringify(raw)).toBe(want.length);
           break;
@@ -312,11 +313,11 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
     const row = all.find((r) => r.id === id)!;
     expect([row.created_by_agent_id, row.assigned_to_agent_id, row.claimed_by_agent_id, row.completed_by_agent_id]).toEqual([me, me, me, me]);
     const page = await listTasks(db(), worker, { limit: 200, offset: 0 }, now);
-    expect(page.rows.filter((r) => r.id === id)).toHaveLength(1);
-    expect(page.rows.map((r) => r.id)).toEqual(reference(all, me, {}, now));
-    expect(page.total).toBe(page.rows.length);
+    expect(pageIds(page).filter((x) => x === id)).toHaveLength(1);
+    expect(pageIds(page)).toEqual(reference(all, me, {}, now));
+    expect(page.total).toBe(page.tasks.length);
     const found = await listTasks(db(), worker, { limit: 5, offset: 0, search: 'number 10004 ' }, now);
-    expect(found.rows.map((r) => r.id)).toEqual([id]);
+    expect(pageIds(found)).toEqual([id]);
   });
 
   it('never reads an account-wide range: every tasks read is one of the four agent ranges or a key lookup', async () => {
@@ -350,7 +351,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
     const c = { count: 0, rowsRead: 0 };
     const page = await listTasks(database(countingD1(env.DB, c)), admin, { limit: PAGE, offset: 0 }, now);
     const want = [...all].sort((x, y) => (x.created_at < y.created_at ? 1 : x.created_at > y.created_at ? -1 : x.id < y.id ? 1 : -1)).map((r) => r.id);
-    expect(page.rows.map((r) => r.id)).toEqual(want.slice(0, PAGE));
+    expect(pageIds(page)).toEqual(want.slice(0, PAGE));
     expect(page.total).toBe(N);
     expect(c.rowsRead).toBeLessThan(2 * PAGE);
   });

@@ -40,7 +40,7 @@ import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
-import type { TaskFields } from './task-json';
+import { taskJsonSql } from './task-json';
 
 export interface ListFilters {
   project_id?: string;
@@ -59,7 +59,8 @@ export interface ListFilters {
 }
 
 export interface TaskPage {
-  rows: TaskFields[];
+  /** Each task's JSON text as the API answers it (written by SQLite, see taskJsonSql). */
+  tasks: string[];
   hasMore: boolean;
   /** Exact total, or null when knowing it would mean counting rows. */
   total: number | null;
@@ -292,21 +293,41 @@ export function listQuery(db: Db, p: Principal, f: ListFilters, now: number, tak
   return indexQuery(db, p, f, conds, take, now);
 }
 
+/**
+ * The whole answer in one statement that returns one row: the page's tasks as JSON text
+ * written by SQLite (taskJsonSql), joined by newlines (a newline never appears raw inside
+ * JSON text: SQLite escapes it in strings), how many there are, and the counter when the
+ * listing has one. One row of three values is the cheapest thing D1 can return: the cost of
+ * a result grows with its rows and values far more than with its bytes. The page subquery
+ * keeps its ORDER BY and LIMIT, and the aggregate reads its rows in that order.
+ */
+function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>, dim: string | null, now: number) {
+  const alias = sql.identifier('page');
+  const column = (name: string) => sql`${alias}.${sql.identifier(name)}`;
+  const counter = dim === null ? sql`null` : sql`(select ${taskCounts.n} from ${taskCounts} where ${taskCounts.accountId} = ${p.accountId} and ${taskCounts.dim} = ${dim})`;
+  return db
+    .select({
+      found: sql<number>`count(*)`,
+      tasks: sql<string | null>`group_concat(${taskJsonSql(column, now)}, char(10))`,
+      counted: sql<number | null>`${counter}`,
+    })
+    .from(sql`${page} ${alias}`);
+}
+
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
   const dim = counterDimension(p, f);
   // A counted listing needs no look-ahead row: the counter says whether more pages exist.
   const page = listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit);
-  const counter = db.select({ n: taskCounts.n }).from(taskCounts).where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim ?? '')));
-  // One batch, one round trip: the page and (when this listing has one) its counter.
+  // Sent as a batch of one: a batch answers D1's meta (rows_read), which the tests hold to a budget.
+  const [[answer]] = await db.batch([pageStatement(db, p, page, dim, now)]);
+  const found = answer?.tasks ? answer.tasks.split('\n') : [];
   if (dim === null) {
-    const [found] = await db.batch([page]);
     const hasMore = found.length > f.limit;
-    const rows = hasMore ? found.slice(0, f.limit) : found;
-    const total = !hasMore && (rows.length > 0 || f.offset === 0) ? f.offset + rows.length : null;
-    return { rows, hasMore, total };
+    const tasks = hasMore ? found.slice(0, f.limit) : found;
+    const total = !hasMore && (tasks.length > 0 || f.offset === 0) ? f.offset + tasks.length : null;
+    return { tasks, hasMore, total };
   }
-  const [rows, counted] = await db.batch([page, counter]);
-  if (rows.length < f.limit && (rows.length > 0 || f.offset === 0)) return { rows, hasMore: false, total: f.offset + rows.length };
-  const total = Math.max(0, counted[0]?.n ?? 0);
-  return { rows, hasMore: f.offset + rows.length < total, total };
+  if (found.length < f.limit && (found.length > 0 || f.offset === 0)) return { tasks: found, hasMore: false, total: f.offset + found.length };
+  const total = Math.max(0, answer?.counted ?? 0);
+  return { tasks: found, hasMore: f.offset + found.length < total, total };
 }

@@ -15,6 +15,8 @@ const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 export interface DevServer {
   baseUrl: string;
   port: number;
+  /** The DevTools inspector of the Worker (profiling). */
+  inspectorPort: number;
   /** Runs SQL against the server's local D1 (as `wrangler d1 execute --local`). */
   query: <T = Record<string, unknown>>(sql: string) => T[];
   logs: () => string;
@@ -72,6 +74,7 @@ export async function startDevServer(opts: { vars?: Record<string, string> } = {
   return {
     baseUrl,
     port,
+    inspectorPort: inspector,
     query: <T,>(sql: string): T[] => {
       const out = spawnSync(WRANGLER, ['d1', 'execute', 'DB', '--local', '--persist-to', persist, '--json', '--command', sql], {
         cwd: ROOT,
