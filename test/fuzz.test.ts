@@ -22,8 +22,10 @@ async function fingerprint(accountId: string): Promise<string> {
   // D1 refuses to introspect its own metadata tables; account data lives in ours.
   const ours = tables.results.map((t) => t.name).filter((n) => !n.startsWith('_cf') && !n.startsWith('sqlite_') && !n.startsWith('d1_') && !n.includes('idempotency') && !n.includes('rate'));
   const columns = await env.DB.batch(ours.map((n) => env.DB.prepare(`select name from pragma_table_info('${n}')`)));
-  const scoped = ours.filter((_, i) => (columns[i]!.results as { name: string }[]).some((c) => c.name === 'account_id'));
-  const parts = await env.DB.batch(scoped.map((n) => env.DB.prepare(`select * from "${n}" where account_id = ?1 order by rowid`).bind(accountId)));
+  const names = columns.map((c) => (c.results as { name: string }[]).map((col) => `"${col.name}"`));
+  const scoped = ours.map((n, i) => ({ n, cols: names[i]! })).filter((t) => t.cols.includes('"account_id"'));
+  // Ordered by every column, since WITHOUT ROWID tables (labelled_tasks) have no rowid.
+  const parts = await env.DB.batch(scoped.map((t) => env.DB.prepare(`select * from "${t.n}" where account_id = ?1 order by ${t.cols.join(', ')}`).bind(accountId)));
   return JSON.stringify(parts.map((p) => p.results));
 }
 

@@ -1,8 +1,9 @@
 /**
  * `GET /v1/tasks`: every filter of the contract, served by an index, in one D1 round trip.
  *
- * Order: newest first (created_at, id) — except when a label filter drives the query (same
- * order, read from task_labels' index) and when a due filter is given, where the soonest due
+ * Order: newest first (created_at, id) — also when a label filter drives the query (read from
+ * labelled_tasks, migration 0006: each labelled task's row copied per label, in that order) —
+ * except when a due filter is given, where the soonest due
  * comes first (due_date, id), because that is the order the due index already holds. Each order
  * is an index order, so a page reads about `limit + 1` rows however large the account is.
  * A worker (who sees only its own tasks, often few of the account's) reads instead the four
@@ -36,6 +37,7 @@
 import { and, asc, desc, eq, getTableColumns, isNotNull, isNull, lte, or, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
+import { labelledTasks } from '../db/labelled-tasks';
 import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
@@ -154,12 +156,12 @@ function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: nu
   if (isWorker(p)) return workerQuery(db, p, f, filterOnly(f, now), take);
   if (labels.length > 0) {
     const [first, ...rest] = labels;
+    // The first label's copies of the tasks, in their key order: one row read per task.
     return db
       .select(listColumns)
-      .from(taskLabels)
-      .innerJoin(tasks, eq(tasks.id, taskLabels.taskId))
-      .where(and(eq(taskLabels.accountId, p.accountId), eq(taskLabels.label, first!), ...conds, ...rest.map((label) => hasLabel(label))))
-      .orderBy(desc(taskLabels.createdAt), desc(taskLabels.taskId))
+      .from(labelledTasks)
+      .where(and(eq(labelledTasks.accountId, p.accountId), eq(labelledTasks.label, first!), ...conds, ...rest.map((label) => hasLabel(label))))
+      .orderBy(desc(labelledTasks.createdAt), desc(labelledTasks.id))
       .limit(limit)
       .offset(f.offset);
   }
