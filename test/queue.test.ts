@@ -2,7 +2,7 @@ import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject,
 import { describe, expect, it, vi } from 'vitest';
 import { database } from '../src/db/client';
 import { claimNextStatements } from '../src/domain/claims';
-import { queueFor } from '../src/queue/claim-queue';
+import { CLAIMERS_WAITING_GRACE_MS, queueFor, type ClaimQueue } from '../src/queue/claim-queue';
 import { notifyTaskAvailable } from '../src/queue/notify';
 import { api, makeAccount, makeAgent } from './helpers/fixtures';
 import { expireLease, insertTask, insertTasks, runsOf, taskRow } from './helpers/task-rows';
@@ -222,6 +222,76 @@ describe('POST /v1/tasks/claim with wait_seconds', () => {
     expect((await post(a.key, `/v1/tasks/${id}/release`)).status).toBe(200);
     const res = await waiting;
     expect(res.body.task).toMatchObject({ id, claimed_by_agent_id: b.id });
+  });
+});
+
+describe('accounts.claimers_waiting: creates wake the queue only when someone waits', () => {
+  const flag = async (accountId: string) =>
+    (await env.DB.prepare('SELECT claimers_waiting AS w FROM accounts WHERE id = ?').bind(accountId).first<{ w: number }>())!.w;
+
+  it('is set while a claimer is held and cleared after the grace period', async () => {
+    const account = await makeAccount();
+    expect(await flag(account.accountId)).toBe(0);
+    const waiting = claim(account.adminKey, { wait_seconds: 20, labels: ['later'] });
+    await vi.waitUntil(async () => (await flag(account.accountId)) === 1, { timeout: 5000, interval: 20 });
+    // A create reads the flag in its own statement and wakes the queue.
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'for the held claimer', labels: ['later'] });
+    expect((await waiting).body.task?.id).toBe(created.body.id);
+    // The queue clears the flag once nobody has waited for the grace period.
+    const stub = queueFor(env, account.accountId);
+    await runInDurableObject(stub, async (queue: ClaimQueue) => {
+      const q = queue as unknown as { clearTimer?: ReturnType<typeof setTimeout>; waiters: Set<unknown>; publishWaiting(v: boolean): Promise<void> };
+      expect(q.waiters.size).toBe(0);
+      expect(q.clearTimer).toBeDefined();
+      // Run the grace period's end now rather than sleeping through it.
+      clearTimeout(q.clearTimer);
+      q.clearTimer = undefined;
+      await q.publishWaiting(false);
+    });
+    expect(await flag(account.accountId)).toBe(0);
+    expect(CLAIMERS_WAITING_GRACE_MS).toBeGreaterThan(0);
+  });
+
+  it('never loses a task created while a claimer is being parked (20 races)', async () => {
+    for (let i = 0; i < 20; i++) {
+      const account = await makeAccount();
+      const started = Date.now();
+      // Sent together: the create races the claimer's first try and the flag write.
+      const [res, created] = await Promise.all([
+        claim(account.adminKey, { wait_seconds: 10, labels: ['race'] }),
+        api('POST', '/v1/tasks', account.adminKey, { content: `race ${i}`, labels: ['race'] }),
+      ]);
+      expect(created.status).toBe(201);
+      expect(res.body.task?.id, `race ${i}`).toBe(created.body.id);
+      expect(Date.now() - started, `race ${i}`).toBeLessThan(5000);
+    }
+  });
+
+  it('a task created just before the flag was visible (so nobody woke the queue) is still found', async () => {
+    const account = await makeAccount();
+    const stub = queueFor(env, account.accountId);
+    const claimer = { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null };
+    const got = await runInDurableObject(stub, async (queue: ClaimQueue) => {
+      const q = queue as unknown as { publishWaiting(v: boolean): Promise<void> };
+      const publish = q.publishWaiting.bind(queue);
+      let inserted = '';
+      // The create lands in the window: after the claimer's first try, before the flag is written.
+      q.publishWaiting = async (v: boolean) => {
+        if (v && !inserted) inserted = await insertTask(account, { labels: ['window'] });
+        return publish(v);
+      };
+      const row = await queue.claimNext({ claimer, labels: ['window'], projectId: null, leaseSeconds: 60, waitSeconds: 2 });
+      return { row: row?.id ?? null, inserted };
+    });
+    expect(got.row).toBe(got.inserted);
+  });
+
+  it('an object that lost its memory with the flag set clears it on the next wake', async () => {
+    const account = await makeAccount();
+    await env.DB.prepare('UPDATE accounts SET claimers_waiting = 1 WHERE id = ?').bind(account.accountId).run();
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'wakes an empty queue' });
+    expect(created.status).toBe(201);
+    await vi.waitUntil(async () => (await flag(account.accountId)) === 0, { timeout: 5000, interval: 20 });
   });
 });
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { tasks } from '../src/db/schema';
-import { taskJson, taskJsonSql, type TaskRow } from '../src/domain/task-json';
+import { taskJson, taskJsonSql, taskJsonSqlOf, type TaskRow } from '../src/domain/task-json';
 import { isoSeconds } from '../src/lib/time';
 import { api, db, makeAccount } from './helpers/fixtures';
 import { insertTasks, type TaskSeed } from './helpers/task-rows';
@@ -51,6 +51,12 @@ describe('taskJsonSql', () => {
           .from(tasks)
           .where(inArray(tasks.id, ids));
         const bySql = new Map(json.map((r) => [r.id, r.json]));
+        // The cached rendering over an aliased table says the same.
+        const cached = await db()
+          .select({ id: sql<string>`t.id`, json: sql<string>`${taskJsonSqlOf('t', NOW)}` })
+          .from(sql`${tasks} t`)
+          .where(inArray(sql`t.id`, ids));
+        for (const r of cached) expect(r.json).toBe(bySql.get(r.id));
         for (const row of rows) {
           const fromSql = JSON.parse(bySql.get(row.id)!);
           expect(fromSql).toStrictEqual(taskJson(row, NOW));

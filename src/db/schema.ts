@@ -19,6 +19,9 @@ export const accounts = sqliteTable('accounts', {
   /** Active webhooks of the account, kept by triggers (migration 0003), so task writes of an
    * account without webhooks skip the webhook lookup entirely. */
   activeWebhooks: integer('active_webhooks').notNull().default(0),
+  /** Whether the account's claim queue holds long-poll claimers (written only by that Durable
+   * Object, migration 0007), so creating a task skips waking an empty queue. */
+  claimersWaiting: integer('claimers_waiting', { mode: 'boolean' }).notNull().default(false),
   claimedAt: text('claimed_at'),
   createdAt: text('created_at').notNull(),
   updatedAt: text('updated_at').notNull(),

@@ -3,6 +3,7 @@
  * queue, webhooks), so the shape the public clients parse exists once.
  */
 import { sql, type SQL } from 'drizzle-orm';
+import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import type { tasks } from '../db/schema';
 import { isoSeconds } from '../lib/time';
 
@@ -113,8 +114,32 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
  * that on rows in every state); `column` names a column of the row by its SQL name.
  */
 export function taskJsonSql(column: (name: string) => SQL, now: number): SQL {
+  return taskJsonExpression(column, sql`${isoSeconds(now)}`);
+}
+
+const NOW_MARK = '__delega_now__';
+const renderedByAlias = new Map<string, string>();
+
+/**
+ * taskJsonSql over the columns of the derived table `alias`, rendered once per isolate: building
+ * the expression with drizzle costs more than running it. The time is the only value in it; it
+ * is spliced in as a literal (our own ISO timestamp, never client input).
+ */
+export function taskJsonSqlOf(alias: string, now: number): SQL {
+  let text = renderedByAlias.get(alias);
+  if (text === undefined) {
+    const query = new SQLiteAsyncDialect().sqlToQuery(
+      taskJsonExpression((name) => sql`${sql.identifier(alias)}.${sql.identifier(name)}`, sql.raw(NOW_MARK)),
+    );
+    if (query.params.length > 0) throw new Error('taskJsonSqlOf: the expression must render without parameters');
+    text = query.sql;
+    renderedByAlias.set(alias, text);
+  }
+  return sql.raw(text.replaceAll(NOW_MARK, `'${isoSeconds(now)}'`));
+}
+
+function taskJsonExpression(column: (name: string) => SQL, nowIso: SQL): SQL {
   const c = column;
-  const nowIso = isoSeconds(now);
   const live = sql`(${c('claimed_by_agent_id')} is not null and ${c('lease_expires_at')} is not null and ${c('lease_expires_at')} > ${nowIso})`;
   const stale = sql`(${c('claimed_by_agent_id')} is not null and not ${live})`;
   const ifLive = (name: string) => sql`case when ${live} then ${c(name)} end`;

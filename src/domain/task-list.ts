@@ -42,7 +42,7 @@ import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
-import { taskJsonSql } from './task-json';
+import { taskJsonSqlOf } from './task-json';
 
 export interface ListFilters {
   project_id?: string;
@@ -304,16 +304,14 @@ export function listQuery(db: Db, p: Principal, f: ListFilters, now: number, tak
  * keeps its ORDER BY and LIMIT, and the aggregate reads its rows in that order.
  */
 function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>, dim: string | null, now: number) {
-  const alias = sql.identifier('page');
-  const column = (name: string) => sql`${alias}.${sql.identifier(name)}`;
   const counter = dim === null ? sql`null` : sql`(select ${taskCounts.n} from ${taskCounts} where ${taskCounts.accountId} = ${p.accountId} and ${taskCounts.dim} = ${dim})`;
   return db
     .select({
       found: sql<number>`count(*)`,
-      tasks: sql<string | null>`group_concat(${taskJsonSql(column, now)}, char(10))`,
+      tasks: sql<string | null>`group_concat(${taskJsonSqlOf('page', now)}, char(10))`,
       counted: sql<number | null>`${counter}`,
     })
-    .from(sql`${page} ${alias}`);
+    .from(sql`${page} ${sql.identifier('page')}`);
 }
 
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {

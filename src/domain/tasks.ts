@@ -8,7 +8,7 @@
 import { and, eq, getTableColumns, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db/client';
-import { agents, comments, projects, subtasks, taskContextHistory, taskLinks, tasks, usageCounters } from '../db/schema';
+import { accounts, agents, comments, projects, subtasks, taskContextHistory, taskLinks, tasks, usageCounters } from '../db/schema';
 import { ApiError, conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
@@ -170,7 +170,9 @@ export function insertTaskGuarded(row: TaskRow, quota: number, now: number, guar
   );
   const underQuota = sql`coalesce((select ${usageCounters.tasksCreated} from ${usageCounters} where ${usageCounters.accountId} = ${row.accountId} and ${usageCounters.period} = ${period(now)}), 0) < ${quota}`;
   const where = sql.join([underQuota, ...guards], sql` and `);
-  return sql`insert into ${tasks} (${names}) select ${values} where ${where} returning ${tasks.id}`;
+  // Read in the same statement, so it is exactly as fresh as the insert (see migration 0007).
+  const waiting = sql`(select ${accounts.claimersWaiting} from ${accounts} where ${accounts.id} = ${row.accountId}) as claimers_waiting`;
+  return sql`insert into ${tasks} (${names}) select ${values} where ${where} returning ${tasks.id}, ${waiting}`;
 }
 
 /** Counts a created task against the month's quota, only if the guarded insert happened. */
@@ -217,11 +219,18 @@ export function newTaskRow(p: Principal, input: NewTaskInput, now: number, paren
  * One D1 round trip: the insert itself checks the quota and the referenced project and agent.
  * Only a refused insert costs a second read, to say which check failed.
  */
-export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number): Promise<TaskRow> {
+export interface CreatedTask {
+  row: TaskRow;
+  /** The account's claim queue holds long-poll claimers, who should be woken. */
+  claimersWaiting: boolean;
+}
+
+export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number): Promise<CreatedTask> {
   assertRestrictedReferences(p, input);
   const row = newTaskRow(p, input, now);
   const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now, referenceGuards(p, input)), countCreated(p.accountId, row.id, now)]);
-  if (inserted!.length > 0) return row;
+  const created = inserted![0];
+  if (created) return { row, claimersWaiting: Boolean(created.claimers_waiting) };
   const found = await readForWrite(db, p, null, input, now, true);
   checkReferences(p, input, found);
   throw quotaExceeded(quota, now);

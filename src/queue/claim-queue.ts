@@ -4,13 +4,17 @@
  *   the next batch, so a burst of claimers costs a few D1 round trips, not one each;
  * - holds long-poll claimers (`wait_seconds`) in memory and retries them when a task may have
  *   become claimable: `wake()` (created, released, uncompleted, reassigned) or a lease expiring;
- * - keeps one alarm at the earliest lease expiry, and on it returns expired tasks to the queue.
+ * - keeps one alarm at the earliest lease expiry, and on it returns expired tasks to the queue;
+ * - publishes in D1 whether it holds long-poll claimers (accounts.claimers_waiting), so task
+ *   creates wake it only when someone waits (see `hold`).
  * D1 stays the source of truth: correctness rests on the conditional UPDATE in domain/claims.ts,
  * never on this object being the only writer.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { BatchItem } from 'drizzle-orm/batch';
+import { eq } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
+import { accounts } from '../db/schema';
 import {
   claimNextStatements,
   claimTaskStatements,
@@ -25,6 +29,8 @@ import { emitTaskEvent } from '../webhooks/events';
 
 /** Claims sent to D1 in one batch at most (three statements each). */
 const MAX_CLAIMS_PER_BATCH = 25;
+/** How long the queue keeps saying "claimers wait" after the last one left (a worker that long-polls in a loop comes straight back). */
+export const CLAIMERS_WAITING_GRACE_MS = 10_000;
 const ACCOUNT_KEY = 'account_id';
 
 interface Job {
@@ -59,6 +65,11 @@ export class ClaimQueue extends DurableObject<Env> {
   private wakes = 0;
   /** The scheduled alarm; undefined until read from storage. */
   private alarmAt: number | null | undefined = undefined;
+  /** The value of accounts.claimers_waiting once the queued writes land; undefined until this object wrote it. */
+  private waitingFlag: boolean | undefined = undefined;
+  /** Writes of the flag, in order. */
+  private flagWrites: Promise<void> = Promise.resolve();
+  private clearTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
   async claimNext(req: ClaimNextRequest): Promise<TaskRow | null> {
@@ -71,8 +82,51 @@ export class ClaimQueue extends DurableObject<Env> {
       const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false };
       waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
       this.waiters.add(waiter);
-      if (this.wakes !== seen) this.attempt(waiter);
+      void this.hold(waiter, seen);
     });
+  }
+
+  /**
+   * A held claimer must not miss a task created meanwhile. Creates wake this object only once
+   * they can see accounts.claimers_waiting set, so: publish the flag first, then try again. A
+   * task created before the flag was visible is found by that try; one created after it wakes us.
+   * With the flag already published, a create since `seen` has woken us (and counted in `wakes`).
+   */
+  private async hold(waiter: Waiter, seen: number): Promise<void> {
+    clearTimeout(this.clearTimer);
+    this.clearTimer = undefined;
+    const published = this.waitingFlag === true;
+    if (!published) await this.publishWaiting(true);
+    if (!published || this.wakes !== seen) this.attempt(waiter);
+  }
+
+  /** Queues a write of the flag after any earlier one; resolves once it landed (errors are logged: a stale flag only costs a wake-up or a delay). */
+  private publishWaiting(value: boolean): Promise<void> {
+    const accountId = this.accountId;
+    if (this.waitingFlag === value || !accountId) return this.flagWrites;
+    this.waitingFlag = value;
+    this.flagWrites = this.flagWrites.then(() =>
+      database(this.env.DB)
+        .update(accounts)
+        .set({ claimersWaiting: value })
+        .where(eq(accounts.id, accountId))
+        .then(() => undefined)
+        .catch((e: unknown) => {
+          this.waitingFlag = undefined;
+          console.error(JSON.stringify({ level: 'error', message: 'claimers_waiting write failed', accountId, error: String(e) }));
+        }),
+    );
+    return this.flagWrites;
+  }
+
+  /** After the last held claimer leaves, and a grace period without a new one, the flag is cleared. */
+  private releaseWaitingSoon(): void {
+    if (this.waiters.size > 0) return;
+    clearTimeout(this.clearTimer);
+    this.clearTimer = setTimeout(() => {
+      this.clearTimer = undefined;
+      if (this.waiters.size === 0) void this.publishWaiting(false);
+    }, CLAIMERS_WAITING_GRACE_MS);
   }
 
   /** A targeted claim (or the extension of the caller's own live claim). */
@@ -87,6 +141,8 @@ export class ClaimQueue extends DurableObject<Env> {
   /** Something may have become claimable: held claimers try again. */
   async wake(accountId: string): Promise<void> {
     await this.remember(accountId);
+    // Woken with nobody held (e.g. a flag left set when this object was evicted): clear it.
+    if (this.waiters.size === 0 && this.waitingFlag !== false && this.clearTimer === undefined) void this.publishWaiting(false);
     this.wakeWaiters();
   }
 
@@ -192,6 +248,7 @@ export class ClaimQueue extends DurableObject<Env> {
     waiter.done = true;
     clearTimeout(waiter.timer);
     this.waiters.delete(waiter);
+    this.releaseWaitingSoon();
     if (error !== undefined) waiter.reject(error);
     else waiter.resolve(row);
   }

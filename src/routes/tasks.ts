@@ -323,11 +323,11 @@ export const taskRoutes = createRouter()
   .openapi(create, async (c) => {
     const p = c.get('principal');
     const now = Date.now();
-    const row = await createTask(database(c.env.DB), p, c.req.valid('json'), limit(c.env, 'TASKS_PER_MONTH'), now);
+    const { row, claimersWaiting } = await createTask(database(c.env.DB), p, c.req.valid('json'), limit(c.env, 'TASKS_PER_MONTH'), now);
     const task = taskJson(row, now);
     emit(c, 'task.created', task);
     if (row.assignedToAgentId) emit(c, 'task.assigned', task);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    if (claimersWaiting) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
     return c.json(task, 201);
   })
   .openapi(read, async (c) => {
