@@ -16,7 +16,7 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { canSee, taskNotFound } from './task-access';
-import { hasLiveClaim, NO_CLAIM, type TaskRow } from './task-json';
+import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from './task-json';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
 export const WAIT_SECONDS = { min: 0, max: 30, default: 0 } as const;
@@ -57,7 +57,7 @@ export interface ClaimTaskRequest {
 
 /** The answer of a targeted claim: the task, and whether this started a new claim (or extended the caller's own). */
 export interface ClaimTaskResult {
-  row: TaskRow | null;
+  row: TaskFields | null;
   fresh: boolean;
 }
 
@@ -166,7 +166,7 @@ export function claimNextStatements(db: Db, req: ClaimNextRequest, now: number) 
       .update(tasks)
       .set(claimFields(req.claimer, now, req.leaseSeconds))
       .where(and(sql`${tasks.id} = ${best}`, claimableBy(req.claimer, nowIso)))
-      .returning(),
+      .returning(taskFieldColumns),
   ] as const;
 }
 
@@ -196,7 +196,7 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) 
         stateDetail: keepIfOwn(tasks.stateDetail, null),
       })
       .where(or(claimable, ownLive))
-      .returning(),
+      .returning(taskFieldColumns),
   ] as const;
 }
 

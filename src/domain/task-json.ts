@@ -4,12 +4,17 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
-import type { tasks } from '../db/schema';
+import { getTableColumns } from 'drizzle-orm';
+import { tasks } from '../db/schema';
 import { isoSeconds } from '../lib/time';
 
 export type TaskRow = typeof tasks.$inferSelect;
 /** What the task JSON is built from: every column but the context, which has its own routes. */
 export type TaskFields = Omit<TaskRow, 'context'>;
+
+/** The columns of TaskFields, for reads and RETURNING clauses that never carry the context (up to 32 KiB). */
+const { context: _context, ...fieldColumns } = getTableColumns(tasks);
+export const taskFieldColumns = fieldColumns;
 
 export interface EvidenceItem {
   kind: 'commit' | 'pr' | 'ci_check' | 'deploy_sha' | 'artifact_url' | 'command_output';

@@ -34,7 +34,7 @@
  * A counted listing reads exactly `limit` rows (the counter says whether more exist); any other
  * reads `limit + 1`, the extra row only telling whether there is a next page.
  */
-import { and, asc, desc, eq, getTableColumns, isNotNull, isNull, lte, or, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, isNull, lte, or, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
 import { labelledTasks } from '../db/labelled-tasks';
@@ -42,7 +42,7 @@ import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
-import { taskJsonSqlOf } from './task-json';
+import { taskFieldColumns, taskJsonSqlOf } from './task-json';
 
 export interface ListFilters {
   project_id?: string;
@@ -71,7 +71,7 @@ export interface TaskPage {
 const DAY_MS = 86_400_000;
 
 /** A page never carries task contexts (up to 32 KiB each); the answer does not show them. */
-const { context: _context, ...listColumns } = getTableColumns(tasks);
+const listColumns = taskFieldColumns;
 
 const nextDay = (date: string) => isoDate(Date.parse(`${date.slice(0, 10)}T00:00:00Z`) + DAY_MS);
 

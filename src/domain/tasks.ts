@@ -13,6 +13,7 @@ import { ApiError, conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
+import { readTask } from './claims';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch } from './sql-batch';
@@ -344,10 +345,12 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
     // Completing ends any live claim, in the same transaction as the completion.
     endOpenRun(db, id, 'completed', now, completedNow),
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
-    sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId}`,
+    // Only a refused completion needs the row, to say why; a completed one answers nothing here.
+    sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and not ${completedNow}`,
   ]);
   if (updated![0]) return taskFromRaw(updated![0]);
-  const row = current![0] ? taskFromRaw(current![0]) : undefined;
+  // Nothing came back when a twin request of this agent completed it in the same second.
+  const row = current![0] ? taskFromRaw(current![0]) : await readTask(db, p.accountId, id);
   assertCanWrite(p, row, now);
   if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
   throw evidenceRequired();

@@ -23,7 +23,7 @@ import {
   type ClaimTaskRequest,
   type ClaimTaskResult,
 } from '../domain/claims';
-import { taskJson, type TaskRow } from '../domain/task-json';
+import { taskJson, type TaskFields } from '../domain/task-json';
 import type { Env } from '../env';
 import { emitTaskEvent } from '../webhooks/events';
 
@@ -41,7 +41,7 @@ interface Job {
 
 interface Waiter {
   req: ClaimNextRequest;
-  resolve: (row: TaskRow | null) => void;
+  resolve: (row: TaskFields | null) => void;
   reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
   /** A claim attempt is in flight; `again` asks for one more when it ends. */
@@ -72,13 +72,13 @@ export class ClaimQueue extends DurableObject<Env> {
   private clearTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
-  async claimNext(req: ClaimNextRequest): Promise<TaskRow | null> {
+  async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
     const deadline = Date.now() + req.waitSeconds * 1000;
     await this.remember(req.claimer.accountId);
     const seen = this.wakes;
     const row = await this.claimOnce(req);
     if (row || req.waitSeconds <= 0) return row;
-    return new Promise<TaskRow | null>((resolve, reject) => {
+    return new Promise<TaskFields | null>((resolve, reject) => {
       const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false };
       waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
       this.waiters.add(waiter);
@@ -133,7 +133,7 @@ export class ClaimQueue extends DurableObject<Env> {
   async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
     await this.remember(req.claimer.accountId);
     const [, opened, updated] = await this.run((db, now) => claimTaskStatements(db, req, now));
-    const row = (updated as TaskRow[])[0] ?? null;
+    const row = (updated as TaskFields[])[0] ?? null;
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return { row, fresh: changes(opened) > 0 };
   }
@@ -167,9 +167,9 @@ export class ClaimQueue extends DurableObject<Env> {
     if (expired.length > 0) this.wakeWaiters();
   }
 
-  private async claimOnce(req: ClaimNextRequest): Promise<TaskRow | null> {
+  private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
     const [, , updated] = await this.run((db, now) => claimNextStatements(db, req, now));
-    const row = (updated as TaskRow[])[0] ?? null;
+    const row = (updated as TaskFields[])[0] ?? null;
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return row;
   }
@@ -243,7 +243,7 @@ export class ClaimQueue extends DurableObject<Env> {
     if (!waiter.busy) this.settle(waiter, null);
   }
 
-  private settle(waiter: Waiter, row: TaskRow | null, error?: unknown): void {
+  private settle(waiter: Waiter, row: TaskFields | null, error?: unknown): void {
     if (waiter.done) return;
     waiter.done = true;
     clearTimeout(waiter.timer);

@@ -17,7 +17,7 @@ import {
   WAIT_SECONDS,
   type ClaimWrite,
 } from '../domain/claims';
-import { taskJson, type TaskRow } from '../domain/task-json';
+import { taskJson, type TaskFields } from '../domain/task-json';
 import type { AppBindings } from '../env';
 import { badRequest } from '../lib/errors';
 import { queueFor } from '../queue/claim-queue';
@@ -133,7 +133,7 @@ function parseLabels(value: string | string[] | null | undefined): string[] {
 }
 
 /** Answers `{task}` and emits the event for the write that produced it. */
-function answer(c: Context<AppBindings>, row: TaskRow, now: number, event: TaskEvent | null) {
+function answer(c: Context<AppBindings>, row: TaskFields, now: number, event: TaskEvent | null) {
   const task = taskJson(row, now);
   const p = c.get('principal');
   if (event) emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
@@ -158,7 +158,7 @@ export const queueRoutes = createRouter()
       waitSeconds: body.wait_seconds ?? WAIT_SECONDS.default,
     });
     if (!row) return c.json({ task: null }, 200);
-    return c.json({ task: answer(c, row as TaskRow, Date.now(), 'task.claimed') }, 200);
+    return c.json({ task: answer(c, row, Date.now(), 'task.claimed') }, 200);
   })
   .openapi(claimOne, async (c) => {
     const p = c.get('principal');
@@ -171,7 +171,7 @@ export const queueRoutes = createRouter()
     });
     const now = Date.now();
     if (!result.row) throw claimRefusal(p, await readTask(database(c.env.DB), p.accountId, id), now);
-    return c.json({ task: answer(c, result.row as TaskRow, now, result.fresh ? 'task.claimed' : null) }, 200);
+    return c.json({ task: answer(c, result.row, now, result.fresh ? 'task.claimed' : null) }, 200);
   })
   .openapi(heartbeatRoute, async (c) => {
     const p = c.get('principal');
