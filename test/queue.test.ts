@@ -4,6 +4,7 @@ import { database } from '../src/db/client';
 import { claimNextStatements } from '../src/domain/claims';
 import { CLAIMERS_WAITING_GRACE_MS, queueFor, type ClaimQueue } from '../src/queue/claim-queue';
 import { notifyTaskAvailable } from '../src/queue/notify';
+import worker from '../src/index';
 import { api, makeAccount, makeAgent } from './helpers/fixtures';
 import { expireLease, insertTask, insertTasks, runsOf, taskRow } from './helpers/task-rows';
 import { installReceivers, makeReceiver } from './helpers/webhook-receiver';
@@ -292,6 +293,77 @@ describe('accounts.claimers_waiting: creates wake the queue only when someone wa
     const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'wakes an empty queue' });
     expect(created.status).toBe(201);
     await vi.waitUntil(async () => (await flag(account.accountId)) === 0, { timeout: 5000, interval: 20 });
+  });
+});
+
+describe('a held claim whose client went away (abandon)', () => {
+  const claimerOf = (account: { accountId: string; adminId: string }) => ({ accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null });
+  const hold = (account: { accountId: string; adminId: string }, holdId: string, labels: string[], waitSeconds = 10) =>
+    queueFor(env, account.accountId).claimNext({ claimer: claimerOf(account), holdId, labels, projectId: null, leaseSeconds: 60, waitSeconds });
+
+  it('stops waiting at once, and a task created afterwards stays claimable', async () => {
+    const account = await makeAccount();
+    const started = Date.now();
+    const waiting = hold(account, 'h-wait', ['gone']);
+    await new Promise((r) => setTimeout(r, 100));
+    await queueFor(env, account.accountId).abandon(account.accountId, 'h-wait');
+    expect(await waiting).toBeNull();
+    expect(Date.now() - started).toBeLessThan(5000);
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'after the client left', labels: ['gone'] });
+    expect((await taskRow(created.body.id))?.claimedByAgentId).toBeNull();
+  });
+
+  it('gives back a task already handed to it, with the run ended as released', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account, { labels: ['handed'] });
+    const row = await hold(account, 'h-handed', ['handed']);
+    expect(row?.id).toBe(id);
+    await queueFor(env, account.accountId).abandon(account.accountId, 'h-handed');
+    const after = await taskRow(id);
+    expect(after).toMatchObject({ status: 'open', claimedByAgentId: null, leaseExpiresAt: null });
+    expect((await runsOf(id)).map((r) => r.outcome)).toEqual(['released']);
+    // Someone else gets it at once.
+    expect((await claim(account.adminKey, { labels: ['handed'] })).body.task?.id).toBe(id);
+  });
+
+  it('an abandon that arrives before its claim makes that claim answer nothing', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account, { labels: ['early'] });
+    await queueFor(env, account.accountId).abandon(account.accountId, 'h-early');
+    expect(await hold(account, 'h-early', ['early'])).toBeNull();
+    expect((await taskRow(id))?.claimedByAgentId).toBeNull();
+  });
+
+  it('the route abandons its hold when the request is aborted (request.signal)', async () => {
+    const account = await makeAccount();
+    const controller = new AbortController();
+    const ctx = createExecutionContext();
+    const request = new Request('https://api.test/v1/tasks/claim', {
+      method: 'POST',
+      headers: { 'X-Agent-Key': account.adminKey, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ wait_seconds: 20, labels: ['signal'] }),
+      signal: controller.signal,
+    });
+    const started = Date.now();
+    const answered = worker.fetch!(request as Parameters<NonNullable<typeof worker.fetch>>[0], env, ctx);
+    await new Promise((r) => setTimeout(r, 150));
+    controller.abort();
+    const res = await answered;
+    await waitOnExecutionContext(ctx);
+    expect(await res.json()).toEqual({ task: null });
+    expect(Date.now() - started).toBeLessThan(5000);
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'for whoever asks next', labels: ['signal'] });
+    expect((await claim(account.adminKey, { labels: ['signal'] })).body.task?.id).toBe(created.body.id);
+  });
+
+  it('never touches a claim that was completed or taken over meanwhile', async () => {
+    const account = await makeAccount();
+    const id = await insertTask(account, { labels: ['done'] });
+    expect((await hold(account, 'h-done', ['done']))?.id).toBe(id);
+    expect((await post(account.adminKey, `/v1/tasks/${id}/complete`)).status).toBe(200);
+    await queueFor(env, account.accountId).abandon(account.accountId, 'h-done');
+    expect(await taskRow(id)).toMatchObject({ completed: true, status: 'completed' });
+    expect((await runsOf(id)).map((r) => r.outcome)).toEqual(['completed']);
   });
 });
 

@@ -16,6 +16,7 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { canSee, taskNotFound } from './task-access';
+import { endOpenRun } from './runs';
 import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from './task-json';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
@@ -42,6 +43,8 @@ export function claimerOf(p: Principal): Claimer {
 
 export interface ClaimNextRequest {
   claimer: Claimer;
+  /** Names a held (long-poll) claim, so the route can abandon it when its client goes away. */
+  holdId?: string;
   /** The task must carry every one of these labels. */
   labels: string[];
   projectId: string | null;
@@ -319,6 +322,32 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
   ]);
   if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
   return { row: updated[0], before: before[0] };
+}
+
+/**
+ * Gives back a claim whose claimer left before it received the task (a long-poll whose client
+ * disconnected): only that very claim (same agent, same claimed_at, still live, not completed),
+ * with its run ended as released. Answers the task if it was given back.
+ */
+export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt: string, now: number): Promise<TaskRow | null> {
+  const nowIso = isoSeconds(now);
+  const where = and(
+    eq(tasks.id, taskId),
+    eq(tasks.accountId, c.accountId),
+    eq(tasks.claimedByAgentId, c.agentId),
+    eq(tasks.claimedAt, claimedAt),
+    sql`${tasks.leaseExpiresAt} > ${nowIso}`,
+    eq(tasks.completed, false),
+  )!;
+  const [, updated] = await db.batch([
+    endOpenRun(db, taskId, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
+    db
+      .update(tasks)
+      .set({ ...NO_CLAIM, status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`, updatedAt: nowIso })
+      .where(where)
+      .returning(),
+  ]);
+  return updated[0] ?? null;
 }
 
 /**

@@ -16,6 +16,7 @@ import { eq } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
 import { accounts } from '../db/schema';
 import {
+  abandonClaim,
   claimNextStatements,
   claimTaskStatements,
   expireLeases,
@@ -49,7 +50,20 @@ interface Waiter {
   again: boolean;
   timedOut: boolean;
   done: boolean;
+  /** Its client went away: a task it wins goes straight back to the queue. */
+  abandoned: boolean;
 }
+
+/** A task handed to a held claim, kept a while so the claim can still be abandoned if its client never got it. */
+interface HandedOut {
+  req: ClaimNextRequest;
+  taskId: string;
+  claimedAt: string;
+  until: number;
+}
+
+/** How long a handed-out or abandoned hold is remembered (longer than any answer takes to leave). */
+const HOLD_MEMORY_MS = 60_000;
 
 export function queueFor(env: Env, accountId: string) {
   return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
@@ -70,16 +84,22 @@ export class ClaimQueue extends DurableObject<Env> {
   /** Writes of the flag, in order. */
   private flagWrites: Promise<void> = Promise.resolve();
   private clearTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Held claims answered with a task, by holdId. */
+  private handedOut = new Map<string, HandedOut>();
+  /** Holds abandoned before their claim arrived here, by holdId, with when to forget them. */
+  private abandonedEarly = new Map<string, number>();
 
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
   async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
     const deadline = Date.now() + req.waitSeconds * 1000;
     await this.remember(req.claimer.accountId);
+    this.forgetOldHolds();
+    if (req.holdId && this.abandonedEarly.delete(req.holdId)) return null;
     const seen = this.wakes;
     const row = await this.claimOnce(req);
-    if (row || req.waitSeconds <= 0) return row;
+    if (row || req.waitSeconds <= 0) return this.handOut(req, row);
     return new Promise<TaskFields | null>((resolve, reject) => {
-      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false };
+      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false };
       waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
       this.waiters.add(waiter);
       void this.hold(waiter, seen);
@@ -136,6 +156,29 @@ export class ClaimQueue extends DurableObject<Env> {
     const row = (updated as TaskFields[])[0] ?? null;
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return { row, fresh: changes(opened) > 0 };
+  }
+
+  /**
+   * The client of the held claim `holdId` went away (the route saw its request aborted). A claim
+   * still waiting ends with nothing; a task already won for it goes back to the queue at once
+   * (the client may never have received it), instead of staying claimed until its lease ends.
+   */
+  async abandon(accountId: string, holdId: string): Promise<void> {
+    await this.remember(accountId);
+    const waiter = [...this.waiters].find((w) => w.req.holdId === holdId);
+    if (waiter) {
+      waiter.abandoned = true;
+      waiter.timedOut = true;
+      if (!waiter.busy) this.settle(waiter, null);
+      return;
+    }
+    const handed = this.handedOut.get(holdId);
+    if (handed) {
+      this.handedOut.delete(holdId);
+      await this.giveBack(handed.req, handed.taskId, handed.claimedAt);
+      return;
+    }
+    this.abandonedEarly.set(holdId, Date.now() + HOLD_MEMORY_MS);
   }
 
   /** Something may have become claimable: held claimers try again. */
@@ -226,6 +269,10 @@ export class ClaimQueue extends DurableObject<Env> {
         do {
           waiter.again = false;
           const row = await this.claimOnce(waiter.req);
+          if (row && waiter.abandoned) {
+            this.settle(waiter, null);
+            return void (await this.giveBack(waiter.req, row.id, row.claimedAt));
+          }
           // A task won after the deadline is still handed over, never left claimed by nobody.
           if (row) return this.settle(waiter, row);
         } while (waiter.again && !waiter.timedOut);
@@ -250,7 +297,31 @@ export class ClaimQueue extends DurableObject<Env> {
     this.waiters.delete(waiter);
     this.releaseWaitingSoon();
     if (error !== undefined) waiter.reject(error);
-    else waiter.resolve(row);
+    else waiter.resolve(this.handOut(waiter.req, row));
+  }
+
+  /** Remembers which task a held claim was given, in case its client turns out to be gone. */
+  private handOut(req: ClaimNextRequest, row: TaskFields | null): TaskFields | null {
+    if (row && req.holdId && row.claimedAt) {
+      this.handedOut.set(req.holdId, { req, taskId: row.id, claimedAt: row.claimedAt, until: Date.now() + HOLD_MEMORY_MS });
+    }
+    return row;
+  }
+
+  private forgetOldHolds(): void {
+    const now = Date.now();
+    for (const [id, h] of this.handedOut) if (h.until <= now) this.handedOut.delete(id);
+    for (const [id, until] of this.abandonedEarly) if (until <= now) this.abandonedEarly.delete(id);
+  }
+
+  /** Ends a claim nobody received and returns its task to the queue (woken claimers may take it). */
+  private async giveBack(req: ClaimNextRequest, taskId: string, claimedAt: string | null): Promise<void> {
+    if (!claimedAt) return;
+    const now = Date.now();
+    const row = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
+    if (!row) return;
+    emitTaskEvent(this.env, this.ctx, { event: 'task.released', accountId: req.claimer.accountId, agentId: null, task: taskJson(row, now) });
+    this.wakeWaiters();
   }
 
   private async scheduleExpiry(at: number): Promise<void> {

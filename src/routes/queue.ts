@@ -150,12 +150,25 @@ export const queueRoutes = createRouter()
     if (labels.length > 20 || labels.some((l) => l.length > 50)) {
       throw badRequest('VALIDATION_FAILED', 'Invalid request body: labels: at most 20 labels of at most 50 characters', [{ field: 'labels', message: 'At most 20 labels of at most 50 characters' }]);
     }
-    const row = await queueFor(c.env, p.accountId).claimNext({
+    const queue = queueFor(c.env, p.accountId);
+    const waitSeconds = body.wait_seconds ?? WAIT_SECONDS.default;
+    // A held claim whose client disconnects is abandoned: it stops waiting, and a task it won
+    // goes back to the queue rather than sitting claimed by nobody until its lease ends.
+    const holdId = waitSeconds > 0 ? crypto.randomUUID() : undefined;
+    if (holdId) {
+      c.req.raw.signal.addEventListener(
+        'abort',
+        () => c.executionCtx.waitUntil(queue.abandon(p.accountId, holdId).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'abandoning a held claim failed', error: String(e) })))),
+        { once: true },
+      );
+    }
+    const row = await queue.claimNext({
       claimer: claimerOf(p),
+      holdId,
       labels,
       projectId: body.project_id ?? null,
       leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default,
-      waitSeconds: body.wait_seconds ?? WAIT_SECONDS.default,
+      waitSeconds,
     });
     if (!row) return c.json({ task: null }, 200);
     return c.json({ task: answer(c, row, Date.now(), 'task.claimed') }, 200);
