@@ -5,6 +5,7 @@
  * Timestamps are ISO 8601 UTC strings with second precision (`2026-01-15T10:30:00Z`), which
  * sort lexically in time order. Ids are prefixed and time-ordered (see lib/ids.ts).
  */
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const accounts = sqliteTable('accounts', {
@@ -190,8 +191,8 @@ export const tasks = sqliteTable(
     index('tasks_account_lease_idx').on(t.accountId, t.leaseExpiresAt),
     index('tasks_parent_idx').on(t.parentTaskId, t.createdAt),
     index('tasks_root_idx').on(t.rootTaskId, t.depth),
-    /** The claim queue's order: claimable tasks by priority, then age. */
-    index('tasks_queue_idx').on(t.accountId, t.status, t.priority, t.createdAt),
+    /** The claim queue's order: highest priority first, then oldest (migration 0008 orders it so). */
+    index('tasks_queue_idx').on(t.accountId, t.status, sql`${t.priority} desc`, t.createdAt, t.id),
   ],
 );
 
