@@ -1,7 +1,7 @@
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { database } from '../src/db/client';
-import { claimNextStatements } from '../src/domain/claims';
+import { claimNextQueries, claimNextStatements, type ClaimNextRequest } from '../src/domain/claims';
 import { CLAIMERS_WAITING_GRACE_MS, queueFor, type ClaimQueue } from '../src/queue/claim-queue';
 import { notifyTaskAvailable } from '../src/queue/notify';
 import worker from '../src/index';
@@ -176,6 +176,26 @@ describe('the claim query', () => {
     expect(details).not.toMatch(/SCAN tasks(?! USING)/);
     // The open arm reads the index in the claim's own order: no sort of the account's open tasks.
     expect(details).not.toMatch(/TEMP B-TREE FOR LAST 2 TERMS OF ORDER BY/);
+  });
+
+  it('renders each shape once: the cached queries equal a fresh rendering, values and all', () => {
+    const d = database(env.DB);
+    const now = Date.parse('2026-04-01T08:00:00Z');
+    const shapes: ClaimNextRequest[] = [
+      { claimer: { accountId: 'acc_a', agentId: 'agt_a', sandboxProjectId: null }, labels: [], projectId: null, leaseSeconds: 300, waitSeconds: 0 },
+      { claimer: { accountId: 'acc_b', agentId: 'agt_b', sandboxProjectId: 'prj_s' }, labels: ['x', 'y'], projectId: 'prj_p', leaseSeconds: 45, waitSeconds: 5 },
+    ];
+    for (const req of shapes) {
+      for (const at of [now, now + 61_000]) {
+        // Twice per shape: the second comes from the cache, with this claim's values.
+        for (let i = 0; i < 2; i++) {
+          const cached = claimNextQueries(d, req, at).map((q) => ({ ...q, params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)) }));
+          const fresh = claimNextStatements(d, req, at).map((s) => s.toSQL()).map((q) => ({ sql: q.sql, params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)) }));
+          expect(cached).toEqual(fresh);
+          expect(JSON.stringify(cached)).not.toContain('\\u0000');
+        }
+      }
+    }
   });
 
   it('reads a handful of rows per claim however many tasks are open', async () => {

@@ -17,6 +17,7 @@ import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { canSee, taskNotFound } from './task-access';
 import { endOpenRun } from './runs';
+import { toRawQuery } from './sql-batch';
 import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from './task-json';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
@@ -109,17 +110,31 @@ function bestTaskId(db: Db, req: ClaimNextRequest, nowIso: string): SQL {
   return sql`(select "id" from (select * from ${best(openNow(nowIso))} union all select * from ${best(lapsedNow(nowIso))}) order by "priority" desc, "created_at" asc, "id" asc limit 1)`;
 }
 
-function claimFields(c: Claimer, now: number, leaseSeconds: number) {
-  const ts = isoSeconds(now);
+/** The time values a claim writes, computed before any SQL is built (see claimNextQueries). */
+interface ClaimTimes {
+  nowIso: string;
+  nowMs: number;
+  leaseIso: string;
+  runId: string;
+}
+
+const claimTimes = (now: number, leaseSeconds: number): ClaimTimes => ({
+  nowIso: isoSeconds(now),
+  nowMs: now,
+  leaseIso: isoSeconds(now + leaseSeconds * 1000),
+  runId: newId('run', now),
+});
+
+function claimFields(c: Claimer, t: ClaimTimes) {
   return {
     status: 'claimed' as const,
     claimedByAgentId: c.agentId,
-    claimedAt: ts,
-    leaseExpiresAt: isoSeconds(now + leaseSeconds * 1000),
-    lastHeartbeatAt: ts,
+    claimedAt: t.nowIso,
+    leaseExpiresAt: t.leaseIso,
+    lastHeartbeatAt: t.nowIso,
     sessionState: 'working' as const,
     stateDetail: null,
-    updatedAt: ts,
+    updatedAt: t.nowIso,
   };
 }
 
@@ -139,16 +154,16 @@ function closeExpiredRuns(db: Db, taskIds: TaskIds) {
     .where(and(sql`${runs.taskId} in ${taskIds}`, isNull(runs.endedAt)));
 }
 
-function openRun(db: Db, c: Claimer, taskId: TaskIds, now: number) {
+function openRun(db: Db, c: Claimer, taskId: TaskIds, t: ClaimTimes) {
   return db.insert(runs).select(
     db
       .select({
-        id: sql`${newId('run', now)}`.as('id'),
+        id: sql`${t.runId}`.as('id'),
         accountId: tasks.accountId,
         agentId: sql`${c.agentId}`.as('agent_id'),
         taskId: tasks.id,
-        claimedAt: sql`${isoSeconds(now)}`.as('claimed_at'),
-        claimedAtMs: sql`${now}`.as('claimed_at_ms'),
+        claimedAt: sql`${t.nowIso}`.as('claimed_at'),
+        claimedAtMs: sql`${t.nowMs}`.as('claimed_at_ms'),
         endedAt: sql`null`.as('ended_at'),
         outcome: sql`null`.as('outcome'),
         durationMs: sql`null`.as('duration_ms'),
@@ -160,17 +175,65 @@ function openRun(db: Db, c: Claimer, taskId: TaskIds, now: number) {
 
 /** The batch for "give me the best claimable task". Its third result is the claimed row, if any. */
 export function claimNextStatements(db: Db, req: ClaimNextRequest, now: number) {
-  const nowIso = isoSeconds(now);
-  const best = bestTaskId(db, req, nowIso);
+  return buildClaimNext(db, req, claimTimes(now, req.leaseSeconds));
+}
+
+function buildClaimNext(db: Db, req: ClaimNextRequest, t: ClaimTimes) {
+  const best = bestTaskId(db, req, t.nowIso);
   return [
     closeExpiredRuns(db, best),
-    openRun(db, req.claimer, best, now),
+    openRun(db, req.claimer, best, t),
     db
       .update(tasks)
-      .set(claimFields(req.claimer, now, req.leaseSeconds))
-      .where(and(sql`${tasks.id} = ${best}`, claimableBy(req.claimer, nowIso)))
+      .set(claimFields(req.claimer, t))
+      .where(and(sql`${tasks.id} = ${best}`, claimableBy(req.claimer, t.nowIso)))
       .returning(taskFieldColumns),
   ] as const;
+}
+
+/** A statement as D1 takes it. */
+export interface RawQuery {
+  sql: string;
+  params: unknown[];
+}
+
+const mark = (name: string) => `\u0000claim:${name}\u0000`;
+const renderedClaims = new Map<string, RawQuery[]>();
+
+/**
+ * claimNextStatements rendered to SQL, once per shape (how many labels, whether a project and
+ * a sandbox apply): rendering the three statements with drizzle costs more than D1 takes to run
+ * them, and every claim of an account goes through its one Durable Object. The shape is rendered
+ * with a marker in place of each value; a claim swaps its values in for the markers.
+ */
+export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number): RawQuery[] {
+  const c = req.claimer;
+  const shape = `${req.labels.length}|${req.projectId === null}|${c.sandboxProjectId === null}`;
+  let rendered = renderedClaims.get(shape);
+  if (!rendered) {
+    const marked: ClaimNextRequest = {
+      ...req,
+      claimer: { accountId: mark('accountId'), agentId: mark('agentId'), sandboxProjectId: c.sandboxProjectId === null ? null : mark('sandbox') },
+      labels: req.labels.map((_, i) => mark(`label${i}`)),
+      projectId: req.projectId === null ? null : mark('project'),
+    };
+    const times = { nowIso: mark('nowIso'), nowMs: mark('nowMs') as unknown as number, leaseIso: mark('leaseIso'), runId: mark('runId') };
+    rendered = buildClaimNext(db, marked, times).map((s) => toRawQuery(s));
+    renderedClaims.set(shape, rendered);
+  }
+  const t = claimTimes(now, req.leaseSeconds);
+  const values = new Map<unknown, unknown>([
+    [mark('accountId'), c.accountId],
+    [mark('agentId'), c.agentId],
+    [mark('sandbox'), c.sandboxProjectId],
+    [mark('project'), req.projectId],
+    [mark('nowIso'), t.nowIso],
+    [mark('nowMs'), t.nowMs],
+    [mark('leaseIso'), t.leaseIso],
+    [mark('runId'), t.runId],
+    ...req.labels.map((label, i) => [mark(`label${i}`), label] as const),
+  ]);
+  return rendered.map((q) => ({ sql: q.sql, params: q.params.map((p) => (values.has(p) ? values.get(p) : p)) }));
 }
 
 /**
@@ -183,13 +246,14 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) 
   const isTarget = and(eq(tasks.id, req.taskId), eq(tasks.accountId, c.accountId));
   const ownLive = and(isTarget, eq(tasks.claimedByAgentId, c.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false));
   const claimable = and(isTarget, claimableBy(c, nowIso));
-  const fresh = claimFields(c, now, req.leaseSeconds);
+  const times = claimTimes(now, req.leaseSeconds);
+  const fresh = claimFields(c, times);
   // Extending one's own live claim keeps its start and session state.
   const keepIfOwn = (column: AnySQLiteColumn, value: string | null) =>
     sql`case when ${tasks.claimedByAgentId} = ${c.agentId} and ${tasks.leaseExpiresAt} > ${nowIso} then ${column} else ${value} end`;
   return [
     closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(and(claimable, isNotNull(tasks.claimedByAgentId)))),
-    openRun(db, c, db.select({ id: tasks.id }).from(tasks).where(claimable), now),
+    openRun(db, c, db.select({ id: tasks.id }).from(tasks).where(claimable), times),
     db
       .update(tasks)
       .set({

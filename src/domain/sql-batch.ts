@@ -12,6 +12,11 @@ const dialect = new SQLiteAsyncDialect();
 
 export type RawRow = Record<string, unknown>;
 
+/** A drizzle statement as SQL text and parameters, as D1 takes them. */
+export function toRawQuery(s: SQL | SQLWrapper): { sql: string; params: unknown[] } {
+  return dialect.sqlToQuery('getSQL' in s ? s.getSQL() : (s as SQL));
+}
+
 export async function sqlBatch(db: Db, statements: (SQL | SQLWrapper)[]): Promise<RawRow[][]> {
   const client = (db as unknown as { $client: D1Database }).$client;
   const prepared = statements.map((s) => {

@@ -11,19 +11,21 @@
  * never on this object being the only writer.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { BatchItem } from 'drizzle-orm/batch';
 import { eq } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
 import { accounts } from '../db/schema';
 import {
   abandonClaim,
-  claimNextStatements,
+  claimNextQueries,
   claimTaskStatements,
   expireLeases,
   type ClaimNextRequest,
   type ClaimTaskRequest,
   type ClaimTaskResult,
+  type RawQuery,
 } from '../domain/claims';
+import { toRawQuery, type RawRow } from '../domain/sql-batch';
+import { taskFromRaw } from '../domain/tasks';
 import { taskJson, type TaskFields } from '../domain/task-json';
 import type { Env } from '../env';
 import { emitTaskEvent } from '../webhooks/events';
@@ -35,8 +37,8 @@ export const CLAIMERS_WAITING_GRACE_MS = 10_000;
 const ACCOUNT_KEY = 'account_id';
 
 interface Job {
-  build: (db: Db, now: number) => readonly BatchItem<'sqlite'>[];
-  resolve: (results: unknown[]) => void;
+  build: (db: Db, now: number) => RawQuery[];
+  resolve: (results: D1Result<RawRow>[]) => void;
   reject: (error: unknown) => void;
 }
 
@@ -152,10 +154,10 @@ export class ClaimQueue extends DurableObject<Env> {
   /** A targeted claim (or the extension of the caller's own live claim). */
   async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
     await this.remember(req.claimer.accountId);
-    const [, opened, updated] = await this.run((db, now) => claimTaskStatements(db, req, now));
-    const row = (updated as TaskFields[])[0] ?? null;
+    const [, opened, updated] = await this.run((db, now) => claimTaskStatements(db, req, now).map((s) => toRawQuery(s)));
+    const row = firstTask(updated);
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
-    return { row, fresh: changes(opened) > 0 };
+    return { row, fresh: (opened?.meta.changes ?? 0) > 0 };
   }
 
   /**
@@ -211,14 +213,14 @@ export class ClaimQueue extends DurableObject<Env> {
   }
 
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
-    const [, , updated] = await this.run((db, now) => claimNextStatements(db, req, now));
-    const row = (updated as TaskFields[])[0] ?? null;
+    const [, , updated] = await this.run((db, now) => claimNextQueries(db, req, now));
+    const row = firstTask(updated);
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return row;
   }
 
   /** Queues a job's statements for the next D1 batch; resolves with the job's own results. */
-  private run(build: Job['build']): Promise<unknown[]> {
+  private run(build: Job['build']): Promise<D1Result<RawRow>[]> {
     return new Promise((resolve, reject) => {
       this.pending.push({ build, resolve, reject });
       void this.flush();
@@ -236,7 +238,7 @@ export class ClaimQueue extends DurableObject<Env> {
         const now = Date.now();
         try {
           const statements = group.map((job) => job.build(db, now));
-          const results = (await db.batch(statements.flat() as unknown as [BatchItem<'sqlite'>])) as unknown[];
+          const results = await this.env.DB.batch<RawRow>(statements.flat().map((q) => this.env.DB.prepare(q.sql).bind(...q.params)));
           let at = 0;
           group.forEach((job, i) => {
             const n = statements[i]!.length;
@@ -339,6 +341,8 @@ export class ClaimQueue extends DurableObject<Env> {
   }
 }
 
-function changes(result: unknown): number {
-  return (result as { meta?: { changes?: number } } | undefined)?.meta?.changes ?? 0;
+/** The claimed task from a claim's UPDATE ... RETURNING, if it took one. */
+function firstTask(result: D1Result<RawRow> | undefined): TaskFields | null {
+  const raw = result?.results[0];
+  return raw ? taskFromRaw(raw) : null;
 }
