@@ -15,6 +15,8 @@ export default defineConfig(async () => {
             KEY_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
             // Suites make many requests per key; the rate-limit test checks the limit itself.
             LIMIT_RATE_PER_MINUTE: '1000',
+            // Many suites send bad keys from the same (absent) client address.
+            LIMIT_AUTH_FAILURES_PER_MINUTE: '1000',
             STRIPE_WEBHOOK_SECRET: 'whsec_test_stripe',
             PUBLIC_BASE_URL: 'http://127.0.0.1:8787',
             TEST_MIGRATIONS: migrations,

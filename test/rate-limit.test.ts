@@ -49,6 +49,30 @@ describe('rate limits per key', () => {
     expect(next.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 1));
   });
 
+  it('too many failed authentications from one address answer 429; valid keys and other addresses are unaffected', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-03-01T11:00:10Z'));
+    const account = await makeAccount();
+    const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const limit = Number(env.LIMIT_AUTH_FAILURES_PER_MINUTE);
+    const bad = (i: number) => api('GET', '/v1/capabilities', `dlg_${'x'.repeat(30)}${String(i).padStart(10, '0')}`, undefined, { 'CF-Connecting-IP': ip });
+    for (let sent = 0; sent < limit; sent += 50) {
+      const answers = await Promise.all(Array.from({ length: Math.min(50, limit - sent) }, (_, i) => bad(sent + i)));
+      expect(answers.filter((a) => a.status !== 401).map((a) => a.status).slice(0, 3)).toEqual([]);
+    }
+    const over = await bad(limit);
+    expect(over.status).toBe(429);
+    expect(over.body).toEqual({ error: expect.stringContaining('invalid API key'), code: 'TOO_MANY_FAILED_AUTHENTICATIONS' });
+    expect(over.headers.get('Retry-After')).toBe('50');
+    // A missing key counts too; a valid key from the same address still works.
+    expect((await api('GET', '/v1/capabilities', null, undefined, { 'CF-Connecting-IP': ip })).status).toBe(429);
+    expect((await api('GET', '/v1/capabilities', account.adminKey, undefined, { 'CF-Connecting-IP': ip })).status).toBe(200);
+    // Another address is unaffected, and the window ends.
+    expect((await api('GET', '/v1/capabilities', 'dlg_' + 'y'.repeat(40), undefined, { 'CF-Connecting-IP': `${ip}9` })).status).toBe(401);
+    vi.setSystemTime(new Date('2026-03-01T11:01:00Z'));
+    expect((await bad(0)).status).toBe(401);
+  });
+
   it('unauthenticated onboarding answers carry the per-IP limit headers', async () => {
     const ip = `198.51.100.${Math.floor(Math.random() * 250)}`;
     const first = await api('POST', '/v1/resend-verification', null, { email: 'nobody@example.com' }, { 'CF-Connecting-IP': ip });

@@ -9,6 +9,8 @@ export const LIMIT_DEFAULTS = {
   RATE_PER_MINUTE: 60,
   RATE_PER_MINUTE_PRO: 600,
   RATE_PER_MINUTE_SCALE: 3000,
+  /** Requests with a missing or invalid API key per minute per IP, before 429. */
+  AUTH_FAILURES_PER_MINUTE: 30,
   /** Requests per minute per IP on unauthenticated onboarding routes. */
   ONBOARDING_RATE_PER_MINUTE: 10,
   /** Onboarding emails per hour per address. */

@@ -28,7 +28,7 @@ import { isDevelopment, keyPepper, limit } from '../lib/config';
 import { ApiError } from '../lib/errors';
 import { accountRoutes } from './account';
 import { AgentWithKeySchema } from './agents';
-import { authedRoute, createRouter, errorContent, jsonBody, jsonContent, publicRoute } from './openapi';
+import { authedRoute, clientIp, createRouter, errorContent, jsonBody, jsonContent, publicRoute } from './openapi';
 import { ProjectSchema } from './projects';
 import { agentSlug, email, shortText, timestamp } from './schemas';
 
@@ -66,10 +66,6 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
   };
 }
 
-/** Cloudflare sets CF-Connecting-IP at the edge; clients cannot forge it there. */
-export function clientIp(c: Context<AppBindings>): string {
-  return c.req.header('CF-Connecting-IP') ?? 'unknown';
-}
 
 /** The per-IP window shared by every unauthenticated onboarding route. */
 export async function limitIp(c: Context<AppBindings>, deps: OnboardingDeps, now: number): Promise<void> {

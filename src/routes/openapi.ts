@@ -6,12 +6,12 @@
 import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
 import type { ZodError } from 'zod';
-import { authorize, type Operation } from '../domain/access';
+import { authorize, type Operation, type Principal } from '../domain/access';
 import { keyFromHeaders, keyHashOf, principalOf } from '../domain/authentication';
 import type { AppBindings } from '../env';
-import { keyPepper } from '../lib/config';
-import { admitKey } from '../limits/key-gate';
-import { rateLimitHeaders } from '../limits/rate-limiter';
+import { keyPepper, limit } from '../lib/config';
+import { admitKey, type Admission } from '../limits/key-gate';
+import { rateLimitHeaders, takeToken } from '../limits/rate-limiter';
 import { idempotency } from './idempotency';
 import { ApiError, type ErrorDetail } from '../lib/errors';
 import { normaliseJsonBody } from './body';
@@ -60,12 +60,39 @@ export function createRouter() {
 
 export type Router = ReturnType<typeof createRouter>;
 
+/** Cloudflare sets CF-Connecting-IP at the edge; clients cannot forge it there. */
+export function clientIp(c: Context<AppBindings>): string {
+  return c.req.header('CF-Connecting-IP') ?? 'unknown';
+}
+
+/**
+ * Failed authentications are counted per client address: past the limit the address gets 429
+ * until the window ends, so nobody can try keys (or make the service look up unknown keys, each
+ * a Durable Object call) without bound. Successful requests never touch this count.
+ */
+async function countFailedAuthentication(c: Context<AppBindings>): Promise<void> {
+  const rate = await takeToken(c.env, `authfail:${clientIp(c)}`, limit(c.env, 'AUTH_FAILURES_PER_MINUTE'), Date.now());
+  if (rate.allowed) return;
+  const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
+  throw new ApiError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `Too many requests with a missing or invalid API key from this address; retry after ${retryAfter} s`, undefined, undefined, {
+    ...rateLimitHeaders(rate),
+    'Retry-After': retryAfter,
+  });
+}
+
 /** Authenticates the key, counts it against its rate limit, then checks the authorisation table. */
 export function requireOperation(operation: Operation): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     const key = keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'));
-    const admission = await admitKey(c.env, await keyHashOf(keyPepper(c.env), key), Date.now());
-    const principal = principalOf(admission.holder);
+    let principal: Principal;
+    let admission: Admission;
+    try {
+      admission = await admitKey(c.env, await keyHashOf(keyPepper(c.env), key), Date.now());
+      principal = principalOf(admission.holder);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) await countFailedAuthentication(c);
+      throw e;
+    }
     c.set('principal', principal);
     // An active holder is always counted.
     const rate = admission.rate!;
