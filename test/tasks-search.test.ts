@@ -272,7 +272,7 @@ describe('search', () => {
         created: iso(now - ((i * 13) % n) * 1000),
       })),
     );
-    const everything = (await listTasks(db(), p, { limit: 500, offset: 0 }, now)).tasks.map((t) => JSON.parse(t) as Task);
+    const everything = (await listTasks(db(), p, { limit: 500, offset: 0 }, now)).tasks;
     // 'task' (60 matches) and 'a' (under 3 characters) walk; the others (at most 40) use the index.
     const terms: [string, number][] = [['omega', 30], ['task', 60], ['task 1', 11], ['OMEGA notes', 15], ['plain task', 40], ['a', 60]];
     for (const [term, count] of terms) {

@@ -2,8 +2,6 @@
  * A task row as the API shows it. Shared by every route that answers a task (tasks, the claim
  * queue, webhooks), so the shape the public clients parse exists once.
  */
-import { sql, type SQL } from 'drizzle-orm';
-import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import { getTableColumns } from 'drizzle-orm';
 import { tasks } from '../db/schema';
 import { isoSeconds } from '../lib/time';
@@ -110,82 +108,6 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
     created_at: row.createdAt,
     updated_at: row.updatedAt,
   };
-}
-
-/**
- * taskJson in SQL, for pages read straight into the answer (GET /v1/tasks): SQLite writes each
- * task's JSON text, so no row crosses into the Worker column by column and nothing is mapped or
- * serialised here. It must say exactly what taskJson says (test/task-json-sql.test.ts checks
- * that on rows in every state); `column` names a column of the row by its SQL name.
- */
-export function taskJsonSql(column: (name: string) => SQL, now: number): SQL {
-  return taskJsonExpression(column, sql`${isoSeconds(now)}`);
-}
-
-const NOW_MARK = '__delega_now__';
-const renderedByAlias = new Map<string, string>();
-
-/**
- * taskJsonSql over the columns of the derived table `alias`, rendered once per isolate: building
- * the expression with drizzle costs more than running it. The time is the only value in it; it
- * is spliced in as a literal (our own ISO timestamp, never client input).
- */
-export function taskJsonSqlOf(alias: string, now: number): SQL {
-  let text = renderedByAlias.get(alias);
-  if (text === undefined) {
-    const query = new SQLiteAsyncDialect().sqlToQuery(
-      taskJsonExpression((name) => sql`${sql.identifier(alias)}.${sql.identifier(name)}`, sql.raw(NOW_MARK)),
-    );
-    if (query.params.length > 0) throw new Error('taskJsonSqlOf: the expression must render without parameters');
-    text = query.sql;
-    renderedByAlias.set(alias, text);
-  }
-  return sql.raw(text.replaceAll(NOW_MARK, `'${isoSeconds(now)}'`));
-}
-
-function taskJsonExpression(column: (name: string) => SQL, nowIso: SQL): SQL {
-  const c = column;
-  const live = sql`(${c('claimed_by_agent_id')} is not null and ${c('lease_expires_at')} is not null and ${c('lease_expires_at')} > ${nowIso})`;
-  const stale = sql`(${c('claimed_by_agent_id')} is not null and not ${live})`;
-  const ifLive = (name: string) => sql`case when ${live} then ${c(name)} end`;
-  const keptUnlessStale = (name: string) => sql`case when ${live} then ${c(name)} when ${stale} then null else ${c(name)} end`;
-  const jsonArray = (name: string) => sql`case when json_valid(${c(name)}) then json(${c(name)}) else json('[]') end`;
-  const fields: [string, SQL][] = [
-    ['id', c('id')],
-    ['content', c('content')],
-    ['description', c('description')],
-    ['priority', c('priority')],
-    ['labels', jsonArray('labels')],
-    ['due_date', c('due_date')],
-    ['project_id', c('project_id')],
-    ['parent_task_id', c('parent_task_id')],
-    ['parent_id', c('parent_task_id')],
-    ['root_task_id', c('root_task_id')],
-    ['depth', c('depth')],
-    ['assigned_to_agent_id', c('assigned_to_agent_id')],
-    ['created_by_agent_id', c('created_by_agent_id')],
-    ['accountable_agent_id', c('accountable_agent_id')],
-    ['status', sql`case when ${stale} and ${c('status')} = 'claimed' then 'open' else ${c('status')} end`],
-    ['completed', sql`json(case when ${c('completed')} then 'true' else 'false' end)`],
-    ['completed_at', c('completed_at')],
-    ['completed_by_agent_id', c('completed_by_agent_id')],
-    ['claimed_by_agent_id', ifLive('claimed_by_agent_id')],
-    ['claimed_at', ifLive('claimed_at')],
-    ['lease_expires_at', ifLive('lease_expires_at')],
-    ['session_state', keptUnlessStale('session_state')],
-    ['state_detail', keptUnlessStale('state_detail')],
-    ['handoff', c('handoff')],
-    ['evidence_policy', c('evidence_policy')],
-    ['evidence', jsonArray('evidence')],
-    ['context_version', c('context_version')],
-    ['reopen_count', c('reopen_count')],
-    ['created_at', c('created_at')],
-    ['updated_at', c('updated_at')],
-  ];
-  return sql`json_object(${sql.join(
-    fields.map(([key, value]) => sql`${sql.raw(`'${key}'`)}, ${value}`),
-    sql`, `,
-  )})`;
 }
 
 function parseJson<T>(text: string | null, fallback: T): T {

@@ -27,6 +27,17 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
         const value = Reflect.get(target, prop, target) as unknown;
         if (typeof value !== 'function') return value;
         if (prop === 'bind') return (...args: unknown[]) => wrap((value as (...a: unknown[]) => D1PreparedStatement).apply(target, args));
+        // raw() answers no meta, so the counter runs all() and hands back the same arrays
+        // (column order; fine for the distinct column names our queries select).
+        if (prop === 'raw') {
+          return async (options?: { columnNames?: boolean }) => {
+            counter.count++;
+            const result = await target.all<Record<string, unknown>>();
+            addRowsRead(counter, result);
+            const rows = result.results.map((row) => Object.values(row));
+            return options?.columnNames ? [Object.keys(result.results[0] ?? {}), ...rows] : rows;
+          };
+        }
         if (typeof prop === 'string' && RUNNERS.has(prop)) {
           return async (...args: unknown[]) => {
             counter.count++;

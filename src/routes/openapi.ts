@@ -4,7 +4,7 @@
  * and the error responses every route documents.
  */
 import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { ZodError } from 'zod';
 import { authorize, type Operation, type Principal } from '../domain/access';
 import { keyFromHeaders, keyHashOf, principalOf } from '../domain/authentication';
@@ -151,14 +151,6 @@ export function publicRoute<P extends string, R extends RouteInput<P>>(config: R
 
 /** `{ deleted: true, id }`: the answer of every DELETE (clients call `.json()` on it). */
 export const DeletedSchema = z.object({ deleted: z.literal(true), id: z.string() }).openapi('Deleted');
-
-/**
- * An answer whose JSON text is already written (e.g. by SQLite), typed as the route declares
- * it; the text goes out as is, with no parse and no re-serialisation.
- */
-export function jsonText<T>(c: Context, text: string, status: 200) {
-  return c.newResponse(text, status, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<T, typeof status, 'json'>;
-}
 
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
   description,

@@ -11,7 +11,7 @@ import type { AppBindings } from '../env';
 import { limit } from '../lib/config';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { notifyTaskAvailable } from '../queue/notify';
-import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent, jsonText } from './openapi';
+import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
 import { paginationQuery, queryBoolean, queryList, querySingle } from './query';
 import { shortText, timestamp } from './schemas';
 import type { TaskJson } from '../domain/task-json';
@@ -318,7 +318,7 @@ export const taskRoutes = createRouter()
     else if (page.hasMore) c.header('X-Total-Count-Lower-Bound', String(offset + page.tasks.length + 1));
     const link = linkHeader(c.req.url, pageLimit, offset, page.hasMore);
     if (link) c.header('Link', link);
-    return jsonText<TaskJson[]>(c, `[${page.tasks.join(',')}]`, 200);
+    return c.json(page.tasks, 200);
   })
   .openapi(create, async (c) => {
     const p = c.get('principal');
