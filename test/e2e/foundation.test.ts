@@ -62,7 +62,7 @@ describe('wrangler dev, over HTTP', () => {
       env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
     });
     expect(out.status, out.stderr).toBe(0);
-    for (const binding of ['env.DB', 'env.CLAIM_QUEUE (ClaimQueue)', 'env.RATE_LIMITER (RateLimiter)', 'env.WEBHOOKS', 'env.EMAIL', 'env.ENVIRONMENT ("production")']) {
+    for (const binding of ['env.DB', 'env.CLAIM_QUEUE (ClaimQueue)', 'env.RATE_LIMITER (RateLimiter)', 'env.KEY_GATE (KeyGate)', 'env.WEBHOOKS', 'env.EMAIL', 'env.ENVIRONMENT ("production")']) {
       expect(out.stdout).toContain(binding);
     }
   });
