@@ -353,6 +353,13 @@ export async function setSessionState(db: Db, p: Principal, id: string, input: {
   return { row: updated[0], before: before[0] };
 }
 
+/** The columns of a task whose claim ended without completing it: no claim, and open again if it was claimed. */
+const backInQueue = (nowIso: string) => ({
+  ...NO_CLAIM,
+  status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`,
+  updatedAt: nowIso,
+});
+
 /**
  * Ends the live claim and returns the task to the queue at once. The holder may release;
  * admins may release anyone's claim (e.g. a stuck agent's).
@@ -369,18 +376,10 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
   )!;
   const [before, , updated] = await db.batch([
     db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
-    db
-      .update(runs)
-      .set({ endedAt: nowIso, outcome: 'released', durationMs: sql`max(0, ${now} - ${runs.claimedAtMs})` })
-      .where(and(eq(runs.taskId, id), isNull(runs.endedAt), sql`exists (select 1 from ${tasks} where ${where})`)),
+    endOpenRun(db, id, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
     db
       .update(tasks)
-      .set({
-        ...NO_CLAIM,
-        status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`,
-        updatedAt: nowIso,
-        ...(input.handoff !== undefined ? { handoff: input.handoff } : {}),
-      })
+      .set({ ...backInQueue(nowIso), ...(input.handoff !== undefined ? { handoff: input.handoff } : {}) })
       .where(where)
       .returning(),
   ]);
@@ -407,7 +406,7 @@ export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt
     endOpenRun(db, taskId, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
     db
       .update(tasks)
-      .set({ ...NO_CLAIM, status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`, updatedAt: nowIso })
+      .set(backInQueue(nowIso))
       .where(where)
       .returning(),
   ]);
@@ -425,7 +424,7 @@ export async function expireLeases(db: Db, accountId: string, now: number): Prom
     closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(runOut)),
     db
       .update(tasks)
-      .set({ ...NO_CLAIM, status: sql`case when ${tasks.status} = 'claimed' then 'open' else ${tasks.status} end`, updatedAt: nowIso })
+      .set(backInQueue(nowIso))
       .where(runOut)
       .returning(),
     db

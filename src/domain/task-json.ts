@@ -2,7 +2,7 @@
  * A task row as the API shows it. Shared by every route that answers a task (tasks, the claim
  * queue, webhooks), so the shape the public clients parse exists once.
  */
-import { getTableColumns } from 'drizzle-orm';
+import { getTableColumns, type Column } from 'drizzle-orm';
 import { tasks } from '../db/schema';
 import { isoSeconds } from '../lib/time';
 
@@ -13,6 +13,19 @@ export type TaskFields = Omit<TaskRow, 'context'>;
 /** The columns of TaskFields, for reads and RETURNING clauses that never carry the context (up to 32 KiB). */
 const { context: _context, ...fieldColumns } = getTableColumns(tasks);
 export const taskFieldColumns = fieldColumns;
+
+/**
+ * A row D1 answered (as an object by column name, or an array by position) in drizzle's types:
+ * `valueAt` finds each column's driver value, which the column decodes (e.g. 0/1 to a boolean).
+ */
+export function rowFromDriver<T>(columns: Record<string, Column>, valueAt: (column: Column, index: number) => unknown): T {
+  const row: Record<string, unknown> = {};
+  Object.entries(columns).forEach(([key, column], i) => {
+    const value = valueAt(column, i);
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  });
+  return row as T;
+}
 
 export interface EvidenceItem {
   kind: 'commit' | 'pr' | 'ci_check' | 'deploy_sha' | 'artifact_url' | 'command_output';

@@ -42,7 +42,7 @@ import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
-import { taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
+import { rowFromDriver, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
 import { toRawQuery } from './sql-batch';
 
 export interface ListFilters {
@@ -295,35 +295,30 @@ export function listQuery(db: Db, p: Principal, f: ListFilters, now: number, tak
   return indexQuery(db, p, f, conds, take, now);
 }
 
-const listedColumns = Object.values(listColumns);
-const listedKeys = Object.keys(listColumns);
+const listedCount = Object.keys(listColumns).length;
 
 /** A page row (the listed columns in order, then the counter) as the task's fields. */
-function taskFromPageRow(row: unknown[]): TaskFields {
-  const task: Record<string, unknown> = {};
-  listedKeys.forEach((key, i) => {
-    const value = row[i];
-    task[key] = value === null || value === undefined ? null : listedColumns[i]!.mapFromDriverValue(value);
-  });
-  return task as TaskFields;
-}
+const taskFromPageRow = (row: unknown[]) => rowFromDriver<TaskFields>(listColumns, (_, i) => row[i]);
+
+/** The counter whose count is the listing's total. */
+const counterOf = (db: Db, p: Principal, dim: string) =>
+  db.select({ n: taskCounts.n }).from(taskCounts).where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim)));
 
 /**
  * The page in one statement: its rows as arrays (the cheapest shape D1 returns, far cheaper
  * than objects or than JSON text, measured), each carrying the counter, when the listing has
  * one, as a last column (a constant subquery: SQLite reads it once).
  */
-function pageStatement(p: Principal, page: ReturnType<typeof listQuery>, dim: string | null) {
+function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>, dim: string | null) {
   if (dim === null) return toRawQuery(page);
-  const counter = sql`(select ${taskCounts.n} from ${taskCounts} where ${taskCounts.accountId} = ${p.accountId} and ${taskCounts.dim} = ${dim})`;
-  return toRawQuery(sql`select ${sql.identifier('page')}.*, ${counter} from ${page} ${sql.identifier('page')}`);
+  return toRawQuery(sql`select ${sql.identifier('page')}.*, ${counterOf(db, p, dim)} from ${page} ${sql.identifier('page')}`);
 }
 
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
   const dim = counterDimension(p, f);
   // A counted listing needs no look-ahead row: the counter says whether more pages exist.
   const page = listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit);
-  const query = pageStatement(p, page, dim);
+  const query = pageStatement(db, p, page, dim);
   const client = (db as unknown as { $client: D1Database }).$client;
   const rows = await client.prepare(query.sql).bind(...query.params).raw();
   const found = rows.map((row) => taskJson(taskFromPageRow(row), now));
@@ -335,7 +330,7 @@ export async function listTasks(db: Db, p: Principal, f: ListFilters, now: numbe
   }
   if (found.length < f.limit && (found.length > 0 || f.offset === 0)) return { tasks: found, hasMore: false, total: f.offset + found.length };
   // Past the end of a counted listing no row carries the counter: read it (a second trip, only there).
-  const counted = found.length > 0 ? (rows[0]![listedKeys.length] as number | null) : ((await db.select({ n: taskCounts.n }).from(taskCounts).where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim))).get())?.n ?? 0);
+  const counted = found.length > 0 ? (rows[0]![listedCount] as number | null) : ((await counterOf(db, p, dim).get())?.n ?? 0);
   const total = Math.max(0, counted ?? 0);
   return { tasks: found, hasMore: f.offset + found.length < total, total };
 }

@@ -17,7 +17,7 @@ import { readTask } from './claims';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch } from './sql-batch';
-import { NO_CLAIM, type EvidenceItem, type TaskRow } from './task-json';
+import { NO_CLAIM, rowFromDriver, type EvidenceItem, type TaskRow } from './task-json';
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
 export const STRONG_EVIDENCE = ['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url'] as const;
@@ -71,12 +71,7 @@ const taskColumns = getTableColumns(tasks);
 
 /** A raw `RETURNING *` / `SELECT *` row (snake_case, driver values) as a typed task row. */
 export function taskFromRaw(raw: Record<string, unknown>): TaskRow {
-  const out: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(taskColumns)) {
-    const value = raw[column.name];
-    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
-  return out as unknown as TaskRow;
+  return rowFromDriver<TaskRow>(taskColumns, (column) => raw[column.name]);
 }
 
 export const period = (now: number) => isoSeconds(now).slice(0, 7);
