@@ -267,6 +267,82 @@ describe('POST /v1/tasks/claim with wait_seconds', () => {
   });
 });
 
+describe('completions go through the account queue', () => {
+  it('share D1 batches with claims: parallel claim-and-complete loops complete every task exactly once', async () => {
+    const account = await makeAccount();
+    const workers = await Promise.all(Array.from({ length: 4 }, () => makeAgent(account, 'worker')));
+    const ids = await insertTasks(account, Array.from({ length: 60 }, (_, i) => ({ labels: ['loop'], priority: (i % 4) + 1 })));
+    const done: string[] = [];
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, w) => {
+        const key = workers[w % workers.length]!.key;
+        for (;;) {
+          const id = await nextId(key, { labels: ['loop'] });
+          if (!id) return;
+          const res = await post(key, `/v1/tasks/${id}/complete`);
+          expect(res.status).toBe(200);
+          expect(res.body).toMatchObject({ id, completed: true, status: 'completed', claimed_by_agent_id: null });
+          done.push(id);
+        }
+      }),
+    );
+    expect(done.sort()).toEqual([...ids].sort());
+    for (const id of ids.slice(0, 10)) {
+      const runs = await runsOf(id);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ outcome: 'completed' });
+    }
+  });
+
+  it('a failing job in a shared batch fails alone: the claims batched with it still land', async () => {
+    const account = await makeAccount();
+    await insertTasks(account, Array.from({ length: 3 }, () => ({ labels: ['iso'] })));
+    const queue = queueFor(env, account.accountId);
+    const req = (agentId: string): ClaimNextRequest => ({ claimer: { accountId: account.accountId, agentId, sandboxProjectId: null }, labels: ['iso'], projectId: null, leaseSeconds: 60, waitSeconds: 0 });
+    // The first claim goes out alone; the rest queue up behind it and share the next batch.
+    const [first, bad, second, third] = await Promise.allSettled([
+      queue.claimNext(req(account.adminId)),
+      queue.commit(account.accountId, [{ sql: 'insert into no_such_table values (1)', params: [] }]),
+      queue.claimNext(req(account.adminId)),
+      queue.claimNext(req(account.adminId)),
+    ]);
+    expect(bad.status).toBe('rejected');
+    const claimed = [first, second, third].map((r) => (r.status === 'fulfilled' ? r.value?.id : 'failed'));
+    expect(new Set(claimed).size).toBe(3);
+    expect(claimed).not.toContain('failed');
+    expect(claimed).not.toContain(undefined);
+  });
+
+  it('completing the last open child wakes a held claimer, who gets the parent back', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const parent = await api('POST', '/v1/tasks', account.adminKey, { content: 'Parent', labels: ['umbrella'] });
+    const child = await api('POST', `/v1/tasks/${parent.body.id}/delegate`, account.adminKey, { content: 'Child', assigned_to_agent_id: account.adminId });
+    expect(child.status).toBe(201);
+    const waiting = claim(worker.key, { wait_seconds: 20, labels: ['umbrella'] });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    expect((await post(account.adminKey, `/v1/tasks/${child.body.id}/complete`)).status).toBe(200);
+    const res = await waiting;
+    expect(res.body.task).toMatchObject({ id: parent.body.id, status: 'claimed', claimed_by_agent_id: worker.id });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('deleting the last open child wakes a held claimer too', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const parent = await api('POST', '/v1/tasks', account.adminKey, { content: 'Parent', labels: ['umbrella'] });
+    const child = await api('POST', `/v1/tasks/${parent.body.id}/delegate`, account.adminKey, { content: 'Child', assigned_to_agent_id: account.adminId });
+    const waiting = claim(worker.key, { wait_seconds: 20, labels: ['umbrella'] });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    expect((await api('DELETE', `/v1/tasks/${child.body.id}`, account.adminKey)).status).toBe(200);
+    const res = await waiting;
+    expect(res.body.task).toMatchObject({ id: parent.body.id, claimed_by_agent_id: worker.id });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
 describe('accounts.claimers_waiting: creates wake the queue only when someone waits', () => {
   const flag = async (accountId: string) =>
     (await env.DB.prepare('SELECT claimers_waiting AS w FROM accounts WHERE id = ?').bind(accountId).first<{ w: number }>())!.w;

@@ -16,7 +16,7 @@ import type { Principal } from './access';
 import { readTask } from './claims';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
-import { sqlBatch } from './sql-batch';
+import { sqlBatch, type RawRow } from './sql-batch';
 import { NO_CLAIM, rowFromDriver, type EvidenceItem, type TaskRow } from './task-json';
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
@@ -278,12 +278,13 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
   return { before, after };
 }
 
-/** Sets a delegated parent back to open once none of its children is still open. */
+/** Sets a delegated parent back to open once none of its children is still open; answers its id if it did. */
 export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) {
-  return sql`update ${tasks} set status = 'open', updated_at = ${isoSeconds(now)} where ${tasks.id} = ${parentId} and status = 'delegated' and completed = 0 and not exists (select 1 from ${tasks} c where c.parent_task_id = ${parentId} and c.completed = 0)`;
+  return sql`update ${tasks} set status = 'open', updated_at = ${isoSeconds(now)} where ${tasks.id} = ${parentId} and status = 'delegated' and completed = 0 and not exists (select 1 from ${tasks} c where c.parent_task_id = ${parentId} and c.completed = 0) returning ${tasks.id}`;
 }
 
-export async function deleteTask(db: Db, p: Principal, id: string, now: number): Promise<TaskRow> {
+/** The deleted task, and whether its parent went back to the queue (it was the last open child). */
+export async function deleteTask(db: Db, p: Principal, id: string, now: number): Promise<{ row: TaskRow; parentReopened: boolean }> {
   const [rows, children] = await db.batch([
     db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, id)).limit(1),
@@ -304,8 +305,8 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
     db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
   ];
   if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
-  await sqlBatch(db, statements);
-  return row;
+  const results = await sqlBatch(db, statements);
+  return { row, parentReopened: Boolean(row.parentTaskId && results.at(-1)?.length) };
 }
 
 const evidenceRequired = () =>
@@ -320,7 +321,19 @@ const evidenceRequired = () =>
  * completing UPDATE; the claim's run and the parent follow in the same batch only if it
  * happened. A refusal is explained from the row read in that batch.
  */
-export async function completeTask(db: Db, p: Principal, id: string, evidence: EvidenceItem[], now: number): Promise<TaskRow> {
+/** What a completion needs: who completes which task, with what evidence. */
+export interface Completion {
+  principal: Principal;
+  taskId: string;
+  evidence: EvidenceItem[];
+}
+
+/**
+ * The one batch that completes a task: the guarded update, the end of any live claim's run, the
+ * parent's return to open when this was its last open child, and (only for a refused
+ * completion) the row that says why. Read its results with `completionOutcome`.
+ */
+export function completionStatements(db: Db, { principal: p, taskId: id, evidence }: Completion, now: number): (SQL | SQLWrapper)[] {
   const ts = isoSeconds(now);
   const strongKinds = sql.join(STRONG_EVIDENCE.map((k) => sql`${k}`), sql`, `);
   const bringsStrong = evidence.some((e) => (STRONG_EVIDENCE as readonly string[]).includes(e.kind));
@@ -331,7 +344,7 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
     ? sql`(select json_group_array(json(v.value)) from (select value from json_each(${tasks.evidence}) union all select value from json_each(${JSON.stringify(evidence)})) v)`
     : sql`${tasks.evidence}`;
   const completedNow = sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`;
-  const [updated, , , current] = await sqlBatch(db, [
+  return [
     sql`update ${tasks} set completed = 1, status = 'completed', completed_at = ${ts}, completed_by_agent_id = ${p.agentId},
         claimed_by_agent_id = null, claimed_at = null, lease_expires_at = null, last_heartbeat_at = null, session_state = null, state_detail = null,
         evidence = ${mergedEvidence}, updated_at = ${ts}
@@ -342,13 +355,27 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
     // Only a refused completion needs the row, to say why; a completed one answers nothing here.
     sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and not ${completedNow}`,
-  ]);
-  if (updated![0]) return taskFromRaw(updated![0]);
+  ];
+}
+
+/** Where the results of `completionStatements` say the parent task went back to the queue. */
+export const PARENT_REOPENED_RESULT = 2;
+
+/** The completed task, or the error that says why it was not completed. */
+export async function completionOutcome(db: Db, { principal: p, taskId: id }: Completion, results: RawRow[][], now: number): Promise<TaskRow> {
+  const [updated, , , current] = results;
+  if (updated?.[0]) return taskFromRaw(updated[0]);
   // Nothing came back when a twin request of this agent completed it in the same second.
-  const row = current![0] ? taskFromRaw(current![0]) : await readTask(db, p.accountId, id);
+  const row = current?.[0] ? taskFromRaw(current[0]) : await readTask(db, p.accountId, id);
   assertCanWrite(p, row, now);
   if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
   throw evidenceRequired();
+}
+
+/** Completes a task in one D1 batch of its own (the route sends completions through the account's queue instead). */
+export async function completeTask(db: Db, p: Principal, id: string, evidence: EvidenceItem[], now: number): Promise<TaskRow> {
+  const completion = { principal: p, taskId: id, evidence };
+  return completionOutcome(db, completion, await sqlBatch(db, completionStatements(db, completion, now)), now);
 }
 
 /**

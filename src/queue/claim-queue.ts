@@ -2,6 +2,8 @@
  * One Durable Object per account's task queue (`queueFor(env, accountId)`). It
  * - serialises claims: requests that arrive while a D1 batch is in flight are sent together in
  *   the next batch, so a burst of claimers costs a few D1 round trips, not one each;
+ * - commits completions the same way (`commit`): a fleet's claims and completions share D1
+ *   batches, so under load a task's claim and completion cost a fraction of a round trip each;
  * - holds long-poll claimers (`wait_seconds`) in memory and retries them when a task may have
  *   become claimable: `wake()` (created, released, uncompleted, reassigned) or a lease expiring;
  * - keeps one alarm at the earliest lease expiry, and on it returns expired tasks to the queue;
@@ -30,8 +32,8 @@ import { taskJson, type TaskFields } from '../domain/task-json';
 import type { Env } from '../env';
 import { emitTaskEvent } from '../webhooks/events';
 
-/** Claims sent to D1 in one batch at most (three statements each). */
-const MAX_CLAIMS_PER_BATCH = 25;
+/** Statements sent to D1 in one batch at most (a claim is three, a completion four). */
+const MAX_STATEMENTS_PER_BATCH = 75;
 /** How long the queue keeps saying "claimers wait" after the last one left (a worker that long-polls in a loop comes straight back). */
 export const CLAIMERS_WAITING_GRACE_MS = 10_000;
 const ACCOUNT_KEY = 'account_id';
@@ -151,6 +153,16 @@ export class ClaimQueue extends DurableObject<Env> {
     }, CLAIMERS_WAITING_GRACE_MS);
   }
 
+  /**
+   * Runs the statements (a completion, rendered by the route) in the queue's next D1 batch: one
+   * transaction with whatever else that batch carries. Answers each statement's rows.
+   */
+  async commit(accountId: string, queries: RawQuery[]): Promise<RawRow[][]> {
+    await this.remember(accountId);
+    const results = await this.run(() => queries);
+    return results.map((r) => r.results ?? []);
+  }
+
   /** A targeted claim (or the extension of the caller's own live claim). */
   async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
     await this.remember(req.claimer.accountId);
@@ -233,25 +245,47 @@ export class ClaimQueue extends DurableObject<Env> {
     this.flushing = true;
     try {
       while (this.pending.length > 0) {
-        const group = this.pending.splice(0, MAX_CLAIMS_PER_BATCH);
         const db = database(this.env.DB);
         const now = Date.now();
+        const group: { job: Job; queries: RawQuery[] }[] = [];
+        let size = 0;
+        while (this.pending.length > 0) {
+          const job = this.pending[0]!;
+          let queries: RawQuery[];
+          try {
+            queries = job.build(db, now);
+          } catch (error) {
+            this.pending.shift();
+            job.reject(error);
+            continue;
+          }
+          if (group.length > 0 && size + queries.length > MAX_STATEMENTS_PER_BATCH) break;
+          this.pending.shift();
+          group.push({ job, queries });
+          size += queries.length;
+        }
+        if (group.length === 0) continue;
         try {
-          const statements = group.map((job) => job.build(db, now));
-          const results = await this.env.DB.batch<RawRow>(statements.flat().map((q) => this.env.DB.prepare(q.sql).bind(...q.params)));
+          const results = await this.batch(group.flatMap((g) => g.queries));
           let at = 0;
-          group.forEach((job, i) => {
-            const n = statements[i]!.length;
-            job.resolve(results.slice(at, at + n));
-            at += n;
-          });
+          for (const { job, queries } of group) {
+            job.resolve(results.slice(at, at + queries.length));
+            at += queries.length;
+          }
         } catch (error) {
-          for (const job of group) job.reject(error);
+          if (group.length === 1) group[0]!.job.reject(error);
+          // A batch is one transaction: one job's failing statement rolled back every job in it.
+          // Each runs again on its own, so only the job at fault fails.
+          else for (const { job, queries } of group) await this.batch(queries).then(job.resolve, job.reject);
         }
       }
     } finally {
       this.flushing = false;
     }
+  }
+
+  private batch(queries: RawQuery[]): Promise<D1Result<RawRow>[]> {
+    return this.env.DB.batch<RawRow>(queries.map((q) => this.env.DB.prepare(q.sql).bind(...q.params)));
   }
 
   private wakeWaiters(): void {

@@ -5,11 +5,13 @@ import { database } from '../db/client';
 import { delegateTask, taskChain, taskChildren } from '../domain/delegation';
 import { findDuplicates } from '../domain/dedup';
 import { listTasks } from '../domain/task-list';
+import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson } from '../domain/task-json';
-import { completeTask, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
+import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
 import type { AppBindings } from '../env';
 import { limit } from '../lib/config';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
+import { queueFor } from '../queue/claim-queue';
 import { notifyTaskAvailable } from '../queue/notify';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
 import { paginationQuery, queryBoolean, queryList, querySingle } from './query';
@@ -339,16 +341,26 @@ export const taskRoutes = createRouter()
   .openapi(remove, async (c) => {
     const now = Date.now();
     const { id } = c.req.valid('param');
-    const row = await deleteTask(database(c.env.DB), c.get('principal'), id, now);
+    const p = c.get('principal');
+    const { row, parentReopened } = await deleteTask(database(c.env.DB), p, id, now);
     emit(c, 'task.deleted', taskJson(row, now));
+    if (parentReopened) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
     return c.json({ deleted: true as const, id }, 200);
   })
   .openapi(complete, async (c) => {
+    const p = c.get('principal');
     const now = Date.now();
     const body = c.req.valid('json') ?? {};
-    const row = await completeTask(database(c.env.DB), c.get('principal'), c.req.valid('param').id, body.evidence ?? [], now);
+    const completion = { principal: p, taskId: c.req.valid('param').id, evidence: body.evidence ?? [] };
+    const db = database(c.env.DB);
+    // Through the account's queue: completions share its D1 batches with the fleet's claims.
+    const statements = completionStatements(db, completion, now).map((s) => toRawQuery(s));
+    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements);
+    const row = await completionOutcome(db, completion, results, now);
     const task = taskJson(row, now);
     emit(c, 'task.completed', task);
+    // Its last open child done, a delegated parent is open again: held claimers may take it.
+    if (results[PARENT_REOPENED_RESULT]?.length) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
     return c.json(task, 200);
   })
   .openapi(uncomplete, async (c) => {

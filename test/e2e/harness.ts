@@ -33,12 +33,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDevServer(opts: { vars?: Record<string, string> } = {}): Promise<DevServer> {
-  const persist = mkdtempSync(join(tmpdir(), 'delega-e2e-'));
+export interface DevServerOptions {
+  vars?: Record<string, string>;
+  /** Where the local state directory is made (default: the OS temp directory). */
+  stateRoot?: string;
+  /** Extra environment for wrangler (e.g. to turn off local tracing for a benchmark). */
+  env?: Record<string, string>;
+}
+
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const persist = mkdtempSync(join(opts.stateRoot ?? tmpdir(), 'delega-e2e-'));
+  const wranglerEnv = { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', ...opts.env };
   const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
+    env: wranglerEnv,
   });
   if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}\n${migrate.stdout}`);
 
@@ -48,7 +57,7 @@ export async function startDevServer(opts: { vars?: Record<string, string> } = {
   const child: ChildProcess = spawn(
     WRANGLER,
     ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false', ...vars],
-    { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    { cwd: ROOT, env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
@@ -79,7 +88,7 @@ export async function startDevServer(opts: { vars?: Record<string, string> } = {
       const out = spawnSync(WRANGLER, ['d1', 'execute', 'DB', '--local', '--persist-to', persist, '--json', '--command', sql], {
         cwd: ROOT,
         encoding: 'utf8',
-        env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
+        env: wranglerEnv,
       });
       if (out.status !== 0) throw new Error(`d1 execute failed: ${out.stderr}`);
       const parsed = JSON.parse(out.stdout) as { results: T[] }[];
