@@ -64,7 +64,7 @@ describe('the claim statement itself', () => {
     const results = await Promise.all(
       Array.from({ length: 25 }, async (_, i) => {
         const claimer = { accountId: account.accountId, agentId: workers[i % 4]!.id, sandboxProjectId: null };
-        const [, , updated] = await d.batch(claimNextStatements(d, { claimer, labels: [], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()));
+        const [, updated] = await d.batch(claimNextStatements(d, { claimer, labels: [], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()));
         return updated[0]?.id ?? null;
       }),
     );

@@ -1,7 +1,7 @@
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { database } from '../src/db/client';
-import { claimNextQueries, claimNextStatements, type ClaimNextRequest } from '../src/domain/claims';
+import { claimNextQueries, claimNextStatements, CLAIMED_RESULT, type ClaimNextRequest } from '../src/domain/claims';
 import { CLAIMERS_WAITING_GRACE_MS, queueFor, type ClaimQueue } from '../src/queue/claim-queue';
 import { notifyTaskAvailable } from '../src/queue/notify';
 import worker from '../src/index';
@@ -115,6 +115,38 @@ describe('POST /v1/tasks/claim', () => {
     expect(runs[0]!.endedAt).not.toBeNull();
   });
 
+  it('ends every lapsed claim of the account as expired, at its lease end, even when it takes another task', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const lapsed = await insertTask(account, { priority: 1, labels: ['slow'] });
+    const fresh = await insertTask(account, { priority: 4, labels: ['fast'] });
+    expect(await nextId(a.key, { labels: ['slow'] })).toBe(lapsed);
+    await expireLease(lapsed, 30);
+    const leaseEnd = (await taskRow(lapsed))!.leaseExpiresAt;
+    expect(await nextId(b.key, { labels: ['fast'] })).toBe(fresh);
+    const [ended] = await runsOf(lapsed);
+    expect(ended).toMatchObject({ agentId: a.id, outcome: 'expired', endedAt: leaseEnd });
+    // The task itself is unclaimed to every reader and goes to the next claimer.
+    expect(await nextId(b.key, { labels: ['slow'] })).toBe(lapsed);
+    expect((await runsOf(lapsed)).map((r) => [r.agentId, r.outcome])).toEqual([
+      [a.id, 'expired'],
+      [b.id, null],
+    ]);
+  });
+
+  it('two claims of one agent in one D1 batch take two tasks, each with its own run', async () => {
+    const account = await makeAccount();
+    const ids = await insertTasks(account, [{ priority: 2 }, { priority: 1 }]);
+    const d = database(env.DB);
+    const req: ClaimNextRequest = { claimer: { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null }, labels: [], projectId: null, leaseSeconds: 60, waitSeconds: 0 };
+    const now = Date.now();
+    const both = [...claimNextQueries(d, req, now), ...claimNextQueries(d, req, now)];
+    const results = await env.DB.batch(both.map((q) => env.DB.prepare(q.sql).bind(...q.params)));
+    const taken = [results[CLAIMED_RESULT]!.results[0], results[3 + CLAIMED_RESULT]!.results[0]].map((r) => (r as { id: string }).id);
+    expect(taken).toEqual(ids);
+    for (const id of ids) expect((await runsOf(id)).map((r) => [r.agentId, r.outcome])).toEqual([[account.adminId, null]]);
+  });
+
   it('refuses bad input with 400 and field details', async () => {
     const account = await makeAccount();
     for (const body of [{ lease_seconds: 29 }, { lease_seconds: 3601 }, { wait_seconds: 31 }, { wait_seconds: -1 }, { surprise: true }, { labels: [''] }]) {
@@ -168,14 +200,22 @@ describe('the claim query', () => {
   it('walks the queue index, never the whole table', async () => {
     const d = database(env.DB);
     const claimer = { accountId: 'acc_x', agentId: 'agt_x', sandboxProjectId: null };
-    const [, , update] = claimNextStatements(d, { claimer, labels: ['a'], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now());
-    const { sql, params } = update.toSQL();
-    const plan = await env.DB.prepare(`explain query plan ${sql}`).bind(...params).all<{ detail: string }>();
-    const details = plan.results.map((r) => r.detail).join('\n');
-    expect(details).toMatch(/tasks_queue_idx/);
-    expect(details).not.toMatch(/SCAN tasks(?! USING)/);
+    const statements = claimNextStatements(d, { claimer, labels: ['a'], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now());
+    const plans: string[] = [];
+    for (const statement of statements) {
+      const { sql, params } = statement.toSQL();
+      const plan = await env.DB.prepare(`explain query plan ${sql}`).bind(...params).all<{ detail: string }>();
+      plans.push(plan.results.map((r) => r.detail).join('\n'));
+    }
+    const update = plans[CLAIMED_RESULT]!;
+    expect(update).toMatch(/tasks_queue_idx/);
     // The open arm reads the index in the claim's own order: no sort of the account's open tasks.
-    expect(details).not.toMatch(/TEMP B-TREE FOR LAST 2 TERMS OF ORDER BY/);
+    expect(update).not.toMatch(/TEMP B-TREE FOR LAST 2 TERMS OF ORDER BY/);
+    // Only the claiming UPDATE searches for the best task; the runs around it find their tasks by index.
+    expect(plans.filter((p) => p.includes('tasks_queue_idx'))).toHaveLength(1);
+    for (const plan of plans) expect(plan).not.toMatch(/SCAN (tasks|runs)(?! USING)/);
+    expect(plans[0]).toMatch(/tasks_account_lease_idx/);
+    expect(plans[2]).toMatch(/SEARCH tasks USING INDEX tasks_account_(lease|claimed_by)_idx/);
   });
 
   it('renders each shape once: the cached queries equal a fresh rendering, values and all', () => {
@@ -205,16 +245,18 @@ describe('the claim query', () => {
     const claimer = { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null };
     for (const labels of [[], ['odd'], ['even']]) {
       const results = (await d.batch(claimNextStatements(d, { claimer, labels, projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()) as never)) as { meta?: { rows_read?: number } }[] | unknown[][];
-      const claimed = results[2] as unknown[];
+      const claimed = results[CLAIMED_RESULT] as unknown[];
       expect(claimed, String(labels)).toHaveLength(1);
     }
     // rows_read through the raw D1 API (drizzle's batch hides meta).
-    const [, , update] = claimNextStatements(d, { claimer, labels: ['odd'], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now());
-    const { sql, params } = update.toSQL();
-    const run = await env.DB.prepare(sql).bind(...params).all();
-    expect(run.results).toHaveLength(1);
+    const statements = claimNextStatements(d, { claimer, labels: ['odd'], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()).map((s) => s.toSQL());
+    const ran = await env.DB.batch(statements.map(({ sql, params }) => env.DB.prepare(sql).bind(...params)));
+    expect(ran[CLAIMED_RESULT]!.results).toHaveLength(1);
     // The walk, the task row and what the triggers read to keep counters and copies.
-    expect(run.meta.rows_read).toBeLessThan(40);
+    expect(ran[CLAIMED_RESULT]!.meta.rows_read).toBeLessThan(40);
+    // Ending lapsed runs and opening this claim's run read a few index entries each.
+    expect(ran[0]!.meta.rows_read).toBeLessThan(5);
+    expect(ran[2]!.meta.rows_read).toBeLessThan(10);
   });
 });
 

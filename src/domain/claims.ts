@@ -154,7 +154,8 @@ function closeExpiredRuns(db: Db, taskIds: TaskIds) {
     .where(and(sql`${runs.taskId} in ${taskIds}`, isNull(runs.endedAt)));
 }
 
-function openRun(db: Db, c: Claimer, taskId: TaskIds, t: ClaimTimes) {
+/** Opens the run of a claim session on the task `which` picks (a condition on tasks). */
+function openRun(db: Db, c: Claimer, which: SQL, t: ClaimTimes) {
   return db.insert(runs).select(
     db
       .select({
@@ -169,25 +170,54 @@ function openRun(db: Db, c: Claimer, taskId: TaskIds, t: ClaimTimes) {
         durationMs: sql`null`.as('duration_ms'),
       })
       .from(tasks)
-      .where(sql`${tasks.id} = ${taskId}`),
+      .where(which)
+      .limit(1),
   );
 }
 
-/** The batch for "give me the best claimable task". Its third result is the claimed row, if any. */
+/** Claims whose lease ran out by `nowIso` (whatever the alarm has not swept yet). */
+const runOutIn = (accountId: string, nowIso: string) => and(eq(tasks.accountId, accountId), isNotNull(tasks.claimedByAgentId), leaseRunOut(nowIso))!;
+
+/**
+ * The task this claim has just taken, found by what the claim wrote: the claimer, claimed_at
+ * and lease it set, and no run open yet. A claim earlier in the same batch by the same agent
+ * (same times) already has its run, so each claim finds its own task and nothing else.
+ */
+function justClaimedBy(c: Claimer, t: ClaimTimes): SQL {
+  return and(
+    eq(tasks.accountId, c.accountId),
+    eq(tasks.claimedByAgentId, c.agentId),
+    eq(tasks.claimedAt, t.nowIso),
+    eq(tasks.leaseExpiresAt, t.leaseIso),
+    sql`not exists (select 1 from ${runs} where ${runs.taskId} = ${tasks.id} and ${runs.endedAt} is null)`,
+  )!;
+}
+
+/** Where the claimed row is among the results of a claim-next batch. */
+export const CLAIMED_RESULT = 1;
+
+/** The batch for "give me the best claimable task". Its result CLAIMED_RESULT is the claimed row, if any. */
 export function claimNextStatements(db: Db, req: ClaimNextRequest, now: number) {
   return buildClaimNext(db, req, claimTimes(now, req.leaseSeconds));
 }
 
+/**
+ * The best task is searched once, by the claiming UPDATE. Around it:
+ * - before: the runs of lapsed claims in the account are ended as expired, at the moment their
+ *   lease ran out, while the lease is still on the task (the alarm would do the same a moment
+ *   later; a lapsed claim has ended whether or not this claim takes its task);
+ * - after: the new run opens on the task the UPDATE just claimed, found by what it wrote.
+ */
 function buildClaimNext(db: Db, req: ClaimNextRequest, t: ClaimTimes) {
   const best = bestTaskId(db, req, t.nowIso);
   return [
-    closeExpiredRuns(db, best),
-    openRun(db, req.claimer, best, t),
+    closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(runOutIn(req.claimer.accountId, t.nowIso))),
     db
       .update(tasks)
       .set(claimFields(req.claimer, t))
       .where(and(sql`${tasks.id} = ${best}`, claimableBy(req.claimer, t.nowIso)))
       .returning(taskFieldColumns),
+    openRun(db, req.claimer, justClaimedBy(req.claimer, t), t),
   ] as const;
 }
 
@@ -245,7 +275,7 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) 
   const nowIso = isoSeconds(now);
   const isTarget = and(eq(tasks.id, req.taskId), eq(tasks.accountId, c.accountId));
   const ownLive = and(isTarget, eq(tasks.claimedByAgentId, c.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false));
-  const claimable = and(isTarget, claimableBy(c, nowIso));
+  const claimable = and(isTarget, claimableBy(c, nowIso))!;
   const times = claimTimes(now, req.leaseSeconds);
   const fresh = claimFields(c, times);
   // Extending one's own live claim keeps its start and session state.
@@ -253,7 +283,7 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) 
     sql`case when ${tasks.claimedByAgentId} = ${c.agentId} and ${tasks.leaseExpiresAt} > ${nowIso} then ${column} else ${value} end`;
   return [
     closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(and(claimable, isNotNull(tasks.claimedByAgentId)))),
-    openRun(db, c, db.select({ id: tasks.id }).from(tasks).where(claimable), times),
+    openRun(db, c, claimable, times),
     db
       .update(tasks)
       .set({
@@ -419,7 +449,7 @@ export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt
  */
 export async function expireLeases(db: Db, accountId: string, now: number): Promise<{ expired: TaskRow[]; nextLeaseAt: number | null }> {
   const nowIso = isoSeconds(now);
-  const runOut = and(eq(tasks.accountId, accountId), isNotNull(tasks.claimedByAgentId), leaseRunOut(nowIso))!;
+  const runOut = runOutIn(accountId, nowIso);
   const [, expired, next] = await db.batch([
     closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(runOut)),
     db

@@ -19,6 +19,7 @@ import { accounts } from '../db/schema';
 import {
   abandonClaim,
   claimNextQueries,
+  CLAIMED_RESULT,
   claimTaskStatements,
   expireLeases,
   type ClaimNextRequest,
@@ -225,8 +226,8 @@ export class ClaimQueue extends DurableObject<Env> {
   }
 
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
-    const [, , updated] = await this.run((db, now) => claimNextQueries(db, req, now));
-    const row = firstTask(updated);
+    const results = await this.run((db, now) => claimNextQueries(db, req, now));
+    const row = firstTask(results[CLAIMED_RESULT]);
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return row;
   }
