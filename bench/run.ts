@@ -5,7 +5,8 @@
  * the X-D1-Round-Trips header the Worker adds when D1_METRICS=1). Writes bench/RESULTS.md.
  *
  * Options: BENCH_SECONDS (default 5), BENCH_BIG_TASKS (default 20000), BENCH_ROUNDS (default 3),
- * BENCH_WARMUP_SECONDS (untimed load before each measurement, default 1),
+ * BENCH_WARMUP_SECONDS (untimed load before each measurement, default 1), BENCH_LOCAL_TRACING=1
+ * (keep wrangler's local tracing on, to see what it costs),
  * BENCH_STATE_DIR (where wrangler keeps the local D1 and Durable Object files; default /dev/shm
  * when the machine has it, else the temp directory).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
@@ -28,8 +29,9 @@ const BIG = Number(process.env.BENCH_BIG_TASKS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-/** wrangler dev traces every invocation into a local store unless this is false. */
-const WRANGLER_ENV = { X_LOCAL_OBSERVABILITY: 'false' };
+/** wrangler dev traces every invocation into a local store unless this is false (BENCH_LOCAL_TRACING=1 keeps it on). */
+const TRACING = process.env.BENCH_LOCAL_TRACING === '1';
+const WRANGLER_ENV = TRACING ? {} : { X_LOCAL_OBSERVABILITY: 'false' };
 
 interface Row {
   name: string;
@@ -271,7 +273,7 @@ function report() {
   const lines = [
     '# Benchmark results',
     '',
-    `Date: ${date}. Command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_BIG_TASKS=${BIG}, BENCH_ROUNDS=${ROUNDS}, BENCH_WARMUP_SECONDS=${WARMUP}, state in ${STATE_DIR}, wrangler's local tracing off). Machine: ${process.env.BENCH_MACHINE ?? '2 cores, local wrangler dev (workerd + miniflare D1/DO/Queues)'}.`,
+    `Date: ${date}. Command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_BIG_TASKS=${BIG}, BENCH_ROUNDS=${ROUNDS}, BENCH_WARMUP_SECONDS=${WARMUP}, state in ${STATE_DIR}, wrangler's local tracing ${TRACING ? 'on' : 'off'}). Machine: ${process.env.BENCH_MACHINE ?? '2 cores, local wrangler dev (workerd + miniflare D1/DO/Queues)'}.`,
     '',
     'Each endpoint is measured with autocannon for the duration above, after an untimed warm-up, once per round (each round starts with `GET /health`); a row shows the medians over the rounds. Ratios are to `GET /health` at the same connection count in the same run (rps ratio: higher is better; latency ratio: lower is better). D1 = round trips per request of the Worker itself (claims also do one D1 batch inside the Durable Object, not counted there).',
     '',
