@@ -9,7 +9,7 @@ import { accounts, agents } from '../db/schema';
 import { ApiError } from '../lib/errors';
 import { timingSafeEqual } from '../lib/crypto';
 import { modeFor, type Principal } from './access';
-import { hashKey, looksLikeKey } from './api-keys';
+import { hashKey, hasValidTag } from './api-keys';
 
 const unauthorized = (message: string) => new ApiError(401, 'UNAUTHORIZED', message);
 
@@ -37,10 +37,10 @@ export function keyFromHeaders(agentKey: string | undefined, authorization: stri
   return match?.[1] ?? null;
 }
 
-/** The HMAC under which the key is stored; 401 for a missing or malformed key, before any lookup. */
+/** The HMAC under which the key is stored; 401 for a missing, malformed or made-up key (bad tag), before any lookup. */
 export async function keyHashOf(pepper: string, key: string | null): Promise<string> {
   if (!key) throw unauthorized('Missing API key: send it as X-Agent-Key: dlg_... or Authorization: Bearer dlg_...');
-  if (!looksLikeKey(key)) throw unauthorized('Invalid API key');
+  if (!(await hasValidTag(pepper, key))) throw unauthorized('Invalid API key');
   return hashKey(pepper, key);
 }
 
