@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { api, makeAccount } from './helpers/fixtures';
+import { freshEmail, freshIp, mailCount } from './helpers/onboarding';
 
 const withKey = (key: string) => ({ 'Idempotency-Key': key });
 
@@ -95,3 +96,76 @@ describe('Idempotency-Key', () => {
     expect(replay.body.id).toBe(later.body.id);
   });
 });
+
+describe('Idempotency-Key on the public routes (signup, claim, recovery)', () => {
+  it('a retried agent signup gets the first answer back: one account, one key, one claim email', async () => {
+    const email = freshEmail('retry');
+    const body = { human_email: email, agent_name: 'retry-bot' };
+    const ip = freshIp();
+    const first = await api('POST', '/v1/agent/signup', null, body, { 'CF-Connecting-IP': ip, ...withKey('signup-once') });
+    // The retry may come from another address (a client that changed networks).
+    const retry = await api('POST', '/v1/agent/signup', null, body, { 'CF-Connecting-IP': freshIp(), ...withKey('signup-once') });
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(retry.body).toEqual(first.body);
+    expect(await mailCount(email)).toBe(1);
+    // The key works, and the stored answer does not hold it in the clear.
+    expect((await api('GET', '/v1/agent/me', first.body.api_key)).status).toBe(200);
+    const dump = JSON.stringify((await env.DB.prepare('select * from idempotency_keys').all()).results);
+    expect(dump).not.toContain(first.body.api_key);
+    expect(dump).not.toContain('signup-once');
+  });
+
+  it('the same key with another body is a 422 and creates nothing', async () => {
+    const email = freshEmail('reuse');
+    const first = await anonWithKey('POST', '/v1/agent/signup', { human_email: email, agent_name: 'one-bot' }, 'signup-reused');
+    expect(first.status).toBe(201);
+    const other = freshEmail('reuse-other');
+    const reused = await anonWithKey('POST', '/v1/agent/signup', { human_email: other, agent_name: 'two-bot' }, 'signup-reused');
+    expect(reused.status).toBe(422);
+    expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await mailCount(other)).toBe(0);
+  });
+
+  it('public and authenticated scopes never meet: an agent reusing a signup key runs its own request', async () => {
+    const account = await makeAccount();
+    const signup = await anonWithKey('POST', '/v1/agent/signup', { human_email: freshEmail('scope'), agent_name: 'scope-bot' }, 'shared-scope');
+    const project = await api('POST', '/v1/projects', account.adminKey, { name: 'Scoped' }, withKey('shared-scope'));
+    expect(signup.status).toBe(201);
+    expect(project.status).toBe(201);
+    expect(project.body.name).toBe('Scoped');
+  });
+
+  it('a refused request is replayed as refused', async () => {
+    const bad = await anonWithKey('POST', '/v1/agent/signup', { human_email: 'not-an-email', agent_name: 'x' }, 'bad-signup');
+    const badAgain = await anonWithKey('POST', '/v1/agent/signup', { human_email: 'not-an-email', agent_name: 'x' }, 'bad-signup');
+    expect(bad.status).toBe(400);
+    expect(badAgain.status).toBe(400);
+    expect(badAgain.headers.get('Idempotent-Replayed')).toBe('true');
+  });
+
+  it('the OpenAPI document offers the header, 409 and 422 on every write, and on no read', async () => {
+    const doc = (await api('GET', '/v1/openapi.json')).body as {
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> }>>;
+    };
+    let writes = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const header = (op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'Idempotency-Key');
+        if (['post', 'put', 'patch', 'delete'].includes(method)) {
+          writes++;
+          expect(header, `${method} ${path}`).toBe(true);
+          expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['409', '422']));
+        } else {
+          expect(header, `${method} ${path}`).toBe(false);
+        }
+      }
+    }
+    expect(writes).toBeGreaterThan(30);
+  });
+});
+
+function anonWithKey(method: string, path: string, body: unknown, key: string) {
+  return api(method, path, null, body, { 'CF-Connecting-IP': freshIp(), ...withKey(key) });
+}

@@ -1,7 +1,9 @@
 /**
  * `Idempotency-Key` on POST/PUT/PATCH/DELETE: replays the first answer for a retry of the same
  * request (marked `Idempotent-Replayed: true`), 422 for the same key with another request, 409
- * while the first is still running. Runs after authentication, so keys are scoped per agent.
+ * while the first is still running. On authenticated routes it runs after authentication, so
+ * keys are scoped per agent; on public routes (signup, claim, recovery) the client's key is the
+ * whole scope, and a replay also needs the identical request body.
  * Stored answers can hold secrets shown once (a new agent's key), so they are sealed under a
  * key derived from the server secret and the client's Idempotency-Key: the table alone
  * reveals nothing, and the scope's hash, not the client's key, is what it stores.
@@ -24,7 +26,8 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
   }
   const db = database(c.env.DB);
   const pepper = keyPepper(c.env);
-  const scope = `${c.get('principal').agentId}:${key}`;
+  const principal = c.get('principal') as AppBindings['Variables']['principal'] | undefined;
+  const scope = principal ? `${principal.agentId}:${key}` : `public:${key}`;
   const scopeKey = await hmacSha256Hex(pepper, `idempotency:${scope}`);
   // /api and /v1 are one API: a retry through either prefix is the same request.
   const path = c.req.path.replace(/^\/(v1|api)\//, '/');

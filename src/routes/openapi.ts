@@ -115,6 +115,8 @@ type BuiltRoute<P extends string, R extends RouteInput<P>> = ReturnType<typeof c
 
 type RouteInput<P extends string> = Omit<RouteConfig, 'path' | 'security' | 'middleware'> & { path: P };
 
+const isWrite = (config: Omit<RouteConfig, 'path'>) => ['post', 'put', 'patch', 'delete'].includes(config.method);
+
 function documentedErrors(config: Omit<RouteConfig, 'path'>, authed: boolean) {
   const hasBody = Boolean(config.request?.body);
   const hasParams = Boolean(config.request?.params);
@@ -122,15 +124,43 @@ function documentedErrors(config: Omit<RouteConfig, 'path'>, authed: boolean) {
     400: errorContent('Invalid input: malformed JSON or fields that fail validation (see `details`)'),
     ...(authed ? { 401: errorContent('Missing or invalid API key'), 403: errorContent('The key may not do this') } : {}),
     ...(hasParams || authed ? { 404: errorContent('Not found, or not visible to this key') } : {}),
+    ...(isWrite(config)
+      ? {
+          409: errorContent('A request with this Idempotency-Key is still running (IDEMPOTENCY_IN_PROGRESS)'),
+          422: errorContent('This Idempotency-Key was used with a different request (IDEMPOTENCY_KEY_REUSED)'),
+        }
+      : {}),
     ...(hasBody ? { 413: errorContent('Body larger than the limit'), 415: errorContent('Body is not application/json') } : {}),
     429: errorContent('Rate limit exceeded; see Retry-After'),
   };
+}
+
+/**
+ * Every write takes an Idempotency-Key (the `idempotency` middleware checks and applies it;
+ * the schema documents it: Hono hands validators lower-cased header names, so this one is
+ * never matched there).
+ */
+const IdempotencyHeaders = z.object({
+  'Idempotency-Key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({
+      description: 'Makes a retry safe: within 24 h the same key with the same request gets the first answer back (`Idempotent-Replayed: true`) and changes nothing; with another request it is a 422. 1-255 visible ASCII characters.',
+      example: '8e0f5a4c-7d1b-4b8e-9a63-2f0d2c1e9b77',
+    }),
+});
+
+function withIdempotencyHeader(config: Omit<RouteConfig, 'path'>): RouteConfig['request'] {
+  return isWrite(config) ? { ...config.request, headers: IdempotencyHeaders } : config.request;
 }
 
 /** A route that needs an API key allowed to perform `operation`. */
 export function authedRoute<P extends string, R extends RouteInput<P>>(operation: Operation, config: R): BuiltRoute<P, R> {
   return createRoute({
     ...config,
+    request: withIdempotencyHeader(config),
     responses: { ...documentedErrors(config, true), ...config.responses },
     security: [{ AgentKey: [] }, { Bearer: [] }],
     // Authenticate first, so an anonymous caller learns nothing from body errors.
@@ -143,8 +173,9 @@ export function authedRoute<P extends string, R extends RouteInput<P>>(operation
 export function publicRoute<P extends string, R extends RouteInput<P>>(config: R): BuiltRoute<P, R> {
   return createRoute({
     ...config,
+    request: withIdempotencyHeader(config),
     responses: { ...documentedErrors(config, false), ...config.responses },
-    middleware: [normaliseJsonBody] as const,
+    middleware: [normaliseJsonBody, idempotency] as const,
     'x-delega-operation': 'public',
   }) as unknown as BuiltRoute<P, R>;
 }
