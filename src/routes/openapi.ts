@@ -136,31 +136,25 @@ function documentedErrors(config: Omit<RouteConfig, 'path'>, authed: boolean) {
 }
 
 /**
- * Every write takes an Idempotency-Key (the `idempotency` middleware checks and applies it;
- * the schema documents it: Hono hands validators lower-cased header names, so this one is
- * never matched there).
+ * Every write takes an Idempotency-Key. The `idempotency` middleware checks and applies it; this
+ * only documents it (a plain parameter, so no header validator runs on each request).
  */
-const IdempotencyHeaders = z.object({
-  'Idempotency-Key': z
-    .string()
-    .min(1)
-    .max(255)
-    .optional()
-    .openapi({
-      description: 'Makes a retry safe: within 24 h the same key with the same request gets the first answer back (`Idempotent-Replayed: true`) and changes nothing; with another request it is a 422. 1-255 visible ASCII characters.',
-      example: '8e0f5a4c-7d1b-4b8e-9a63-2f0d2c1e9b77',
-    }),
-});
+const IDEMPOTENCY_HEADER = {
+  name: 'Idempotency-Key',
+  in: 'header' as const,
+  required: false,
+  description:
+    'Makes a retry safe: within 24 h the same key with the same request gets the first answer back (`Idempotent-Replayed: true`) and changes nothing; with another request it is a 422. 1-255 visible ASCII characters.',
+  schema: { type: 'string' as const, minLength: 1, maxLength: 255, example: '8e0f5a4c-7d1b-4b8e-9a63-2f0d2c1e9b77' },
+};
 
-function withIdempotencyHeader(config: Omit<RouteConfig, 'path'>): RouteConfig['request'] {
-  return isWrite(config) ? { ...config.request, headers: IdempotencyHeaders } : config.request;
-}
+const idempotencyParameters = (config: Omit<RouteConfig, 'path'>) => (isWrite(config) ? { parameters: [...(config.parameters ?? []), IDEMPOTENCY_HEADER] } : {});
 
 /** A route that needs an API key allowed to perform `operation`. */
 export function authedRoute<P extends string, R extends RouteInput<P>>(operation: Operation, config: R): BuiltRoute<P, R> {
   return createRoute({
     ...config,
-    request: withIdempotencyHeader(config),
+    ...idempotencyParameters(config),
     responses: { ...documentedErrors(config, true), ...config.responses },
     security: [{ AgentKey: [] }, { Bearer: [] }],
     // Authenticate first, so an anonymous caller learns nothing from body errors.
@@ -173,7 +167,7 @@ export function authedRoute<P extends string, R extends RouteInput<P>>(operation
 export function publicRoute<P extends string, R extends RouteInput<P>>(config: R): BuiltRoute<P, R> {
   return createRoute({
     ...config,
-    request: withIdempotencyHeader(config),
+    ...idempotencyParameters(config),
     responses: { ...documentedErrors(config, false), ...config.responses },
     middleware: [normaliseJsonBody, idempotency] as const,
     'x-delega-operation': 'public',
