@@ -316,11 +316,6 @@ const evidenceRequired = () =>
     `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)`,
   );
 
-/**
- * One D1 round trip: access, "not completed yet" and the evidence policy are conditions of the
- * completing UPDATE; the claim's run and the parent follow in the same batch only if it
- * happened. A refusal is explained from the row read in that batch.
- */
 /** What a completion needs: who completes which task, with what evidence. */
 export interface Completion {
   principal: Principal;
@@ -329,9 +324,10 @@ export interface Completion {
 }
 
 /**
- * The one batch that completes a task: the guarded update, the end of any live claim's run, the
- * parent's return to open when this was its last open child, and (only for a refused
- * completion) the row that says why. Read its results with `completionOutcome`.
+ * The one batch that completes a task. Access, "not completed yet" and the evidence policy are
+ * conditions of the completing UPDATE; the end of any live claim's run and the parent's return
+ * to open (when this was its last open child) follow only if it happened; a refusal is
+ * explained from the row read last. Read its results with `completionOutcome`.
  */
 export function completionStatements(db: Db, { principal: p, taskId: id, evidence }: Completion, now: number): (SQL | SQLWrapper)[] {
   const ts = isoSeconds(now);
