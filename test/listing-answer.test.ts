@@ -9,7 +9,9 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { tasks } from '../src/db/schema';
 import { authenticate } from '../src/domain/authentication';
-import { listTasks } from '../src/domain/task-list';
+import { listQuery, listTasks, type ListFilters } from '../src/domain/task-list';
+import type { Principal } from '../src/domain/access';
+import { toRawQuery } from '../src/domain/sql-batch';
 import { taskJson, type TaskRow } from '../src/domain/task-json';
 import { isoSeconds } from '../src/lib/time';
 import { api, db, makeAccount } from './helpers/fixtures';
@@ -84,5 +86,68 @@ describe('the listing answer', () => {
     }
     const expiredListed = (list.body as { id: string; status: string; claimed_by_agent_id: string | null }[]).find((t) => t.id === expired.body.id);
     expect(expiredListed).toMatchObject({ status: 'open', claimed_by_agent_id: null });
+  });
+});
+
+describe('rendered listings are kept per isolate', () => {
+  // The cache in listTasks keeps a listing's SQL only when it cannot depend on the time: the
+  // same principal and filters must render the same statement whenever they are rendered.
+  const principal: fc.Arbitrary<Principal> = fc.record({
+    agentId: fc.constantFrom('agt_a', 'agt_b'),
+    agentName: fc.constant('a'),
+    accountId: fc.constantFrom('acc_a', 'acc_b'),
+    role: fc.constantFrom('worker', 'coordinator', 'admin'),
+    mode: fc.constantFrom('restricted', 'full', 'admin'),
+    plan: fc.constant('free'),
+    sandboxProjectId: fc.option(fc.constant('prj_s'), { nil: null }),
+    isDefaultAgent: fc.boolean(),
+    hasWebhooks: fc.boolean(),
+  }) as fc.Arbitrary<Principal>;
+  const timeless: fc.Arbitrary<ListFilters> = fc.record(
+    {
+      project_id: fc.constantFrom('prj_a', 'prj_b'),
+      completed: fc.boolean(),
+      priority: fc.integer({ min: 1, max: 4 }),
+      search: fc.oneof(fc.constantFrom('de', 'deploy', 'x_%'), fc.string({ maxLength: 8 })),
+      labels: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }), { maxLength: 3 }),
+      due_after: fc.constant('2026-01-01'),
+      due_before: fc.constantFrom('2026-12-31', '2026-12-31T10:00:00Z'),
+      assigned_to: fc.constantFrom('agt_a', 'agt_c'),
+      limit: fc.integer({ min: 1, max: 200 }),
+      offset: fc.integer({ min: 0, max: 500 }),
+    },
+    { requiredKeys: ['limit', 'offset'] },
+  );
+
+  it('a listing without due or claimed filters renders the same at any time', () => {
+    const d = db();
+    fc.assert(
+      fc.property(principal, timeless, fc.integer({ min: 0, max: 400 * 86_400_000 }), (p, f, later) => {
+        const render = (now: number) => toRawQuery(listQuery(d, p, f, now));
+        expect(render(NOW + later)).toEqual(render(NOW));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('which is why due and claimed listings are rendered afresh: theirs depends on the time', () => {
+    const d = db();
+    const p = { agentId: 'agt_a', agentName: 'a', accountId: 'acc_a', role: 'admin', mode: 'full', plan: 'free', sandboxProjectId: null, isDefaultAgent: true, hasWebhooks: false } as Principal;
+    for (const f of [{ due: 'today' as const }, { due: 'overdue' as const }, { claimed: true }, { claimed: false }]) {
+      const render = (now: number) => toRawQuery(listQuery(d, p, { limit: 10, offset: 0, ...f }, now));
+      expect(render(NOW + 2 * 86_400_000), JSON.stringify(f)).not.toEqual(render(NOW));
+    }
+  });
+
+  it('a kept listing still reads the rows as they are now', async () => {
+    const account = await makeAccount();
+    const first = await api('GET', '/v1/tasks?label=kept', account.adminKey);
+    expect(first.body).toEqual([]);
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'Now listed', labels: ['kept'] });
+    const second = await api('GET', '/v1/tasks?label=kept', account.adminKey);
+    expect(second.body.map((t: { id: string }) => t.id)).toEqual([created.body.id]);
+    // Another account with the same filters gets its own statement, not this one.
+    const other = await makeAccount();
+    expect((await api('GET', '/v1/tasks?label=kept', other.adminKey)).body).toEqual([]);
   });
 });

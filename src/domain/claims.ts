@@ -17,7 +17,7 @@ import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { canSee, taskNotFound } from './task-access';
 import { endOpenRun } from './runs';
-import { toRawQuery } from './sql-batch';
+import { toRawQuery, type RawQuery } from './sql-batch';
 import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from './task-json';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
@@ -221,11 +221,7 @@ function buildClaimNext(db: Db, req: ClaimNextRequest, t: ClaimTimes) {
   ] as const;
 }
 
-/** A statement as D1 takes it. */
-export interface RawQuery {
-  sql: string;
-  params: unknown[];
-}
+export type { RawQuery } from './sql-batch';
 
 const mark = (name: string) => `\u0000claim:${name}\u0000`;
 const renderedClaims = new Map<string, RawQuery[]>();

@@ -12,8 +12,14 @@ const dialect = new SQLiteAsyncDialect();
 
 export type RawRow = Record<string, unknown>;
 
+/** A statement as D1 takes it. */
+export interface RawQuery {
+  sql: string;
+  params: unknown[];
+}
+
 /** A drizzle statement as SQL text and parameters, as D1 takes them. */
-export function toRawQuery(s: SQL | SQLWrapper): { sql: string; params: unknown[] } {
+export function toRawQuery(s: SQL | SQLWrapper): RawQuery {
   return dialect.sqlToQuery('getSQL' in s ? s.getSQL() : (s as SQL));
 }
 

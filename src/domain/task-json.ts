@@ -20,11 +20,24 @@ export const taskFieldColumns = fieldColumns;
  */
 export function rowFromDriver<T>(columns: Record<string, Column>, valueAt: (column: Column, index: number) => unknown): T {
   const row: Record<string, unknown> = {};
-  Object.entries(columns).forEach(([key, column], i) => {
+  const list = columnList(columns);
+  for (let i = 0; i < list.length; i++) {
+    const [key, column] = list[i]!;
     const value = valueAt(column, i);
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  });
+  }
   return row as T;
+}
+
+/** Each column set's entries, listed once: a page maps them for every one of its rows. */
+const columnLists = new WeakMap<Record<string, Column>, [string, Column][]>();
+function columnList(columns: Record<string, Column>): [string, Column][] {
+  let list = columnLists.get(columns);
+  if (!list) {
+    list = Object.entries(columns);
+    columnLists.set(columns, list);
+  }
+  return list;
 }
 
 export interface EvidenceItem {
@@ -125,6 +138,8 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
 
 function parseJson<T>(text: string | null, fallback: T): T {
   if (!text) return fallback;
+  // Most tasks carry no labels or evidence.
+  if (text === '[]') return [] as T;
   try {
     return JSON.parse(text) as T;
   } catch {

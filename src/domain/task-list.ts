@@ -43,7 +43,7 @@ import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
 import { rowFromDriver, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
-import { toRawQuery } from './sql-batch';
+import { toRawQuery, type RawQuery } from './sql-batch';
 
 export interface ListFilters {
   project_id?: string;
@@ -314,11 +314,35 @@ function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>,
   return toRawQuery(sql`select ${sql.identifier('page')}.*, ${counterOf(db, p, dim)} from ${page} ${sql.identifier('page')}`);
 }
 
+/**
+ * Rendered page statements of recent listings, by everything their text and values depend on.
+ * Rendering a listing with drizzle costs about as much CPU as mapping its hundred rows, and
+ * agents poll the same listing over and over. Only listings whose SQL does not depend on the
+ * time are kept (no due or claimed filter: those compare with now).
+ */
+const renderedPages = new Map<string, RawQuery>();
+const RENDERED_PAGES_KEPT = 256;
+
+function pageQuery(db: Db, p: Principal, f: ListFilters, now: number, dim: string | null): RawQuery {
+  // A counted listing needs no look-ahead row: the counter says whether more pages exist.
+  const render = () => pageStatement(db, p, listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit), dim);
+  if (f.due !== undefined || f.claimed !== undefined) return render();
+  const key = JSON.stringify([p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId, dim, f]);
+  let query = renderedPages.get(key);
+  if (query) {
+    // Most recently used last, so the oldest goes first.
+    renderedPages.delete(key);
+  } else {
+    query = render();
+    if (renderedPages.size >= RENDERED_PAGES_KEPT) renderedPages.delete(renderedPages.keys().next().value!);
+  }
+  renderedPages.set(key, query);
+  return query;
+}
+
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
   const dim = counterDimension(p, f);
-  // A counted listing needs no look-ahead row: the counter says whether more pages exist.
-  const page = listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit);
-  const query = pageStatement(db, p, page, dim);
+  const query = pageQuery(db, p, f, now, dim);
   const client = (db as unknown as { $client: D1Database }).$client;
   const rows = await client.prepare(query.sql).bind(...query.params).raw();
   const found = rows.map((row) => taskJson(taskFromPageRow(row), now));
