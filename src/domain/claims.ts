@@ -195,6 +195,11 @@ function justClaimedBy(c: Claimer, t: ClaimTimes): SQL {
 
 /** Where the claimed row is among the results of a claim-next batch. */
 export const CLAIMED_RESULT = 1;
+/**
+ * A claim-next batch leads with this many statements that depend only on the account and the
+ * moment (the sweep of lapsed runs): claims batched together at one moment may run them once.
+ */
+export const CLAIM_SWEEP_STATEMENTS = 1;
 
 /** The batch for "give me the best claimable task". Its result CLAIMED_RESULT is the claimed row, if any. */
 export function claimNextStatements(db: Db, req: ClaimNextRequest, now: number) {

@@ -24,7 +24,7 @@ export function toRawQuery(s: SQL | SQLWrapper): RawQuery {
 }
 
 export async function sqlBatch(db: Db, statements: (SQL | SQLWrapper)[]): Promise<RawRow[][]> {
-  const client = (db as unknown as { $client: D1Database }).$client;
+  const client = db.$client;
   const prepared = statements.map((s) => {
     const query = dialect.sqlToQuery('getSQL' in s ? s.getSQL() : (s as SQL));
     return client.prepare(query.sql).bind(...query.params);

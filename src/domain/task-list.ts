@@ -343,7 +343,7 @@ function pageQuery(db: Db, p: Principal, f: ListFilters, now: number, dim: strin
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
   const dim = counterDimension(p, f);
   const query = pageQuery(db, p, f, now, dim);
-  const client = (db as unknown as { $client: D1Database }).$client;
+  const client = db.$client;
   const rows = await client.prepare(query.sql).bind(...query.params).raw();
   const found = rows.map((row) => taskJson(taskFromPageRow(row), now));
   if (dim === null) {

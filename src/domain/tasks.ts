@@ -326,8 +326,8 @@ export interface Completion {
 /**
  * The one batch that completes a task. Access, "not completed yet" and the evidence policy are
  * conditions of the completing UPDATE; the end of any live claim's run and the parent's return
- * to open (when this was its last open child) follow only if it happened; a refusal is
- * explained from the row read last. Read its results with `completionOutcome`.
+ * to open (when this was its last open child) follow only if it happened. Read its results
+ * with `completionOutcome`, which reads the row again only to explain a refusal.
  */
 export function completionStatements(db: Db, { principal: p, taskId: id, evidence }: Completion, now: number): (SQL | SQLWrapper)[] {
   const ts = isoSeconds(now);
@@ -339,7 +339,6 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
   const mergedEvidence = evidence.length
     ? sql`(select json_group_array(json(v.value)) from (select value from json_each(${tasks.evidence}) union all select value from json_each(${JSON.stringify(evidence)})) v)`
     : sql`${tasks.evidence}`;
-  const completedNow = sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`;
   return [
     sql`update ${tasks} set completed = 1, status = 'completed', completed_at = ${ts}, completed_by_agent_id = ${p.agentId},
         claimed_by_agent_id = null, claimed_at = null, lease_expires_at = null, last_heartbeat_at = null, session_state = null, state_detail = null,
@@ -347,10 +346,8 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
       where ${tasks.id} = ${id} and ${writableBy(p, now, 'tasks')} and ${tasks.completed} = 0 and ${policyMet}
       returning *`,
     // Completing ends any live claim, in the same transaction as the completion.
-    endOpenRun(db, id, 'completed', now, completedNow),
+    endOpenRun(db, id, 'completed', now, sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`),
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
-    // Only a refused completion needs the row, to say why; a completed one answers nothing here.
-    sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and not ${completedNow}`,
   ];
 }
 
@@ -359,10 +356,10 @@ export const PARENT_REOPENED_RESULT = 2;
 
 /** The completed task, or the error that says why it was not completed. */
 export async function completionOutcome(db: Db, { principal: p, taskId: id }: Completion, results: RawRow[][], now: number): Promise<TaskRow> {
-  const [updated, , , current] = results;
-  if (updated?.[0]) return taskFromRaw(updated[0]);
-  // Nothing came back when a twin request of this agent completed it in the same second.
-  const row = current?.[0] ? taskFromRaw(current[0]) : await readTask(db, p.accountId, id);
+  const updated = results[0]?.[0];
+  if (updated) return taskFromRaw(updated);
+  // Refused: read the task to say why (a refusal costs a second round trip; a completion, none).
+  const row = await readTask(db, p.accountId, id);
   assertCanWrite(p, row, now);
   if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
   throw evidenceRequired();

@@ -19,6 +19,7 @@ import { accounts } from '../db/schema';
 import {
   abandonClaim,
   claimNextQueries,
+  CLAIM_SWEEP_STATEMENTS,
   CLAIMED_RESULT,
   claimTaskStatements,
   expireLeases,
@@ -33,7 +34,7 @@ import { taskJson, type TaskFields } from '../domain/task-json';
 import type { Env } from '../env';
 import { emitTaskEvent } from '../webhooks/events';
 
-/** Statements sent to D1 in one batch at most (a claim is three, a completion four). */
+/** Statements sent to D1 in one batch at most (a claim is three, a completion three). */
 const MAX_STATEMENTS_PER_BATCH = 75;
 /** How long the queue keeps saying "claimers wait" after the last one left (a worker that long-polls in a loop comes straight back). */
 export const CLAIMERS_WAITING_GRACE_MS = 10_000;
@@ -41,6 +42,12 @@ const ACCOUNT_KEY = 'account_id';
 
 interface Job {
   build: (db: Db, now: number) => RawQuery[];
+  /**
+   * How many of its first statements the batch may share: one that another job of the batch
+   * also leads with (same SQL, same values) runs once, and both jobs read its result. A claim
+   * leads with the sweep of lapsed runs, the same for every claim of the account at that moment.
+   */
+  shared: number;
   resolve: (results: D1Result<RawRow>[]) => void;
   reject: (error: unknown) => void;
 }
@@ -226,16 +233,16 @@ export class ClaimQueue extends DurableObject<Env> {
   }
 
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
-    const results = await this.run((db, now) => claimNextQueries(db, req, now));
+    const results = await this.run((db, now) => claimNextQueries(db, req, now), CLAIM_SWEEP_STATEMENTS);
     const row = firstTask(results[CLAIMED_RESULT]);
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return row;
   }
 
   /** Queues a job's statements for the next D1 batch; resolves with the job's own results. */
-  private run(build: Job['build']): Promise<D1Result<RawRow>[]> {
+  private run(build: Job['build'], shared = 0): Promise<D1Result<RawRow>[]> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ build, resolve, reject });
+      this.pending.push({ build, shared, resolve, reject });
       void this.flush();
     });
   }
@@ -266,13 +273,10 @@ export class ClaimQueue extends DurableObject<Env> {
           size += queries.length;
         }
         if (group.length === 0) continue;
+        const { statements, slots } = shareLeading(group);
         try {
-          const results = await this.batch(group.flatMap((g) => g.queries));
-          let at = 0;
-          for (const { job, queries } of group) {
-            job.resolve(results.slice(at, at + queries.length));
-            at += queries.length;
-          }
+          const results = await this.batch(statements);
+          group.forEach(({ job }, i) => job.resolve(slots[i]!.map((at) => results[at]!)));
         } catch (error) {
           if (group.length === 1) group[0]!.job.reject(error);
           // A batch is one transaction: one job's failing statement rolled back every job in it.
@@ -286,7 +290,8 @@ export class ClaimQueue extends DurableObject<Env> {
   }
 
   private batch(queries: RawQuery[]): Promise<D1Result<RawRow>[]> {
-    return this.env.DB.batch<RawRow>(queries.map((q) => this.env.DB.prepare(q.sql).bind(...q.params)));
+    const d1 = database(this.env.DB).$client;
+    return d1.batch<RawRow>(queries.map((q) => d1.prepare(q.sql).bind(...q.params)));
   }
 
   private wakeWaiters(): void {
@@ -374,6 +379,25 @@ export class ClaimQueue extends DurableObject<Env> {
     this.accountId = accountId;
     await this.ctx.storage.put(ACCOUNT_KEY, accountId);
   }
+}
+
+/**
+ * The batch's statements, each shareable leading statement once, and for each job where its
+ * results are (one index into the batch per statement of the job).
+ */
+export function shareLeading(group: { job: Job; queries: RawQuery[] }[]): { statements: RawQuery[]; slots: number[][] } {
+  const statements: RawQuery[] = [];
+  const sharedAt = new Map<string, number>();
+  const slots = group.map(({ job, queries }) =>
+    queries.map((q, i) => {
+      if (i >= job.shared) return statements.push(q) - 1;
+      const key = `${q.sql}\u0000${JSON.stringify(q.params)}`;
+      let at = sharedAt.get(key);
+      if (at === undefined) sharedAt.set(key, (at = statements.push(q) - 1));
+      return at;
+    }),
+  );
+  return { statements, slots };
 }
 
 /** The claimed task from a claim's UPDATE ... RETURNING, if it took one. */
