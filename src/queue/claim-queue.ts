@@ -40,7 +40,7 @@ const MAX_STATEMENTS_PER_BATCH = 75;
 export const CLAIMERS_WAITING_GRACE_MS = 10_000;
 const ACCOUNT_KEY = 'account_id';
 
-interface Job {
+export interface Job {
   build: (db: Db, now: number) => RawQuery[];
   /**
    * How many of its first statements the batch may share: one that another job of the batch
