@@ -27,22 +27,27 @@ function recording(d1: D1Database, seen: string[]): D1Database {
 describe('literalParams', () => {
   it('writes LIMIT values and integer 0s and 1s in, and keeps OFFSET and every other value bound', () => {
     expect(literalParams({ sql: 'select * from t where a = ? order by b limit ? offset ?', params: ['x', 20, 40] })).toEqual({
-      sql: 'select * from t where a = ? order by b limit 20 offset ?',
+      sql: 'select * from t where a = +? order by b limit 20 offset ?',
       params: ['x', 40],
     });
     expect(literalParams({ sql: 'update t set done = ?, n = ? where flag = ? and k = ? and d = ?', params: [true, 7, 0, 1, false] })).toEqual({
-      sql: 'update t set done = 1, n = ? where flag = 0 and k = 1 and d = 0',
+      sql: 'update t set done = 1, n = +? where flag = 0 and k = 1 and d = 0',
       params: [7],
     });
     expect(literalParams({ sql: 'select * from (select id from t where a = ? limit ?) union all select id from u LIMIT ?', params: ['x', 1, 3] })).toEqual({
-      sql: 'select * from (select id from t where a = ? limit 1) union all select id from u LIMIT 3',
+      sql: 'select * from (select id from t where a = +? limit 1) union all select id from u LIMIT 3',
       params: ['x'],
+    });
+    // Only equalities: ranges, inequalities and IN lists keep a bare parameter.
+    expect(literalParams({ sql: 'select * from t where a=? and b <= ? and c >= ? and d != ? and e == ? and f in (?, ?) and g < ?', params: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] })).toEqual({
+      sql: 'select * from t where a=+? and b <= ? and c >= ? and d != ? and e == ? and f in (?, ?) and g < ?',
+      params: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'],
     });
   });
 
   it('leaves quoted text, comments, look-alike names and other values alone', () => {
-    const quoted = { sql: `select 'limit ?', "x?" from t where c = ? and my_limit = ? -- limit ?\n limit ?`, params: ['y', 5, 2] };
-    expect(literalParams(quoted)).toEqual({ sql: `select 'limit ?', "x?" from t where c = ? and my_limit = ? -- limit ?\n limit 2`, params: ['y', 5] });
+    const quoted = { sql: `select 'limit ?', "x?" from t where c > ? and my_limit > ? -- limit ?\n limit ?`, params: ['y', 5, 2] };
+    expect(literalParams(quoted)).toEqual({ sql: `select 'limit ?', "x?" from t where c > ? and my_limit > ? -- limit ?\n limit 2`, params: ['y', 5] });
     for (const value of ['3', '1', 1.5, null, Number.MAX_SAFE_INTEGER + 2]) {
       const q = { sql: 'select 1 limit ?', params: [value] };
       expect(literalParams(q)).toEqual(q);
@@ -50,7 +55,7 @@ describe('literalParams', () => {
     // Numbered parameters are not drizzle's: such a statement is left as it is.
     const numbered = { sql: 'select ?1 limit ?2', params: [1, 5] };
     expect(literalParams(numbered)).toBe(numbered);
-    const none = { sql: 'select * from t where a = ?', params: [7] };
+    const none = { sql: 'select * from t where a > ?', params: [7] };
     expect(literalParams(none)).toBe(none);
   });
 
@@ -65,6 +70,7 @@ describe('literalParams', () => {
     const open = await db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.accountId, account.accountId), eq(tasks.completed, false))).orderBy(tasks.priority);
     expect(open.map((r) => r.id)).toEqual(ids);
     expect(seen.at(-1)).toContain('"tasks"."completed" = 0');
+    expect(seen.at(-1)).toContain('"tasks"."account_id" = +?');
     const one = await db.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, ids[0]!)).limit(1).get();
     expect(one?.id).toBe(ids[0]);
     expect(seen.at(-1)).toMatch(/ limit 1$/);

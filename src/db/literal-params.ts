@@ -1,22 +1,28 @@
 /**
- * Values SQLite plans with, written into the SQL text. SQLite (3.4x and later; D1 and the local
- * simulator run 3.54) reads some bound values while planning and marks the statement to be
- * prepared again when they are bound anew: a LIMIT's value, and an integer 0 or 1 compared with
- * a column (its guess at how selective the term is). So a cached statement with such a
- * parameter was parsed and planned afresh on every run; the claiming UPDATE (a LIMIT and three
- * `completed = 0`) spent about a millisecond on that alone. Written in as literals (integers
- * this code produced, never client text) they leave the statement cached; a statement gets at
- * most a few texts (one per LIMIT value and per pattern of 0s and 1s). Other values stay bound.
+ * Values SQLite plans with, kept out of its reach. SQLite (3.4x on; D1 and the local simulator
+ * run 3.54) reads some bound values while planning and marks those parameters so that binding
+ * them anew prepares the statement again:
+ * - a LIMIT's value, and an integer 0 or 1 compared with a column: written into the SQL as
+ *   literals (integers this code produced, never client text; a statement gets at most a few
+ *   texts, one per LIMIT value and per pattern of 0s and 1s);
+ * - the value of an equality `col = ?` the planner only estimates (it reads the value for its
+ *   guess at how selective the term is). The mark is meant to matter only for 0 and 1, but
+ *   `sqlite3_clear_bindings`, which the SQL engine under D1 runs between executions, expires
+ *   the statement on any marked parameter. Such values are written `+?`: unary plus changes no
+ *   value, no affinity and no index choice, and hides the value from the guess.
+ * Without this, the claiming UPDATE and every listing were parsed and planned afresh on every
+ * run (about a millisecond for the claim). OFFSET and all other values stay bound as they are.
  *
  * `withLiteralParams` wraps a D1 binding so every statement prepared through it gets this;
  * `literalParams` does it to one statement.
  */
 import type { RawQuery } from '../domain/sql-batch';
 
-/** A statement's text cut at its `?` parameters, and which of them are a LIMIT's value. */
+/** A statement's text cut at its `?` parameters, and which of them are a LIMIT's value or an equality's. */
 interface Placeholders {
   parts: string[];
   isLimit: boolean[];
+  isEquality: boolean[];
 }
 
 const placeholdersBySql = new Map<string, Placeholders | null>();
@@ -28,7 +34,7 @@ function placeholdersOf(sql: string): Placeholders | null {
   if (known !== undefined) return known;
   let found: Placeholders | null = null;
   if (sql.includes('?')) {
-    found = { parts: [], isLimit: [] };
+    found = { parts: [], isLimit: [], isEquality: [] };
     let from = 0;
     for (let i = 0; i < sql.length; i++) {
       const ch = sql[i];
@@ -47,6 +53,7 @@ function placeholdersOf(sql: string): Placeholders | null {
         const before = sql.slice(from, i);
         found.parts.push(before);
         found.isLimit.push(/(^|[^\w$])limit\s*$/i.test(before));
+        found.isEquality.push(/(^|[^<>!=])=\s*$/.test(before));
         from = i + 1;
       }
     }
@@ -70,24 +77,26 @@ function literalFor(value: unknown, isLimit: boolean): string | null {
   return isLimit || value === 0 || value === 1 ? String(value) : null;
 }
 
-/** The statement with LIMIT values and integer 0s and 1s written in. */
+/** The statement with LIMIT values and integer 0s and 1s written in, and equalities' values as `+?`. */
 export function literalParams(query: RawQuery): RawQuery {
   const found = placeholdersOf(query.sql);
   if (!found || found.isLimit.length !== query.params.length) return query;
-  const literals = query.params.map((value, i) => literalFor(value, found.isLimit[i]!));
-  if (literals.every((l) => l === null)) return query;
   let sql = found.parts[0]!;
   const params: unknown[] = [];
-  literals.forEach((literal, i) => {
-    if (literal === null) {
-      sql += '?';
-      params.push(query.params[i]);
-    } else {
+  let changed = false;
+  query.params.forEach((value, i) => {
+    const literal = literalFor(value, found.isLimit[i]!);
+    if (literal !== null) {
       sql += literal;
+      changed = true;
+    } else {
+      sql += found.isEquality[i] ? '+?' : '?';
+      changed ||= found.isEquality[i]!;
+      params.push(value);
     }
     sql += found.parts[i + 1]!;
   });
-  return { sql, params };
+  return changed ? { sql, params } : query;
 }
 
 /** The binding, with literalParams applied to every statement prepared through it. */
