@@ -2,7 +2,8 @@
  * `npm run bench`: starts `wrangler dev` (local D1, Durable Objects, Queues), drives it with
  * autocannon and a claim-worker loop, and prints each endpoint's throughput and p50/p99 latency
  * as a ratio to `GET /health` measured in the same run, plus D1 round trips per request (from
- * the X-D1-Round-Trips header the Worker adds when D1_METRICS=1). Writes bench/RESULTS.md.
+ * the X-D1-Round-Trips header the Worker adds when D1_METRICS=1) and the CPU the workerd
+ * processes spent per request (from /proc, where there is one). Writes bench/RESULTS.md.
  *
  * Options: BENCH_SECONDS (default 5), BENCH_BIG_TASKS (default 20000), BENCH_ROUNDS (default 3),
  * BENCH_WARMUP_SECONDS (untimed load before each measurement, default 1), BENCH_LOCAL_TRACING=1
@@ -19,10 +20,11 @@
  * virtual disk's sync costs do not land on the writes. Both are printed with the results.
  */
 import autocannon from 'autocannon';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startDevServer } from '../test/e2e/harness.ts';
+import { postJson } from './keep-alive-client.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BIG = Number(process.env.BENCH_BIG_TASKS ?? 20000);
@@ -31,7 +33,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 /** wrangler dev traces every invocation into a local store unless this is false (BENCH_LOCAL_TRACING=1 keeps it on). */
 const TRACING = process.env.BENCH_LOCAL_TRACING === '1';
-const WRANGLER_ENV = TRACING ? {} : { X_LOCAL_OBSERVABILITY: 'false' };
+const WRANGLER_ENV: Record<string, string> = TRACING ? {} : { X_LOCAL_OBSERVABILITY: 'false' };
 
 interface Row {
   name: string;
@@ -41,7 +43,37 @@ interface Row {
   p99: number;
   non2xx: number;
   d1: string;
+  /** workerd CPU ms per request (null without /proc). */
+  cpu: number | null;
 }
+
+/**
+ * CPU time (ms) the workerd processes (wrangler's proxy and the Worker's runtime, with its
+ * Durable Objects and the D1 simulator) have used so far, from /proc; null where there is none.
+ * Per request it is the server's cost alone, whatever the load generator and the machine's
+ * other tenants take, so it is printed next to the throughput.
+ */
+function workerdCpuMs(): number | null {
+  if (!existsSync('/proc/self/stat')) return null;
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'workerd') continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+/** Linux reports process CPU in clock ticks of 1/100 s. */
+const CLOCK_TICKS = 100;
+const cpuPer = (before: number | null, count: number) => {
+  const after = workerdCpuMs();
+  return before === null || after === null || count === 0 ? null : (after - before) / count;
+};
 
 const rows: Row[] = [];
 /** Samples per endpoint and connection count, folded into `rows` (medians) after the rounds. */
@@ -49,6 +81,8 @@ const samples = new Map<string, Row[]>();
 interface ClaimRow {
   workers: number;
   tasksPerSec: number;
+  /** workerd CPU ms per task (claim and complete). */
+  cpu: number | null;
   p50: number;
   p99: number;
   doubleClaims: number;
@@ -72,13 +106,16 @@ async function load(base: string, name: string, connections: number, opts: { met
   // Untimed first: whatever the previous endpoint left behind (garbage, cold code paths) is
   // paid here, not by whichever endpoint happens to come next (each round opens with /health).
   if (WARMUP > 0) await run(WARMUP);
+  const cpuBefore = workerdCpuMs();
   const result = await run(SECONDS);
+  const cpu = cpuPer(cpuBefore, result.requests.total);
   const key = `${connections}|${name}`;
   if (!samples.has(key)) samples.set(key, []);
   samples.get(key)!.push({
     name,
     connections,
     rps: result.requests.average,
+    cpu,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx + result.errors,
@@ -123,26 +160,28 @@ async function claimAndComplete(base: string, keys: string[], workers: number, t
   const seen = new Map<string, number>();
   let completed = 0;
   const started = performance.now();
+  const cpuBefore = workerdCpuMs();
   await Promise.all(Array.from({ length: workers }, async (_, w) => {
     const key = keys[w % keys.length]!;
     for (;;) {
       const t0 = performance.now();
-      const res = await http(base, 'POST', '/v1/tasks/claim', { key, body: { labels: ['queue'], lease_seconds: 60 } });
+      const res = await postJson(base, '/v1/tasks/claim', key, { labels: ['queue'], lease_seconds: 60 });
       latencies.push(performance.now() - t0);
       if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
       const task = (res.body as { task: { id: string } | null }).task;
       if (!task) break;
       seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
-      const done = await http(base, 'POST', `/v1/tasks/${task.id}/complete`, { key });
+      const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
       if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
       completed++;
     }
   }));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPer(cpuBefore, completed);
   latencies.sort((a, b) => a - b);
   const doubleClaims = [...seen.values()].filter((n) => n > 1).length;
   if (seen.size !== taskCount) throw new Error(`expected ${taskCount} tasks claimed, got ${seen.size}`);
-  return { tasksPerSec: completed / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), doubleClaims, completed };
+  return { tasksPerSec: completed / seconds, cpu, p50: percentile(latencies, 50), p99: percentile(latencies, 99), doubleClaims, completed };
 }
 
 async function main() {
@@ -218,6 +257,7 @@ async function main() {
         p99: median(list.map((r) => r.p99)),
         doubleClaims: list.reduce((n, r) => n + r.doubleClaims, 0),
         completed: list.reduce((n, r) => n + r.completed, 0),
+        cpu: medianOrNull(list.map((r) => r.cpu)),
       });
     }
   } finally {
@@ -225,6 +265,9 @@ async function main() {
   }
   report();
 }
+
+const medianOrNull = (xs: (number | null)[]) => (xs.every((x): x is number => x !== null) ? median(xs) : null);
+const fixed = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
 
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -240,6 +283,7 @@ function foldSamples() {
       p50: median(list.map((r) => r.p50)),
       p99: median(list.map((r) => r.p99)),
       non2xx: list.reduce((n, r) => n + r.non2xx, 0),
+      cpu: medianOrNull(list.map((r) => r.cpu)),
     });
   }
 }
@@ -275,24 +319,24 @@ function report() {
     '',
     `Date: ${date}. Command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_BIG_TASKS=${BIG}, BENCH_ROUNDS=${ROUNDS}, BENCH_WARMUP_SECONDS=${WARMUP}, state in ${STATE_DIR}, wrangler's local tracing ${TRACING ? 'on' : 'off'}). Machine: ${process.env.BENCH_MACHINE ?? '2 cores, local wrangler dev (workerd + miniflare D1/DO/Queues)'}.`,
     '',
-    'Each endpoint is measured with autocannon for the duration above, after an untimed warm-up, once per round (each round starts with `GET /health`); a row shows the medians over the rounds. Ratios are to `GET /health` at the same connection count in the same run (rps ratio: higher is better; latency ratio: lower is better). D1 = round trips per request of the Worker itself (claims also do one D1 batch inside the Durable Object, not counted there).',
+    'Each endpoint is measured with autocannon for the duration above, after an untimed warm-up, once per round (each round starts with `GET /health`); a row shows the medians over the rounds. Ratios are to `GET /health` at the same connection count in the same run (rps ratio: higher is better; latency ratio: lower is better). D1 = round trips per request of the Worker itself (claims also do one D1 batch inside the Durable Object, not counted there). workerd CPU = CPU time of the workerd processes (wrangler\'s proxy, and the runtime with the Worker, its Durable Objects and the D1 simulator) per request: the server\'s own cost, whatever the load generator and the machine\'s other tenants take.',
     '',
-    '| endpoint | conns | req/s | x health | p50 ms | p99 ms | p99 x health | non-2xx | D1 |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| endpoint | conns | req/s | x health | p50 ms | p99 ms | p99 x health | non-2xx | D1 | workerd CPU ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => {
       const h = health.get(r.connections);
-      return `| ${r.name} | ${r.connections} | ${r.rps.toFixed(0)} | ${ratio(r.rps, h?.rps)} | ${r.p50} | ${r.p99} | ${ratio(r.p99, h?.p99)} | ${r.non2xx} | ${r.d1} |`;
+      return `| ${r.name} | ${r.connections} | ${r.rps.toFixed(0)} | ${ratio(r.rps, h?.rps)} | ${r.p50} | ${r.p99} | ${ratio(r.p99, h?.p99)} | ${r.non2xx} | ${r.d1} | ${fixed(r.cpu, 2)} |`;
     }),
     '',
     '## Claim and complete',
     '',
-    'Workers loop: `POST /v1/tasks/claim` then `POST /v1/tasks/{id}/complete` until the queue is empty. Two requests per task; "req/s x health" compares (2 x tasks/s) with `GET /health` at 32 connections. Double claims are counted by the clients and again from D1 after the run (tasks with more than one claim session); D1 must also show every task completed. Each row is the median of one run per round (a fresh account each); double claims are summed over the runs.',
+    'Workers loop: `POST /v1/tasks/claim` then `POST /v1/tasks/{id}/complete` until the queue is empty, over kept-alive connections with Node\'s http client (as lean as autocannon; fetch would spend the server\'s CPU on this 2-core machine). Two requests per task; "req/s x health" compares (2 x tasks/s) with `GET /health` at 32 connections. Double claims are counted by the clients and again from D1 after the run (tasks with more than one claim session); D1 must also show every task completed. Each row is the median of one run per round (a fresh account each); double claims are summed over the runs. The last column divides the workerd CPU of a task by that of one `GET /health` at 32 connections: how many /health requests a task costs the server.',
     '',
-    '| workers | tasks/s | req/s x health | claim p50 ms | claim p99 ms | p99 x health p99 | double claims |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| workers | tasks/s | req/s x health | claim p50 ms | claim p99 ms | p99 x health p99 | double claims | workerd CPU ms per task | CPU: health requests per task |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...claimRows.map((r) => {
       const h = health.get(32);
-      return `| ${r.workers} | ${r.tasksPerSec.toFixed(1)} | ${ratio(2 * r.tasksPerSec, h?.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${ratio(r.p99, h?.p99)} | ${r.doubleClaims} |`;
+      return `| ${r.workers} | ${r.tasksPerSec.toFixed(1)} | ${ratio(2 * r.tasksPerSec, h?.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${ratio(r.p99, h?.p99)} | ${r.doubleClaims} | ${fixed(r.cpu, 2)} | ${r.cpu !== null && h?.cpu ? (r.cpu / h.cpu).toFixed(2) : '-'} |`;
     }),
     '',
     '## Targets',
