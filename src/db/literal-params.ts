@@ -1,15 +1,17 @@
 /**
- * Values SQLite plans with, kept out of its reach. SQLite (3.4x on; D1 and the local simulator
- * run 3.54) reads some bound values while planning and marks those parameters so that binding
+ * Values SQLite plans with, kept out of its reach. SQLite (3.4x on; the local runtime runs
+ * 3.54, D1 a recent release) reads some bound values while planning and marks those parameters so that binding
  * them anew prepares the statement again:
  * - a LIMIT's value, and an integer 0 or 1 compared with a column: written into the SQL as
  *   literals (integers this code produced, never client text; a statement gets at most a few
  *   texts, one per LIMIT value and per pattern of 0s and 1s);
  * - the value of an equality `col = ?` the planner only estimates (it reads the value for its
  *   guess at how selective the term is). The mark is meant to matter only for 0 and 1, but
- *   `sqlite3_clear_bindings`, which the SQL engine under D1 runs between executions, expires
- *   the statement on any marked parameter. Such values are written `+?`: unary plus changes no
- *   value, no affinity and no index choice, and hides the value from the guess.
+ *   `sqlite3_clear_bindings` expires the statement on any marked parameter, and the SQL engine
+ *   under D1 evidently clears bindings between runs (the local runtime prepared such statements
+ *   again on every run; SQLite 3.54 with `sqlite3_clear_bindings` does the same, without it
+ *   not). Such values are written `+?`: unary plus changes no value, no affinity and no index
+ *   choice, and hides the value from the guess.
  * Without this, the claiming UPDATE and every listing were parsed and planned afresh on every
  * run (about a millisecond for the claim). OFFSET and all other values stay bound as they are.
  *
