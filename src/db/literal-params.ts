@@ -1,7 +1,7 @@
 /**
  * Values SQLite plans with, kept out of its reach. SQLite (3.4x on; the local runtime runs
- * 3.54, D1 a recent release) reads some bound values while planning and marks those parameters so that binding
- * them anew prepares the statement again:
+ * 3.54, D1 a recent release) reads some bound values while planning and marks those
+ * parameters so that binding them anew prepares the statement again:
  * - a LIMIT's value, and an integer 0 or 1 compared with a column: written into the SQL as
  *   literals (integers this code produced, never client text; a statement gets at most a few
  *   texts, one per LIMIT value and per pattern of 0s and 1s);
