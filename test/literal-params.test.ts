@@ -9,19 +9,14 @@ import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
 import { literalParams, withLiteralParams } from '../src/db/literal-params';
 import { tasks } from '../src/db/schema';
+import { withOverrides } from '../src/lib/with-overrides';
 import { shareLeading } from '../src/queue/claim-queue';
 import { makeAccount } from './helpers/fixtures';
 import { insertTasks } from './helpers/task-rows';
 
 /** The binding, recording the SQL text of each statement prepared through it. */
 function recording(d1: D1Database, seen: string[]): D1Database {
-  return new Proxy(d1, {
-    get(target, prop) {
-      if (prop === 'prepare') return (query: string) => (seen.push(query), target.prepare(query));
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return withOverrides(d1, { prepare: (query: string) => (seen.push(query), d1.prepare(query)) });
 }
 
 describe('literalParams', () => {

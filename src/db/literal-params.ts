@@ -19,6 +19,7 @@
  * `literalParams` does it to one statement.
  */
 import type { RawQuery } from '../domain/sql-batch';
+import { withOverrides } from '../lib/with-overrides';
 
 /** A statement's text cut at its `?` parameters, and which of them are a LIMIT's value or an equality's. */
 interface Placeholders {
@@ -103,27 +104,16 @@ export function literalParams(query: RawQuery): RawQuery {
 
 /** The binding, with literalParams applied to every statement prepared through it. */
 export function withLiteralParams(d1: D1Database): D1Database {
-  const prepare = (sql: string): D1PreparedStatement => {
-    const statement = d1.prepare(sql);
-    if (!placeholdersOf(sql)) return statement;
-    return new Proxy(statement, {
-      get(target, prop) {
-        if (prop === 'bind') {
-          return (...params: unknown[]) => {
-            const q = literalParams({ sql, params });
-            return d1.prepare(q.sql).bind(...q.params);
-          };
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  };
-  return new Proxy(d1, {
-    get(target, prop) {
-      if (prop === 'prepare') return prepare;
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  return withOverrides(d1, {
+    prepare: (sql: string) => {
+      const statement = d1.prepare(sql);
+      if (!placeholdersOf(sql)) return statement;
+      return withOverrides(statement, {
+        bind: (...params: unknown[]) => {
+          const q = literalParams({ sql, params });
+          return d1.prepare(q.sql).bind(...q.params);
+        },
+      });
     },
   });
 }

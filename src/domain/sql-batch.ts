@@ -26,7 +26,7 @@ export function toRawQuery(s: SQL | SQLWrapper): RawQuery {
 export async function sqlBatch(db: Db, statements: (SQL | SQLWrapper)[]): Promise<RawRow[][]> {
   const client = db.$client;
   const prepared = statements.map((s) => {
-    const query = dialect.sqlToQuery('getSQL' in s ? s.getSQL() : (s as SQL));
+    const query = toRawQuery(s);
     return client.prepare(query.sql).bind(...query.params);
   });
   const results = await client.batch<RawRow>(prepared);

@@ -3,7 +3,7 @@
  * Enabled only when the `D1_METRICS` var is "1" (the benchmark sets it) and the request sends
  * `X-D1-Metrics: 1`; the count is answered in the `X-D1-Round-Trips` header. Work done inside Durable Objects is not counted here.
  */
-const RUNNERS = new Set(['all', 'raw', 'run', 'first']);
+import { withOverrides } from './with-overrides';
 
 export interface RoundTripCounter {
   count: number;
@@ -21,56 +21,40 @@ function addRowsRead(counter: RoundTripCounter, result: unknown): void {
 
 export function countingD1(db: D1Database, counter: RoundTripCounter): D1Database {
   const originals = new WeakMap<object, D1PreparedStatement>();
+  const counted = <R>(run: () => Promise<R>) => async (): Promise<R> => {
+    counter.count++;
+    const result = await run();
+    addRowsRead(counter, result);
+    return result;
+  };
   const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
-    const proxy = new Proxy(stmt, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (typeof value !== 'function') return value;
-        if (prop === 'bind') return (...args: unknown[]) => wrap((value as (...a: unknown[]) => D1PreparedStatement).apply(target, args));
-        // raw() answers no meta, so the counter runs all() and hands back the same arrays
-        // (column order; fine for the distinct column names our queries select).
-        if (prop === 'raw') {
-          return async (options?: { columnNames?: boolean }) => {
-            counter.count++;
-            const result = await target.all<Record<string, unknown>>();
-            addRowsRead(counter, result);
-            const rows = result.results.map((row) => Object.values(row));
-            return options?.columnNames ? [Object.keys(result.results[0] ?? {}), ...rows] : rows;
-          };
-        }
-        if (typeof prop === 'string' && RUNNERS.has(prop)) {
-          return async (...args: unknown[]) => {
-            counter.count++;
-            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-            addRowsRead(counter, result);
-            return result;
-          };
-        }
-        return (value as (...a: unknown[]) => unknown).bind(target);
-      },
+    const proxy = withOverrides(stmt, {
+      bind: (...values: unknown[]) => wrap(stmt.bind(...values)),
+      all: <T>() => counted(() => stmt.all<T>())(),
+      run: <T>() => counted(() => stmt.run<T>())(),
+      first: ((column?: string) => counted(() => (column === undefined ? stmt.first() : stmt.first(column)))()) as D1PreparedStatement['first'],
+      // raw() answers no meta, so the counter runs all() and hands back the same arrays
+      // (column order; fine for the distinct column names our queries select).
+      raw: (async (options?: { columnNames?: boolean }) => {
+        const result = await counted(() => stmt.all<Record<string, unknown>>())();
+        const rows = result.results.map((row) => Object.values(row));
+        return options?.columnNames ? [Object.keys(result.results[0] ?? {}), ...rows] : rows;
+      }) as D1PreparedStatement['raw'],
     });
     originals.set(proxy, stmt);
     return proxy;
   };
-  return new Proxy(db, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (prop === 'prepare') return (query: string) => wrap(target.prepare(query));
-      if (prop === 'batch') {
-        return async (stmts: D1PreparedStatement[]) => {
-          counter.count++;
-          const results = await target.batch(stmts.map((s) => originals.get(s) ?? s));
-          addRowsRead(counter, results);
-          return results;
-        };
-      }
-      if (prop === 'exec') {
-        return (query: string) => {
-          counter.count++;
-          return target.exec(query);
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  return withOverrides(db, {
+    prepare: (query: string) => wrap(db.prepare(query)),
+    batch: async <T>(stmts: D1PreparedStatement[]) => {
+      counter.count++;
+      const results = await db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
+      addRowsRead(counter, results);
+      return results;
+    },
+    exec: (query: string) => {
+      counter.count++;
+      return db.exec(query);
     },
   });
 }

@@ -34,7 +34,7 @@ import { taskJson, type TaskFields } from '../domain/task-json';
 import type { Env } from '../env';
 import { emitTaskEvent } from '../webhooks/events';
 
-/** Statements sent to D1 in one batch at most (a claim is three, a completion three). */
+/** Statements sent to D1 in one batch at most (claims and completions are three each). */
 const MAX_STATEMENTS_PER_BATCH = 75;
 /** How long the queue keeps saying "claimers wait" after the last one left (a worker that long-polls in a loop comes straight back). */
 export const CLAIMERS_WAITING_GRACE_MS = 10_000;
