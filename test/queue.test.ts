@@ -730,6 +730,20 @@ describe('heartbeat, state and release', () => {
     expect(unheld.body.code).toBe('NO_LIVE_CLAIM');
   });
 
+  it('release keeps who handed off in which state; without a note the state detail is the note', async () => {
+    const account = await makeAccount();
+    const [a, b] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const id = await insertTask(account);
+    await claimId(a.key, id);
+    await post(a.key, `/v1/tasks/${id}/state`, { state: 'waiting_input', detail: 'need prod DB creds' });
+    const released = (await post(a.key, `/v1/tasks/${id}/release`)).body.task;
+    expect(released).toMatchObject({ handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input', session_state: null });
+    const next = (await claim(b.key)).body.task;
+    expect(next).toMatchObject({ id, handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input' });
+    const again = (await post(b.key, `/v1/tasks/${id}/release`, { handoff: 'creds requested' })).body.task;
+    expect(again).toMatchObject({ handoff_note: 'creds requested', handoff_by_agent_id: b.id, handoff_state: 'working' });
+  });
+
   it('an admin may release another agent’s claim', async () => {
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');

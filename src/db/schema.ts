@@ -163,7 +163,10 @@ export const tasks = sqliteTable(
     lastHeartbeatAt: text('last_heartbeat_at'),
     sessionState: text('session_state', { enum: ['working', 'waiting_input', 'errored'] }),
     stateDetail: text('state_detail'),
-    handoff: text('handoff'),
+    /** The last release's note for whoever claims next, who left it, and the session state it was left in. */
+    handoffNote: text('handoff_note'),
+    handoffByAgentId: text('handoff_by_agent_id'),
+    handoffState: text('handoff_state', { enum: ['working', 'waiting_input', 'errored'] }),
     /** JSON array of {kind, ref, summary?}. */
     evidence: text('evidence').notNull().default('[]'),
     evidencePolicy: text('evidence_policy', { enum: ['required'] }),
@@ -171,6 +174,9 @@ export const tasks = sqliteTable(
     context: text('context').notNull().default('{}'),
     contextVersion: integer('context_version').notNull().default(0),
     reopenCount: integer('reopen_count').notNull().default(0),
+    /** Provenance: the recurrence that spawned the task, or the inbound connector that created it. */
+    sourceRecurrenceId: text('source_recurrence_id'),
+    sourceIngressId: text('source_ingress_id'),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },

@@ -410,7 +410,13 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
     endOpenRun(db, id, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
     db
       .update(tasks)
-      .set({ ...backInQueue(nowIso), ...(input.handoff !== undefined ? { handoff: input.handoff } : {}) })
+      .set({
+        ...backInQueue(nowIso),
+        // Without a note, the holder's last state detail is what the next claimer resumes from.
+        handoffNote: input.handoff !== undefined ? input.handoff : sql`${tasks.stateDetail}`,
+        handoffByAgentId: sql`${tasks.claimedByAgentId}`,
+        handoffState: sql`${tasks.sessionState}`,
+      })
       .where(where)
       .returning(),
   ]);

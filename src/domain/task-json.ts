@@ -71,11 +71,17 @@ export interface TaskJson {
   lease_expires_at: string | null;
   session_state: 'working' | 'waiting_input' | 'errored' | null;
   state_detail: string | null;
+  /** Same as handoff_note (the name CONTRACT.md first gave it). */
   handoff: string | null;
+  handoff_note: string | null;
+  handoff_by_agent_id: string | null;
+  handoff_state: 'working' | 'waiting_input' | 'errored' | null;
   evidence_policy: 'required' | null;
   evidence: EvidenceItem[];
   context_version: number;
   reopen_count: number;
+  source_recurrence_id: string | null;
+  source_ingress_id: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -126,11 +132,16 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
     lease_expires_at: live ? row.leaseExpiresAt : null,
     session_state: live ? row.sessionState : staleClaim ? null : row.sessionState,
     state_detail: live ? row.stateDetail : staleClaim ? null : row.stateDetail,
-    handoff: row.handoff,
+    handoff: row.handoffNote,
+    handoff_note: row.handoffNote,
+    handoff_by_agent_id: row.handoffByAgentId,
+    handoff_state: row.handoffState,
     evidence_policy: row.evidencePolicy,
     evidence: parseJson<EvidenceItem[]>(row.evidence, []),
     context_version: row.contextVersion,
     reopen_count: row.reopenCount,
+    source_recurrence_id: row.sourceRecurrenceId,
+    source_ingress_id: row.sourceIngressId,
     created_at: row.createdAt,
     updated_at: row.updatedAt,
   };

@@ -34,7 +34,7 @@ describe('migrations and the drizzle schema', () => {
     expect(files.sort()).toEqual(migrations.sort());
   });
 
-  it('and it notices one (the control): a table only the schema has would be generated as migration 0009', () => {
+  it('and it notices one (the control): a table only the schema has would be generated as the next migration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'delega-schema-'));
     try {
       const schema = join(ROOT, 'src/db/schema.ts');
@@ -43,7 +43,8 @@ describe('migrations and the drizzle schema', () => {
       // The same schema plus one table, imported from the real file so every table stays.
       writeFileSync(extended, `export * from ${JSON.stringify(schema.replace(/\.ts$/, ''))};\nimport { sqliteTable, text } from 'drizzle-orm/sqlite-core';\nexport const probe = sqliteTable('probe', { id: text('id').primaryKey() });\n`);
       const { files } = generate(extended);
-      expect(files.filter((f) => !migrations.includes(f))).toEqual([expect.stringMatching(/^0009_/)]);
+      const next = String(migrations.length).padStart(4, '0');
+      expect(files.filter((f) => !migrations.includes(f))).toEqual([expect.stringMatching(new RegExp(`^${next}_`))]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
