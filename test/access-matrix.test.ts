@@ -4,7 +4,7 @@
  * refused exactly as the table says, for every route.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS, OPERATIONS, type Kind, type Operation } from '../src/domain/access';
+import { ACCESS, OPERATIONS, STANDINGS, standingFor, type Kind, type Operation } from '../src/domain/access';
 import { api, makeAccount, makeAgent } from './helpers/fixtures';
 
 interface RouteRef {
@@ -69,8 +69,35 @@ describe('each kind of key against each route', () => {
       expect(res.status).toBe(200);
       expect(res.body.mode).toBe(kind === 'restricted' ? 'restricted' : kind === 'admin' ? 'admin' : 'full');
       for (const op of OPERATIONS) {
-        expect(res.body.operations[op]).toEqual({ allowed: (ACCESS[op].kinds as readonly Kind[]).includes(kind), scope: ACCESS[op].scope });
+        const task = standingFor(op);
+        expect(res.body.operations[op]).toEqual({ allowed: (ACCESS[op].kinds as readonly Kind[]).includes(kind), scope: ACCESS[op].scope, ...(task ? { task } : {}) });
       }
+      expect(Object.keys(res.body.task_standings)).toEqual(Object.keys(STANDINGS));
     }
+  });
+});
+
+describe('a live claim against every task write', () => {
+  // The least body each write accepts, so the answer is about access, not validation.
+  const BODIES: Partial<Record<Operation, unknown>> = {
+    'tasks.delegate': { content: 'child' },
+    'tasks.context.write': { k: 1 },
+    'tasks.subtasks.write': { content: 's' },
+    'tasks.links.write': { kind: 'pr', ref: '#1' },
+  };
+
+  it('gives exactly the `work` standing: owner writes are refused, work writes are not', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const mismatches: string[] = [];
+    for (const route of routes.filter((r) => r.operation !== 'public' && standingFor(r.operation as Operation) && !r.path.includes('{sid}'))) {
+      const op = route.operation as Operation;
+      const id = (await api('POST', '/v1/tasks', account.adminKey, { content: `for ${op}` })).body.id;
+      expect((await api('POST', `/v1/tasks/${id}/claim`, worker.key, { lease_seconds: 300 })).status).toBe(200);
+      const res = await api(route.method, route.path.replace('{id}', id), worker.key, BODIES[op] ?? (route.method === 'DELETE' ? undefined : {}));
+      const refused = res.status === 403 && res.body?.code === 'TASK_NOT_OWNED';
+      if (refused !== (standingFor(op) === 'owner')) mismatches.push(`${route.method} ${route.path} (${op}): ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    expect(mismatches).toEqual([]);
   });
 });

@@ -104,12 +104,13 @@ describe('visibility and ownership', () => {
       expect(r.body.code).toBe('TASK_NOT_OWNED');
       expect(r.body.error).toContain(`POST /v1/tasks/${t}/claim`);
     }
-    // A live claim makes the coordinator an owner.
+    // A live claim lets the coordinator work the task, not rewrite it.
     await db().update(tasks).set({ claimedByAgentId: coord.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 60_000), status: 'claimed' }).where(eq(tasks.id, t));
-    expect((await api('PUT', `/v1/tasks/${t}`, coord.key, { content: 'claimed edit' })).status).toBe(200);
-    // An expired one does not.
+    expect((await api('PATCH', `/v1/tasks/${t}/context`, coord.key, { step: 1 })).status).toBe(200);
+    expect((await api('PUT', `/v1/tasks/${t}`, coord.key, { content: 'claimed edit' })).status).toBe(403);
+    // An expired one gives nothing.
     await db().update(tasks).set({ leaseExpiresAt: iso(Date.now() - 1000) }).where(eq(tasks.id, t));
-    expect((await api('PUT', `/v1/tasks/${t}`, coord.key, { content: 'late edit' })).status).toBe(403);
+    expect((await api('PATCH', `/v1/tasks/${t}/context`, coord.key, { step: 2 })).status).toBe(403);
   });
 
   it('restricted keys are pinned to their sandbox project and cannot assign to others', async () => {

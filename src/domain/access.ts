@@ -39,15 +39,33 @@ const OVERSEERS: readonly Kind[] = ['coordinator', 'admin'];
 const ADMIN: readonly Kind[] = ['admin'];
 const RESTRICTED_ONLY: readonly Kind[] = ['restricted'];
 
+/**
+ * The standing on a task a task write needs. `owner` writes (delete, reassign, rewrite what the
+ * task asks, delegate, reopen) belong to its creator and its assignee; `work` writes (context,
+ * subtasks, links, complete) also to the holder of a live claim. A claim is never ownership.
+ * Admins (not restricted keys) stand as owners of every task of the account.
+ */
+export type Standing = 'owner' | 'work';
+/** The task relations that give each standing, evaluated by task-access.ts (rows and SQL). */
+export type Relation = 'creator' | 'assignee' | 'live_claim';
+export const STANDINGS = {
+  owner: { relations: ['creator', 'assignee'], adminAlways: true, describe: 'its creator or assignee; admin: any task' },
+  work: { relations: ['creator', 'assignee', 'live_claim'], adminAlways: true, describe: 'its creator, its assignee or the holder of a live claim; admin: any task' },
+} as const satisfies Record<Standing, { relations: readonly Relation[]; adminAlways: boolean; describe: string }>;
+
 interface Rule {
   kinds: readonly Kind[];
   /** How the answer is narrowed for the caller; shown in /v1/capabilities. */
   scope: string;
+  /** For writes to one task: the standing on that task the caller needs (else 403 TASK_NOT_OWNED). */
+  task?: Standing;
 }
 
 const TASK_SCOPE =
   'restricted: tasks it created in its sandbox project; worker: tasks it created, is assigned, claimed or completed; coordinator and admin: every task of the account';
-const TASK_WRITE_SCOPE = `${TASK_SCOPE}; writes need ownership (creator, assignee or live claim), else 403 with how to claim`;
+const OWNER_SCOPE = `${TASK_SCOPE}; only ${STANDINGS.owner.describe} (a claim is not enough)`;
+const WORK_SCOPE = `${TASK_SCOPE}; only ${STANDINGS.work.describe}`;
+const CLAIM_SCOPE = 'tasks the caller holds a live claim on';
 
 export const ACCESS = {
   'account.me': { kinds: ALL, scope: 'the calling agent and its account' },
@@ -74,29 +92,29 @@ export const ACCESS = {
   'tasks.list': { kinds: ALL, scope: TASK_SCOPE },
   'tasks.read': { kinds: ALL, scope: TASK_SCOPE },
   'tasks.create': { kinds: ALL, scope: 'restricted: pinned to its sandbox project, no assignment to other agents' },
-  'tasks.update': { kinds: ALL, scope: TASK_WRITE_SCOPE },
-  'tasks.delete': { kinds: FULL, scope: TASK_WRITE_SCOPE },
-  'tasks.complete': { kinds: ALL, scope: TASK_WRITE_SCOPE },
-  'tasks.uncomplete': { kinds: ALL, scope: TASK_WRITE_SCOPE },
-  'tasks.delegate': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.update': { kinds: ALL, scope: OWNER_SCOPE, task: 'owner' },
+  'tasks.delete': { kinds: FULL, scope: OWNER_SCOPE, task: 'owner' },
+  'tasks.complete': { kinds: ALL, scope: WORK_SCOPE, task: 'work' },
+  'tasks.uncomplete': { kinds: ALL, scope: OWNER_SCOPE, task: 'owner' },
+  'tasks.delegate': { kinds: FULL, scope: OWNER_SCOPE, task: 'owner' },
   'tasks.chain': { kinds: FULL, scope: TASK_SCOPE },
   'tasks.children': { kinds: FULL, scope: TASK_SCOPE },
   'tasks.context.read': { kinds: FULL, scope: TASK_SCOPE },
-  'tasks.context.write': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.context.write': { kinds: FULL, scope: WORK_SCOPE, task: 'work' },
   'tasks.subtasks.read': { kinds: FULL, scope: TASK_SCOPE },
-  'tasks.subtasks.write': { kinds: FULL, scope: TASK_WRITE_SCOPE },
+  'tasks.subtasks.write': { kinds: FULL, scope: WORK_SCOPE, task: 'work' },
   'tasks.comments.read': { kinds: ALL, scope: TASK_SCOPE },
   'tasks.comments.write': { kinds: ALL, scope: `${TASK_SCOPE}; coordinators may comment on any account task` },
   'tasks.comments.delete': { kinds: FULL, scope: 'the comment’s author; admin: any comment' },
   'tasks.links.read': { kinds: ALL, scope: TASK_SCOPE },
-  'tasks.links.write': { kinds: ALL, scope: TASK_WRITE_SCOPE },
+  'tasks.links.write': { kinds: ALL, scope: WORK_SCOPE, task: 'work' },
   'tasks.dedup': { kinds: FULL, scope: `open tasks, ${TASK_SCOPE}` },
 
   'queue.claim_next': { kinds: ALL, scope: 'claimable tasks: unassigned or assigned to the caller; restricted: its sandbox project and own tasks' },
   'queue.claim': { kinds: ALL, scope: TASK_SCOPE },
-  'queue.heartbeat': { kinds: ALL, scope: 'tasks the caller holds a live claim on' },
-  'queue.state': { kinds: ALL, scope: 'tasks the caller holds a live claim on' },
-  'queue.release': { kinds: ALL, scope: 'tasks the caller holds a live claim on; admin: any claim' },
+  'queue.heartbeat': { kinds: ALL, scope: CLAIM_SCOPE },
+  'queue.state': { kinds: ALL, scope: CLAIM_SCOPE },
+  'queue.release': { kinds: ALL, scope: `${CLAIM_SCOPE}; admin: any claim` },
   'fleet.attention': { kinds: OVERSEERS, scope: 'tasks of the account' },
 
   'webhooks.list': { kinds: ADMIN, scope: 'webhooks of the account' },
@@ -113,6 +131,11 @@ export const ACCESS = {
 
 export type Operation = keyof typeof ACCESS;
 export const OPERATIONS = Object.keys(ACCESS) as Operation[];
+
+/** The standing on a task `op` needs, if it writes to one task. */
+export function standingFor(op: Operation): Standing | undefined {
+  return (ACCESS[op] as Rule).task;
+}
 
 export function isAllowed(p: Pick<Principal, 'mode' | 'role'>, op: Operation): boolean {
   return (ACCESS[op].kinds as readonly Kind[]).includes(kindOf(p));
@@ -144,7 +167,12 @@ export function capabilities(p: Principal) {
     mode: p.mode,
     role: p.role,
     operations: Object.fromEntries(
-      OPERATIONS.map((op) => [op, { allowed: isAllowed(p, op), scope: ACCESS[op].scope }]),
-    ) as Record<Operation, { allowed: boolean; scope: string }>,
+      OPERATIONS.map((op) => {
+        const task = standingFor(op);
+        return [op, { allowed: isAllowed(p, op), scope: ACCESS[op].scope, ...(task ? { task } : {}) }];
+      }),
+    ) as Record<Operation, { allowed: boolean; scope: string; task?: Standing }>,
+    /** What each task standing means, for the `task` field of an operation. */
+    task_standings: Object.fromEntries(Object.entries(STANDINGS).map(([name, s]) => [name, s.describe])) as Record<Standing, string>,
   };
 }

@@ -23,7 +23,7 @@ export interface DelegateResult {
 export async function delegateTask(db: Db, p: Principal, parentId: string, input: NewTaskInput, limits: { quota: number; maxDepth: number }, now: number): Promise<DelegateResult> {
   const found = await readForWrite(db, p, parentId, input, now, true);
   const parent = found.task;
-  assertCanWrite(p, parent, now);
+  assertCanWrite(p, 'tasks.delegate', parent, now);
   if (parent.completed) throw taskCompleted();
   if (parent.depth + 1 > limits.maxDepth) {
     throw new ApiError(422, 'DELEGATION_TOO_DEEP', `Delegation chains are at most ${limits.maxDepth} levels deep; this task is already at depth ${parent.depth}`);

@@ -51,7 +51,7 @@ export async function listSubtasks(db: Db, p: Principal, taskId: string): Promis
 }
 
 function assertWritable(p: Principal, task: TaskRow | undefined, now: number): asserts task is TaskRow {
-  assertCanWrite(p, task, now);
+  assertCanWrite(p, 'tasks.subtasks.write', task, now);
   if (task.completed) throw taskCompleted();
 }
 

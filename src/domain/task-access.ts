@@ -6,7 +6,7 @@
 import { and, eq, or, sql, type SQL } from 'drizzle-orm';
 import { tasks } from '../db/schema';
 import { ApiError, notFound } from '../lib/errors';
-import type { Principal } from './access';
+import { STANDINGS, standingFor, type Operation, type Principal, type Relation } from './access';
 import { isoSeconds } from '../lib/time';
 import { hasLiveClaim, type TaskRow } from './task-json';
 
@@ -42,36 +42,51 @@ export function canSee(p: Principal, row: TaskRow): boolean {
   return true;
 }
 
-/** Owners may change a task: its creator, its assignee, the holder of a live claim; admins always. */
-export function owns(p: Principal, row: TaskRow, now: number): boolean {
-  if (p.role === 'admin' && p.mode !== 'restricted') return true;
-  if (row.createdByAgentId === p.agentId || row.assignedToAgentId === p.agentId) return true;
-  return row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
+/** Whether `p` has the standing on `row` that `op` needs (access.ts says which relations give it). */
+export function standsFor(p: Principal, op: Operation, row: TaskRow, now: number): boolean {
+  const standing = STANDINGS[standingFor(op) ?? 'owner'];
+  if (standing.adminAlways && p.role === 'admin' && p.mode !== 'restricted') return true;
+  const holds: Record<Relation, boolean> = {
+    creator: row.createdByAgentId === p.agentId,
+    assignee: row.assignedToAgentId === p.agentId,
+    live_claim: row.claimedByAgentId === p.agentId && hasLiveClaim(row, now),
+  };
+  return (standing.relations as readonly Relation[]).some((r) => holds[r]);
 }
 
 /**
- * `canSee && owns` as a SQL condition on the task row aliased `t`, so a write can check access
- * inside its own statement (one round trip); a refused write then reads the row to say why.
+ * `canSee && standsFor` as a SQL condition on the task row aliased `t`, so a write can check
+ * access inside its own statement (one round trip); a refused write then reads the row to say why.
  */
-export function writableBy(p: Principal, now: number, t: string): SQL {
+export function writableBy(p: Principal, op: Operation, now: number, t: string): SQL {
   const a = sql.raw(t);
   const inAccount = sql`${a}.account_id = ${p.accountId}`;
-  if (p.mode === 'restricted') return sql`(${inAccount} and ${a}.created_by_agent_id = ${p.agentId} and ${a}.project_id = ${p.sandboxProjectId ?? '∅'})`;
-  if (p.role === 'admin') return inAccount;
-  return sql`(${inAccount} and (${a}.created_by_agent_id = ${p.agentId} or ${a}.assigned_to_agent_id = ${p.agentId}
-    or (${a}.claimed_by_agent_id = ${p.agentId} and ${a}.lease_expires_at > ${isoSeconds(now)})))`;
+  const standing = STANDINGS[standingFor(op) ?? 'owner'];
+  const relations: Record<Relation, SQL> = {
+    creator: sql`${a}.created_by_agent_id = ${p.agentId}`,
+    assignee: sql`${a}.assigned_to_agent_id = ${p.agentId}`,
+    live_claim: sql`(${a}.claimed_by_agent_id = ${p.agentId} and ${a}.lease_expires_at > ${isoSeconds(now)})`,
+  };
+  const stands = sql`(${sql.join((standing.relations as readonly Relation[]).map((r) => relations[r]), sql` or `)})`;
+  if (p.mode === 'restricted') {
+    return sql`(${inAccount} and ${a}.created_by_agent_id = ${p.agentId} and ${a}.project_id = ${p.sandboxProjectId ?? '∅'} and ${stands})`;
+  }
+  if (standing.adminAlways && p.role === 'admin') return inAccount;
+  return sql`(${inAccount} and ${stands})`;
 }
 
-/** 404 unless visible, then 403 with the way to get access unless owned. */
-export function assertCanWrite(p: Principal, row: TaskRow | undefined, now: number): asserts row is TaskRow {
+/** 404 unless visible, then 403 with the way to get the standing `op` needs. */
+export function assertCanWrite(p: Principal, op: Operation, row: TaskRow | undefined, now: number): asserts row is TaskRow {
   if (!row || !canSee(p, row)) throw taskNotFound();
-  if (!owns(p, row, now)) {
-    throw new ApiError(
-      403,
-      'TASK_NOT_OWNED',
-      `You can read this task but do not own it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.`,
-    );
-  }
+  if (standsFor(p, op, row, now)) return;
+  const claimed = row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
+  throw new ApiError(
+    403,
+    'TASK_NOT_OWNED',
+    claimed
+      ? `Your claim lets you work this task (heartbeat, state, context, subtasks, links, comments, complete, release), not ${op === 'tasks.delete' ? 'delete it' : 'change it this way'}: only ${STANDINGS.owner.describe}.`
+      : `You can read this task but may not change it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.`,
+  );
 }
 
 export function assertCanRead(p: Principal, row: TaskRow | undefined): asserts row is TaskRow {

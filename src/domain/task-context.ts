@@ -80,7 +80,7 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
   if (byteLength(patchText) > opts.maxBytes) throw tooLarge(opts.maxBytes);
   if (Object.keys(patch).length === 0) {
     const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
-    assertCanWrite(p, row, now);
+    assertCanWrite(p, 'tasks.context.write', row, now);
     if (row.completed) throw taskCompleted();
     if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion) throw versionConflict(row.contextVersion, parseObject(row.context));
     return { context: parseObject(row.context), version: row.contextVersion };
@@ -91,7 +91,7 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
   // One guard for the ledger and the update (access, not completed, version, size); both run on
   // the same state inside one batch, so a refused merge writes nothing at all.
   const guard = (t: string) =>
-    sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, now, t)} and ${sql.raw(t)}.completed = 0
+    sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, 'tasks.context.write', now, t)} and ${sql.raw(t)}.completed = 0
       and (${expected} is null or ${sql.raw(t)}.context_version = ${expected})
       and length(cast(json_patch(${sql.raw(t)}.context, ${patchText}) as blob)) <= ${opts.maxBytes}`;
   const idBase = newId('msg', now).slice(4);
@@ -109,7 +109,7 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
   const done = updated![0] as { context: string; context_version: number } | undefined;
   if (done) return { context: parseObject(done.context), version: done.context_version };
   const state = current![0] ? taskFromRaw(current![0]) : undefined;
-  assertCanWrite(p, state, now);
+  assertCanWrite(p, 'tasks.context.write', state, now);
   if (state.completed) throw taskCompleted();
   if (expected !== null && state.contextVersion !== expected) throw versionConflict(state.contextVersion, parseObject(state.context));
   throw tooLarge(opts.maxBytes);

@@ -57,7 +57,7 @@ export interface LinkInput {
 
 export async function addLink(db: Db, p: Principal, taskId: string, input: LinkInput, now: number): Promise<{ task: TaskRow; link: LinkJson }> {
   const task = await taskQuery(db, p, taskId).get();
-  assertCanWrite(p, task, now);
+  assertCanWrite(p, 'tasks.links.write', task, now);
   if (task.completed) throw taskCompleted();
   const row: LinkRow = {
     id: newId('lnk', now),

@@ -253,7 +253,7 @@ export interface UpdateResult {
 export async function updateTask(db: Db, p: Principal, id: string, input: TaskInput, now: number): Promise<UpdateResult> {
   const found = await readForWrite(db, p, id, input, now, false);
   const before = found.task;
-  assertCanWrite(p, before, now);
+  assertCanWrite(p, 'tasks.update', before, now);
   if (before.completed) throw taskCompleted();
   checkReferences(p, input, found);
 
@@ -294,7 +294,7 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
     db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, id)).limit(1),
   ]);
   const row = rows[0];
-  assertCanWrite(p, row, now);
+  assertCanWrite(p, 'tasks.delete', row, now);
   if (children.length > 0) {
     throw conflict('TASK_HAS_CHILDREN', 'This task has delegated child tasks; delete them first (GET /v1/tasks/{id}/children lists them)');
   }
@@ -347,7 +347,7 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
     sql`update ${tasks} set completed = 1, status = 'completed', completed_at = ${ts}, completed_by_agent_id = ${p.agentId},
         claimed_by_agent_id = null, claimed_at = null, lease_expires_at = null, last_heartbeat_at = null, session_state = null, state_detail = null,
         evidence = ${mergedEvidence}, updated_at = ${ts}
-      where ${tasks.id} = ${id} and ${writableBy(p, now, 'tasks')} and ${tasks.completed} = 0 and ${policyMet}
+      where ${tasks.id} = ${id} and ${writableBy(p, 'tasks.complete', now, 'tasks')} and ${tasks.completed} = 0 and ${policyMet}
       returning *`,
     // Completing ends any live claim, in the same transaction as the completion.
     endOpenRun(db, id, 'completed', now, sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`),
@@ -364,7 +364,7 @@ export async function completionOutcome(db: Db, { principal: p, taskId: id }: Co
   if (updated) return taskFromRaw(updated);
   // Refused: read the task to say why (a refusal costs a second round trip; a completion, none).
   const row = await readTask(db, p.accountId, id);
-  assertCanWrite(p, row, now);
+  assertCanWrite(p, 'tasks.complete', row, now);
   if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
   throw evidenceRequired();
 }
@@ -381,7 +381,7 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
  */
 export async function uncompleteTask(db: Db, p: Principal, id: string, now: number): Promise<TaskRow> {
   const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
-  assertCanWrite(p, row, now);
+  assertCanWrite(p, 'tasks.uncomplete', row, now);
   if (!row.completed) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
   const ts = isoSeconds(now);
   // completed_by_agent_id stays: it records who last completed the task and keeps it visible to that worker.

@@ -9,9 +9,21 @@ const CapabilitiesSchema = z
     account_id: z.string(),
     mode: z.enum(['restricted', 'full', 'admin']),
     role: z.enum(['worker', 'coordinator', 'admin']),
-    operations: z.record(z.string(), z.object({ allowed: z.boolean(), scope: z.string() })).openapi({
-      description: `Every operation of the API (${OPERATIONS.length}), whether this key may perform it, and the scope that narrows it`,
-    }),
+    operations: z
+      .record(
+        z.string(),
+        z.object({
+          allowed: z.boolean(),
+          scope: z.string(),
+          task: z.enum(['owner', 'work']).optional().openapi({ description: 'For writes to one task: the standing on it the key needs (see task_standings)' }),
+        }),
+      )
+      .openapi({
+        description: `Every operation of the API (${OPERATIONS.length}), whether this key may perform it, and the scope that narrows it`,
+      }),
+    task_standings: z
+      .object({ owner: z.string(), work: z.string() })
+      .openapi({ description: 'Who stands as `owner` of a task (delete, reassign, rewrite, delegate, reopen) and who may `work` it (context, subtasks, links, complete); a live claim gives `work`, never `owner`' }),
   })
   .openapi('Capabilities');
 
