@@ -11,6 +11,8 @@ import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal, Role } from './access';
 import { issueKey } from './api-keys';
+import { insertUnderLimit, limitReached } from '../limits/plan-limits';
+import { sqlBatch } from './sql-batch';
 import type { PrincipalCache } from './authentication';
 
 export type AgentRow = typeof agents.$inferSelect;
@@ -87,12 +89,6 @@ export interface CreateAgentInput {
 }
 
 export async function createAgent(db: Db, pepper: string, p: Principal, input: CreateAgentInput, maxAgents: number, now: number): Promise<AgentJson> {
-  const [existing] = await db.batch([
-    db.select({ n: count() }).from(agents).where(eq(agents.accountId, p.accountId)),
-  ]);
-  if ((existing[0]?.n ?? 0) >= maxAgents) {
-    throw new ApiError(403, 'AGENT_LIMIT_REACHED', `This account already has ${maxAgents} agents, the most its plan allows`);
-  }
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
   const row: AgentRow = {
@@ -112,7 +108,8 @@ export async function createAgent(db: Db, pepper: string, p: Principal, input: C
     updatedAt: ts,
   };
   try {
-    await db.insert(agents).values(row);
+    const [inserted] = await sqlBatch(db, [insertUnderLimit(agents, row, p.accountId, maxAgents)]);
+    if (!inserted![0]) throw limitReached('agents', maxAgents);
   } catch (e) {
     if (isUniqueViolation(e)) throw conflict('AGENT_NAME_TAKEN', `An agent named "${input.name}" already exists in this account`);
     throw e;

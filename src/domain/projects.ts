@@ -3,13 +3,15 @@
  * (enforced by the authorisation table). A project with tasks is not deleted (409), so no task
  * is silently orphaned.
  */
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { projects, tasks } from '../db/schema';
-import { ApiError, conflict, notFound } from '../lib/errors';
+import { conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
+import { insertUnderLimit, limitReached } from '../limits/plan-limits';
+import { sqlBatch } from './sql-batch';
 
 export type ProjectRow = typeof projects.$inferSelect;
 
@@ -67,10 +69,6 @@ export interface ProjectInput {
 }
 
 export async function createProject(db: Db, p: Principal, input: ProjectInput & { name: string }, maxProjects: number, now: number): Promise<ProjectJson> {
-  const existing = await db.select({ n: count() }).from(projects).where(eq(projects.accountId, p.accountId)).get();
-  if ((existing?.n ?? 0) >= maxProjects) {
-    throw new ApiError(403, 'PROJECT_LIMIT_REACHED', `This account already has ${maxProjects} projects, the most its plan allows`);
-  }
   const ts = isoSeconds(now);
   const row: ProjectRow = {
     id: newId('prj', now),
@@ -83,7 +81,8 @@ export async function createProject(db: Db, p: Principal, input: ProjectInput & 
     createdAt: ts,
     updatedAt: ts,
   };
-  await db.insert(projects).values(row);
+  const [inserted] = await sqlBatch(db, [insertUnderLimit(projects, row, p.accountId, maxProjects)]);
+  if (!inserted![0]) throw limitReached('projects', maxProjects);
   return projectJson(row);
 }
 

@@ -2,7 +2,7 @@
  * Webhook subscriptions of an account: CRUD with a write-only secret, event and URL checks,
  * the delivery log, a signed `ping`, and redelivery of a failed delivery.
  */
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
 import type { Env } from '../env';
@@ -14,6 +14,8 @@ import { parseEvents, TASK_EVENTS } from '../webhooks/events';
 import { generateSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/url-safety';
 import type { Principal } from './access';
+import { insertUnderLimit, limitReached } from '../limits/plan-limits';
+import { sqlBatch } from './sql-batch';
 import type { PrincipalCache } from './authentication';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
@@ -93,14 +95,6 @@ export interface CreateWebhookInput {
 export async function createWebhook(db: Db, cache: PrincipalCache, settings: WebhookSettings, p: Principal, input: CreateWebhookInput, maxWebhooks: number, now: number): Promise<WebhookJson> {
   const url = checkWebhookUrl(input.url, settings);
   const events = checkEvents(input.events);
-  const existing = await db
-    .select({ n: count(), active: sql<number>`coalesce(sum(${webhooks.active}), 0)` })
-    .from(webhooks)
-    .where(eq(webhooks.accountId, p.accountId))
-    .get();
-  if ((existing?.n ?? 0) >= maxWebhooks) {
-    throw new ApiError(403, 'WEBHOOK_LIMIT_REACHED', `This account already has ${maxWebhooks} webhooks, the most its plan allows`);
-  }
   const secret = input.secret ?? generateSecret();
   const ts = isoSeconds(now);
   const row: WebhookRow = {
@@ -117,9 +111,14 @@ export async function createWebhook(db: Db, cache: PrincipalCache, settings: Web
     createdAt: ts,
     updatedAt: ts,
   };
-  await db.insert(webhooks).values(row);
+  // One transaction: whether another webhook was active, then the insert under the plan limit.
+  const [before, inserted] = await sqlBatch(db, [
+    sql`select exists (select 1 from ${webhooks} where ${webhooks.accountId} = ${p.accountId} and ${webhooks.active} = 1) as active`,
+    insertUnderLimit(webhooks, row, p.accountId, maxWebhooks),
+  ]);
+  if (!inserted![0]) throw limitReached('webhooks', maxWebhooks);
   // Keys of an account without active webhooks skip event lookups (Principal.hasWebhooks).
-  if (row.active && !existing?.active) await cache.forgetAccount(p.accountId);
+  if (row.active && !before![0]?.active) await cache.forgetAccount(p.accountId);
   // A secret the caller chose is not echoed back; a generated one is shown this once.
   return webhookJson(row, input.secret === undefined ? secret : undefined);
 }
