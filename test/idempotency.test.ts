@@ -98,17 +98,18 @@ describe('Idempotency-Key', () => {
 });
 
 describe('Idempotency-Key on the public routes (signup, claim, recovery)', () => {
-  it('a retried agent signup gets the first answer back: one account, one key, one claim email', async () => {
+  it('a retried agent signup creates nothing twice, and its key is never replayed: one account, one key, one claim email', async () => {
     const email = freshEmail('retry');
     const body = { human_email: email, agent_name: 'retry-bot' };
     const ip = freshIp();
     const first = await api('POST', '/v1/agent/signup', null, body, { 'CF-Connecting-IP': ip, ...withKey('signup-once') });
-    // The retry may come from another address (a client that changed networks).
+    // Anyone can send the same key and body, so the answer holding the key is withheld.
     const retry = await api('POST', '/v1/agent/signup', null, body, { 'CF-Connecting-IP': freshIp(), ...withKey('signup-once') });
     expect(first.status).toBe(201);
-    expect(retry.status).toBe(201);
+    expect(retry.status).toBe(409);
+    expect(retry.body.code).toBe('IDEMPOTENT_ANSWER_WITHHELD');
     expect(retry.headers.get('Idempotent-Replayed')).toBe('true');
-    expect(retry.body).toEqual(first.body);
+    expect(JSON.stringify(retry.body)).not.toContain(first.body.api_key);
     expect(await mailCount(email)).toBe(1);
     // The key works, and the stored answer does not hold it in the clear.
     expect((await api('GET', '/v1/agent/me', first.body.api_key)).status).toBe(200);

@@ -167,15 +167,18 @@ export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: stri
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
   const isTarget = and(eq(agents.id, id), eq(agents.accountId, p.accountId));
-  const [previous, updated, acct] = await db.batch([
-    db.select({ keyHash: agents.keyHash }).from(agents).where(isTarget),
-    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts }).where(isTarget).returning(),
+  const previous = await db.select({ keyHash: agents.keyHash }).from(agents).where(isTarget).get();
+  if (!previous) throw agentNotFound();
+  // Replaces only the key read above: of parallel rotations one wins, the others get 409, so
+  // every key handed out is the live one.
+  const [updated, acct] = await db.batch([
+    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts }).where(and(isTarget, eq(agents.keyHash, previous.keyHash))).returning(),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
   ]);
   const row = updated[0];
-  if (!row) throw agentNotFound();
+  if (!row) throw conflict('KEY_ROTATION_CONFLICT', 'Another rotation of this key happened at the same time and its key is the live one; this rotation changed nothing');
   // The old key's object still holds the principal: it must forget it before we answer.
-  await cache.forgetKeys(previous.map((r) => r.keyHash));
+  await cache.forgetKeys([previous.keyHash]);
   return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
 }
 

@@ -6,6 +6,7 @@ import { createAgent, deleteAgent, getAgent, listAgents, rotateAgentKey, updateA
 import { keyPepper, limit } from '../lib/config';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
 import { agentSlug, ROLE, shortText, timestamp } from './schemas';
+import { secretAnswer } from './idempotency';
 
 export const AgentSchema = z
   .object({
@@ -101,13 +102,14 @@ const rotate = authedRoute('agents.rotate_key', {
   tags: ['Agents'],
   summary: 'Rotate an agent’s key; the old key stops working at once',
   request: { params },
-  responses: { 200: jsonContent(AgentWithKeySchema, 'The agent with its new plaintext key') },
+  responses: { 200: jsonContent(AgentWithKeySchema, 'The agent with its new plaintext key'), 409: errorContent('A parallel rotation won; its key is the live one (KEY_ROTATION_CONFLICT)') },
 });
 
 export const agentRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listAgents(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) => {
     const agent = await createAgent(database(c.env.DB), keyPepper(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 201);
   })
   .openapi(read, async (c) => c.json(await getAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
@@ -124,5 +126,6 @@ export const agentRoutes = createRouter()
   })
   .openapi(rotate, async (c) => {
     const agent = await rotateAgentKey(database(c.env.DB), principalCache(c.env), keyPepper(c.env), c.get('principal'), c.req.valid('param').id, Date.now());
+    secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 200);
   });

@@ -7,6 +7,8 @@
  * Stored answers can hold secrets shown once (a new agent's key), so they are sealed under a
  * key derived from the server secret and the client's Idempotency-Key: the table alone
  * reveals nothing, and the scope's hash, not the client's key, is what it stores.
+ * On public routes anyone can send the same key and body, so an answer carrying a secret
+ * (marked by `secretAnswer`) is never replayed there: a retry gets 409 IDEMPOTENT_ANSWER_WITHHELD.
  */
 import type { MiddlewareHandler } from 'hono';
 import { database } from '../db/client';
@@ -15,6 +17,22 @@ import type { AppBindings } from '../env';
 import { hmacSha256Hex, seal, sha256Hex, unseal } from '../lib/crypto';
 import { keyPepper } from '../lib/config';
 import { ApiError } from '../lib/errors';
+import type { Context } from 'hono';
+
+/** Marks the answer as carrying a secret shown once: never cached, never replayed to the public. */
+export function secretAnswer(c: Context<AppBindings>): void {
+  c.header('Cache-Control', 'no-store');
+}
+
+const carriesSecret = (res: Response) => /\bno-store\b/.test(res.headers.get('Cache-Control') ?? '');
+
+/** What a public retry gets instead of an answer that held a secret. */
+function withheldAnswer(status: number): string {
+  return JSON.stringify({
+    error: `The first request with this Idempotency-Key succeeded (${status}), and its answer held a secret shown only once, so it is not replayed. Nothing was changed by this retry. A lost key can be recovered with POST /v1/recover.`,
+    code: 'IDEMPOTENT_ANSWER_WITHHELD',
+  });
+}
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -43,7 +61,8 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
   if (start.kind === 'replay') {
     const body = await unseal(pepper, scope, start.body);
     if (body === null) throw new Error('stored idempotent answer could not be unsealed');
-    c.res = new Response(body, { status: start.status, headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true' } });
+    // Replays of writes are never cacheable; some (a new key to its own agent) hold secrets.
+    c.res = new Response(body, { status: start.status, headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true', 'Cache-Control': 'no-store' } });
     return;
   }
 
@@ -51,6 +70,10 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
   const res = c.res;
   if (res.status >= 500 || res.status === 429) {
     await abandonIdempotent(db, scopeKey);
+    return;
+  }
+  if (!principal && carriesSecret(res)) {
+    await finishIdempotent(db, scopeKey, 409, await seal(pepper, scope, withheldAnswer(res.status)), 'application/json');
     return;
   }
   await finishIdempotent(db, scopeKey, res.status, await seal(pepper, scope, await res.clone().text()), res.headers.get('Content-Type'));

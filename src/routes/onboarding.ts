@@ -4,7 +4,7 @@
  * rate limited per IP here and per email address in the domain.
  */
 import { z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { database } from '../db/client';
 import {
   agentSignup,
@@ -31,12 +31,17 @@ import { AgentWithKeySchema } from './agents';
 import { authedRoute, clientIp, createRouter, errorContent, jsonBody, jsonContent, publicRoute } from './openapi';
 import { ProjectSchema } from './projects';
 import { agentSlug, email, shortText, timestamp } from './schemas';
+import { secretAnswer } from './idempotency';
 
-/** The magic link points where the service is reachable: the request's own origin in development. */
+/**
+ * Where magic links point: the request's own origin in development; elsewhere only
+ * PUBLIC_BASE_URL, never the request's Host (which a caller chooses), and no mail without it.
+ */
 function linkBase(c: Context<AppBindings>): string {
-  const origin = new URL(c.req.url).origin;
-  if (isDevelopment(c.env)) return origin;
-  return c.env.PUBLIC_BASE_URL || origin;
+  if (isDevelopment(c.env)) return new URL(c.req.url).origin;
+  if (c.env.PUBLIC_BASE_URL) return c.env.PUBLIC_BASE_URL.replace(/\/+$/, '');
+  console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: 'PUBLIC_BASE_URL is not set' }));
+  throw new ApiError(503, 'EMAIL_NOT_CONFIGURED', 'Email is not configured on this server (no PUBLIC_BASE_URL for links), so onboarding emails cannot be sent.');
 }
 
 /** Misconfigured email is a clear 503 before anything is created, never a half-made account. */
@@ -59,7 +64,7 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
     db: database(c.env.DB),
     pepper: keyPepper(c.env),
     mailer: sendsMail ? requireMailer(c) : noMail,
-    linkBase: linkBase(c),
+    linkBase: sendsMail ? linkBase(c) : '',
     limits: { perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'), emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR') },
     rate: rateCounter(c.env),
     keys: principalCache(c.env),
@@ -68,6 +73,14 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
 
 
 /** The per-IP window shared by every unauthenticated onboarding route. */
+const limitOnboardingIp: MiddlewareHandler<AppBindings> = async (c, next) => {
+  const [decision] = await hitRates(rateCounter(c.env), [{ scope: `ip:${clientIp(c)}`, windowSeconds: 60, max: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE') }], Date.now());
+  await next();
+  for (const [name, value] of Object.entries(rateLimitHeaders(decision!))) c.res.headers.set(name, value);
+};
+/** Onboarding routes count against the per-IP limit before anything else, idempotent replays included. */
+const onboardingRoute: typeof publicRoute = (config) => publicRoute(config, { before: [limitOnboardingIp] });
+
 export async function limitIp(c: Context<AppBindings>, deps: OnboardingDeps, now: number): Promise<void> {
   const [decision] = await hitRates(deps.rate, [{ scope: `ip:${clientIp(c)}`, windowSeconds: 60, max: deps.limits.perMinute }], now);
   for (const [name, value] of Object.entries(rateLimitHeaders(decision!))) c.header(name, value);
@@ -156,7 +169,7 @@ const tags = ['Onboarding'];
 const mailUnavailable = { 503: errorContent('Email is not configured on this server (EMAIL_NOT_CONFIGURED)') };
 const noPendingClaim = { 409: errorContent('No pending claim on this account (NO_PENDING_CLAIM), or it is already claimed') };
 
-const signupRoute = publicRoute({
+const signupRoute = onboardingRoute({
   method: 'post',
   path: '/signup',
   tags,
@@ -166,7 +179,7 @@ const signupRoute = publicRoute({
   responses: { 201: jsonContent(SignupSchema, 'Account created'), 409: errorContent('An account with this email exists (EMAIL_TAKEN)'), ...mailUnavailable },
 });
 
-const verifyRoute = publicRoute({
+const verifyRoute = onboardingRoute({
   method: 'post',
   path: '/verify',
   tags,
@@ -176,7 +189,7 @@ const verifyRoute = publicRoute({
   responses: { 200: jsonContent(z.object({ verified: z.literal(true), email: z.string() }).openapi('Verified'), 'Verified') },
 });
 
-const resendVerificationRoute = publicRoute({
+const resendVerificationRoute = onboardingRoute({
   method: 'post',
   path: '/resend-verification',
   tags,
@@ -186,7 +199,7 @@ const resendVerificationRoute = publicRoute({
   responses: { 200: jsonContent(MessageSchema, 'Sent if the email has an unverified account'), ...mailUnavailable },
 });
 
-const recoverRoute = publicRoute({
+const recoverRoute = onboardingRoute({
   method: 'post',
   path: '/recover',
   tags,
@@ -196,7 +209,7 @@ const recoverRoute = publicRoute({
   responses: { 200: jsonContent(z.union([MessageSchema, RecoverySchema]), 'Code sent, or the new key'), ...mailUnavailable },
 });
 
-const agentSignupRoute = publicRoute({
+const agentSignupRoute = onboardingRoute({
   method: 'post',
   path: '/agent/signup',
   tags,
@@ -206,7 +219,7 @@ const agentSignupRoute = publicRoute({
   responses: { 201: jsonContent(AgentSignupSchema, 'Restricted account created'), ...mailUnavailable },
 });
 
-const previewRoute = publicRoute({
+const previewRoute = onboardingRoute({
   method: 'post',
   path: '/claim/preview',
   tags,
@@ -220,7 +233,7 @@ const previewRoute = publicRoute({
   },
 });
 
-const completeRoute = publicRoute({
+const completeRoute = onboardingRoute({
   method: 'post',
   path: '/claim/complete',
   tags,
@@ -252,16 +265,19 @@ const claimVerifyRoute = authedRoute('claim.verify', {
   responses: { 200: jsonContent(ClaimResultSchema, 'Claimed: this key now has full rights'), ...noPendingClaim },
 });
 
-/** Runs the per-IP limit, then the domain call. */
+/** The domain call with its dependencies (the per-IP limit already ran, see onboardingRoute). */
 async function publicCall<T>(c: Context<AppBindings>, run: (deps: OnboardingDeps, now: number) => Promise<T>, sendsMail = true): Promise<T> {
-  const deps = onboardingDeps(c, sendsMail);
-  const now = Date.now();
-  await limitIp(c, deps, now);
-  return run(deps, now);
+  return run(onboardingDeps(c, sendsMail), Date.now());
+}
+
+/** The answer holds a key shown once (see secretAnswer). */
+function withSecret<T>(c: Context<AppBindings>, answer: T): T {
+  secretAnswer(c);
+  return answer;
 }
 
 export const onboardingRoutes = createRouter()
-  .openapi(signupRoute, async (c) => c.json(await publicCall(c, (deps, now) => signup(deps, c.req.valid('json'), now)), 201))
+  .openapi(signupRoute, async (c) => c.json(withSecret(c, await publicCall(c, (deps, now) => signup(deps, c.req.valid('json'), now))), 201))
   .openapi(verifyRoute, async (c) => c.json(await publicCall(c, (deps, now) => verifyEmail(deps, c.req.valid('json'), now), false), 200))
   .openapi(resendVerificationRoute, async (c) => c.json(await publicCall(c, (deps, now) => resendVerification(deps, c.req.valid('json'), now)), 200))
   .openapi(recoverRoute, async (c) => {
@@ -270,9 +286,10 @@ export const onboardingRoutes = createRouter()
       body.code ? completeRecovery(deps, { email: body.email, code: body.code }, now) : requestRecovery(deps, body, now),
       !body.code,
     );
+    if (body.code) secretAnswer(c);
     return c.json(answer, 200);
   })
-  .openapi(agentSignupRoute, async (c) => c.json(await publicCall(c, (deps, now) => agentSignup(deps, c.req.valid('json'), now)), 201))
+  .openapi(agentSignupRoute, async (c) => c.json(withSecret(c, await publicCall(c, (deps, now) => agentSignup(deps, c.req.valid('json'), now))), 201))
   .openapi(previewRoute, async (c) => c.json(await publicCall(c, (deps, now) => previewClaim(deps, c.req.valid('json').token, now), false), 200))
   .openapi(completeRoute, async (c) => c.json(await publicCall(c, (deps, now) => completeClaim(deps, c.req.valid('json').token, now), false), 200))
   .openapi(claimResendRoute, async (c) => c.json(await resendClaim(onboardingDeps(c), c.get('principal'), Date.now()), 200))

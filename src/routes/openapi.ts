@@ -163,13 +163,13 @@ export function authedRoute<P extends string, R extends RouteInput<P>>(operation
   }) as unknown as BuiltRoute<P, R>;
 }
 
-/** A route anyone may call. */
-export function publicRoute<P extends string, R extends RouteInput<P>>(config: R): BuiltRoute<P, R> {
+/** A route anyone may call; `before` runs ahead of everything else (e.g. a per-IP limit that replays must count too). */
+export function publicRoute<P extends string, R extends RouteInput<P>>(config: R, opts: { before?: MiddlewareHandler<AppBindings>[] } = {}): BuiltRoute<P, R> {
   return createRoute({
     ...config,
     ...idempotencyParameters(config),
     responses: { ...documentedErrors(config, false), ...config.responses },
-    middleware: [normaliseJsonBody, idempotency] as const,
+    middleware: [...(opts.before ?? []), normaliseJsonBody, idempotency] as const,
     'x-delega-operation': 'public',
   }) as unknown as BuiltRoute<P, R>;
 }

@@ -6,6 +6,7 @@ import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks,
 import type { Env } from '../env';
 import { isDevelopment, limit } from '../lib/config';
 import { TASK_EVENTS } from '../webhooks/events';
+import { secretAnswer } from './idempotency';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
 import { queryInt } from './query';
 import { shortText, timestamp } from './schemas';
@@ -169,9 +170,12 @@ const redeliverRoute = authedRoute('webhooks.redeliver', {
 
 export const webhookRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listWebhooks(database(c.env.DB), c.get('principal')), 200))
-  .openapi(create, async (c) =>
-    c.json(await createWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now()), 201),
-  )
+  .openapi(create, async (c) => {
+    const hook = await createWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now());
+    // A generated signing secret is shown this once.
+    secretAnswer(c);
+    return c.json(hook, 201);
+  })
   .openapi(read, async (c) => c.json(await getWebhook(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
     c.json(await updateWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
