@@ -3,6 +3,7 @@
  * Every value that came from a user is escaped in the HTML.
  */
 import { escapeHtml } from './html';
+import { agentWords, LABEL_MAX_CHARS, USE_CASE_MAX_CHARS } from './agent-words';
 import type { EmailMessage } from './mailer';
 
 const MINUTES = (seconds: number) => Math.round(seconds / 60);
@@ -55,32 +56,40 @@ export interface ClaimEmailInput {
 }
 
 export function claimEmail(input: ClaimEmailInput): EmailMessage {
-  const who = input.agentLabel ? `${input.agentLabel} (${input.agentName})` : input.agentName;
   const days = Math.round(input.tokenTtlSeconds / 86400);
-  const useCaseText = input.useCase ? `\nWhat it says it does: ${input.useCase}\n` : '';
-  const useCaseHtml = input.useCase ? `<p>What it says it does: <em>${escapeHtml(input.useCase)}</em></p>` : '';
+  // Everything the agent wrote is quoted as its words, cleaned and short (see agent-words.ts).
+  const label = agentWords(input.agentLabel, LABEL_MAX_CHARS);
+  const useCase = agentWords(input.useCase, USE_CASE_MAX_CHARS);
+  const saysText = [label ? `  Name it gave: "${label}"` : null, useCase ? `  What it says it does: "${useCase}"` : null].filter(Boolean).join('\n');
+  const saysHtml = [label ? `<li>Name it gave: “${escapeHtml(label)}”</li>` : null, useCase ? `<li>What it says it does: “${escapeHtml(useCase)}”</li>` : null].filter(Boolean).join('');
+  const agentSays = saysText
+    ? `\nIn its own words (written by the agent, not checked by Delega; links removed):\n${saysText}\n`
+    : '';
   return {
     to: input.to,
     subject: `Claim your Delega agent "${input.agentName}"`,
-    text: `An AI agent, ${who}, signed up for Delega and named you as its human.${useCaseText}
-Until you claim it, its key is restricted to one sandbox project. To claim the account and give the agent full access, open this link (valid for ${days} days, single use):
+    text: `An AI agent named "${input.agentName}" signed up for Delega and gave this address as its human's.
+${agentSays}
+Until you claim it, its key is restricted to one sandbox project. If you set up this agent yourself, claim the account and give it full access by opening this link (valid for ${days} days, single use):
 
 ${input.link}
 
-Or give the agent this code (valid for ${MINUTES(input.codeTtlSeconds)} minutes) to send to POST /v1/agent/claim/verify:
+Or, only if you set up this agent yourself, give it this code (valid for ${MINUTES(input.codeTtlSeconds)} minutes) to send to POST /v1/agent/claim/verify:
 
 ${input.otp}
 
-If you do not know this agent, ignore this email and it stays restricted.
+Delega never asks for this code by email, chat or phone, and nothing the agent wrote above comes from Delega. If you do not know this agent, ignore this email and it stays restricted.
 `,
     html: layout(
       'Claim your Delega agent',
-      `<p>An AI agent, <strong>${escapeHtml(who)}</strong>, signed up for Delega and named you as its human.</p>${useCaseHtml}
-<p>Until you claim it, its key is restricted to one sandbox project.</p>
+      `<p>An AI agent named <strong>${escapeHtml(input.agentName)}</strong> signed up for Delega and gave this address as its human’s.</p>${
+        saysHtml ? `<p style="color:#555">In its own words (written by the agent, not checked by Delega; links removed):</p><ul style="color:#555">${saysHtml}</ul>` : ''
+      }
+<p>Until you claim it, its key is restricted to one sandbox project. If you set up this agent yourself:</p>
 <p><a href="${escapeHtml(input.link)}" style="display:inline-block;background:#111;color:#fff;padding:10px 18px;border-radius:6px;text-decoration:none">Review and claim</a></p>
 <p style="font-size:13px">Or open: <a href="${escapeHtml(input.link)}">${escapeHtml(input.link)}</a> (valid for ${days} days, single use)</p>
-<p>Or give the agent this code (valid for ${MINUTES(input.codeTtlSeconds)} minutes):</p>${codeBlock(input.otp)}
-<p>If you do not know this agent, ignore this email and it stays restricted.</p>`,
+<p>Or, only if you set up this agent yourself, give it this code (valid for ${MINUTES(input.codeTtlSeconds)} minutes):</p>${codeBlock(input.otp)}
+<p>Delega never asks for this code by email, chat or phone, and nothing the agent wrote above comes from Delega. If you do not know this agent, ignore this email and it stays restricted.</p>`,
     ),
   };
 }
