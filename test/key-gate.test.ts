@@ -80,7 +80,7 @@ describe('principal cache in the key object', () => {
     const oldKey = signup.body.api_key as string;
     expect((await me(oldKey)).status).toBe(200);
     expect((await anon('POST', '/v1/recover', { email })).status).toBe(200);
-    const done = await anon('POST', '/v1/recover', { email, code: (await latestMail(email)).code });
+    const done = await anon('POST', '/v1/recover', { email, code: (await latestMail(email, { subject: /recovery/ })).code });
     expect(done.status).toBe(200);
     expect((await me(oldKey)).status).toBe(401);
     expect((await me(done.body.api_key)).status).toBe(200);

@@ -1,4 +1,4 @@
-import { env } from 'cloudflare:test';
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
@@ -83,8 +83,13 @@ describe('templates', () => {
 
 describe('configuration seen through the app', () => {
   const app = createApp();
-  const post = (path: string, body: unknown, overrides: Partial<typeof env>) =>
-    app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp() }, body: JSON.stringify(body) }, { ...env, ...overrides });
+  // Mail some routes send after their answer is awaited with the execution context.
+  const post = async (path: string, body: unknown, overrides: Partial<typeof env>) => {
+    const ctx = createExecutionContext();
+    const res = await app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp() }, body: JSON.stringify(body) }, { ...env, ...overrides }, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
 
   it('answers 503 before creating anything when email is not configured; code checks still work', async () => {
     const email = freshEmail('nomail');

@@ -68,6 +68,10 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
     limits: { perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'), emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR') },
     rate: rateCounter(c.env),
     keys: principalCache(c.env),
+    afterAnswer: (work) =>
+      c.executionCtx.waitUntil(
+        work().catch((err) => console.error(JSON.stringify({ level: 'error', event: 'after_answer_failed', message: err instanceof Error ? err.message : String(err) }))),
+      ),
   };
 }
 

@@ -14,9 +14,22 @@ export function freshIp(): string {
 
 export const freshEmail = (tag = 'user') => `${unique(tag)}@example.com`.toLowerCase();
 
-/** The newest message to `to`, with its 6-digit code and link pulled out of the text. */
-export async function latestMail(to: string) {
-  const row = await db().select().from(devMailbox).where(eq(devMailbox.to, to.toLowerCase())).orderBy(desc(devMailbox.id)).limit(1).get();
+/**
+ * The newest message to `to`, with its 6-digit code and link pulled out of the text. Routes that
+ * must not reveal whether an address exists send after their answer (waitUntil), so this waits
+ * for the message to appear, up to a second.
+ */
+export async function latestMail(to: string, opts: { newerThan?: string; subject?: RegExp } = {}) {
+  const newest = async () => {
+    const row = await db().select().from(devMailbox).where(eq(devMailbox.to, to.toLowerCase())).orderBy(desc(devMailbox.id)).limit(1).get();
+    const wanted = row && (!opts.newerThan || row.id > opts.newerThan) && (!opts.subject || opts.subject.test(row.subject));
+    return wanted ? row : undefined;
+  };
+  let row = await newest();
+  for (let i = 0; !row && i < 50; i++) {
+    await scheduler.wait(20);
+    row = await newest();
+  }
   if (!row) throw new Error(`no mail to ${to}`);
   const link = row.text.match(/https?:\/\/\S+/)?.[0] ?? null;
   const withoutLink = link ? row.text.replace(link, ' ') : row.text;

@@ -31,7 +31,7 @@ describe('public replays never hand out keys', () => {
     const email = freshEmail('replay-r');
     expect((await anon('POST', '/v1/signup', { email })).status).toBe(201);
     expect((await anon('POST', '/v1/recover', { email })).status).toBe(200);
-    const { code } = await latestMail(email);
+    const { code } = await latestMail(email, { subject: /recovery/ });
     const key = `recover-${crypto.randomUUID()}`;
     const first = await api('POST', '/v1/recover', null, { email, code }, withKey(key));
     expect(first.status).toBe(200);
@@ -59,7 +59,7 @@ describe('Cache-Control: no-store on every answer that carries a secret', () => 
     const signup = await anon('POST', '/v1/signup', { email });
     const agentSignup = await anon('POST', '/v1/agent/signup', { human_email: freshEmail('nostore-a'), agent_name: 'nostore-bot' });
     await anon('POST', '/v1/recover', { email });
-    const recovered = await anon('POST', '/v1/recover', { email, code: (await latestMail(email)).code });
+    const recovered = await anon('POST', '/v1/recover', { email, code: (await latestMail(email, { subject: /recovery/ })).code });
     const account = await makeAccount();
     const agent = await api('POST', '/v1/agents', account.adminKey, { name: 'nostore-agent' });
     const rotated = await api('POST', `/v1/agents/${agent.body.id}/rotate-key`, account.adminKey);
