@@ -103,7 +103,12 @@ describe('README walk-through over HTTP', () => {
     const human = email('linus');
     await http(base, 'POST', '/v1/signup', { body: { email: human } });
     await http(base, 'POST', '/v1/resend-verification', { body: { email: human } });
-    const mine = await mailbox(human);
+    // The resent code goes out after the answer (so known addresses answer as fast as unknown ones).
+    let mine = await mailbox(human);
+    for (let i = 0; mine.length < 2 && i < 100; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      mine = await mailbox(human);
+    }
     expect(mine).toHaveLength(2);
     expect(mine.every((m) => m.to === human)).toBe(true);
     expect(mine[0]!.id > mine[1]!.id).toBe(true);
