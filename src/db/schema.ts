@@ -17,6 +17,8 @@ export const accounts = sqliteTable('accounts', {
   /** The recovery agent: its key is what `POST /v1/recover` rotates. */
   defaultAgentId: text('default_agent_id'),
   stripeCustomerId: text('stripe_customer_id'),
+  /** The `created` time of the newest Stripe event applied to the plan: an older one never overrides it. */
+  billingEventAt: text('billing_event_at'),
   /** Active webhooks of the account, kept by triggers (migration 0003), so task writes of an
    * account without webhooks skip the webhook lookup entirely. */
   activeWebhooks: integer('active_webhooks').notNull().default(0),
@@ -103,6 +105,29 @@ export const emailCodes = sqliteTable(
   },
   (t) => [index('email_codes_lookup_idx').on(t.email, t.purpose, t.createdAt)],
 );
+
+/**
+ * Failed one-time codes per account, across codes and purposes: past a threshold the account's
+ * codes are locked for a while, doubling with each lockout (see one-time-codes.ts).
+ */
+export const codeLockouts = sqliteTable('code_lockouts', {
+  accountId: text('account_id').primaryKey().references(() => accounts.id),
+  /** Wrong codes since the last lockout or success. */
+  failures: integer('failures').notNull().default(0),
+  /** Lockouts so far without a success in between: the next lasts base × 2^lockouts. */
+  lockouts: integer('lockouts').notNull().default(0),
+  lockedUntil: text('locked_until'),
+  updatedAt: text('updated_at').notNull(),
+});
+
+/** Stripe events already applied, by Stripe's event id: a redelivered or replayed event is acknowledged and ignored. */
+export const stripeEvents = sqliteTable('stripe_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  /** This delivery's nonce: the plan update runs only for the delivery that recorded the event. */
+  receipt: text('receipt').notNull(),
+  receivedAt: text('received_at').notNull(),
+});
 
 /** Magic-link tokens for the human claim of an agent-first account. */
 export const claimTokens = sqliteTable(

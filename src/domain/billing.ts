@@ -3,15 +3,16 @@
  * Checkout and the customer portal answer a URL; Stripe's webhook moves the account's plan.
  * Without Stripe configuration every billing route answers 503 with what is missing.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { accounts } from '../db/schema';
+import { accounts, stripeEvents } from '../db/schema';
 import type { Env } from '../env';
 import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
 import { ApiError, badRequest, conflict } from '../lib/errors';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
 import type { PrincipalCache } from './authentication';
+import { sqlBatch } from './sql-batch';
 
 export type PaidPlan = 'pro' | 'scale';
 
@@ -101,36 +102,62 @@ export async function verifyStripeSignature(secret: string, header: string | und
 }
 
 interface StripeEvent {
+  id?: string;
   type?: string;
-  data?: { object?: { customer?: string; metadata?: Record<string, string>; client_reference_id?: string; status?: string } };
+  /** When Stripe created the event (Unix seconds): the order in which plan changes apply. */
+  created?: number;
+  data?: { object?: { customer?: string; metadata?: Record<string, string>; client_reference_id?: string; status?: string; payment_status?: string } };
 }
 
-/** Applies a verified Stripe event to the account's plan. Unknown events are acknowledged. */
-export async function applyStripeEvent(db: Db, cache: PrincipalCache, event: StripeEvent, now: number): Promise<{ handled: boolean }> {
+/** The plan a subscription event asks for, or null when the event does not move the plan. */
+function planFromEvent(event: StripeEvent): 'free' | PaidPlan | null {
   const object = event.data?.object ?? {};
-  const accountId = object.metadata?.account_id ?? object.client_reference_id;
   const plan = object.metadata?.plan;
-  if (!accountId) return { handled: false };
-  const ts = isoSeconds(now);
+  const paid = plan === 'pro' || plan === 'scale' ? plan : null;
   switch (event.type) {
     case 'checkout.session.completed':
+      // An unpaid checkout (e.g. a delayed payment method) moves nothing; the subscription events follow.
+      return object.payment_status === 'paid' || object.payment_status === 'no_payment_required' ? (paid ?? 'free') : null;
     case 'customer.subscription.created':
-    case 'customer.subscription.updated': {
-      const active = event.type === 'checkout.session.completed' || object.status === 'active' || object.status === 'trialing';
-      const next = active && (plan === 'pro' || plan === 'scale') ? plan : 'free';
-      await db
-        .update(accounts)
-        .set({ plan: next, updatedAt: ts, ...(object.customer ? { stripeCustomerId: object.customer } : {}) })
-        .where(eq(accounts.id, accountId));
-      // Each key's rate limit follows the plan.
-      await cache.forgetAccount(accountId);
-      return { handled: true };
-    }
+    case 'customer.subscription.updated':
+      return object.status === 'active' || object.status === 'trialing' ? (paid ?? 'free') : 'free';
     case 'customer.subscription.deleted':
-      await db.update(accounts).set({ plan: 'free', updatedAt: ts }).where(eq(accounts.id, accountId));
-      await cache.forgetAccount(accountId);
-      return { handled: true };
+      return 'free';
     default:
-      return { handled: false };
+      return null;
   }
+}
+
+/**
+ * Applies a verified Stripe event to the account's plan, once per event id and in the order of
+ * the events' own `created` times: a redelivered event, or one older than the last applied,
+ * changes nothing. Unknown events are acknowledged.
+ */
+export async function applyStripeEvent(db: Db, cache: PrincipalCache, event: StripeEvent, now: number): Promise<{ handled: boolean; duplicate?: true }> {
+  const object = event.data?.object ?? {};
+  const accountId = object.metadata?.account_id ?? object.client_reference_id;
+  const next = planFromEvent(event);
+  if (!event.id) throw badRequest('INVALID_EVENT', 'A Stripe event needs its id');
+  const ts = isoSeconds(now);
+  const receipt = crypto.randomUUID();
+  const eventAt = isoSeconds(typeof event.created === 'number' && Number.isFinite(event.created) ? event.created * 1000 : now);
+  const recordedHere = sql`exists (select 1 from ${stripeEvents} where ${stripeEvents.id} = ${event.id} and ${stripeEvents.receipt} = ${receipt})`;
+  // One transaction: record the event id, then move the plan only if this delivery recorded it
+  // and no newer event was applied already.
+  const statements = [
+    sql`insert into ${stripeEvents} (id, type, receipt, received_at) values (${event.id}, ${event.type ?? ''}, ${receipt}, ${ts}) on conflict (id) do nothing`,
+    sql`select ${recordedHere} as recorded`,
+  ];
+  if (accountId && next) {
+    statements.push(sql`update ${accounts} set plan = ${next}, billing_event_at = ${eventAt}, updated_at = ${ts}
+      ${object.customer ? sql`, stripe_customer_id = ${object.customer}` : sql``}
+      where ${accounts.id} = ${accountId} and (billing_event_at is null or billing_event_at <= ${eventAt}) and ${recordedHere}
+      returning id`);
+  }
+  const results = await sqlBatch(db, statements);
+  if (!results[1]?.[0]?.recorded) return { handled: false, duplicate: true };
+  if (!results[2]?.[0]) return { handled: false };
+  // Each key's rate limit follows the plan.
+  await cache.forgetAccount(accountId!);
+  return { handled: true };
 }

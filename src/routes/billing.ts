@@ -31,7 +31,10 @@ const stripeWebhook = publicRoute({
   tags: ['Billing'],
   summary: 'Stripe events (signature checked); moves the account’s plan',
   request: { body: jsonBody(z.looseObject({ type: z.string() })) },
-  responses: { 200: jsonContent(z.object({ received: z.literal(true), handled: z.boolean() }), 'Acknowledged'), 503: errorContent('Not configured') },
+  responses: {
+    200: jsonContent(z.object({ received: z.literal(true), handled: z.boolean(), duplicate: z.literal(true).optional().openapi({ description: 'This event id was already received; nothing changed' }) }), 'Acknowledged'),
+    503: errorContent('Not configured'),
+  },
 });
 
 export const billingRoutes = createRouter()
@@ -43,5 +46,5 @@ export const billingRoutes = createRouter()
     const now = Date.now();
     await verifyStripeSignature(secret, c.req.header('Stripe-Signature'), c.get('rawBody') ?? '', now);
     const result = await applyStripeEvent(database(c.env.DB), principalCache(c.env), c.req.valid('json'), now);
-    return c.json({ received: true as const, handled: result.handled }, 200);
+    return c.json({ received: true as const, ...result }, 200);
   });
