@@ -91,7 +91,7 @@ describe('principal cache in the key object', () => {
     const worker = await makeAgent(account, 'worker');
     const limitOf = async (key: string) => (await me(key)).headers.get('X-RateLimit-Limit');
     expect(await limitOf(worker.key)).toBe(String(rateLimitFor(env, 'free')));
-    const body = JSON.stringify({ type: 'checkout.session.completed', data: { object: { customer: 'cus_9', metadata: { account_id: account.accountId, plan: 'scale' } } } });
+    const body = JSON.stringify({ id: `evt_${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), type: 'checkout.session.completed', data: { object: { customer: 'cus_9', payment_status: 'paid', metadata: { account_id: account.accountId, plan: 'scale' } } } });
     const t = Math.floor(Date.now() / 1000);
     const signature = `t=${t},v1=${await hmacSha256Hex(env.STRIPE_WEBHOOK_SECRET!, `${t}.${body}`)}`;
     const res = await api('POST', '/v1/billing/stripe-webhook', null, JSON.parse(body), { 'Stripe-Signature': signature });

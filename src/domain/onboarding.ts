@@ -11,7 +11,7 @@ import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { accounts, agents, claimTokens, projects, users } from '../db/schema';
 import type { Mailer, EmailMessage } from '../email/mailer';
-import { claimEmail, recoveryEmail, verificationEmail } from '../email/templates';
+import { claimEmail, codeLockoutEmail, recoveryEmail, verificationEmail } from '../email/templates';
 import { ApiError, badRequest, conflict } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
@@ -32,6 +32,7 @@ import {
   TOKEN_TTL_SECONDS,
   type ClaimTokenRow,
   type CodeResult,
+  type LockoutPolicy,
 } from './one-time-codes';
 import { projectJson, type ProjectJson } from './projects';
 
@@ -43,7 +44,7 @@ export interface OnboardingDeps {
   keys: PrincipalCache;
   /** Origin the magic link points at, e.g. `https://api.delega.dev`. */
   linkBase: string;
-  limits: { perMinute: number; emailsPerHour: number };
+  limits: { perMinute: number; emailsPerHour: number; lockout: LockoutPolicy };
   rate: RateCounter;
   /** Runs work after the answer is sent (waitUntil), so its time never shows in the answer's. */
   afterAnswer: (work: () => Promise<unknown>) => void;
@@ -71,6 +72,20 @@ async function deliver(mailer: Mailer, message: EmailMessage, purpose: string): 
     console.error(JSON.stringify({ level: 'error', event: 'mail_failed', purpose, message: err instanceof Error ? err.message : String(err) }));
     return false;
   }
+}
+
+/** 429 while the account refuses codes; the attempt that set the lock also tells the owner by email. */
+function lockedOut(deps: OnboardingDeps, result: Extract<CodeResult, { status: 'locked_out' }>, now: number): ApiError {
+  if (result.justLocked) deps.afterAnswer(() => deliver(deps.mailer, codeLockoutEmail(result.email, result.until), 'lockout'));
+  const retryAfter = Math.max(1, Math.ceil((Date.parse(result.until) - now) / 1000));
+  return new ApiError(
+    429,
+    'CODE_ATTEMPTS_LOCKED',
+    `Too many wrong codes for this account: every code is refused until ${result.until}, and the account's email address has been told. Try again after that.`,
+    undefined,
+    { locked_until: result.until, retry_after: retryAfter },
+    { 'Retry-After': String(retryAfter) },
+  );
 }
 
 const INVALID_CODE_MESSAGE = `Invalid or expired code. Codes are single use, expire after ${CODE_TTL_SECONDS / 60} minutes and allow ${MAX_CODE_ATTEMPTS} attempts; request a new one.`;
@@ -141,7 +156,8 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
 export async function verifyEmail(deps: OnboardingDeps, input: { email: string; code: string }, now: number): Promise<{ verified: true; email: string }> {
   const email = input.email.toLowerCase();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'verify', code: input.code }, now);
+  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'verify', code: input.code, lockout: deps.limits.lockout }, now);
+  if (result.status === 'locked_out') throw lockedOut(deps, result, now);
   if (result.status !== 'ok') throw invalidCode();
   await deps.db.update(users).set({ verifiedAt: isoSeconds(now) }).where(eq(users.email, email));
   return { verified: true, email };
@@ -193,7 +209,8 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
   const { db } = deps;
   const email = input.email.toLowerCase();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(db, deps.pepper, { email, purpose: 'recover', code: input.code }, now);
+  const result = await consumeCode(db, deps.pepper, { email, purpose: 'recover', code: input.code, lockout: deps.limits.lockout }, now);
+  if (result.status === 'locked_out') throw lockedOut(deps, result, now);
   if (result.status !== 'ok') throw invalidCode();
   const account = await db
     .select({ defaultAgentId: accounts.defaultAgentId, keyHash: agents.keyHash })
@@ -449,8 +466,10 @@ export async function resendClaim(deps: OnboardingDeps, p: Principal, now: numbe
   };
 }
 
-function claimCodeError(result: Exclude<CodeResult, { status: 'ok' }>): ApiError {
+function claimCodeError(deps: OnboardingDeps, result: Exclude<CodeResult, { status: 'ok' }>, now: number): ApiError {
   switch (result.status) {
+    case 'locked_out':
+      return lockedOut(deps, result, now);
     case 'invalid':
       return new ApiError(400, 'INVALID_CODE', `Wrong code; ${result.attemptsRemaining} attempt${result.attemptsRemaining === 1 ? '' : 's'} left.`, undefined, { attempts_remaining: result.attemptsRemaining });
     case 'expired':
@@ -467,8 +486,8 @@ export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, otp: s
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'claim', code: otp, accountId: p.accountId }, now);
-  if (result.status !== 'ok') throw claimCodeError(result);
+  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'claim', code: otp, accountId: p.accountId, lockout: deps.limits.lockout }, now);
+  if (result.status !== 'ok') throw claimCodeError(deps, result, now);
   if (!(await activate(deps, { accountId: p.accountId, email }, now))) throw claimLookupError('claimed');
   const agent = await deps.db.select({ label: agents.displayName }).from(agents).where(eq(agents.id, p.agentId)).get();
   return claimResult(p.accountId, { id: p.agentId, name: p.agentName, label: agent?.label ?? null }, now);

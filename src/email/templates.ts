@@ -44,6 +44,17 @@ export function recoveryEmail(to: string, code: string, ttlSeconds: number): Ema
   };
 }
 
+export function codeLockoutEmail(to: string, until: string): EmailMessage {
+  const subject = 'Delega: too many wrong codes for your account';
+  const text = `Someone entered too many wrong one-time codes (verification, recovery or claim) for the Delega account of ${to}. Until ${until} (UTC) every code for this account is refused, even a correct one; each further lockout lasts twice as long.\n\nIf that was you, wait and try again with a new code. If it was not, nobody got in: your codes and keys are unchanged. Delega never asks for a code by email, chat or phone.\n`;
+  return {
+    to,
+    subject,
+    text,
+    html: layout('Too many wrong codes', `<p>${escapeHtml(text.split('\n\n')[0]!)}</p><p>${escapeHtml(text.split('\n\n')[1]!.trim())}</p>`),
+  };
+}
+
 export interface ClaimEmailInput {
   to: string;
   link: string;

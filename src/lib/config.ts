@@ -23,6 +23,11 @@ export const LIMIT_DEFAULTS = {
   PROJECTS_PER_ACCOUNT: 100,
   WEBHOOKS_PER_ACCOUNT: 10,
   DELEGATION_DEPTH: 10,
+  /** Wrong one-time codes (any code, any purpose) per account before its codes are locked. */
+  CODE_FAILURES_BEFORE_LOCKOUT: 10,
+  /** The first code lockout; each further one doubles, up to CODE_LOCKOUT_MAX_SECONDS. */
+  CODE_LOCKOUT_SECONDS: 15 * 60,
+  CODE_LOCKOUT_MAX_SECONDS: 24 * 3600,
   /** First webhook retry delay; doubles per attempt up to WEBHOOK_RETRY_MAX_SECONDS. */
   WEBHOOK_RETRY_BASE_SECONDS: 30,
   WEBHOOK_RETRY_MAX_SECONDS: 3600,
