@@ -3,10 +3,10 @@
  * clients use against localhost), the root routes, the OpenAPI 3.1 document and `/docs`.
  */
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import { sql } from 'drizzle-orm';
 import { cors } from 'hono/cors';
 import { database } from './db/client';
+import { docsRoutes } from './docs/routes';
 import type { AppBindings } from './env';
 import { newId } from './lib/ids';
 import { isoSeconds } from './lib/time';
@@ -153,7 +153,7 @@ export function createApp() {
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'dlg_...' });
 
   app.get('/v1/openapi.json', (c) => c.json(openApiDocument(app)));
-  app.get('/docs', Scalar({ url: '/v1/openapi.json', pageTitle: 'Delega API reference' }));
+  app.route('/', docsRoutes);
   return app;
 }
 

@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,17 @@ describe('wrangler dev, over HTTP', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/', '/health', '/v1/agents', '/v1/agents/{id}', '/v1/projects', '/v1/capabilities']));
     const docs = await fetch(`${server.baseUrl}/docs`);
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain('/v1/openapi.json');
+    expect(await docs.text()).toContain('/docs/assets/scalar-api-reference.js');
+  });
+
+  it('a bare `wrangler deploy` cannot publish development settings under the production name', () => {
+    const production = dryRunDeploy(['--env', 'production']);
+    const bare = dryRunDeploy([]);
+    expect(production.name).toBe('delega-api');
+    expect(production.stdout).toContain('env.ENVIRONMENT ("production")');
+    expect(bare.stdout).toContain('env.ENVIRONMENT ("development")');
+    expect(bare.name).not.toBe(production.name);
+    expect(bare.name).toMatch(/dev/);
   });
 
   it('the production configuration builds, with every binding it needs', () => {
@@ -67,3 +77,21 @@ describe('wrangler dev, over HTTP', () => {
     }
   });
 });
+
+/** `wrangler deploy --dry-run` with `args`: its output and the Worker name it would publish (from wrangler's output file). */
+function dryRunDeploy(args: string[]): { stdout: string; name: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'delega-dry-'));
+  const outputFile = join(dir, 'wrangler-output.json');
+  const out = spawnSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', ...args, '--outdir', join(dir, 'bundle')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', WRANGLER_OUTPUT_FILE_PATH: outputFile },
+  });
+  expect(out.status, out.stderr).toBe(0);
+  const deploy = readFileSync(outputFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { type: string; worker_name?: string })
+    .find((entry) => entry.type === 'deploy');
+  return { stdout: out.stdout, name: deploy?.worker_name ?? '' };
+}
