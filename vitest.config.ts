@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 // Tests run inside workerd against real D1, the Durable Object and the Queue (miniflare).
 export default defineConfig(async () => {
   // wrangler.toml's [assets] directory (wrangler dev and deploy build it themselves).
-  execFileSync(process.execPath, [fileURLToPath(new URL('./scripts/build-assets.mjs', import.meta.url))], { stdio: 'inherit' });
+  execFileSync(process.execPath, [fileURLToPath(new URL('./scripts/build-assets.mjs', import.meta.url).href)], { stdio: 'inherit' });
   const migrations = await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url).href));
   return {
     plugins: [
