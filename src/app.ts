@@ -28,6 +28,8 @@ import { queueRoutes } from './routes/queue';
 import { runRoutes } from './routes/runs';
 import { fleetRoutes } from './routes/fleet';
 import { webhookRoutes } from './routes/webhooks';
+import { automationRoutes } from './automations/routes';
+import { ingressRoutes } from './ingress/routes';
 
 export const VERSION = '0.1.0';
 
@@ -60,6 +62,8 @@ function apiRouter() {
   api.route('/', billingRoutes);
   api.route('/', onboardingRoutes);
   api.route('/', webhookRoutes);
+  api.route('/', automationRoutes);
+  api.route('/', ingressRoutes);
   return api;
 }
 
@@ -127,6 +131,8 @@ export function createApp() {
             agents: 'GET|POST /v1/agents',
             projects: 'GET|POST /v1/projects',
             webhooks: 'GET|POST /v1/webhooks',
+            automations: 'GET|POST /v1/automations',
+            ingress_sources: 'GET|POST /v1/ingress-sources',
           },
         },
         200,

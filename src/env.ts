@@ -2,7 +2,7 @@
 import type { ClaimQueue } from './queue/claim-queue';
 import type { RateLimiter } from './limits/rate-limiter';
 import type { KeyGate } from './limits/key-gate';
-import type { WebhookMessage } from './webhooks/messages';
+import type { EventQueueMessage } from './webhooks/messages';
 import type { Principal } from './domain/access';
 
 export interface Env {
@@ -11,7 +11,8 @@ export interface Env {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** One per API key: its cached principal and its rate window. */
   KEY_GATE: DurableObjectNamespace<KeyGate>;
-  WEBHOOKS: Queue<WebhookMessage>;
+  /** Webhook deliveries and the events automation rules react to. */
+  WEBHOOKS: Queue<EventQueueMessage>;
   /** "development" enables the dev mailbox, http webhooks to localhost, and dev conveniences. */
   ENVIRONMENT: string;
   /** Server secret under which API keys, codes and tokens are hashed. */

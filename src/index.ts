@@ -3,7 +3,7 @@ import { createApp } from './app';
 import type { Env } from './env';
 import { countingD1, type RoundTripCounter } from './lib/d1-metrics';
 import { handleWebhookBatch } from './webhooks/consumer';
-import type { WebhookMessage } from './webhooks/messages';
+import type { EventQueueMessage } from './webhooks/messages';
 
 const app = createApp();
 
@@ -18,7 +18,7 @@ export default {
     return counted;
   },
   queue: (batch, env) => handleWebhookBatch(batch, env),
-} satisfies ExportedHandler<Env, WebhookMessage>;
+} satisfies ExportedHandler<Env, EventQueueMessage>;
 
 export { ClaimQueue } from './queue/claim-queue';
 export { RateLimiter } from './limits/rate-limiter';

@@ -22,6 +22,9 @@ export const accounts = sqliteTable('accounts', {
   /** Active webhooks of the account, kept by triggers (migration 0003), so task writes of an
    * account without webhooks skip the webhook lookup entirely. */
   activeWebhooks: integer('active_webhooks').notNull().default(0),
+  /** Active automation rules of the account, kept by triggers like active_webhooks, so task
+   * writes of an account with neither webhooks nor rules emit no event at all. */
+  activeAutomations: integer('active_automations').notNull().default(0),
   /** Whether the account's claim queue holds long-poll claimers (written only by that Durable
    * Object, migration 0007), so creating a task skips waking an empty queue. */
   claimersWaiting: integer('claimers_waiting', { mode: 'boolean' }).notNull().default(false),
@@ -424,3 +427,124 @@ export const usageCounters = sqliteTable(
   (t) => [primaryKey({ columns: [t.accountId, t.period] })],
 );
 
+
+/** Automation rules: when `event` fires and every condition matches, the actions run (src/automations). */
+export const automations = sqliteTable(
+  'automations',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    name: text('name').notNull(),
+    event: text('event').notNull(),
+    /** JSON array of {field, op, value?}. */
+    conditions: text('conditions').notNull().default('[]'),
+    /** JSON array of {type, ...}. */
+    actions: text('actions').notNull(),
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    /** The admin that made the rule; its actions are written in this agent's name. */
+    createdByAgentId: text('created_by_agent_id').notNull(),
+    runCount: integer('run_count').notNull().default(0),
+    /** Consecutive failed runs; LIMIT_AUTOMATION_FAILURES_BEFORE_DISABLE of them deactivate the rule. */
+    failureCount: integer('failure_count').notNull().default(0),
+    lastRunAt: text('last_run_at'),
+    disabledReason: text('disabled_reason'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('automations_account_event_idx').on(t.accountId, t.event, t.active)],
+);
+
+/** The run log: one row per rule per event it matched, with each action's outcome. */
+export const automationRuns = sqliteTable(
+  'automation_runs',
+  {
+    id: text('id').primaryKey(),
+    ruleId: text('rule_id').notNull(),
+    accountId: text('account_id').notNull(),
+    eventId: text('event_id').notNull(),
+    event: text('event').notNull(),
+    taskId: text('task_id'),
+    hop: integer('hop').notNull(),
+    status: text('status', { enum: ['succeeded', 'failed', 'skipped'] }).notNull(),
+    /** JSON array of {index, type, outcome, detail?}. */
+    actions: text('actions').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('automation_runs_rule_event_unique').on(t.ruleId, t.eventId), index('automation_runs_rule_idx').on(t.ruleId, t.createdAt)],
+);
+
+/**
+ * One row per applied action, keyed by (event, rule, action index) and written in the same
+ * batch as the effect: a redelivered event hits the key and applies nothing twice.
+ */
+export const automationEffects = sqliteTable(
+  'automation_effects',
+  {
+    key: text('key').primaryKey(),
+    /** The event that started the cascade; at most LIMIT_AUTOMATION_ACTIONS_PER_EVENT rows each. */
+    originEventId: text('origin_event_id').notNull(),
+    ruleId: text('rule_id').notNull(),
+    accountId: text('account_id').notNull(),
+    /** The task a create_task or delegate action made (a rule never reacts to it). */
+    createdTaskId: text('created_task_id'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('automation_effects_origin_idx').on(t.originEventId), index('automation_effects_created_task_idx').on(t.createdTaskId)],
+);
+
+/** Inbound connectors: signed public endpoints that turn external events into tasks (src/ingress). */
+export const ingressSources = sqliteTable(
+  'ingress_sources',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    name: text('name').notNull(),
+    /** Needed in plaintext to verify signatures; shown once, on creation and rotation. */
+    secret: text('secret').notNull(),
+    /** JSON {content, description?, priority?, labels?, dedupe_key?}. */
+    template: text('template').notNull(),
+    /** JSON array of {path, op, value?}. */
+    filters: text('filters').notNull().default('[]'),
+    defaultProjectId: text('default_project_id'),
+    defaultAssigneeAgentId: text('default_assignee_agent_id'),
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    /** The admin that made the source: created tasks are written in its name. */
+    createdByAgentId: text('created_by_agent_id').notNull(),
+    deliveryCount: integer('delivery_count').notNull().default(0),
+    lastDeliveryAt: text('last_delivery_at'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('ingress_sources_account_idx').on(t.accountId, t.createdAt)],
+);
+
+/** The delivery log: outcome, body hash and size; never the payload. */
+export const ingressDeliveries = sqliteTable(
+  'ingress_deliveries',
+  {
+    id: text('id').primaryKey(),
+    sourceId: text('source_id').notNull(),
+    accountId: text('account_id').notNull(),
+    outcome: text('outcome').notNull(),
+    statusCode: integer('status_code').notNull(),
+    bodySha256: text('body_sha256').notNull(),
+    bodyBytes: integer('body_bytes').notNull(),
+    /** SHA-256 of the signature header, so the same signed request is refused as a replay. */
+    signatureSha256: text('signature_sha256'),
+    taskId: text('task_id'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('ingress_deliveries_source_idx').on(t.sourceId, t.createdAt), index('ingress_deliveries_signature_idx').on(t.sourceId, t.signatureSha256)],
+);
+
+/** Rendered dedupe keys per source (hashed): a retried delivery finds its task here. */
+export const ingressDedupeKeys = sqliteTable(
+  'ingress_dedupe_keys',
+  {
+    sourceId: text('source_id').notNull(),
+    keySha256: text('key_sha256').notNull(),
+    taskId: text('task_id').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sourceId, t.keySha256] })],
+);

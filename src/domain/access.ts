@@ -22,6 +22,8 @@ export interface Principal {
   isDefaultAgent: boolean;
   /** Whether the account had an active webhook when the request was authenticated. */
   hasWebhooks: boolean;
+  /** Whether the account had an active automation rule when the request was authenticated. */
+  hasAutomations: boolean;
 }
 
 export function kindOf(p: Pick<Principal, 'mode' | 'role'>): Kind {
@@ -124,6 +126,18 @@ export const ACCESS = {
   'webhooks.deliveries': { kinds: ADMIN, scope: 'webhooks of the account' },
   'webhooks.test': { kinds: ADMIN, scope: 'webhooks of the account' },
   'webhooks.redeliver': { kinds: ADMIN, scope: 'webhooks of the account' },
+
+  'automations.list': { kinds: ADMIN, scope: 'automation rules of the account' },
+  'automations.create': { kinds: ADMIN, scope: 'the account' },
+  'automations.update': { kinds: ADMIN, scope: 'automation rules of the account' },
+  'automations.delete': { kinds: ADMIN, scope: 'automation rules of the account' },
+  'automations.runs': { kinds: ADMIN, scope: 'automation rules of the account' },
+
+  'ingress.list': { kinds: ADMIN, scope: 'ingress sources of the account' },
+  'ingress.create': { kinds: ADMIN, scope: 'the account' },
+  'ingress.update': { kinds: ADMIN, scope: 'ingress sources of the account' },
+  'ingress.delete': { kinds: ADMIN, scope: 'ingress sources of the account' },
+  'ingress.deliveries': { kinds: ADMIN, scope: 'ingress sources of the account' },
 
   'billing.checkout': { kinds: ADMIN, scope: 'the account' },
   'billing.portal': { kinds: ADMIN, scope: 'the account' },

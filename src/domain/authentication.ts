@@ -58,6 +58,7 @@ export async function loadKeyHolder(db: Db, keyHash: string): Promise<KeyHolder 
       plan: accounts.plan,
       defaultAgentId: accounts.defaultAgentId,
       activeWebhooks: accounts.activeWebhooks,
+      activeAutomations: accounts.activeAutomations,
     })
     .from(agents)
     .innerJoin(accounts, eq(accounts.id, agents.accountId))
@@ -77,6 +78,7 @@ export async function loadKeyHolder(db: Db, keyHash: string): Promise<KeyHolder 
       sandboxProjectId: row.sandboxProjectId,
       isDefaultAgent: row.defaultAgentId === row.agentId,
       hasWebhooks: row.activeWebhooks > 0,
+      hasAutomations: row.activeAutomations > 0,
     },
   };
 }

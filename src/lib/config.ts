@@ -34,6 +34,17 @@ export const LIMIT_DEFAULTS = {
   WEBHOOK_TIMEOUT_MS: 10_000,
   /** Consecutive failed deliveries after which a webhook is deactivated. */
   WEBHOOK_FAILURES_BEFORE_DISABLE: 20,
+  AUTOMATIONS_PER_ACCOUNT: 50,
+  /** Automation cascades: events caused by rules react this many levels deep at most... */
+  AUTOMATION_HOPS: 3,
+  /** ...and apply at most this many actions per originating event. */
+  AUTOMATION_ACTIONS_PER_EVENT: 25,
+  /** Consecutive failed runs after which a rule is deactivated. */
+  AUTOMATION_FAILURES_BEFORE_DISABLE: 10,
+  INGRESS_SOURCES_PER_ACCOUNT: 20,
+  /** Deliveries per minute per ingress source. */
+  INGRESS_RATE_PER_MINUTE: 60,
+  INGRESS_BODY_BYTES: 64 * 1024,
 } as const;
 
 export type LimitName = keyof typeof LIMIT_DEFAULTS;

@@ -48,7 +48,7 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
   return next();
 };
 
-async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | null> {
+export async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | null> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { addComment, deleteComment, listComments } from '../domain/comments';
 import { taskJson } from '../domain/task-json';
-import { emitTaskEvent } from '../webhooks/events';
+import { emitTaskEvent, listenersOf } from '../webhooks/events';
 import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from './openapi';
 import { paginationQuery } from './query';
 import { timestamp } from './schemas';
@@ -66,7 +66,7 @@ export const commentRoutes = createRouter()
     const p = c.get('principal');
     const now = Date.now();
     const { task, comment } = await addComment(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.commented', accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task: taskJson(task, now) });
+    emitTaskEvent(c.env, c.executionCtx, { event: 'task.commented', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
     return c.json(comment, 201);
   })
   .openapi(remove, async (c) => {

@@ -22,7 +22,7 @@ import type { AppBindings } from '../env';
 import { badRequest } from '../lib/errors';
 import { queueFor } from '../queue/claim-queue';
 import { notifyLeaseChanged, notifyTaskAvailable } from '../queue/notify';
-import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
+import { emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
 import { authedRoute, createRouter, errorContent, idParams, jsonBody, jsonContent } from './openapi';
 import { shortText } from './schemas';
 import { TaskSchema } from './tasks';
@@ -136,7 +136,7 @@ function parseLabels(value: string | string[] | null | undefined): string[] {
 function answer(c: Context<AppBindings>, row: TaskFields, now: number, event: TaskEvent | null) {
   const task = taskJson(row, now);
   const p = c.get('principal');
-  if (event) emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
+  if (event) emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
   return task;
 }
 

@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { addLink, LINK_KINDS, listLinks } from '../domain/task-links';
 import { taskJson } from '../domain/task-json';
-import { emitTaskEvent } from '../webhooks/events';
+import { emitTaskEvent, listenersOf } from '../webhooks/events';
 import { authedRoute, createRouter, idParams, jsonBody, jsonContent } from './openapi';
 import { timestamp } from './schemas';
 
@@ -61,6 +61,6 @@ export const taskLinkRoutes = createRouter()
     const p = c.get('principal');
     const now = Date.now();
     const { task, link } = await addLink(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task: taskJson(task, now) });
+    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
     return c.json(link, 201);
   });

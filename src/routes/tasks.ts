@@ -10,7 +10,7 @@ import { taskJson } from '../domain/task-json';
 import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
 import type { AppBindings } from '../env';
 import { limit } from '../lib/config';
-import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
+import { emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
 import { queueFor } from '../queue/claim-queue';
 import { notifyTaskAvailable } from '../queue/notify';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
@@ -277,7 +277,7 @@ type Ctx = Context<AppBindings>;
 
 function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
   const p = c.get('principal');
-  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
+  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
 }
 
 /** `Link` with the next (and previous) page of the same query. */

@@ -9,7 +9,9 @@ import type { Env } from '../env';
 import { limit } from '../lib/config';
 import { attemptDelivery, retryDelaySeconds, type FetchLike } from './delivery';
 import { failDelivery, loadDelivery, recordAttempt } from './deliveries';
-import type { WebhookMessage } from './messages';
+import { isAutomationMessage } from '../automations/messages';
+import { runAutomations } from '../automations/engine';
+import type { EventQueueMessage, WebhookMessage } from './messages';
 
 export interface ConsumerDeps {
   /** Outbound HTTP; the global `fetch` unless a test supplies a receiver. */
@@ -20,9 +22,13 @@ export interface ConsumerDeps {
 /** Dead-letter queues are named `<queue>-dlq` in every environment (see wrangler.toml). */
 export const isDeadLetterQueue = (queue: string) => queue.endsWith('-dlq');
 
-export async function handleWebhookBatch(batch: MessageBatch<WebhookMessage>, env: Env, deps: ConsumerDeps = {}): Promise<void> {
+export async function handleWebhookBatch(batch: MessageBatch<EventQueueMessage>, env: Env, deps: ConsumerDeps = {}): Promise<void> {
   const deadLetters = isDeadLetterQueue(batch.queue);
   for (const message of batch.messages) {
+    if (isAutomationMessage(message.body)) {
+      await handleAutomationMessage(message as Message<typeof message.body>, env, deps, deadLetters);
+      continue;
+    }
     if (typeof message.body?.deliveryId !== 'string') {
       // Not one of ours: retrying would never make it deliverable.
       console.error(JSON.stringify({ level: 'error', message: 'malformed webhook message dropped', queue: batch.queue, id: message.id }));
@@ -30,8 +36,9 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookMessage>, en
       continue;
     }
     try {
-      if (deadLetters) await handleDeadLetter(message, env, deps);
-      else await handleDelivery(message, env, deps);
+      const delivery = message as Message<WebhookMessage>;
+      if (deadLetters) await handleDeadLetter(delivery, env, deps);
+      else await handleDelivery(delivery, env, deps);
     } catch (e) {
       // Our own failure (e.g. D1 unavailable), not the receiver's: try the message again later.
       console.error(JSON.stringify({ level: 'error', message: 'webhook consumer failed', queue: batch.queue, deliveryId: message.body?.deliveryId, error: String(e) }));
@@ -81,4 +88,20 @@ async function handleDeadLetter(message: Message<WebhookMessage>, env: Env, deps
     });
   }
   message.ack();
+}
+
+/** Runs the rules of one event; effects are idempotent, so a retry after a partial run is safe. */
+async function handleAutomationMessage(message: Message<Parameters<typeof runAutomations>[1]>, env: Env, deps: ConsumerDeps, deadLetters: boolean): Promise<void> {
+  if (deadLetters) {
+    console.error(JSON.stringify({ level: 'error', message: 'automation event dead-lettered', eventId: message.body.eventId, event: message.body.event }));
+    message.ack();
+    return;
+  }
+  try {
+    await runAutomations(env, message.body, (deps.now ?? Date.now)());
+    message.ack();
+  } catch (e) {
+    console.error(JSON.stringify({ level: 'error', message: 'automation run failed', eventId: message.body.eventId, error: String(e) }));
+    message.retry({ delaySeconds: limit(env, 'WEBHOOK_RETRY_BASE_SECONDS') });
+  }
 }
