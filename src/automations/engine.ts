@@ -46,6 +46,8 @@ interface RunContext {
 }
 
 class ActionFailed extends Error {}
+/** A claim taken between the engine's read and its write: skipped, like one seen at the read. */
+class ClaimedMeanwhile extends Error {}
 
 export async function runAutomations(env: Env, msg: AutomationMessage, now: number): Promise<void> {
   if (msg.hop >= limit(env, 'AUTOMATION_HOPS')) return;
@@ -114,6 +116,7 @@ async function runAction(ctx: RunContext, action: Action, index: number): Promis
     return entry('applied');
   } catch (e) {
     if (e instanceof ActionFailed) return entry('failed', e.message);
+    if (e instanceof ClaimedMeanwhile) return entry('skipped_claimed', e.message);
     if (String(e).includes('UNIQUE') && String(e).includes('automation_effects')) return entry('already_applied');
     // Our own failure (e.g. D1 unavailable), not the rule's: the queue retries the event, and
     // the actions already applied are skipped by their keys.
@@ -179,11 +182,18 @@ function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, gua
   const task = requireTask(ctx);
   const where = sql.join([sql`${tasks.id} = ${task.id}`, sql`${tasks.accountId} = ${ctx.msg.accountId}`, sql`${tasks.completed} = 0`, notClaimedByOthers(ctx), keyRecorded(key), ...guards], sql` and `);
   return {
-    statements: [sql`update ${tasks} set ${set}, updated_at = ${isoSeconds(ctx.now)} where ${where} returning *`],
+    statements: [
+      sql`update ${tasks} set ${set}, updated_at = ${isoSeconds(ctx.now)} where ${where} returning *`,
+      // Read after the write in the same transaction: says whether a claim is why it did not happen.
+      sql`select claimed_by_agent_id, lease_expires_at from ${tasks} where ${tasks.id} = ${task.id}`,
+    ],
     createdTaskId: null,
-    after([updated]) {
+    after([updated, claimRow]) {
       const row = updated![0];
-      if (!row) throw new ActionFailed(action.type === 'assign' ? 'the task is completed, claimed, gone, or the agent is not active' : 'the task is completed, claimed or gone');
+      const claimedBy = (claimRow![0]?.claimed_by_agent_id as string | null | undefined) ?? null;
+      const claim = { claimedByAgentId: claimedBy, leaseExpiresAt: (claimRow![0]?.lease_expires_at as string | null | undefined) ?? null };
+      if (!row && hasLiveClaim(claim, ctx.now) && claimedBy !== ctx.rule.createdByAgentId) throw new ClaimedMeanwhile(`claimed by ${claimedBy}`);
+      if (!row) throw new ActionFailed(action.type === 'assign' ? 'the task is completed, gone, or the agent is not active' : 'the task is completed or gone');
       ctx.current = taskFromRaw(row);
       // Assignment changes fire task.updated too (not task.assigned), like every field change.
       cause(ctx, 'task.updated', taskJson(ctx.current, ctx.now));
