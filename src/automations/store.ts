@@ -2,7 +2,7 @@
  * Automation rules of an account: CRUD (conditions and actions replace, `active: true`
  * re-enables a rule the engine deactivated) and the run log. Admin-only (domain/access.ts).
  */
-import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, automationRuns, automations, projects } from '../db/schema';
 import type { Principal } from '../domain/access';
@@ -11,6 +11,8 @@ import { ApiError, notFound, type ErrorDetail } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import { checkEvents } from '../domain/webhooks';
+import { sqlBatch } from '../domain/sql-batch';
+import { insertUnderLimit } from '../limits/plan-limits';
 import type { ActionLog } from './engine';
 import { checkActions, checkConditions, parseList, referencedIds, type Action, type Condition } from './rules';
 
@@ -119,12 +121,6 @@ export async function createAutomation(db: Db, cache: PrincipalCache, p: Princip
   const conditions = checkConditions(input.conditions ?? []);
   const actions = checkActions(input.actions);
   await checkReferences(db, p, actions);
-  const existing = await db
-    .select({ n: count(), active: sql<number>`coalesce(sum(${automations.active}), 0)` })
-    .from(automations)
-    .where(eq(automations.accountId, p.accountId))
-    .get();
-  if ((existing?.n ?? 0) >= maxRules) throw new ApiError(403, 'AUTOMATION_LIMIT_REACHED', `This account already has ${maxRules} automation rules, the most allowed`);
   const ts = isoSeconds(now);
   const row: AutomationRow = {
     id: newId('aut', now),
@@ -142,9 +138,14 @@ export async function createAutomation(db: Db, cache: PrincipalCache, p: Princip
     createdAt: ts,
     updatedAt: ts,
   };
-  await db.insert(automations).values(row);
+  // One transaction: whether another rule was active, then the insert under the limit.
+  const [before, inserted] = await sqlBatch(db, [
+    sql`select exists (select 1 from ${automations} where ${automations.accountId} = ${p.accountId} and ${automations.active} = 1) as active`,
+    insertUnderLimit(automations, row, p.accountId, maxRules),
+  ]);
+  if (!inserted![0]) throw new ApiError(403, 'AUTOMATION_LIMIT_REACHED', `This account already has ${maxRules} automation rules, the most allowed`);
   // Keys of an account without rules or webhooks emit no events (Principal.hasAutomations).
-  if (row.active && !existing?.active) await cache.forgetAccount(p.accountId);
+  if (row.active && !before![0]?.active) await cache.forgetAccount(p.accountId);
   return automationJson(row);
 }
 

@@ -2,7 +2,7 @@
  * Ingress sources of an account: CRUD with a write-only signing secret (shown on creation and
  * on `rotate_secret: true`), pinned project and assignee, and the delivery log. Admin-only.
  */
-import { and, asc, count, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, ingressDedupeKeys, ingressDeliveries, ingressSources, projects } from '../db/schema';
 import type { Principal } from '../domain/access';
@@ -10,6 +10,8 @@ import { ApiError, notFound, type ErrorDetail } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import { parseList } from '../automations/rules';
+import { sqlBatch } from '../domain/sql-batch';
+import { insertUnderLimit } from '../limits/plan-limits';
 import { generateIngressSecret } from './signature';
 import type { IngressFilter, IngressTemplate } from './template';
 
@@ -142,8 +144,6 @@ export async function getSource(db: Db, p: Principal, id: string): Promise<Ingre
 export async function createSource(db: Db, p: Principal, input: IngressSourceInput & { name: string; template: IngressTemplate }, maxSources: number, now: number): Promise<IngressSourceJson> {
   const filters = checkFilters(input.filters ?? []);
   await checkPins(db, p, input);
-  const existing = await db.select({ n: count() }).from(ingressSources).where(eq(ingressSources.accountId, p.accountId)).get();
-  if ((existing?.n ?? 0) >= maxSources) throw new ApiError(403, 'INGRESS_SOURCE_LIMIT_REACHED', `This account already has ${maxSources} ingress sources, the most allowed`);
   const secret = generateIngressSecret();
   const ts = isoSeconds(now);
   const row: IngressSourceRow = {
@@ -162,7 +162,8 @@ export async function createSource(db: Db, p: Principal, input: IngressSourceInp
     createdAt: ts,
     updatedAt: ts,
   };
-  await db.insert(ingressSources).values(row);
+  const [inserted] = await sqlBatch(db, [insertUnderLimit(ingressSources, row, p.accountId, maxSources)]);
+  if (!inserted![0]) throw new ApiError(403, 'INGRESS_SOURCE_LIMIT_REACHED', `This account already has ${maxSources} ingress sources, the most allowed`);
   return sourceJson(row, secret);
 }
 

@@ -1,6 +1,10 @@
 /** /v1/automations as the MCP tools call it: admin-only CRUD, a closed vocabulary, other accounts' rules invisible. */
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, makeAccount, makeAgent } from '../helpers/fixtures';
+import { createAutomation } from '../../src/automations/store';
+import { authenticate } from '../../src/domain/authentication';
+import { principalCache } from '../../src/limits/key-gate';
+import { api, db, makeAccount, makeAgent } from '../helpers/fixtures';
 import { makeRule } from './helpers';
 
 describe('automation rules CRUD', () => {
@@ -92,5 +96,14 @@ describe('automation rules CRUD', () => {
     expect((await api('PUT', `/v1/automations/${rule.id}`, b.adminKey, { active: false })).status).toBe(404);
     expect((await api('DELETE', `/v1/automations/${rule.id}`, b.adminKey)).status).toBe(404);
     expect((await api('GET', `/v1/automations/${rule.id}`, a.adminKey)).body.active).toBe(true);
+  });
+
+  it('stops at the account’s limit of rules, checked by the insert itself', async () => {
+    const acct = await makeAccount();
+    const p = await authenticate(db(), env.KEY_PEPPER!, acct.adminKey);
+    const input = { name: 'r', event: 'task.created', actions: [{ type: 'add_label' as const, label: 'x' }] };
+    await Promise.all([0, 1, 2].map(() => createAutomation(db(), principalCache(env), p, input, 2, Date.now()).catch((e: unknown) => e)));
+    expect((await api('GET', '/v1/automations', acct.adminKey)).body).toHaveLength(2);
+    await expect(createAutomation(db(), principalCache(env), p, input, 2, Date.now())).rejects.toMatchObject({ status: 403, code: 'AUTOMATION_LIMIT_REACHED' });
   });
 });

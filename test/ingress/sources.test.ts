@@ -1,6 +1,9 @@
 /** /v1/ingress-sources as the MCP tools call it: admin-only CRUD, a secret shown once, pinned routing checked. */
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, makeAccount, makeAgent } from '../helpers/fixtures';
+import { authenticate } from '../../src/domain/authentication';
+import { createSource } from '../../src/ingress/sources';
+import { api, db, makeAccount, makeAgent } from '../helpers/fixtures';
 import { CI_TEMPLATE, ciFailure, makeSource, signedDelivery } from './helpers';
 
 describe('ingress sources CRUD', () => {
@@ -75,5 +78,14 @@ describe('ingress sources CRUD', () => {
     expect((await api('PUT', `/v1/ingress-sources/${mine.id}`, other.adminKey, { rotate_secret: true })).status).toBe(404);
     expect((await api('DELETE', `/v1/ingress-sources/${mine.id}`, other.adminKey)).status).toBe(404);
     expect((await api('GET', `/v1/ingress-sources/${mine.id}/deliveries`, other.adminKey)).status).toBe(404);
+  });
+
+  it('stops at the account’s limit of sources, checked by the insert itself', async () => {
+    const acct = await makeAccount();
+    const p = await authenticate(db(), env.KEY_PEPPER!, acct.adminKey);
+    const input = { name: 's', template: CI_TEMPLATE };
+    await Promise.all([0, 1, 2].map(() => createSource(db(), p, input, 2, Date.now()).catch((e: unknown) => e)));
+    expect((await api('GET', '/v1/ingress-sources', acct.adminKey)).body).toHaveLength(2);
+    await expect(createSource(db(), p, input, 2, Date.now())).rejects.toMatchObject({ status: 403, code: 'INGRESS_SOURCE_LIMIT_REACHED' });
   });
 });
