@@ -30,6 +30,7 @@ import { fleetRoutes } from './routes/fleet';
 import { webhookRoutes } from './routes/webhooks';
 import { automationRoutes } from './automations/routes';
 import { ingressRoutes } from './ingress/routes';
+import { recurrenceRoutes } from './recurrences/routes';
 
 export const VERSION = '0.1.0';
 
@@ -64,6 +65,7 @@ function apiRouter() {
   api.route('/', webhookRoutes);
   api.route('/', automationRoutes);
   api.route('/', ingressRoutes);
+  api.route('/', recurrenceRoutes);
   return api;
 }
 

@@ -548,3 +548,61 @@ export const ingressDedupeKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sourceId, t.keySha256] })],
 );
+
+/** Recurring task templates; the scheduler (src/recurrences/spawn.ts) turns each occurrence into a task. */
+export const recurrences = sqliteTable(
+  'recurrences',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    content: text('content').notNull(),
+    description: text('description'),
+    projectId: text('project_id'),
+    /** JSON array of strings, copied onto each spawned task. */
+    labels: text('labels').notNull().default('[]'),
+    priority: integer('priority').notNull().default(1),
+    assignedToAgentId: text('assigned_to_agent_id'),
+    createdByAgentId: text('created_by_agent_id').notNull(),
+    ruleType: text('rule_type', { enum: ['daily', 'weekly', 'monthly', 'yearly'] }).notNull(),
+    interval: integer('interval').notNull().default(1),
+    timezone: text('timezone').notNull().default('UTC'),
+    anchorDay: integer('anchor_day'),
+    anchorMonth: integer('anchor_month'),
+    anchorWeekday: integer('anchor_weekday'),
+    /** Local `HH:MM:SS` each occurrence falls at, so a time moved by a DST gap returns the next day. */
+    timeOfDay: text('time_of_day').notNull().default('00:00:00'),
+    nextDueAt: text('next_due_at').notNull(),
+    active: integer('active', { mode: 'boolean' }).notNull().default(true),
+    skipIfOpen: integer('skip_if_open', { mode: 'boolean' }).notNull().default(false),
+    /** The task the last occurrence spawned (or tried to): skip_if_open checks it by primary key. */
+    lastTaskId: text('last_task_id'),
+    lastSpawnedAt: text('last_spawned_at'),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [
+    index('recurrences_account_idx').on(t.accountId, t.createdAt, t.id),
+    /** The scheduler's read: active recurrences in due order. */
+    index('recurrences_due_idx').on(t.active, t.nextDueAt),
+  ],
+);
+
+/** Single-use answer links mailed when a task waits on a human decision. */
+export const decisionLinks = sqliteTable(
+  'decision_links',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    taskId: text('task_id').notNull(),
+    /** HMAC of the token under KEY_PEPPER; the token itself is only in the email. */
+    tokenHash: text('token_hash').notNull(),
+    email: text('email').notNull(),
+    question: text('question'),
+    /** JSON array of option strings from the state detail's OPTIONS: line. */
+    options: text('options').notNull().default('[]'),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('decision_links_hash_unique').on(t.tokenHash), index('decision_links_task_idx').on(t.taskId, t.createdAt)],
+);

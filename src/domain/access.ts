@@ -112,6 +112,13 @@ export const ACCESS = {
   'tasks.links.write': { kinds: ALL, scope: WORK_SCOPE, task: 'work' },
   'tasks.dedup': { kinds: FULL, scope: `open tasks, ${TASK_SCOPE}` },
 
+  'context.search': { kinds: FULL, scope: `context entries of ${TASK_SCOPE}` },
+
+  'recurrences.list': { kinds: ALL, scope: 'restricted: recurrences it created in its sandbox project; worker: recurrences it created or is assigned; coordinator and admin: every recurrence of the account' },
+  'recurrences.create': { kinds: ALL, scope: 'restricted: pinned to its sandbox project, no assignment to other agents' },
+  'recurrences.update': { kinds: ALL, scope: 'recurrences it may list that it created or is assigned; admin: any recurrence of the account' },
+  'recurrences.delete': { kinds: ALL, scope: 'recurrences it may list that it created or is assigned; admin: any recurrence of the account (spawned tasks remain)' },
+
   'queue.claim_next': { kinds: ALL, scope: 'claimable tasks: unassigned or assigned to the caller; restricted: its sandbox project and own tasks' },
   'queue.claim': { kinds: ALL, scope: TASK_SCOPE },
   'queue.heartbeat': { kinds: ALL, scope: CLAIM_SCOPE },

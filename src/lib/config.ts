@@ -45,6 +45,10 @@ export const LIMIT_DEFAULTS = {
   /** Deliveries per minute per ingress source. */
   INGRESS_RATE_PER_MINUTE: 60,
   INGRESS_BODY_BYTES: 64 * 1024,
+  RECURRENCES_PER_ACCOUNT: 500,
+  /** Recurrences the scheduler spawns per D1 batch, and batches per run. */
+  RECURRENCE_SPAWN_BATCH: 500,
+  RECURRENCE_SPAWN_BATCHES_PER_RUN: 10,
 } as const;
 
 export type LimitName = keyof typeof LIMIT_DEFAULTS;
