@@ -31,6 +31,16 @@ Delega API (development) on ${base}
   Mailbox:    curl -s '${base}/dev/mailbox?to=you@example.com'   (claim link and codes)
 `);
 
-const dev = spawn(wrangler, ['dev', '--local', '--ip', '127.0.0.1', '--port', port], { cwd: root, stdio: 'inherit' });
+// wrangler dev does not fire Cron Triggers by itself: call its scheduled endpoint once a minute,
+// so recurrences fall due locally as they do when deployed.
+const dev = spawn(wrangler, ['dev', '--local', '--ip', '127.0.0.1', '--port', port, '--test-scheduled'], { cwd: root, stdio: 'inherit' });
+const cron = setInterval(() => {
+  fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`).catch(() => {
+    // Not up yet, or restarting: the next minute tries again.
+  });
+}, 60_000);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal));
-dev.on('exit', (code) => process.exit(code ?? 0));
+dev.on('exit', (code) => {
+  clearInterval(cron);
+  process.exit(code ?? 0);
+});

@@ -2,6 +2,7 @@
 import { createApp } from './app';
 import type { Env } from './env';
 import { countingD1, type RoundTripCounter } from './lib/d1-metrics';
+import { scheduled } from './scheduled';
 import { handleWebhookBatch } from './webhooks/consumer';
 import type { EventQueueMessage } from './webhooks/messages';
 
@@ -18,6 +19,7 @@ export default {
     return counted;
   },
   queue: (batch, env) => handleWebhookBatch(batch, env),
+  scheduled,
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
 export { ClaimQueue } from './queue/claim-queue';

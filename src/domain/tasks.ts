@@ -352,11 +352,15 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
     // Completing ends any live claim, in the same transaction as the completion.
     endOpenRun(db, id, 'completed', now, sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`),
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
+    // A recurrence's instance answers when the next one is due (the scheduler spawns it).
+    sql`select r.next_due_at from recurrences r where r.id = (select source_recurrence_id from ${tasks} where ${tasks.id} = ${id}) and r.active = 1`,
   ];
 }
 
 /** Where the results of `completionStatements` say the parent task went back to the queue. */
 export const PARENT_REOPENED_RESULT = 2;
+/** Where they hold the next occurrence of the task's recurrence, if it has an active one. */
+export const NEXT_OCCURRENCE_RESULT = 3;
 
 /** The completed task, or the error that says why it was not completed. */
 export async function completionOutcome(db: Db, { principal: p, taskId: id }: Completion, results: RawRow[][], now: number): Promise<TaskRow> {

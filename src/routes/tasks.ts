@@ -7,10 +7,10 @@ import { findDuplicates } from '../domain/dedup';
 import { listTasks } from '../domain/task-list';
 import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson } from '../domain/task-json';
-import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
+import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, NEXT_OCCURRENCE_RESULT, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
 import type { AppBindings } from '../env';
 import { limit } from '../lib/config';
-import { emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
+import { createdTaskEvents, emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
 import { queueFor } from '../queue/claim-queue';
 import { notifyTaskAvailable } from '../queue/notify';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from './openapi';
@@ -65,6 +65,10 @@ export const TaskSchema = z
     updated_at: timestamp,
   })
   .openapi('Task');
+
+const CompletedTaskSchema = TaskSchema.extend({
+  next_occurrence: timestamp.optional().openapi({ description: 'When the task came from a recurrence that is still active: its next occurrence' }),
+}).openapi('CompletedTask');
 
 const PRIORITY_MESSAGE = 'Priority must be 1, 2, 3 or 4, or one of low, medium, high, urgent';
 
@@ -219,7 +223,7 @@ const complete = authedRoute('tasks.complete', {
   summary: 'Complete a task (ends any live claim)',
   description: 'An empty body is `{}`. With `evidence_policy: required`, at least one evidence item of kind commit, pr, ci_check, deploy_sha or artifact_url is needed (422 EVIDENCE_REQUIRED).',
   request: { params, body: jsonBody(CompleteBody, false) },
-  responses: { 200: jsonContent(TaskSchema, 'The whole completed task'), 409: errorContent('Already completed'), 422: errorContent('Evidence required') },
+  responses: { 200: jsonContent(CompletedTaskSchema, 'The whole completed task'), 409: errorContent('Already completed'), 422: errorContent('Evidence required') },
 });
 
 const uncomplete = authedRoute('tasks.uncomplete', {
@@ -332,8 +336,7 @@ export const taskRoutes = createRouter()
     const now = Date.now();
     const { row, claimersWaiting } = await createTask(database(c.env.DB), p, c.req.valid('json'), limit(c.env, 'TASKS_PER_MONTH'), now);
     const task = taskJson(row, now);
-    emit(c, 'task.created', task);
-    if (row.assignedToAgentId) emit(c, 'task.assigned', task);
+    for (const e of createdTaskEvents(p.accountId, p.agentId, task)) emit(c, e.event, task);
     if (claimersWaiting) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
     return c.json(task, 201);
   })
@@ -366,7 +369,8 @@ export const taskRoutes = createRouter()
     emit(c, 'task.completed', task);
     // Its last open child done, a delegated parent is open again: held claimers may take it.
     if (results[PARENT_REOPENED_RESULT]?.length) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.json(task, 200);
+    const next = results[NEXT_OCCURRENCE_RESULT]?.[0]?.next_due_at;
+    return c.json(typeof next === 'string' ? { ...task, next_occurrence: next } : task, 200);
   })
   .openapi(uncomplete, async (c) => {
     const p = c.get('principal');

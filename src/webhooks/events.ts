@@ -49,6 +49,13 @@ export interface WaitUntil {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+/** The events of a newly created task, whoever created it (an agent, or the scheduler with a null agent). */
+export function createdTaskEvents(accountId: string, agentId: string | null, task: TaskJson): TaskEventInput[] {
+  const events: TaskEventInput[] = [{ event: 'task.created', accountId, agentId, task }];
+  if (task.assigned_to_agent_id) events.push({ event: 'task.assigned', accountId, agentId, task });
+  return events;
+}
+
 export function emitTaskEvent(env: Env, ctx: WaitUntil, input: TaskEventInput): void {
   if (input.accountHasWebhooks === false && input.accountHasAutomations === false) return;
   ctx.waitUntil(enqueueTaskEvents(env, [input]));

@@ -1,0 +1,122 @@
+/**
+ * The scheduler: spawns the task of every recurrence that fell due. One D1 batch (one
+ * transaction) per chunk of due recurrences, set-based, so 500 recurrences cost a handful of
+ * statements, not 500 round trips:
+ *   1. advance each recurrence's next_due_at, only where it still holds the due time this run
+ *      read (a second run, or an overlapping one, finds it moved and does nothing), and mark it
+ *      with the id of its new task, unless skip_if_open finds the previous instance still open;
+ *   2. insert the tasks of the marked recurrences, within the month's task quota;
+ *   3. count them against the quota; 4. stamp last_spawned_at; 5. read them back for webhooks.
+ * A missed occurrence (the trigger ran late or not at all) spawns once and the schedule resumes
+ * at the next occurrence after now.
+ */
+import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { database, type Db } from '../db/client';
+import { recurrences, tasks, usageCounters } from '../db/schema';
+import type { Env } from '../env';
+import { limit } from '../lib/config';
+import { newId } from '../lib/ids';
+import { isoSeconds } from '../lib/time';
+import { sqlBatch } from '../domain/sql-batch';
+import { taskJson } from '../domain/task-json';
+import { period, taskFromRaw } from '../domain/tasks';
+import { queueFor } from '../queue/claim-queue';
+import { createdTaskEvents, enqueueTaskEvents, type TaskEventInput } from '../webhooks/events';
+import { followingOccurrence, type RecurrenceRow } from './recurrences';
+
+export interface SpawnReport {
+  /** Recurrences this run advanced (spawned, skipped as open, or over quota). */
+  advanced: number;
+  spawned: number;
+  batches: number;
+}
+
+interface Occurrence {
+  rec: string;
+  due: string;
+  next: string;
+  task: string;
+}
+
+/** One chunk: the set-based batch of the module comment. Answers the rows advanced and the tasks spawned. */
+async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: number) {
+  const ts = isoSeconds(now);
+  const items: Occurrence[] = due.map((r) => ({ rec: r.id, due: r.nextDueAt, next: isoSeconds(followingOccurrence(r, now)), task: newId('tsk', now) }));
+  const json = JSON.stringify(items);
+  const field = (name: keyof Occurrence) => sql.raw(`json_extract(j.value, '$.${name}')`);
+  const taskIds = sql`(select json_extract(value, '$.task') from json_each(${json}))`;
+  const [advanced, , , , spawned] = await sqlBatch(db, [
+    sql`update ${recurrences} set next_due_at = ${field('next')}, updated_at = ${ts},
+        last_task_id = case when skip_if_open = 1 and exists (select 1 from ${tasks} t where t.id = recurrences.last_task_id and t.completed = 0)
+          then last_task_id else ${field('task')} end
+      from json_each(${json}) j
+      where recurrences.id = ${field('rec')} and recurrences.next_due_at = ${field('due')} and recurrences.active = 1
+      returning recurrences.id`,
+    // Within the quota: this month's count so far plus the task's rank in its account's share of the chunk.
+    sql`insert into ${tasks} (id, account_id, project_id, root_task_id, content, description, priority, labels, due_date,
+        assigned_to_agent_id, created_by_agent_id, accountable_agent_id, source_recurrence_id, created_at, updated_at)
+      select id, account_id, project_id, id, content, description, priority, labels, due_date, assignee, creator, creator, rec, ${ts}, ${ts}
+      from (
+        select ${field('task')} as id, r.account_id, r.id as rec, r.content, r.description, r.priority, r.labels, ${field('due')} as due_date,
+          r.created_by_agent_id as creator,
+          case when exists (select 1 from projects p where p.id = r.project_id and p.account_id = r.account_id) then r.project_id end as project_id,
+          case when exists (select 1 from agents a where a.id = r.assigned_to_agent_id and a.account_id = r.account_id and a.active = 1) then r.assigned_to_agent_id end as assignee,
+          row_number() over (partition by r.account_id order by j.key) as nth,
+          coalesce((select u.tasks_created from ${usageCounters} u where u.account_id = r.account_id and u.period = ${period(now)}), 0) as used
+        from json_each(${json}) j join ${recurrences} r on r.id = ${field('rec')} and r.last_task_id = ${field('task')}
+      )
+      where used + nth <= ${quota}`,
+    sql`insert into ${usageCounters} (account_id, period, tasks_created)
+      select account_id, ${period(now)}, count(*) from ${tasks} where id in ${taskIds} group by account_id
+      on conflict (account_id, period) do update set tasks_created = tasks_created + excluded.tasks_created`,
+    sql`update ${recurrences} set last_spawned_at = ${ts}
+      where id in (select source_recurrence_id from ${tasks} where id in ${taskIds})`,
+    sql`select t.*, a.active_webhooks + a.active_automations as account_listeners, a.claimers_waiting as account_claimers_waiting
+      from ${tasks} t join accounts a on a.id = t.account_id where t.id in ${taskIds}`,
+  ]);
+  return { advanced: advanced!.length, spawned: spawned! };
+}
+
+/** Tells webhooks and held claimers about spawned tasks, as a create through the API does. */
+async function announce(env: Env, spawned: Record<string, unknown>[], now: number): Promise<void> {
+  const events: TaskEventInput[] = [];
+  const wake = new Set<string>();
+  for (const raw of spawned) {
+    const row = taskFromRaw(raw);
+    // Webhooks and automation rules see a spawned task as they see any created task.
+    if (Number(raw.account_listeners) > 0) events.push(...createdTaskEvents(row.accountId, null, taskJson(row, now)));
+    if (Number(raw.account_claimers_waiting) > 0) wake.add(row.accountId);
+  }
+  await Promise.all([
+    enqueueTaskEvents(env, events, now),
+    ...[...wake].map((accountId) =>
+      queueFor(env, accountId)
+        .wake(accountId)
+        .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId, error: String(e) }))),
+    ),
+  ]);
+}
+
+/** Spawns what is due at `now`, up to RECURRENCE_SPAWN_BATCHES_PER_RUN chunks; the next run takes the rest. */
+export async function spawnDueRecurrences(env: Env, now: number): Promise<SpawnReport> {
+  const db = database(env.DB);
+  const chunk = limit(env, 'RECURRENCE_SPAWN_BATCH');
+  const report: SpawnReport = { advanced: 0, spawned: 0, batches: 0 };
+  for (let i = 0; i < limit(env, 'RECURRENCE_SPAWN_BATCHES_PER_RUN'); i++) {
+    const due = await db
+      .select()
+      .from(recurrences)
+      .where(and(eq(recurrences.active, true), lte(recurrences.nextDueAt, isoSeconds(now))))
+      .orderBy(asc(recurrences.nextDueAt))
+      .limit(chunk);
+    if (due.length === 0) break;
+    const result = await spawnChunk(db, due, limit(env, 'TASKS_PER_MONTH'), now);
+    report.batches++;
+    report.advanced += result.advanced;
+    report.spawned += result.spawned.length;
+    await announce(env, result.spawned, now);
+    // Another run took these first: stop rather than spin on rows it is still advancing.
+    if (result.advanced === 0 || due.length < chunk) break;
+  }
+  return report;
+}
