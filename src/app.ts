@@ -31,6 +31,7 @@ import { webhookRoutes } from './routes/webhooks';
 import { automationRoutes } from './automations/routes';
 import { ingressRoutes } from './ingress/routes';
 import { recurrenceRoutes } from './recurrences/routes';
+import { recallRoutes } from './recall/routes';
 
 export const VERSION = '0.1.0';
 
@@ -66,6 +67,7 @@ function apiRouter() {
   api.route('/', automationRoutes);
   api.route('/', ingressRoutes);
   api.route('/', recurrenceRoutes);
+  api.route('/', recallRoutes);
   return api;
 }
 
