@@ -32,6 +32,7 @@ import { automationRoutes } from './automations/routes';
 import { ingressRoutes } from './ingress/routes';
 import { recurrenceRoutes } from './recurrences/routes';
 import { recallRoutes } from './recall/routes';
+import { decisionPageRoutes } from './decisions/page';
 
 export const VERSION = '0.1.0';
 
@@ -154,6 +155,7 @@ export function createApp() {
     });
   app.route('/', root);
   app.route('/', claimPageRoutes);
+  app.route('/', decisionPageRoutes);
 
   const api = apiRouter();
   app.route('/v1', api);

@@ -602,6 +602,8 @@ export const decisionLinks = sqliteTable(
     options: text('options').notNull().default('[]'),
     expiresAt: text('expires_at').notNull(),
     usedAt: text('used_at'),
+    /** The comment the answer became: set by the one POST that wins, which the rest of its batch checks. */
+    commentId: text('comment_id'),
     createdAt: text('created_at').notNull(),
   },
   (t) => [uniqueIndex('decision_links_hash_unique').on(t.tokenHash), index('decision_links_task_idx').on(t.taskId, t.createdAt)],
