@@ -11,10 +11,12 @@ import { jsonRequest } from '../helpers/json-request';
 
 const HOUR = 3_600_000;
 
+type WorkerRequest = Parameters<typeof worker.fetch>[0];
+
 /** A request through the Worker, waiting for its waitUntil work (the email) to finish. */
 async function call<T = any>(method: string, path: string, key: string | null, body?: unknown) {
   const ctx = createExecutionContext();
-  const res = await jsonRequest<T>((url, init) => worker.fetch(new Request(url, init), env, ctx), `${BASE}${path}`, method, { key, body });
+  const res = await jsonRequest<T>((url, init) => worker.fetch(new Request(url, init) as WorkerRequest, env, ctx), `${BASE}${path}`, method, { key, body });
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -26,7 +28,7 @@ async function page(method: 'GET' | 'POST', query: string, form?: Record<string,
     init.body = new URLSearchParams(form).toString();
     init.headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
   }
-  const res = await worker.fetch(new Request(`${BASE}/answer${query}`, init), env, ctx);
+  const res = await worker.fetch(new Request(`${BASE}/answer${query}`, init) as WorkerRequest, env, ctx);
   await waitOnExecutionContext(ctx);
   return { status: res.status, headers: res.headers, html: await res.text() };
 }
