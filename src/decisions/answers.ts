@@ -4,11 +4,11 @@
  * a comment by the human and a `human_decision` context entry with source `human_stated`; when
  * the context cannot take it (full, or the task completed) the comment alone keeps it.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, sql } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
 import { decisionLinks, tasks, users } from '../db/schema';
 import type { Env } from '../env';
-import { keyPepper, limit } from '../lib/config';
+import { isDevelopment, keyPepper, limit } from '../lib/config';
 import { hmacSha256Hex, randomBase62 } from '../lib/crypto';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
@@ -47,22 +47,28 @@ export function parseDecision(detail: string | null): Decision {
 
 const tokenHash = (env: Env, token: string) => hmacSha256Hex(keyPepper(env), `decision:${token}`);
 
-/** The account's human: its verified user first, else its oldest. */
+/** The account's human: its oldest verified user (an unverified address is never mailed links). */
 async function humanEmail(db: Db, accountId: string): Promise<string | null> {
-  const user = await db.select({ email: users.email }).from(users).where(eq(users.accountId, accountId)).orderBy(sql`${users.verifiedAt} is null`, asc(users.createdAt)).get();
+  const user = await db.select({ email: users.email }).from(users).where(and(eq(users.accountId, accountId), isNotNull(users.verifiedAt))).orderBy(asc(users.createdAt)).get();
   return user?.email ?? null;
 }
 
+/** Where the answer link points: the request's own origin in development (any port), else PUBLIC_BASE_URL. */
+export function answerLinkBase(env: Env, requestUrl: string): string {
+  const origin = new URL(requestUrl).origin;
+  return isDevelopment(env) ? origin : env.PUBLIC_BASE_URL || origin;
+}
+
 /** Mails the answer link when the write moved the task into `waiting_input`. Off the request path; never throws. */
-export function escalateIfWaiting(env: Env, ctx: WaitUntil, write: ClaimWrite, now: number): void {
+export function escalateIfWaiting(env: Env, ctx: WaitUntil, write: ClaimWrite, opts: { now: number; linkBase: string }): void {
   if (write.row.sessionState !== 'waiting_input' || write.before.sessionState === 'waiting_input') return;
   ctx.waitUntil(
-    escalate(env, write.row, now).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'decision escalation failed', taskId: write.row.id, error: String(e) }))),
+    escalate(env, write.row, opts).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'decision escalation failed', taskId: write.row.id, error: String(e) }))),
   );
 }
 
 /** Records a link (unless one was made for the task within the cooldown) and mails it. Answers whether it did. */
-export async function escalate(env: Env, task: TaskRow, now: number): Promise<boolean> {
+export async function escalate(env: Env, task: TaskRow, { now, linkBase }: { now: number; linkBase: string }): Promise<boolean> {
   const db = database(env.DB);
   const email = await humanEmail(db, task.accountId);
   if (!email) return false;
@@ -80,7 +86,7 @@ export async function escalate(env: Env, task: TaskRow, now: number): Promise<bo
       returning id`,
   ]);
   if (!inserted![0]) return false;
-  const link = `${(env.PUBLIC_BASE_URL ?? '').replace(/\/$/, '')}/answer?token=${token}`;
+  const link = `${linkBase.replace(/\/$/, '')}/answer?token=${token}`;
   await mailerFor(env).send(decisionEmail({ to: email, task: task.content, decision, detail: task.stateDetail, link, ttlHours: LINK_TTL_SECONDS / 3600 }));
   return true;
 }

@@ -18,7 +18,7 @@ import {
   type ClaimWrite,
 } from '../domain/claims';
 import { taskJson, type TaskFields } from '../domain/task-json';
-import { escalateIfWaiting } from '../decisions/answers';
+import { answerLinkBase, escalateIfWaiting } from '../decisions/answers';
 import type { AppBindings } from '../env';
 import { badRequest } from '../lib/errors';
 import { queueFor } from '../queue/claim-queue';
@@ -199,7 +199,7 @@ export const queueRoutes = createRouter()
       notifyLeaseChanged(c.env, c.executionCtx, p.accountId, Date.parse(leaseExpiresAt));
     }
     const changed = Boolean(body.state) && stateChanged(write, body.detail !== undefined);
-    escalateIfWaiting(c.env, c.executionCtx, write, now);
+    escalateIfWaiting(c.env, c.executionCtx, write, { now, linkBase: answerLinkBase(c.env, c.req.url) });
     return c.json({ task: answer(c, write.row, now, changed ? 'task.state_changed' : null) }, 200);
   })
   .openapi(stateRoute, async (c) => {
@@ -208,7 +208,7 @@ export const queueRoutes = createRouter()
     const body = c.req.valid('json');
     const now = Date.now();
     const write = await setSessionState(database(c.env.DB), p, id, body, now);
-    escalateIfWaiting(c.env, c.executionCtx, write, now);
+    escalateIfWaiting(c.env, c.executionCtx, write, { now, linkBase: answerLinkBase(c.env, c.req.url) });
     return c.json({ task: answer(c, write.row, now, stateChanged(write, body.detail !== undefined) ? 'task.state_changed' : null) }, 200);
   })
   .openapi(releaseRoute, async (c) => {

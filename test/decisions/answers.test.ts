@@ -120,8 +120,8 @@ describe('decision answers', () => {
     await call('POST', `/v1/tasks/${id}/heartbeat`, acct.adminKey, { state: 'waiting_input' });
     expect(await mailsTo(acct.email)).toHaveLength(1);
     const row = (await readTask(db(), acct.accountId, id))!;
-    expect(await escalate(env, row, Date.now() + 29 * 60_000)).toBe(false);
-    expect(await escalate(env, row, Date.now() + 31 * 60_000)).toBe(true);
+    expect(await escalate(env, row, { now: Date.now() + 29 * 60_000, linkBase: BASE })).toBe(false);
+    expect(await escalate(env, row, { now: Date.now() + 31 * 60_000, linkBase: BASE })).toBe(true);
     expect(await mailsTo(acct.email)).toHaveLength(2);
     // Without QUESTION/OPTIONS the page shows the state detail and a free-text answer only.
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
@@ -167,7 +167,7 @@ describe('decision answers', () => {
     expect(context.body.context).toEqual({});
   });
 
-  it('escapes what agents wrote, and sends no mail to an account without a human', async () => {
+  it('escapes what agents wrote, and sends no mail to an account without a verified human', async () => {
     const acct = await accountWithHuman();
     await waitingTask(acct, '<script>alert(1)</script>', 'QUESTION: <img src=x onerror=alert(1)>? / OPTIONS: "><b>x</b> / ok');
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
@@ -180,5 +180,11 @@ describe('decision answers', () => {
     const lonely = await makeAccount();
     const id = await waitingTask(lonely, 'Nobody to ask', 'QUESTION: Anyone?');
     expect(await db().select().from(decisionLinks).where(eq(decisionLinks.taskId, id)).all()).toHaveLength(0);
+    // An address not yet verified is never mailed a link.
+    const unverified = `unverified-${lonely.accountId.slice(-8).toLowerCase()}@example.com`;
+    await db().insert(users).values({ id: `usr_${lonely.accountId.slice(4)}`, accountId: lonely.accountId, email: unverified, createdAt: '2026-01-01T00:00:00Z' });
+    const other = await waitingTask(lonely, 'Still nobody', 'QUESTION: Anyone now?');
+    expect(await db().select().from(decisionLinks).where(eq(decisionLinks.taskId, other)).all()).toHaveLength(0);
+    expect(await mailsTo(unverified)).toHaveLength(0);
   });
 });
