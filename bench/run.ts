@@ -9,7 +9,9 @@
  * BENCH_WARMUP_SECONDS (untimed load before each measurement, default 1), BENCH_LOCAL_TRACING=1
  * (keep wrangler's local tracing on, to see what it costs),
  * BENCH_STATE_DIR (where wrangler keeps the local D1 and Durable Object files; default /dev/shm
- * when the machine has it, else the temp directory).
+ * when the machine has it, else the temp directory), BENCH_RECURRENCES (recurrences due in the same
+ * minute for the scheduler row, default 10000), BENCH_ONLY=recurrences (only that row, printed,
+ * RESULTS.md left as it is).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
  * so a slow moment of the machine moves one sample, not the ratio. Claim-and-complete runs once
  * per round too, on a fresh account each time.
@@ -89,6 +91,42 @@ interface ClaimRow {
   completed: number;
 }
 const claimRows: ClaimRow[] = [];
+
+const RECURRENCES = Number(process.env.BENCH_RECURRENCES ?? 10000);
+const ONLY_RECURRENCES = process.env.BENCH_ONLY === 'recurrences';
+interface SchedulerRun {
+  spawned: number;
+  ms: number;
+  /** workerd CPU ms of the run (the Worker and the D1 simulator together: an upper bound on the Worker's own). */
+  cpu: number | null;
+}
+const schedulerRuns: SchedulerRun[] = [];
+
+/**
+ * RECURRENCES recurrences of one account fall due in the same minute; the scheduled handler is
+ * fired (wrangler dev's scheduled endpoint, as a Cron Trigger would) until every one has spawned.
+ */
+async function schedulerBurst(base: string, server: Awaited<ReturnType<typeof startDevServer>>) {
+  const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-rec-${Date.now()}@example.com` } });
+  const me = await http(base, 'GET', '/v1/agent/me', { key: (signup.body as { api_key: string }).api_key });
+  const { account, agent } = me.body as { account: { id: string }; agent: { id: string } };
+  const due = new Date(Date.now() - 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  server.query(`insert into recurrences (id, account_id, content, created_by_agent_id, rule_type, timezone, time_of_day, next_due_at, created_at, updated_at)
+    with recursive n(i) as (select 1 union all select i + 1 from n where i < ${RECURRENCES})
+    select 'rec_bench' || i, '${account.id}', 'Recurring ' || i, '${agent.id}', 'daily', 'Europe/Berlin', '09:00:00', '${due}', '${due}', '${due}' from n`);
+  let spawned = 0;
+  for (let run = 0; run < 10 && spawned < RECURRENCES; run++) {
+    const cpu = workerdCpuMs();
+    const started = performance.now();
+    const res = await fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+    if (!res.ok) throw new Error(`scheduled run failed: ${res.status}`);
+    const ms = performance.now() - started;
+    const now = server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${account.id}' and source_recurrence_id is not null`)[0]?.n ?? 0;
+    schedulerRuns.push({ spawned: now - spawned, ms, cpu: cpu === null ? null : cpuPer(cpu, 1) });
+    spawned = now;
+    process.stdout.write(`scheduler run ${run + 1}: ${schedulerRuns.at(-1)!.spawned} spawned in ${ms.toFixed(0)} ms\n`);
+  }
+}
 
 async function load(base: string, name: string, connections: number, opts: { method?: string; path: string; key?: string; body?: unknown; d1?: string }) {
   const headers: Record<string, string> = {};
@@ -192,6 +230,11 @@ async function main() {
   });
   try {
     const base = server.baseUrl;
+    if (ONLY_RECURRENCES) {
+      await schedulerBurst(base, server);
+      process.stdout.write(`\n${schedulerSection().join('\n')}\n`);
+      return;
+    }
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
     if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
     const key = (signup.body as { api_key: string }).api_key;
@@ -260,10 +303,26 @@ async function main() {
         cpu: medianOrNull(list.map((r) => r.cpu)),
       });
     }
+    await schedulerBurst(base, server);
   } finally {
     await server.stop();
   }
-  report();
+  if (!ONLY_RECURRENCES) report();
+}
+
+function schedulerSection(): string[] {
+  const total = schedulerRuns.reduce((n, r) => n + r.spawned, 0);
+  return [
+    '## Recurrences falling due together',
+    '',
+    `${RECURRENCES} recurrences of one account due in the same minute; the scheduled handler is fired (wrangler dev's scheduled endpoint, as the Cron Trigger would be each minute) until all have spawned. Per run: tasks spawned, wall time, and workerd CPU (the Worker and the D1 simulator together, so an upper bound on the Worker's own CPU).`,
+    '',
+    '| run | spawned | wall ms | workerd CPU ms |',
+    '| ---: | ---: | ---: | ---: |',
+    ...schedulerRuns.map((r, i) => `| ${i + 1} | ${r.spawned} | ${r.ms.toFixed(0)} | ${fixed(r.cpu, 0)} |`),
+    '',
+    `- ${total === RECURRENCES && schedulerRuns.length <= 3 ? 'met' : 'NOT met'}: all ${RECURRENCES} spawned within 3 scheduler runs (${total} in ${schedulerRuns.length})`,
+  ];
 }
 
 const medianOrNull = (xs: (number | null)[]) => (xs.every((x): x is number => x !== null) ? median(xs) : null);
@@ -342,6 +401,8 @@ function report() {
     '## Targets',
     '',
     ...targets(health),
+    '',
+    ...schedulerSection(),
     '',
   ];
   const text = lines.join('\n');

@@ -8,7 +8,8 @@
  *   2. insert the tasks of the marked recurrences, within the month's task quota;
  *   3. count them against the quota; 4. stamp last_spawned_at; 5. read them back for webhooks.
  * A missed occurrence (the trigger ran late or not at all) spawns once and the schedule resumes
- * at the next occurrence after now.
+ * at the next occurrence after now. The unary `+` in step 1 keeps SQLite on the primary key, one
+ * lookup per item; through the due index it read every active recurrence for each item.
  */
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
@@ -50,7 +51,7 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
         last_task_id = case when skip_if_open = 1 and exists (select 1 from ${tasks} t where t.id = recurrences.last_task_id and t.completed = 0)
           then last_task_id else ${field('task')} end
       from json_each(${json}) j
-      where recurrences.id = ${field('rec')} and recurrences.next_due_at = ${field('due')} and recurrences.active = 1
+      where recurrences.id = ${field('rec')} and +recurrences.next_due_at = ${field('due')} and +recurrences.active = 1
       returning recurrences.id`,
     // Within the quota: this month's count so far plus the task's rank in its account's share of the chunk.
     sql`insert into ${tasks} (id, account_id, project_id, root_task_id, content, description, priority, labels, due_date,

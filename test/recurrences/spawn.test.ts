@@ -7,6 +7,7 @@ import { recurrences, tasks, usageCounters, webhookDeliveries } from '../../src/
 import { period } from '../../src/domain/tasks';
 import { isoSeconds } from '../../src/lib/time';
 import { spawnDueRecurrences } from '../../src/recurrences/spawn';
+import { countingD1 } from '../../src/lib/d1-metrics';
 import { api, db, makeAccount, makeAgent, type TestAccount } from '../helpers/fixtures';
 
 const MINUTE = 60_000;
@@ -158,5 +159,21 @@ describe('spawning due recurrences', () => {
     const count = await db().get<{ n: number }>(sql`select count(*) as n from tasks where account_id = ${acct.accountId}`);
     expect(count?.n).toBe(1200);
     expect((await spawnDueRecurrences(limited, now + 2 * MINUTE)).spawned).toBe(0);
+  });
+
+  it('reads rows in proportion to what is due, not to every active recurrence', async () => {
+    const acct = await makeAccount();
+    const now = Date.now();
+    const insert = (count: number, prefix: string, due: string) =>
+      db().run(sql`insert into recurrences (id, account_id, content, created_by_agent_id, rule_type, timezone, time_of_day, next_due_at, created_at, updated_at)
+        select ${prefix} || ${acct.accountId} || '_' || value, ${acct.accountId}, 'Later ' || value, ${acct.adminId}, 'daily', 'UTC', '00:00:00', ${due}, ${due}, ${due}
+        from (with recursive n(value) as (select 1 union all select value + 1 from n where value < ${count}) select value from n)`);
+    await insert(5000, 'rec_later_', isoSeconds(now + DAY));
+    await insert(10, 'rec_due_', isoSeconds(now - MINUTE));
+    const counter = { count: 0, rowsRead: 0 };
+    const report = await spawnDueRecurrences({ ...env, DB: countingD1(env.DB, counter) }, now);
+    expect(report.spawned).toBe(10);
+    // Through the due index per item, the advancing UPDATE alone would read 5,010 rows for each of the 10.
+    expect(counter.rowsRead, `read ${counter.rowsRead} rows`).toBeLessThan(1000);
   });
 });
