@@ -130,14 +130,15 @@ export async function recordAnswer(env: Env, ctx: WaitUntil, token: string, answ
   const won = sql`exists (select 1 from ${decisionLinks} where id = ${link.id} and comment_id = ${commentId})`;
   const comment = link.question ? `Human answer to "${link.question}": ${answer}` : `Human answer: ${answer}`;
   const value = { ...(link.question ? { question: link.question } : {}), answer, answered_by: link.email, answered_at: ts };
-  const patch = JSON.stringify({ [DECISION_KEY]: value });
+  // A merge patch merges objects key by key: question null removes an earlier decision's question.
+  const patch = JSON.stringify({ [DECISION_KEY]: { question: link.question, answer, answered_by: link.email, answered_at: ts } });
   const fits = (t: string) => sql`${sql.raw(t)}.id = ${link.taskId} and ${sql.raw(t)}.completed = 0 and length(cast(json_patch(${sql.raw(t)}.context, ${patch}) as blob)) <= ${limit(env, 'CONTEXT_BYTES')} and ${won}`;
   const [claimed, , , merged, taskRows] = await sqlBatch(db, [
     sql`update ${decisionLinks} set used_at = ${ts}, comment_id = ${commentId} where id = ${link.id} and used_at is null and expires_at > ${ts} returning id`,
     sql`insert into comments (id, task_id, account_id, agent_id, author, content, created_at)
       select ${commentId}, ${link.taskId}, ${link.accountId}, null, ${link.email}, ${comment}, ${ts} where ${won}`,
     sql`insert into task_context_history (id, task_id, account_id, key, value, version, source, agent_id, created_at)
-      select ${`ctx_${commentId.slice(4)}`}, t.id, t.account_id, ${DECISION_KEY}, json_extract(${patch}, '$.${sql.raw(DECISION_KEY)}'), t.context_version + 1, 'human_stated', null, ${ts}
+      select ${`ctx_${commentId.slice(4)}`}, t.id, t.account_id, ${DECISION_KEY}, ${JSON.stringify(value)}, t.context_version + 1, 'human_stated', null, ${ts}
       from ${tasks} t where ${fits('t')}`,
     sql`update ${tasks} set context = json_patch(context, ${patch}), context_version = context_version + 1, updated_at = ${ts} where ${fits('tasks')} returning id`,
     sql`select * from ${tasks} where id = ${link.taskId} and ${won}`,

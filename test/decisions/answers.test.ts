@@ -95,7 +95,7 @@ describe('decision answers', () => {
     const context = await call('GET', `/v1/tasks/${id}/context?include_provenance=true`, acct.adminKey);
     expect(context.body.context.human_decision).toMatchObject({ question: 'Ship on Friday?', answer: 'yes', answered_by: acct.email });
     const history = await call('GET', `/v1/tasks/${id}/context/history?key=human_decision`, acct.adminKey);
-    expect(history.body).toMatchObject([{ source: 'human_stated', agent_id: null }]);
+    expect(history.body).toMatchObject([{ source: 'human_stated', agent_id: null, value: { question: 'Ship on Friday?', answer: 'yes' } }]);
     const notes = await db().select().from(comments).where(eq(comments.taskId, id)).all();
     expect(notes).toMatchObject([{ author: acct.email, agentId: null, content: 'Human answer to "Ship on Friday?": yes' }]);
     // Recall finds it, human-stated.
@@ -107,6 +107,21 @@ describe('decision answers', () => {
     expect(replay.html).toContain('Already answered');
     expect((await page('GET', `?token=${token}`)).status).toBe(410);
     expect(await db().select().from(comments).where(eq(comments.taskId, id)).all()).toHaveLength(1);
+  });
+
+  it('a later answer without a question replaces the whole earlier decision', async () => {
+    const acct = await accountWithHuman();
+    const id = await waitingTask(acct, 'Two decisions', 'QUESTION: Which port? / OPTIONS: 80 / 443');
+    const first = tokenIn((await mailsTo(acct.email))[0]!.text);
+    expect((await page('POST', '', { token: first, answer: '443' })).status).toBe(200);
+    await call('POST', `/v1/tasks/${id}/state`, acct.adminKey, { state: 'working' });
+    const row = (await readTask(db(), acct.accountId, id))!;
+    expect(await escalate(env, { ...row, stateDetail: null }, { now: Date.now() + 31 * 60_000, linkBase: BASE })).toBe(true);
+    const mails = await mailsTo(acct.email);
+    const second = tokenIn(mails.find((m) => tokenIn(m.text) !== first)!.text);
+    expect((await recordAnswer(env, createExecutionContext(), second, 'go ahead', Date.now())).status).toBe('recorded');
+    const context = await call('GET', `/v1/tasks/${id}/context`, acct.adminKey);
+    expect(context.body.context.human_decision).toEqual({ answer: 'go ahead', answered_by: acct.email, answered_at: expect.any(String) });
   });
 
   it('mails on a heartbeat that reports waiting_input, once per 30 minutes per task', async () => {
