@@ -11,7 +11,7 @@
  * at the next occurrence after now. The unary `+` in step 1 keeps SQLite on the primary key, one
  * lookup per item; through the due index it read every active recurrence for each item.
  */
-import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
 import { recurrences, tasks, usageCounters } from '../db/schema';
 import type { Env } from '../env';
@@ -42,7 +42,18 @@ interface Occurrence {
 /** One chunk: the set-based batch of the module comment. Answers the rows advanced and the tasks spawned. */
 async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: number) {
   const ts = isoSeconds(now);
-  const items: Occurrence[] = due.map((r) => ({ rec: r.id, due: r.nextDueAt, next: isoSeconds(followingOccurrence(r, now)), task: newId('tsk', now) }));
+  const items: Occurrence[] = [];
+  const broken: string[] = [];
+  for (const r of due) {
+    try {
+      items.push({ rec: r.id, due: r.nextDueAt, next: isoSeconds(followingOccurrence(r, now)), task: newId('tsk', now) });
+    } catch (e) {
+      // A zone the runtime no longer knows: pause it rather than let it hold up every run.
+      console.error(JSON.stringify({ level: 'error', message: 'recurrence paused: its schedule cannot be computed', recurrenceId: r.id, error: String(e) }));
+      broken.push(r.id);
+    }
+  }
+  if (broken.length) await db.update(recurrences).set({ active: false, updatedAt: ts }).where(inArray(recurrences.id, broken));
   const json = JSON.stringify(items);
   const field = (name: keyof Occurrence) => sql.raw(`json_extract(j.value, '$.${name}')`);
   const taskIds = sql`(select json_extract(value, '$.task') from json_each(${json}))`;
@@ -75,7 +86,7 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
     sql`select t.*, a.active_webhooks + a.active_automations as account_listeners, a.claimers_waiting as account_claimers_waiting
       from ${tasks} t join accounts a on a.id = t.account_id where t.id in ${taskIds}`,
   ]);
-  return { advanced: advanced!.length, spawned: spawned! };
+  return { advanced: advanced!.length + broken.length, spawned: spawned! };
 }
 
 /** Tells webhooks and held claimers about spawned tasks, as a create through the API does. */

@@ -176,4 +176,16 @@ describe('spawning due recurrences', () => {
     // Through the due index per item, the advancing UPDATE alone would read 5,010 rows for each of the 10.
     expect(counter.rowsRead, `read ${counter.rowsRead} rows`).toBeLessThan(1000);
   });
+
+  it('pauses a recurrence whose schedule cannot be computed, and spawns the others', async () => {
+    const acct = await makeAccount();
+    const now = Date.now();
+    const broken = await dueRecurrence(acct, { content: 'Broken zone' }, now - 2 * MINUTE);
+    await db().update(recurrences).set({ timezone: 'Mars/Olympus' }).where(eq(recurrences.id, broken));
+    const fine = await dueRecurrence(acct, { content: 'Fine' }, now - MINUTE);
+    await spawnDueRecurrences(env, now);
+    expect(await spawnedBy(fine)).toHaveLength(1);
+    expect(await spawnedBy(broken)).toHaveLength(0);
+    expect((await recurrence(broken))!.active).toBe(false);
+  });
 });
