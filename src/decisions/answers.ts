@@ -53,17 +53,25 @@ async function humanEmail(db: Db, accountId: string): Promise<string | null> {
   return user?.email ?? null;
 }
 
-/** Where the answer link points: the request's own origin in development (any port), else PUBLIC_BASE_URL. */
-export function answerLinkBase(env: Env, requestUrl: string): string {
-  const origin = new URL(requestUrl).origin;
-  return isDevelopment(env) ? origin : env.PUBLIC_BASE_URL || origin;
+/**
+ * Where the answer link points: the request's own origin in development (any port); elsewhere
+ * only PUBLIC_BASE_URL, never the request's Host (null when it is not set: no link is mailed).
+ */
+export function answerLinkBase(env: Env, requestUrl: string): string | null {
+  if (isDevelopment(env)) return new URL(requestUrl).origin;
+  return env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, '') : null;
 }
 
 /** Mails the answer link when the write moved the task into `waiting_input`. Off the request path; never throws. */
-export function escalateIfWaiting(env: Env, ctx: WaitUntil, write: ClaimWrite, opts: { now: number; linkBase: string }): void {
+export function escalateIfWaiting(env: Env, ctx: WaitUntil, write: ClaimWrite, opts: { now: number; linkBase: string | null }): void {
   if (write.row.sessionState !== 'waiting_input' || write.before.sessionState === 'waiting_input') return;
+  const { linkBase } = opts;
+  if (linkBase === null) {
+    console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: 'PUBLIC_BASE_URL is not set: no decision email', taskId: write.row.id }));
+    return;
+  }
   ctx.waitUntil(
-    escalate(env, write.row, opts).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'decision escalation failed', taskId: write.row.id, error: String(e) }))),
+    escalate(env, write.row, { now: opts.now, linkBase }).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'decision escalation failed', taskId: write.row.id, error: String(e) }))),
   );
 }
 

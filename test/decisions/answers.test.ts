@@ -4,7 +4,7 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { comments, decisionLinks, devMailbox, users } from '../../src/db/schema';
-import { escalate, lookupLink, parseDecision, recordAnswer } from '../../src/decisions/answers';
+import { answerLinkBase, escalate, lookupLink, parseDecision, recordAnswer } from '../../src/decisions/answers';
 import { readTask } from '../../src/domain/claims';
 import { BASE, db, makeAccount, type TestAccount } from '../helpers/fixtures';
 import { jsonRequest } from '../helpers/json-request';
@@ -61,6 +61,15 @@ describe('parsing the question', () => {
     expect(parseDecision('Blocked.\nQUESTION: Which region?\nOPTIONS: eu | us')).toEqual({ question: 'Which region?', options: ['eu', 'us'] });
     expect(parseDecision('need a human')).toEqual({ question: null, options: [] });
     expect(parseDecision(null)).toEqual({ question: null, options: [] });
+  });
+});
+
+describe('the link base', () => {
+  it('is the request origin in development, else only PUBLIC_BASE_URL (never the Host)', () => {
+    const url = 'https://attacker.example/v1/tasks/x/state';
+    expect(answerLinkBase({ ...env, ENVIRONMENT: 'development' }, 'http://127.0.0.1:9999/v1/tasks/x/state')).toBe('http://127.0.0.1:9999');
+    expect(answerLinkBase({ ...env, ENVIRONMENT: 'production', PUBLIC_BASE_URL: 'https://api.delega.dev/' }, url)).toBe('https://api.delega.dev');
+    expect(answerLinkBase({ ...env, ENVIRONMENT: 'production', PUBLIC_BASE_URL: '' }, url)).toBeNull();
   });
 });
 
