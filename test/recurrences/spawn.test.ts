@@ -2,7 +2,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
 import { eq, sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { recurrences, tasks, usageCounters, webhookDeliveries } from '../../src/db/schema';
 import { period } from '../../src/domain/tasks';
 import { isoSeconds } from '../../src/lib/time';
@@ -187,5 +187,17 @@ describe('spawning due recurrences', () => {
     expect(await spawnedBy(fine)).toHaveLength(1);
     expect(await spawnedBy(broken)).toHaveLength(0);
     expect((await recurrence(broken))!.active).toBe(false);
+  });
+
+  it('is seen by automation rules like any created task (an account with rules and no webhooks)', async () => {
+    const acct = await makeAccount();
+    const rule = await api('POST', '/v1/automations', acct.adminKey, { name: 'Tag spawned', event: 'task.created', conditions: [], actions: [{ type: 'add_label', label: 'from-rule' }] });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const now = Date.now();
+    const id = await dueRecurrence(acct, { content: 'Ruled' }, now - MINUTE);
+    await spawnDueRecurrences(env, now);
+    const [task] = await spawnedBy(id);
+    // The rule runs in the queue consumer: wait for its label to appear.
+    await vi.waitUntil(async () => (await api('GET', `/v1/tasks/${task!.id}`, acct.adminKey)).body.labels.includes('from-rule'), { timeout: 10_000, interval: 50 });
   });
 });
