@@ -11,9 +11,10 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../e2e/harness';
 
-const CLIENT_SRC = resolve(import.meta.dirname, '../../..', 'shared', 'clients', 'delega-mcp', 'src');
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLIENT_SRC = join(resolve(process.env.DELEGA_CLIENTS_DIR ?? join(ROOT, '..', 'shared', 'clients')), 'delega-mcp', 'src');
 const HOSTED = 'https://api.delega.dev';
-const missing = existsSync(join(CLIENT_SRC, 'delega-client.ts')) ? null : `the MCP client's source is not at ${CLIENT_SRC}`;
+const missing = existsSync(join(CLIENT_SRC, 'delega-client.ts')) ? null : `the MCP client's source is not at ${CLIENT_SRC} (set DELEGA_CLIENTS_DIR)`;
 if (missing) console.warn(`SKIPPING the MCP recurrence/recall compatibility test: ${missing}`);
 
 // JavaScript to us: the client's own types are not part of this project.
