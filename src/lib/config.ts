@@ -19,6 +19,10 @@ export const LIMIT_DEFAULTS = {
   TASKS_PER_MONTH: 1000,
   BODY_BYTES: 64 * 1024,
   CONTEXT_BYTES: 32 * 1024,
+  /** Deepest nesting of arrays and objects in a JSON body (SQLite's JSON functions stop at 1000). */
+  JSON_DEPTH: 32,
+  /** Labels one task listing may filter by (as many as a task may carry). */
+  LABELS_PER_QUERY: 20,
   AGENTS_PER_ACCOUNT: 25,
   PROJECTS_PER_ACCOUNT: 100,
   WEBHOOKS_PER_ACCOUNT: 10,
