@@ -16,7 +16,7 @@ import type { Principal } from './access';
 import { readTask } from './claims';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
-import { sqlBatch, type RawRow } from './sql-batch';
+import { sqlBatch, toRawQuery, type RawQuery, type RawRow } from './sql-batch';
 import { NO_CLAIM, rowFromDriver, type EvidenceItem, type TaskRow } from './task-json';
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
@@ -352,6 +352,21 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
     // Completing ends any live claim, in the same transaction as the completion.
     endOpenRun(db, id, 'completed', now, sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`),
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
+  ];
+}
+
+/**
+ * For a completion whose batch failed and may still have committed: per statement, a query that
+ * reads again what it returned. It landed when the task is completed at this second by this
+ * agent (it was open before, or the completion would have changed nothing); a parent open again
+ * since this second counts as reopened by it (at worst a spurious wake-up).
+ */
+export function completionLandedQueries({ principal: p, taskId: id }: Completion, now: number): (RawQuery | null)[] {
+  const ts = isoSeconds(now);
+  return [
+    toRawQuery(sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 and completed_at = ${ts} and completed_by_agent_id = ${p.agentId}`),
+    null,
+    toRawQuery(sql`select p.id from ${tasks} p join ${tasks} c on c.parent_task_id = p.id where c.id = ${id} and p.status = 'open' and p.completed = 0 and p.updated_at = ${ts}`),
   ];
 }
 

@@ -7,7 +7,7 @@ import { findDuplicates } from '../domain/dedup';
 import { listTasks } from '../domain/task-list';
 import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson } from '../domain/task-json';
-import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
+import { completionLandedQueries, completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
 import type { AppBindings } from '../env';
 import { limit } from '../lib/config';
 import { badRequest } from '../lib/errors';
@@ -366,7 +366,7 @@ export const taskRoutes = createRouter()
     const db = database(c.env.DB);
     // Through the account's queue: completions share its D1 batches with the fleet's claims.
     const statements = completionStatements(db, completion, now).map((s) => toRawQuery(s));
-    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements);
+    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements, completionLandedQueries(completion, now));
     const row = await completionOutcome(db, completion, results, now);
     const task = taskJson(row, now);
     emit(c, 'task.completed', task);
