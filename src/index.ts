@@ -1,7 +1,8 @@
-/** Worker entry: HTTP (Hono), the webhook Queue consumer, and the claim-queue Durable Object. */
+/** Worker entry: HTTP (Hono), the webhook Queue consumer, the Cron Trigger's jobs, and the Durable Objects. */
 import { createApp } from './app';
 import type { Env } from './env';
 import { countingD1, type RoundTripCounter } from './lib/d1-metrics';
+import { scheduled } from './scheduled';
 import { handleWebhookBatch } from './webhooks/consumer';
 import type { EventQueueMessage } from './webhooks/messages';
 
@@ -18,6 +19,7 @@ export default {
     return counted;
   },
   queue: (batch, env) => handleWebhookBatch(batch, env),
+  scheduled: (controller, env) => scheduled(controller, env),
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
 export { ClaimQueue } from './queue/claim-queue';

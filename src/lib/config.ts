@@ -49,6 +49,15 @@ export const LIMIT_DEFAULTS = {
   /** Deliveries per minute per ingress source. */
   INGRESS_RATE_PER_MINUTE: 60,
   INGRESS_BODY_BYTES: 64 * 1024,
+  /** Email codes are deleted this long after they expire (used or not). */
+  EMAIL_CODE_RETENTION_HOURS: 24,
+  /** Finished webhook deliveries (succeeded or failed) and their attempts are deleted after this long. */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
+  /** Ended claim runs are deleted this long after they ended. */
+  RUN_RETENTION_DAYS: 90,
+  /** The clean-up deletes at most this many rows per statement, and at most CLEANUP_BATCHES_PER_RUN statements per table each minute. */
+  CLEANUP_BATCH_ROWS: 500,
+  CLEANUP_BATCHES_PER_RUN: 10,
 } as const;
 
 export type LimitName = keyof typeof LIMIT_DEFAULTS;
