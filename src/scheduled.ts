@@ -4,6 +4,7 @@
  */
 import type { Env } from './env';
 import { cleanupJob } from './retention/cleanup';
+import { requeueJob } from './webhooks/requeue';
 
 export interface ScheduledJob {
   name: string;
@@ -12,6 +13,7 @@ export interface ScheduledJob {
 
 export const jobs: ScheduledJob[] = [
   cleanupJob,
+  requeueJob,
 ];
 
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {

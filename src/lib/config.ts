@@ -51,7 +51,9 @@ export const LIMIT_DEFAULTS = {
   INGRESS_BODY_BYTES: 64 * 1024,
   /** Email codes are deleted this long after they expire (used or not). */
   EMAIL_CODE_RETENTION_HOURS: 24,
-  /** Finished webhook deliveries (succeeded or failed) and their attempts are deleted after this long. */
+  /** A delivery still pending or retrying this long after its last change lost its queue message: it is queued again (longer than WEBHOOK_RETRY_MAX_SECONDS). */
+  WEBHOOK_REQUEUE_AFTER_SECONDS: 7200,
+  /** Finished webhook deliveries (succeeded or failed) and their attempts are deleted this long after they finished. */
   WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
   /** Ended claim runs are deleted this long after they ended. */
   RUN_RETENTION_DAYS: 90,

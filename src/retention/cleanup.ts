@@ -1,8 +1,8 @@
 /**
  * What the service keeps, and for how long: a scheduled job deletes what has outlived its
  * retention (lib/config.ts). Idempotency records go when they expire (24 h), email codes a
- * while after they expire, finished webhook deliveries with their attempts and ended runs after
- * their retention. Nothing live is touched: open runs, pending or retrying deliveries and
+ * while after they expire, webhook deliveries with their attempts a while after they finished,
+ * and ended runs a while after they ended. Nothing live is touched: open runs, pending or retrying deliveries and
  * unexpired records stay. Each statement deletes at most CLEANUP_BATCH_ROWS rows through an
  * index, and each table gets at most CLEANUP_BATCHES_PER_RUN statements a run, so a backlog is
  * worked off over several minutes rather than in one long run.
@@ -43,7 +43,7 @@ const SWEEPS: Sweep[] = [
     // One transaction: the attempts of the oldest finished deliveries, then those deliveries.
     name: 'webhook_deliveries',
     statements: (rows, now, env) => {
-      const finished = sql`select ${webhookDeliveries.id} from ${webhookDeliveries} where ${webhookDeliveries.createdAt} < ${isoSeconds(now - limit(env, 'WEBHOOK_DELIVERY_RETENTION_DAYS') * DAY_MS)} and ${webhookDeliveries.status} in ('succeeded', 'failed') order by ${webhookDeliveries.createdAt} limit ${rows}`;
+      const finished = sql`select ${webhookDeliveries.id} from ${webhookDeliveries} where ${webhookDeliveries.status} in ('succeeded', 'failed') and ${webhookDeliveries.updatedAt} < ${isoSeconds(now - limit(env, 'WEBHOOK_DELIVERY_RETENTION_DAYS') * DAY_MS)} limit ${rows}`;
       return [
         sql`delete from ${webhookAttempts} where ${webhookAttempts.deliveryId} in (${finished})`,
         sql`delete from ${webhookDeliveries} where ${webhookDeliveries.id} in (${finished})`,

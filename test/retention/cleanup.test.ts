@@ -3,7 +3,7 @@
  * nothing else goes (live, pending or recent rows stay), run through the Worker's own
  * `scheduled` handler as the Cron Trigger calls it.
  */
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
+import { createScheduledController, env } from 'cloudflare:test';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { emailCodes, idempotencyKeys, runs, webhookAttempts, webhookDeliveries } from '../../src/db/schema';
@@ -17,9 +17,7 @@ const NOW = Date.parse('2026-09-01T12:00:00Z');
 const at = (ms: number) => isoSeconds(NOW + ms);
 
 async function tick(overrides: Partial<typeof env> = {}, now = NOW) {
-  const ctx = createExecutionContext();
-  await worker.scheduled!(createScheduledController({ scheduledTime: now, cron: '* * * * *' }), { ...env, ...overrides }, ctx);
-  await waitOnExecutionContext(ctx);
+  await worker.scheduled(createScheduledController({ scheduledTime: now, cron: '* * * * *' }), { ...env, ...overrides });
 }
 
 const ids = <T extends { id: string }>(rows: T[]) => rows.map((r) => r.id).sort();
