@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: local secrets on first run, local D1 migrations, then `wrangler dev` on
-// 127.0.0.1:8787 with the dev mailbox, and a banner saying how to get a key.
+// 127.0.0.1:8787 with the dev mailbox, and a banner saying how to get a key. wrangler dev does
+// not fire Cron Triggers, so this calls the scheduled handler once a minute (`--test-scheduled`
+// serves it at /__scheduled), as production's `* * * * *` cron does.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,12 +34,13 @@ Delega API (development) on ${base}
 `);
 
 // wrangler dev does not fire Cron Triggers by itself: call its scheduled endpoint once a minute,
-// so recurrences fall due locally as they do when deployed.
+// so recurrences fall due and the clean-up runs locally as they do when deployed.
 const dev = spawn(wrangler, ['dev', '--local', '--ip', '127.0.0.1', '--port', port, '--test-scheduled'], { cwd: root, stdio: 'inherit' });
 const cron = setInterval(() => {
-  fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`).catch(() => {
-    // Not up yet, or restarting: the next minute tries again.
-  });
+  fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`).then(
+    (res) => res.ok || console.error(`scheduled run answered ${res.status}`),
+    () => undefined, // not up yet, or restarting: the next minute tries again
+  );
 }, 60_000);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal));
 dev.on('exit', (code) => {

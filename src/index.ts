@@ -1,4 +1,4 @@
-/** Worker entry: HTTP (Hono), the webhook Queue consumer, and the claim-queue Durable Object. */
+/** Worker entry: HTTP (Hono), the webhook Queue consumer, the Cron Trigger's jobs, and the Durable Objects. */
 import { createApp } from './app';
 import type { Env } from './env';
 import { countingD1, type RoundTripCounter } from './lib/d1-metrics';

@@ -1,27 +1,28 @@
 /**
- * The Cron Trigger (`* * * * *`): runs each job once a minute. A job failing is logged and does
- * not stop the others. Locally `npm start` calls wrangler dev's scheduled endpoint once a minute.
+ * The Cron Trigger (wrangler.toml `[triggers] crons`, every minute): each job runs once per tick,
+ * in order; a job that fails is logged and does not keep the others from running. Locally
+ * `npm start` calls wrangler dev's scheduled endpoint once a minute.
  */
 import type { Env } from './env';
 import { spawnDueRecurrences } from './recurrences/spawn';
+import { cleanupJob } from './retention/cleanup';
+import { requeueJob } from './webhooks/requeue';
 
 export interface ScheduledJob {
   name: string;
   run(env: Env, now: number): Promise<unknown>;
 }
 
-export const JOBS: ScheduledJob[] = [
-  { name: 'recurrences', run: spawnDueRecurrences },
-];
+export const jobs: ScheduledJob[] = [{ name: 'recurrences', run: spawnDueRecurrences }, cleanupJob, requeueJob];
 
-export async function scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-  const now = Date.now();
-  for (const job of JOBS) {
+export async function scheduled(controller: ScheduledController, env: Env, _ctx?: ExecutionContext): Promise<void> {
+  const now = controller.scheduledTime;
+  for (const job of jobs) {
     try {
       const result = await job.run(env, now);
-      console.log(JSON.stringify({ level: 'info', message: 'scheduled job done', job: job.name, result }));
-    } catch (e) {
-      console.error(JSON.stringify({ level: 'error', message: 'scheduled job failed', job: job.name, error: String(e) }));
+      if (result !== undefined) console.log(JSON.stringify({ level: 'info', message: 'scheduled job done', job: job.name, result }));
+    } catch (error) {
+      console.error(JSON.stringify({ level: 'error', message: 'scheduled job failed', job: job.name, error: String(error) }));
     }
   }
 }

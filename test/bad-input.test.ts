@@ -1,7 +1,7 @@
 /** Every class of bad input gets a clear error in the envelope and changes nothing. */
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, BASE, makeAccount } from './helpers/fixtures';
+import { api, BASE, makeAccount, makeAgent } from './helpers/fixtures';
 
 describe('bad input', () => {
   it('malformed JSON is 400 MALFORMED_JSON', async () => {
@@ -64,5 +64,41 @@ describe('bad input', () => {
       expect([400, 404]).toContain(res.status);
       expect(res.body.error).toEqual(expect.any(String));
     }
+  });
+
+  it('JSON nested deeper than 32 levels is 400 JSON_TOO_DEEP and changes nothing', async () => {
+    const account = await makeAccount();
+    const t = (await api('POST', '/v1/tasks', account.adminKey, { content: 't' })).body.id;
+    const nest = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const deep = await api('PATCH', `/v1/tasks/${t}/context`, account.adminKey, `{"k":${nest(1000)}}`);
+    expect(deep.status).toBe(400);
+    expect(deep.body).toMatchObject({ code: 'JSON_TOO_DEEP', error: expect.stringContaining('32') });
+    const arrays = await api('PATCH', `/v1/tasks/${t}/context`, account.adminKey, `{"k":${'['.repeat(40)}${']'.repeat(40)}}`);
+    expect(arrays.body.code).toBe('JSON_TOO_DEEP');
+    const created = await api('POST', '/v1/tasks', account.adminKey, `{"content":"c","description":${JSON.stringify('{'.repeat(500))},"x":${nest(60)}}`);
+    expect(created.body.code).toBe('JSON_TOO_DEEP');
+    expect((await api('GET', `/v1/tasks/${t}/context`, account.adminKey)).body).toEqual({ context: {}, version: 0 });
+    expect((await api('GET', '/v1/tasks', account.adminKey)).body).toHaveLength(1);
+    // Brackets inside strings do not count, and 32 levels (the whole body included) are fine.
+    const fine = await api('PATCH', `/v1/tasks/${t}/context`, account.adminKey, `{"s":${JSON.stringify('[{'.repeat(200) + '\\"')},"k":${nest(31)}}`);
+    expect(fine.status).toBe(200);
+    expect(fine.body.version).toBe(1);
+  });
+
+  it('a listing filtered by more than 20 labels is 400 for every role, and 20 work', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const labels = (n: number) => Array.from({ length: n }, (_, i) => `l${i}`);
+    await api('POST', '/v1/tasks', account.adminKey, { content: 'all', labels: labels(20) });
+    for (const key of [account.adminKey, worker.key]) {
+      for (const query of [`labels=${labels(60).join(',')}`, `labels=${labels(21).join(',')}`, `label=x&labels=${labels(20).join(',')}`]) {
+        const res = await api('GET', `/v1/tasks?${query}`, key);
+        expect(res.status, query).toBe(400);
+        expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'labels' }] });
+      }
+      const twenty = await api('GET', `/v1/tasks?labels=${labels(20).join(',')}`, key);
+      expect(twenty.status).toBe(200);
+    }
+    expect((await api('GET', `/v1/tasks?labels=${labels(20).join(',')}`, account.adminKey)).body).toHaveLength(1);
   });
 });

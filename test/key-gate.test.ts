@@ -11,7 +11,9 @@ import { agents } from '../src/db/schema';
 import { rateLimitFor } from '../src/lib/config';
 import { PRINCIPAL_TTL_MS } from '../src/limits/key-gate';
 import { hmacSha256Hex } from '../src/lib/crypto';
-import { api, db, makeAccount, makeAgent } from './helpers/fixtures';
+import { createApp } from '../src/app';
+import { withOverrides } from '../src/lib/with-overrides';
+import { agentRow, api, db, makeAccount, makeAgent } from './helpers/fixtures';
 import { agentFirst, anon, latestMail } from './helpers/onboarding';
 import { installReceivers, makeReceiver } from './helpers/webhook-receiver';
 
@@ -119,5 +121,61 @@ describe('webhooks and warmed keys', () => {
     expect(made.status).toBe(201);
     await vi.waitUntil(() => receiver.received.length > 0, { timeout: 10_000, interval: 50 });
     expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ event: 'task.created', task: { id: made.body.id } });
+  });
+});
+
+describe('a write whose gate cannot be told to forget', () => {
+  const app = createApp();
+  let forgetCalls = 0;
+  /** KEY_GATE as deployed, except that `forget` fails (the object unreachable after the write committed). */
+  const unreachableForget = withOverrides(env.KEY_GATE, {
+    get: (id: DurableObjectId) => {
+      const gate = env.KEY_GATE.get(id);
+      // An RPC stub answers every property name with a remote method, so it is wrapped by hand.
+      const wrapped = { admit: (keyHash: string, nowMs: number) => gate.admit(keyHash, nowMs), forget: () => (forgetCalls++, Promise.reject(new Error('key gate unreachable'))) };
+      return wrapped as unknown as typeof gate;
+    },
+  });
+  const call = async (method: string, path: string, key: string, body?: unknown) => {
+    const res = await app.request(
+      path,
+      { method, headers: { 'X-Agent-Key': key, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
+      { ...env, KEY_GATE: unreachableForget },
+    );
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('still answers: the new key is shown, the change is made, the failure is logged and the old key lapses within a minute', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-06-01T09:00:00Z'));
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const account = await makeAccount();
+      const worker = await makeAgent(account, 'worker');
+      expect((await me(worker.key)).status).toBe(200);
+      forgetCalls = 0;
+      const rotated = await call('POST', `/v1/agents/${worker.id}/rotate-key`, account.adminKey);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.api_key).toMatch(/^dlg_/);
+      expect(forgetCalls).toBe(2); // tried, then tried once more
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('key gate forget failed'));
+      expect((await me(rotated.body.api_key)).status).toBe(200);
+      // The old key's gate was never told; its one-minute re-read is the backstop.
+      vi.setSystemTime(Date.now() + PRINCIPAL_TTL_MS + 1000);
+      expect((await me(worker.key)).status).toBe(401);
+
+      const other = await makeAgent(account, 'worker');
+      const promoted = await call('PUT', `/v1/agents/${other.id}`, account.adminKey, { role: 'coordinator' });
+      expect(promoted.status).toBe(200);
+      expect(promoted.body.role).toBe('coordinator');
+      const deactivated = await call('PUT', `/v1/agents/${other.id}`, account.adminKey, { active: false });
+      expect(deactivated.status).toBe(200);
+      expect((await agentRow(other.id))?.active).toBe(false);
+      const deleted = await call('DELETE', `/v1/agents/${other.id}`, account.adminKey);
+      expect(deleted.status).toBe(200);
+      expect(await agentRow(other.id)).toBeUndefined();
+    } finally {
+      logged.mockRestore();
+    }
   });
 });

@@ -106,7 +106,7 @@ export const emailCodes = sqliteTable(
     usedAt: text('used_at'),
     createdAt: text('created_at').notNull(),
   },
-  (t) => [index('email_codes_lookup_idx').on(t.email, t.purpose, t.createdAt)],
+  (t) => [index('email_codes_lookup_idx').on(t.email, t.purpose, t.createdAt), index('email_codes_expires_idx').on(t.expiresAt)],
 );
 
 /**
@@ -325,6 +325,8 @@ export const runs = sqliteTable(
     index('runs_agent_idx').on(t.agentId, t.claimedAt),
     index('runs_task_open_idx').on(t.taskId, t.endedAt),
     index('runs_account_outcome_idx').on(t.accountId, t.outcome, t.endedAt),
+    // The clean-up finds ended runs past their retention (retention/cleanup.ts).
+    index('runs_ended_idx').on(t.endedAt),
   ],
 );
 
@@ -365,7 +367,7 @@ export const webhookDeliveries = sqliteTable(
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (t) => [index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt)],
+  (t) => [index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt), index('webhook_deliveries_status_idx').on(t.status, t.updatedAt)],
 );
 
 /** Every delivery attempt, for the delivery log. */

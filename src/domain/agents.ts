@@ -177,7 +177,7 @@ export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: stri
   ]);
   const row = updated[0];
   if (!row) throw conflict('KEY_ROTATION_CONFLICT', 'Another rotation of this key happened at the same time and its key is the live one; this rotation changed nothing');
-  // The old key's object still holds the principal: it must forget it before we answer.
+  // The old key's object still holds the principal: it is told to forget it before we answer.
   await cache.forgetKeys([previous.keyHash]);
   return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
 }

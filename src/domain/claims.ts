@@ -118,11 +118,11 @@ interface ClaimTimes {
   runId: string;
 }
 
-const claimTimes = (now: number, leaseSeconds: number): ClaimTimes => ({
+const claimTimes = (now: number, leaseSeconds: number, runId = newId('run', now)): ClaimTimes => ({
   nowIso: isoSeconds(now),
   nowMs: now,
   leaseIso: isoSeconds(now + leaseSeconds * 1000),
-  runId: newId('run', now),
+  runId,
 });
 
 function claimFields(c: Claimer, t: ClaimTimes) {
@@ -237,7 +237,7 @@ const renderedClaims = new Map<string, RawQuery[]>();
  * them, and every claim of an account goes through its one Durable Object. The shape is rendered
  * with a marker in place of each value; a claim swaps its values in for the markers.
  */
-export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number): RawQuery[] {
+export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number, runId?: string): RawQuery[] {
   const c = req.claimer;
   const shape = `${req.labels.length}|${req.projectId === null}|${c.sandboxProjectId === null}`;
   let rendered = renderedClaims.get(shape);
@@ -252,7 +252,7 @@ export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number): Ra
     rendered = buildClaimNext(db, marked, times).map((s) => toRawQuery(s));
     renderedClaims.set(shape, rendered);
   }
-  const t = claimTimes(now, req.leaseSeconds);
+  const t = claimTimes(now, req.leaseSeconds, runId);
   const values = new Map<unknown, unknown>([
     [mark('accountId'), c.accountId],
     [mark('agentId'), c.agentId],
@@ -271,13 +271,13 @@ export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number): Ra
  * The batch for a targeted claim. A task the caller already holds live is only extended (same
  * run, same claimed_at); one whose lease ran out is taken over with a new run.
  */
-export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) {
+export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number, runId?: string) {
   const c = req.claimer;
   const nowIso = isoSeconds(now);
   const isTarget = and(eq(tasks.id, req.taskId), eq(tasks.accountId, c.accountId));
   const ownLive = and(isTarget, eq(tasks.claimedByAgentId, c.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false));
   const claimable = and(isTarget, claimableBy(c, nowIso))!;
-  const times = claimTimes(now, req.leaseSeconds);
+  const times = claimTimes(now, req.leaseSeconds, runId);
   const fresh = claimFields(c, times);
   // Extending one's own live claim keeps its start and session state.
   const keepIfOwn = (column: AnySQLiteColumn, value: string | null) =>
@@ -296,6 +296,19 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number) 
       .where(or(claimable, ownLive))
       .returning(taskFieldColumns),
   ] as const;
+}
+
+/**
+ * For a claim whose batch failed and may still have committed (the answer was lost, not the
+ * write): per statement of the claim, a query that reads again what it returned, or null. Every
+ * claim opens a run under its own new id, so a claim landed exactly when its run exists; the
+ * first query is that check.
+ */
+export function claimLandedQueries(db: Db, kind: 'next' | 'task', runId: string): (RawQuery | null)[] {
+  const run = toRawQuery(db.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)));
+  const task = toRawQuery(db.select(taskFieldColumns).from(tasks).where(sql`${tasks.id} = (select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})`));
+  // claimNextQueries: sweep, UPDATE (the task), run; claimTaskStatements: sweep, run, UPDATE.
+  return kind === 'next' ? [null, task, null] : [null, run, task];
 }
 
 /** Why a targeted claim did not take the task: 404 for what the caller may not know of, else the 409. */

@@ -16,7 +16,7 @@ import type { Principal } from './access';
 import { readTask } from './claims';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
-import { sqlBatch, type RawRow } from './sql-batch';
+import { sqlBatch, toRawQuery, type RawQuery, type RawRow } from './sql-batch';
 import { NO_CLAIM, rowFromDriver, type EvidenceItem, type TaskRow } from './task-json';
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
@@ -354,6 +354,21 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
     // A recurrence's instance answers when the next one is due (the scheduler spawns it).
     sql`select r.next_due_at from recurrences r where r.id = (select source_recurrence_id from ${tasks} where ${tasks.id} = ${id}) and r.active = 1`,
+  ];
+}
+
+/**
+ * For a completion whose batch failed and may still have committed: per statement, a query that
+ * reads again what it returned. It landed when the task is completed at this second by this
+ * agent (it was open before, or the completion would have changed nothing); a parent open again
+ * since this second counts as reopened by it (at worst a spurious wake-up).
+ */
+export function completionLandedQueries({ principal: p, taskId: id }: Completion, now: number): (RawQuery | null)[] {
+  const ts = isoSeconds(now);
+  return [
+    toRawQuery(sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 and completed_at = ${ts} and completed_by_agent_id = ${p.agentId}`),
+    null,
+    toRawQuery(sql`select p.id from ${tasks} p join ${tasks} c on c.parent_task_id = p.id where c.id = ${id} and p.status = 'open' and p.completed = 0 and p.updated_at = ${ts}`),
   ];
 }
 

@@ -19,6 +19,10 @@ export const LIMIT_DEFAULTS = {
   TASKS_PER_MONTH: 1000,
   BODY_BYTES: 64 * 1024,
   CONTEXT_BYTES: 32 * 1024,
+  /** Deepest nesting of arrays and objects in a JSON body (SQLite's JSON functions stop at 1000). */
+  JSON_DEPTH: 32,
+  /** Labels one task listing may filter by (as many as a task may carry). */
+  LABELS_PER_QUERY: 20,
   AGENTS_PER_ACCOUNT: 25,
   PROJECTS_PER_ACCOUNT: 100,
   WEBHOOKS_PER_ACCOUNT: 10,
@@ -49,6 +53,17 @@ export const LIMIT_DEFAULTS = {
   /** Recurrences the scheduler spawns per D1 batch, and batches per run. */
   RECURRENCE_SPAWN_BATCH: 500,
   RECURRENCE_SPAWN_BATCHES_PER_RUN: 10,
+  /** Email codes are deleted this long after they expire (used or not). */
+  EMAIL_CODE_RETENTION_HOURS: 24,
+  /** A delivery still pending or retrying this long after its last change lost its queue message: it is queued again (longer than WEBHOOK_RETRY_MAX_SECONDS). */
+  WEBHOOK_REQUEUE_AFTER_SECONDS: 7200,
+  /** Finished webhook deliveries (succeeded or failed) and their attempts are deleted this long after they finished. */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
+  /** Ended claim runs are deleted this long after they ended. */
+  RUN_RETENTION_DAYS: 90,
+  /** The clean-up deletes at most this many rows per statement, and at most CLEANUP_BATCHES_PER_RUN statements per table each minute. */
+  CLEANUP_BATCH_ROWS: 500,
+  CLEANUP_BATCHES_PER_RUN: 10,
 } as const;
 
 export type LimitName = keyof typeof LIMIT_DEFAULTS;

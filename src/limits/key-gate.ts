@@ -71,16 +71,40 @@ export function admitKey(env: Env, keyHash: string, nowMs: number): Promise<Admi
   return gateFor(env, keyHash).admit(keyHash, nowMs);
 }
 
-/** The cache the domain tells when principals may be stale. */
+/**
+ * The cache the domain tells when principals may be stale. It never throws: it is told after
+ * the write committed, and that write's answer (a new key, say) must still reach the caller. A
+ * gate that cannot be told is tried once more, then logged; it re-reads within PRINCIPAL_TTL_MS.
+ */
 export function principalCache(env: Env): PrincipalCache {
   const forgetKeys = async (hashes: Iterable<string>) => {
-    await Promise.all([...new Set(hashes)].map((hash) => gateFor(env, hash).forget()));
+    const unique = [...new Set(hashes)];
+    const failed = await forgetEach(env, unique);
+    const still = failed.length > 0 ? await forgetEach(env, failed.map((f) => f.hash)) : [];
+    if (still.length > 0) logForgetFailure(still.length, still[0]!.error);
   };
   return {
     forgetKeys,
     forgetAccount: async (accountId) => {
-      const rows = await database(env.DB).select({ keyHash: agents.keyHash }).from(agents).where(eq(agents.accountId, accountId));
+      let rows: { keyHash: string }[];
+      try {
+        rows = await database(env.DB).select({ keyHash: agents.keyHash }).from(agents).where(eq(agents.accountId, accountId));
+      } catch (error) {
+        return logForgetFailure(null, error);
+      }
       await forgetKeys(rows.map((r) => r.keyHash));
     },
   };
+}
+
+/** The keys whose gate did not take the `forget`, with why. */
+async function forgetEach(env: Env, hashes: string[]): Promise<{ hash: string; error: unknown }[]> {
+  const outcomes = await Promise.allSettled(hashes.map((hash) => gateFor(env, hash).forget()));
+  return outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ hash: hashes[i]!, error: o.reason as unknown }] : []));
+}
+
+function logForgetFailure(keys: number | null, error: unknown): void {
+  console.error(
+    JSON.stringify({ level: 'error', message: `key gate forget failed; principals re-read within ${PRINCIPAL_TTL_MS / 1000} s`, keys: keys ?? 'account', error: String(error) }),
+  );
 }

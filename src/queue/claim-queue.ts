@@ -18,6 +18,7 @@ import { database, type Db } from '../db/client';
 import { accounts } from '../db/schema';
 import {
   abandonClaim,
+  claimLandedQueries,
   claimNextQueries,
   CLAIM_SWEEP_STATEMENTS,
   CLAIMED_RESULT,
@@ -32,6 +33,7 @@ import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskFromRaw } from '../domain/tasks';
 import { taskJson, type TaskFields } from '../domain/task-json';
 import type { Env } from '../env';
+import { newId } from '../lib/ids';
 import { emitTaskEvent } from '../webhooks/events';
 
 /** Statements sent to D1 in one batch at most (claims and completions are three each). */
@@ -48,6 +50,13 @@ export interface Job {
    * leads with the sweep of lapsed runs, the same for every claim of the account at that moment.
    */
   shared: number;
+  /**
+   * For when its batch fails and may have committed all the same (the connection dropped on the
+   * answer): per statement of the job, a query that reads again what it returned (null: none).
+   * The job landed when the first of them finds rows; then it is answered from them and never
+   * runs twice. Called after `build`.
+   */
+  landed?: () => (RawQuery | null)[];
   resolve: (results: D1Result<RawRow>[]) => void;
   reject: (error: unknown) => void;
 }
@@ -100,6 +109,8 @@ export class ClaimQueue extends DurableObject<Env> {
   private handedOut = new Map<string, HandedOut>();
   /** Holds abandoned before their claim arrived here, by holdId, with when to forget them. */
   private abandonedEarly = new Map<string, number>();
+  /** Where claim and completion batches go (a test wraps it to fail a batch after D1 committed it). */
+  d1: D1Database = this.env.DB;
 
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
   async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
@@ -165,16 +176,21 @@ export class ClaimQueue extends DurableObject<Env> {
    * Runs the statements (a completion, rendered by the route) in the queue's next D1 batch: one
    * transaction with whatever else that batch carries. Answers each statement's rows.
    */
-  async commit(accountId: string, queries: RawQuery[]): Promise<RawRow[][]> {
+  async commit(accountId: string, queries: RawQuery[], landed?: (RawQuery | null)[]): Promise<RawRow[][]> {
     await this.remember(accountId);
-    const results = await this.run(() => queries);
+    const results = await this.run(() => queries, 0, landed && (() => landed));
     return results.map((r) => r.results ?? []);
   }
 
   /** A targeted claim (or the extension of the caller's own live claim). */
   async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
     await this.remember(req.claimer.accountId);
-    const [, opened, updated] = await this.run((db, now) => claimTaskStatements(db, req, now).map((s) => toRawQuery(s)));
+    let runId = '';
+    const [, opened, updated] = await this.run(
+      (db, now) => claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)),
+      0,
+      () => claimLandedQueries(database(this.env.DB), 'task', runId),
+    );
     const row = firstTask(updated);
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return { row, fresh: (opened?.meta.changes ?? 0) > 0 };
@@ -233,16 +249,21 @@ export class ClaimQueue extends DurableObject<Env> {
   }
 
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
-    const results = await this.run((db, now) => claimNextQueries(db, req, now), CLAIM_SWEEP_STATEMENTS);
+    let runId = '';
+    const results = await this.run(
+      (db, now) => claimNextQueries(db, req, now, (runId = newId('run', now))),
+      CLAIM_SWEEP_STATEMENTS,
+      () => claimLandedQueries(database(this.env.DB), 'next', runId),
+    );
     const row = firstTask(results[CLAIMED_RESULT]);
     if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
     return row;
   }
 
   /** Queues a job's statements for the next D1 batch; resolves with the job's own results. */
-  private run(build: Job['build'], shared = 0): Promise<D1Result<RawRow>[]> {
+  private run(build: Job['build'], shared = 0, landed?: Job['landed']): Promise<D1Result<RawRow>[]> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ build, shared, resolve, reject });
+      this.pending.push({ build, shared, landed, resolve, reject });
       void this.flush();
     });
   }
@@ -278,10 +299,7 @@ export class ClaimQueue extends DurableObject<Env> {
           const results = await this.batch(statements);
           group.forEach(({ job }, i) => job.resolve(slots[i]!.map((at) => results[at]!)));
         } catch (error) {
-          if (group.length === 1) group[0]!.job.reject(error);
-          // A batch is one transaction: one job's failing statement rolled back every job in it.
-          // Each runs again on its own, so only the job at fault fails.
-          else for (const { job, queries } of group) await this.batch(queries).then(job.resolve, job.reject);
+          await this.recover(group, error);
         }
       }
     } finally {
@@ -289,8 +307,48 @@ export class ClaimQueue extends DurableObject<Env> {
     }
   }
 
+  /**
+   * A batch failed. Either one job's statement failed and the transaction rolled back every job
+   * in it, or D1 committed and the answer was lost. Jobs that landed are answered from what D1
+   * holds; the others run again, each on its own, so only the job at fault fails and none takes
+   * effect twice (a claim run twice would hold two tasks).
+   */
+  private async recover(group: { job: Job; queries: RawQuery[] }[], error: unknown): Promise<void> {
+    const checks = group.map(({ job }) => job.landed?.() ?? null);
+    let landed: (D1Result<RawRow>[] | null)[];
+    let unknowable = false;
+    try {
+      landed = await this.readLanded(checks);
+    } catch {
+      landed = checks.map(() => null);
+      unknowable = true;
+    }
+    for (const [i, { job, queries }] of group.entries()) {
+      const found = landed[i];
+      if (found) job.resolve(found);
+      // D1 cannot say whether it landed: fail it rather than risk running it twice.
+      else if (unknowable && checks[i]) job.reject(error);
+      else if (group.length === 1 && !job.landed) job.reject(error);
+      else await this.batch(queries).then(job.resolve, job.reject);
+    }
+  }
+
+  /** Per job, its results as D1 holds them if it landed, else null; one round trip for all. */
+  private async readLanded(checks: ((RawQuery | null)[] | null)[]): Promise<(D1Result<RawRow>[] | null)[]> {
+    const queries = checks.flatMap((c) => (c ?? []).filter((q): q is RawQuery => q !== null));
+    if (queries.length === 0) return checks.map(() => null);
+    const read = await this.batch(queries);
+    let at = 0;
+    return checks.map((c) => {
+      if (!c) return null;
+      const rows = c.map((q) => (q ? (read[at++]!.results ?? []) : []));
+      const decisive = c.findIndex((q) => q !== null);
+      return rows[decisive]!.length > 0 ? rows.map(asResult) : null;
+    });
+  }
+
   private batch(queries: RawQuery[]): Promise<D1Result<RawRow>[]> {
-    const d1 = database(this.env.DB).$client;
+    const d1 = database(this.d1).$client;
     return d1.batch<RawRow>(queries.map((q) => d1.prepare(q.sql).bind(...q.params)));
   }
 
@@ -399,6 +457,9 @@ export function shareLeading(group: { job: Job; queries: RawQuery[] }[]): { stat
   );
   return { statements, slots };
 }
+
+/** Rows read back for a statement that landed, as its own result would have carried them. */
+const asResult = (rows: RawRow[]): D1Result<RawRow> => ({ results: rows, success: true, meta: { changes: rows.length } as D1Meta & Record<string, unknown> });
 
 /** The claimed task from a claim's UPDATE ... RETURNING, if it took one. */
 function firstTask(result: D1Result<RawRow> | undefined): TaskFields | null {

@@ -2,7 +2,8 @@
  * Request body normalisation for every write, before any validator runs:
  * - over the size limit: 413 (checked on Content-Length and on the bytes actually read);
  * - an empty body means `{}` (the SDK and MCP server POST `complete` with no body);
- * - a non-empty body must be JSON (415 otherwise) and must parse (400 otherwise).
+ * - a non-empty body must be JSON (415 otherwise), must parse (400 otherwise) and nest no deeper
+ *   than LIMIT_JSON_DEPTH (400 JSON_TOO_DEEP: SQLite's JSON functions fail on deep documents).
  * The text is cached on the request, since the stream can be read only once.
  */
 import type { MiddlewareHandler } from 'hono';
@@ -44,6 +45,10 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
   } catch {
     throw new ApiError(400, 'MALFORMED_JSON', 'Request body is not valid JSON');
   }
+  const maxDepth = limit(c.env, 'JSON_DEPTH');
+  if (jsonDepth(text) > maxDepth) {
+    throw new ApiError(400, 'JSON_TOO_DEEP', `Request body nests arrays and objects more than ${maxDepth} levels deep`);
+  }
   cache.text = Promise.resolve(text);
   return next();
 };
@@ -69,4 +74,21 @@ export async function readCapped(stream: ReadableStream<Uint8Array>, max: number
     offset += chunk.byteLength;
   }
   return out;
+}
+
+/** How deep arrays and objects nest in `text` (valid JSON): brackets counted outside strings. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92 /* \\ */) i++;
+      else if (ch === 34 /* " */) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 /* { */ || ch === 91 /* [ */) deepest = Math.max(deepest, ++depth);
+    else if (ch === 125 /* } */ || ch === 93 /* ] */) depth--;
+  }
+  return deepest;
 }

@@ -7,9 +7,10 @@ import { findDuplicates } from '../domain/dedup';
 import { listTasks } from '../domain/task-list';
 import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson } from '../domain/task-json';
-import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, NEXT_OCCURRENCE_RESULT, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
+import { completionLandedQueries, completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, NEXT_OCCURRENCE_RESULT, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from '../domain/tasks';
 import type { AppBindings } from '../env';
 import { limit } from '../lib/config';
+import { badRequest } from '../lib/errors';
 import { createdTaskEvents, emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
 import { queueFor } from '../queue/claim-queue';
 import { notifyTaskAvailable } from '../queue/notify';
@@ -156,7 +157,7 @@ const ListQuery = z.object({
   priority: priorityInput.optional().openapi({ type: 'string', example: '3' }),
   search: querySingle.pipe(z.string().max(200, 'At most 200 characters')).optional(),
   label: queryList.optional(),
-  labels: queryList.optional().openapi({ description: 'Comma list or repeated; every label must be on the task' }),
+  labels: queryList.optional().openapi({ description: 'Comma list or repeated; every label must be on the task (at most 20 with `label`)' }),
   due: z.enum(['today', 'upcoming', 'overdue']).optional(),
   due_after: dateQuery.optional().openapi({ description: 'Due on or after' }),
   due_before: dateQuery.optional().openapi({ description: 'Due on or before (a date includes that whole day)' }),
@@ -306,6 +307,11 @@ export const taskRoutes = createRouter()
     const pageLimit = q.limit ?? 100;
     const offset = q.offset ?? 0;
     const labelSet = [...new Set([...(q.label ?? []), ...(q.labels ?? [])])];
+    const maxLabels = limit(c.env, 'LABELS_PER_QUERY');
+    // Each label is one more EXISTS in the listing's SQL; past the cap SQLite's expression tree overflows.
+    if (labelSet.length > maxLabels) {
+      throw badRequest('VALIDATION_FAILED', `Invalid query: labels: at most ${maxLabels} labels`, [{ field: 'labels', message: `At most ${maxLabels} labels` }]);
+    }
     const page = await listTasks(
       database(c.env.DB),
       p,
@@ -363,7 +369,7 @@ export const taskRoutes = createRouter()
     const db = database(c.env.DB);
     // Through the account's queue: completions share its D1 batches with the fleet's claims.
     const statements = completionStatements(db, completion, now).map((s) => toRawQuery(s));
-    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements);
+    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements, completionLandedQueries(completion, now));
     const row = await completionOutcome(db, completion, results, now);
     const task = taskJson(row, now);
     emit(c, 'task.completed', task);

@@ -1,6 +1,8 @@
 /**
  * Starts `wrangler dev` on a free port with its own fresh local state (migrations applied),
- * and stops it afterwards. Used by the end-to-end and client-compatibility suites.
+ * and stops it afterwards. Used by the end-to-end and client-compatibility suites. A server can
+ * also be crashed (SIGKILL of its whole process group) and started again on the same state and
+ * port. `--test-scheduled` serves the Cron Trigger's handler at `/__scheduled`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +22,12 @@ export interface DevServer {
   /** Runs SQL against the server's local D1 (as `wrangler d1 execute --local`). */
   query: <T = Record<string, unknown>>(sql: string) => T[];
   logs: () => string;
+  /** Kills wrangler dev and workerd at once (SIGKILL to the process group): no clean shutdown. */
+  crash: () => Promise<void>;
+  /** Starts wrangler dev again on the same local state and port; resolves once it is healthy. */
+  restart: () => Promise<void>;
+  /** Runs the scheduled handler once, as the Cron Trigger would. */
+  runScheduled: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -54,31 +62,47 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const port = await freePort();
   const inspector = await freePort();
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-  const child: ChildProcess = spawn(
-    WRANGLER,
-    ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false', '--test-scheduled', ...vars],
-    { cwd: ROOT, env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+  let output = '';
+  let child: ChildProcess;
+
+  const launch = async () => {
+    child = spawn(
+      WRANGLER,
+      ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false', '--test-scheduled', ...vars],
+      { cwd: ROOT, env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    child.stdout?.on('data', (d) => (output += d));
+    child.stderr?.on('data', (d) => (output += d));
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+      try {
+        const res = await fetch(`${baseUrl}/health`);
+        if (res.ok) break;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`wrangler dev did not become healthy:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+
+  const signalGroup = async (signal: NodeJS.Signals, graceMs: number) => {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+    const exited = new Promise((r) => child.once('exit', r));
     try {
-      const res = await fetch(`${baseUrl}/health`);
-      if (res.ok) break;
+      process.kill(-child.pid, signal);
     } catch {
-      // not up yet
+      child.kill(signal);
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`wrangler dev did not become healthy:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+  };
+
+  await launch();
 
   return {
     baseUrl,
@@ -95,21 +119,26 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       return parsed.flatMap((r) => r.results);
     },
     logs: () => output,
+    crash: async () => {
+      await signalGroup('SIGKILL', 10_000);
+      // workerd too: nothing may answer on the port any more.
+      await fetch(`${baseUrl}/health`).then(
+        () => Promise.reject(new Error('the server still answers after the crash')),
+        () => undefined,
+      );
+    },
+    restart: launch,
+    runScheduled: async () => {
+      const res = await fetch(`${baseUrl}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+      if (!res.ok) throw new Error(`/__scheduled answered ${res.status}: ${await res.text()}`);
+    },
     stop: async () => {
-      if (child.exitCode === null && child.pid) {
-        const exited = new Promise((r) => child.once('exit', r));
+      await signalGroup('SIGTERM', 5000);
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
         try {
-          process.kill(-child.pid, 'SIGTERM');
+          process.kill(-child.pid, 'SIGKILL');
         } catch {
-          child.kill('SIGTERM');
-        }
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) {
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
+          // already gone
         }
       }
       rmSync(persist, { recursive: true, force: true });
