@@ -610,3 +610,34 @@ export const decisionLinks = sqliteTable(
   },
   (t) => [uniqueIndex('decision_links_hash_unique').on(t.tokenHash), index('decision_links_task_idx').on(t.taskId, t.createdAt)],
 );
+
+/** Single-use magic links by which a human signs in to the dashboard (src/sign-in). */
+export const signInTokens = sqliteTable(
+  'sign_in_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    accountId: text('account_id').notNull(),
+    /** HMAC of the token under KEY_PEPPER; the token itself is only in the email. */
+    tokenHash: text('token_hash').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('sign_in_tokens_hash_unique').on(t.tokenHash)],
+);
+
+/** Dashboard sessions of humans: the cookie holds a random id whose HMAC is the key here. */
+export const humanSessions = sqliteTable(
+  'human_sessions',
+  {
+    id: text('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    userId: text('user_id').notNull(),
+    accountId: text('account_id').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    revokedAt: text('revoked_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('human_sessions_hash_unique').on(t.tokenHash), index('human_sessions_user_idx').on(t.userId)],
+);

@@ -1,0 +1,198 @@
+/**
+ * The reads behind the board and the task page, each one D1 batch (one round trip), built on the
+ * domain's visibility rule (`filterConditions`, `assertCanRead`) and its JSON shapes, so a page
+ * shows exactly what the API would answer the same principal.
+ */
+import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { accounts, agents, comments, projects, runs, subtasks, taskContextHistory, taskLabels, taskLinks, tasks, webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
+import { webhookJson, type WebhookJson } from '../domain/webhooks';
+import { deliveryJson, type DeliveryJson } from '../webhooks/deliveries';
+import { notFound } from '../lib/errors';
+import type { Principal } from '../domain/access';
+import { agentJson, type AgentJson } from '../domain/agents';
+import { commentJson, type CommentJson } from '../domain/comments';
+import { projectJson, type ProjectJson } from '../domain/projects';
+import { runJson, type RunJson } from '../domain/runs';
+import { subtaskJson, type SubtaskJson } from '../domain/subtasks';
+import { assertCanRead, visibleTasks } from '../domain/task-access';
+import { filterConditions } from '../domain/task-list';
+import { linkJson, type LinkJson } from '../domain/task-links';
+import { taskJson, type TaskJson } from '../domain/task-json';
+import { isoSeconds } from '../lib/time';
+
+export const COLUMNS = ['open', 'claimed', 'waiting', 'done'] as const;
+export type ColumnName = (typeof COLUMNS)[number];
+export const COLUMN_PAGE = 25;
+
+export interface BoardFilters {
+  project?: string;
+  label?: string;
+  assignee?: string;
+  search?: string;
+  /** Per column: how many cards of it to skip (each column pages on its own). */
+  offsets: Record<ColumnName, number>;
+}
+
+export interface BoardColumn {
+  tasks: TaskJson[];
+  total: number;
+  offset: number;
+}
+
+export interface BoardData {
+  columns: Record<ColumnName, BoardColumn>;
+  projects: ProjectJson[];
+  agents: AgentJson[];
+  labels: string[];
+}
+
+/** Which column a task is in, as SQL; `taskJson` shows the same (a run-out lease is no claim). */
+function columnCondition(column: ColumnName, nowIso: string): SQL {
+  const live = and(isNotNull(tasks.claimedByAgentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`)!;
+  const notLive = or(sql`${tasks.claimedByAgentId} is null`, sql`${tasks.leaseExpiresAt} is null`, lte(tasks.leaseExpiresAt, nowIso))!;
+  const waiting = eq(tasks.sessionState, 'waiting_input');
+  const open = eq(tasks.completed, false);
+  switch (column) {
+    case 'open':
+      return and(open, notLive)!;
+    case 'claimed':
+      return and(open, live, sql`coalesce(${tasks.sessionState}, '') <> 'waiting_input'`)!;
+    case 'waiting':
+      return and(open, live, waiting)!;
+    case 'done':
+      return eq(tasks.completed, true);
+  }
+}
+
+export async function boardData(db: Db, p: Principal, f: BoardFilters, now: number): Promise<BoardData> {
+  const nowIso = isoSeconds(now);
+  const base = filterConditions(p, { project_id: f.project, assigned_to: f.assignee, search: f.search, limit: COLUMN_PAGE, offset: 0 }, now);
+  if (f.label) base.push(sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${f.label})`);
+  const where = (column: ColumnName) => and(...base, columnCondition(column, nowIso));
+  const page = (column: ColumnName) =>
+    db
+      .select()
+      .from(tasks)
+      .where(where(column))
+      .orderBy(...(column === 'done' ? [desc(tasks.completedAt), desc(tasks.id)] : [desc(tasks.priority), desc(tasks.createdAt), desc(tasks.id)]))
+      .limit(COLUMN_PAGE)
+      .offset(f.offsets[column]);
+  const total = (column: ColumnName) => db.select({ n: count() }).from(tasks).where(where(column));
+  const [open, claimed, waiting, done, nOpen, nClaimed, nWaiting, nDone, projectRows, agentRows, acct, labelRows] = await db.batch([
+    page('open'),
+    page('claimed'),
+    page('waiting'),
+    page('done'),
+    total('open'),
+    total('claimed'),
+    total('waiting'),
+    total('done'),
+    db.select().from(projects).where(eq(projects.accountId, p.accountId)).orderBy(asc(projects.sortOrder), asc(projects.id)),
+    db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
+    db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
+    db.selectDistinct({ label: taskLabels.label }).from(taskLabels).where(eq(taskLabels.accountId, p.accountId)).orderBy(asc(taskLabels.label)).limit(200),
+  ]);
+  const column = (rows: (typeof tasks.$inferSelect)[], n: { n: number }[], name: ColumnName): BoardColumn => ({
+    tasks: rows.map((r) => taskJson(r, now)),
+    total: n[0]?.n ?? 0,
+    offset: f.offsets[name],
+  });
+  const defaultId = acct[0]?.defaultAgentId ?? null;
+  return {
+    columns: { open: column(open, nOpen, 'open'), claimed: column(claimed, nClaimed, 'claimed'), waiting: column(waiting, nWaiting, 'waiting'), done: column(done, nDone, 'done') },
+    projects: projectRows.map(projectJson),
+    agents: agentRows.map((r) => agentJson(r, defaultId)),
+    labels: labelRows.map((r) => r.label),
+  };
+}
+
+export interface HistoryRow {
+  key: string;
+  value: string | null;
+  version: number;
+  source: string;
+  agent_id: string | null;
+  created_at: string;
+}
+
+export interface TaskPageData {
+  task: TaskJson;
+  context: Record<string, unknown>;
+  history: HistoryRow[];
+  comments: CommentJson[];
+  subtasks: SubtaskJson[];
+  links: LinkJson[];
+  chain: TaskJson[];
+  runs: RunJson[];
+  agents: AgentJson[];
+  projects: ProjectJson[];
+}
+
+const HISTORY_SHOWN = 100;
+const COMMENTS_SHOWN = 200;
+const CHAIN_SHOWN = 100;
+const RUNS_SHOWN = 50;
+
+/** Everything the task page shows in one batch; a task the principal cannot see is the API's 404. */
+export async function taskPageData(db: Db, p: Principal, id: string, now: number): Promise<TaskPageData> {
+  const inAccount = (t: { accountId: AnyColumn }) => eq(t.accountId, p.accountId);
+  const [taskRows, history, commentRows, subtaskRows, linkRows, chainRows, runRows, agentRows, projectRows] = await db.batch([
+    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db.select().from(taskContextHistory).where(and(eq(taskContextHistory.taskId, id), inAccount(taskContextHistory))).orderBy(desc(taskContextHistory.version), asc(taskContextHistory.key)).limit(HISTORY_SHOWN),
+    db.select().from(comments).where(and(eq(comments.taskId, id), inAccount(comments))).orderBy(asc(comments.createdAt), asc(comments.id)).limit(COMMENTS_SHOWN),
+    db.select().from(subtasks).where(and(eq(subtasks.taskId, id), inAccount(subtasks))).orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
+    db.select().from(taskLinks).where(and(eq(taskLinks.taskId, id), inAccount(taskLinks))).orderBy(asc(taskLinks.createdAt)),
+    // The whole delegation tree this task belongs to (same root), as the API's chain answers it.
+    db
+      .select()
+      .from(tasks)
+      .where(and(visibleTasks(p), sql`${tasks.rootTaskId} = (select ${tasks.rootTaskId} from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId})`))
+      .orderBy(asc(tasks.depth), asc(tasks.createdAt))
+      .limit(CHAIN_SHOWN),
+    db.select().from(runs).where(and(eq(runs.taskId, id), inAccount(runs))).orderBy(desc(runs.claimedAtMs)).limit(RUNS_SHOWN),
+    db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
+    db.select().from(projects).where(eq(projects.accountId, p.accountId)).orderBy(asc(projects.sortOrder), asc(projects.id)),
+  ]);
+  const row = taskRows[0];
+  assertCanRead(p, row);
+  let context: Record<string, unknown> = {};
+  try {
+    context = JSON.parse(row.context) as Record<string, unknown>;
+  } catch {
+    // An unreadable context shows as empty; the API answers the same.
+  }
+  return {
+    task: taskJson(row, now),
+    context,
+    history: history.map((h) => ({ key: h.key, value: h.value, version: h.version, source: h.source, agent_id: h.agentId, created_at: h.createdAt })),
+    comments: commentRows.map(commentJson),
+    subtasks: subtaskRows.map(subtaskJson),
+    links: linkRows.map(linkJson),
+    chain: chainRows.map((r) => taskJson(r, now)),
+    runs: runRows.map(runJson),
+    agents: agentRows.map((r) => agentJson(r, null)),
+    projects: projectRows.map(projectJson),
+  };
+}
+
+const DELIVERIES_SHOWN = 50;
+
+/** A webhook of the account with its latest deliveries and their attempts, in one batch. */
+export async function webhookPageData(db: Db, p: Principal, id: string): Promise<{ webhook: WebhookJson; deliveries: DeliveryJson[] }> {
+  const latest = db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.webhookId, id), eq(webhookDeliveries.accountId, p.accountId)))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(DELIVERIES_SHOWN);
+  const [hook, deliveries, attempts] = await db.batch([
+    db.select().from(webhooks).where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId))),
+    db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, latest)).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)),
+    db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, latest)).orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt)),
+  ]);
+  if (!hook[0]) throw notFound('webhook');
+  const byDelivery = new Map<string, (typeof attempts)[number][]>();
+  for (const a of attempts) byDelivery.set(a.deliveryId, [...(byDelivery.get(a.deliveryId) ?? []), a]);
+  return { webhook: webhookJson(hook[0]), deliveries: deliveries.map((d) => deliveryJson(d, byDelivery.get(d.id) ?? [])) };
+}

@@ -1,0 +1,481 @@
+/**
+ * The dashboard at /app: sign-in by magic link, then the board, task pages, agents, fleet
+ * attention, webhooks and usage. Pages call the domain functions the API calls, as the
+ * signed-in human's principal (the account's admin, see sign-in/sign-in.ts), and every action
+ * is authorised by the same table (domain/access.ts). Writes are form POSTs answered with a
+ * redirect (or a page showing a secret once); Hono's csrf middleware refuses cross-origin forms.
+ */
+import { z } from '@hono/zod-openapi';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import { database, type Db } from '../db/client';
+import { authorize, type Operation } from '../domain/access';
+import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../domain/agents';
+import { addComment } from '../domain/comments';
+import { delegateTask } from '../domain/delegation';
+import { fleetAttention } from '../domain/fleet';
+import { createCheckout, createPortal } from '../domain/billing';
+import { toRawQuery, type RawRow } from '../domain/sql-batch';
+import { taskJson, type TaskJson } from '../domain/task-json';
+import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../domain/tasks';
+import { usage } from '../domain/usage';
+import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../domain/webhooks';
+import type { Env, Variables } from '../env';
+import { isDevelopment, keyPepper, limit, rateLimitFor } from '../lib/config';
+import { ApiError } from '../lib/errors';
+import { principalCache } from '../limits/key-gate';
+import { notifyTaskAvailable } from '../queue/notify';
+import { queueFor } from '../queue/claim-queue';
+import { limitIp, onboardingDeps } from '../routes/onboarding';
+import { agentSlug, ROLE } from '../routes/schemas';
+import { dueDateInput, priorityInput } from '../routes/tasks';
+import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
+import { consumeSignIn, loadHuman, requestSignIn, revokeSession, revokeSessionToken, type Human } from '../sign-in/sign-in';
+import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
+import { CLIENT_SCRIPT, STYLESHEET } from './assets';
+import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
+import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage, type Viewer } from './views';
+
+type DashboardBindings = { Bindings: Env; Variables: Variables & { human: Human } };
+type Ctx = Context<DashboardBindings>;
+
+// Stripe's pages are where checkout and the portal continue (a form's redirect is checked too).
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self' https://checkout.stripe.com https://billing.stripe.com",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+const PAGE_HEADERS: Record<string, string> = {
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy': CSP,
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  // The sign-in link page carries its token in the URL: never pass it on.
+  'Referrer-Policy': 'no-referrer',
+};
+
+const FORM_BYTES = 64 * 1024;
+
+async function render(c: Ctx, page: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 = 200): Promise<Response> {
+  return c.html(`<!doctype html>\n${await page}`, status);
+}
+
+const viewerOf = (h: Human | undefined): Viewer | null => (h ? { email: h.email, name: h.name } : null);
+
+/** The `back` form field, only if it is a path inside the dashboard. */
+function backTo(form: Form, fallback: string): string {
+  const back = one(form, 'back');
+  return back && /^\/app(\/[\w/-]*)?(\?[\w=&%.+-]*)?$/.test(back) ? back : fallback;
+}
+
+type Form = Record<string, string | File | (string | File)[]>;
+
+function one(form: Form, name: string): string | undefined {
+  const v = form[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return typeof s === 'string' ? s : undefined;
+}
+
+function many(form: Form, name: string): string[] {
+  const v = form[name];
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+async function formOf(c: Ctx): Promise<Form> {
+  try {
+    return await c.req.parseBody({ all: true });
+  } catch {
+    throw new ApiError(400, 'INVALID_FORM', 'The form could not be read.');
+  }
+}
+
+/** Zod's first complaint as the plain 400 a form user can act on. */
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  throw new ApiError(400, 'VALIDATION_FAILED', `${field ? `${field}: ` : ''}${issue.message}`);
+}
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const labelList = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((l) => l.trim()).filter(Boolean))
+  .pipe(z.array(z.string().max(50, 'A label has at most 50 characters')).max(20, 'At most 20 labels'));
+const refId = z.preprocess(blankToUndefined, z.string().max(64).optional());
+
+const TaskForm = z.object({
+  content: z.string().trim().min(1, 'Required').max(500, 'At most 500 characters'),
+  description: z.string().max(10_000, 'At most 10000 characters').optional(),
+  priority: z.preprocess(blankToUndefined, priorityInput.optional()),
+  labels: labelList,
+  project_id: refId,
+  assigned_to_agent_id: refId,
+  due_date: z.preprocess(blankToUndefined, dueDateInput.optional()),
+});
+
+const Evidence = z.object({
+  evidence_kind: z.string().optional(),
+  evidence_ref: z.string().trim().max(500, 'At most 500 characters').optional(),
+  evidence_summary: z.string().trim().max(1000, 'At most 1000 characters').optional(),
+});
+
+const AgentForm = z.object({
+  name: agentSlug,
+  display_name: z.preprocess(blankToUndefined, z.string().max(100).optional()),
+  role: ROLE.default('worker'),
+});
+
+const WebhookForm = z.object({
+  url: z.string().trim().min(1, 'Required').max(2048),
+  events: z.array(z.string()).min(1, 'Pick at least one event'),
+  description: z.preprocess(blankToUndefined, z.string().max(500).optional()),
+});
+
+/** The principal of the signed-in human, checked against the authorisation table. */
+function principal(c: Ctx, op: Operation) {
+  const p = c.get('human').principal;
+  authorize(p, op);
+  return p;
+}
+
+const db = (c: Ctx): Db => database(c.env.DB);
+
+function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
+  const p = c.get('human').principal;
+  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
+}
+
+const humanAuthor = (h: Human) => `${h.name ?? h.email} (human)`;
+
+function boardFilters(c: Ctx): BoardFilters {
+  const q = (name: string) => {
+    const v = c.req.query(name)?.trim();
+    return v ? v.slice(0, 200) : undefined;
+  };
+  const offsets = Object.fromEntries(COLUMNS.map((col) => [col, Math.min(1_000_000, Math.max(0, Math.floor(Number(c.req.query(`${col}_offset`)) || 0)))])) as Record<ColumnName, number>;
+  return { project: q('project'), label: q('label'), assignee: q('assignee'), search: q('q'), offsets };
+}
+
+const signIn = new Hono<DashboardBindings>()
+  .get('/sign-in', (c) => render(c, <SignInPage />))
+  .post('/sign-in', async (c) => {
+    const form = await formOf(c);
+    const email = parse(z.object({ email: z.email('Enter an email address').max(254) }), { email: one(form, 'email')?.trim() }).email;
+    const deps = onboardingDeps(c as unknown as Context);
+    const now = Date.now();
+    await limitIp(c as unknown as Context, deps, now);
+    const { message } = await requestSignIn(
+      { db: deps.db, pepper: deps.pepper, mailer: deps.mailer, rate: deps.rate, emailsPerHour: deps.limits.emailsPerHour, linkUrl: `${deps.linkBase.replace(/\/+$/, '')}/app/sign-in/link` },
+      { email },
+      now,
+    );
+    return render(c, <SignInPage message={message} email={email} />);
+  })
+  // Opening the link signs nothing in (mail scanners prefetch links): the button does.
+  .get('/sign-in/link', (c) => {
+    const token = (c.req.query('token') ?? '').slice(0, 100);
+    return render(c, <SignInLinkPage token={token} />);
+  })
+  .post('/sign-in/link', async (c) => {
+    const form = await formOf(c);
+    const deps = onboardingDeps(c as unknown as Context, false);
+    const now = Date.now();
+    await limitIp(c as unknown as Context, deps, now);
+    const session = await consumeSignIn(deps, (one(form, 'token') ?? '').trim(), now);
+    if (!session) {
+      return render(
+        c,
+        <MessagePage title="Sign-in link not valid">
+          <p role="alert">This sign-in link is unknown, expired or already used. Links work once, for 15 minutes.</p>
+          <p>
+            <a href="/app/sign-in">Get a new link</a>
+          </p>
+        </MessagePage>,
+        400,
+      );
+    }
+    // A new token every sign-in; the session this browser had (if any) ends.
+    await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
+    setSessionCookie(c, session.token);
+    return c.redirect('/app', 303);
+  });
+
+/** Pages and actions that need a signed-in human. */
+const pages = new Hono<DashboardBindings>()
+  .use('*', async (c, next) => {
+    const human = await loadHuman(db(c), keyPepper(c.env), sessionToken(c), Date.now());
+    if (!human) {
+      if (sessionToken(c)) clearSessionCookie(c);
+      if (c.req.method === 'GET') return c.redirect('/app/sign-in', 303);
+      return render(
+        c,
+        <MessagePage title="Signed out">
+          <p role="alert">Your session has ended. Sign in again to continue.</p>
+          <p>
+            <a href="/app/sign-in">Sign in</a>
+          </p>
+        </MessagePage>,
+        401,
+      );
+    }
+    c.set('human', human);
+    await next();
+  })
+  .post('/sign-out', async (c) => {
+    await revokeSession(db(c), c.get('human').sessionId, Date.now());
+    clearSessionCookie(c);
+    return c.redirect('/app/sign-in', 303);
+  })
+  // ---------------------------------------------------------------- board and tasks
+  .get('/', async (c) => {
+    const p = principal(c, 'tasks.list');
+    const now = Date.now();
+    const filters = boardFilters(c);
+    const data = await boardData(db(c), p, filters, now);
+    return render(c, <BoardPage viewer={viewerOf(c.get('human'))!} data={data} filters={filters} now={now} baseUrl={new URL(c.req.url).origin} />);
+  })
+  .post('/tasks', async (c) => {
+    const p = principal(c, 'tasks.create');
+    const form = await formOf(c);
+    const input = parse(TaskForm, { ...form, labels: one(form, 'labels') });
+    const now = Date.now();
+    const { row, claimersWaiting } = await createTask(db(c), p, input, limit(c.env, 'TASKS_PER_MONTH'), now);
+    const task = taskJson(row, now);
+    emit(c, 'task.created', task);
+    if (row.assignedToAgentId) emit(c, 'task.assigned', task);
+    if (claimersWaiting) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.redirect(backTo(form, '/app'), 303);
+  })
+  .get('/tasks/:id', async (c) => {
+    const p = principal(c, 'tasks.read');
+    const now = Date.now();
+    const data = await taskPageData(db(c), p, c.req.param('id').slice(0, 64), now);
+    return render(c, <TaskPage viewer={viewerOf(c.get('human'))!} data={data} now={now} />);
+  })
+  .post('/tasks/:id/edit', async (c) => {
+    const p = principal(c, 'tasks.update');
+    const id = c.req.param('id');
+    const form = await formOf(c);
+    const parsed = parse(TaskForm, { ...form, labels: one(form, 'labels') });
+    const input: TaskInput = {
+      content: parsed.content,
+      description: parsed.description?.trim() ? parsed.description : null,
+      priority: parsed.priority,
+      labels: parsed.labels,
+      assigned_to_agent_id: parsed.assigned_to_agent_id ?? null,
+      due_date: parsed.due_date ?? null,
+    };
+    const now = Date.now();
+    const { before, after } = await updateTask(db(c), p, id, input, now);
+    if (after !== before) {
+      const task = taskJson(after, now);
+      emit(c, 'task.updated', task);
+      if (after.assignedToAgentId !== before.assignedToAgentId) {
+        if (after.assignedToAgentId) emit(c, 'task.assigned', task);
+        notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+      }
+    }
+    return c.redirect(`/app/tasks/${encodeURIComponent(id)}`, 303);
+  })
+  .post('/tasks/:id/complete', async (c) => {
+    const p = principal(c, 'tasks.complete');
+    const id = c.req.param('id');
+    const form = await formOf(c);
+    const ev = parse(Evidence, { evidence_kind: one(form, 'evidence_kind'), evidence_ref: one(form, 'evidence_ref'), evidence_summary: one(form, 'evidence_summary') });
+    const evidence = ev.evidence_ref
+      ? [parse(z.object({ kind: z.enum(['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url', 'command_output']), ref: z.string(), summary: z.string().optional() }), { kind: ev.evidence_kind, ref: ev.evidence_ref, summary: ev.evidence_summary || undefined })]
+      : [];
+    const now = Date.now();
+    const completion = { principal: p, taskId: id, evidence };
+    const database_ = db(c);
+    // Through the account's queue, as the API completes: it shares D1 batches with the fleet's claims.
+    const statements = completionStatements(database_, completion, now).map((s) => toRawQuery(s));
+    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements);
+    const row = await completionOutcome(database_, completion, results, now);
+    emit(c, 'task.completed', taskJson(row, now));
+    if (results[PARENT_REOPENED_RESULT]?.length) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.redirect(backTo(form, '/app'), 303);
+  })
+  .post('/tasks/:id/reopen', async (c) => {
+    const p = principal(c, 'tasks.uncomplete');
+    const form = await formOf(c);
+    const now = Date.now();
+    const row = await uncompleteTask(db(c), p, c.req.param('id'), now);
+    emit(c, 'task.updated', taskJson(row, now));
+    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.redirect(backTo(form, '/app'), 303);
+  })
+  .post('/tasks/:id/delegate', async (c) => {
+    const p = principal(c, 'tasks.delegate');
+    const id = c.req.param('id');
+    const form = await formOf(c);
+    const input = parse(TaskForm, { ...form, labels: one(form, 'labels') });
+    const now = Date.now();
+    const { child } = await delegateTask(db(c), p, id, input, { quota: limit(c.env, 'TASKS_PER_MONTH'), maxDepth: limit(c.env, 'DELEGATION_DEPTH') }, now);
+    const task = taskJson(child, now);
+    emit(c, 'task.created', task);
+    emit(c, 'task.delegated', task);
+    if (child.assignedToAgentId) emit(c, 'task.assigned', task);
+    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    return c.redirect(`/app/tasks/${encodeURIComponent(id)}`, 303);
+  })
+  .post('/tasks/:id/comments', async (c) => {
+    const p = principal(c, 'tasks.comments.write');
+    const id = c.req.param('id');
+    const form = await formOf(c);
+    const { content } = parse(z.object({ content: z.string().trim().min(1, 'Write something first').max(10_000, 'At most 10000 characters') }), { content: one(form, 'content') });
+    const now = Date.now();
+    // Recorded as the human, though it acts as the account's recovery agent.
+    const { task } = await addComment(db(c), p, id, { content, author: humanAuthor(c.get('human')) }, now);
+    emit(c, 'task.commented', taskJson(task, now));
+    return c.redirect(`/app/tasks/${encodeURIComponent(id)}#h-comments`, 303);
+  })
+  // ---------------------------------------------------------------- agents
+  .get('/agents', async (c) => {
+    const p = principal(c, 'agents.list');
+    return render(c, <AgentsPage viewer={viewerOf(c.get('human'))!} agents={await listAgents(db(c), p)} />);
+  })
+  .post('/agents', async (c) => {
+    const p = principal(c, 'agents.create');
+    const form = await formOf(c);
+    const input = parse(AgentForm, { name: one(form, 'name')?.trim(), display_name: one(form, 'display_name'), role: one(form, 'role') });
+    const agent = await createAgent(db(c), keyPepper(c.env), p, input, limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    const agents = await listAgents(db(c), p);
+    return render(c, <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: false }} />);
+  })
+  .post('/agents/:id/rotate', async (c) => {
+    const p = principal(c, 'agents.rotate_key');
+    const agent = await rotateAgentKey(db(c), principalCache(c.env), keyPepper(c.env), p, c.req.param('id'), Date.now());
+    const agents = await listAgents(db(c), p);
+    return render(c, <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: true }} />);
+  })
+  .post('/agents/:id/role', async (c) => {
+    const p = principal(c, 'agents.update');
+    const form = await formOf(c);
+    const role = parse(ROLE, one(form, 'role'));
+    await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { role }, Date.now());
+    return c.redirect('/app/agents', 303);
+  })
+  .post('/agents/:id/deactivate', async (c) => {
+    const p = principal(c, 'agents.update');
+    await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { active: false }, Date.now());
+    return c.redirect('/app/agents', 303);
+  })
+  .post('/agents/:id/activate', async (c) => {
+    const p = principal(c, 'agents.update');
+    await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { active: true }, Date.now());
+    return c.redirect('/app/agents', 303);
+  })
+  .post('/agents/:id/delete', async (c) => {
+    const p = principal(c, 'agents.delete');
+    await deleteAgent(db(c), principalCache(c.env), p, c.req.param('id'));
+    return c.redirect('/app/agents', 303);
+  })
+  // ---------------------------------------------------------------- fleet
+  .get('/fleet', async (c) => {
+    const p = principal(c, 'fleet.attention');
+    return render(c, <FleetPage viewer={viewerOf(c.get('human'))!} attention={await fleetAttention(db(c), p, Date.now())} />);
+  })
+  // ---------------------------------------------------------------- webhooks
+  .get('/webhooks', async (c) => {
+    const p = principal(c, 'webhooks.list');
+    return render(c, <WebhooksPage viewer={viewerOf(c.get('human'))!} webhooks={await listWebhooks(db(c), p)} />);
+  })
+  .post('/webhooks', async (c) => {
+    const p = principal(c, 'webhooks.create');
+    const form = await formOf(c);
+    const input = parse(WebhookForm, { url: one(form, 'url'), events: many(form, 'events'), description: one(form, 'description') });
+    const created = await createWebhook(db(c), principalCache(c.env), { development: isDevelopment(c.env) }, p, input, limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now());
+    return render(c, <WebhooksPage viewer={viewerOf(c.get('human'))!} webhooks={await listWebhooks(db(c), p)} created={created} />);
+  })
+  .get('/webhooks/:id', async (c) => {
+    const p = principal(c, 'webhooks.deliveries');
+    const { webhook, deliveries } = await webhookPageData(db(c), p, c.req.param('id').slice(0, 64));
+    const notice = c.req.query('sent') === 'ping' ? 'Test ping queued.' : c.req.query('sent') === 'redelivery' ? 'Redelivery queued.' : undefined;
+    return render(c, <WebhookPage viewer={viewerOf(c.get('human'))!} webhook={webhook} deliveries={deliveries} notice={notice} />);
+  })
+  .post('/webhooks/:id/ping', async (c) => {
+    const p = principal(c, 'webhooks.test');
+    const id = c.req.param('id');
+    await pingWebhook(c.env, db(c), p, id, Date.now());
+    return c.redirect(`/app/webhooks/${encodeURIComponent(id)}?sent=ping`, 303);
+  })
+  .post('/webhooks/:id/deliveries/:deliveryId/redeliver', async (c) => {
+    const p = principal(c, 'webhooks.redeliver');
+    const id = c.req.param('id');
+    await redeliver(c.env, db(c), p, id, c.req.param('deliveryId'), Date.now());
+    return c.redirect(`/app/webhooks/${encodeURIComponent(id)}?sent=redelivery`, 303);
+  })
+  // ---------------------------------------------------------------- usage and billing
+  .get('/usage', async (c) => {
+    const p = principal(c, 'account.usage');
+    const database_ = db(c);
+    const now = Date.now();
+    const [used, agents] = await Promise.all([
+      usage(
+        database_,
+        p,
+        { tasksPerMonth: limit(c.env, 'TASKS_PER_MONTH'), ratePerMinute: rateLimitFor(c.env, p.plan), contextBytes: limit(c.env, 'CONTEXT_BYTES'), bodyBytes: limit(c.env, 'BODY_BYTES'), delegationDepth: limit(c.env, 'DELEGATION_DEPTH') },
+        now,
+      ),
+      listAgents(database_, p),
+    ]);
+    return render(
+      c,
+      <UsagePage viewer={viewerOf(c.get('human'))!} usage={used} agentCount={agents.length} agentLimit={limit(c.env, 'AGENTS_PER_ACCOUNT')} billingConfigured={Boolean(c.env.STRIPE_SECRET_KEY)} />,
+    );
+  })
+  .post('/billing/checkout', async (c) => {
+    const p = principal(c, 'billing.checkout');
+    const form = await formOf(c);
+    const plan = parse(z.enum(['pro', 'scale']), one(form, 'plan'));
+    const { url } = await createCheckout(db(c), c.env, p, plan);
+    return c.redirect(url, 303);
+  })
+  .post('/billing/portal', async (c) => {
+    const p = principal(c, 'billing.portal');
+    const { url } = await createPortal(db(c), c.env, p);
+    return c.redirect(url, 303);
+  });
+
+export const dashboardRoutes = new Hono<DashboardBindings>()
+  .use('*', async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) c.res.headers.set(name, value);
+  })
+  // Forms from another origin are refused before anything runs (the cookie is SameSite=Lax too).
+  .use('*', csrf())
+  .use('*', bodyLimit({ maxSize: FORM_BYTES, onError: () => Promise.reject(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'The form is too large.')) }))
+  .get('/assets/app.css', (c) => c.body(STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8' }))
+  .get('/assets/app.js', (c) => c.body(CLIENT_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }))
+  .route('/', signIn)
+  .route('/', pages);
+
+dashboardRoutes.onError(async (thrown, c) => {
+  let err = thrown;
+  if (!(err instanceof ApiError) && !(err instanceof HTTPException)) {
+    console.error(JSON.stringify({ level: 'error', event: 'dashboard_error', message: err instanceof Error ? err.message : String(err) }));
+  }
+  // Hono's csrf middleware refuses with a 403 HTTPException.
+  if (err instanceof HTTPException && err.status === 403) err = new ApiError(403, 'CROSS_SITE_FORM', 'This form was sent from another site, so it was refused. Use the dashboard itself.');
+  const status = err instanceof ApiError ? err.status : 500;
+  const res = await render(
+    c as Ctx,
+    <ErrorPage viewer={viewerOf((c as Ctx).get('human'))} status={status} code={err instanceof ApiError ? err.code : 'INTERNAL'} message={err instanceof ApiError ? err.message : 'Something went wrong on our side.'} />,
+    status,
+  );
+  for (const [name, value] of Object.entries(err instanceof ApiError ? (err.headers ?? {}) : {})) res.headers.set(name, value);
+  return res;
+});

@@ -1,0 +1,263 @@
+/**
+ * The dashboard's sign-in, session, cookie and CSRF rules, the refusals across accounts, and
+ * the D1 round trips of each page, in workerd against real D1.
+ */
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
+import { eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app';
+import { tasks, webhooks } from '../../src/db/schema';
+import { createAccount } from '../../src/domain/accounts';
+import { countingD1 } from '../../src/lib/d1-metrics';
+import { api, BASE, db } from '../helpers/fixtures';
+import { freshEmail, freshIp, latestMail, mailCount } from '../helpers/onboarding';
+
+const FORM = 'application/x-www-form-urlencoded';
+
+interface Page {
+  status: number;
+  headers: Headers;
+  html: string;
+}
+
+async function send(path: string, init: { method?: string; form?: Record<string, string>; cookie?: string; origin?: string | null } = {}): Promise<Page> {
+  const headers: Record<string, string> = { 'CF-Connecting-IP': freshIp() };
+  if (init.cookie) headers.Cookie = `delega_session=${init.cookie}`;
+  if (init.form) headers['Content-Type'] = FORM;
+  if (init.origin !== null && init.method === 'POST') headers.Origin = init.origin ?? BASE;
+  const res = await SELF.fetch(`${BASE}${path}`, { method: init.method ?? 'GET', headers, body: init.form ? new URLSearchParams(init.form).toString() : undefined, redirect: 'manual' });
+  return { status: res.status, headers: res.headers, html: await res.text() };
+}
+
+const post = (path: string, form: Record<string, string>, cookie?: string, origin?: string | null) => send(path, { method: 'POST', form, cookie, origin });
+
+function cookieOf(res: Page): string {
+  const set = res.headers.get('Set-Cookie') ?? '';
+  const value = set.match(/delega_session=([^;]*)/)?.[1];
+  if (!value) throw new Error(`no session cookie in ${set}`);
+  return value;
+}
+
+/** An active account whose human (a user row) can sign in. */
+async function humanAccount() {
+  const email = freshEmail('human');
+  const made = await createAccount(db(), env.KEY_PEPPER!, { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } }, Date.now());
+  return { email, ...made };
+}
+
+async function signIn(email: string): Promise<{ cookie: string; signedIn: Page }> {
+  const asked = await post('/app/sign-in', { email });
+  expect(asked.status).toBe(200);
+  const { token } = await latestMail(email);
+  const signedIn = await post('/app/sign-in/link', { token: token! });
+  expect(signedIn.status).toBe(303);
+  return { cookie: cookieOf(signedIn), signedIn };
+}
+
+describe('sign-in by magic link', () => {
+  it('emails a single-use link; the link page signs in only on its button; the cookie is HttpOnly, Secure, SameSite=Lax', async () => {
+    const human = await humanAccount();
+    const asked = await post('/app/sign-in', { email: human.email.toUpperCase() });
+    expect(asked.status).toBe(200);
+    expect(asked.html).toContain('If an account uses that email, a sign-in link is on its way');
+    const mail = await latestMail(human.email);
+    expect(mail.subject).toBe('Sign in to Delega');
+    expect(mail.link).toMatch(/\/app\/sign-in\/link\?token=/);
+
+    // Opening the link (a mail scanner's prefetch) sets no cookie and spends nothing.
+    const opened = await send(`/app/sign-in/link?token=${mail.token}`);
+    expect(opened.status).toBe(200);
+    expect(opened.headers.get('Set-Cookie')).toBeNull();
+    expect(opened.headers.get('Referrer-Policy')).toBe('no-referrer');
+    expect(opened.html).toContain(`name="token" value="${mail.token}"`);
+
+    const signedIn = await post('/app/sign-in/link', { token: mail.token! });
+    expect(signedIn.status).toBe(303);
+    // No token in the URL after sign-in: the board is plain /app.
+    expect(signedIn.headers.get('Location')).toBe('/app');
+    const set = signedIn.headers.get('Set-Cookie')!;
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/Secure/i);
+    expect(set).toMatch(/SameSite=Lax/i);
+    expect(set).toMatch(/Path=\//);
+
+    const board = await send('/app', { cookie: cookieOf(signedIn) });
+    expect(board.status).toBe(200);
+    expect(board.html).toContain('<h1>Board</h1>');
+    expect(board.html).toContain('Ada');
+
+    // The same link again: refused, and no second session.
+    const replay = await post('/app/sign-in/link', { token: mail.token! });
+    expect(replay.status).toBe(400);
+    expect(replay.headers.get('Set-Cookie')).toBeNull();
+    expect(replay.html).toContain('unknown, expired or already used');
+  });
+
+  it('answers an unknown address exactly like a known one and sends nothing', async () => {
+    const stranger = freshEmail('nobody');
+    const known = await humanAccount();
+    const a = await post('/app/sign-in', { email: stranger });
+    const b = await post('/app/sign-in', { email: known.email });
+    expect(a.status).toBe(b.status);
+    expect(a.html.replace(stranger, '')).toBe(b.html.replace(known.email, ''));
+    expect(await mailCount(stranger)).toBe(0);
+    expect(await mailCount(known.email)).toBe(1);
+  });
+
+  it('limits sign-in mails per address like onboarding mails (429 past the hourly limit)', async () => {
+    const human = await humanAccount();
+    for (let i = 0; i < 5; i++) expect((await post('/app/sign-in', { email: human.email })).status).toBe(200);
+    const sixth = await post('/app/sign-in', { email: human.email });
+    expect(sixth.status).toBe(429);
+    expect(sixth.headers.get('Retry-After')).toBeTruthy();
+    expect(await mailCount(human.email)).toBe(5);
+  });
+
+  it('refuses expired links, made-up tokens and bad input with a clear 4xx', async () => {
+    const human = await humanAccount();
+    await post('/app/sign-in', { email: human.email });
+    const { token } = await latestMail(human.email);
+    await db().run(`update sign_in_tokens set expires_at = '2000-01-01T00:00:00Z' where account_id = '${human.accountId}'` as never);
+    expect((await post('/app/sign-in/link', { token: token! })).status).toBe(400);
+    expect((await post('/app/sign-in/link', { token: 'A'.repeat(43) })).status).toBe(400);
+    expect((await post('/app/sign-in/link', { token: 'x'.repeat(5000) })).status).toBe(400);
+    expect((await post('/app/sign-in', { email: 'not an email' })).status).toBe(400);
+    expect((await post('/app/sign-in', {})).status).toBe(400);
+  });
+
+  it('rotates the session on each sign-in and revokes it on sign-out', async () => {
+    const human = await humanAccount();
+    const first = await signIn(human.email);
+    // Signing in again from the same browser ends the session it had.
+    await post('/app/sign-in', { email: human.email });
+    const { token } = await latestMail(human.email);
+    const again = await send('/app/sign-in/link', { method: 'POST', form: { token: token! }, cookie: first.cookie });
+    const second = cookieOf(again);
+    expect(second).not.toBe(first.cookie);
+    expect((await send('/app', { cookie: first.cookie })).status).toBe(303);
+    expect((await send('/app', { cookie: second })).status).toBe(200);
+
+    const out = await post('/app/sign-out', {}, second);
+    expect(out.status).toBe(303);
+    expect(out.headers.get('Location')).toBe('/app/sign-in');
+    expect(out.headers.get('Set-Cookie')).toMatch(/delega_session=;/);
+    const after = await send('/app', { cookie: second });
+    expect(after.status).toBe(303);
+    expect(after.headers.get('Location')).toBe('/app/sign-in');
+  });
+
+  it('sends a visitor without a session to sign in, and refuses their writes', async () => {
+    const none = await send('/app');
+    expect(none.status).toBe(303);
+    expect(none.headers.get('Location')).toBe('/app/sign-in');
+    expect((await send('/app', { cookie: 'made-up' })).status).toBe(303);
+    expect((await post('/app/tasks', { content: 'sneaky' })).status).toBe(401);
+  });
+});
+
+describe('CSRF and headers', () => {
+  it('refuses a form posted from another origin, and changes nothing', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    const forged = await post('/app/tasks', { content: 'forged task' }, cookie, 'https://evil.example');
+    expect(forged.status).toBe(403);
+    const made = await db().select().from(tasks).where(eq(tasks.accountId, human.accountId));
+    expect(made).toHaveLength(0);
+    const same = await post('/app/tasks', { content: 'real task' }, cookie);
+    expect(same.status).toBe(303);
+    expect(await db().select().from(tasks).where(eq(tasks.accountId, human.accountId))).toHaveLength(1);
+  });
+
+  it('serves pages with a strict CSP that forbids framing, and its own script', async () => {
+    const page = await send('/app/sign-in');
+    const csp = page.headers.get('Content-Security-Policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('X-Frame-Options')).toBe('DENY');
+    expect(page.html).toMatch(/^<!doctype html>/);
+    expect(page.html).not.toMatch(/<script>|style="/);
+    const script = await send('/app/assets/app.js');
+    expect(script.status).toBe(200);
+    expect(script.headers.get('Content-Type')).toContain('javascript');
+  });
+
+  it('escapes what users wrote', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    await post('/app/tasks', { content: '<img src=x onerror=alert(1)>' }, cookie);
+    const board = await send('/app', { cookie });
+    expect(board.html).not.toContain('<img src=x');
+    expect(board.html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});
+
+describe('what a human may do', () => {
+  it('acts as the account admin: tasks, comments recorded as the human, agents with the API refusals', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    await post('/app/tasks', { content: 'Ship it', labels: 'ci, release', priority: '3' }, cookie);
+    const [task] = await db().select().from(tasks).where(eq(tasks.accountId, human.accountId));
+    expect(task).toMatchObject({ content: 'Ship it', priority: 3, createdByAgentId: human.agentId });
+    expect((await post(`/app/tasks/${task!.id}/comments`, { content: 'Use the blue one' }, cookie)).status).toBe(303);
+    const comments = await api('GET', `/v1/tasks/${task!.id}/comments`, human.apiKey);
+    expect(comments.body[0]).toMatchObject({ content: 'Use the blue one', author: 'Ada (human)' });
+
+    // The recovery agent cannot be deleted: the API's refusal, shown as a page.
+    const refused = await post(`/app/agents/${human.agentId}/delete`, {}, cookie);
+    expect(refused.status).toBe(409);
+    expect(refused.html).toContain('role="alert"');
+    expect(refused.html).toMatch(/recovery|itself/i);
+    // Bad input: a 400 page, nothing created.
+    expect((await post('/app/tasks', { content: '' }, cookie)).status).toBe(400);
+    expect((await post('/app/tasks', { content: 'x'.repeat(501) }, cookie)).status).toBe(400);
+    expect((await post('/app/tasks', { content: 'ok', priority: '9' }, cookie)).status).toBe(400);
+    expect(await db().select().from(tasks).where(eq(tasks.accountId, human.accountId))).toHaveLength(1);
+  });
+
+  it("never shows or changes another account's tasks, agents or webhooks (404, nothing changes)", async () => {
+    const mine = await humanAccount();
+    const theirs = await humanAccount();
+    const { cookie } = await signIn(mine.email);
+    const task = (await api('POST', '/v1/tasks', theirs.apiKey, { content: 'their secret task' })).body as { id: string };
+    const hook = (await api('POST', '/v1/webhooks', theirs.apiKey, { url: 'https://example.com/hook', events: ['task.created'] })).body as { id: string };
+
+    expect((await send(`/app/tasks/${task.id}`, { cookie })).status).toBe(404);
+    expect((await post(`/app/tasks/${task.id}/complete`, {}, cookie)).status).toBe(404);
+    expect((await post(`/app/tasks/${task.id}/edit`, { content: 'mine now' }, cookie)).status).toBe(404);
+    expect((await post(`/app/tasks/${task.id}/comments`, { content: 'hi' }, cookie)).status).toBe(404);
+    expect((await send(`/app/webhooks/${hook.id}`, { cookie })).status).toBe(404);
+    expect((await post(`/app/webhooks/${hook.id}/ping`, {}, cookie)).status).toBe(404);
+    expect((await post(`/app/agents/${theirs.agentId}/delete`, {}, cookie)).status).toBe(404);
+    expect((await post(`/app/agents/${theirs.agentId}/rotate`, {}, cookie)).status).toBe(404);
+
+    const board = await send('/app', { cookie });
+    expect(board.html).not.toContain('their secret task');
+    const after = await api('GET', `/v1/tasks/${task.id}`, theirs.apiKey);
+    expect(after.body).toMatchObject({ content: 'their secret task', completed: false });
+    expect((await api('GET', '/v1/agent/me', theirs.apiKey)).status).toBe(200);
+    const [stillHook] = await db().select().from(webhooks).where(eq(webhooks.id, hook.id));
+    expect(stillHook?.active).toBe(true);
+  });
+});
+
+describe('D1 round trips per page', () => {
+  it('no page needs more than 3', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    for (let i = 0; i < 30; i++) await post('/app/tasks', { content: `task ${i}`, labels: i % 2 ? 'odd' : 'even' }, cookie);
+    const [task] = await db().select().from(tasks).where(eq(tasks.accountId, human.accountId)).limit(1);
+    const hook = (await api('POST', '/v1/webhooks', human.apiKey, { url: 'https://example.com/hook', events: ['task.created'] })).body as { id: string };
+    const app = createApp();
+    const paths = ['/app', '/app?label=odd&q=task&open_offset=25', `/app/tasks/${task!.id}`, '/app/agents', '/app/fleet', '/app/webhooks', `/app/webhooks/${hook.id}`, '/app/usage'];
+    for (const path of paths) {
+      const counter = { count: 0 };
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`${BASE}${path}`, { headers: { Cookie: `delega_session=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(res.status, path).toBe(200);
+      expect(counter.count, path).toBeLessThanOrEqual(3);
+      await res.text();
+    }
+  });
+});
