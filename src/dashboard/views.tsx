@@ -613,7 +613,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
       <form method="post" action="/app/agents" class="row">
         <div>
           <label for="agent-name">Name (slug)</label>
-          <input id="agent-name" name="name" required pattern="[a-z0-9][a-z0-9-]*" maxlength={32} placeholder="build-bot" />
+          <input id="agent-name" name="name" required pattern="[a-z0-9_\-]{3,32}" maxlength={32} placeholder="build-bot" />
         </div>
         <div>
           <label for="agent-display">Display name</label>
