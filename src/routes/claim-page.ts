@@ -1,10 +1,15 @@
 /**
  * The human side of the magic link: `GET /claim?token=…` shows what is being claimed with a
  * confirm button; the button is a plain form POST to `/claim`, so it works without JavaScript.
- * Opening the link changes nothing (mail scanners prefetch links); only the button claims.
+ * Opening the link changes nothing (mail scanners prefetch links); only the button claims, and
+ * signs the human in to the dashboard (the link came by email, like a sign-in link).
  */
 import { Hono, type Context } from 'hono';
-import { completeClaim, lookupClaim, type ClaimPreview } from '../domain/onboarding';
+import { eq } from 'drizzle-orm';
+import { users } from '../db/schema';
+import { completeClaim, lookupClaim, type ClaimPreview, type OnboardingDeps } from '../domain/onboarding';
+import { sessionToken, setSessionCookie } from '../sign-in/cookie';
+import { openSession, revokeSessionToken } from '../sign-in/sign-in';
 import { escapeHtml } from '../email/html';
 import type { AppBindings } from '../env';
 import { ApiError } from '../lib/errors';
@@ -114,6 +119,16 @@ const FAILURE_BY_CODE: Record<string, keyof typeof FAILURES> = {
 
 const MAX_TOKEN = 200;
 
+/** Opens a dashboard session for the claimer (an email that already belongs to another account gets none). */
+async function signInClaimer(c: Context<AppBindings>, deps: OnboardingDeps, who: { email: string; accountId: string }, now: number): Promise<boolean> {
+  const user = await deps.db.select({ id: users.id, accountId: users.accountId }).from(users).where(eq(users.email, who.email)).get();
+  if (!user || user.accountId !== who.accountId) return false;
+  await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
+  const session = await openSession(deps.db, deps.pepper, { userId: user.id, accountId: who.accountId }, now);
+  setSessionCookie(c, session.token);
+  return true;
+}
+
 async function formToken(c: Context<AppBindings>): Promise<string> {
   // The form carries one short field; anything large is not ours.
   if (Number(c.req.header('Content-Length') ?? '0') > 4096) return '';
@@ -148,14 +163,21 @@ export const claimPageRoutes = new Hono<AppBindings>()
     const now = Date.now();
     try {
       await limitIp(c, deps, now);
+      const found = await lookupClaim(deps, token, now);
       const result = await completeClaim(deps, token, now);
       const name = escapeHtml(result.agent.label ?? result.agent.name);
+      // The link came by email, so it signs the human in too, when that email is this account's user.
+      const signedIn = found.status === 'pending' && (await signInClaimer(c, deps, { email: found.token.email, accountId: result.account.id }, now));
+      const next = signedIn
+        ? '<p><a href="/app">Open your dashboard</a>: you are signed in.</p>'
+        : '<p><a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.</p>';
       return page(
         c,
         200,
         'Agent claimed',
         `<p role="status">You now own this Delega account. <strong>${name}</strong> keeps its key, which has full access from now on.</p>
-<p class="note">You can close this page. To recover the account key later, use <code>POST /v1/recover</code> with this email address.</p>`,
+${next}
+<p class="note">To recover the account key later, use <code>POST /v1/recover</code> with this email address.</p>`,
       );
     } catch (err) {
       return errorPage(c, err);

@@ -10,7 +10,8 @@ import { tasks, webhooks } from '../../src/db/schema';
 import { createAccount } from '../../src/domain/accounts';
 import { countingD1 } from '../../src/lib/d1-metrics';
 import { api, BASE, db } from '../helpers/fixtures';
-import { freshEmail, freshIp, latestMail, mailCount } from '../helpers/onboarding';
+import { bulkInsertTasks } from '../helpers/bulk-tasks';
+import { agentFirst, freshEmail, freshIp, latestMail, mailCount } from '../helpers/onboarding';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -152,6 +153,78 @@ describe('sign-in by magic link', () => {
     expect(none.headers.get('Location')).toBe('/app/sign-in');
     expect((await send('/app', { cookie: 'made-up' })).status).toBe(303);
     expect((await post('/app/tasks', { content: 'sneaky' })).status).toBe(401);
+  });
+});
+
+describe('a human who claims an agent', () => {
+  it('lands signed in to that account', async () => {
+    const { mail, key } = await agentFirst();
+    const claimed = await post('/claim', { token: mail.token! });
+    expect(claimed.status).toBe(200);
+    expect(claimed.html).toContain('Open your dashboard');
+    const cookie = cookieOf(claimed);
+    const board = await send('/app', { cookie });
+    expect(board.status).toBe(200);
+    await api('POST', '/v1/tasks', key, { content: 'made by the claimed agent' });
+    expect((await send('/app', { cookie })).html).toContain('made by the claimed agent');
+  });
+
+  it('is offered sign-in instead when the email already belongs to another account', async () => {
+    const human = await humanAccount();
+    const { mail } = await agentFirst({ human_email: human.email });
+    const claimed = await post('/claim', { token: mail.token! });
+    expect(claimed.status).toBe(200);
+    expect(claimed.headers.get('Set-Cookie')).toBeNull();
+    expect(claimed.html).toContain('/app/sign-in');
+  });
+});
+
+describe('a large board', () => {
+  it('pages each column on its own, with counts', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    for (let i = 0; i < 30; i++) await api('POST', '/v1/tasks', human.apiKey, { content: `open task ${String(i).padStart(2, '0')}` });
+    const first = await send('/app', { cookie });
+    const openColumn = (html: string) => html.slice(html.indexOf('data-column="open"'), html.indexOf('data-column="claimed"'));
+    expect(openColumn(first.html).match(/class="card"/g)).toHaveLength(25);
+    expect(openColumn(first.html)).toContain('1–25 of 30');
+    expect(openColumn(first.html)).toContain('href="/app?open_offset=25"');
+    const second = await send('/app?open_offset=25', { cookie });
+    expect(openColumn(second.html).match(/class="card"/g)).toHaveLength(5);
+    expect(openColumn(second.html)).toContain('open task 00');
+    // Filters narrow every column; a search that matches nothing says so.
+    const filtered = await send('/app?q=task%2029', { cookie });
+    expect(openColumn(filtered.html).match(/class="card"/g)).toHaveLength(1);
+    const none = await send('/app?q=nothing-like-this', { cookie });
+    expect(none.html).toContain('Nothing waiting to be picked up.');
+    // Nonsense offsets are read as 0 or past the end, never an error.
+    expect((await send('/app?open_offset=-5&done_offset=abc', { cookie })).status).toBe(200);
+  });
+
+  it('keeps 1,000 tasks usable: 25 cards a column, one page of HTML, at most 3 D1 round trips', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    const now = Date.now();
+    await bulkInsertTasks(
+      Array.from({ length: 1000 }, (_, i) => ({
+        id: `tsk_bulk${human.accountId.slice(4, 12)}${String(i).padStart(5, '0')}`,
+        accountId: human.accountId,
+        content: `bulk task ${i}`,
+        createdBy: human.agentId,
+        createdAt: new Date(now - i * 1000).toISOString().slice(0, 19) + 'Z',
+        labels: i % 3 ? '["ops"]' : '["ci"]',
+      })),
+    );
+    const counter = { count: 0 };
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(new Request(`${BASE}/app?label=ops`, { headers: { Cookie: `delega_session=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+    await waitOnExecutionContext(ctx);
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(counter.count).toBeLessThanOrEqual(3);
+    expect(html.match(/class="card"/g)).toHaveLength(25);
+    expect(html).toContain('1–25 of 666');
+    expect(html.length).toBeLessThan(200_000);
   });
 });
 

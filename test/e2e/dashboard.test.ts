@@ -113,7 +113,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await page.waitForURL(`${server.baseUrl}/app`);
     await page.waitForLoadState('load');
     await page.keyboard.press('n');
-    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('new-task-content');
+    await expect(page.evaluate('document.activeElement && document.activeElement.id')).resolves.toBe('new-task-content');
     await page.keyboard.type('Triage flaky test');
     await page.getByLabel('Labels').fill('ci');
     await page.getByLabel('Priority').selectOption('3');
