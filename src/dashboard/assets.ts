@@ -59,6 +59,8 @@ kbd { font-family:ui-monospace,monospace; border:1px solid var(--line); border-b
 .grow { flex:1 1 18rem; } .wide { width:100%; } .pre { white-space:pre-wrap; } .push { margin-left:auto; }
 label.check { display:inline-block; margin-right:.8rem; color:inherit; } fieldset.bare { border:0; padding:0; margin:.5rem 0; }
 .depth1 { margin-left:1rem; } .depth2 { margin-left:2rem; } .depth3 { margin-left:3rem; } .depth4 { margin-left:4rem; } .depth5 { margin-left:5rem; } .depth6 { margin-left:6rem; }
+details.quick-edit { flex-basis:100%; order:2; } details.quick-edit summary { cursor:pointer; font-size:.78rem; color:var(--accent); }
+details.quick-edit form { display:block; margin-top:.3rem; } details.quick-edit button { margin-top:.4rem; }
 .visually-hidden { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
 `;
 
@@ -105,7 +107,7 @@ export const CLIENT_SCRIPT = `
   // unless the human is typing in one of them.
   let busy = false;
   async function refresh() {
-    if (busy || document.hidden || board.contains(document.activeElement) && typing(document.activeElement)) return;
+    if (busy || document.hidden || board.querySelector('details[open]') || board.contains(document.activeElement) && typing(document.activeElement)) return;
     busy = true;
     try {
       const res = await fetch(location.href, { headers: { 'X-Board-Refresh': '1' }, credentials: 'same-origin' });

@@ -269,13 +269,15 @@ const pages = new Hono<DashboardBindings>()
     const id = c.req.param('id');
     const form = await formOf(c);
     const parsed = parse(TaskForm, { ...form, labels: one(form, 'labels') });
+    // Only the fields the form carries change (a card's quick edit has fewer than the task page's).
+    const has = (name: string) => name in form;
     const input: TaskInput = {
       content: parsed.content,
-      description: parsed.description?.trim() ? parsed.description : null,
       priority: parsed.priority,
-      labels: parsed.labels,
-      assigned_to_agent_id: parsed.assigned_to_agent_id ?? null,
-      due_date: parsed.due_date ?? null,
+      ...(has('description') ? { description: parsed.description?.trim() ? parsed.description : null } : {}),
+      ...(has('labels') ? { labels: parsed.labels } : {}),
+      ...(has('assigned_to_agent_id') ? { assigned_to_agent_id: parsed.assigned_to_agent_id ?? null } : {}),
+      ...(has('due_date') ? { due_date: parsed.due_date ?? null } : {}),
     };
     const now = Date.now();
     const { before, after } = await updateTask(db(c), p, id, input, now);
@@ -287,7 +289,7 @@ const pages = new Hono<DashboardBindings>()
         notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
       }
     }
-    return c.redirect(`/app/tasks/${encodeURIComponent(id)}`, 303);
+    return c.redirect(backTo(form, `/app/tasks/${encodeURIComponent(id)}`), 303);
   })
   .post('/tasks/:id/complete', async (c) => {
     const p = principal(c, 'tasks.complete');

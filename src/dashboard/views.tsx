@@ -156,6 +156,30 @@ const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: numbe
       {assignee ? <div class="meta">Assigned to {assignee}</div> : null}
       {task.completed && task.evidence.length ? <div class="meta">{task.evidence.length} evidence item{task.evidence.length === 1 ? '' : 's'}</div> : null}
       <div class="actions">
+        {task.completed ? null : (
+          <details class="quick-edit">
+            <summary>Edit</summary>
+            <form method="post" action={`/app/tasks/${task.id}/edit`}>
+              <input type="hidden" name="back" value={back} />
+              <label for={`c-${task.id}`}>Title</label>
+              <input id={`c-${task.id}`} name="content" value={task.content} required maxlength={500} class="wide" />
+              <label for={`p-${task.id}`}>Priority</label>
+              <select id={`p-${task.id}`} name="priority">
+                {[1, 2, 3, 4].map((n) => (
+                  <option value={String(n)} selected={n === task.priority}>{PRIORITY[n]}</option>
+                ))}
+              </select>
+              <label for={`a-${task.id}`}>Assign to</label>
+              <select id={`a-${task.id}`} name="assigned_to_agent_id">
+                <option value="">(anyone)</option>
+                {data.agents.filter((a) => a.active || a.id === task.assigned_to_agent_id).map((a) => (
+                  <option value={a.id} selected={a.id === task.assigned_to_agent_id}>{a.display_name ?? a.name}</option>
+                ))}
+              </select>
+              <button type="submit">Save</button>
+            </form>
+          </details>
+        )}
         {task.completed ? (
           <form method="post" action={`/app/tasks/${task.id}/reopen`}>
             <input type="hidden" name="back" value={back} />

@@ -276,6 +276,20 @@ describe('what a human may do', () => {
     const comments = await api('GET', `/v1/tasks/${task!.id}/comments`, human.apiKey);
     expect(comments.body[0]).toMatchObject({ content: 'Use the blue one', author: 'Ada (human)' });
 
+    // Edit and assign from a card: only the fields the card carries change; complete and reopen from the board.
+    await api('PATCH', `/v1/tasks/${task!.id}`, human.apiKey, { description: 'keep me', due_date: '2030-01-01' });
+    const worker = (await api('POST', '/v1/agents', human.apiKey, { name: 'card-worker', role: 'worker' })).body as { id: string };
+    const edited = await post(`/app/tasks/${task!.id}/edit`, { content: 'Ship it today', priority: '4', assigned_to_agent_id: worker.id, back: '/app?label=ci' }, cookie);
+    expect(edited.status).toBe(303);
+    expect(edited.headers.get('Location')).toBe('/app?label=ci');
+    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({ content: 'Ship it today', priority: 4, assigned_to_agent_id: worker.id, description: 'keep me', due_date: '2030-01-01', labels: ['ci', 'release'] });
+    // A back link outside the dashboard is ignored.
+    expect((await post(`/app/tasks/${task!.id}/complete`, { back: 'https://evil.example/' }, cookie)).headers.get('Location')).toBe('/app');
+    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({ completed: true, completed_by_agent_id: human.agentId });
+    expect((await post(`/app/tasks/${task!.id}/complete`, {}, cookie)).status).toBe(409);
+    expect((await post(`/app/tasks/${task!.id}/reopen`, { back: '/app' }, cookie)).status).toBe(303);
+    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({ completed: false, reopen_count: 1 });
+
     // The recovery agent cannot be deleted: the API's refusal, shown as a page.
     const refused = await post(`/app/agents/${human.agentId}/delete`, {}, cookie);
     expect(refused.status).toBe(409);
