@@ -33,7 +33,7 @@ import { limitIp, onboardingDeps } from '../routes/onboarding';
 import { agentSlug, ROLE } from '../routes/schemas';
 import { dueDateInput, priorityInput } from '../routes/tasks';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
-import { consumeSignIn, loadHuman, requestSignIn, revokeSession, revokeSessionToken, type Human } from '../sign-in/sign-in';
+import { consumeSignIn, loadHuman, requestSignIn, revokeSession, revokeSessionToken, type Human } from '../sign-in/magic-link';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';

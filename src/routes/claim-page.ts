@@ -9,7 +9,7 @@ import { eq } from 'drizzle-orm';
 import { users } from '../db/schema';
 import { completeClaim, lookupClaim, type ClaimPreview, type OnboardingDeps } from '../domain/onboarding';
 import { sessionToken, setSessionCookie } from '../sign-in/cookie';
-import { openSession, revokeSessionToken } from '../sign-in/sign-in';
+import { openSession, revokeSessionToken } from '../sign-in/magic-link';
 import { escapeHtml } from '../email/html';
 import type { AppBindings } from '../env';
 import { ApiError } from '../lib/errors';

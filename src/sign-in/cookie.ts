@@ -4,9 +4,10 @@
  */
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { SESSION_TTL_SECONDS } from './sign-in';
+import { SESSION_TTL_SECONDS } from './magic-link';
 
-export const SESSION_COOKIE = 'delega_session';
+// Not `delega_session`: the MCP consent flow's stateless sign-in cookie has that name.
+export const SESSION_COOKIE = 'delega_human';
 
 export const sessionToken = (c: Context) => getCookie(c, SESSION_COOKIE);
 

@@ -23,7 +23,7 @@ interface Page {
 
 async function send(path: string, init: { method?: string; form?: Record<string, string>; cookie?: string; origin?: string | null } = {}): Promise<Page> {
   const headers: Record<string, string> = { 'CF-Connecting-IP': freshIp() };
-  if (init.cookie) headers.Cookie = `delega_session=${init.cookie}`;
+  if (init.cookie) headers.Cookie = `delega_human=${init.cookie}`;
   if (init.form) headers['Content-Type'] = FORM;
   if (init.origin !== null && init.method === 'POST') headers.Origin = init.origin ?? BASE;
   const res = await SELF.fetch(`${BASE}${path}`, { method: init.method ?? 'GET', headers, body: init.form ? new URLSearchParams(init.form).toString() : undefined, redirect: 'manual' });
@@ -34,7 +34,7 @@ const post = (path: string, form: Record<string, string>, cookie?: string, origi
 
 function cookieOf(res: Page): string {
   const set = res.headers.get('Set-Cookie') ?? '';
-  const value = set.match(/delega_session=([^;]*)/)?.[1];
+  const value = set.match(/delega_human=([^;]*)/)?.[1];
   if (!value) throw new Error(`no session cookie in ${set}`);
   return value;
 }
@@ -141,7 +141,7 @@ describe('sign-in by magic link', () => {
     const out = await post('/app/sign-out', {}, second);
     expect(out.status).toBe(303);
     expect(out.headers.get('Location')).toBe('/app/sign-in');
-    expect(out.headers.get('Set-Cookie')).toMatch(/delega_session=;/);
+    expect(out.headers.get('Set-Cookie')).toMatch(/delega_human=;/);
     const after = await send('/app', { cookie: second });
     expect(after.status).toBe(303);
     expect(after.headers.get('Location')).toBe('/app/sign-in');
@@ -217,7 +217,7 @@ describe('a large board', () => {
     );
     const counter = { count: 0 };
     const ctx = createExecutionContext();
-    const res = await createApp().fetch(new Request(`${BASE}/app?label=ops`, { headers: { Cookie: `delega_session=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+    const res = await createApp().fetch(new Request(`${BASE}/app?label=ops`, { headers: { Cookie: `delega_human=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
     await waitOnExecutionContext(ctx);
     const html = await res.text();
     expect(res.status).toBe(200);
@@ -340,7 +340,7 @@ describe('D1 round trips per page', () => {
     for (const path of paths) {
       const counter = { count: 0 };
       const ctx = createExecutionContext();
-      const res = await app.fetch(new Request(`${BASE}${path}`, { headers: { Cookie: `delega_session=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+      const res = await app.fetch(new Request(`${BASE}${path}`, { headers: { Cookie: `delega_human=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
       await waitOnExecutionContext(ctx);
       expect(res.status, path).toBe(200);
       expect(counter.count, path).toBeLessThanOrEqual(3);
