@@ -3,6 +3,7 @@
  * raw HTML anywhere). Pages read without JavaScript; every action is a plain form POST.
  */
 import type { Child, FC } from 'hono/jsx';
+import { modeFor } from '../domain/access';
 import type { AgentJson } from '../domain/agents';
 import type { Attention } from '../domain/fleet';
 import type { ProjectJson } from '../domain/projects';
@@ -660,6 +661,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
           <tr>
             <th>Agent</th>
             <th>Role</th>
+            <th>Mode</th>
             <th>Status</th>
             <th>Key</th>
             <th>Created</th>
@@ -683,6 +685,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
                   <button class="quiet" type="submit">Set</button>
                 </form>
               </td>
+              <td>{modeFor('active', a.role)}</td>
               <td>{a.active ? 'active' : 'deactivated'}</td>
               <td>
                 <code>{a.key_prefix}…</code>

@@ -2,6 +2,8 @@
  * The authorisation table: which kinds of key may perform each operation, and the scope rule
  * that narrows what they see. Route middleware enforces it and `GET /v1/capabilities` renders
  * it, so the two cannot drift. Every authenticated route names one operation from here.
+ * A human signed in to the dashboard is the account's admin (src/sign-in/magic-link.ts): its
+ * pages and actions are checked against the same table.
  */
 import { ApiError } from '../lib/errors';
 

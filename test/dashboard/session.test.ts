@@ -328,6 +328,64 @@ describe('what a human may do', () => {
   });
 });
 
+describe('agents, webhooks and usage pages', () => {
+  it('creates an agent with its key shown once, rotates, changes role, deactivates', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    const made = await post('/app/agents', { name: 'page-bot', display_name: 'Page Bot', role: 'worker' }, cookie);
+    expect(made.status).toBe(200);
+    const key = made.html.match(/data-secret="api-key">(dlg_[^<]+)</)![1]!;
+    const me = await api('GET', '/v1/agent/me', key);
+    expect(me.status).toBe(200);
+    const agentId = (me.body as { agent: { id: string } }).agent.id;
+    const list = await send('/app/agents', { cookie });
+    expect(list.html).toContain('Page Bot');
+    expect(list.html).not.toContain(key);
+
+    const rotated = await post(`/app/agents/${agentId}/rotate`, {}, cookie);
+    const newKey = rotated.html.match(/data-secret="api-key">(dlg_[^<]+)</)![1]!;
+    expect(newKey).not.toBe(key);
+    expect((await api('GET', '/v1/agent/me', key)).status).toBe(401);
+    expect((await api('GET', '/v1/agent/me', newKey)).status).toBe(200);
+
+    expect((await post(`/app/agents/${agentId}/role`, { role: 'coordinator' }, cookie)).status).toBe(303);
+    expect((await api('GET', '/v1/agent/me', newKey)).body).toMatchObject({ role: 'coordinator' });
+    expect((await post(`/app/agents/${agentId}/role`, { role: 'owner' }, cookie)).status).toBe(400);
+    expect((await post(`/app/agents/${agentId}/deactivate`, {}, cookie)).status).toBe(303);
+    expect((await api('GET', '/v1/agent/me', newKey)).status).toBe(401);
+    expect((await post('/app/agents', { name: 'x', role: 'worker' }, cookie)).status).toBe(400);
+    expect((await post('/app/agents', { name: 'page-bot', role: 'worker' }, cookie)).status).toBe(409);
+  });
+
+  it('creates a webhook with its secret shown once and refuses bad ones', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    const body = new URLSearchParams([['url', 'https://example.com/hook'], ['events', 'task.created'], ['events', 'task.completed']]).toString();
+    const res = await SELF.fetch(`${BASE}/app/webhooks`, { method: 'POST', headers: { Cookie: `delega_human=${cookie}`, Origin: BASE, 'Content-Type': FORM }, body, redirect: 'manual' });
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(html).toMatch(/data-secret="webhook-secret">whsec_/);
+    const hooks = await api('GET', '/v1/webhooks', human.apiKey);
+    expect(hooks.body[0]).toMatchObject({ url: 'https://example.com/hook', events: ['task.created', 'task.completed'] });
+    expect((await send('/app/webhooks', { cookie })).html).not.toContain('whsec_');
+    expect((await post('/app/webhooks', { url: 'http://10.0.0.1/hook', events: 'task.created' }, cookie)).status).toBe(400);
+    expect((await post('/app/webhooks', { url: 'https://example.com/x', events: 'task.exploded' }, cookie)).status).toBe(400);
+    expect((await post('/app/webhooks', { url: 'https://example.com/x' }, cookie)).status).toBe(400);
+  });
+
+  it('shows plan and usage; checkout without Stripe configured is a plain 503', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    await post('/app/tasks', { content: 'counted' }, cookie);
+    const page = await send('/app/usage', { cookie });
+    expect(page.html).toContain('free');
+    expect(page.html).toMatch(/1 of 1000/);
+    const checkout = await post('/app/billing/checkout', { plan: 'pro' }, cookie);
+    expect(checkout.status).toBe(503);
+    expect((await post('/app/billing/checkout', { plan: 'gold' }, cookie)).status).toBe(400);
+  });
+});
+
 describe('D1 round trips per page', () => {
   it('no page needs more than 3', async () => {
     const human = await humanAccount();
