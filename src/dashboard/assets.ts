@@ -110,7 +110,7 @@ export const CLIENT_SCRIPT = `
     if (busy || document.hidden || board.querySelector('details[open]') || board.contains(document.activeElement) && typing(document.activeElement)) return;
     busy = true;
     try {
-      const res = await fetch(location.href, { headers: { 'X-Board-Refresh': '1' }, credentials: 'same-origin' });
+      const res = await fetch(location.href, { credentials: 'same-origin' });
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       const fresh = doc.getElementById('board');

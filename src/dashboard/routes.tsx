@@ -33,7 +33,7 @@ import { limitIp, onboardingDeps } from '../routes/onboarding';
 import { agentSlug, ROLE } from '../routes/schemas';
 import { dueDateInput, priorityInput } from '../routes/tasks';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
-import { consumeSignIn, loadHuman, requestSignIn, revokeSession, revokeSessionToken, type Human } from '../sign-in/magic-link';
+import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, type Human } from '../sign-in/magic-link';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
@@ -235,6 +235,11 @@ const pages = new Hono<DashboardBindings>()
   })
   .post('/sign-out', async (c) => {
     await revokeSession(db(c), c.get('human').sessionId, Date.now());
+    clearSessionCookie(c);
+    return c.redirect('/app/sign-in', 303);
+  })
+  .post('/sign-out-everywhere', async (c) => {
+    await revokeAllSessions(db(c), c.get('human').userId, Date.now());
     clearSessionCookie(c);
     return c.redirect('/app/sign-in', 303);
   })

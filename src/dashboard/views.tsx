@@ -926,6 +926,13 @@ export const UsagePage: FC<{ viewer: Viewer; usage: UsageJson; agentCount: numbe
         <p class="muted">Billing is not configured on this server.</p>
       )}
     </div>
+    <div class="panel">
+      <h2>Sessions</h2>
+      <p class="muted">Signed in as {viewer.email}. Lost a device? End every dashboard session of yours at once.</p>
+      <form method="post" action="/app/sign-out-everywhere" data-confirm="Sign out on every device?">
+        <button class="danger" type="submit">Sign out everywhere</button>
+      </form>
+    </div>
   </Layout>
 );
 

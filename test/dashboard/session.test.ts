@@ -147,6 +147,18 @@ describe('sign-in by magic link', () => {
     expect(after.headers.get('Location')).toBe('/app/sign-in');
   });
 
+  it('signs out everywhere: every session of the human ends, other humans keep theirs', async () => {
+    const human = await humanAccount();
+    const other = await humanAccount();
+    const laptop = await signIn(human.email);
+    const phone = await signIn(human.email);
+    const theirs = await signIn(other.email);
+    expect((await post('/app/sign-out-everywhere', {}, laptop.cookie)).status).toBe(303);
+    expect((await send('/app', { cookie: laptop.cookie })).status).toBe(303);
+    expect((await send('/app', { cookie: phone.cookie })).status).toBe(303);
+    expect((await send('/app', { cookie: theirs.cookie })).status).toBe(200);
+  });
+
   it('sends a visitor without a session to sign in, and refuses their writes', async () => {
     const none = await send('/app');
     expect(none.status).toBe(303);
