@@ -148,6 +148,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
 
     // The task page: answer in a comment (recorded as the human), then complete with evidence.
     await page.keyboard.press('j');
+    await expect(page.locator('.card[aria-selected="true"]').count()).resolves.toBe(1);
     await waitingCard.locator('a.title').click();
     await page.waitForURL(`**/app/tasks/${taskId}`);
     await page.getByLabel('Add a comment').fill('Quarantine it for now.');
