@@ -370,6 +370,16 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
         <a href="/app">← Board</a>
       </p>
       <h1>{t.content}</h1>
+      {t.session_state === 'waiting_input' && t.claimed_by_agent_id ? (
+        <div class="panel notice" role="note">
+          <p>
+            <strong>{name(t.claimed_by_agent_id)}</strong> is waiting on an answer{t.state_detail ? ':' : '.'} {t.state_detail ? <q>{t.state_detail}</q> : null}
+          </p>
+          <p class="small muted">
+            <a href="#comment">Answer in a comment</a>: the agent reads the task's comments.
+          </p>
+        </div>
+      ) : null}
       <div class="grid2">
         <div>
           <section class="panel" aria-labelledby="h-details">

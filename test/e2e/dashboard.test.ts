@@ -151,6 +151,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await expect(page.locator('.card[aria-selected="true"]').count()).resolves.toBe(1);
     await waitingCard.locator('a.title').click();
     await page.waitForURL(`**/app/tasks/${taskId}`);
+    await expect(page.getByRole('note').innerText()).resolves.toContain('Build Bot is waiting on an answer: Quarantine or fix?');
     await page.getByLabel('Add a comment').fill('Quarantine it for now.');
     await page.getByRole('button', { name: 'Comment' }).click();
     await expect(page.locator('#h-comments + ul').innerText()).resolves.toContain('ada (human)');
