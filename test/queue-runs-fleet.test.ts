@@ -106,7 +106,7 @@ describe('GET /v1/fleet/attention', () => {
     expect(ids('expired_claims')).toEqual([expired, swept].sort());
     expect(ids('silent_holders')).toEqual([silent]);
     expect(ids('errored')).toEqual([errored]);
-    expect(res.body.errored[0]).toMatchObject({ session_state: 'errored', state_detail: 'boom', claimed_by_agent_id: worker.id });
+    expect(res.body.errored[0]).toMatchObject({ session_state: 'errored', session_state_detail: 'boom', claimed_by_agent_id: worker.id });
     expect(ids('waiting_input')).toEqual([waiting]);
     expect(ids('overdue')).toEqual([overdue]);
     expect(ids('reopened')).toEqual([reopened]);

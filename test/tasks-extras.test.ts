@@ -86,11 +86,12 @@ describe('dedup', () => {
     for (const c of corpus) ids.push((await api('POST', '/v1/tasks', a.adminKey, { content: c.content })).body.id);
     const res = await api('POST', '/v1/tasks/dedup', a.adminKey, { content: 'Research competitor pricing' });
     expect(res.status).toBe(200);
-    expect(res.body.matches[0]).toEqual({ id: ids[0], content: 'Research competitor pricing', similarity: 1 });
-    expect(res.body.matches.every((m: any) => m.similarity >= 0.6)).toBe(true);
+    expect(res.body.has_duplicates).toBe(true);
+    expect(res.body.matches[0]).toEqual({ task_id: ids[0], content: 'Research competitor pricing', score: 1 });
+    expect(res.body.matches.every((m: any) => m.score >= 0.6)).toBe(true);
     await api('POST', `/v1/tasks/${ids[0]}/complete`, a.adminKey);
     const after = await api('POST', '/v1/tasks/dedup', a.adminKey, { content: 'Research competitor pricing', threshold: 0.99 });
-    expect(after.body.matches).toEqual([]);
+    expect(after.body).toEqual({ has_duplicates: false, matches: [] });
     for (const body of [{}, { content: '' }, { content: 'x', threshold: 2 }, { content: 'x', threshold: 'high' }, { content: 'x', other: 1 }]) {
       expect((await api('POST', '/v1/tasks/dedup', a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }

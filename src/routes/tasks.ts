@@ -4,6 +4,8 @@ import type { Context } from 'hono';
 import { database } from '../db/client';
 import { delegateTask, taskChain, taskChildren } from '../domain/delegation';
 import { findDuplicates } from '../domain/dedup';
+import { taskWithSubtasks } from '../domain/subtasks';
+import { parseContext } from '../domain/task-context';
 import { listTasks } from '../domain/task-list';
 import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson } from '../domain/task-json';
@@ -39,7 +41,7 @@ export const TaskSchema = z
     parent_task_id: z.string().nullable(),
     parent_id: z.string().nullable().openapi({ description: 'Same as parent_task_id (the Python SDK reads it)' }),
     root_task_id: z.string(),
-    depth: z.number().int(),
+    delegation_depth: z.number().int().openapi({ description: 'How many delegations below its root (a root task is 0)' }),
     assigned_to_agent_id: z.string().nullable(),
     created_by_agent_id: z.string(),
     accountable_agent_id: z.string().nullable(),
@@ -51,13 +53,13 @@ export const TaskSchema = z
     claimed_at: timestamp.nullable(),
     lease_expires_at: timestamp.nullable(),
     session_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
-    state_detail: z.string().nullable(),
+    session_state_detail: z.string().nullable().openapi({ description: 'Free text with the session state' }),
     handoff: z.string().nullable().openapi({ description: 'Same as handoff_note' }),
     handoff_note: z.string().nullable().openapi({ description: "The last release's note, shown to whoever claims next" }),
     handoff_by_agent_id: z.string().nullable(),
     handoff_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
     evidence_policy: z.enum(['required']).nullable(),
-    evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })),
+    completion_evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })).openapi({ description: 'Evidence sent with completions, oldest first' }),
     context_version: z.number().int(),
     reopen_count: z.number().int(),
     source_recurrence_id: z.string().nullable().openapi({ description: 'The recurrence that spawned this task' }),
@@ -136,8 +138,20 @@ const DedupBody = z
   .openapi('DedupRequest');
 
 const DedupSchema = z
-  .object({ matches: z.array(z.object({ id: z.string(), content: z.string(), similarity: z.number() })) })
+  .object({
+    has_duplicates: z.boolean(),
+    matches: z.array(z.object({ task_id: z.string(), content: z.string(), score: z.number().openapi({ description: 'Cosine similarity, 0-1' }) })),
+  })
   .openapi('DedupMatches');
+
+const SubtaskItemSchema = z
+  .object({ id: z.string(), task_id: z.string(), content: z.string(), completed: z.boolean(), sort_order: z.number().int(), created_at: timestamp, updated_at: timestamp })
+  .openapi('Subtask');
+
+const TaskDetailSchema = TaskSchema.extend({
+  context: z.record(z.string(), z.unknown()).openapi({ description: 'The task context (its version is context_version)' }),
+  subtasks: z.array(SubtaskItemSchema).openapi({ description: 'The checklist, in order' }),
+}).openapi('TaskDetail');
 
 const ChainSchema = z
   .object({
@@ -193,9 +207,9 @@ const read = authedRoute('tasks.read', {
   method: 'get',
   path: '/tasks/{id}',
   tags,
-  summary: 'Read one task',
+  summary: 'Read one task, with its context and checklist',
   request: { params },
-  responses: { 200: jsonContent(TaskSchema, 'The task') },
+  responses: { 200: jsonContent(TaskDetailSchema, 'The task') },
 });
 
 const updateRoute = (method: 'put' | 'patch') =>
@@ -348,7 +362,8 @@ export const taskRoutes = createRouter()
   })
   .openapi(read, async (c) => {
     const now = Date.now();
-    return c.json(taskJson(await getTask(database(c.env.DB), c.get('principal'), c.req.valid('param').id), now), 200);
+    const { task, subtasks } = await taskWithSubtasks(database(c.env.DB), c.get('principal'), c.req.valid('param').id);
+    return c.json({ ...taskJson(task, now), context: parseContext(task.context), subtasks }, 200);
   })
   .openapi(updateRoute('put'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
   .openapi(updateRoute('patch'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
@@ -406,7 +421,7 @@ export const taskRoutes = createRouter()
       {
         root_id: result.rootId,
         chain: items,
-        depth: items.reduce((m, t) => Math.max(m, t.depth), 0),
+        depth: items.reduce((m, t) => Math.max(m, t.delegation_depth), 0),
         completed_count: items.filter((t) => t.completed).length,
         total_count: items.length,
       },
@@ -421,7 +436,7 @@ export const taskRoutes = createRouter()
   .openapi(dedup, async (c) => {
     const body = c.req.valid('json');
     const matches = await findDuplicates(database(c.env.DB), c.get('principal'), body.content, body.threshold ?? 0.6);
-    return c.json({ matches }, 200);
+    return c.json({ has_duplicates: matches.length > 0, matches: matches.map((m) => ({ task_id: m.id, content: m.content, score: m.similarity })) }, 200);
   });
 
 async function update(c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>): Promise<TaskJson> {
