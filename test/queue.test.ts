@@ -736,11 +736,11 @@ describe('heartbeat, state and release', () => {
     const id = await insertTask(account);
     await claimId(a.key, id);
     await post(a.key, `/v1/tasks/${id}/state`, { state: 'waiting_input', detail: 'need prod DB creds' });
-    const released = (await post(a.key, `/v1/tasks/${id}/release`)).body.task;
+    const released = (await post(a.key, `/v1/tasks/${id}/release`)).body;
     expect(released).toMatchObject({ handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input', session_state: null });
     const next = (await claim(b.key)).body.task;
     expect(next).toMatchObject({ id, handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input' });
-    const again = (await post(b.key, `/v1/tasks/${id}/release`, { handoff: 'creds requested' })).body.task;
+    const again = (await post(b.key, `/v1/tasks/${id}/release`, { handoff: 'creds requested' })).body;
     expect(again).toMatchObject({ handoff_note: 'creds requested', handoff_by_agent_id: b.id, handoff_state: 'working' });
   });
 
