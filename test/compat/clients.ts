@@ -35,10 +35,22 @@ export const pythonMissing: string | null = clientsMissing ?? (spawnSync('python
 export interface McpModules {
   DelegaClient: new (baseUrl?: string, agentKey?: string) => McpClient;
   DelegaApiError: new (...args: never[]) => Error & { status: number; responseBody: string };
-  formatters: Record<string, (...args: any[]) => string>;
+  formatters: Record<McpFormatter, (...args: any[]) => string>;
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type McpClient = Record<string, (...args: any[]) => Promise<any>>;
+export type McpFormatter =
+  | 'formatTask' | 'formatTaskDetail' | 'formatRecurrence' | 'formatChain' | 'formatDedupResult' | 'formatUsage' | 'formatProject'
+  | 'formatAgent' | 'formatFleetAttention' | 'formatAutomation' | 'formatIngressSource' | 'formatRecall' | 'maskApiKey' | 'normalizePermissions';
+
+/** The published client's public methods (delega-mcp 1.18.3). */
+export type McpMethod =
+  | 'listTasks' | 'getTask' | 'listTaskLinks' | 'linkTask' | 'getTaskContext' | 'createTask' | 'updateTask' | 'assignTask' | 'completeTask' | 'deleteTask'
+  | 'listRecurrences' | 'createRecurrence' | 'updateRecurrence' | 'deleteRecurrence'
+  | 'delegateTask' | 'getTaskChain' | 'updateTaskContext' | 'getContextHistory' | 'findDuplicateTasks' | 'getUsage'
+  | 'claimTask' | 'heartbeatTask' | 'setTaskState' | 'releaseTask' | 'addComment' | 'listProjects' | 'getStats' | 'getFleetAttention' | 'searchContext'
+  | 'listAgents' | 'registerAgent' | 'setAgentRole' | 'deleteAgent' | 'listWebhooks' | 'createWebhook' | 'deleteWebhook'
+  | 'listAutomations' | 'createAutomation' | 'updateAutomation' | 'deleteAutomation'
+  | 'listIngressSources' | 'createIngressSource' | 'updateIngressSource' | 'deleteIngressSource';
+export type McpClient = Record<McpMethod, (...args: any[]) => Promise<any>>;
 
 let mcpModules: Promise<McpModules> | undefined;
 export function loadMcpModules(): Promise<McpModules> {
@@ -298,3 +310,17 @@ export async function runPython<T = any>(code: string, opts: { baseUrl: string; 
 
 /** What a user must never be shown: a missing field rendered as text. */
 export const RENDERED_GAPS = /undefined|\[object Object\]|NaN/;
+
+// ── Accounts ──
+
+/** A new active account through `POST /v1/signup`: its admin key and agent id. */
+export async function newAccount(baseUrl: string, label = 'compat'): Promise<{ key: string; agentId: string }> {
+  const res = await fetch(`${baseUrl}/v1/signup`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`, name: label }),
+  });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`signup failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { api_key: string; agent: { id: string } };
+  return { key: body.api_key, agentId: body.agent.id };
+}
