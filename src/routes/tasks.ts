@@ -172,7 +172,10 @@ const ListQuery = z.object({
   search: querySingle.pipe(z.string().max(200, 'At most 200 characters')).optional(),
   label: queryList.optional(),
   labels: queryList.optional().openapi({ description: 'Comma list or repeated; every label must be on the task (at most 20 with `label`)' }),
-  due: z.enum(['today', 'upcoming', 'overdue']).optional(),
+  due: z
+    .union([z.enum(['today', 'upcoming', 'overdue']), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Expected today, upcoming, overdue or a date YYYY-MM-DD')])
+    .optional()
+    .openapi({ description: 'today, upcoming, overdue (the MCP server), or one date YYYY-MM-DD (the Python SDK)' }),
   due_after: dateQuery.optional().openapi({ description: 'Due on or after' }),
   due_before: dateQuery.optional().openapi({ description: 'Due on or before (a date includes that whole day)' }),
   claimed: queryBoolean.optional().openapi({ description: 'Holds a live claim (lease not expired)' }),
@@ -299,6 +302,10 @@ function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
   emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
 }
 
+const isDueWord = (due: string | undefined): due is 'today' | 'upcoming' | 'overdue' => due === 'today' || due === 'upcoming' || due === 'overdue';
+const laterDate = (a: string, b: string | undefined) => (b === undefined || a > b ? a : b);
+const earlierDate = (a: string, b: string | undefined) => (b === undefined || a < b ? a : b);
+
 /** `Link` with the next (and previous) page of the same query. */
 function linkHeader(requestUrl: string, limitValue: number, offset: number, hasMore: boolean): string | null {
   const links: string[] = [];
@@ -335,9 +342,10 @@ export const taskRoutes = createRouter()
         priority: q.priority,
         search: q.search === '' ? undefined : q.search,
         labels: labelSet.length ? labelSet : undefined,
-        due: q.due,
-        due_after: q.due_after,
-        due_before: q.due_before,
+        // A date is that one day: due on or after it and on or before it.
+        due: isDueWord(q.due) ? q.due : undefined,
+        due_after: isDueWord(q.due) || q.due === undefined ? q.due_after : laterDate(q.due, q.due_after),
+        due_before: isDueWord(q.due) || q.due === undefined ? q.due_before : earlierDate(q.due, q.due_before),
         claimed: q.claimed,
         assigned_to: q.assigned_to === 'me' ? p.agentId : q.assigned_to,
         limit: pageLimit,
