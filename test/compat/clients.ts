@@ -280,7 +280,7 @@ globalThis.fetch = (input, init) => { const url = typeof input === 'string' ? in
  * Runs a Python snippet with the SDK importable (`from delega import Delega`) and `client`
  * bound to `Delega(api_key=key, base_url=baseUrl)`. The snippet assigns `out`; its JSON is returned.
  */
-export async function runPython<T = any>(code: string, opts: { baseUrl: string; key: string }): Promise<T> {
+export async function runPython<T = any>(code: string, opts: { baseUrl: string; key: string; env?: Record<string, string> }): Promise<T> {
   const prelude = [
     'import json, os, sys',
     'from dataclasses import asdict, is_dataclass',
@@ -301,6 +301,7 @@ export async function runPython<T = any>(code: string, opts: { baseUrl: string; 
     PYTHONDONTWRITEBYTECODE: '1',
     DELEGA_API_KEY: opts.key,
     DELEGA_BASE_URL: opts.baseUrl,
+    ...opts.env,
   };
   const result = await run('python3', ['-c', script], { env, timeoutMs: 60_000 });
   if (result.code !== 0) throw new Error(`python failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
