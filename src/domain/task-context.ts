@@ -102,10 +102,11 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
     sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, 'tasks.context.write', now, t)} and ${sql.raw(t)}.completed = 0
       and (${expected} is null or ${sql.raw(t)}.context_version = ${expected})
       and length(cast(json_patch(${sql.raw(t)}.context, ${patchText}) as blob)) <= ${opts.maxBytes}`;
-  const idBase = newId('msg', now).slice(4);
+  // One id per merge; each ledger row of it adds the key's position in the patch.
+  const idBase = newId('ctx', now);
   const [, updated, current] = await sqlBatch(db, [
     sql`insert into ${taskContextHistory} (id, task_id, account_id, key, value, version, source, agent_id, created_at)
-      select ${`ctx_${idBase}_`} || j.id, t.id, t.account_id, j.key,
+      select ${`${idBase}_`} || j.id, t.id, t.account_id, j.key,
         case j.type when 'null' then null when 'true' then 'true' when 'false' then 'false' when 'object' then j.value when 'array' then j.value else json_quote(j.value) end,
         t.context_version + 1, ${opts.source}, ${p.agentId}, ${ts}
       from ${tasks} t, json_each(${patchText}) j where ${guard('t')}`,
