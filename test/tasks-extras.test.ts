@@ -110,6 +110,7 @@ describe('stats', () => {
     await api('POST', `/v1/tasks/${t4}/complete`, a.adminKey);
     const res = await api('GET', '/v1/stats', a.adminKey);
     expect(res.status).toBe(200);
+    const projectName = (await api('GET', '/v1/projects', a.adminKey)).body.find((x: { id: string }) => x.id === a.projectId).name;
     expect(res.body).toEqual({
       total: 4,
       completed: 1,
@@ -117,7 +118,13 @@ describe('stats', () => {
       completed_today: 1,
       due_today: 1,
       overdue: 1,
-      by_project: { [a.projectId]: { total: 2, completed: 0 }, none: { total: 2, completed: 1 } },
+      // By project name, as the MCP server prints it (name: count).
+      by_project: { [projectName]: 2, 'No project': 2 },
+      total_tasks: 4,
+      completed_tasks: 1,
+      pending_tasks: 3,
+      total_agents: 1,
+      active_agents: 1,
     });
     await api('POST', `/v1/tasks/${t1}/complete`, a.adminKey);
     expect((await api('GET', '/v1/stats', a.adminKey)).body).toMatchObject({ completed_today: 2, due_today: 0 });
