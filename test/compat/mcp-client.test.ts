@@ -9,20 +9,20 @@ import { http, startDevServer, type DevServer } from '../e2e/harness';
 import { shapeProblems, type OpenApiDoc } from './openapi-shape';
 import { clientsMissing, loadMcpModules, mcpClient, newAccount, RENDERED_GAPS, routeHostedApiTo, type McpClient, type McpMethod, type McpModules } from './clients';
 
-/** Client methods on routes this service does not have yet, each its own issue. */
+/** Client methods this suite does not drive: routes not built yet, or driven by their own suite. */
 export const MCP_METHODS_WITHOUT_ROUTE: Partial<Record<McpMethod, string>> = {
   listRecurrences: 'recurrences (GET /recurrences) are not built yet',
   createRecurrence: 'recurrences (POST /recurrences) are not built yet',
   updateRecurrence: 'recurrences (PUT /recurrences/{id}) are not built yet',
   deleteRecurrence: 'recurrences (DELETE /recurrences/{id}) are not built yet',
-  listAutomations: 'automations (GET /automations) are not built yet',
-  createAutomation: 'automations (POST /automations) are not built yet',
-  updateAutomation: 'automations (PUT /automations/{id}) are not built yet',
-  deleteAutomation: 'automations (DELETE /automations/{id}) are not built yet',
-  listIngressSources: 'ingress sources (GET /ingress-sources) are not built yet',
-  createIngressSource: 'ingress sources (POST /ingress-sources) are not built yet',
-  updateIngressSource: 'ingress sources (PUT /ingress-sources/{id}) are not built yet',
-  deleteIngressSource: 'ingress sources (DELETE /ingress-sources/{id}) are not built yet',
+  listAutomations: 'automations (GET /automations): driven in mcp-automations-ingress.test.ts',
+  createAutomation: 'automations (POST /automations): driven in mcp-automations-ingress.test.ts',
+  updateAutomation: 'automations (PUT /automations/{id}): driven in mcp-automations-ingress.test.ts',
+  deleteAutomation: 'automations (DELETE /automations/{id}): driven in mcp-automations-ingress.test.ts',
+  listIngressSources: 'ingress sources (GET /ingress-sources): driven in mcp-automations-ingress.test.ts',
+  createIngressSource: 'ingress sources (POST /ingress-sources): driven in mcp-automations-ingress.test.ts',
+  updateIngressSource: 'ingress sources (PUT /ingress-sources/{id}): driven in mcp-automations-ingress.test.ts',
+  deleteIngressSource: 'ingress sources (DELETE /ingress-sources/{id}): driven in mcp-automations-ingress.test.ts',
   searchContext: 'recall (GET /context/search) is not built yet',
 };
 
@@ -30,7 +30,7 @@ export const MCP_METHODS_WITHOUT_ROUTE: Partial<Record<McpMethod, string>> = {
 const HOSTED_ONLY: McpMethod[] = ['claimTask', 'heartbeatTask', 'setTaskState', 'releaseTask', 'getUsage'];
 
 if (clientsMissing) console.warn(`MCP client compatibility skipped: ${clientsMissing}`);
-else console.info(`MCP client methods not driven (no route yet): ${Object.entries(MCP_METHODS_WITHOUT_ROUTE).map(([m, why]) => `${m} (${why})`).join('; ')}`);
+else console.info(`MCP client methods not driven here: ${Object.entries(MCP_METHODS_WITHOUT_ROUTE).map(([m, why]) => `${m} (${why})`).join('; ')}`);
 
 /** Text an agent reads: never a missing field rendered as text. */
 function shown(text: string): string {

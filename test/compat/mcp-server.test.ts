@@ -7,27 +7,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../e2e/harness';
 import { builtClient, clientsMissing, newAccount, RENDERED_GAPS, startMcpServer, type McpServerSession } from './clients';
 
-/** Tools on routes this service does not have yet, each its own issue. */
+/** Tools not called here: routes not built yet, or (automations, ingress) their client calls are driven in mcp-automations-ingress.test.ts. */
 export const MCP_TOOLS_WITHOUT_ROUTE: Record<string, string> = {
   list_recurrences: 'recurrences are not built yet',
   create_recurring_task: 'recurrences are not built yet',
   update_recurrence: 'recurrences are not built yet',
   delete_recurrence: 'recurrences are not built yet',
-  list_automations: 'automations are not built yet',
-  create_automation: 'automations are not built yet',
-  update_automation: 'automations are not built yet',
-  delete_automation: 'automations are not built yet',
-  list_ingress_sources: 'ingress sources are not built yet',
-  create_ingress_source: 'ingress sources are not built yet',
-  update_ingress_source: 'ingress sources are not built yet',
-  delete_ingress_source: 'ingress sources are not built yet',
+  list_automations: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  create_automation: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  update_automation: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  delete_automation: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  list_ingress_sources: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  create_ingress_source: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  update_ingress_source: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
+  delete_ingress_source: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
   recall: 'recall (context search) is not built yet',
 };
 /** Tools the server refuses itself outside hosted mode. */
 const HOSTED_ONLY_TOOLS = ['claim_task', 'heartbeat_task', 'set_task_state', 'release_task', 'get_usage'];
 
 if (clientsMissing) console.warn(`MCP server compatibility skipped: ${clientsMissing}`);
-else console.info(`MCP tools not called (no route yet): ${Object.entries(MCP_TOOLS_WITHOUT_ROUTE).map(([t, why]) => `${t} (${why})`).join('; ')}`);
+else console.info(`MCP tools not called here: ${Object.entries(MCP_TOOLS_WITHOUT_ROUTE).map(([t, why]) => `${t} (${why})`).join('; ')}`);
 
 const idIn = (text: string, prefix: string) => {
   const m = new RegExp(`\\[#(${prefix}_\\w+)\\]`).exec(text);
