@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../e2e/harness';
 import { builtClient, clientsMissing, newAccount, RENDERED_GAPS, startMcpServer, type McpServerSession } from './clients';
 
-/** Tools not called here: routes not built yet, or (automations, ingress) their client calls are driven in mcp-automations-ingress.test.ts. */
+/** Tools not called here, each with where it is covered instead. */
 export const MCP_TOOLS_WITHOUT_ROUTE: Record<string, string> = {
-  list_recurrences: 'recurrences are not built yet',
-  create_recurring_task: 'recurrences are not built yet',
-  update_recurrence: 'recurrences are not built yet',
-  delete_recurrence: 'recurrences are not built yet',
+  list_recurrences: 'recurrences: client calls driven in recurrences.test.ts, not over stdio',
+  create_recurring_task: 'recurrences: client calls driven in recurrences.test.ts, not over stdio',
+  update_recurrence: 'recurrences: client calls driven in recurrences.test.ts, not over stdio',
+  delete_recurrence: 'recurrences: client calls driven in recurrences.test.ts, not over stdio',
   list_automations: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
   create_automation: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
   update_automation: 'automations: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
@@ -21,7 +21,7 @@ export const MCP_TOOLS_WITHOUT_ROUTE: Record<string, string> = {
   create_ingress_source: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
   update_ingress_source: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
   delete_ingress_source: 'ingress sources: client calls driven in mcp-automations-ingress.test.ts, not over stdio',
-  recall: 'recall (context search) is not built yet',
+  recall: 'recall: route tested in test/recall, not called over stdio yet',
 };
 /** Tools the server refuses itself outside hosted mode. */
 const HOSTED_ONLY_TOOLS = ['claim_task', 'heartbeat_task', 'set_task_state', 'release_task', 'get_usage'];
