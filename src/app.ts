@@ -70,6 +70,8 @@ function apiRouter() {
   api.route('/', ingressRoutes);
   api.route('/', recurrenceRoutes);
   api.route('/', recallRoutes);
+  // The CLI probes `{API URL}/health`: the root one for /v1, this one for a localhost /api.
+  api.route('/', healthRoutes());
   return api;
 }
 
@@ -108,6 +110,19 @@ const health = publicRoute({
   responses: { 200: jsonContent(HealthSchema, 'Healthy'), 503: jsonContent(HealthSchema, 'D1 did not answer') },
 });
 
+function healthRoutes() {
+  return createRouter().openapi(health, async (c) => {
+    let databaseState: 'ok' | 'unreachable' = 'ok';
+    try {
+      await database(c.env.DB).run(sql`select 1`);
+    } catch {
+      databaseState = 'unreachable';
+    }
+    const body = { status: databaseState === 'ok' ? ('ok' as const) : ('degraded' as const), timestamp: isoSeconds(Date.now()), database: databaseState, version: VERSION };
+    return databaseState === 'ok' ? c.json(body, 200) : c.json(body, 503);
+  });
+}
+
 export function createApp() {
   const app = new OpenAPIHono<AppBindings>();
   app.onError(onError);
@@ -144,17 +159,8 @@ export function createApp() {
         200,
       ),
     )
-    .openapi(health, async (c) => {
-      let databaseState: 'ok' | 'unreachable' = 'ok';
-      try {
-        await database(c.env.DB).run(sql`select 1`);
-      } catch {
-        databaseState = 'unreachable';
-      }
-      const body = { status: databaseState === 'ok' ? ('ok' as const) : ('degraded' as const), timestamp: isoSeconds(Date.now()), database: databaseState, version: VERSION };
-      return databaseState === 'ok' ? c.json(body, 200) : c.json(body, 503);
-    });
   app.route('/', root);
+  app.route('/', healthRoutes());
   app.route('/', claimPageRoutes);
   app.route('/', decisionPageRoutes);
   app.route('/app', dashboardRoutes);

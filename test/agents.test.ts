@@ -40,9 +40,9 @@ describe('agents', () => {
       expect(res.body.code).toBe('VALIDATION_FAILED');
       expect(res.body.details[0].field).toBe('name');
     }
-    const unknownField = await api('POST', '/v1/agents', account.adminKey, { name: 'okname', permissions: ['x'] });
+    const unknownField = await api('POST', '/v1/agents', account.adminKey, { name: 'okname', scopes: ['x'] });
     expect(unknownField.status).toBe(400);
-    expect(unknownField.body.details).toEqual([{ field: 'permissions', message: 'Unknown field' }]);
+    expect(unknownField.body.details).toEqual([{ field: 'scopes', message: 'Unknown field' }]);
     const badRole = await api('POST', '/v1/agents', account.adminKey, { name: 'okname', role: 'root' });
     expect(badRole.status).toBe(400);
     expect((await api('GET', '/v1/agents', account.adminKey)).body).toHaveLength(2);
@@ -156,5 +156,19 @@ describe('agents', () => {
     const over = await api('POST', '/v1/agents', account.adminKey, { name: 'one-too-many' });
     expect(over.status).toBe(403);
     expect(over.body.code).toBe('AGENT_LIMIT_REACHED');
+  });
+});
+
+describe('agent permissions (the MCP server’s register_agent)', () => {
+  it('maps the scopes to a role, and refuses unknown scopes or scopes with a role', async () => {
+    const a = await makeAccount();
+    const scoped = await api('POST', '/v1/agents', a.adminKey, { name: 'reader-bot', permissions: ['tasks.read_all', 'tasks.comment_all'] });
+    expect(scoped.status).toBe(201);
+    expect(scoped.body.role).toBe('coordinator');
+    expect((await api('POST', '/v1/agents', a.adminKey, { name: 'plain-bot', permissions: [] })).body.role).toBe('worker');
+    for (const body of [{ name: 'bad-bot', permissions: ['tasks.delete_all'] }, { name: 'bad-bot', permissions: 'tasks.read_all' }, { name: 'bad-bot', role: 'admin', permissions: ['tasks.read_all'] }]) {
+      expect((await api('POST', '/v1/agents', a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await api('GET', '/v1/agents', a.adminKey)).body.map((x: { name: string }) => x.name)).not.toContain('bad-bot');
   });
 });

@@ -102,32 +102,36 @@ describe('GET /v1/fleet/attention', () => {
 
     const res = await api('GET', '/v1/fleet/attention', coordinator.key);
     expect(res.status).toBe(200);
-    const ids = (list: string) => res.body[list].map((t: any) => t.id).sort();
-    expect(ids('expired_claims')).toEqual([expired, swept].sort());
+    const ids = (list: string) => res.body.buckets[list].map((t: any) => t.id).sort();
+    expect(ids('abandoned_claims')).toEqual([expired, swept].sort());
     expect(ids('silent_holders')).toEqual([silent]);
     expect(ids('errored')).toEqual([errored]);
-    expect(res.body.errored[0]).toMatchObject({ session_state: 'errored', state_detail: 'boom', claimed_by_agent_id: worker.id });
+    expect(res.body.count).toBe(7);
+    expect(res.body.buckets.errored[0]).toMatchObject({ session_state: 'errored', session_state_detail: 'boom', claimed_by_agent_id: worker.id });
     expect(ids('waiting_input')).toEqual([waiting]);
     expect(ids('overdue')).toEqual([overdue]);
-    expect(ids('reopened')).toEqual([reopened]);
+    expect(ids('looping')).toEqual([reopened]);
     expect(JSON.stringify(res.body)).not.toContain(dueLater);
     expect(JSON.stringify(res.body)).not.toContain(done);
 
     // Claimed again, a formerly expired task no longer needs attention.
     await post(worker.key, `/v1/tasks/${swept}/claim`);
     const after = await api('GET', '/v1/fleet/attention', account.adminKey);
-    expect(after.body.expired_claims.map((t: any) => t.id)).toEqual([expired]);
+    expect(after.body.buckets.abandoned_claims.map((t: any) => t.id)).toEqual([expired]);
   });
 
-  it('is for coordinators and admins only, and scoped to the account', async () => {
+  it('is scoped like stats: a worker sees its own tasks, others the account', async () => {
     const account = await makeAccount();
     const other = await makeAccount();
     await insertTask(other, { reopenCount: 9 });
     const worker = await makeAgent(account, 'worker');
+    const [mineLooping] = await insertTasks(account, [{ reopenCount: 4, assignedToAgentId: worker.id }, { reopenCount: 5 }]);
     const res = await api('GET', '/v1/fleet/attention', worker.key);
-    expect(res.status).toBe(403);
-    expect(res.body.code).toBe('INSUFFICIENT_ROLE');
-    const mine = await api('GET', '/v1/fleet/attention', account.adminKey);
-    expect(mine.body).toEqual({ expired_claims: [], silent_holders: [], errored: [], waiting_input: [], overdue: [], reopened: [] });
+    expect(res.status).toBe(200);
+    expect(res.body.count).toBe(1);
+    expect(res.body.buckets.looping.map((t: any) => t.id)).toEqual([mineLooping]);
+    const all = await api('GET', '/v1/fleet/attention', account.adminKey);
+    expect(all.body.count).toBe(2);
+    expect(all.body.buckets).toMatchObject({ abandoned_claims: [], silent_holders: [], errored: [], waiting_input: [], overdue: [] });
   });
 });

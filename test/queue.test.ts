@@ -655,8 +655,8 @@ describe('heartbeat, state and release', () => {
     const claimed = (await claimId(account.adminKey, id, { lease_seconds: 30 })).body.task;
     const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`, { lease_seconds: 900, state: 'waiting_input', detail: 'needs a token' });
     expect(res.status).toBe(200);
-    expect(res.body.task).toMatchObject({ id, status: 'claimed', session_state: 'waiting_input', state_detail: 'needs a token', claimed_at: claimed.claimed_at });
-    expect(Date.parse(res.body.task.lease_expires_at)).toBeGreaterThanOrEqual(Date.parse(claimed.claimed_at) + 900_000);
+    expect(res.body).toMatchObject({ id, status: 'claimed', session_state: 'waiting_input', session_state_detail: 'needs a token', claimed_at: claimed.claimed_at });
+    expect(Date.parse(res.body.lease_expires_at)).toBeGreaterThanOrEqual(Date.parse(claimed.claimed_at) + 900_000);
   });
 
   it('heartbeat that shortens the lease pulls the expiry alarm earlier', async () => {
@@ -665,7 +665,7 @@ describe('heartbeat, state and release', () => {
     await claimId(account.adminKey, id, { lease_seconds: 3600 });
     const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`, { lease_seconds: 30 });
     const stub = queueFor(env, account.accountId);
-    const expected = Date.parse(res.body.task.lease_expires_at);
+    const expected = Date.parse(res.body.lease_expires_at);
     // The alarm is moved off the request path; wait for the object to have it.
     const alarm = await vi.waitUntil(
       async () => {
@@ -703,7 +703,7 @@ describe('heartbeat, state and release', () => {
     const claimed = (await claimId(account.adminKey, id, { lease_seconds: 60 })).body.task;
     const res = await post(account.adminKey, `/v1/tasks/${id}/state`, { state: 'errored', detail: 'disk full' });
     expect(res.status).toBe(200);
-    expect(res.body.task).toMatchObject({ session_state: 'errored', state_detail: 'disk full', lease_expires_at: claimed.lease_expires_at });
+    expect(res.body).toMatchObject({ session_state: 'errored', session_state_detail: 'disk full', lease_expires_at: claimed.lease_expires_at });
     expect((await post(account.adminKey, `/v1/tasks/${id}/state`, { state: 'asleep' })).status).toBe(400);
     expect((await post(account.adminKey, `/v1/tasks/${id}/state`, {})).status).toBe(400);
   });
@@ -715,7 +715,7 @@ describe('heartbeat, state and release', () => {
     await claimId(a.key, id);
     const res = await post(a.key, `/v1/tasks/${id}/release`, { handoff: 'tests pass; docs left' });
     expect(res.status).toBe(200);
-    expect(res.body.task).toMatchObject({ id, status: 'open', claimed_by_agent_id: null, claimed_at: null, lease_expires_at: null, handoff: 'tests pass; docs left' });
+    expect(res.body).toMatchObject({ id, status: 'open', claimed_by_agent_id: null, claimed_at: null, lease_expires_at: null, handoff: 'tests pass; docs left' });
     const next = (await claim(b.key)).body.task;
     expect(next).toMatchObject({ id, claimed_by_agent_id: b.id, handoff: 'tests pass; docs left' });
     expect((await runsOf(id)).map((r) => [r.agentId, r.outcome])).toEqual([
@@ -736,11 +736,11 @@ describe('heartbeat, state and release', () => {
     const id = await insertTask(account);
     await claimId(a.key, id);
     await post(a.key, `/v1/tasks/${id}/state`, { state: 'waiting_input', detail: 'need prod DB creds' });
-    const released = (await post(a.key, `/v1/tasks/${id}/release`)).body.task;
+    const released = (await post(a.key, `/v1/tasks/${id}/release`)).body;
     expect(released).toMatchObject({ handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input', session_state: null });
     const next = (await claim(b.key)).body.task;
     expect(next).toMatchObject({ id, handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input' });
-    const again = (await post(b.key, `/v1/tasks/${id}/release`, { handoff: 'creds requested' })).body.task;
+    const again = (await post(b.key, `/v1/tasks/${id}/release`, { handoff: 'creds requested' })).body;
     expect(again).toMatchObject({ handoff_note: 'creds requested', handoff_by_agent_id: b.id, handoff_state: 'working' });
   });
 
@@ -751,7 +751,7 @@ describe('heartbeat, state and release', () => {
     await claimId(worker.key, id);
     const res = await post(account.adminKey, `/v1/tasks/${id}/release`);
     expect(res.status).toBe(200);
-    expect(res.body.task.claimed_by_agent_id).toBeNull();
+    expect(res.body.claimed_by_agent_id).toBeNull();
   });
 });
 

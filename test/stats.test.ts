@@ -14,7 +14,7 @@ import { database } from '../src/db/client';
 import { tasks } from '../src/db/schema';
 import type { Principal } from '../src/domain/access';
 import { authenticate } from '../src/domain/authentication';
-import { NO_PROJECT, statsQueries, taskStats, type StatsJson } from '../src/domain/stats';
+import { NO_PROJECT, NO_PROJECT_NAME, statsQueries, taskStats, type StatsJson } from '../src/domain/stats';
 import { canSee } from '../src/domain/task-access';
 import type { TaskRow } from '../src/domain/task-json';
 import { countingD1 } from '../src/lib/d1-metrics';
@@ -103,6 +103,26 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     await insertTasks(a, seeds);
   });
 
+  /** The route's answer for these totals: projects by name, and the CLI's field names. */
+  const asAnswer = async (stats: StatsJson) => {
+    const names = new Map(((await api('GET', '/v1/projects', a.adminKey)).body as { id: string; name: string }[]).map((x) => [x.id, x.name]));
+    const agents = (await api('GET', '/v1/agents', a.adminKey)).body as { active: boolean }[];
+    const byName: Record<string, number> = {};
+    for (const [id, counts] of Object.entries(stats.by_project)) {
+      const name = id === NO_PROJECT ? NO_PROJECT_NAME : names.get(id)!;
+      byName[name] = (byName[name] ?? 0) + counts.total;
+    }
+    return {
+      ...stats,
+      by_project: byName,
+      total_tasks: stats.total,
+      completed_tasks: stats.completed,
+      pending_tasks: stats.open,
+      total_agents: agents.length,
+      active_agents: agents.filter((x) => x.active).length,
+    };
+  };
+
   const check = async (label: string) => {
     const principals: [string, Principal][] = await Promise.all(
       Object.entries(keys).map(async ([name, key]) => [name, await principalOf(key)] as [string, Principal]),
@@ -115,7 +135,7 @@ describe('stats answer what a brute-force count answers, for every kind of key',
       // Through the route, as a client sees it (same day, so the same answer).
       const res = await api('GET', '/v1/stats', keys[name as keyof typeof keys]);
       expect(res.status).toBe(200);
-      expect(res.body, `${label}: ${name} over HTTP`).toEqual(await bruteForce(p, Date.now()));
+      expect(res.body, `${label}: ${name} over HTTP`).toEqual(await asAnswer(await bruteForce(p, Date.now())));
     }
     return principals;
   };
@@ -160,10 +180,18 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     expect((await api('PUT', `/v1/tasks/${t1}`, b.adminKey, { project_id: other })).status).toBe(200);
     expect((await api('DELETE', `/v1/tasks/${t1}`, b.adminKey)).status).toBe(200);
     const empty = await api('GET', '/v1/stats', b.adminKey);
-    expect(empty.body).toEqual({ total: 1, completed: 1, open: 0, completed_today: 1, due_today: 0, overdue: 0, by_project: { [b.projectId]: { total: 1, completed: 1 } } });
+    // The answer names projects and adds the fields the CLI prints.
+    const projectName = (await api('GET', '/v1/projects', b.adminKey)).body.find((x: { id: string }) => x.id === b.projectId).name;
+    expect(empty.body).toEqual({
+      total: 1, completed: 1, open: 0, completed_today: 1, due_today: 0, overdue: 0, by_project: { [projectName]: 1 },
+      total_tasks: 1, completed_tasks: 1, pending_tasks: 0, total_agents: 1, active_agents: 1,
+    });
     expect(await taskStats(db(), p, now)).toEqual(await bruteForce(p, now));
     const fresh = await makeAccount();
-    expect((await api('GET', '/v1/stats', fresh.adminKey)).body).toEqual({ total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {} });
+    expect((await api('GET', '/v1/stats', fresh.adminKey)).body).toEqual({
+      total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {},
+      total_tasks: 0, completed_tasks: 0, pending_tasks: 0, total_agents: 1, active_agents: 1,
+    });
   });
 
   it('restricted keys count their own tasks in their sandbox only', async () => {

@@ -49,7 +49,7 @@ describe('task context', () => {
     ]);
     expect([x!.status, y!.status].sort()).toEqual([200, 409]);
     const history = (await api('GET', `/v1/tasks/${t}/context/history`, a.adminKey)).body;
-    expect(history).toHaveLength(1);
+    expect(history.entries).toHaveLength(1);
   });
 
   it('records provenance per key and an append-only history', async () => {
@@ -61,16 +61,29 @@ describe('task context', () => {
     await api('PATCH', `/v1/tasks/${t}/context?source=agent_observed`, a.adminKey, { owner: null });
     const prov = (await api('GET', `/v1/tasks/${t}/context?include=provenance`, a.adminKey)).body;
     expect(prov.context).toEqual({ budget: 120 });
-    expect(prov.provenance).toEqual({ budget: { agent_id: a.adminId, source: 'agent_inferred', version: 2, updated_at: expect.stringMatching(/Z$/) } });
+    expect(prov.provenance).toEqual({ budget: { author_agent_id: a.adminId, author_name: expect.any(String), source: 'agent_inferred', version: 2, created_at: expect.stringMatching(/Z$/) } });
     const history = (await api('GET', `/v1/tasks/${t}/context/history`, a.adminKey)).body;
-    expect(history.map((h: any) => [h.version, h.key, h.value, h.source])).toEqual([
-      [1, 'budget', 100, 'human_stated'],
-      [1, 'owner', 'ada', 'human_stated'],
-      [2, 'budget', 120, 'agent_inferred'],
-      [3, 'owner', null, 'agent_observed'],
+    // Newest first; a value replaced by a later write of its key says when.
+    expect(history.entries.map((h: any) => [h.version, h.key, h.value, h.source, h.author_agent_id, h.superseded_at === null])).toEqual([
+      [3, 'owner', null, 'agent_observed', a.adminId, true],
+      [2, 'budget', 120, 'agent_inferred', a.adminId, true],
+      [1, 'budget', 100, 'human_stated', coordKeyHolder.id, false],
+      [1, 'owner', 'ada', 'human_stated', coordKeyHolder.id, false],
     ]);
+    expect(history.next_cursor).toBeNull();
+    expect(history.entries[3].superseded_at).toBe(history.entries[0].created_at);
     const onlyOwner = (await api('GET', `/v1/tasks/${t}/context/history?key=owner`, a.adminKey)).body;
-    expect(onlyOwner.map((h: any) => h.version)).toEqual([1, 3]);
+    expect(onlyOwner.entries.map((h: any) => h.version)).toEqual([3, 1]);
+    // Pages follow next_cursor to the oldest entry, each entry once.
+    const seen: number[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page: any = (await api('GET', `/v1/tasks/${t}/context/history?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, a.adminKey)).body;
+      seen.push(...page.entries.map((h: any) => h.version));
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual([3, 2, 1, 1]);
+    expect((await api('GET', `/v1/tasks/${t}/context/history?cursor=nonsense`, a.adminKey)).status).toBe(400);
   });
 
   it('caps the merged size with 413 and refuses bad input', async () => {

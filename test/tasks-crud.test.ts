@@ -29,7 +29,7 @@ describe('task CRUD', () => {
       claimed_at: null,
       lease_expires_at: null,
       session_state: null,
-      state_detail: null,
+      session_state_detail: null,
       handoff: null,
       evidence_policy: null,
       context_version: 0,
@@ -38,9 +38,10 @@ describe('task CRUD', () => {
     expect(t.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     const got = await api('GET', `/v1/tasks/${t.id}`, a.adminKey);
     expect(got.status).toBe(200);
-    expect(got.body).toEqual(t);
+    // One task read also carries its context and checklist.
+    expect(got.body).toEqual({ ...t, context: {}, subtasks: [] });
     // The same routes answer under /api for the clients' localhost namespace.
-    expect((await api('GET', `/api/tasks/${t.id}`, a.adminKey)).body).toEqual(t);
+    expect((await api('GET', `/api/tasks/${t.id}`, a.adminKey)).body).toEqual(got.body);
   });
 
   it('accepts priority words, normalises due dates and de-duplicates labels', async () => {
@@ -186,8 +187,8 @@ describe('task CRUD', () => {
       evidence: [{ kind: 'command_output', ref: 'tests passed' }, { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' }],
     });
     expect(ok.status).toBe(200);
-    expect(ok.body.evidence).toEqual([{ kind: 'command_output', ref: 'tests passed' }, { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' }]);
-    expect((await api('GET', `/v1/tasks/${t.id}`, a.adminKey)).body.evidence).toHaveLength(2);
+    expect(ok.body.completion_evidence).toEqual([{ kind: 'command_output', ref: 'tests passed' }, { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' }]);
+    expect((await api('GET', `/v1/tasks/${t.id}`, a.adminKey)).body.completion_evidence).toHaveLength(2);
   });
 
   it('completing ends a live claim and closes its run in the same batch', async () => {

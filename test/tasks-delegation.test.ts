@@ -16,7 +16,7 @@ describe('delegation', () => {
       parent_task_id: root.id,
       parent_id: root.id,
       root_task_id: root.id,
-      depth: 1,
+      delegation_depth: 1,
       assigned_to_agent_id: worker.id,
       accountable_agent_id: a.adminId,
       created_by_agent_id: a.adminId,
@@ -29,12 +29,12 @@ describe('delegation', () => {
     // The worker delegates further; the accountable agent stays the root's.
     const grandchild = await api('POST', `/v1/tasks/${child.body.id}/delegate`, worker.key, { content: 'Pricing page' });
     expect(grandchild.status).toBe(201);
-    expect(grandchild.body).toMatchObject({ depth: 2, root_task_id: root.id, accountable_agent_id: a.adminId, created_by_agent_id: worker.id });
+    expect(grandchild.body).toMatchObject({ delegation_depth: 2, root_task_id: root.id, accountable_agent_id: a.adminId, created_by_agent_id: worker.id });
 
     const chain = await api('GET', `/v1/tasks/${grandchild.body.id}/chain`, a.adminKey);
     expect(chain.status).toBe(200);
     expect(chain.body).toMatchObject({ root_id: root.id, depth: 2, completed_count: 0, total_count: 3 });
-    expect(chain.body.chain.map((t: any) => [t.id, t.depth])).toEqual([[root.id, 0], [child.body.id, 1], [grandchild.body.id, 2]]);
+    expect(chain.body.chain.map((t: any) => [t.id, t.delegation_depth])).toEqual([[root.id, 0], [child.body.id, 1], [grandchild.body.id, 2]]);
     const children = await api('GET', `/v1/tasks/${root.id}/children`, a.adminKey);
     expect(children.body.map((t: any) => t.id)).toEqual([child.body.id]);
     expect((await api('GET', `/v1/tasks/${grandchild.body.id}/children`, a.adminKey)).body).toEqual([]);

@@ -149,3 +149,18 @@ describe('GET /v1/tasks', () => {
     expect(res.body.code).toBe('VALIDATION_FAILED');
   });
 });
+
+describe('due as one date (the Python SDK’s due=)', () => {
+  it('lists the tasks due on that day, date or timestamp, and refuses other words', async () => {
+    const a = await makeAccount();
+    const make = async (due_date: string) => (await api('POST', '/v1/tasks', a.adminKey, { content: `due ${due_date}`, due_date })).body.id as string;
+    const [day, stamp] = [await make('2030-01-15'), await make('2030-01-15T18:30:00Z')];
+    await make('2030-01-14');
+    await make('2030-01-16');
+    const res = await api('GET', '/v1/tasks?due=2030-01-15', a.adminKey);
+    expect(res.status).toBe(200);
+    expect(res.body.map((t: { id: string }) => t.id).sort()).toEqual([day, stamp].sort());
+    expect((await api('GET', '/v1/tasks?due=2030-01-15&due_before=2030-01-14', a.adminKey)).body).toEqual([]);
+    expect((await api('GET', '/v1/tasks?due=tomorrow', a.adminKey)).status).toBe(400);
+  });
+});

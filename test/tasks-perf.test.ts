@@ -16,8 +16,8 @@ import { authenticate } from '../src/domain/authentication';
 import { addComment, deleteComment, listComments } from '../src/domain/comments';
 import { findDuplicates } from '../src/domain/dedup';
 import { delegateTask, taskChain, taskChildren } from '../src/domain/delegation';
-import { taskStats } from '../src/domain/stats';
-import { createSubtask, deleteSubtask, listSubtasks, toggleSubtask, updateSubtask } from '../src/domain/subtasks';
+import { statsAnswer, taskStats } from '../src/domain/stats';
+import { createSubtask, deleteSubtask, listSubtasks, taskWithSubtasks, toggleSubtask, updateSubtask } from '../src/domain/subtasks';
 import { contextHistory, getContext, patchContext } from '../src/domain/task-context';
 import { listQuery, listTasks, type ListFilters } from '../src/domain/task-list';
 import { addLink, listLinks } from '../src/domain/task-links';
@@ -62,12 +62,14 @@ describe('round trips per operation', () => {
       ['taskChain', (d) => taskChain(d, p, id)],
       ['taskChildren', (d) => taskChildren(d, p, id)],
       ['getContext', (d) => getContext(d, p, id, true)],
-      ['contextHistory', (d) => contextHistory(d, p, id, undefined, page)],
+      ['contextHistory', (d) => contextHistory(d, p, id, undefined, { limit: 100 })],
       ['listSubtasks', (d) => listSubtasks(d, p, id)],
+      ['taskWithSubtasks', (d) => taskWithSubtasks(d, p, id)],
       ['listComments', (d) => listComments(d, p, id, page)],
       ['listLinks', (d) => listLinks(d, p, id)],
       ['taskStats', (d) => taskStats(d, p, now)],
-      ['usage', (d) => usage(d, p, { tasksPerMonth: 1000, ratePerMinute: 60, contextBytes: 1000, bodyBytes: 1000, delegationDepth: 10 }, now)],
+      ['statsAnswer', (d) => statsAnswer(d, p, now)],
+      ['usage', (d) => usage(d, p, { tasksPerMonth: 1000, ratePerMinute: 60, contextBytes: 1000, bodyBytes: 1000, delegationDepth: 10, agentsPerAccount: 25, webhooksPerAccount: 10, projectsPerAccount: 100 }, now)],
       ['findDuplicates', (d) => findDuplicates(d, p, 'root task', 0.6)],
     ];
     for (const [name, fn] of reads) expect(await trips(fn), name).toBe(1);

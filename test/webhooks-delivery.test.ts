@@ -22,10 +22,10 @@ function sampleTask(acct: TestAccount, content = 'Ship the release'): TaskJson {
   const ts = '2026-01-15T10:30:00Z';
   return {
     id: 'tsk_sample0000000000000001', content, description: null, priority: 1, labels: [], due_date: null, project_id: acct.projectId,
-    parent_task_id: null, parent_id: null, root_task_id: 'tsk_sample0000000000000001', depth: 0, assigned_to_agent_id: null,
+    parent_task_id: null, parent_id: null, root_task_id: 'tsk_sample0000000000000001', delegation_depth: 0, assigned_to_agent_id: null,
     created_by_agent_id: acct.adminId, accountable_agent_id: null, status: 'open', completed: false, completed_at: null,
     completed_by_agent_id: null, claimed_by_agent_id: null, claimed_at: null, lease_expires_at: null, session_state: null,
-    state_detail: null, handoff: null, handoff_note: null, handoff_by_agent_id: null, handoff_state: null, source_recurrence_id: null, source_ingress_id: null, evidence_policy: null, evidence: [], context_version: 0, reopen_count: 0, created_at: ts, updated_at: ts,
+    session_state_detail: null, handoff: null, handoff_note: null, handoff_by_agent_id: null, handoff_state: null, source_recurrence_id: null, source_ingress_id: null, evidence_policy: null, completion_evidence: [], context_version: 0, reopen_count: 0, created_at: ts, updated_at: ts,
   };
 }
 

@@ -21,10 +21,10 @@ import { createCheckout, createPortal } from '../domain/billing';
 import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson, type TaskJson } from '../domain/task-json';
 import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../domain/tasks';
-import { usage } from '../domain/usage';
+import { usage, usageLimitsFor } from '../domain/usage';
 import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../domain/webhooks';
 import type { Env, Variables } from '../env';
-import { isDevelopment, keyPepper, limit, rateLimitFor } from '../lib/config';
+import { isDevelopment, keyPepper, limit } from '../lib/config';
 import { ApiError } from '../lib/errors';
 import { principalCache } from '../limits/key-gate';
 import { notifyTaskAvailable } from '../queue/notify';
@@ -434,7 +434,7 @@ const pages = new Hono<DashboardBindings>()
       usage(
         database_,
         p,
-        { tasksPerMonth: limit(c.env, 'TASKS_PER_MONTH'), ratePerMinute: rateLimitFor(c.env, p.plan), contextBytes: limit(c.env, 'CONTEXT_BYTES'), bodyBytes: limit(c.env, 'BODY_BYTES'), delegationDepth: limit(c.env, 'DELEGATION_DEPTH') },
+        usageLimitsFor(c.env, p.plan),
         now,
       ),
       listAgents(database_, p),

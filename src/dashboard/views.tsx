@@ -5,7 +5,7 @@
 import type { Child, FC } from 'hono/jsx';
 import { modeFor } from '../domain/access';
 import type { AgentJson } from '../domain/agents';
-import type { Attention } from '../domain/fleet';
+import type { Attention, AttentionBuckets } from '../domain/fleet';
 import type { ProjectJson } from '../domain/projects';
 import type { TaskJson } from '../domain/task-json';
 import type { UsageJson } from '../domain/usage';
@@ -151,11 +151,11 @@ const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: numbe
         <div class="meta holder">
           {column === 'waiting' ? 'Asked by ' : 'Held by '}
           <strong>{holder}</strong> · {until(task.lease_expires_at, now)}
-          {task.state_detail ? <div>“{task.state_detail}”</div> : null}
+          {task.session_state_detail ? <div>“{task.session_state_detail}”</div> : null}
         </div>
       ) : null}
       {assignee ? <div class="meta">Assigned to {assignee}</div> : null}
-      {task.completed && task.evidence.length ? <div class="meta">{task.evidence.length} evidence item{task.evidence.length === 1 ? '' : 's'}</div> : null}
+      {task.completed && task.completion_evidence.length ? <div class="meta">{task.completion_evidence.length} evidence item{task.completion_evidence.length === 1 ? '' : 's'}</div> : null}
       <div class="actions">
         {task.completed ? null : (
           <details class="quick-edit">
@@ -373,7 +373,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
       {t.session_state === 'waiting_input' && t.claimed_by_agent_id ? (
         <div class="panel notice" role="note">
           <p>
-            <strong>{name(t.claimed_by_agent_id)}</strong> is waiting on an answer{t.state_detail ? ':' : '.'} {t.state_detail ? <q>{t.state_detail}</q> : null}
+            <strong>{name(t.claimed_by_agent_id)}</strong> is waiting on an answer{t.session_state_detail ? ':' : '.'} {t.session_state_detail ? <q>{t.session_state_detail}</q> : null}
           </p>
           <p class="small muted">
             <a href="#comment">Answer in a comment</a>: the agent reads the task's comments.
@@ -394,7 +394,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
                 ['Due', t.due_date],
                 ['Assigned to', name(t.assigned_to_agent_id)],
                 ['Held by', t.claimed_by_agent_id ? `${name(t.claimed_by_agent_id)} (${until(t.lease_expires_at, now)})` : null],
-                ['Session', t.session_state ? `${t.session_state}${t.state_detail ? `: ${t.state_detail}` : ''}` : null],
+                ['Session', t.session_state ? `${t.session_state}${t.session_state_detail ? `: ${t.session_state_detail}` : ''}` : null],
                 ['Created by', name(t.created_by_agent_id)],
                 ['Completed', t.completed_at ? `${t.completed_at} by ${name(t.completed_by_agent_id) ?? 'someone'}` : null],
                 ['Reopened', t.reopen_count ? `${t.reopen_count} times` : null],
@@ -416,9 +416,9 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
           ) : null}
           <section class="panel" aria-labelledby="h-evidence">
             <h2 id="h-evidence">Evidence</h2>
-            {t.evidence.length ? (
+            {t.completion_evidence.length ? (
               <ul>
-                {t.evidence.map((e) => (
+                {t.completion_evidence.map((e) => (
                   <li>
                     <span class="chip">{e.kind}</span> <code>{e.ref}</code> {e.summary ? <span class="muted">— {e.summary}</span> : null}
                   </li>
@@ -575,7 +575,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
             {data.chain.length > 1 ? (
               <ul>
                 {data.chain.map((c) => (
-                  <li class={`depth${Math.min(c.depth, 6)}`}>
+                  <li class={`depth${Math.min(c.delegation_depth, 6)}`}>
                     {c.id === t.id ? <strong>{c.content}</strong> : <a href={`/app/tasks/${c.id}`}>{c.content}</a>} <span class="muted small">{c.completed ? 'done' : c.status}</span>
                   </li>
                 ))}
@@ -722,17 +722,17 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
 
 // ------------------------------------------------------------------ fleet
 
-const ATTENTION_TITLES: [keyof Attention, string, string][] = [
+const ATTENTION_TITLES: [keyof AttentionBuckets, string, string][] = [
   ['waiting_input', 'Waiting on input', 'An agent asked a question: answer it in a comment on the task.'],
   ['errored', 'Errored', 'The holder reported an error.'],
-  ['expired_claims', 'Claims that ran out', 'The holder stopped heartbeating; the task went back to the queue.'],
+  ['abandoned_claims', 'Claims that ran out', 'The holder stopped heartbeating; the task went back to the queue.'],
   ['silent_holders', 'Silent holders', 'Held, but no heartbeat for more than half the lease.'],
   ['overdue', 'Overdue', 'Past its due date and not done.'],
-  ['reopened', 'Reopened again and again', 'Reopened three times or more: maybe it needs a human.'],
+  ['looping', 'Reopened again and again', 'Reopened three times or more: maybe it needs a human.'],
 ];
 
 export const FleetPage: FC<{ viewer: Viewer; attention: Attention }> = ({ viewer, attention }) => {
-  const any = ATTENTION_TITLES.some(([k]) => attention[k].length > 0);
+  const any = ATTENTION_TITLES.some(([k]) => attention.buckets[k].length > 0);
   return (
     <Layout title="Attention" viewer={viewer} section="fleet">
       <h1>What needs a human now</h1>
@@ -741,16 +741,16 @@ export const FleetPage: FC<{ viewer: Viewer; attention: Attention }> = ({ viewer
           <p>Nothing needs you right now. Tasks appear here when an agent waits on an answer, errors, goes silent, or a task is overdue.</p>
         </div>
       )}
-      {ATTENTION_TITLES.filter(([k]) => attention[k].length > 0).map(([k, title, hint]) => (
+      {ATTENTION_TITLES.filter(([k]) => attention.buckets[k].length > 0).map(([k, title, hint]) => (
         <section class="panel" aria-labelledby={`att-${k}`}>
           <h2 id={`att-${k}`}>
-            {title} <span class="muted">({attention[k].length})</span>
+            {title} <span class="muted">({attention.buckets[k].length})</span>
           </h2>
           <p class="muted small">{hint}</p>
           <ul>
-            {attention[k].map((t) => (
+            {attention.buckets[k].map((t) => (
               <li>
-                <a href={`/app/tasks/${t.id}`}>{t.content}</a> {t.state_detail ? <span class="muted">— {t.state_detail}</span> : null}
+                <a href={`/app/tasks/${t.id}`}>{t.content}</a> {t.session_state_detail ? <span class="muted">— {t.session_state_detail}</span> : null}
               </li>
             ))}
           </ul>

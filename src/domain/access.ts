@@ -126,7 +126,7 @@ export const ACCESS = {
   'queue.heartbeat': { kinds: ALL, scope: CLAIM_SCOPE },
   'queue.state': { kinds: ALL, scope: CLAIM_SCOPE },
   'queue.release': { kinds: ALL, scope: `${CLAIM_SCOPE}; admin: any claim` },
-  'fleet.attention': { kinds: OVERSEERS, scope: 'tasks of the account' },
+  'fleet.attention': { kinds: FULL, scope: TASK_SCOPE },
 
   'webhooks.list': { kinds: ADMIN, scope: 'webhooks of the account' },
   'webhooks.create': { kinds: ADMIN, scope: 'the account' },

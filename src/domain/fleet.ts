@@ -1,5 +1,5 @@
 /**
- * Fleet attention: the account's tasks a coordinator should look at, each list capped and
+ * Fleet attention: the tasks a coordinator (or a worker, among its own) should look at, each list capped and
  * ordered by priority, then age. Built from the same rows and rules the queue uses.
  */
 import { and, asc, desc, eq, gte, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
@@ -7,6 +7,7 @@ import type { Db } from '../db/client';
 import { runs, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../lib/time';
 import type { Principal } from './access';
+import { visibleTasks } from './task-access';
 import { taskJson, type TaskJson } from './task-json';
 
 /** Each list holds at most this many tasks. */
@@ -14,20 +15,29 @@ export const ATTENTION_LIMIT = 100;
 /** Tasks reopened at least this often count as churning. */
 export const REOPEN_THRESHOLD = 3;
 
-export interface Attention {
+/** The buckets, each a list of tasks, by the names the clients print. */
+export interface AttentionBuckets {
   /** Claims whose lease ran out: not yet swept, or swept and not claimed again since. */
-  expired_claims: TaskJson[];
+  abandoned_claims: TaskJson[];
   /** Live claims whose holder has not heartbeated for more than half its lease. */
   silent_holders: TaskJson[];
   errored: TaskJson[];
   waiting_input: TaskJson[];
   overdue: TaskJson[];
-  reopened: TaskJson[];
+  /** Tasks reopened at least REOPEN_THRESHOLD times. */
+  looping: TaskJson[];
+}
+
+export interface Attention {
+  /** Entries over all buckets (a task in two buckets counts twice, as it is listed twice). */
+  count: number;
+  buckets: AttentionBuckets;
 }
 
 export async function fleetAttention(db: Db, p: Principal, now: number): Promise<Attention> {
   const nowIso = isoSeconds(now);
-  const open = and(eq(tasks.accountId, p.accountId), eq(tasks.completed, false))!;
+  // Scoped like stats: the whole account for coordinators and admins, a worker's own tasks.
+  const open = and(visibleTasks(p), eq(tasks.completed, false))!;
   const live = and(isNotNull(tasks.claimedByAgentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`)!;
   const notStale = or(isNull(tasks.claimedByAgentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`)!;
   const lastOutcome = sql`(select ${runs.outcome} from ${runs} where ${runs.taskId} = ${tasks.id} order by ${runs.claimedAtMs} desc, ${runs.id} desc limit 1)`;
@@ -63,12 +73,13 @@ export async function fleetAttention(db: Db, p: Principal, now: number): Promise
     list(gte(tasks.reopenCount, REOPEN_THRESHOLD), [desc(tasks.reopenCount)]),
   ]);
   const json = (rows: (typeof tasks.$inferSelect)[]) => rows.map((r) => taskJson(r, now));
-  return {
-    expired_claims: json(expired),
+  const buckets: AttentionBuckets = {
+    abandoned_claims: json(expired),
     silent_holders: json(silent),
     errored: json(errored),
     waiting_input: json(waiting),
     overdue: json(overdue),
-    reopened: json(reopened),
+    looping: json(reopened),
   };
+  return { count: Object.values(buckets).reduce((n, list) => n + list.length, 0), buckets };
 }

@@ -24,7 +24,7 @@
 import { and, eq, gt, gte, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
-import { taskCounts, tasks } from '../db/schema';
+import { agents, projects, taskCounts, tasks } from '../db/schema';
 import { isoDate } from '../lib/time';
 import type { Principal } from './access';
 import { visibleTasks } from './task-access';
@@ -126,30 +126,90 @@ export function statsQueries(db: Db, p: Principal, now: number): { toSQL(): { sq
 export async function taskStats(db: Db, p: Principal, now: number): Promise<StatsJson> {
   const today = isoDate(now);
   const tomorrow = isoDate(now + DAY_MS);
-  const out: StatsJson = { total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {} };
+  if (!accountWide(p)) return visibleStats(await db.batch(visibleQueries(db, p, today, tomorrow)));
+  return accountStats(await db.batch(accountQueries(db, p.accountId, today, tomorrow)));
+}
 
-  if (!accountWide(p)) {
-    const parts = await db.batch(visibleQueries(db, p, today, tomorrow));
-    const groups = new Map<string | null, { total: number; completed: number }>();
-    for (const r of parts.flat()) {
-      out.total += r.total;
-      out.completed += r.completed;
-      out.completed_today += r.completedToday;
-      out.due_today += r.dueToday;
-      out.overdue += r.overdue;
-      const group = groups.get(r.projectId) ?? { total: 0, completed: 0 };
-      group.total += r.total;
-      group.completed += r.completed;
-      groups.set(r.projectId, group);
-    }
-    // In the grouped query's order: tasks without a project (NULL) first, then by project id.
-    const keys = [...groups.keys()].sort((x, y) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1));
-    for (const key of keys) out.by_project[key ?? NO_PROJECT] = groups.get(key)!;
-    out.open = out.total - out.completed;
-    return out;
+/** What `GET /stats` answers: the totals with the names the clients print. */
+export interface StatsAnswer extends Omit<StatsJson, 'by_project'> {
+  /** Tasks per project name (tasks without a project under "No project"). */
+  by_project: Record<string, number>;
+  total_tasks: number;
+  completed_tasks: number;
+  pending_tasks: number;
+  total_agents: number;
+  active_agents: number;
+}
+
+/** Key of tasks without a project in the answer's by_project. */
+export const NO_PROJECT_NAME = 'No project';
+
+/** taskStats with project names and agent counts, read in the same round trip. */
+export async function statsAnswer(db: Db, p: Principal, now: number): Promise<StatsAnswer> {
+  const today = isoDate(now);
+  const tomorrow = isoDate(now + DAY_MS);
+  const names = db.select({ id: projects.id, name: projects.name }).from(projects).where(eq(projects.accountId, p.accountId));
+  const agentCounts = db
+    .select({ total: sql<number>`count(*)`, active: sql<number>`coalesce(sum(${agents.active}), 0)` })
+    .from(agents)
+    .where(eq(agents.accountId, p.accountId));
+  let stats: StatsJson;
+  let projectRows: { id: string; name: string }[];
+  let agentRows: { total: number; active: number }[];
+  if (accountWide(p)) {
+    const [a, b, c, d, e, f, n, g] = await db.batch([...accountQueries(db, p.accountId, today, tomorrow), names, agentCounts]);
+    stats = accountStats([a, b, c, d, e, f]);
+    [projectRows, agentRows] = [n, g];
+  } else {
+    // A restricted key has one part, a worker four: the names and counts go first.
+    const [n, g, ...parts] = await db.batch([names, agentCounts, ...visibleQueries(db, p, today, tomorrow)]);
+    stats = visibleStats(parts as VisibleRow[][]);
+    [projectRows, agentRows] = [n, g];
   }
+  const nameOf = new Map(projectRows.map((r) => [r.id, r.name]));
+  const byName: Record<string, number> = {};
+  for (const [id, counts] of Object.entries(stats.by_project)) {
+    const name = id === NO_PROJECT ? NO_PROJECT_NAME : (nameOf.get(id) ?? id);
+    byName[name] = (byName[name] ?? 0) + counts.total;
+  }
+  return {
+    ...stats,
+    by_project: byName,
+    total_tasks: stats.total,
+    completed_tasks: stats.completed,
+    pending_tasks: stats.open,
+    total_agents: agentRows[0]?.total ?? 0,
+    active_agents: agentRows[0]?.active ?? 0,
+  };
+}
 
-  const [totals, projects, projectsDone, completedToday, dueToday, overdue] = await db.batch(accountQueries(db, p.accountId, today, tomorrow));
+type VisibleRow = Awaited<ReturnType<ReturnType<typeof visibleQuery>['all']>>[number];
+
+function visibleStats(parts: readonly VisibleRow[][]): StatsJson {
+  const out: StatsJson = { total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {} };
+  const groups = new Map<string | null, { total: number; completed: number }>();
+  for (const r of parts.flat()) {
+    out.total += r.total;
+    out.completed += r.completed;
+    out.completed_today += r.completedToday;
+    out.due_today += r.dueToday;
+    out.overdue += r.overdue;
+    const group = groups.get(r.projectId) ?? { total: 0, completed: 0 };
+    group.total += r.total;
+    group.completed += r.completed;
+    groups.set(r.projectId, group);
+  }
+  // In the grouped query's order: tasks without a project (NULL) first, then by project id.
+  const keys = [...groups.keys()].sort((x, y) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1));
+  for (const key of keys) out.by_project[key ?? NO_PROJECT] = groups.get(key)!;
+  out.open = out.total - out.completed;
+  return out;
+}
+
+type Counter = { dim: string; n: number };
+
+function accountStats([totals, projectCounts, projectsDone, completedToday, dueToday, overdue]: readonly [Counter[], Counter[], Counter[], { n: number }[], { n: number }[], { n: number }[]]): StatsJson {
+  const out: StatsJson = { total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {} };
   const counter = (dim: string) => totals.find((r) => r.dim === dim)?.n ?? 0;
   out.total = counter('all');
   out.completed = counter('completed:1');
@@ -162,7 +222,7 @@ export async function taskStats(db: Db, p: Principal, now: number): Promise<Stat
   const byProject: StatsJson['by_project'] = {};
   let inProjects = 0;
   let doneInProjects = 0;
-  for (const r of projects) {
+  for (const r of projectCounts) {
     const id = r.dim.slice('project:'.length);
     const completed = done.get(id) ?? 0;
     byProject[id] = { total: r.n, completed };

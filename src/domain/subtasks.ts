@@ -42,12 +42,18 @@ const subtaskQuery = (db: Db, p: Principal, taskId: string, id: string) =>
   db.select().from(subtasks).where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId)));
 
 export async function listSubtasks(db: Db, p: Principal, taskId: string): Promise<SubtaskJson[]> {
+  return (await taskWithSubtasks(db, p, taskId)).subtasks;
+}
+
+/** A task with its checklist, in one round trip (`GET /tasks/{id}` shows both). */
+export async function taskWithSubtasks(db: Db, p: Principal, taskId: string): Promise<{ task: TaskRow; subtasks: SubtaskJson[] }> {
   const [task, rows] = await db.batch([
     taskQuery(db, p, taskId),
     db.select().from(subtasks).where(and(eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId))).orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
   ]);
-  assertCanRead(p, task[0]);
-  return rows.map(subtaskJson);
+  const row = task[0];
+  assertCanRead(p, row);
+  return { task: row, subtasks: rows.map(subtaskJson) };
 }
 
 function assertWritable(p: Principal, task: TaskRow | undefined, now: number): asserts task is TaskRow {

@@ -7,9 +7,9 @@
  * survive. The ledger rows are written in the same batch, guarded by the same condition as the
  * update, so a refused merge leaves no history.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { taskContextHistory, tasks } from '../db/schema';
+import { agents, taskContextHistory, tasks } from '../db/schema';
 import { ApiError, conflict } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
@@ -21,11 +21,14 @@ import { taskCompleted, taskFromRaw } from './tasks';
 export const CONTEXT_SOURCES = ['human_stated', 'agent_inferred', 'agent_observed', 'imported'] as const;
 export type ContextSource = (typeof CONTEXT_SOURCES)[number];
 
+/** Who last wrote a key, from which source, at which context version. */
 export interface Provenance {
-  agent_id: string | null;
+  author_agent_id: string | null;
+  /** The author's display name (or name); null once the agent is deleted. */
+  author_name: string | null;
   source: ContextSource;
   version: number;
-  updated_at: string;
+  created_at: string;
 }
 
 export interface ContextJson {
@@ -34,7 +37,8 @@ export interface ContextJson {
   provenance?: Record<string, Provenance>;
 }
 
-const parseObject = (text: string | null | undefined): Record<string, unknown> => {
+/** A stored context as an object ({} when it is not one). */
+export const parseContext = (text: string | null | undefined): Record<string, unknown> => {
   try {
     const v = JSON.parse(text ?? '{}') as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -51,16 +55,20 @@ export async function getContext(db: Db, p: Principal, id: string, withProvenanc
   const [rows, raw] = await sqlBatch(db, [
     db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     // The newest ledger row per key (SQLite returns the row holding max(version) for bare columns).
-    sql`select key, agent_id, source, created_at, max(version) as version from ${taskContextHistory} where task_id = ${withProvenance ? id : ''} and account_id = ${p.accountId} group by key`,
+    sql`select h.key, h.agent_id, coalesce(a.display_name, a.name) as author_name, h.source, h.created_at, max(h.version) as version
+      from ${taskContextHistory} h left join ${agents} a on a.id = h.agent_id and a.account_id = h.account_id
+      where h.task_id = ${withProvenance ? id : ''} and h.account_id = ${p.accountId} group by h.key`,
   ]);
   const row = rows![0] ? taskFromRaw(rows![0]) : undefined;
-  const ledger = raw as { key: string; agent_id: string | null; source: ContextSource; created_at: string; version: number }[];
+  const ledger = raw as { key: string; agent_id: string | null; author_name: string | null; source: ContextSource; created_at: string; version: number }[];
   assertCanRead(p, row);
-  const context = parseObject(row.context);
+  const context = parseContext(row.context);
   const out: ContextJson = { context, version: row.contextVersion };
   if (withProvenance) {
     out.provenance = Object.fromEntries(
-      ledger.filter((l) => l.key in context).map((l) => [l.key, { agent_id: l.agent_id, source: l.source, version: l.version, updated_at: l.created_at }]),
+      ledger
+        .filter((l) => l.key in context)
+        .map((l) => [l.key, { author_agent_id: l.agent_id, author_name: l.author_name, source: l.source, version: l.version, created_at: l.created_at }]),
     );
   }
   return out;
@@ -82,8 +90,8 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
     const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
     assertCanWrite(p, 'tasks.context.write', row, now);
     if (row.completed) throw taskCompleted();
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion) throw versionConflict(row.contextVersion, parseObject(row.context));
-    return { context: parseObject(row.context), version: row.contextVersion };
+    if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion) throw versionConflict(row.contextVersion, parseContext(row.context));
+    return { context: parseContext(row.context), version: row.contextVersion };
   }
 
   const ts = isoSeconds(now);
@@ -94,10 +102,11 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
     sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, 'tasks.context.write', now, t)} and ${sql.raw(t)}.completed = 0
       and (${expected} is null or ${sql.raw(t)}.context_version = ${expected})
       and length(cast(json_patch(${sql.raw(t)}.context, ${patchText}) as blob)) <= ${opts.maxBytes}`;
-  const idBase = newId('msg', now).slice(4);
+  // One id per merge; each ledger row of it adds the key's position in the patch.
+  const idBase = newId('ctx', now);
   const [, updated, current] = await sqlBatch(db, [
     sql`insert into ${taskContextHistory} (id, task_id, account_id, key, value, version, source, agent_id, created_at)
-      select ${`ctx_${idBase}_`} || j.id, t.id, t.account_id, j.key,
+      select ${`${idBase}_`} || j.id, t.id, t.account_id, j.key,
         case j.type when 'null' then null when 'true' then 'true' when 'false' then 'false' when 'object' then j.value when 'array' then j.value else json_quote(j.value) end,
         t.context_version + 1, ${opts.source}, ${p.agentId}, ${ts}
       from ${tasks} t, json_each(${patchText}) j where ${guard('t')}`,
@@ -107,11 +116,11 @@ export async function patchContext(db: Db, p: Principal, id: string, patch: Reco
     sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and changes() = 0`,
   ]);
   const done = updated![0] as { context: string; context_version: number } | undefined;
-  if (done) return { context: parseObject(done.context), version: done.context_version };
+  if (done) return { context: parseContext(done.context), version: done.context_version };
   const state = current![0] ? taskFromRaw(current![0]) : undefined;
   assertCanWrite(p, 'tasks.context.write', state, now);
   if (state.completed) throw taskCompleted();
-  if (expected !== null && state.contextVersion !== expected) throw versionConflict(state.contextVersion, parseObject(state.context));
+  if (expected !== null && state.contextVersion !== expected) throw versionConflict(state.contextVersion, parseContext(state.context));
   throw tooLarge(opts.maxBytes);
 }
 
@@ -121,29 +130,64 @@ export interface HistoryEntry {
   value: unknown;
   version: number;
   source: ContextSource;
-  agent_id: string | null;
+  author_agent_id: string | null;
+  author_name: string | null;
   created_at: string;
+  /** When a later write (or removal) of the same key replaced this value; null while it is live. */
+  superseded_at: string | null;
 }
 
-export async function contextHistory(db: Db, p: Principal, id: string, key: string | undefined, page: { limit: number; offset: number }): Promise<HistoryEntry[]> {
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: string | null;
+}
+
+/** A history position: the version and key of the last entry shown. */
+export function parseHistoryCursor(cursor: string): { version: number; key: string } | null {
+  const m = /^(\d{1,10}):(.*)$/s.exec(cursor);
+  return m ? { version: Number(m[1]), key: m[2]! } : null;
+}
+
+/** The ledger, newest first (by version, then key); `key` narrows it to one key. */
+export async function contextHistory(db: Db, p: Principal, id: string, key: string | undefined, page: { limit: number; cursor?: { version: number; key: string } }): Promise<HistoryPage> {
+  const h = taskContextHistory;
+  const after = page.cursor ? or(lt(h.version, page.cursor.version), and(eq(h.version, page.cursor.version), gt(h.key, page.cursor.key))) : undefined;
   const [rows, ledger] = await db.batch([
     db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     db
-      .select()
-      .from(taskContextHistory)
-      .where(and(eq(taskContextHistory.taskId, id), eq(taskContextHistory.accountId, p.accountId), key === undefined ? undefined : eq(taskContextHistory.key, key)))
-      .orderBy(asc(taskContextHistory.version), asc(taskContextHistory.key))
-      .limit(page.limit)
-      .offset(page.offset),
+      .select({
+        id: h.id,
+        key: h.key,
+        value: h.value,
+        version: h.version,
+        source: h.source,
+        agentId: h.agentId,
+        authorName: sql<string | null>`coalesce(${agents.displayName}, ${agents.name})`,
+        createdAt: h.createdAt,
+        supersededAt: sql<string | null>`(select min(n.created_at) from task_context_history n where n.task_id = ${h.taskId} and n.key = ${h.key} and n.version > ${h.version})`,
+      })
+      .from(h)
+      .leftJoin(agents, and(eq(agents.id, h.agentId), eq(agents.accountId, h.accountId)))
+      .where(and(eq(h.taskId, id), eq(h.accountId, p.accountId), key === undefined ? undefined : eq(h.key, key), after))
+      .orderBy(desc(h.version), asc(h.key))
+      .limit(page.limit + 1),
   ]);
   assertCanRead(p, rows[0]);
-  return ledger.map((h) => ({
-    id: h.id,
-    key: h.key,
-    value: h.value === null ? null : (JSON.parse(h.value) as unknown),
-    version: h.version,
-    source: h.source,
-    agent_id: h.agentId,
-    created_at: h.createdAt,
-  }));
+  const shown = ledger.slice(0, page.limit);
+  const last = shown[shown.length - 1];
+  return {
+    entries: shown.map((e) => ({
+      id: e.id,
+      key: e.key,
+      value: e.value === null ? null : (JSON.parse(e.value) as unknown),
+      version: e.version,
+      source: e.source,
+      author_agent_id: e.agentId,
+      author_name: e.authorName,
+      created_at: e.createdAt,
+      superseded_at: e.supersededAt,
+    })),
+    next_cursor: ledger.length > page.limit && last ? `${last.version}:${last.key}` : null,
+  };
 }

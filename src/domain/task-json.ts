@@ -58,7 +58,8 @@ export interface TaskJson {
   /** Same as parent_task_id: the Python SDK reads `parent_id`. */
   parent_id: string | null;
   root_task_id: string;
-  depth: number;
+  /** 0 for a root task; the clients read `delegation_depth`. */
+  delegation_depth: number;
   assigned_to_agent_id: string | null;
   created_by_agent_id: string;
   accountable_agent_id: string | null;
@@ -70,14 +71,14 @@ export interface TaskJson {
   claimed_at: string | null;
   lease_expires_at: string | null;
   session_state: 'working' | 'waiting_input' | 'errored' | null;
-  state_detail: string | null;
+  session_state_detail: string | null;
   /** Same as handoff_note (the name CONTRACT.md first gave it). */
   handoff: string | null;
   handoff_note: string | null;
   handoff_by_agent_id: string | null;
   handoff_state: 'working' | 'waiting_input' | 'errored' | null;
   evidence_policy: 'required' | null;
-  evidence: EvidenceItem[];
+  completion_evidence: EvidenceItem[];
   context_version: number;
   reopen_count: number;
   source_recurrence_id: string | null;
@@ -119,7 +120,7 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
     parent_task_id: row.parentTaskId,
     parent_id: row.parentTaskId,
     root_task_id: row.rootTaskId,
-    depth: row.depth,
+    delegation_depth: row.depth,
     assigned_to_agent_id: row.assignedToAgentId,
     created_by_agent_id: row.createdByAgentId,
     accountable_agent_id: row.accountableAgentId,
@@ -131,13 +132,13 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
     claimed_at: live ? row.claimedAt : null,
     lease_expires_at: live ? row.leaseExpiresAt : null,
     session_state: live ? row.sessionState : staleClaim ? null : row.sessionState,
-    state_detail: live ? row.stateDetail : staleClaim ? null : row.stateDetail,
+    session_state_detail: live ? row.stateDetail : staleClaim ? null : row.stateDetail,
     handoff: row.handoffNote,
     handoff_note: row.handoffNote,
     handoff_by_agent_id: row.handoffByAgentId,
     handoff_state: row.handoffState,
     evidence_policy: row.evidencePolicy,
-    evidence: parseJson<EvidenceItem[]>(row.evidence, []),
+    completion_evidence: parseJson<EvidenceItem[]>(row.evidence, []),
     context_version: row.contextVersion,
     reopen_count: row.reopenCount,
     source_recurrence_id: row.sourceRecurrenceId,

@@ -29,13 +29,22 @@ export const AgentWithKeySchema = AgentSchema.extend({
   api_key: z.string().openapi({ description: 'The plaintext key, shown only in this answer', example: 'dlg_...' }),
 }).openapi('AgentWithKey');
 
+/** The MCP server's fine-grained scopes; together they are what the coordinator role grants. */
+const PERMISSION = z.enum(['tasks.read_all', 'tasks.comment_all']);
+
 const CreateAgentBody = z
   .strictObject({
     name: agentSlug,
     display_name: shortText(100).nullish(),
     description: shortText(1000).nullish(),
     role: ROLE.optional().openapi({ description: 'Defaults to worker (least privilege)' }),
+    permissions: z
+      .array(PERMISSION)
+      .max(10)
+      .optional()
+      .openapi({ description: 'Instead of role: any of these scopes makes a coordinator, none a worker' }),
   })
+  .refine((b) => b.role === undefined || b.permissions === undefined, { message: 'Give role or permissions, not both', path: ['permissions'] })
   .openapi('CreateAgent');
 
 const UpdateAgentBody = z
@@ -108,7 +117,9 @@ const rotate = authedRoute('agents.rotate_key', {
 export const agentRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listAgents(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) => {
-    const agent = await createAgent(database(c.env.DB), keyPepper(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    const { permissions, ...body } = c.req.valid('json');
+    const input = permissions === undefined ? body : { ...body, role: permissions.length ? ('coordinator' as const) : ('worker' as const) };
+    const agent = await createAgent(database(c.env.DB), keyPepper(c.env), c.get('principal'), input, limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
     secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 201);
   })

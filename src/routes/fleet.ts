@@ -9,12 +9,15 @@ const tasks = (description: string) => z.array(TaskSchema).openapi({ description
 
 const AttentionSchema = z
   .object({
-    expired_claims: tasks('Claims whose lease ran out and that nobody has claimed again'),
-    silent_holders: tasks('Live claims without a heartbeat for more than half their lease'),
-    errored: tasks('Tasks whose session reported errored'),
-    waiting_input: tasks('Tasks whose session waits for input'),
-    overdue: tasks('Open tasks past their due date'),
-    reopened: tasks(`Open tasks reopened ${REOPEN_THRESHOLD} or more times`),
+    count: z.number().int().openapi({ description: 'Entries over all buckets' }),
+    buckets: z.object({
+      abandoned_claims: tasks('Claims whose lease ran out and that nobody has claimed again'),
+      silent_holders: tasks('Live claims without a heartbeat for more than half their lease'),
+      errored: tasks('Tasks whose session reported errored'),
+      waiting_input: tasks('Tasks whose session waits for input'),
+      overdue: tasks('Open tasks past their due date'),
+      looping: tasks(`Open tasks reopened ${REOPEN_THRESHOLD} or more times`),
+    }),
   })
   .openapi('FleetAttention');
 
@@ -23,7 +26,7 @@ const attention = authedRoute('fleet.attention', {
   path: '/fleet/attention',
   tags: ['Queue'],
   summary: 'Tasks that need a coordinator’s attention',
-  description: `Each list holds at most ${ATTENTION_LIMIT} open tasks, highest priority first.`,
+  description: `Each bucket holds at most ${ATTENTION_LIMIT} open tasks, highest priority first. Scoped like stats: coordinators and admins see the account, workers their own tasks.`,
   responses: { 200: jsonContent(AttentionSchema, 'The lists') },
 });
 

@@ -1,6 +1,7 @@
 /**
  * The work queue over HTTP: claim the best task (optionally waiting for one), claim a given
- * task, heartbeat, report session state, release. Every answer is `{task}`. Claims go through
+ * task, heartbeat, report session state, release. Claims answer `{task}`; heartbeat, state and
+ * release answer the task itself (the clients read its lease fields at the top). Claims go through
  * the account's ClaimQueue object; heartbeat, state and release are direct conditional writes.
  */
 import { z } from '@hono/zod-openapi';
@@ -105,7 +106,7 @@ const heartbeatRoute = authedRoute('queue.heartbeat', {
   summary: 'Extend the lease of your claim',
   description: 'The lease runs `lease_seconds` from now. `state` and `detail` report the session state at the same time.',
   request: { params, body: jsonBody(HeartbeatBody, false) },
-  responses: { 200: jsonContent(TaskAnswer, 'The task with its new lease'), 409: noLiveClaim },
+  responses: { 200: jsonContent(TaskSchema, 'The task with its new lease'), 409: noLiveClaim },
 });
 
 const stateRoute = authedRoute('queue.state', {
@@ -115,7 +116,7 @@ const stateRoute = authedRoute('queue.state', {
   summary: 'Report the session state of your claim',
   description: 'Does not extend the lease.',
   request: { params, body: jsonBody(StateBody) },
-  responses: { 200: jsonContent(TaskAnswer, 'The task'), 409: noLiveClaim },
+  responses: { 200: jsonContent(TaskSchema, 'The task'), 409: noLiveClaim },
 });
 
 const releaseRoute = authedRoute('queue.release', {
@@ -125,7 +126,7 @@ const releaseRoute = authedRoute('queue.release', {
   summary: 'Return a claimed task to the queue',
   description: 'The task is claimable again at once. Admins may release any live claim.',
   request: { params, body: jsonBody(ReleaseBody, false) },
-  responses: { 200: jsonContent(TaskAnswer, 'The released task'), 409: noLiveClaim },
+  responses: { 200: jsonContent(TaskSchema, 'The released task'), 409: noLiveClaim },
 });
 
 function parseLabels(value: string | string[] | null | undefined): string[] {
@@ -200,7 +201,7 @@ export const queueRoutes = createRouter()
     }
     const changed = Boolean(body.state) && stateChanged(write, body.detail !== undefined);
     escalateIfWaiting(c.env, c.executionCtx, write, { now, linkBase: answerLinkBase(c.env, c.req.url) });
-    return c.json({ task: answer(c, write.row, now, changed ? 'task.state_changed' : null) }, 200);
+    return c.json(answer(c, write.row, now, changed ? 'task.state_changed' : null), 200);
   })
   .openapi(stateRoute, async (c) => {
     const p = c.get('principal');
@@ -209,7 +210,7 @@ export const queueRoutes = createRouter()
     const now = Date.now();
     const write = await setSessionState(database(c.env.DB), p, id, body, now);
     escalateIfWaiting(c.env, c.executionCtx, write, { now, linkBase: answerLinkBase(c.env, c.req.url) });
-    return c.json({ task: answer(c, write.row, now, stateChanged(write, body.detail !== undefined) ? 'task.state_changed' : null) }, 200);
+    return c.json(answer(c, write.row, now, stateChanged(write, body.detail !== undefined) ? 'task.state_changed' : null), 200);
   })
   .openapi(releaseRoute, async (c) => {
     const p = c.get('principal');
@@ -218,5 +219,5 @@ export const queueRoutes = createRouter()
     const now = Date.now();
     const write = await release(database(c.env.DB), p, id, body, now);
     notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.json({ task: answer(c, write.row, now, 'task.released') }, 200);
+    return c.json(answer(c, write.row, now, 'task.released'), 200);
   });

@@ -1,9 +1,8 @@
 /** /stats and /usage: task statistics scoped like the caller's visibility, and plan usage. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { taskStats } from '../domain/stats';
-import { usage } from '../domain/usage';
-import { limit } from '../lib/config';
+import { NO_PROJECT_NAME, statsAnswer } from '../domain/stats';
+import { usage, usageLimitsFor } from '../domain/usage';
 import { authedRoute, createRouter, jsonContent } from './openapi';
 
 const StatsSchema = z
@@ -14,7 +13,12 @@ const StatsSchema = z
     completed_today: z.number().int(),
     due_today: z.number().int().openapi({ description: 'Open tasks due today' }),
     overdue: z.number().int().openapi({ description: 'Open tasks due before today' }),
-    by_project: z.record(z.string(), z.object({ total: z.number().int(), completed: z.number().int() })).openapi({ description: 'Keyed by project id; tasks without a project under "none"' }),
+    by_project: z.record(z.string(), z.number().int()).openapi({ description: `Tasks per project name; tasks without a project under "${NO_PROJECT_NAME}"` }),
+    total_tasks: z.number().int().openapi({ description: 'Same as total' }),
+    completed_tasks: z.number().int().openapi({ description: 'Same as completed' }),
+    pending_tasks: z.number().int().openapi({ description: 'Same as open' }),
+    total_agents: z.number().int().openapi({ description: 'Agents of the account' }),
+    active_agents: z.number().int(),
   })
   .openapi('Stats');
 
@@ -26,6 +30,14 @@ const UsageSchema = z
     task_limit: z.number().int(),
     tasks_remaining: z.number().int(),
     reset_date: z.string().openapi({ example: '2026-02-01' }),
+    agent_count: z.number().int(),
+    agent_limit: z.number().int(),
+    webhook_count: z.number().int(),
+    webhook_limit: z.number().int(),
+    project_count: z.number().int(),
+    project_limit: z.number().int(),
+    rate_limit_rpm: z.number().int().openapi({ description: 'Requests per minute per key on this plan' }),
+    max_content_chars: z.number().int(),
     rate_limit: z.object({ requests_per_minute: z.number().int() }),
     limits: z.object({
       context_bytes: z.number().int(),
@@ -56,19 +68,13 @@ const usageRoute = authedRoute('account.usage', {
 });
 
 export const statsRoutes = createRouter()
-  .openapi(stats, async (c) => c.json(await taskStats(database(c.env.DB), c.get('principal'), Date.now()), 200))
+  .openapi(stats, async (c) => c.json(await statsAnswer(database(c.env.DB), c.get('principal'), Date.now()), 200))
   .openapi(usageRoute, async (c) =>
     c.json(
       await usage(
         database(c.env.DB),
         c.get('principal'),
-        {
-          tasksPerMonth: limit(c.env, 'TASKS_PER_MONTH'),
-          ratePerMinute: limit(c.env, 'RATE_PER_MINUTE'),
-          contextBytes: limit(c.env, 'CONTEXT_BYTES'),
-          bodyBytes: limit(c.env, 'BODY_BYTES'),
-          delegationDepth: limit(c.env, 'DELEGATION_DEPTH'),
-        },
+        usageLimitsFor(c.env, c.get('principal').plan),
         Date.now(),
       ),
       200,

@@ -1,18 +1,21 @@
 /** /tasks/{id}/context: the task's versioned JSON context and its ledger. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { CONTEXT_SOURCES, contextHistory, getContext, patchContext } from '../domain/task-context';
+import { CONTEXT_SOURCES, contextHistory, getContext, parseHistoryCursor, patchContext } from '../domain/task-context';
 import { limit } from '../lib/config';
 import { authedRoute, createRouter, errorContent, idParams, jsonBody, jsonContent } from './openapi';
 import { paginationQuery, queryInt, querySingle } from './query';
 import { timestamp } from './schemas';
 
-const ProvenanceSchema = z.object({
-  agent_id: z.string().nullable(),
-  source: z.enum(CONTEXT_SOURCES),
-  version: z.number().int(),
-  updated_at: timestamp,
-});
+const ProvenanceSchema = z
+  .object({
+    author_agent_id: z.string().nullable(),
+    author_name: z.string().nullable().openapi({ description: 'The author’s display name or name; null once the agent is deleted' }),
+    source: z.enum(CONTEXT_SOURCES),
+    version: z.number().int(),
+    created_at: timestamp,
+  })
+  .openapi('ContextProvenance');
 
 const ContextSchema = z
   .object({
@@ -26,17 +29,23 @@ const ConflictSchema = z
   .object({ error: z.string(), code: z.literal('CONTEXT_VERSION_CONFLICT'), version: z.number().int(), context: z.record(z.string(), z.unknown()) })
   .openapi('ContextConflict');
 
-const HistorySchema = z
+const HistoryEntrySchema = z
   .object({
     id: z.string(),
     key: z.string(),
     value: z.unknown().openapi({ description: 'The value written; null when the key was removed' }),
     version: z.number().int(),
     source: z.enum(CONTEXT_SOURCES),
-    agent_id: z.string().nullable(),
+    author_agent_id: z.string().nullable(),
+    author_name: z.string().nullable(),
     created_at: timestamp,
+    superseded_at: timestamp.nullable().openapi({ description: 'When a later write of the key replaced this value; null while live' }),
   })
   .openapi('ContextHistoryEntry');
+
+const HistorySchema = z
+  .object({ entries: z.array(HistoryEntrySchema), next_cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for older entries; null on the last page' }) })
+  .openapi('ContextHistory');
 
 const PatchBody = z.record(z.string(), z.unknown()).openapi('ContextPatch', {
   description: 'A JSON object merged into the context (RFC 7396: a null value removes the key)',
@@ -80,9 +89,16 @@ const history = authedRoute('tasks.context.read', {
   method: 'get',
   path: '/tasks/{id}/context/history',
   tags,
-  summary: 'The append-only ledger of context changes, oldest first',
-  request: { params, query: z.object({ key: querySingle.optional(), ...paginationQuery }) },
-  responses: { 200: jsonContent(z.array(HistorySchema), 'Ledger entries') },
+  summary: 'The append-only ledger of context changes, newest first',
+  request: {
+    params,
+    query: z.object({
+      key: querySingle.optional(),
+      limit: paginationQuery.limit,
+      cursor: querySingle.pipe(z.string().max(600).refine((v) => parseHistoryCursor(v) !== null, 'Not a cursor from next_cursor')).optional(),
+    }),
+  },
+  responses: { 200: jsonContent(HistorySchema, 'A page of ledger entries') },
 });
 
 export const taskContextRoutes = createRouter()
@@ -104,6 +120,6 @@ export const taskContextRoutes = createRouter()
   })
   .openapi(history, async (c) => {
     const q = c.req.valid('query');
-    const rows = await contextHistory(database(c.env.DB), c.get('principal'), c.req.valid('param').id, q.key, { limit: q.limit ?? 100, offset: q.offset ?? 0 });
-    return c.json(rows, 200);
+    const cursor = q.cursor === undefined ? undefined : (parseHistoryCursor(q.cursor) ?? undefined);
+    return c.json(await contextHistory(database(c.env.DB), c.get('principal'), c.req.valid('param').id, q.key, { limit: q.limit ?? 100, cursor }), 200);
   });

@@ -4,6 +4,8 @@ import type { Context } from 'hono';
 import { database } from '../db/client';
 import { delegateTask, taskChain, taskChildren } from '../domain/delegation';
 import { findDuplicates } from '../domain/dedup';
+import { taskWithSubtasks } from '../domain/subtasks';
+import { parseContext } from '../domain/task-context';
 import { listTasks } from '../domain/task-list';
 import { toRawQuery, type RawRow } from '../domain/sql-batch';
 import { taskJson } from '../domain/task-json';
@@ -39,7 +41,7 @@ export const TaskSchema = z
     parent_task_id: z.string().nullable(),
     parent_id: z.string().nullable().openapi({ description: 'Same as parent_task_id (the Python SDK reads it)' }),
     root_task_id: z.string(),
-    depth: z.number().int(),
+    delegation_depth: z.number().int().openapi({ description: 'How many delegations below its root (a root task is 0)' }),
     assigned_to_agent_id: z.string().nullable(),
     created_by_agent_id: z.string(),
     accountable_agent_id: z.string().nullable(),
@@ -51,13 +53,13 @@ export const TaskSchema = z
     claimed_at: timestamp.nullable(),
     lease_expires_at: timestamp.nullable(),
     session_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
-    state_detail: z.string().nullable(),
+    session_state_detail: z.string().nullable().openapi({ description: 'Free text with the session state' }),
     handoff: z.string().nullable().openapi({ description: 'Same as handoff_note' }),
     handoff_note: z.string().nullable().openapi({ description: "The last release's note, shown to whoever claims next" }),
     handoff_by_agent_id: z.string().nullable(),
     handoff_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
     evidence_policy: z.enum(['required']).nullable(),
-    evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })),
+    completion_evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })).openapi({ description: 'Evidence sent with completions, oldest first' }),
     context_version: z.number().int(),
     reopen_count: z.number().int(),
     source_recurrence_id: z.string().nullable().openapi({ description: 'The recurrence that spawned this task' }),
@@ -136,8 +138,20 @@ const DedupBody = z
   .openapi('DedupRequest');
 
 const DedupSchema = z
-  .object({ matches: z.array(z.object({ id: z.string(), content: z.string(), similarity: z.number() })) })
+  .object({
+    has_duplicates: z.boolean(),
+    matches: z.array(z.object({ task_id: z.string(), content: z.string(), score: z.number().openapi({ description: 'Cosine similarity, 0-1' }) })),
+  })
   .openapi('DedupMatches');
+
+const SubtaskItemSchema = z
+  .object({ id: z.string(), task_id: z.string(), content: z.string(), completed: z.boolean(), sort_order: z.number().int(), created_at: timestamp, updated_at: timestamp })
+  .openapi('Subtask');
+
+const TaskDetailSchema = TaskSchema.extend({
+  context: z.record(z.string(), z.unknown()).openapi({ description: 'The task context (its version is context_version)' }),
+  subtasks: z.array(SubtaskItemSchema).openapi({ description: 'The checklist, in order' }),
+}).openapi('TaskDetail');
 
 const ChainSchema = z
   .object({
@@ -158,7 +172,10 @@ const ListQuery = z.object({
   search: querySingle.pipe(z.string().max(200, 'At most 200 characters')).optional(),
   label: queryList.optional(),
   labels: queryList.optional().openapi({ description: 'Comma list or repeated; every label must be on the task (at most 20 with `label`)' }),
-  due: z.enum(['today', 'upcoming', 'overdue']).optional(),
+  due: z
+    .union([z.enum(['today', 'upcoming', 'overdue']), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Expected today, upcoming, overdue or a date YYYY-MM-DD')])
+    .optional()
+    .openapi({ description: 'today, upcoming, overdue (the MCP server), or one date YYYY-MM-DD (the Python SDK)' }),
   due_after: dateQuery.optional().openapi({ description: 'Due on or after' }),
   due_before: dateQuery.optional().openapi({ description: 'Due on or before (a date includes that whole day)' }),
   claimed: queryBoolean.optional().openapi({ description: 'Holds a live claim (lease not expired)' }),
@@ -193,9 +210,9 @@ const read = authedRoute('tasks.read', {
   method: 'get',
   path: '/tasks/{id}',
   tags,
-  summary: 'Read one task',
+  summary: 'Read one task, with its context and checklist',
   request: { params },
-  responses: { 200: jsonContent(TaskSchema, 'The task') },
+  responses: { 200: jsonContent(TaskDetailSchema, 'The task') },
 });
 
 const updateRoute = (method: 'put' | 'patch') =>
@@ -285,6 +302,10 @@ function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
   emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
 }
 
+const isDueWord = (due: string | undefined): due is 'today' | 'upcoming' | 'overdue' => due === 'today' || due === 'upcoming' || due === 'overdue';
+const laterDate = (a: string, b: string | undefined) => (b === undefined || a > b ? a : b);
+const earlierDate = (a: string, b: string | undefined) => (b === undefined || a < b ? a : b);
+
 /** `Link` with the next (and previous) page of the same query. */
 function linkHeader(requestUrl: string, limitValue: number, offset: number, hasMore: boolean): string | null {
   const links: string[] = [];
@@ -321,9 +342,10 @@ export const taskRoutes = createRouter()
         priority: q.priority,
         search: q.search === '' ? undefined : q.search,
         labels: labelSet.length ? labelSet : undefined,
-        due: q.due,
-        due_after: q.due_after,
-        due_before: q.due_before,
+        // A date is that one day: due on or after it and on or before it.
+        due: isDueWord(q.due) ? q.due : undefined,
+        due_after: isDueWord(q.due) || q.due === undefined ? q.due_after : laterDate(q.due, q.due_after),
+        due_before: isDueWord(q.due) || q.due === undefined ? q.due_before : earlierDate(q.due, q.due_before),
         claimed: q.claimed,
         assigned_to: q.assigned_to === 'me' ? p.agentId : q.assigned_to,
         limit: pageLimit,
@@ -348,7 +370,8 @@ export const taskRoutes = createRouter()
   })
   .openapi(read, async (c) => {
     const now = Date.now();
-    return c.json(taskJson(await getTask(database(c.env.DB), c.get('principal'), c.req.valid('param').id), now), 200);
+    const { task, subtasks } = await taskWithSubtasks(database(c.env.DB), c.get('principal'), c.req.valid('param').id);
+    return c.json({ ...taskJson(task, now), context: parseContext(task.context), subtasks }, 200);
   })
   .openapi(updateRoute('put'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
   .openapi(updateRoute('patch'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
@@ -406,7 +429,7 @@ export const taskRoutes = createRouter()
       {
         root_id: result.rootId,
         chain: items,
-        depth: items.reduce((m, t) => Math.max(m, t.depth), 0),
+        depth: items.reduce((m, t) => Math.max(m, t.delegation_depth), 0),
         completed_count: items.filter((t) => t.completed).length,
         total_count: items.length,
       },
@@ -421,7 +444,7 @@ export const taskRoutes = createRouter()
   .openapi(dedup, async (c) => {
     const body = c.req.valid('json');
     const matches = await findDuplicates(database(c.env.DB), c.get('principal'), body.content, body.threshold ?? 0.6);
-    return c.json({ matches }, 200);
+    return c.json({ has_duplicates: matches.length > 0, matches: matches.map((m) => ({ task_id: m.id, content: m.content, score: m.similarity })) }, 200);
   });
 
 async function update(c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>): Promise<TaskJson> {

@@ -40,7 +40,7 @@ describe('the consumer with automation events', () => {
     await runAutomations(env, await messageFor(acct, 'task.updated', parent.id), Date.now());
     const children = (await api('GET', `/v1/tasks/${parent.id}/children`, acct.adminKey)).body;
     expect(children).toHaveLength(1);
-    expect(children[0]).toMatchObject({ content: 'Research pricing', assigned_to_agent_id: worker.id, priority: 2, parent_task_id: parent.id, depth: 1 });
+    expect(children[0]).toMatchObject({ content: 'Research pricing', assigned_to_agent_id: worker.id, priority: 2, parent_task_id: parent.id, delegation_depth: 1 });
     expect((await taskOf(acct, parent.id)).status).toBe('delegated');
 
     const claimed = await makeTask(acct, { content: 'held', assigned_to_agent_id: worker.id });

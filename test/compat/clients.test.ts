@@ -133,7 +133,7 @@ describe('MCP server', () => {
     await call('POST', `/tasks/${mid.body.id}/delegate`, { content: 'Leaf' });
     const chain = await call('GET', `/tasks/${mid.body.id}/chain`);
     expect(chain.body.root_id).toBe(root.body.id);
-    expect(chain.body.chain.map((t: { content: string; depth: number }) => [t.content, t.depth])).toEqual([['Root', 0], ['Mid', 1], ['Leaf', 2]]);
+    expect(chain.body.chain.map((t: { content: string; delegation_depth: number }) => [t.content, t.delegation_depth])).toEqual([['Root', 0], ['Mid', 1], ['Leaf', 2]]);
 
     const first = await call('PATCH', `/tasks/${root.body.id}/context`, { repo: 'delega' });
     expect(first.body).toEqual({ context: { repo: 'delega' }, version: 1 });

@@ -104,7 +104,7 @@ describe('decision answers', () => {
     const context = await call('GET', `/v1/tasks/${id}/context?include_provenance=true`, acct.adminKey);
     expect(context.body.context.human_decision).toMatchObject({ question: 'Ship on Friday?', answer: 'yes', answered_by: acct.email });
     const history = await call('GET', `/v1/tasks/${id}/context/history?key=human_decision`, acct.adminKey);
-    expect(history.body).toMatchObject([{ source: 'human_stated', agent_id: null, value: { question: 'Ship on Friday?', answer: 'yes' } }]);
+    expect(history.body.entries).toMatchObject([{ source: 'human_stated', author_agent_id: null, value: { question: 'Ship on Friday?', answer: 'yes' } }]);
     const notes = await db().select().from(comments).where(eq(comments.taskId, id)).all();
     expect(notes).toMatchObject([{ author: acct.email, agentId: null, content: 'Human answer to "Ship on Friday?": yes' }]);
     // Recall finds it, human-stated.
