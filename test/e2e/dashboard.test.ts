@@ -165,7 +165,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await expect(page.locator('#h-evidence + ul').innerText()).resolves.toContain('abc1234');
     // The worker no longer sees it (it neither holds nor completed it); the account's admin key does.
     const done = await http(server.baseUrl, 'GET', `/v1/tasks/${taskId}`, { key: adminKey });
-    expect(done.body).toMatchObject({ completed: true, evidence: [{ kind: 'commit', ref: 'abc1234', summary: 'Quarantined the test' }] });
+    expect(done.body).toMatchObject({ completed: true, completion_evidence: [{ kind: 'commit', ref: 'abc1234', summary: 'Quarantined the test' }] });
     await page.getByRole('link', { name: '← Board' }).click();
     await expect(column(page, 'done').innerText()).resolves.toContain('Triage flaky test');
 
