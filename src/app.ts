@@ -14,6 +14,7 @@ import { agentRoutes } from './routes/agents';
 import { billingRoutes } from './routes/billing';
 import { capabilityRoutes } from './routes/capabilities';
 import { claimPageRoutes } from './routes/claim-page';
+import { mcpRoutes } from './mcp/routes';
 import { onError, onNotFound } from './routes/error-handler';
 import { onboardingRoutes } from './routes/onboarding';
 import { createRouter, jsonContent, publicRoute } from './routes/openapi';
@@ -156,6 +157,7 @@ export function createApp() {
   app.route('/', root);
   app.route('/', claimPageRoutes);
   app.route('/', decisionPageRoutes);
+  app.route('/', mcpRoutes);
 
   const api = apiRouter();
   app.route('/v1', api);

@@ -29,7 +29,7 @@ export const AgentWithKeySchema = AgentSchema.extend({
   api_key: z.string().openapi({ description: 'The plaintext key, shown only in this answer', example: 'dlg_...' }),
 }).openapi('AgentWithKey');
 
-const CreateAgentBody = z
+export const CreateAgentBody = z
   .strictObject({
     name: agentSlug,
     display_name: shortText(100).nullish(),
@@ -38,7 +38,7 @@ const CreateAgentBody = z
   })
   .openapi('CreateAgent');
 
-const UpdateAgentBody = z
+export const UpdateAgentBody = z
   .strictObject({
     name: agentSlug.optional(),
     display_name: shortText(100).nullish(),
