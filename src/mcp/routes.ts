@@ -1,7 +1,7 @@
 /**
  * `/mcp`: the MCP Streamable HTTP endpoint. The same API keys as `/v1` (X-Agent-Key or
- * Authorization: Bearer), counted against the same per-key rate limit, one count per HTTP
- * request. Stateless: every POST carries its JSON-RPC message and gets its answer as JSON; there
+ * Authorization: Bearer), or an OAuth token standing for one agent's key (mcp/oauth.ts),
+ * counted against the key's rate limit, one count per HTTP request. Stateless: every POST carries its JSON-RPC message and gets its answer as JSON; there
  * is no session and no server-to-client stream, so GET and DELETE answer 405.
  */
 import { createMcpHandler } from 'agents/mcp/server';
@@ -11,6 +11,7 @@ import { ApiError } from '../lib/errors';
 import { limit } from '../lib/config';
 import { admitRequest } from '../routes/openapi';
 import { mcpServer } from './server';
+import type { OAuthProps } from './oauth';
 import { toolContext, type ToolContext } from './tools';
 
 export const MCP_PATH = '/mcp';
@@ -39,7 +40,9 @@ export const mcpRoutes = new Hono<AppBindings>()
     if (declared > limit(c.env, 'BODY_BYTES')) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${limit(c.env, 'BODY_BYTES')} bytes`);
     let admitted: Awaited<ReturnType<typeof admitRequest>>;
     try {
-      admitted = await admitRequest(c);
+      // Set by the OAuth provider when the request carried one of its tokens (mcp/oauth.ts).
+      const oauth = (c.executionCtx as { props?: Partial<OAuthProps> }).props;
+      admitted = await admitRequest(c, oauth?.keyHash);
     } catch (e) {
       // Tells MCP hosts how to authenticate.
       if (e instanceof ApiError && e.status === 401) throw new ApiError(401, e.code, e.message, undefined, undefined, { ...e.headers, 'WWW-Authenticate': 'Bearer realm="delega"' });

@@ -83,13 +83,15 @@ async function countFailedAuthentication(c: Context<AppBindings>): Promise<void>
 /**
  * Authenticates the request's key and counts it against the key's rate limit: the principal
  * and the rate headers every answer carries. 401 and 429 are thrown (REST routes and /mcp).
+ * `verifiedKeyHash` admits an OAuth token's agent as its key.
  */
-export async function admitRequest(c: Context<AppBindings>): Promise<{ principal: Principal; rateHeaders: Record<string, string> }> {
-  const key = keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'));
+export async function admitRequest(c: Context<AppBindings>, verifiedKeyHash?: string): Promise<{ principal: Principal; rateHeaders: Record<string, string> }> {
   let principal: Principal;
   let admission: Admission;
   try {
-    admission = await admitKey(c.env, await keyHashOf(keyPepper(c.env), key), Date.now());
+    // An OAuth token for /mcp arrives already verified, carrying its agent's key hash.
+    const keyHash = verifiedKeyHash ?? (await keyHashOf(keyPepper(c.env), keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'))));
+    admission = await admitKey(c.env, keyHash, Date.now());
     principal = principalOf(admission.holder);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) await countFailedAuthentication(c);

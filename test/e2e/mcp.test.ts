@@ -108,12 +108,16 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   it('takes the key as X-Agent-Key too, and refuses a missing or made-up key with 401 and WWW-Authenticate', async () => {
     expect((await (await connect(keys.worker, 'x-agent-key')).listTools()).tools.length).toBe(FULL_KEYS.length);
     const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
-    for (const headers of [{}, { Authorization: `Bearer dlg_${'x'.repeat(40)}` }] as Record<string, string>[]) {
-      const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
-      expect(res.status).toBe(401);
-      expect(res.headers.get('WWW-Authenticate')).toContain('Bearer');
-      expect(await res.json()).toMatchObject({ code: 'UNAUTHORIZED' });
-    }
+    const post = (headers: Record<string, string>) =>
+      fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
+    const madeUp = await post({ Authorization: `Bearer dlg_${'x'.repeat(40)}` });
+    expect(madeUp.status).toBe(401);
+    expect(madeUp.headers.get('WWW-Authenticate')).toContain('Bearer');
+    expect(await madeUp.json()).toMatchObject({ code: 'UNAUTHORIZED', error: 'Invalid API key' });
+    // Without any credential, the challenge points OAuth hosts at the protected-resource metadata.
+    const anonymous = await post({});
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('WWW-Authenticate')).toContain('resource_metadata=');
     await expect(connect(`dlg_${'y'.repeat(40)}`)).rejects.toThrow();
   });
 
