@@ -11,7 +11,7 @@ import { isDevelopment, keyPepper, limit } from '../lib/config';
 import { rateCounter } from '../limits/rate-limiter';
 import { clientIp } from '../routes/openapi';
 import { page } from './page';
-import { confirmSignIn, requestSignIn, safeNext, sessionCookie, type SignInDeps } from './sign-in';
+import { confirmSignIn, requestSignIn, safeNext, sameOrigin, sessionCookie, type SignInDeps } from './sign-in';
 
 function deps(c: Context<AppBindings>): SignInDeps {
   const origin = new URL(c.req.url).origin;
@@ -35,7 +35,11 @@ export function signInForm(next: string, note = ''): Response {
 
 const field = (form: Record<string, unknown>, name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
 
+const crossSite = () => page('Cannot sign in', '<p>This form was sent from another site.</p>', 403);
+
 export const signInRoutes = new Hono<AppBindings>()
+  .use('/sign-in/*', async (c, next) => (c.req.method === 'POST' && !sameOrigin(c.req.url, c.req.header('Origin')) ? crossSite() : next()))
+  .use('/sign-in', async (c, next) => (c.req.method === 'POST' && !sameOrigin(c.req.url, c.req.header('Origin')) ? crossSite() : next()))
   .get('/sign-in', (c) => signInForm(c.req.query('next') ?? '/'))
   .post('/sign-in', async (c) => {
     const form = await c.req.parseBody();

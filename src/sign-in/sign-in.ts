@@ -36,6 +36,11 @@ export interface Session {
   expiresAt: number;
 }
 
+/** A form posted from another site (login CSRF) is refused; browsers send Origin with every POST. */
+export function sameOrigin(requestUrl: string, origin: string | undefined): boolean {
+  return origin === undefined || origin === new URL(requestUrl).origin;
+}
+
 /** Only a path on this origin: never `//host` or a scheme, so the link cannot send the human elsewhere. */
 export function safeNext(next: string | null | undefined): string {
   return next && next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
@@ -85,8 +90,8 @@ export async function confirmSignIn(deps: Pick<SignInDeps, 'db' | 'pepper'>, inp
   return { userId: user.id, accountId: user.accountId, email, expiresAt: Math.floor(now / 1000) + SESSION_TTL_SECONDS };
 }
 
-const b64url = (s: string) => btoa(unescape(encodeURIComponent(s))).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-const fromB64url = (s: string) => decodeURIComponent(escape(atob(s.replaceAll('-', '+').replaceAll('_', '/'))));
+const b64url = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+const fromB64url = (s: string) => new TextDecoder().decode(Uint8Array.from(atob(s.replaceAll('-', '+').replaceAll('_', '/')), (ch) => ch.charCodeAt(0)));
 const sign = (pepper: string, payload: string) => hmacSha256Hex(pepper, `sign-in-session:${payload}`);
 
 /** The Set-Cookie value for a session: its JSON and an HMAC under the server secret. */
