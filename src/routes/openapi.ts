@@ -112,7 +112,12 @@ export function requireOperation(operation: Operation): MiddlewareHandler<AppBin
   return async (c, next) => {
     const { principal, rateHeaders } = await admitRequest(c);
     c.set('principal', principal);
-    authorize(principal, operation);
+    try {
+      authorize(principal, operation);
+    } catch (e) {
+      // A refusal here is answered after this middleware returns: its rate headers travel with the error.
+      throw e instanceof ApiError ? new ApiError(e.status, e.code, e.message, e.details, e.extra, { ...rateHeaders, ...e.headers }) : e;
+    }
     try {
       await next();
     } finally {

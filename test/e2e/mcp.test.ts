@@ -121,7 +121,7 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     await expect(connect(`dlg_${'y'.repeat(40)}`)).rejects.toThrow();
   });
 
-  it('counts MCP requests against the key’s rate limit, and answers GET with 405 (stateless)', async () => {
+  it('counts MCP requests against the key’s rate limit, refuses oversize bodies, and answers GET with 405 (stateless)', async () => {
     const res = await fetch(`${base}/mcp`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
@@ -133,6 +133,13 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     const again = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
     expect(Number(again.headers.get('X-RateLimit-Remaining'))).toBe(remaining - 1);
     expect(res.headers.get('Mcp-Session-Id')).toBeNull();
+    const oversize = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'create_task', arguments: { content: 'x'.repeat(70_000) } } }),
+    });
+    expect(oversize.status).toBe(413);
+    expect(await oversize.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     const get = await fetch(`${base}/mcp`, { headers: { Accept: 'text/event-stream', 'X-Agent-Key': keys.worker } });
     expect(get.status).toBe(405);
     expect(get.headers.get('Allow')).toContain('POST');
