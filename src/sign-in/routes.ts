@@ -21,7 +21,11 @@ function deps(c: Context<AppBindings>): SignInDeps {
     mailer: mailerFor(c.env),
     rate: rateCounter(c.env),
     linkBase: isDevelopment(c.env) ? origin : c.env.PUBLIC_BASE_URL || origin,
-    limits: { perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'), emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR') },
+    limits: {
+      perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'),
+      emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR'),
+      lockout: { failures: limit(c.env, 'CODE_FAILURES_BEFORE_LOCKOUT'), baseSeconds: limit(c.env, 'CODE_LOCKOUT_SECONDS'), maxSeconds: limit(c.env, 'CODE_LOCKOUT_MAX_SECONDS') },
+    },
   };
 }
 

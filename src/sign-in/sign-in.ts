@@ -9,7 +9,7 @@ import type { Db } from '../db/client';
 import { users } from '../db/schema';
 import { hitRates } from '../domain/onboarding-rate';
 import type { RateCounter } from '../limits/rate-limiter';
-import { consumeCode, issueCode, CODE_TTL_SECONDS } from '../domain/one-time-codes';
+import { consumeCode, issueCode, CODE_TTL_SECONDS, type LockoutPolicy } from '../domain/one-time-codes';
 import { escapeHtml } from '../email/html';
 import type { EmailMessage, Mailer } from '../email/mailer';
 import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
@@ -25,7 +25,7 @@ export interface SignInDeps {
   rate: RateCounter;
   /** Origin the magic link points at. */
   linkBase: string;
-  limits: { perMinute: number; emailsPerHour: number };
+  limits: { perMinute: number; emailsPerHour: number; lockout: LockoutPolicy };
 }
 
 export interface Session {
@@ -81,9 +81,10 @@ export async function requestSignIn(deps: SignInDeps, input: { email: string; ne
 }
 
 /** Uses the link's code: the session of its user, or null for a wrong, used, expired or locked code. */
-export async function confirmSignIn(deps: Pick<SignInDeps, 'db' | 'pepper'>, input: { email: string; code: string }, now: number): Promise<Session | null> {
+export async function confirmSignIn(deps: Pick<SignInDeps, 'db' | 'pepper' | 'limits'>, input: { email: string; code: string }, now: number): Promise<Session | null> {
   const email = input.email.trim().toLowerCase();
-  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'sign_in', code: input.code }, now);
+  // Wrong codes count toward the account's lockout, like every other emailed code.
+  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'sign_in', code: input.code, lockout: deps.limits.lockout }, now);
   if (result.status !== 'ok') return null;
   const user = await deps.db.select({ id: users.id, accountId: users.accountId }).from(users).where(eq(users.email, email)).get();
   if (!user || user.accountId !== result.accountId) return null;

@@ -20,7 +20,7 @@ async function setup() {
     mailer: { send: async (m) => void sent.push(m) },
     rate: rateCounter(env),
     linkBase: 'https://api.test',
-    limits: { perMinute: 100, emailsPerHour: 5 },
+    limits: { perMinute: 100, emailsPerHour: 5, lockout: { failures: 20, baseSeconds: 60, maxSeconds: 3600 } },
   };
   const linkCode = () => new URL(sent.at(-1)!.text.match(/https:\S+/)![0]).searchParams;
   return { account, email, sent, deps, linkCode };
