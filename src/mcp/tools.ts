@@ -173,7 +173,7 @@ async function updateTaskUseCase(t: ToolContext, taskId: string, input: z.output
 const updateTaskTool = defineTool({
   name: 'update_task',
   operation: 'tasks.update',
-  description: 'Change fields of a task; only the fields given change. Writing needs ownership: you created it, it is assigned to you, or you hold its claim.',
+  description: 'Change fields of a task; only the fields given change. Only its creator or assignee (an admin: any task) may change it; a claim is not enough.',
   input: {
     task_id: id.describe('The task id'),
     content: z.string().optional().describe('New title'),
@@ -282,7 +282,7 @@ const completeTaskTool = defineTool({
 const deleteTaskTool = defineTool({
   name: 'delete_task',
   operation: 'tasks.delete',
-  description: 'Delete a task for good, with its comments, context history and links.',
+  description: 'Delete a task for good, with its comments, context history and links. Only its creator or assignee (an admin: any task) may.',
   input: { task_id: id.describe('The task id') },
   async run(t, a) {
     const now = Date.now();
