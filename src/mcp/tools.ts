@@ -38,7 +38,7 @@ import { ClaimNextBody, HeartbeatBody, parseLabels, ReleaseBody, StateBody } fro
 import { CreateLinkBody } from '../routes/task-links';
 import { CompleteBody, CreateTaskBody, DedupBody, DelegateBody, UpdateTaskBody } from '../routes/tasks';
 import { CreateWebhookBody } from '../routes/webhooks';
-import { TASK_EVENTS, emitTaskEvent, type TaskEvent, type WaitUntil } from '../webhooks/events';
+import { TASK_EVENTS, emitTaskEvent, listenersOf, type TaskEvent, type WaitUntil } from '../webhooks/events';
 import * as format from './format';
 
 /** What a tool runs with: the caller and the Worker's bindings. */
@@ -86,7 +86,7 @@ const optionalId = (value: string | number | null | undefined) => (value === und
 
 function emit(t: ToolContext, event: TaskEvent, task: TaskJson): void {
   const p = t.principal;
-  emitTaskEvent(t.env, t.ctx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
+  emitTaskEvent(t.env, t.ctx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
 }
 
 const wakeClaimers = (t: ToolContext) => notifyTaskAvailable(t.env, t.ctx, t.principal.accountId);
