@@ -15,6 +15,9 @@ import { billingRoutes } from './routes/billing';
 import { capabilityRoutes } from './routes/capabilities';
 import { claimPageRoutes } from './routes/claim-page';
 import { dashboardRoutes } from './dashboard/routes';
+import { mcpRoutes } from './mcp/routes';
+import { authorizeRoutes } from './mcp/oauth';
+import { signInRoutes } from './sign-in/routes';
 import { onError, onNotFound } from './routes/error-handler';
 import { onboardingRoutes } from './routes/onboarding';
 import { createRouter, jsonContent, publicRoute } from './routes/openapi';
@@ -164,6 +167,9 @@ export function createApp() {
   app.route('/', claimPageRoutes);
   app.route('/', decisionPageRoutes);
   app.route('/app', dashboardRoutes);
+  app.route('/', mcpRoutes);
+  app.route('/', signInRoutes);
+  app.route('/', authorizeRoutes);
 
   const api = apiRouter();
   app.route('/v1', api);

@@ -13,6 +13,8 @@ export interface Env {
   KEY_GATE: DurableObjectNamespace<KeyGate>;
   /** Webhook deliveries and the events automation rules react to. */
   WEBHOOKS: Queue<EventQueueMessage>;
+  /** OAuth clients, grants and tokens of MCP hosts (@cloudflare/workers-oauth-provider). */
+  OAUTH_KV: KVNamespace;
   /** "development" enables the dev mailbox, http webhooks to localhost, and dev conveniences. */
   ENVIRONMENT: string;
   /** Server secret under which API keys, codes and tokens are hashed. */

@@ -1,5 +1,6 @@
 /** Worker entry: HTTP (Hono), the webhook Queue consumer, the Cron Trigger's jobs, and the Durable Objects. */
 import { createApp } from './app';
+import { isOAuthRequest, oauthProviderFor } from './mcp/oauth';
 import type { Env } from './env';
 import { countingD1, type RoundTripCounter } from './lib/d1-metrics';
 import { scheduled } from './scheduled';
@@ -10,6 +11,8 @@ const app = createApp();
 
 export default {
   async fetch(request, env, ctx) {
+    // OAuth endpoints and /mcp with an OAuth token; API keys never touch the provider.
+    if (isOAuthRequest(request)) return oauthProviderFor(app, request, env).fetch(request, env, ctx);
     // Counting is opt-in per request, so load runs measure the Worker without the counting proxy.
     if (env.D1_METRICS !== '1' || request.headers.get('X-D1-Metrics') !== '1') return app.fetch(request, env, ctx);
     const counter: RoundTripCounter = { count: 0 };

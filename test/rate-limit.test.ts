@@ -21,6 +21,11 @@ describe('rate limits per key', () => {
     const missing = await api('GET', '/v1/agents/agt_missing', account.adminKey);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 3));
+    // And so do refusals of the authorisation table.
+    const worker = await makeAgent(account, 'worker');
+    const refused = await api('POST', '/v1/webhooks', worker.key, { url: 'https://hooks.example.com/x', events: ['task.created'] });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('X-RateLimit-Remaining')).toBe(String(limit - 1));
   });
 
   it('answers 429 with Retry-After past the limit, per key, and resets with the next window', async () => {

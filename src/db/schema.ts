@@ -98,7 +98,7 @@ export const emailCodes = sqliteTable(
     id: text('id').primaryKey(),
     accountId: text('account_id').notNull().references(() => accounts.id),
     email: text('email').notNull(),
-    purpose: text('purpose', { enum: ['verify', 'recover', 'claim'] }).notNull(),
+    purpose: text('purpose', { enum: ['verify', 'recover', 'claim', 'sign_in'] }).notNull(),
     /** HMAC of the code under KEY_PEPPER and this row's id, so equal codes never share a hash. */
     codeHash: text('code_hash').notNull(),
     attempts: integer('attempts').notNull().default(0),

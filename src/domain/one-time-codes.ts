@@ -22,7 +22,7 @@ export const MAX_CODE_ATTEMPTS = 5;
 const CODE_PATTERN = /^\d{6}$/;
 const TOKEN_PATTERN = /^[0-9A-Za-z]{43}$/;
 
-export type CodePurpose = 'verify' | 'recover' | 'claim';
+export type CodePurpose = 'verify' | 'recover' | 'claim' | 'sign_in';
 
 // The row id is mixed in so two equal codes never share a hash.
 const codeHash = (pepper: string, id: string, code: string) => hmacSha256Hex(pepper, `email-code:${id}:${code}`);

@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { describeMe } from '../domain/agent-me';
+import { mcpSetup } from '../mcp/setup';
 import { authedRoute, createRouter, jsonContent } from './openapi';
 import { AgentSchema } from './agents';
 import { ProjectSchema } from './projects';
@@ -29,6 +30,13 @@ const MeSchema = z
       })
       .nullable()
       .openapi({ description: 'Agent-first accounts only' }),
+    mcp: z
+      .object({
+        url: z.string().openapi({ example: 'https://api.delega.dev/mcp' }),
+        config: z.object({ mcpServers: z.record(z.string(), z.object({ type: z.literal('http'), url: z.string(), headers: z.record(z.string(), z.string()) })) }),
+        how: z.string(),
+      })
+      .openapi({ description: 'The MCP endpoint (Streamable HTTP) and a ready `mcpServers` entry for agent hosts' }),
   })
   .openapi('Me');
 
@@ -40,4 +48,4 @@ const me = authedRoute('account.me', {
   responses: { 200: jsonContent(MeSchema, 'Who this key is') },
 });
 
-export const accountRoutes = createRouter().openapi(me, async (c) => c.json(await describeMe(database(c.env.DB), c.get('principal')), 200));
+export const accountRoutes = createRouter().openapi(me, async (c) => c.json({ ...(await describeMe(database(c.env.DB), c.get('principal'))), mcp: mcpSetup(c.env) }, 200));

@@ -32,7 +32,7 @@ export const AgentWithKeySchema = AgentSchema.extend({
 /** The MCP server's fine-grained scopes; together they are what the coordinator role grants. */
 const PERMISSION = z.enum(['tasks.read_all', 'tasks.comment_all']);
 
-const CreateAgentBody = z
+export const CreateAgentBody = z
   .strictObject({
     name: agentSlug,
     display_name: shortText(100).nullish(),
@@ -47,7 +47,7 @@ const CreateAgentBody = z
   .refine((b) => b.role === undefined || b.permissions === undefined, { message: 'Give role or permissions, not both', path: ['permissions'] })
   .openapi('CreateAgent');
 
-const UpdateAgentBody = z
+export const UpdateAgentBody = z
   .strictObject({
     name: agentSlug.optional(),
     display_name: shortText(100).nullish(),

@@ -19,7 +19,7 @@ const CommentSchema = z
   })
   .openapi('Comment');
 
-const CreateBody = z
+export const CreateCommentBody = z
   .strictObject({
     content: z.string().trim().min(1, 'Required').max(10_000, 'At most 10000 characters'),
     author: z.string().trim().min(1).max(100, 'At most 100 characters').nullish().openapi({ description: 'Display name; defaults to the agent’s name' }),
@@ -44,7 +44,7 @@ const create = authedRoute('tasks.comments.write', {
   path: '/tasks/{id}/comments',
   tags,
   summary: 'Add a comment',
-  request: { params: taskParams, body: jsonBody(CreateBody) },
+  request: { params: taskParams, body: jsonBody(CreateCommentBody) },
   responses: { 201: jsonContent(CommentSchema, 'The comment') },
 });
 

@@ -80,32 +80,48 @@ async function countFailedAuthentication(c: Context<AppBindings>): Promise<void>
   });
 }
 
+/**
+ * Authenticates the request's key and counts it against the key's rate limit: the principal
+ * and the rate headers every answer carries. 401 and 429 are thrown (REST routes and /mcp).
+ * `verifiedKeyHash` admits an OAuth token's agent as its key.
+ */
+export async function admitRequest(c: Context<AppBindings>, verifiedKeyHash?: string): Promise<{ principal: Principal; rateHeaders: Record<string, string> }> {
+  let principal: Principal;
+  let admission: Admission;
+  try {
+    // An OAuth token for /mcp arrives already verified, carrying its agent's key hash.
+    const keyHash = verifiedKeyHash ?? (await keyHashOf(keyPepper(c.env), keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'))));
+    admission = await admitKey(c.env, keyHash, Date.now());
+    principal = principalOf(admission.holder);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) await countFailedAuthentication(c);
+    throw e;
+  }
+  // An active holder is always counted.
+  const rate = admission.rate!;
+  const rateHeaders = rateLimitHeaders(rate);
+  if (!rate.allowed) {
+    const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
+    throw new ApiError(429, 'RATE_LIMITED', `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`, undefined, undefined, { ...rateHeaders, 'Retry-After': retryAfter });
+  }
+  return { principal, rateHeaders };
+}
+
 /** Authenticates the key, counts it against its rate limit, then checks the authorisation table. */
 export function requireOperation(operation: Operation): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
-    const key = keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'));
-    let principal: Principal;
-    let admission: Admission;
-    try {
-      admission = await admitKey(c.env, await keyHashOf(keyPepper(c.env), key), Date.now());
-      principal = principalOf(admission.holder);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) await countFailedAuthentication(c);
-      throw e;
-    }
+    const { principal, rateHeaders } = await admitRequest(c);
     c.set('principal', principal);
-    // An active holder is always counted.
-    const rate = admission.rate!;
-    const headers = rateLimitHeaders(rate);
-    if (!rate.allowed) {
-      const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
-      throw new ApiError(429, 'RATE_LIMITED', `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`, undefined, undefined, { ...headers, 'Retry-After': retryAfter });
+    try {
+      authorize(principal, operation);
+    } catch (e) {
+      // A refusal here is answered after this middleware returns: its rate headers travel with the error.
+      throw e instanceof ApiError ? new ApiError(e.status, e.code, e.message, e.details, e.extra, { ...rateHeaders, ...e.headers }) : e;
     }
-    authorize(principal, operation);
     try {
       await next();
     } finally {
-      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+      for (const [name, value] of Object.entries(rateHeaders)) c.res.headers.set(name, value);
     }
   };
 }

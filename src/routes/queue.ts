@@ -45,7 +45,7 @@ const leaseSeconds = z
 const label = shortText(50).min(1, 'Must not be empty');
 const detail = shortText(2000).nullish();
 
-const ClaimNextBody = z
+export const ClaimNextBody = z
   .strictObject({
     labels: z
       .union([z.array(label).max(20, 'At most 20 labels'), z.string().max(1100)])
@@ -64,11 +64,11 @@ const ClaimNextBody = z
   .openapi('ClaimNext');
 
 const ClaimTaskBody = z.strictObject({ lease_seconds: leaseSeconds }).openapi('ClaimTask');
-const HeartbeatBody = z
+export const HeartbeatBody = z
   .strictObject({ lease_seconds: leaseSeconds, state: SESSION_STATE.nullish(), detail })
   .openapi('Heartbeat');
-const StateBody = z.strictObject({ state: SESSION_STATE, detail }).openapi('SessionState');
-const ReleaseBody = z
+export const StateBody = z.strictObject({ state: SESSION_STATE, detail }).openapi('SessionState');
+export const ReleaseBody = z
   .strictObject({ handoff: shortText(10_000).nullish().openapi({ description: 'Notes for whoever claims the task next' }) })
   .openapi('Release');
 
@@ -129,7 +129,7 @@ const releaseRoute = authedRoute('queue.release', {
   responses: { 200: jsonContent(TaskSchema, 'The released task'), 409: noLiveClaim },
 });
 
-function parseLabels(value: string | string[] | null | undefined): string[] {
+export function parseLabels(value: string | string[] | null | undefined): string[] {
   const list = Array.isArray(value) ? value : (value ?? '').split(',');
   return [...new Set(list.map((l) => l.trim()).filter((l) => l !== ''))];
 }

@@ -25,7 +25,7 @@ const httpUrl = z
   .max(2000, 'At most 2000 characters')
   .refine((u) => /^https?:\/\//i.test(u), 'Must be an http or https URL');
 
-const CreateBody = z
+export const CreateLinkBody = z
   .strictObject({
     kind: z.enum(LINK_KINDS),
     repo: z.string().trim().min(1).max(200, 'At most 200 characters').nullish().openapi({ example: 'acme/api' }),
@@ -51,7 +51,7 @@ const create = authedRoute('tasks.links.write', {
   path: '/tasks/{id}/links',
   tags,
   summary: 'Link a branch, commit, pull request or URL',
-  request: { params, body: jsonBody(CreateBody) },
+  request: { params, body: jsonBody(CreateLinkBody) },
   responses: { 201: jsonContent(LinkSchema, 'The link') },
 });
 

@@ -116,21 +116,21 @@ const taskFields = {
   assigned_to_agent_id: refId.nullish(),
 };
 
-const CreateTaskBody = z
+export const CreateTaskBody = z
   .strictObject({ content, ...taskFields, evidence_policy: z.enum(['required']).nullish() })
   .openapi('CreateTask');
 
-const UpdateTaskBody = z
+export const UpdateTaskBody = z
   .strictObject({ content: content.optional(), ...taskFields, evidence_policy: z.enum(['required']).nullish() })
   .openapi('UpdateTask');
 
-const DelegateBody = z.strictObject({ content, ...taskFields }).openapi('DelegateTask');
+export const DelegateBody = z.strictObject({ content, ...taskFields }).openapi('DelegateTask');
 
-const CompleteBody = z
+export const CompleteBody = z
   .strictObject({ evidence: z.array(EvidenceSchema).max(20, 'At most 20 evidence items').optional() })
   .openapi('CompleteTask');
 
-const DedupBody = z
+export const DedupBody = z
   .strictObject({
     content,
     threshold: z.number().min(0).max(1).optional().openapi({ default: 0.6 }),

@@ -62,7 +62,7 @@ export const DeliverySchema = z
 const secret = z.string().min(8, 'At least 8 characters').max(256, 'At most 256 characters');
 const url = z.string().min(1).max(2048).openapi({ example: 'https://hooks.example.com/delega' });
 
-const CreateWebhookBody = z
+export const CreateWebhookBody = z
   .strictObject({
     url,
     events: EVENT_LIST,

@@ -1,0 +1,139 @@
+/**
+ * OAuth 2.1 for MCP hosts (@cloudflare/workers-oauth-provider: discovery, dynamic client
+ * registration, tokens, revocation). This module is the /authorize page: the human signs in by
+ * magic link, picks the agent the host will act as, and approves. A token carries that agent's
+ * key hash, so it acts with the agent's role, mode and rate limit, and stops working when the
+ * agent's key is rotated or the agent is deactivated; the host or the human can revoke it.
+ */
+import { OAuthProvider, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
+import { and, asc, eq } from 'drizzle-orm';
+import { Hono, type Context } from 'hono';
+import { database } from '../db/client';
+import { agents } from '../db/schema';
+import { escapeHtml } from '../email/html';
+import type { AppBindings, Env } from '../env';
+import { isDevelopment, keyPepper } from '../lib/config';
+import { page } from '../sign-in/page';
+import { signInForm } from '../sign-in/routes';
+import { readSession } from '../sign-in/sign-in';
+import { MCP_PATH } from './routes';
+
+/** What a grant's tokens carry (encrypted in KV by the provider). */
+export interface OAuthProps extends Record<string, unknown> {
+  agentId: string;
+  accountId: string;
+  /** The agent's API key hash: the token is admitted as that key. */
+  keyHash: string;
+}
+
+export const MCP_SCOPE = 'mcp';
+
+const helpers = (env: Env) => (env as Env & { OAUTH_PROVIDER: OAuthHelpers }).OAUTH_PROVIDER;
+
+function failure(message: string, status = 400): Response {
+  return page('Cannot connect', `<p>${escapeHtml(message)}</p>`, status);
+}
+
+async function signedIn(c: Context<AppBindings>) {
+  return readSession(keyPepper(c.env), c.req.header('Cookie'), Date.now());
+}
+
+export const authorizeRoutes = new Hono<AppBindings>()
+  .get('/authorize', async (c) => {
+    const oauth = helpers(c.env);
+    let request;
+    try {
+      request = await oauth.parseAuthRequest(c.req.raw);
+    } catch (e) {
+      return failure(e instanceof Error ? e.message : 'Invalid authorization request');
+    }
+    const session = await signedIn(c);
+    const here = new URL(c.req.url);
+    if (!session) return signInForm(`${here.pathname}${here.search}`, '<p>An app wants to connect to Delega as one of your agents. Sign in first.</p>');
+    const choices = await database(c.env.DB)
+      .select({ id: agents.id, name: agents.name, displayName: agents.displayName, role: agents.role })
+      .from(agents)
+      .where(and(eq(agents.accountId, session.accountId), eq(agents.active, true)))
+      .orderBy(asc(agents.createdAt));
+    const details = await oauth.describeConsent(request);
+    const consent = await oauth.beginConsent(request);
+    const radios = choices
+      .map((a, i) => `<label><input type="radio" name="agent_id" value="${escapeHtml(a.id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(a.displayName ?? a.name)} (${escapeHtml(a.name)}, ${a.role})</label>`)
+      .join('');
+    const loopback = details.redirectIsLoopback ? '<p class="warn">This sends access to an app on your computer. Continue only if you just started connecting from it.</p>' : '';
+    return page(
+      `Connect ${details.clientName}?`,
+      `<p><strong>${escapeHtml(details.clientName)}</strong> (${details.clientDomain ? `published by ${escapeHtml(details.clientDomain)}` : 'registered itself; its name is not verified'}) asks to use Delega's MCP tools. Access goes to <strong>${escapeHtml(details.redirectHost)}</strong>.</p>${loopback}
+<form method="post" action="/authorize"><input type="hidden" name="handle" value="${escapeHtml(consent.handle)}"><p>Signed in as ${escapeHtml(session.email)}. Act as:</p>${radios}
+<p><button name="decision" value="approve">Approve</button><button name="decision" value="deny">Deny</button></p></form>`,
+      200,
+      consent.headers,
+    );
+  })
+  .post('/authorize', async (c) => {
+    const oauth = helpers(c.env);
+    const session = await signedIn(c);
+    if (!session) return failure('Your sign-in expired; start connecting again from the app.', 401);
+    const form = await c.req.parseBody();
+    const handle = typeof form.handle === 'string' ? form.handle : '';
+    try {
+      if (form.decision !== 'approve') {
+        const denied = await oauth.denyConsent(c.req.raw, handle);
+        return new Response(null, { status: 302, headers: denied.headers });
+      }
+      const agent = await database(c.env.DB)
+        .select({ id: agents.id, keyHash: agents.keyHash })
+        .from(agents)
+        .where(and(eq(agents.id, typeof form.agent_id === 'string' ? form.agent_id : ''), eq(agents.accountId, session.accountId), eq(agents.active, true)))
+        .get();
+      if (!agent) return failure('Choose one of your active agents.');
+      const approved = await oauth.approveConsent(c.req.raw, handle, { scope: [MCP_SCOPE] });
+      const props: OAuthProps = { agentId: agent.id, accountId: session.accountId, keyHash: agent.keyHash };
+      const { redirectTo } = await oauth.completeAuthorization({ request: approved.request, userId: session.userId, metadata: { agentId: agent.id }, scope: [MCP_SCOPE], props });
+      approved.headers.set('Location', redirectTo);
+      return new Response(null, { status: 302, headers: approved.headers });
+    } catch (e) {
+      return failure(e instanceof Error ? e.message : 'This approval no longer works; start again from the app.');
+    }
+  });
+
+/** Whether a request is for the OAuth provider: its endpoints, the consent page (it needs the provider's helpers), or /mcp with a bearer token that is not an API key. */
+export function isOAuthRequest(request: Request): boolean {
+  const path = new URL(request.url).pathname;
+  if (path === '/authorize' || path.startsWith('/oauth/') || path.startsWith('/.well-known/oauth-')) return true;
+  if (path !== MCP_PATH || request.method === 'OPTIONS') return false;
+  if (request.headers.has('X-Agent-Key')) return false;
+  const bearer = request.headers.get('Authorization')?.match(/^Bearer\s+(\S+)/i)?.[1];
+  // No credential at all: the provider answers 401 with the discovery challenge.
+  return !bearer || !bearer.startsWith('dlg_');
+}
+
+type FetchHandler = { fetch: (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> };
+
+const providers = new Map<string, OAuthProvider<Env>>();
+
+/**
+ * The provider around the app, one per origin: OAuth endpoints and OAuth-authenticated /mcp go
+ * through it, everything else is the app's. The resource is PUBLIC_BASE_URL's /mcp (in
+ * development the request's own origin, since dev servers run on any port).
+ */
+export function oauthProviderFor(app: FetchHandler, request: Request, env: Env): OAuthProvider<Env> {
+  const origin = isDevelopment(env) ? new URL(request.url).origin : (env.PUBLIC_BASE_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
+  let provider = providers.get(origin);
+  if (!provider) {
+    const handler: FetchHandler = { fetch: (req, e, ctx) => app.fetch(req, e, ctx) };
+    provider = new OAuthProvider<Env>({
+      apiRoute: MCP_PATH,
+      apiHandler: handler,
+      defaultHandler: handler,
+      authorizeEndpoint: '/authorize',
+      tokenEndpoint: '/oauth/token',
+      clientRegistrationEndpoint: '/oauth/register',
+      scopesSupported: [MCP_SCOPE],
+      requiredScopes: [MCP_SCOPE],
+      resourceMetadata: { resource: `${origin}${MCP_PATH}`, resource_name: 'Delega MCP' },
+    });
+    providers.set(origin, provider);
+  }
+  return provider;
+}

@@ -1,0 +1,54 @@
+/**
+ * One MCP server per request (stateless: no session, no Durable Object): it lists the tools the
+ * caller's key may use and runs tool calls as that key.
+ */
+import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { VERSION } from '../app';
+import { ApiError } from '../lib/errors';
+import { validationDetails } from '../routes/openapi';
+import { formatError } from './format';
+import { authorizeTool, mayUse, TOOLS, type Tool, type ToolContext } from './tools';
+
+/** Each tool with its input schema, built once per isolate. */
+const BY_NAME = new Map(TOOLS.map((tool) => [tool.name, { tool, schema: z.object(tool.input) }]));
+
+const INSTRUCTIONS =
+  'Delega is a task queue for agents. Resume work with list_tasks (completed:false) and get_task_context; take work with claim_task, keep the lease with heartbeat_task, finish with complete_task (with evidence) or hand back with release_task and a handoff note.';
+
+const text = (value: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: value }], ...(isError ? { isError: true } : {}) });
+
+/** Runs one tool call as the caller; every refusal is a tool error whose text says what to do. */
+export async function callTool(t: ToolContext, name: string, args: unknown): Promise<CallToolResult> {
+  const entry = BY_NAME.get(name);
+  if (!entry) return text(`Error: there is no tool named ${name}; tools/list shows the tools this key may use.`, true);
+  try {
+    // The same refusal as the REST route's, for a tool the key does not see.
+    authorizeTool(t.principal, entry.tool);
+    const parsed = entry.schema.safeParse(args ?? {});
+    if (!parsed.success) {
+      const details = validationDetails(parsed.error);
+      throw new ApiError(400, 'VALIDATION_FAILED', `Invalid arguments for ${name}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+    }
+    return text(await entry.tool.run(t, parsed.data));
+  } catch (e) {
+    if (e instanceof ApiError) return text(formatError(e), true);
+    console.error(JSON.stringify({ level: 'error', message: 'MCP tool failed', tool: name, error: String(e), stack: e instanceof Error ? e.stack : undefined }));
+    return text('Error: the server failed to run this tool; retry later.', true);
+  }
+}
+
+export function toolsFor(t: Pick<ToolContext, 'principal'>): Tool[] {
+  return TOOLS.filter((tool) => mayUse(t.principal, tool));
+}
+
+export function mcpServer(t: ToolContext): McpServer {
+  const server = new McpServer({ name: 'delega', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  // Registered for tools/list (the SDK renders the input schemas); calls are answered by callTool.
+  for (const tool of toolsFor(t)) {
+    server.registerTool(tool.name, { description: tool.description, inputSchema: BY_NAME.get(tool.name)!.schema }, () => text('unreachable'));
+  }
+  // Replaces the SDK's tools/call, which answers a tool this key does not see with a bare "not found".
+  server.server.setRequestHandler('tools/call', (request) => callTool(t, request.params.name, request.params.arguments));
+  return server;
+}

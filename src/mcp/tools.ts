@@ -1,0 +1,722 @@
+/**
+ * The MCP tools: the names and input parameters of the `@delega-dev/mcp` server, each naming
+ * its operation in the authorisation table and calling the same domain functions (and side
+ * effects: webhook events, queue wake-ups) as its REST route. Arguments are checked with the
+ * REST routes' own body schemas, so both surfaces accept and refuse the same values.
+ *
+ * A feature adds its tools by exporting them (`defineTool`) and spreading them into TOOLS.
+ */
+import { z } from 'zod';
+import { database, type Db } from '../db/client';
+import { authorize, isAllowed, kindOf, type Kind, type Operation, type Principal } from '../domain/access';
+import { createAgent, deleteAgent, listAgents, updateAgent } from '../domain/agents';
+import { claimerOf, claimRefusal, heartbeat, LEASE_SECONDS, readTask, release, setSessionState } from '../domain/claims';
+import { addComment } from '../domain/comments';
+import { findDuplicates } from '../domain/dedup';
+import { delegateTask, taskChain } from '../domain/delegation';
+import { fleetAttention } from '../domain/fleet';
+import { listProjects } from '../domain/projects';
+import { toRawQuery, type RawRow } from '../domain/sql-batch';
+import { taskStats } from '../domain/stats';
+import { contextHistory, getContext, patchContext, CONTEXT_SOURCES } from '../domain/task-context';
+import { taskJson, type TaskJson } from '../domain/task-json';
+import { addLink, LINK_KINDS, listLinks } from '../domain/task-links';
+import { listTasks } from '../domain/task-list';
+import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, PARENT_REOPENED_RESULT, updateTask } from '../domain/tasks';
+import { usage, usageLimitsFor } from '../domain/usage';
+import { createWebhook, deleteWebhook, listWebhooks } from '../domain/webhooks';
+import type { Env } from '../env';
+import { isDevelopment, keyPepper, limit } from '../lib/config';
+import { ApiError } from '../lib/errors';
+import { principalCache } from '../limits/key-gate';
+import { queueFor } from '../queue/claim-queue';
+import { notifyLeaseChanged, notifyTaskAvailable } from '../queue/notify';
+import { CreateAgentBody, UpdateAgentBody } from '../routes/agents';
+import { CreateCommentBody } from '../routes/comments';
+import { validationDetails } from '../routes/openapi';
+import { ClaimNextBody, HeartbeatBody, parseLabels, ReleaseBody, StateBody } from '../routes/queue';
+import { CreateLinkBody } from '../routes/task-links';
+import { CompleteBody, CreateTaskBody, DedupBody, DelegateBody, UpdateTaskBody } from '../routes/tasks';
+import { CreateWebhookBody } from '../routes/webhooks';
+import { TASK_EVENTS, emitTaskEvent, listenersOf, type TaskEvent, type WaitUntil } from '../webhooks/events';
+import * as format from './format';
+
+/** What a tool runs with: the caller and the Worker's bindings. */
+export interface ToolContext {
+  env: Env;
+  ctx: WaitUntil;
+  principal: Principal;
+  db: Db;
+}
+
+export interface Tool<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  description: string;
+  /** The operation of the authorisation table; a key that may not perform it does not see the tool. */
+  operation: Operation;
+  /**
+   * Narrower than the operation, where the domain refuses part of it to some kinds: set_agent_role
+   * is agents.update, whose role change only admins may make.
+   */
+  onlyFor?: readonly Kind[];
+  input: Shape;
+  run(t: ToolContext, args: z.infer<z.ZodObject<Shape>>): Promise<string>;
+}
+
+export function defineTool<Shape extends z.ZodRawShape>(tool: Tool<Shape>): Tool {
+  return tool as unknown as Tool;
+}
+
+export function toolContext(env: Env, ctx: WaitUntil, principal: Principal): ToolContext {
+  return { env, ctx, principal, db: database(env.DB) };
+}
+
+/** The REST body schema's verdict on a tool's arguments: a 400 with per-field details, like the route's. */
+function checked<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = validationDetails(result.error);
+  throw new ApiError(400, 'VALIDATION_FAILED', `Invalid arguments: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+}
+
+/** Tools take ids as strings or numbers (the local server's schema); the domain's ids are strings. */
+const id = z.union([z.string(), z.number()]);
+const idOf = (value: string | number) => String(value);
+const optionalId = (value: string | number | null | undefined) => (value === undefined || value === null ? value : String(value));
+
+function emit(t: ToolContext, event: TaskEvent, task: TaskJson): void {
+  const p = t.principal;
+  emitTaskEvent(t.env, t.ctx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
+}
+
+const wakeClaimers = (t: ToolContext) => notifyTaskAvailable(t.env, t.ctx, t.principal.accountId);
+
+const SESSION_STATES = ['working', 'waiting_input', 'errored'] as const;
+const priority = z.number().int().min(1).max(4);
+const leaseSeconds = z.number().int().min(LEASE_SECONDS.min).max(LEASE_SECONDS.max);
+
+// ── tasks ──
+
+const listTasksTool = defineTool({
+  name: 'list_tasks',
+  operation: 'tasks.list',
+  description:
+    'List tasks, newest first (up to 100). Workers see tasks they created, are assigned, claimed or completed; coordinators and admins see every task of the account, so act only on tasks assigned to you or that you claim. Filter by project, label, due date, completion or claim. At the start of a session call it with completed:false, then get_task_context on your tasks to pick up where you left off.',
+  input: {
+    project_id: id.optional().describe('Only tasks of this project'),
+    label: z.string().optional().describe('Only tasks carrying this label'),
+    due: z.enum(['today', 'upcoming', 'overdue']).optional().describe('Only tasks due today, upcoming or overdue'),
+    completed: z.boolean().optional().describe('true: completed tasks only; false: open tasks only'),
+    claimed: z.boolean().optional().describe('true: only tasks under a live claim'),
+  },
+  async run(t, a) {
+    const page = await listTasks(
+      t.db,
+      t.principal,
+      { project_id: optionalId(a.project_id) ?? undefined, labels: a.label ? [a.label] : undefined, due: a.due, completed: a.completed, claimed: a.claimed, limit: 100, offset: 0 },
+      Date.now(),
+    );
+    return format.formatTaskList(page.tasks, page.hasMore);
+  },
+});
+
+const getTaskTool = defineTool({
+  name: 'get_task',
+  operation: 'tasks.read',
+  description: 'Read one task in full: status, claim and lease, handoff note, delegation, evidence, context version and links.',
+  input: { task_id: id.describe('The task id (from list_tasks)') },
+  async run(t, a) {
+    const [row, links] = await Promise.all([getTask(t.db, t.principal, idOf(a.task_id)), listLinks(t.db, t.principal, idOf(a.task_id))]);
+    return format.formatTaskDetail(taskJson(row, Date.now()), links);
+  },
+});
+
+const createTaskTool = defineTool({
+  name: 'create_task',
+  operation: 'tasks.create',
+  description: 'Create a task. Call find_duplicate_tasks first to avoid repeating work that already exists.',
+  input: {
+    content: z.string().describe('Title of the task'),
+    description: z.string().optional().describe('Details'),
+    project_id: id.optional().describe('Project id'),
+    labels: z.array(z.string()).optional().describe('Labels'),
+    priority: priority.optional().describe('1 normal, 2 medium, 3 high, 4 urgent'),
+    due_date: z.string().optional().describe('Due date, YYYY-MM-DD'),
+    evidence_policy: z.enum(['required']).optional().describe("'required': completing needs structured evidence (commit, PR, CI check, ...)"),
+  },
+  async run(t, a) {
+    const input = checked(CreateTaskBody, { ...a, project_id: optionalId(a.project_id) });
+    const now = Date.now();
+    const { row, claimersWaiting } = await createTask(t.db, t.principal, input, limit(t.env, 'TASKS_PER_MONTH'), now);
+    const task = taskJson(row, now);
+    emit(t, 'task.created', task);
+    if (row.assignedToAgentId) emit(t, 'task.assigned', task);
+    if (claimersWaiting) wakeClaimers(t);
+    return `Task created:\n\n${format.formatTaskDetail(task)}`;
+  },
+});
+
+/** The update use-case of PUT /tasks/{id}: events for what changed, and a wake-up when the assignee changed. */
+async function updateTaskUseCase(t: ToolContext, taskId: string, input: z.output<typeof UpdateTaskBody>): Promise<TaskJson> {
+  const now = Date.now();
+  const { before, after } = await updateTask(t.db, t.principal, taskId, input, now);
+  const task = taskJson(after, now);
+  if (after === before) return task;
+  emit(t, 'task.updated', task);
+  if (after.assignedToAgentId !== before.assignedToAgentId) {
+    if (after.assignedToAgentId) emit(t, 'task.assigned', task);
+    wakeClaimers(t);
+  }
+  return task;
+}
+
+const updateTaskTool = defineTool({
+  name: 'update_task',
+  operation: 'tasks.update',
+  description: 'Change fields of a task; only the fields given change. Only its creator or assignee (an admin: any task) may change it; a claim is not enough.',
+  input: {
+    task_id: id.describe('The task id'),
+    content: z.string().optional().describe('New title'),
+    description: z.string().optional().describe('New description'),
+    labels: z.array(z.string()).optional().describe('New labels (replace the old ones)'),
+    priority: z.number().int().optional().describe('New priority, 1-4'),
+    due_date: z.string().optional().describe('New due date, YYYY-MM-DD'),
+    project_id: id.optional().describe('Move to this project'),
+    assigned_to_agent_id: z.union([z.string(), z.number(), z.null()]).optional().describe('Assign to this agent, or null to unassign'),
+    evidence_policy: z.union([z.enum(['required']), z.null()]).optional().describe("'required', or null to clear (clearing a required policy needs an admin key)"),
+  },
+  async run(t, { task_id, ...fields }) {
+    const input = checked(UpdateTaskBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
+    return `Task updated:\n\n${format.formatTaskDetail(await updateTaskUseCase(t, idOf(task_id), input))}`;
+  },
+});
+
+const assignTaskTool = defineTool({
+  name: 'assign_task',
+  operation: 'tasks.update',
+  description: 'Assign a task to an agent, or unassign it with agent_id null. For a handoff that should stay on record, use delegate_task.',
+  input: {
+    task_id: id.describe('The task id'),
+    agent_id: z.union([z.string(), z.number(), z.null()]).describe('The agent id, or null to unassign'),
+  },
+  async run(t, a) {
+    const input = checked(UpdateTaskBody, { assigned_to_agent_id: optionalId(a.agent_id) });
+    const task = await updateTaskUseCase(t, idOf(a.task_id), input);
+    return `Task ${a.agent_id === null ? 'unassigned' : `assigned to ${task.assigned_to_agent_id}`}:\n\n${format.formatTaskDetail(task)}`;
+  },
+});
+
+const delegateTaskTool = defineTool({
+  name: 'delegate_task',
+  operation: 'tasks.delegate',
+  description: "Delegate part of a task: creates a child task linked to it, and the parent's status becomes 'delegated' until its children are done. Use this rather than assign_task for handoffs between agents, so the chain is recorded.",
+  input: {
+    task_id: id.describe('The parent task id'),
+    content: z.string().describe('Title of the child task'),
+    description: z.string().optional().describe('Details'),
+    project_id: id.optional().describe('Project id'),
+    labels: z.array(z.string()).optional().describe('Labels'),
+    priority: priority.optional().describe('1 normal, 2 medium, 3 high, 4 urgent'),
+    due_date: z.string().optional().describe('Due date, YYYY-MM-DD'),
+    assigned_to_agent_id: id.optional().describe('The agent to do the child task'),
+  },
+  async run(t, { task_id, ...fields }) {
+    const input = checked(DelegateBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
+    const now = Date.now();
+    const { child } = await delegateTask(t.db, t.principal, idOf(task_id), input, { quota: limit(t.env, 'TASKS_PER_MONTH'), maxDepth: limit(t.env, 'DELEGATION_DEPTH') }, now);
+    const task = taskJson(child, now);
+    emit(t, 'task.created', task);
+    emit(t, 'task.delegated', task);
+    if (child.assignedToAgentId) emit(t, 'task.assigned', task);
+    wakeClaimers(t);
+    return `Task delegated; the child task:\n\n${format.formatTaskDetail(task)}`;
+  },
+});
+
+const getTaskChainTool = defineTool({
+  name: 'get_task_chain',
+  operation: 'tasks.chain',
+  description: 'The whole delegation chain of a task: its root and every descendant, by depth, with their states.',
+  input: { task_id: id.describe('Any task id in the chain') },
+  async run(t, a) {
+    const now = Date.now();
+    const chain = await taskChain(t.db, t.principal, idOf(a.task_id));
+    return format.formatChain(chain.rootId, chain.rows.map((r) => taskJson(r, now)));
+  },
+});
+
+const completeTaskTool = defineTool({
+  name: 'complete_task',
+  operation: 'tasks.complete',
+  description:
+    "Complete a task (this ends your claim). Attach evidence of the work: commit, pr, ci_check, deploy_sha, artifact_url or command_output. Tasks with evidence_policy 'required' need at least one item that is not command_output. Evidence is recorded as given, not checked.",
+  input: {
+    task_id: id.describe('The task id'),
+    evidence: z
+      .array(
+        z.object({
+          kind: z.enum(EVIDENCE_KINDS).describe('What the reference is'),
+          ref: z.string().max(500).describe('Commit SHA, PR URL or number, CI run URL, deploy SHA, artifact URL or command output'),
+          summary: z.string().max(500).optional().describe('One line on what it shows'),
+        }),
+      )
+      .max(5)
+      .optional()
+      .describe('Proof the work happened'),
+  },
+  async run(t, a) {
+    const body = checked(CompleteBody, { evidence: a.evidence });
+    const p = t.principal;
+    const now = Date.now();
+    const completion = { principal: p, taskId: idOf(a.task_id), evidence: body.evidence ?? [] };
+    // Through the account's queue, as the REST route: completions share its D1 batches with the claims.
+    const statements = completionStatements(t.db, completion, now).map((s) => toRawQuery(s));
+    const results: RawRow[][] = await queueFor(t.env, p.accountId).commit(p.accountId, statements);
+    const task = taskJson(await completionOutcome(t.db, completion, results, now), now);
+    emit(t, 'task.completed', task);
+    if (results[PARENT_REOPENED_RESULT]?.length) wakeClaimers(t);
+    return `Task ${task.id} completed.\n\n${format.formatTaskDetail(task)}`;
+  },
+});
+
+const deleteTaskTool = defineTool({
+  name: 'delete_task',
+  operation: 'tasks.delete',
+  description: 'Delete a task for good, with its comments, context history and links. Only its creator or assignee (an admin: any task) may.',
+  input: { task_id: id.describe('The task id') },
+  async run(t, a) {
+    const now = Date.now();
+    const { row, parentReopened } = await deleteTask(t.db, t.principal, idOf(a.task_id), now);
+    emit(t, 'task.deleted', taskJson(row, now));
+    if (parentReopened) wakeClaimers(t);
+    return `Task ${row.id} deleted.`;
+  },
+});
+
+const findDuplicatesTool = defineTool({
+  name: 'find_duplicate_tasks',
+  operation: 'tasks.dedup',
+  description: 'Find open tasks similar to a proposed one (TF-IDF cosine similarity). Call it before create_task.',
+  input: {
+    content: z.string().describe('The proposed task'),
+    threshold: z.number().min(0).max(1).optional().describe('Similarity from 0 to 1 (default 0.6)'),
+  },
+  async run(t, a) {
+    const body = checked(DedupBody, a);
+    return format.formatDuplicates(await findDuplicates(t.db, t.principal, body.content, body.threshold ?? 0.6));
+  },
+});
+
+// ── links, comments, context ──
+
+const linkTaskTool = defineTool({
+  name: 'link_task',
+  operation: 'tasks.links.write',
+  description: 'Attach a branch, commit, pull request or URL to a task, so where the work lives travels with it.',
+  input: {
+    task_id: id.describe('The task id'),
+    kind: z.enum(LINK_KINDS).describe('branch, commit, pr or url'),
+    repo: z.string().optional().describe('Repository, owner/name'),
+    ref: z.string().describe('Branch name, commit SHA, PR number or URL'),
+    url: z.string().optional().describe('A URL for the link'),
+  },
+  async run(t, { task_id, ...fields }) {
+    const input = checked(CreateLinkBody, fields);
+    const now = Date.now();
+    const { task, link } = await addLink(t.db, t.principal, idOf(task_id), input, now);
+    emit(t, 'task.linked', taskJson(task, now));
+    return `Linked to task ${task.id}: ${format.formatLink(link)}`;
+  },
+});
+
+const listTaskLinksTool = defineTool({
+  name: 'list_task_links',
+  operation: 'tasks.links.read',
+  description: 'The branches, commits, pull requests and URLs attached to a task.',
+  input: { task_id: id.describe('The task id') },
+  async run(t, a) {
+    return format.formatLinks(idOf(a.task_id), await listLinks(t.db, t.principal, idOf(a.task_id)));
+  },
+});
+
+const addCommentTool = defineTool({
+  name: 'add_comment',
+  operation: 'tasks.comments.write',
+  description: 'Comment on a task (completed tasks too). Coordinators may comment on any task of the account.',
+  input: {
+    task_id: id.describe('The task id'),
+    content: z.string().describe('The comment'),
+    author: z.string().optional().describe('Display name (default: your agent name)'),
+  },
+  async run(t, { task_id, ...fields }) {
+    const input = checked(CreateCommentBody, fields);
+    const now = Date.now();
+    const { task, comment } = await addComment(t.db, t.principal, idOf(task_id), input, now);
+    emit(t, 'task.commented', taskJson(task, now));
+    return `Comment ${comment.id} added to task ${task.id} by ${comment.author ?? t.principal.agentName}:\n  "${comment.content}"`;
+  },
+});
+
+const getTaskContextTool = defineTool({
+  name: 'get_task_context',
+  operation: 'tasks.context.read',
+  description:
+    "Read a task's saved context: the state, decisions and notes kept across sessions. Call it when resuming a task; write back with update_task_context before you stop.",
+  input: {
+    task_id: id.describe('The task id'),
+    include_provenance: z.boolean().optional().describe('Also say who wrote each key, from which source, at which version'),
+  },
+  async run(t, a) {
+    return format.formatContext(idOf(a.task_id), await getContext(t.db, t.principal, idOf(a.task_id), a.include_provenance ?? false));
+  },
+});
+
+const updateTaskContextTool = defineTool({
+  name: 'update_task_context',
+  operation: 'tasks.context.write',
+  description:
+    "Merge keys into a task's context (other keys stay; a key set to null is removed). Pass expected_version from get_task_context to guard against another writer: on a conflict you get the current context to merge with.",
+  input: {
+    task_id: id.describe('The task id'),
+    context: z.record(z.string(), z.unknown()).describe('Keys to merge into the context'),
+    expected_version: z.number().int().min(0).optional().describe('The version you read; the write fails if the context changed since'),
+    source: z.enum(CONTEXT_SOURCES).optional().describe('Where this knowledge comes from (default agent_inferred)'),
+  },
+  async run(t, a) {
+    const taskId = idOf(a.task_id);
+    const result = await patchContext(
+      t.db,
+      t.principal,
+      taskId,
+      a.context,
+      { expectedVersion: a.expected_version, source: a.source ?? 'agent_inferred', maxBytes: limit(t.env, 'CONTEXT_BYTES') },
+      Date.now(),
+    );
+    return format.formatContextUpdate(taskId, result);
+  },
+});
+
+const HISTORY_PAGE = 100;
+
+const getContextHistoryTool = defineTool({
+  name: 'get_context_history',
+  operation: 'tasks.context.read',
+  description: "The append-only ledger of a task's context: every write of every key, with its author, source and version. key narrows it to one key.",
+  input: {
+    task_id: id.describe('The task id'),
+    key: z.string().optional().describe('Only this context key'),
+  },
+  async run(t, a) {
+    const page = await contextHistory(t.db, t.principal, idOf(a.task_id), a.key, { limit: HISTORY_PAGE });
+    return format.formatContextHistory(idOf(a.task_id), page.entries, page.next_cursor !== null);
+  },
+});
+
+// ── the work queue ──
+
+const claimTaskTool = defineTool({
+  name: 'claim_task',
+  operation: 'queue.claim_next',
+  description:
+    'Claim a task for yourself alone. Without task_id: the best claimable task (open, unclaimed, unassigned or assigned to you; highest priority, then oldest). With task_id: that task (fails if completed, assigned elsewhere or under a live claim). The claim is a lease (default 300 s): keep it with heartbeat_task, hand it back with release_task, or finish with complete_task.',
+  input: {
+    task_id: id.optional().describe('Claim this task rather than the next one from the queue'),
+    project_id: id.optional().describe('Queue claim only: from this project'),
+    labels: z.array(z.string()).optional().describe('Queue claim only: tasks carrying all these labels'),
+    lease_seconds: leaseSeconds.optional().describe(`Lease in seconds (${LEASE_SECONDS.min}-${LEASE_SECONDS.max}, default ${LEASE_SECONDS.default})`),
+  },
+  async run(t, a) {
+    const p = t.principal;
+    const queue = queueFor(t.env, p.accountId);
+    if (a.task_id !== undefined) {
+      if (!isAllowed(p, 'queue.claim')) throw new ApiError(403, 'INSUFFICIENT_ROLE', 'This key may not claim a given task.');
+      const taskId = idOf(a.task_id);
+      const result = await queue.claimTask({ claimer: claimerOf(p), taskId, leaseSeconds: a.lease_seconds ?? LEASE_SECONDS.default });
+      const now = Date.now();
+      if (!result.row) throw claimRefusal(p, await readTask(t.db, p.accountId, taskId), now);
+      const task = taskJson(result.row, now);
+      if (result.fresh) emit(t, 'task.claimed', task);
+      return claimedText(task);
+    }
+    const body = checked(ClaimNextBody, { labels: a.labels, project_id: optionalId(a.project_id), lease_seconds: a.lease_seconds });
+    const row = await queue.claimNext({
+      claimer: claimerOf(p),
+      labels: parseLabels(body.labels),
+      projectId: body.project_id ?? null,
+      leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default,
+      waitSeconds: 0,
+    });
+    if (!row) return 'No claimable task in the queue right now.';
+    const task = taskJson(row, Date.now());
+    emit(t, 'task.claimed', task);
+    return claimedText(task);
+  },
+});
+
+function claimedText(task: TaskJson): string {
+  return `Claimed task ${task.id}; the lease runs until ${task.lease_expires_at}. Extend it with heartbeat_task while you work, finish with complete_task, or hand it back with release_task.\n\n${format.formatTaskDetail(task)}`;
+}
+
+const heartbeatTaskTool = defineTool({
+  name: 'heartbeat_task',
+  operation: 'queue.heartbeat',
+  description:
+    'Extend the lease of a task you hold, before it runs out, and optionally report your session state (working, waiting_input, errored). Fails if you no longer hold a live claim: then claim again rather than carry on.',
+  input: {
+    task_id: id.describe('The claimed task id'),
+    lease_seconds: leaseSeconds.optional().describe(`New lease from now, in seconds (default ${LEASE_SECONDS.default})`),
+    state: z.enum(SESSION_STATES).optional().describe('Your session state'),
+    detail: z.string().max(500).optional().describe('What the state is about (needs state)'),
+  },
+  async run(t, a) {
+    const p = t.principal;
+    const body = checked(HeartbeatBody, { lease_seconds: a.lease_seconds, state: a.state, detail: a.detail });
+    const now = Date.now();
+    const write = await heartbeat(t.db, p, idOf(a.task_id), body, now);
+    const { leaseExpiresAt } = write.row;
+    // A shorter lease than before must not wait for an alarm set for the old one.
+    if (leaseExpiresAt && write.before.leaseExpiresAt && leaseExpiresAt < write.before.leaseExpiresAt) notifyLeaseChanged(t.env, t.ctx, p.accountId, Date.parse(leaseExpiresAt));
+    const task = taskJson(write.row, now);
+    if (body.state && (write.row.sessionState !== write.before.sessionState || body.detail !== undefined)) emit(t, 'task.state_changed', task);
+    const state = task.session_state ? ` Session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}.` : '';
+    return `Lease on task ${task.id} extended until ${task.lease_expires_at}.${state}`;
+  },
+});
+
+const setTaskStateTool = defineTool({
+  name: 'set_task_state',
+  operation: 'queue.state',
+  description:
+    'Report the session state of a task you hold (working, waiting_input, errored) without extending its lease, so people and coordinators see why it is held. Fails if you no longer hold a live claim.',
+  input: {
+    task_id: id.describe('The claimed task id'),
+    state: z.enum(SESSION_STATES).describe('Your session state'),
+    detail: z.string().max(500).optional().describe("What it is about, e.g. 'needs the production API key'"),
+  },
+  async run(t, a) {
+    const body = checked(StateBody, { state: a.state, detail: a.detail });
+    const now = Date.now();
+    const write = await setSessionState(t.db, t.principal, idOf(a.task_id), body, now);
+    const task = taskJson(write.row, now);
+    if (write.row.sessionState !== write.before.sessionState || body.detail !== undefined) emit(t, 'task.state_changed', task);
+    return `Task ${task.id} session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}. The lease is unchanged and runs until ${task.lease_expires_at}.`;
+  },
+});
+
+const releaseTaskTool = defineTool({
+  name: 'release_task',
+  operation: 'queue.release',
+  description:
+    'Hand a task you hold back to the queue without completing it; it is claimable again at once. Leave a handoff note saying where you stopped, so the next agent continues instead of starting over (without one, your last session-state detail is kept).',
+  input: {
+    task_id: id.describe('The claimed task id'),
+    handoff: z.string().max(500).optional().describe('Where you left off and why you stopped'),
+  },
+  async run(t, a) {
+    const body = checked(ReleaseBody, { handoff: a.handoff });
+    const now = Date.now();
+    const write = await release(t.db, t.principal, idOf(a.task_id), body, now);
+    wakeClaimers(t);
+    const task = taskJson(write.row, now);
+    emit(t, 'task.released', task);
+    return `Task ${task.id} released to the queue${task.handoff_note ? ` with the handoff note "${task.handoff_note}"` : ''}.`;
+  },
+});
+
+const fleetAttentionTool = defineTool({
+  name: 'fleet_attention',
+  operation: 'fleet.attention',
+  description:
+    'What needs a coordinator across the account: expired claims of silent agents, live claims without heartbeats, errored and input-blocked tasks, overdue tasks and tasks reopened again and again. Read-only.',
+  input: {},
+  async run(t) {
+    return format.formatAttention(await fleetAttention(t.db, t.principal, Date.now()));
+  },
+});
+
+// ── account ──
+
+const getUsageTool = defineTool({
+  name: 'get_usage',
+  operation: 'account.usage',
+  description: "The plan, this month's task count against its quota, the rate limit and the size limits.",
+  input: {},
+  async run(t) {
+    const u = await usage(
+      t.db,
+      t.principal,
+      usageLimitsFor(t.env, t.principal.plan),
+      Date.now(),
+    );
+    return format.formatUsage(u);
+  },
+});
+
+const getStatsTool = defineTool({
+  name: 'get_stats',
+  operation: 'account.stats',
+  description: 'Task statistics over the tasks you can see: totals, completed today, due today, overdue, per project.',
+  input: {},
+  async run(t) {
+    return format.formatStats(await taskStats(t.db, t.principal, Date.now()));
+  },
+});
+
+const listProjectsTool = defineTool({
+  name: 'list_projects',
+  operation: 'projects.list',
+  description: 'List the projects you can use.',
+  input: {},
+  async run(t) {
+    return format.formatProjects(await listProjects(t.db, t.principal));
+  },
+});
+
+// ── agents ──
+
+const ROLES = ['worker', 'coordinator', 'admin'] as const;
+
+const listAgentsTool = defineTool({
+  name: 'list_agents',
+  operation: 'agents.list',
+  description: "The account's agents with their ids, roles and state, to resolve the agent ids on tasks.",
+  input: {},
+  async run(t) {
+    return format.formatAgents(await listAgents(t.db, t.principal));
+  },
+});
+
+const registerAgentTool = defineTool({
+  name: 'register_agent',
+  operation: 'agents.create',
+  description:
+    'Register a new agent of the account (admin). Its API key is shown once, and masked here so it does not stay in transcripts; mint a usable key with POST /v1/agents/{id}/rotate-key over the REST API.',
+  input: {
+    name: z.string().describe("Unique agent name, e.g. 'researcher'"),
+    display_name: z.string().optional().describe("Human-readable name, e.g. 'Research Bot'"),
+    description: z.string().optional().describe('What the agent does'),
+    role: z.enum(ROLES).optional().describe('worker (its own tasks; the default), coordinator (sees and comments on every task), admin (manages the account)'),
+    permissions: z.array(z.string()).optional().describe('Not supported here: choose a role'),
+  },
+  async run(t, { permissions, ...fields }) {
+    if (permissions?.length) {
+      throw new ApiError(400, 'VALIDATION_FAILED', 'Invalid arguments: permissions: fine-grained permissions are not supported; choose a role (worker, coordinator or admin)', [{ field: 'permissions', message: 'Not supported; choose a role' }]);
+    }
+    const input = checked(CreateAgentBody, fields);
+    const agent = await createAgent(t.db, keyPepper(t.env), t.principal, input, limit(t.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    const key = agent.api_key ? `\n  API key: ${format.maskSecret(agent.api_key)} (masked; shown only once)` : '';
+    return `Agent registered:\n\n${format.formatAgent(agent)}${key}\n\nTo give the agent a key it can use, rotate it over the REST API: POST /v1/agents/${agent.id}/rotate-key.`;
+  },
+});
+
+const setAgentRoleTool = defineTool({
+  name: 'set_agent_role',
+  operation: 'agents.update',
+  onlyFor: ['admin'],
+  description: "Set an agent's role (admin): worker, coordinator or admin.",
+  input: {
+    agent_id: id.describe('The agent id'),
+    role: z.enum(ROLES).describe('The new role'),
+  },
+  async run(t, a) {
+    const input = checked(UpdateAgentBody, { role: a.role });
+    const agent = await updateAgent(t.db, principalCache(t.env), t.principal, idOf(a.agent_id), input, Date.now());
+    return `Role updated:\n\n${format.formatAgent(agent)}`;
+  },
+});
+
+const deleteAgentTool = defineTool({
+  name: 'delete_agent',
+  operation: 'agents.delete',
+  description: 'Delete an agent (admin). Refused for yourself, the recovery agent, the last active agent and agents that tasks refer to.',
+  input: { agent_id: id.describe('The agent id') },
+  async run(t, a) {
+    await deleteAgent(t.db, principalCache(t.env), t.principal, idOf(a.agent_id));
+    return `Agent ${idOf(a.agent_id)} deleted.`;
+  },
+});
+
+// ── webhooks ──
+
+const listWebhooksTool = defineTool({
+  name: 'list_webhooks',
+  operation: 'webhooks.list',
+  description: "The account's webhooks (admin).",
+  input: {},
+  async run(t) {
+    return format.formatWebhooks(await listWebhooks(t.db, t.principal));
+  },
+});
+
+const createWebhookTool = defineTool({
+  name: 'create_webhook',
+  operation: 'webhooks.create',
+  description: `Subscribe an https URL to task events (admin). Events: ${TASK_EVENTS.join(', ')}. Deliveries are signed with the webhook's secret, shown once (masked here).`,
+  input: {
+    url: z.string().describe('https URL that receives the POSTs'),
+    events: z.array(z.enum(TASK_EVENTS)).min(1).describe('Events to subscribe to'),
+  },
+  async run(t, a) {
+    const input = checked(CreateWebhookBody, a);
+    const webhook = await createWebhook(t.db, principalCache(t.env), { development: isDevelopment(t.env) }, t.principal, input, limit(t.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now());
+    const secret = webhook.secret ? `\n  Signing secret: ${format.maskSecret(webhook.secret)} (masked; shown only once: set your own with PUT /v1/webhooks/${webhook.id} to know it)` : '';
+    return `Webhook created:\n\n${format.formatWebhook(webhook)}${secret}`;
+  },
+});
+
+const deleteWebhookTool = defineTool({
+  name: 'delete_webhook',
+  operation: 'webhooks.delete',
+  description: 'Delete a webhook and its delivery log (admin).',
+  input: { webhook_id: id.describe('The webhook id') },
+  async run(t, a) {
+    await deleteWebhook(t.db, t.principal, idOf(a.webhook_id));
+    return `Webhook ${idOf(a.webhook_id)} deleted.`;
+  },
+});
+
+/** Whether the key may use the tool: the authorisation table's verdict, narrowed by `onlyFor`. */
+export function mayUse(p: Principal, tool: Tool): boolean {
+  return isAllowed(p, tool.operation) && (!tool.onlyFor || tool.onlyFor.includes(kindOf(p)));
+}
+
+/** Throws the refusal for a tool the key may not use: the table's own, or the narrowing's. */
+export function authorizeTool(p: Principal, tool: Tool): void {
+  authorize(p, tool.operation);
+  if (!mayUse(p, tool)) throw new ApiError(403, 'INSUFFICIENT_ROLE', `${tool.name} needs an agent with role ${tool.onlyFor!.join(' or ')}; this agent's role is ${p.role}.`);
+}
+
+/** Every tool, in the order tools/list shows them. */
+export const TOOLS: readonly Tool[] = [
+  listTasksTool,
+  getTaskTool,
+  linkTaskTool,
+  listTaskLinksTool,
+  createTaskTool,
+  updateTaskTool,
+  assignTaskTool,
+  delegateTaskTool,
+  getTaskChainTool,
+  getTaskContextTool,
+  updateTaskContextTool,
+  getContextHistoryTool,
+  findDuplicatesTool,
+  getUsageTool,
+  completeTaskTool,
+  claimTaskTool,
+  heartbeatTaskTool,
+  setTaskStateTool,
+  releaseTaskTool,
+  fleetAttentionTool,
+  deleteTaskTool,
+  addCommentTool,
+  listProjectsTool,
+  getStatsTool,
+  listAgentsTool,
+  registerAgentTool,
+  setAgentRoleTool,
+  deleteAgentTool,
+  listWebhooksTool,
+  createWebhookTool,
+  deleteWebhookTool,
+];
