@@ -10,6 +10,7 @@ import { docsRoutes } from './docs/routes';
 import type { AppBindings } from './env';
 import { newId } from './lib/ids';
 import { isoSeconds } from './lib/time';
+import { VERSION } from './lib/version';
 import { agentRoutes } from './routes/agents';
 import { billingRoutes } from './routes/billing';
 import { capabilityRoutes } from './routes/capabilities';
@@ -38,7 +39,6 @@ import { recurrenceRoutes } from './recurrences/routes';
 import { recallRoutes } from './recall/routes';
 import { decisionPageRoutes } from './decisions/page';
 
-export const VERSION = '0.1.0';
 
 /** Every resource router; each is mounted under both API prefixes. */
 function apiRouter() {

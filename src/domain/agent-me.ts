@@ -8,7 +8,7 @@ import { accounts, agents, claimTokens, projects } from '../db/schema';
 import { notFound } from '../lib/errors';
 import type { Mode, Principal, Role } from './access';
 import { agentJson, type AgentJson } from './agents';
-import { maskEmail } from './onboarding';
+import { maskEmail } from '../email/mask';
 import { projectJson, type ProjectJson } from './projects';
 
 export interface MeJson {

@@ -11,6 +11,7 @@ import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { accounts, agents, claimTokens, projects, users } from '../db/schema';
 import type { Mailer, EmailMessage } from '../email/mailer';
+import { maskEmail } from '../email/mask';
 import { claimEmail, codeLockoutEmail, recoveryEmail, verificationEmail } from '../email/templates';
 import { ApiError, badRequest, conflict } from '../lib/errors';
 import { newId } from '../lib/ids';
@@ -48,13 +49,6 @@ export interface OnboardingDeps {
   rate: RateCounter;
   /** Runs work after the answer is sent (waitUntil), so its time never shows in the answer's. */
   afterAnswer: (work: () => Promise<unknown>) => void;
-}
-
-/** `ada@example.com` -> `a***@example.com`: enough for a human to recognise, not to harvest. */
-export function maskEmail(email: string): string {
-  const at = email.lastIndexOf('@');
-  if (at < 1) return '***';
-  return `${email[0]}***${email.slice(at)}`;
 }
 
 // Each email address may receive only so many onboarding emails per hour.

@@ -4,7 +4,7 @@
  */
 import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { VERSION } from '../app';
+import { VERSION } from '../lib/version';
 import { ApiError } from '../lib/errors';
 import { validationDetails } from '../routes/openapi';
 import { formatError } from './format';
