@@ -18,6 +18,7 @@ import type { Principal } from './access';
 import { canSee, taskNotFound } from './task-access';
 import { endOpenRun } from './runs';
 import { toRawQuery, type RawQuery } from './sql-batch';
+import { readTask } from './tasks';
 import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from './task-json';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
@@ -328,10 +329,6 @@ export function claimRefusal(p: Principal, row: TaskRow | undefined, now: number
     });
   }
   return conflict('TASK_CLAIM_CONFLICT', 'The task changed while it was being claimed; try again');
-}
-
-export async function readTask(db: Db, accountId: string, id: string): Promise<TaskRow | undefined> {
-  return db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, accountId))).get();
 }
 
 const noLiveClaim = (id: string) =>

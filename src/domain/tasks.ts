@@ -13,11 +13,15 @@ import { ApiError, conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoSeconds } from '../lib/time';
 import type { Principal } from './access';
-import { readTask } from './claims';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch, toRawQuery, type RawQuery, type RawRow } from './sql-batch';
 import { NO_CLAIM, rowFromDriver, type EvidenceItem, type TaskRow } from './task-json';
+
+/** The account's task row, context included. */
+export async function readTask(db: Db, accountId: string, id: string): Promise<TaskRow | undefined> {
+  return db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, accountId))).get();
+}
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
 export const STRONG_EVIDENCE = ['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url'] as const;

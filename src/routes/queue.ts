@@ -12,13 +12,13 @@ import {
   claimRefusal,
   heartbeat,
   LEASE_SECONDS,
-  readTask,
   release,
   setSessionState,
   WAIT_SECONDS,
   type ClaimWrite,
 } from '../domain/claims';
 import { taskJson, type TaskFields } from '../domain/task-json';
+import { readTask } from '../domain/tasks';
 import { answerLinkBase, escalateIfWaiting } from '../decisions/answers';
 import type { AppBindings } from '../env';
 import { badRequest } from '../lib/errors';
