@@ -535,7 +535,7 @@ const fleetAttentionTool = defineTool({
   name: 'fleet_attention',
   operation: 'fleet.attention',
   description:
-    'What needs a coordinator across the account: expired claims of silent agents, live claims without heartbeats, errored and input-blocked tasks, overdue tasks and tasks reopened again and again. Read-only.',
+    'What needs a coordinator: expired claims of silent agents, live claims without heartbeats, errored and input-blocked tasks, overdue tasks and tasks reopened again and again. Coordinators and admins see the whole account, workers the tasks they are involved in. Read-only.',
   input: {},
   async run(t) {
     return format.formatAttention(await fleetAttention(t.db, t.principal, Date.now()));
