@@ -178,3 +178,6 @@ export const automationRoutes = createRouter()
     const q = c.req.valid('query');
     return c.json(await listRuns(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 50, offset: q.offset ?? 0 }), 200);
   });
+
+/** The body schemas, for the MCP tools that take the same arguments. */
+export { CreateBody as CreateAutomationBody, UpdateBody as UpdateAutomationBody };

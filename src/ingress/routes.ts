@@ -220,3 +220,6 @@ export const ingressRoutes = createRouter()
     for (const [header, value] of Object.entries(answer.headers)) c.header(header, value);
     return c.json(answer.body, answer.status);
   });
+
+/** The body schemas, for the MCP tools that take the same arguments. */
+export { CreateBody as CreateIngressSourceBody, UpdateBody as UpdateIngressSourceBody };

@@ -3,6 +3,7 @@
  * here, so a change of answer shapes is adjusted in this one module. Agents read these lines:
  * ids first, then what the task is, who holds it and what to do next.
  */
+import type { AutomationJson } from '../automations/store';
 import type { AgentJson } from '../domain/agents';
 import type { ContextJson, HistoryEntry } from '../domain/task-context';
 import type { Attention, AttentionBuckets } from '../domain/fleet';
@@ -13,6 +14,9 @@ import type { TaskJson } from '../domain/task-json';
 import type { LinkJson } from '../domain/task-links';
 import type { UsageJson } from '../domain/usage';
 import type { WebhookJson } from '../domain/webhooks';
+import type { IngressSourceJson } from '../ingress/sources';
+import type { RecallResult } from '../recall/search';
+import type { RecurrenceJson } from '../recurrences/recurrences';
 import { ApiError } from '../lib/errors';
 
 const PRIORITY_NAMES: Record<number, string> = { 1: 'normal', 2: 'medium', 3: 'high', 4: 'urgent' };
@@ -225,6 +229,69 @@ export function formatWebhook(w: WebhookJson): string {
 
 export function formatWebhooks(webhooks: WebhookJson[]): string {
   return webhooks.length ? webhooks.map(formatWebhook).join('\n\n') : 'No webhooks configured.';
+}
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** The schedule in words first (what an agent checks), then the template the tasks are made from. */
+export function formatRecurrence(r: RecurrenceJson): string {
+  const rule = [r.interval === 1 ? r.rule_type : `${r.rule_type}, every ${r.interval}`];
+  if (r.anchor_month !== null) rule.push(`month ${r.anchor_month}`);
+  if (r.anchor_day !== null) rule.push(`day ${r.anchor_day}`);
+  if (r.anchor_weekday !== null) rule.push(`weekday ${r.anchor_weekday} (${WEEKDAYS[r.anchor_weekday]})`);
+  const lines = [`[${r.id}] ${r.content}`, `  Rule: ${rule.join(', ')}, time zone ${r.timezone}`, `  Next due: ${r.next_due_at}`];
+  if (r.last_spawned_at) lines.push(`  Last spawned: ${r.last_spawned_at}`);
+  lines.push(`  Active: ${r.active ? 'yes' : 'no (paused)'}`, `  Skip if open: ${r.skip_if_open ? 'yes (no new task while the previous one is open)' : 'no'}`);
+  if (r.description) lines.push(`  Description: ${r.description}`);
+  lines.push(`  Priority: ${r.priority} (${PRIORITY_NAMES[r.priority] ?? 'unknown'})`);
+  if (r.labels.length) lines.push(`  Labels: ${r.labels.join(', ')}`);
+  if (r.project_id) lines.push(`  Project: ${r.project_id}`);
+  if (r.assigned_to_agent_id) lines.push(`  Assigned to: ${r.assigned_to_agent_id}`);
+  lines.push(`  Created by: ${r.created_by_agent_id}`);
+  return lines.join('\n');
+}
+
+export function formatRecurrences(recurrences: RecurrenceJson[]): string {
+  return recurrences.length ? recurrences.map(formatRecurrence).join('\n\n') : 'No recurrences found.';
+}
+
+/** Each match: the entry (source, key, value) and the task it lives on, best first. */
+export function formatRecall(query: string, results: RecallResult[]): string {
+  if (!results.length) return `Nothing recorded matches "${query}".`;
+  const lines = [`${results.length} context ${results.length === 1 ? 'entry matches' : 'entries match'} "${query}", best first:`];
+  for (const r of results) {
+    const value = typeof r.value === 'string' ? r.value : JSON.stringify(r.value);
+    lines.push('', `[${r.source}] ${r.key}: ${value}${r.superseded ? ' (superseded)' : ''}`, `  on task ${r.task_id} (${r.task_content}), v${r.version}, ${r.recorded_at}, score ${r.score.toFixed(2)}`);
+  }
+  return lines.join('\n');
+}
+
+const comparison = (c: { field?: string; path?: string; op: string; value?: unknown }) => `${c.field ?? c.path} ${c.op}${c.value === undefined ? '' : ` ${JSON.stringify(c.value)}`}`;
+
+export function formatAutomation(a: AutomationJson): string {
+  const conditions = a.conditions.length ? a.conditions.map(comparison).join(' AND ') : 'always';
+  const lines = [`[${a.id}] ${a.name}`, `  When: ${a.event}, if ${conditions}`, `  Then: ${a.actions.map((x) => x.type).join(', ')}`];
+  const failures = a.failure_count ? `, failed ${a.failure_count} times in a row` : '';
+  const lastRun = a.last_run_at ? `, last run ${a.last_run_at}` : '';
+  lines.push(`  Active: ${a.active ? 'yes' : `no${a.disabled_reason ? ` (${a.disabled_reason})` : ''}`}`, `  Runs: ${a.run_count}${failures}${lastRun}`);
+  return lines.join('\n');
+}
+
+export function formatAutomations(automations: AutomationJson[]): string {
+  return automations.length ? automations.map(formatAutomation).join('\n\n') : 'No automation rules configured.';
+}
+
+/** Never prints the signing secret (see maskSecret); the tool adds its masked form where one was minted. */
+export function formatIngressSource(s: IngressSourceJson): string {
+  const lines = [`[${s.id}] ${s.name}`, `  Ingest: POST ${s.ingest_path} (signed ${s.scheme})`, `  Task template: ${JSON.stringify(s.template)}`, `  Filters: ${s.filters.length ? s.filters.map(comparison).join(' AND ') : 'none (every delivery creates a task)'}`];
+  if (s.default_project_id) lines.push(`  Pinned project: ${s.default_project_id}`);
+  if (s.default_assignee_agent_id) lines.push(`  Pinned assignee: ${s.default_assignee_agent_id}`);
+  lines.push(`  Active: ${s.active ? 'yes' : 'no (deliveries are refused)'}`, `  Deliveries: ${s.delivery_count}${s.last_delivery_at ? `, last ${s.last_delivery_at}` : ''}`);
+  return lines.join('\n');
+}
+
+export function formatIngressSources(sources: IngressSourceJson[]): string {
+  return sources.length ? sources.map(formatIngressSource).join('\n\n') : 'No ingress sources configured.';
 }
 
 /** A secret shown once must not land whole in a transcript: its start and end tell it apart. */

@@ -14,7 +14,7 @@ import { authorizeTool, mayUse, TOOLS, type Tool, type ToolContext } from './too
 const BY_NAME = new Map(TOOLS.map((tool) => [tool.name, { tool, schema: z.object(tool.input) }]));
 
 const INSTRUCTIONS =
-  'Delega is a task queue for agents. Resume work with list_tasks (completed:false) and get_task_context; take work with claim_task, keep the lease with heartbeat_task, finish with complete_task (with evidence) or hand back with release_task and a handoff note.';
+  'Delega is a task queue for agents. Resume work with list_tasks (completed:false) and get_task_context, and recall earlier decisions before new work; take work with claim_task, keep the lease with heartbeat_task, finish with complete_task (with evidence) or hand back with release_task and a handoff note.';
 
 const text = (value: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: value }], ...(isError ? { isError: true } : {}) });
 

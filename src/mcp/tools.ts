@@ -40,6 +40,14 @@ import { CreateLinkBody } from '../routes/task-links';
 import { CompleteBody, CreateTaskBody, DedupBody, DelegateBody, UpdateTaskBody } from '../routes/tasks';
 import { CreateWebhookBody } from '../routes/webhooks';
 import { TASK_EVENTS, emitTaskEvent, listenersOf, type TaskEvent, type WaitUntil } from '../webhooks/events';
+import { ACTION_TYPES, CONDITION_FIELDS, CONDITION_OPS } from '../automations/rules';
+import { CreateAutomationBody, UpdateAutomationBody } from '../automations/routes';
+import { createAutomation, deleteAutomation, listAutomations, updateAutomation } from '../automations/store';
+import { CreateIngressSourceBody, UpdateIngressSourceBody } from '../ingress/routes';
+import { createSource, deleteSource, listSources, updateSource, type IngressSourceJson } from '../ingress/sources';
+import { searchContext } from '../recall/search';
+import { createRecurrence, deleteRecurrence, listRecurrences, recurrenceJson, updateRecurrence } from '../recurrences/recurrences';
+import { CreateRecurrenceBody, UpdateRecurrenceBody } from '../recurrences/routes';
 import * as format from './format';
 
 /** What a tool runs with: the caller and the Worker's bindings. */
@@ -528,7 +536,7 @@ const fleetAttentionTool = defineTool({
   name: 'fleet_attention',
   operation: 'fleet.attention',
   description:
-    'What needs a coordinator across the account: expired claims of silent agents, live claims without heartbeats, errored and input-blocked tasks, overdue tasks and tasks reopened again and again. Read-only.',
+    'What needs a coordinator: expired claims of silent agents, live claims without heartbeats, errored and input-blocked tasks, overdue tasks and tasks reopened again and again. Coordinators and admins see the whole account, workers the tasks they are involved in. Read-only.',
   input: {},
   async run(t) {
     return format.formatAttention(await fleetAttention(t.db, t.principal, Date.now()));
@@ -676,6 +684,284 @@ const deleteWebhookTool = defineTool({
   },
 });
 
+// ── recurrences ──
+
+const RULE_TYPES = ['daily', 'weekly', 'monthly', 'yearly'] as const;
+const nullableId = z.union([z.string(), z.number(), z.null()]);
+
+const listRecurrencesTool = defineTool({
+  name: 'list_recurrences',
+  operation: 'recurrences.list',
+  description: 'List recurring task templates (up to 100, newest first). Each spawns an ordinary task at every occurrence; completing that task leaves the schedule in place.',
+  input: {},
+  async run(t) {
+    const rows = await listRecurrences(t.db, t.principal, { limit: 100, offset: 0 });
+    return format.formatRecurrences(rows.map(recurrenceJson));
+  },
+});
+
+const createRecurringTaskTool = defineTool({
+  name: 'create_recurring_task',
+  operation: 'recurrences.create',
+  description: 'Create a recurring task template. The scheduler spawns an ordinary task from it at each occurrence, computed in its time zone, linked by source_recurrence_id.',
+  input: {
+    content: z.string().describe('Title of the spawned tasks'),
+    description: z.string().optional().describe('Description of the spawned tasks'),
+    project_id: id.optional().describe('Project id'),
+    labels: z.array(z.string()).optional().describe('Labels of the spawned tasks'),
+    priority: priority.optional().describe('1 normal, 2 medium, 3 high, 4 urgent'),
+    assigned_to_agent_id: nullableId.optional().describe('Assignee of the spawned tasks'),
+    rule_type: z.enum(RULE_TYPES).describe('daily, weekly, monthly or yearly'),
+    interval: z.number().int().min(1).optional().describe('Every how many days/weeks/months/years (default 1)'),
+    timezone: z.string().optional().describe('IANA time zone, e.g. America/Chicago (default UTC)'),
+    anchor_day: z.number().int().min(1).max(31).optional().describe('Day of the month (monthly, yearly)'),
+    anchor_month: z.number().int().min(1).max(12).optional().describe('Month (yearly)'),
+    anchor_weekday: z.number().int().min(0).max(6).optional().describe('Weekday (weekly), Sunday 0'),
+    next_due_at: z.string().optional().describe('The first occurrence: ISO timestamp, or a date for local midnight (default: the first after now)'),
+    skip_if_open: z.boolean().optional().describe('Spawn nothing (and roll forward) while the previous task is still open'),
+  },
+  async run(t, a) {
+    const input = checked(CreateRecurrenceBody, { ...a, project_id: optionalId(a.project_id), assigned_to_agent_id: optionalId(a.assigned_to_agent_id) });
+    const row = await createRecurrence(t.db, t.principal, input, { maxPerAccount: limit(t.env, 'RECURRENCES_PER_ACCOUNT') }, Date.now());
+    return `Recurring task created:\n\n${format.formatRecurrence(recurrenceJson(row))}`;
+  },
+});
+
+const updateRecurrenceTool = defineTool({
+  name: 'update_recurrence',
+  operation: 'recurrences.update',
+  description: 'Change a recurring task template; only the fields given change. active false pauses it, true resumes it. Changing the rule or resuming recomputes the next occurrence unless next_due_at is given.',
+  input: {
+    recurrence_id: id.describe('The recurrence id'),
+    content: z.string().optional().describe('Title of future spawned tasks'),
+    description: z.string().nullable().optional().describe('Description, or null to clear'),
+    project_id: nullableId.optional().describe('Project id, or null to clear'),
+    labels: z.array(z.string()).optional().describe('Labels (replace the old ones)'),
+    priority: priority.optional().describe('1 normal, 2 medium, 3 high, 4 urgent'),
+    assigned_to_agent_id: nullableId.optional().describe('Assignee, or null to clear'),
+    rule_type: z.enum(RULE_TYPES).optional().describe('daily, weekly, monthly or yearly'),
+    interval: z.number().int().min(1).optional().describe('Every how many periods'),
+    timezone: z.string().optional().describe('IANA time zone'),
+    anchor_day: z.number().int().min(1).max(31).nullable().optional().describe('Day of the month (monthly, yearly)'),
+    anchor_month: z.number().int().min(1).max(12).nullable().optional().describe('Month (yearly)'),
+    anchor_weekday: z.number().int().min(0).max(6).nullable().optional().describe('Weekday (weekly), Sunday 0'),
+    next_due_at: z.string().nullable().optional().describe('The next occurrence'),
+    active: z.boolean().optional().describe('false pauses, true resumes'),
+    skip_if_open: z.boolean().optional().describe('Spawn nothing while the previous task is still open'),
+  },
+  async run(t, { recurrence_id, ...fields }) {
+    const input = checked(UpdateRecurrenceBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
+    const row = await updateRecurrence(t.db, t.principal, idOf(recurrence_id), input, Date.now());
+    return `Recurrence updated:\n\n${format.formatRecurrence(recurrenceJson(row))}`;
+  },
+});
+
+const deleteRecurrenceTool = defineTool({
+  name: 'delete_recurrence',
+  operation: 'recurrences.delete',
+  description: 'Delete a recurring task template. The tasks it already spawned remain as ordinary tasks.',
+  input: { recurrence_id: id.describe('The recurrence id') },
+  async run(t, a) {
+    await deleteRecurrence(t.db, t.principal, idOf(a.recurrence_id));
+    return `Recurrence ${idOf(a.recurrence_id)} deleted; the tasks it spawned remain.`;
+  },
+});
+
+// ── recall ──
+
+/** GET /context/search's limits, for typed arguments rather than a query string. */
+const RecallArgs = z.object({
+  q: z.string().trim().min(1, 'Required').max(500, 'At most 500 characters'),
+  project_id: z.string().min(1).max(64).optional(),
+  key: z.string().min(1).max(200, 'At most 200 characters').optional(),
+});
+
+const recallTool = defineTool({
+  name: 'recall',
+  operation: 'context.search',
+  description:
+    'Search the context of every task you can read for an earlier decision, fact or constraint, without knowing which task recorded it. Matches any of the words, best first, human_stated entries weighted highest. Call it before new work so as not to decide again what is settled. Read-only.',
+  input: {
+    q: z.string().describe("What you are about to do or look for, e.g. 'auth token expiry policy'"),
+    project_id: id.optional().describe('Only tasks of this project'),
+    source: z.enum(CONTEXT_SOURCES).optional().describe('Only entries of this source'),
+    key: z.string().optional().describe('Only this context key'),
+    limit: z.number().int().min(1).max(100).optional().describe('At most this many results (default 20)'),
+    include_superseded: z.boolean().optional().describe('Include overwritten and removed entries (default false)'),
+  },
+  async run(t, a) {
+    const args = checked(RecallArgs, { q: a.q, project_id: optionalId(a.project_id), key: a.key });
+    const results = await searchContext(t.db, t.principal, { ...args, source: a.source, limit: a.limit ?? 20, include_superseded: a.include_superseded ?? false });
+    return format.formatRecall(args.q, results);
+  },
+});
+
+// ── automations (admin) ──
+
+const automationCondition = z.object({
+  field: z.enum(CONDITION_FIELDS).describe('The task field to test'),
+  op: z.enum(CONDITION_OPS).describe('label: has/not_has; priority: eq/neq/gte/lte; ids: eq/neq/is_null/not_null; source (api, ingress): eq/neq'),
+  value: z.union([z.string(), z.number()]).optional().describe('The value to compare with (none for is_null/not_null)'),
+});
+
+const automationAction = z.object({
+  type: z.enum(ACTION_TYPES).describe('What to do'),
+  agent_id: z.string().optional().describe('assign, delegate: the agent'),
+  priority: priority.optional().describe('set_priority, create_task, delegate'),
+  label: z.string().optional().describe('add_label'),
+  policy: z.enum(['required']).optional().describe("set_evidence_policy: only 'required' (rules tighten, never loosen)"),
+  content: z.string().optional().describe('add_comment, create_task, delegate: text with {{event}}, {{task.id}}, {{task.content}}, {{task.priority}}, {{task.project_id}}, {{task.labels}}, {{task.due_date}}'),
+  description: z.string().optional().describe('create_task, delegate: description template'),
+  project_id: z.string().optional().describe('create_task: project of the new task'),
+  labels: z.array(z.string()).optional().describe('create_task, delegate: labels of the new task'),
+  assigned_to_agent_id: z.string().optional().describe('create_task: assignee of the new task'),
+});
+
+const listAutomationsTool = defineTool({
+  name: 'list_automations',
+  operation: 'automations.list',
+  description: "The account's automation rules with their run and failure counts (admin).",
+  input: {},
+  async run(t) {
+    return format.formatAutomations(await listAutomations(t.db, t.principal));
+  },
+});
+
+const createAutomationTool = defineTool({
+  name: 'create_automation',
+  operation: 'automations.create',
+  description:
+    'Create an automation rule (admin): when the event fires and every condition holds, the actions run in the service, no webhook receiver needed. Cascades stop at 3 hops and 25 actions per event, a rule never reacts to a task it created, field changes skip tasks under a live claim, and ingress tasks are ignored unless a condition is source eq ingress.',
+  input: {
+    name: z.string().describe('Short name of the rule'),
+    event: z.enum(TASK_EVENTS).describe('The task event that triggers it'),
+    conditions: z.array(automationCondition).optional().describe('All must hold (AND); none: every event'),
+    actions: z.array(automationAction).describe('1 to 5 actions, run in order'),
+    active: z.boolean().optional().describe('false creates the rule disabled'),
+  },
+  async run(t, a) {
+    const input = checked(CreateAutomationBody, a);
+    const rule = await createAutomation(t.db, principalCache(t.env), t.principal, input, limit(t.env, 'AUTOMATIONS_PER_ACCOUNT'), Date.now());
+    return `Automation created:\n\n${format.formatAutomation(rule)}`;
+  },
+});
+
+const updateAutomationTool = defineTool({
+  name: 'update_automation',
+  operation: 'automations.update',
+  description: 'Change an automation rule (admin); only the fields given change, conditions and actions are replaced whole. active true also re-enables a rule disabled after repeated failures.',
+  input: {
+    automation_id: id.describe('The automation rule id'),
+    name: z.string().optional().describe('New name'),
+    event: z.enum(TASK_EVENTS).optional().describe('New trigger event'),
+    conditions: z.array(automationCondition).optional().describe('Replacement conditions'),
+    actions: z.array(automationAction).optional().describe('Replacement actions'),
+    active: z.boolean().optional().describe('Enable or disable the rule'),
+  },
+  async run(t, { automation_id, ...fields }) {
+    const input = checked(UpdateAutomationBody, fields);
+    const rule = await updateAutomation(t.db, principalCache(t.env), t.principal, idOf(automation_id), input, Date.now());
+    return `Automation updated:\n\n${format.formatAutomation(rule)}`;
+  },
+});
+
+const deleteAutomationTool = defineTool({
+  name: 'delete_automation',
+  operation: 'automations.delete',
+  description: 'Delete an automation rule and its run log (admin).',
+  input: { automation_id: id.describe('The automation rule id') },
+  async run(t, a) {
+    await deleteAutomation(t.db, t.principal, idOf(a.automation_id));
+    return `Automation ${idOf(a.automation_id)} deleted.`;
+  },
+});
+
+// ── ingress sources (admin) ──
+
+const ingressFilter = z.object({
+  path: z.string().describe('Dot path into the payload, e.g. workflow.conclusion or runs.0.status'),
+  op: z.enum(['eq', 'neq', 'exists', 'not_exists']).describe('Comparison'),
+  value: z.union([z.string(), z.number(), z.boolean()]).optional().describe('For eq and neq (strict equality)'),
+});
+
+const ingressTemplate = z
+  .object({
+    content: z.string().describe('Task title; {{dot.path}} placeholders take values from the payload (primitives only)'),
+    description: z.string().optional().describe('Task description template'),
+    priority: priority.optional().describe('Priority of the created tasks'),
+    labels: z.array(z.string()).optional().describe("Labels; 'ingress' is always added"),
+    dedupe_key: z.string().optional().describe('Template of a key that makes retried deliveries create no second task, e.g. {{run.id}} (default: the body hash)'),
+  })
+  .describe('How a payload becomes a task: placeholders only, no expressions');
+
+/** The secret is shown once: masked, so it does not stay whole in a transcript. */
+function sourceText(heading: string, source: IngressSourceJson): string {
+  const lines = [heading, '', format.formatIngressSource(source)];
+  if (source.secret) lines.push(`  Signing secret: ${format.maskSecret(source.secret)} (masked; shown only once: rotate it over the REST API, PUT /v1/ingress-sources/${source.id} with "rotate_secret": true, to read it whole)`);
+  return lines.join('\n');
+}
+
+const listIngressSourcesTool = defineTool({
+  name: 'list_ingress_sources',
+  operation: 'ingress.list',
+  description: "The account's inbound connectors with their delivery counts (admin).",
+  input: {},
+  async run(t) {
+    return format.formatIngressSources(await listSources(t.db, t.principal));
+  },
+});
+
+const createIngressSourceTool = defineTool({
+  name: 'create_ingress_source',
+  operation: 'ingress.create',
+  description:
+    "Create an inbound connector (admin): a signed public endpoint that turns external events (CI failures, alerts) into tasks. The sender signs each body: header X-Delega-Ingress-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, '<t>.<body>')>, within 5 minutes. It only creates tasks, in the project and for the assignee pinned here; each carries the 'ingress' label.",
+  input: {
+    name: z.string().describe("Short name, e.g. 'github-actions-ci'"),
+    template: ingressTemplate,
+    filters: z.array(ingressFilter).optional().describe('Only deliveries passing all filters create tasks'),
+    default_project_id: z.string().optional().describe('Project of the created tasks (the payload cannot change it)'),
+    default_assignee_agent_id: z.string().optional().describe('Assignee of the created tasks (the payload cannot change it)'),
+    active: z.boolean().optional().describe('false creates the source paused'),
+  },
+  async run(t, a) {
+    const input = checked(CreateIngressSourceBody, a);
+    const source = await createSource(t.db, t.principal, input, limit(t.env, 'INGRESS_SOURCES_PER_ACCOUNT'), Date.now());
+    return sourceText('Ingress source created:', source);
+  },
+});
+
+const updateIngressSourceTool = defineTool({
+  name: 'update_ingress_source',
+  operation: 'ingress.update',
+  description: 'Change an inbound connector (admin); only the fields given change. rotate_secret true mints a new signing secret: the old one stops working at once.',
+  input: {
+    source_id: id.describe('The ingress source id'),
+    name: z.string().optional().describe('New name'),
+    template: ingressTemplate.optional(),
+    filters: z.array(ingressFilter).optional().describe('Replacement filters'),
+    default_project_id: z.string().nullable().optional().describe('New pinned project (null clears)'),
+    default_assignee_agent_id: z.string().nullable().optional().describe('New pinned assignee (null clears)'),
+    active: z.boolean().optional().describe('Pause or resume the source'),
+    rotate_secret: z.boolean().optional().describe('Mint a new signing secret'),
+  },
+  async run(t, { source_id, ...fields }) {
+    const input = checked(UpdateIngressSourceBody, fields);
+    return sourceText('Ingress source updated:', await updateSource(t.db, t.principal, idOf(source_id), input, Date.now()));
+  },
+});
+
+const deleteIngressSourceTool = defineTool({
+  name: 'delete_ingress_source',
+  operation: 'ingress.delete',
+  description: 'Delete an inbound connector and its delivery log (admin); its endpoint answers 404 from then on.',
+  input: { source_id: id.describe('The ingress source id') },
+  async run(t, a) {
+    await deleteSource(t.db, t.principal, idOf(a.source_id));
+    return `Ingress source ${idOf(a.source_id)} deleted.`;
+  },
+});
+
 /** Whether the key may use the tool: the authorisation table's verdict, narrowed by `onlyFor`. */
 export function mayUse(p: Principal, tool: Tool): boolean {
   return isAllowed(p, tool.operation) && (!tool.onlyFor || tool.onlyFor.includes(kindOf(p)));
@@ -691,9 +977,14 @@ export function authorizeTool(p: Principal, tool: Tool): void {
 export const TOOLS: readonly Tool[] = [
   listTasksTool,
   getTaskTool,
+  recallTool,
   linkTaskTool,
   listTaskLinksTool,
   createTaskTool,
+  listRecurrencesTool,
+  createRecurringTaskTool,
+  updateRecurrenceTool,
+  deleteRecurrenceTool,
   updateTaskTool,
   assignTaskTool,
   delegateTaskTool,
@@ -720,4 +1011,12 @@ export const TOOLS: readonly Tool[] = [
   listWebhooksTool,
   createWebhookTool,
   deleteWebhookTool,
+  listAutomationsTool,
+  createAutomationTool,
+  updateAutomationTool,
+  deleteAutomationTool,
+  listIngressSourcesTool,
+  createIngressSourceTool,
+  updateIngressSourceTool,
+  deleteIngressSourceTool,
 ];

@@ -124,3 +124,6 @@ export const recurrenceRoutes = createRouter()
     return c.json({ deleted: true as const, id }, 200);
   });
 
+
+/** The body schemas, for the MCP tools that take the same arguments. */
+export { CreateBody as CreateRecurrenceBody, UpdateBody as UpdateRecurrenceBody };

@@ -75,10 +75,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const EVERY_KIND = ['list_tasks', 'get_task', 'link_task', 'list_task_links', 'create_task', 'update_task', 'assign_task', 'get_usage', 'complete_task', 'claim_task', 'heartbeat_task', 'set_task_state', 'release_task', 'add_comment', 'list_projects'];
-const FULL_KEYS = [...EVERY_KIND, 'delegate_task', 'get_task_chain', 'get_task_context', 'update_task_context', 'get_context_history', 'find_duplicate_tasks', 'delete_task', 'get_stats'];
-const OVERSEERS = [...FULL_KEYS, 'list_agents', 'fleet_attention'];
-const ADMIN = [...OVERSEERS, 'register_agent', 'set_agent_role', 'delete_agent', 'list_webhooks', 'create_webhook', 'delete_webhook'];
+const RECURRENCE_TOOLS = ['list_recurrences', 'create_recurring_task', 'update_recurrence', 'delete_recurrence'];
+const ADMIN_ONLY_FEATURES = ['list_automations', 'create_automation', 'update_automation', 'delete_automation', 'list_ingress_sources', 'create_ingress_source', 'update_ingress_source', 'delete_ingress_source'];
+const EVERY_KIND = ['list_tasks', 'get_task', 'link_task', 'list_task_links', 'create_task', 'update_task', 'assign_task', 'get_usage', 'complete_task', 'claim_task', 'heartbeat_task', 'set_task_state', 'release_task', 'add_comment', 'list_projects', ...RECURRENCE_TOOLS];
+const FULL_KEYS = [...EVERY_KIND, 'delegate_task', 'get_task_chain', 'get_task_context', 'update_task_context', 'get_context_history', 'find_duplicate_tasks', 'delete_task', 'get_stats', 'fleet_attention', 'recall'];
+const OVERSEERS = [...FULL_KEYS, 'list_agents'];
+const ADMIN = [...OVERSEERS, 'register_agent', 'set_agent_role', 'delete_agent', 'list_webhooks', 'create_webhook', 'delete_webhook', ...ADMIN_ONLY_FEATURES];
 
 describe('MCP over Streamable HTTP at /mcp', () => {
   it('initializes as the delega server, with instructions for the agent', async () => {
@@ -100,7 +102,11 @@ describe('MCP over Streamable HTTP at /mcp', () => {
       expect(tools.map((t) => t.name).sort(), kind).toEqual([...names].sort());
     }
     const { tools } = await (await connect(keys.admin)).listTools();
-    expect(tools).toHaveLength(31);
+    // Every tool of @delega-dev/mcp 1.18.3.
+    expect(tools).toHaveLength(44);
+    for (const [kind, names] of expected.slice(0, 3)) for (const name of ADMIN_ONLY_FEATURES) expect(names, kind).not.toContain(name);
+    const recall = tools.find((t) => t.name === 'recall')!;
+    expect(Object.keys(recall.inputSchema.properties ?? {}).sort()).toEqual(['include_superseded', 'key', 'limit', 'project_id', 'q', 'source']);
     const claim = tools.find((t) => t.name === 'claim_task')!;
     expect(Object.keys(claim.inputSchema.properties ?? {}).sort()).toEqual(['labels', 'lease_seconds', 'project_id', 'task_id']);
   });
@@ -268,7 +274,7 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     const adminOnly = await call(worker, 'register_agent', { name: 'sneaky' });
     expect(adminOnly).toEqual({ isError: true, text: expect.stringContaining("needs an agent with role admin; this agent's role is worker") });
     expect((await call(worker, 'set_agent_role', { agent_id: workerId, role: 'admin' })).text).toContain("set_agent_role needs an agent with role admin; this agent's role is worker");
-    const overseer = await call(worker, 'fleet_attention');
+    const overseer = await call(worker, 'list_agents');
     expect(overseer.text).toContain('role coordinator or admin');
 
     const restricted = await connect(keys.restricted);
@@ -307,6 +313,99 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(tooLong.text).toContain('content: At most 500 characters');
     const unknown = await call(admin, 'no_such_tool');
     expect(unknown.text).toContain('there is no tool named no_such_tool');
+  });
+
+  it('runs the recurrence tools: create, list, pause, delete; another account cannot touch them', async () => {
+    const worker = await connect(keys.worker);
+    expect(await ok(worker, 'list_recurrences')).toBe('No recurrences found.');
+    const created = await ok(worker, 'create_recurring_task', { content: 'Weekly dependency review', labels: ['deps'], priority: 2, rule_type: 'weekly', anchor_weekday: 1, timezone: 'Europe/Berlin', skip_if_open: true });
+    const recurrenceId = idIn(created, 'rec');
+    expect(created).toContain('Recurring task created');
+    expect(created).toContain('Rule: weekly, weekday 1 (Monday), time zone Europe/Berlin');
+    expect(created).toMatch(/Next due: \d{4}-\d{2}-\d{2}T/);
+    expect(created).toContain('Skip if open: yes');
+    expect(created).toContain('Labels: deps');
+    expect(await ok(worker, 'list_recurrences')).toContain(`[${recurrenceId}] Weekly dependency review`);
+
+    const paused = await ok(worker, 'update_recurrence', { recurrence_id: recurrenceId, active: false, interval: 2 });
+    expect(paused).toContain('Active: no (paused)');
+    expect(paused).toContain('Rule: weekly, every 2, weekday 1 (Monday)');
+    const badZone = await call(worker, 'update_recurrence', { recurrence_id: recurrenceId, timezone: 'Mars/Olympus' });
+    expect(badZone.isError).toBe(true);
+    expect(badZone.text).toContain('timezone: Expected an IANA time zone');
+
+    const stranger = await connect(keys.stranger);
+    for (const [name, args] of [
+      ['update_recurrence', { recurrence_id: recurrenceId, content: 'hijacked' }],
+      ['delete_recurrence', { recurrence_id: recurrenceId }],
+    ] as const) {
+      expect(await call(stranger, name, args), name).toEqual({ isError: true, text: expect.stringContaining('RECURRENCE_NOT_FOUND') });
+    }
+    expect(await ok(stranger, 'list_recurrences')).toBe('No recurrences found.');
+    expect(await ok(worker, 'list_recurrences')).toContain('Weekly dependency review');
+    expect(await ok(worker, 'delete_recurrence', { recurrence_id: recurrenceId })).toBe(`Recurrence ${recurrenceId} deleted; the tasks it spawned remain.`);
+    expect(await ok(worker, 'list_recurrences')).toBe('No recurrences found.');
+  });
+
+  it('recalls a decision from any readable task, and nothing from another account', async () => {
+    const admin = await connect(keys.admin);
+    const taskId = idIn(await ok(admin, 'create_task', { content: 'Decide the token lifetime' }), 'tsk');
+    await ok(admin, 'update_task_context', { task_id: taskId, context: { token_expiry_policy: 'access tokens live 15 minutes' }, source: 'human_stated' });
+    const recalled = await ok(admin, 'recall', { q: 'token expiry', limit: 5 });
+    expect(recalled).toMatch(/^1 context entry matches "token expiry", best first:/);
+    expect(recalled).toContain('[human_stated] token_expiry_policy: access tokens live 15 minutes');
+    expect(recalled).toContain(`on task ${taskId} (Decide the token lifetime), v1`);
+    expect(await ok(admin, 'recall', { q: 'token expiry', source: 'agent_inferred' })).toBe('Nothing recorded matches "token expiry".');
+    expect(await ok(await connect(keys.stranger), 'recall', { q: 'token expiry' })).toBe('Nothing recorded matches "token expiry".');
+    const blank = await call(admin, 'recall', { q: '   ' });
+    expect(blank.isError).toBe(true);
+    expect(blank.text).toContain('q: Required');
+  });
+
+  it('runs the automation and ingress-source tools for an admin, with the secret masked; refuses workers and foreign ids', async () => {
+    const admin = await connect(keys.admin);
+    expect(await ok(admin, 'list_automations')).toBe('No automation rules configured.');
+    const rule = await ok(admin, 'create_automation', { name: 'Triage bugs', event: 'task.created', conditions: [{ field: 'label', op: 'has', value: 'bug' }], actions: [{ type: 'set_priority', priority: 3 }, { type: 'add_label', label: 'triaged' }] });
+    const ruleId = idIn(rule, 'aut');
+    expect(rule).toContain('When: task.created, if label has "bug"');
+    expect(rule).toContain('Then: set_priority, add_label');
+    expect(rule).toContain('Runs: 0');
+    expect(await ok(admin, 'list_automations')).toContain(`[${ruleId}] Triage bugs`);
+    const disabled = await ok(admin, 'update_automation', { automation_id: ruleId, active: false, conditions: [] });
+    expect(disabled).toContain('When: task.created, if always');
+    expect(disabled).toContain('Active: no');
+    const noActions = await call(admin, 'update_automation', { automation_id: ruleId, actions: [] });
+    expect(noActions.text).toContain('actions: At least one action');
+
+    const source = await ok(admin, 'create_ingress_source', { name: 'ci-failures', template: { content: 'CI failed: {{workflow.name}}', priority: 3, dedupe_key: '{{run.id}}' }, filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }] });
+    const sourceId = idIn(source, 'ing');
+    expect(source).toContain(`Ingest: POST /v1/ingress/${sourceId} (signed hmac-sha256)`);
+    expect(source).toContain('Filters: workflow.conclusion eq "failure"');
+    expect(source).toMatch(/Signing secret: \S{8}…\S{4} \(masked; shown only once/);
+    expect(source).not.toMatch(/ingsec_[A-Za-z0-9_-]{16,}/);
+    expect(await ok(admin, 'list_ingress_sources')).toContain(`[${sourceId}] ci-failures`);
+    const rotated = await ok(admin, 'update_ingress_source', { source_id: sourceId, rotate_secret: true, active: false });
+    expect(rotated).toContain('Active: no (deliveries are refused)');
+    expect(rotated).toMatch(/Signing secret: \S{8}…\S{4} \(masked/);
+    expect(await ok(admin, 'update_ingress_source', { source_id: sourceId, name: 'ci' })).not.toContain('Signing secret');
+
+    const worker = await connect(keys.worker);
+    for (const [name, args] of [
+      ['create_automation', { name: 'x', event: 'task.created', actions: [{ type: 'add_label', label: 'x' }] }],
+      ['list_ingress_sources', {}],
+      ['delete_ingress_source', { source_id: sourceId }],
+    ] as const) {
+      expect(await call(worker, name, args), name).toEqual({ isError: true, text: expect.stringContaining('admin') });
+    }
+    const stranger = await connect(keys.stranger);
+    expect(await call(stranger, 'update_automation', { automation_id: ruleId, active: true })).toEqual({ isError: true, text: expect.stringContaining('AUTOMATION_NOT_FOUND') });
+    expect(await call(stranger, 'delete_ingress_source', { source_id: sourceId })).toEqual({ isError: true, text: expect.stringContaining('INGRESS_SOURCE_NOT_FOUND') });
+    expect(await ok(stranger, 'list_ingress_sources')).toBe('No ingress sources configured.');
+
+    expect(await ok(admin, 'delete_automation', { automation_id: ruleId })).toBe(`Automation ${ruleId} deleted.`);
+    expect(await ok(admin, 'delete_ingress_source', { source_id: sourceId })).toBe(`Ingress source ${sourceId} deleted.`);
+    expect(await ok(admin, 'list_automations')).toBe('No automation rules configured.');
+    expect(await ok(admin, 'list_ingress_sources')).toBe('No ingress sources configured.');
   });
 
   it('tells the agent to claim a task it can read but does not own, naming the MCP tool', async () => {
