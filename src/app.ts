@@ -18,7 +18,6 @@ import { claimPageRoutes } from './routes/claim-page';
 import { dashboardRoutes } from './dashboard/routes';
 import { mcpRoutes } from './mcp/routes';
 import { authorizeRoutes } from './mcp/oauth';
-import { signInRoutes } from './sign-in/routes';
 import { onError, onNotFound } from './routes/error-handler';
 import { onboardingRoutes } from './routes/onboarding';
 import { createRouter, jsonContent, publicRoute } from './routes/openapi';
@@ -168,7 +167,6 @@ export function createApp() {
   app.route('/', decisionPageRoutes);
   app.route('/app', dashboardRoutes);
   app.route('/', mcpRoutes);
-  app.route('/', signInRoutes);
   app.route('/', authorizeRoutes);
 
   const api = apiRouter();

@@ -1,7 +1,7 @@
 /**
  * The dashboard at /app: sign-in by magic link, then the board, task pages, agents, fleet
  * attention, webhooks and usage. Pages call the domain functions the API calls, as the
- * signed-in human's principal (the account's admin, see sign-in/sign-in.ts), and every action
+ * signed-in human's principal (the account's admin, see sign-in/magic-link.ts), and every action
  * is authorised by the same table (domain/access.ts). Writes are form POSTs answered with a
  * redirect (or a page showing a secret once); Hono's csrf middleware refuses cross-origin forms.
  */
@@ -33,7 +33,7 @@ import { limitIp, onboardingDeps } from '../routes/onboarding';
 import { agentSlug, ROLE } from '../routes/schemas';
 import { dueDateInput, priorityInput } from '../routes/tasks';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
-import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, type Human } from '../sign-in/magic-link';
+import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, safeNext, type Human } from '../sign-in/magic-link';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
@@ -169,24 +169,26 @@ function boardFilters(c: Ctx): BoardFilters {
 }
 
 const signIn = new Hono<DashboardBindings>()
-  .get('/sign-in', (c) => render(c, <SignInPage />))
+  // `next`: where the human goes once signed in (the MCP consent page sends them here with its own URL).
+  .get('/sign-in', (c) => render(c, <SignInPage next={safeNext(c.req.query('next'))} />))
   .post('/sign-in', async (c) => {
     const form = await formOf(c);
     const email = parse(z.object({ email: z.email('Enter an email address').max(254) }), { email: one(form, 'email')?.trim() }).email;
+    const next = safeNext(one(form, 'next'));
     const deps = onboardingDeps(c as unknown as Context);
     const now = Date.now();
     await limitIp(c as unknown as Context, deps, now);
     const { message } = await requestSignIn(
       { db: deps.db, pepper: deps.pepper, mailer: deps.mailer, rate: deps.rate, emailsPerHour: deps.limits.emailsPerHour, linkUrl: `${deps.linkBase.replace(/\/+$/, '')}/app/sign-in/link` },
-      { email },
+      { email, next },
       now,
     );
-    return render(c, <SignInPage message={message} email={email} />);
+    return render(c, <SignInPage message={message} email={email} next={next} />);
   })
   // Opening the link signs nothing in (mail scanners prefetch links): the button does.
   .get('/sign-in/link', (c) => {
     const token = (c.req.query('token') ?? '').slice(0, 100);
-    return render(c, <SignInLinkPage token={token} />);
+    return render(c, <SignInLinkPage token={token} next={safeNext(c.req.query('next'))} />);
   })
   .post('/sign-in/link', async (c) => {
     const form = await formOf(c);
@@ -209,7 +211,7 @@ const signIn = new Hono<DashboardBindings>()
     // A new token every sign-in; the session this browser had (if any) ends.
     await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
     setSessionCookie(c, session.token);
-    return c.redirect('/app', 303);
+    return c.redirect(safeNext(one(form, 'next')), 303);
   });
 
 /** Pages and actions that need a signed-in human. */

@@ -66,7 +66,7 @@ export const Layout: FC<{ title: string; viewer?: Viewer | null; section?: Secti
 
 // ------------------------------------------------------------------ sign-in
 
-export const SignInPage: FC<{ message?: string; email?: string }> = ({ message, email }) => (
+export const SignInPage: FC<{ message?: string; email?: string; next: string }> = ({ message, email, next }) => (
   <Layout title="Sign in" narrow>
     <div class="panel">
       <h1>Sign in to Delega</h1>
@@ -74,19 +74,21 @@ export const SignInPage: FC<{ message?: string; email?: string }> = ({ message, 
       <form method="post" action="/app/sign-in">
         <label for="email">Email</label>
         <input id="email" name="email" type="email" required autocomplete="email" value={email ?? ''} size={32} />
+        <input type="hidden" name="next" value={next} />
         <p><button type="submit">Email me a sign-in link</button></p>
       </form>
     </div>
   </Layout>
 );
 
-export const SignInLinkPage: FC<{ token: string }> = ({ token }) => (
+export const SignInLinkPage: FC<{ token: string; next: string }> = ({ token, next }) => (
   <Layout title="Sign in" narrow>
     <div class="panel">
       <h1>Sign in to Delega</h1>
       <p>Press the button to finish signing in on this device.</p>
       <form method="post" action="/app/sign-in/link">
         <input type="hidden" name="token" value={token} />
+        <input type="hidden" name="next" value={next} />
         <button type="submit">Sign in</button>
       </form>
     </div>

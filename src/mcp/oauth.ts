@@ -1,7 +1,8 @@
 /**
  * OAuth 2.1 for MCP hosts (@cloudflare/workers-oauth-provider: discovery, dynamic client
- * registration, tokens, revocation). This module is the /authorize page: the human signs in by
- * magic link, picks the agent the host will act as, and approves. A token carries that agent's
+ * registration, tokens, revocation). This module is the /authorize page: a human without a
+ * dashboard session is sent to the dashboard's sign-in (with this page as `next`), then picks the
+ * agent the host will act as, and approves. A token carries that agent's
  * key hash, so it acts with the agent's role, mode and rate limit, and stops working when the
  * agent's key is rotated or the agent is deactivated; the host or the human can revoke it.
  */
@@ -13,9 +14,9 @@ import { agents } from '../db/schema';
 import { escapeHtml } from '../email/html';
 import type { AppBindings, Env } from '../env';
 import { isDevelopment, keyPepper } from '../lib/config';
+import { sessionToken } from '../sign-in/cookie';
+import { loadHuman } from '../sign-in/magic-link';
 import { page } from '../sign-in/page';
-import { signInForm } from '../sign-in/routes';
-import { readSession } from '../sign-in/sign-in';
 import { MCP_PATH } from './routes';
 
 /** What a grant's tokens carry (encrypted in KV by the provider). */
@@ -34,8 +35,9 @@ function failure(message: string, status = 400): Response {
   return page('Cannot connect', `<p>${escapeHtml(message)}</p>`, status);
 }
 
+/** The human of the dashboard session (revocable, one query), or null. */
 async function signedIn(c: Context<AppBindings>) {
-  return readSession(keyPepper(c.env), c.req.header('Cookie'), Date.now());
+  return loadHuman(database(c.env.DB), keyPepper(c.env), sessionToken(c), Date.now());
 }
 
 export const authorizeRoutes = new Hono<AppBindings>()
@@ -47,13 +49,15 @@ export const authorizeRoutes = new Hono<AppBindings>()
     } catch (e) {
       return failure(e instanceof Error ? e.message : 'Invalid authorization request');
     }
-    const session = await signedIn(c);
-    const here = new URL(c.req.url);
-    if (!session) return signInForm(`${here.pathname}${here.search}`, '<p>An app wants to connect to Delega as one of your agents. Sign in first.</p>');
+    const human = await signedIn(c);
+    if (!human) {
+      const here = new URL(c.req.url);
+      return c.redirect(`/app/sign-in?${new URLSearchParams({ next: `${here.pathname}${here.search}` })}`, 302);
+    }
     const choices = await database(c.env.DB)
       .select({ id: agents.id, name: agents.name, displayName: agents.displayName, role: agents.role })
       .from(agents)
-      .where(and(eq(agents.accountId, session.accountId), eq(agents.active, true)))
+      .where(and(eq(agents.accountId, human.principal.accountId), eq(agents.active, true)))
       .orderBy(asc(agents.createdAt));
     const details = await oauth.describeConsent(request);
     const consent = await oauth.beginConsent(request);
@@ -64,7 +68,7 @@ export const authorizeRoutes = new Hono<AppBindings>()
     return page(
       `Connect ${details.clientName}?`,
       `<p><strong>${escapeHtml(details.clientName)}</strong> (${details.clientDomain ? `published by ${escapeHtml(details.clientDomain)}` : 'registered itself; its name is not verified'}) asks to use Delega's MCP tools. Access goes to <strong>${escapeHtml(details.redirectHost)}</strong>.</p>${loopback}
-<form method="post" action="/authorize"><input type="hidden" name="handle" value="${escapeHtml(consent.handle)}"><p>Signed in as ${escapeHtml(session.email)}. Act as:</p>${radios}
+<form method="post" action="/authorize"><input type="hidden" name="handle" value="${escapeHtml(consent.handle)}"><p>Signed in as ${escapeHtml(human.email)}. Act as:</p>${radios}
 <p><button name="decision" value="approve">Approve</button><button name="decision" value="deny">Deny</button></p></form>`,
       200,
       consent.headers,
@@ -72,8 +76,8 @@ export const authorizeRoutes = new Hono<AppBindings>()
   })
   .post('/authorize', async (c) => {
     const oauth = helpers(c.env);
-    const session = await signedIn(c);
-    if (!session) return failure('Your sign-in expired; start connecting again from the app.', 401);
+    const human = await signedIn(c);
+    if (!human) return failure('Your sign-in expired; start connecting again from the app.', 401);
     const form = await c.req.parseBody();
     const handle = typeof form.handle === 'string' ? form.handle : '';
     try {
@@ -84,12 +88,12 @@ export const authorizeRoutes = new Hono<AppBindings>()
       const agent = await database(c.env.DB)
         .select({ id: agents.id, keyHash: agents.keyHash })
         .from(agents)
-        .where(and(eq(agents.id, typeof form.agent_id === 'string' ? form.agent_id : ''), eq(agents.accountId, session.accountId), eq(agents.active, true)))
+        .where(and(eq(agents.id, typeof form.agent_id === 'string' ? form.agent_id : ''), eq(agents.accountId, human.principal.accountId), eq(agents.active, true)))
         .get();
       if (!agent) return failure('Choose one of your active agents.');
       const approved = await oauth.approveConsent(c.req.raw, handle, { scope: [MCP_SCOPE] });
-      const props: OAuthProps = { agentId: agent.id, accountId: session.accountId, keyHash: agent.keyHash };
-      const { redirectTo } = await oauth.completeAuthorization({ request: approved.request, userId: session.userId, metadata: { agentId: agent.id }, scope: [MCP_SCOPE], props });
+      const props: OAuthProps = { agentId: agent.id, accountId: human.principal.accountId, keyHash: agent.keyHash };
+      const { redirectTo } = await oauth.completeAuthorization({ request: approved.request, userId: human.userId, metadata: { agentId: agent.id }, scope: [MCP_SCOPE], props });
       approved.headers.set('Location', redirectTo);
       return new Response(null, { status: 302, headers: approved.headers });
     } catch (e) {

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { SESSION_TTL_SECONDS } from './magic-link';
 
-// Not `delega_session`: the MCP consent flow's stateless sign-in cookie has that name.
+// One cookie for every human-facing page: the dashboard and the MCP OAuth consent page.
 export const SESSION_COOKIE = 'delega_human';
 
 export const sessionToken = (c: Context) => getCookie(c, SESSION_COOKIE);

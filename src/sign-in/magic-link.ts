@@ -4,7 +4,10 @@
  * only as an HMAC, revocable one by one or all at once. Asking for a link never says whether
  * the address is known, and counts against the same per-address mail limit as onboarding.
  *
- *   await requestSignIn(deps, { email }, now);                   // emails a link if the user exists
+ * The dashboard and the MCP OAuth consent page share this one sign-in: `next` (a path on this
+ * site, see safeNext) rides along in the link so the human lands back where they started.
+ *
+ *   await requestSignIn(deps, { email, next }, now);             // emails a link if the user exists
  *   const { token, expiresAt } = await consumeSignIn(deps, link, now); // the session token for the cookie
  *   const human = await loadHuman(db, pepper, cookieToken, now); // null when unknown, expired or revoked
  */
@@ -23,6 +26,22 @@ import type { RateCounter } from '../limits/rate-limiter';
 export const SIGN_IN_TTL_SECONDS = 15 * 60;
 export const SESSION_TTL_SECONDS = 14 * 24 * 3600;
 const TOKEN_PATTERN = /^[0-9A-Za-z]{43}$/;
+
+const DEFAULT_NEXT = '/app';
+
+/**
+ * Where to send the browser after sign-in: only a path on this site (never `//host`, a scheme, a
+ * backslash or a control character, any of which could leave it); anything else is the board.
+ */
+export function safeNext(next: string | null | undefined): string {
+  return next && next.length <= 2048 && /^\/(?![/\\])[^\\\s\u0000-\u001f\u007f]*$/.test(next) ? next : DEFAULT_NEXT;
+}
+
+/** The emailed link: the token, and `next` only when it is not the board. */
+export function signInLink(linkUrl: string, token: string, next: string): string {
+  const target = safeNext(next);
+  return `${linkUrl}?${new URLSearchParams(target === DEFAULT_NEXT ? { token } : { token, next: target })}`;
+}
 
 const linkHash = (pepper: string, token: string) => hmacSha256Hex(pepper, `sign-in-link:${token}`);
 const sessionHash = (pepper: string, token: string) => hmacSha256Hex(pepper, `human-session:${token}`);
@@ -43,7 +62,7 @@ export function signInEmail(to: string, link: string): EmailMessage {
   return {
     to,
     subject: 'Sign in to Delega',
-    text: `Open this link to sign in to the Delega dashboard (valid for ${SIGN_IN_TTL_SECONDS / 60} minutes, single use):\n\n${link}\n\nIf you did not ask to sign in, ignore this email: nothing happens unless the link is used.\n`,
+    text: `Open this link to sign in to Delega (valid for ${SIGN_IN_TTL_SECONDS / 60} minutes, single use):\n\n${link}\n\nIf you did not ask to sign in, ignore this email: nothing happens unless the link is used.\n`,
     html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in to Delega</title></head>
 <body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111;max-width:560px;margin:0 auto;padding:24px">
 <h1 style="font-size:20px">Sign in to Delega</h1>
@@ -55,7 +74,7 @@ export function signInEmail(to: string, link: string): EmailMessage {
 }
 
 /** Emails a link when the address belongs to a user; answers the same either way. */
-export async function requestSignIn(deps: SignInDeps, input: { email: string }, now: number): Promise<{ message: string }> {
+export async function requestSignIn(deps: SignInDeps, input: { email: string; next?: string }, now: number): Promise<{ message: string }> {
   const email = input.email.trim().toLowerCase();
   // Counted before the lookup (and under the onboarding mail scope), so known and unknown
   // addresses are limited alike and sign-in cannot flood an inbox past onboarding's limit.
@@ -77,7 +96,7 @@ export async function requestSignIn(deps: SignInDeps, input: { email: string }, 
       createdAt: isoSeconds(now),
     });
     try {
-      await deps.mailer.send(signInEmail(email, `${deps.linkUrl}?token=${token}`));
+      await deps.mailer.send(signInEmail(email, signInLink(deps.linkUrl, token, input.next ?? DEFAULT_NEXT)));
     } catch (err) {
       console.error(JSON.stringify({ level: 'error', event: 'mail_failed', purpose: 'sign_in', message: err instanceof Error ? err.message : String(err) }));
     }

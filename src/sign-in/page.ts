@@ -1,4 +1,4 @@
-/** The small HTML pages of sign-in and consent: one layout, every interpolated value escaped by the caller. */
+/** The small HTML pages of the MCP OAuth consent flow: one layout, every interpolated value escaped by the caller. */
 import { escapeHtml } from '../email/html';
 
 export function page(title: string, body: string, status = 200, headers?: HeadersInit): Response {

@@ -159,6 +159,32 @@ describe('sign-in by magic link', () => {
     expect((await send('/app', { cookie: theirs.cookie })).status).toBe(200);
   });
 
+  it('returns the human to a same-site next path after sign-in (the MCP consent page), never elsewhere', async () => {
+    const human = await humanAccount();
+    const next = '/authorize?client_id=abc&state=s%201';
+    const form = await send(`/app/sign-in?next=${encodeURIComponent(next)}`);
+    expect(form.html).toContain(`name="next" value="${next.replace('&', '&amp;')}"`);
+    await post('/app/sign-in', { email: human.email, next });
+    const mail = await latestMail(human.email);
+    expect(new URL(mail.link!).searchParams.get('next')).toBe(next);
+    const opened = await send(`/app/sign-in/link?${new URL(mail.link!).searchParams}`);
+    expect(opened.headers.get('Set-Cookie')).toBeNull();
+    expect(opened.html).toContain(`name="next" value="${next.replace('&', '&amp;')}"`);
+    const signedIn = await post('/app/sign-in/link', { token: mail.token!, next });
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get('Location')).toBe(next);
+
+    // Another site, a protocol-relative URL or a backslash trick: the link carries no next, and the board is where it lands.
+    for (const evil of ['https://evil.example/', '//evil.example/', '/\\evil.example']) {
+      expect((await send(`/app/sign-in?next=${encodeURIComponent(evil)}`)).html).toContain('name="next" value="/app"');
+      await post('/app/sign-in', { email: human.email, next: evil });
+      const { link, token } = await latestMail(human.email);
+      expect(new URL(link!).searchParams.has('next')).toBe(false);
+      const landed = await post('/app/sign-in/link', { token: token!, next: evil });
+      expect(landed.headers.get('Location')).toBe('/app');
+    }
+  });
+
   it('sends a visitor without a session to sign in, and refuses their writes', async () => {
     const none = await send('/app');
     expect(none.status).toBe(303);

@@ -1,7 +1,7 @@
 /**
  * An MCP host connecting by OAuth, end to end: it registers itself (dynamic client
- * registration), the human signs in by magic link in headless Chromium, picks the agent and
- * approves; the host trades the code (PKCE) for a token and uses /mcp as that agent. Revoking
+ * registration), the human is sent to the dashboard's sign-in in headless Chromium, signs in by
+ * magic link, lands back on the consent page, picks the agent and approves; the host trades the code (PKCE) for a token and uses /mcp as that agent. Revoking
  * the token, or rotating the agent's key, ends its access. Skips, saying so, only when chromium
  * is not installed (scripts/install-chromium.sh installs it).
  */
@@ -91,16 +91,24 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
       await route.fulfill({ status: 200, contentType: 'text/plain', body: 'host callback' });
     });
     await page.goto(authorize);
-    // The sign-in session (an hour) carries over to the next host that connects.
+    // The dashboard session (the same revocable one) carries over to the next host that connects.
     if (!opts.signedIn) {
       await heading(page, 'Sign in to Delega');
+      const signInUrl = new URL(page.url());
+      expect(signInUrl.pathname).toBe('/app/sign-in');
+      expect(signInUrl.searchParams.get('next')).toBe(authorize.slice(base.length));
       await page.fill('input[name=email]', HUMAN);
       await page.click('button[type=submit]');
-      await heading(page, 'Check your email');
+      await expect(page.getByRole('status').innerText()).resolves.toContain('sign-in link is on its way');
       const [mail] = await mailbox(HUMAN);
-      const link = mail!.links.find((l) => l.includes('/sign-in/confirm'))!;
+      const link = mail!.links.find((l) => l.includes('/app/sign-in/link'))!;
+      // Opening the link signs nothing in (a mail scanner's fetch spends nothing): the button does.
       await page.goto(link);
+      await heading(page, 'Sign in to Delega');
       await page.click('button[type=submit]');
+      await page.waitForURL((url) => url.pathname === '/authorize');
+      // No sign-in token in the URL once signed in.
+      expect(page.url()).not.toContain('token=');
     }
     await heading(page, 'Connect E2E Host?');
     expect(await page.textContent('body')).toContain('127.0.0.1');
@@ -167,7 +175,7 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     expect(refused.status).toBe(401);
   });
 
-  it('refuses a forged session, a reused sign-in link and a sign-in posted from another site', async () => {
+  it('refuses a forged or signed-out session, a reused sign-in link and a sign-in posted from another site', async () => {
     const registered = await fetch(`${base}/oauth/register`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -176,19 +184,35 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     const { client_id: clientId } = (await registered.json()) as { client_id: string };
     const authorize = `${base}/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: CALLBACK, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', scope: 'mcp' })}`;
     const page = await context.newPage();
-    await context.clearCookies();
-    await context.addCookies([{ name: 'delega_session', value: 'eyJ1c2VySWQiOiJ4In0.forged', url: base }]);
+    // Signing out of the dashboard ends consent too: the session is revoked server-side, not just forgotten.
+    await page.goto(`${base}/app`);
+    await heading(page, 'Board');
+    const [session] = (await context.cookies(base)).filter((c) => c.name === 'delega_human');
+    expect(session).toBeDefined();
+    await page.click('button:text-is("Sign out")');
+    await page.waitForURL(`${base}/app/sign-in`);
+    await context.addCookies([{ name: 'delega_human', value: session!.value, url: base }]);
     await page.goto(authorize);
     await heading(page, 'Sign in to Delega');
 
+    await context.clearCookies();
+    await context.addCookies([{ name: 'delega_human', value: 'A'.repeat(43), url: base }]);
+    await page.goto(authorize);
+    await heading(page, 'Sign in to Delega');
+    expect(new URL(page.url()).pathname).toBe('/app/sign-in');
+    // The consent POST without a session changes nothing.
+    const unsigned = await fetch(`${base}/authorize`, { method: 'POST', headers: { Cookie: `delega_human=${'A'.repeat(43)}`, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'handle=x&decision=approve' });
+    expect(unsigned.status).toBe(401);
+
     const [mail] = await mailbox(HUMAN);
-    const used = mail!.links.find((l) => l.includes('/sign-in/confirm'))!;
+    const used = mail!.links.find((l) => l.includes('/app/sign-in/link'))!;
     await page.goto(used);
     await page.click('button[type=submit]');
-    await heading(page, 'This link no longer works');
+    await heading(page, 'Sign-in link not valid');
     await page.close();
 
-    const crossSite = await fetch(`${base}/sign-in/confirm`, { method: 'POST', headers: { Origin: 'https://evil.example', 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'email=a%40b.c&code=123456' });
+    const token = new URL(used).searchParams.get('token')!;
+    const crossSite = await fetch(`${base}/app/sign-in/link`, { method: 'POST', headers: { Origin: 'https://evil.example', 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
     expect(crossSite.status).toBe(403);
     expect(crossSite.headers.get('Set-Cookie')).toBeNull();
   });

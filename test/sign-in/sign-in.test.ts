@@ -1,76 +1,86 @@
-/** The magic-link sign-in rules in workerd with real D1: one use, expiry, guesses, sessions that cannot be forged. */
+/** The magic-link sign-in rules in workerd with real D1: one use, expiry, guesses, sessions that cannot be forged, and where the browser goes after. */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { users } from '../../src/db/schema';
+import { createAccount } from '../../src/domain/accounts';
 import type { EmailMessage } from '../../src/email/mailer';
 import { rateCounter } from '../../src/limits/rate-limiter';
-import { confirmSignIn, readSession, requestSignIn, safeNext, sessionCookie, SESSION_TTL_SECONDS, type SignInDeps } from '../../src/sign-in/sign-in';
-import { db, makeAccount, unique } from '../helpers/fixtures';
+import { consumeSignIn, loadHuman, requestSignIn, revokeSession, safeNext, SESSION_TTL_SECONDS, SIGN_IN_TTL_SECONDS, type SignInDeps } from '../../src/sign-in/magic-link';
+import { db, unique } from '../helpers/fixtures';
 
 const NOW = Date.parse('2026-06-01T10:00:00Z');
 
 async function setup() {
-  const account = await makeAccount();
   const email = `${unique('human')}@example.com`;
-  await db().insert(users).values({ id: unique('usr'), accountId: account.accountId, email, createdAt: '2026-06-01T00:00:00Z' });
+  const account = await createAccount(db(), env.KEY_PEPPER!, { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } }, NOW);
   const sent: EmailMessage[] = [];
   const deps: SignInDeps = {
     db: db(),
     pepper: env.KEY_PEPPER!,
     mailer: { send: async (m) => void sent.push(m) },
     rate: rateCounter(env),
-    linkBase: 'https://api.test',
-    limits: { perMinute: 100, emailsPerHour: 5, lockout: { failures: 20, baseSeconds: 60, maxSeconds: 3600 } },
+    linkUrl: 'https://api.test/app/sign-in/link',
+    emailsPerHour: 5,
   };
-  const linkCode = () => new URL(sent.at(-1)!.text.match(/https:\S+/)![0]).searchParams;
-  return { account, email, sent, deps, linkCode };
+  const link = () => new URL(sent.at(-1)!.text.match(/https:\S+/)![0]);
+  return { account, email, sent, deps, link };
 }
 
 describe('magic-link sign-in', () => {
-  it('mails a link for a known address and signs in once with it', async () => {
-    const { account, email, sent, deps, linkCode } = await setup();
-    await requestSignIn(deps, { email: email.toUpperCase(), next: '/authorize?x=1', ip: unique('ip') }, NOW);
+  it('mails a link for a known address that carries next, and opens one revocable session with it', async () => {
+    const { account, email, sent, deps, link } = await setup();
+    await requestSignIn(deps, { email: email.toUpperCase(), next: '/authorize?x=1' }, NOW);
     expect(sent).toHaveLength(1);
-    expect(linkCode().get('next')).toBe('/authorize?x=1');
-    const code = linkCode().get('code')!;
-    const session = await confirmSignIn(deps, { email, code }, NOW + 60_000);
-    expect(session).toMatchObject({ accountId: account.accountId, email, expiresAt: Math.floor((NOW + 60_000) / 1000) + SESSION_TTL_SECONDS });
-    expect(await confirmSignIn(deps, { email, code }, NOW + 61_000)).toBeNull();
+    expect(link().pathname).toBe('/app/sign-in/link');
+    expect(link().searchParams.get('next')).toBe('/authorize?x=1');
+    const token = link().searchParams.get('token')!;
+    const session = await consumeSignIn(deps, token, NOW + 60_000);
+    expect(session).toMatchObject({ expiresAt: new Date(NOW + 60_000 + SESSION_TTL_SECONDS * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    expect(await consumeSignIn(deps, token, NOW + 61_000)).toBeNull();
+
+    const human = await loadHuman(db(), env.KEY_PEPPER!, session!.token, NOW + 62_000);
+    expect(human).toMatchObject({ email, principal: { accountId: account.accountId, role: 'admin' } });
+    await revokeSession(db(), human!.sessionId, NOW + 63_000);
+    expect(await loadHuman(db(), env.KEY_PEPPER!, session!.token, NOW + 64_000)).toBeNull();
+  });
+
+  it('leaves next out of the link when it is the board, or not a path on this site', async () => {
+    const { email, deps, link } = await setup();
+    await requestSignIn(deps, { email }, NOW);
+    expect(link().searchParams.has('next')).toBe(false);
+    await requestSignIn(deps, { email, next: 'https://evil.example/' }, NOW);
+    expect(link().searchParams.has('next')).toBe(false);
   });
 
   it('says nothing and sends nothing for an unknown address', async () => {
-    const { sent, deps } = await setup();
-    await requestSignIn(deps, { email: 'nobody@example.com', next: '/', ip: unique('ip') }, NOW);
+    const { email, sent, deps } = await setup();
+    const unknown = await requestSignIn(deps, { email: 'nobody@example.com', next: '/authorize' }, NOW);
     expect(sent).toHaveLength(0);
+    expect(unknown).toEqual(await requestSignIn(deps, { email }, NOW));
+    expect(sent).toHaveLength(1);
   });
 
-  it('refuses an expired link, and a code after five wrong guesses', async () => {
-    const { email, deps, linkCode } = await setup();
-    await requestSignIn(deps, { email, next: '/', ip: unique('ip') }, NOW);
-    expect(await confirmSignIn(deps, { email, code: linkCode().get('code')! }, NOW + 16 * 60_000)).toBeNull();
-
-    await requestSignIn(deps, { email, next: '/', ip: unique('ip') }, NOW);
-    const code = linkCode().get('code')!;
-    const wrong = code === '000000' ? '111111' : '000000';
-    for (let i = 0; i < 5; i++) expect(await confirmSignIn(deps, { email, code: wrong }, NOW)).toBeNull();
-    expect(await confirmSignIn(deps, { email, code }, NOW)).toBeNull();
+  it('refuses an expired link and a guessed or malformed token', async () => {
+    const { email, deps, link } = await setup();
+    await requestSignIn(deps, { email }, NOW);
+    expect(await consumeSignIn(deps, link().searchParams.get('token')!, NOW + (SIGN_IN_TTL_SECONDS + 1) * 1000)).toBeNull();
+    for (const guess of ['A'.repeat(43), 'short', 'x'.repeat(5000), '']) expect(await consumeSignIn(deps, guess, NOW)).toBeNull();
   });
 
-  it('keeps a session only with its signature and until it expires', async () => {
-    const session = { userId: 'usr_1', accountId: 'acc_1', email: 'a@example.com', expiresAt: Math.floor(NOW / 1000) + 60 };
-    const cookie = (await sessionCookie(env.KEY_PEPPER!, session, true)).split(';')[0]!;
-    expect(await readSession(env.KEY_PEPPER!, `other=1; ${cookie}`, NOW)).toEqual(session);
-    expect(await readSession(env.KEY_PEPPER!, cookie, NOW + 61_000)).toBeNull();
-    const [name, value] = cookie.split('=');
-    const [payload, mac] = value!.split('.');
-    const tampered = Buffer.from(JSON.stringify({ ...session, accountId: 'acc_2' })).toString('base64url');
-    expect(await readSession(env.KEY_PEPPER!, `${name}=${tampered}.${mac}`, NOW)).toBeNull();
-    expect(await readSession('another-secret', `${name}=${payload}.${mac}`, NOW)).toBeNull();
-    expect(await readSession(env.KEY_PEPPER!, undefined, NOW)).toBeNull();
+  it('keeps a session only for its exact token and until it expires', async () => {
+    const { email, deps, link } = await setup();
+    await requestSignIn(deps, { email }, NOW);
+    const { token } = (await consumeSignIn(deps, link().searchParams.get('token')!, NOW))!;
+    expect(await loadHuman(db(), env.KEY_PEPPER!, token, NOW)).not.toBeNull();
+    expect(await loadHuman(db(), env.KEY_PEPPER!, token, NOW + (SESSION_TTL_SECONDS + 1) * 1000)).toBeNull();
+    const forged = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+    expect(await loadHuman(db(), env.KEY_PEPPER!, forged, NOW)).toBeNull();
+    expect(await loadHuman(db(), 'another-secret', token, NOW)).toBeNull();
+    expect(await loadHuman(db(), env.KEY_PEPPER!, undefined, NOW)).toBeNull();
   });
 
   it('sends the browser only to paths on this site after sign-in', () => {
-    expect(safeNext('/authorize?a=1')).toBe('/authorize?a=1');
-    for (const evil of ['https://evil.example', '//evil.example', '/\\evil.example', '', undefined]) expect(safeNext(evil)).toBe('/');
+    expect(safeNext('/authorize?a=1&b=%2F')).toBe('/authorize?a=1&b=%2F');
+    expect(safeNext('/app/agents')).toBe('/app/agents');
+    for (const evil of ['https://evil.example', '//evil.example', '/\\evil.example', '/a\nb', `/${'a'.repeat(3000)}`, 'javascript:alert(1)', '', undefined]) expect(safeNext(evil)).toBe('/app');
   });
 });
