@@ -29,7 +29,7 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ['test/**/*.test.ts'],
-      exclude: ['test/e2e/**', 'test/compat/**', 'node_modules/**'],
+      exclude: ['test/e2e/**', 'test/compat/**', 'test/structure/**', 'node_modules/**'],
       setupFiles: ['./test/helpers/apply-migrations.ts'],
     },
   };

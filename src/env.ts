@@ -1,9 +1,9 @@
 /** Worker bindings and per-request context variables. */
-import type { ClaimQueue } from './queue/claim-queue';
-import type { RateLimiter } from './limits/rate-limiter';
-import type { KeyGate } from './limits/key-gate';
+import type { ClaimQueue } from './work-queue/claim-queue';
+import type { RateLimiter } from './access/rate-limiter';
+import type { KeyGate } from './access/key-gate';
 import type { EventQueueMessage } from './webhooks/messages';
-import type { Principal } from './domain/access';
+import type { Principal } from './access/policy';
 
 export interface Env {
   DB: D1Database;
@@ -33,7 +33,7 @@ export interface Env {
   STRIPE_WEBHOOK_SECRET?: string;
   STRIPE_PRICE_PRO?: string;
   STRIPE_PRICE_SCALE?: string;
-  /** Limits (see lib/config.ts); strings because wrangler vars and secrets are strings. */
+  /** Limits (see platform/config.ts); strings because wrangler vars and secrets are strings. */
   [limit: `LIMIT_${string}`]: string | undefined;
 }
 

@@ -2,7 +2,7 @@
 import { createApp } from './app';
 import { isOAuthRequest, oauthProviderFor } from './mcp/oauth';
 import type { Env } from './env';
-import { countingD1, type RoundTripCounter } from './lib/d1-metrics';
+import { countingD1, type RoundTripCounter } from './platform/d1-metrics';
 import { scheduled } from './scheduled';
 import { handleWebhookBatch } from './webhooks/consumer';
 import type { EventQueueMessage } from './webhooks/messages';
@@ -25,6 +25,6 @@ export default {
   scheduled,
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
-export { ClaimQueue } from './queue/claim-queue';
-export { RateLimiter } from './limits/rate-limiter';
-export { KeyGate } from './limits/key-gate';
+export { ClaimQueue } from './work-queue/claim-queue';
+export { RateLimiter } from './access/rate-limiter';
+export { KeyGate } from './access/key-gate';

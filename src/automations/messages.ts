@@ -1,5 +1,5 @@
 /** What the events queue carries for automation rules: one message per event some rule reacts to. */
-import type { TaskJson } from '../domain/task-json';
+import type { TaskJson } from '../tasks/task-json';
 
 /** The cascade an automation-caused event belongs to. */
 export interface EventCause {

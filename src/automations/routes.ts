@@ -1,11 +1,11 @@
 /** /automations: admin-only rules that act on task events inside the service, and their run log. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { limit } from '../lib/config';
-import { principalCache } from '../limits/key-gate';
-import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from '../routes/openapi';
-import { queryInt } from '../routes/query';
-import { timestamp } from '../routes/schemas';
+import { limit } from '../platform/config';
+import { principalCache } from '../access/key-gate';
+import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from '../access/router';
+import { queryInt } from '../http/query';
+import { timestamp } from '../http/schemas';
 import { TASK_EVENTS } from '../webhooks/events';
 import { ACTION_TYPES, CONDITION_FIELDS, CONDITION_OPS } from './rules';
 import { createAutomation, deleteAutomation, getAutomation, listAutomations, listRuns, updateAutomation } from './store';

@@ -2,8 +2,8 @@
  * The rule vocabulary: which conditions and actions a rule may hold (a closed set, checked on
  * every write), how a condition matches a task, and how text placeholders render.
  */
-import type { TaskJson } from '../domain/task-json';
-import { ApiError, type ErrorDetail } from '../lib/errors';
+import type { TaskJson } from '../tasks/task-json';
+import { ApiError, type ErrorDetail } from '../platform/errors';
 
 export const CONDITION_FIELDS = ['label', 'priority', 'project_id', 'assigned_to_agent_id', 'created_by_agent_id', 'source'] as const;
 export const CONDITION_OPS = ['has', 'not_has', 'eq', 'neq', 'gte', 'lte', 'is_null', 'not_null'] as const;

@@ -1,18 +1,18 @@
 /**
  * Automation rules of an account: CRUD (conditions and actions replace, `active: true`
- * re-enables a rule the engine deactivated) and the run log. Admin-only (domain/access.ts).
+ * re-enables a rule the engine deactivated) and the run log. Admin-only (access/policy.ts).
  */
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, automationRuns, automations, projects } from '../db/schema';
-import type { Principal } from '../domain/access';
-import type { PrincipalCache } from '../domain/authentication';
-import { ApiError, notFound, type ErrorDetail } from '../lib/errors';
-import { newId } from '../lib/ids';
-import { isoSeconds } from '../lib/time';
-import { checkEvents } from '../domain/webhooks';
-import { sqlBatch } from '../domain/sql-batch';
-import { insertUnderLimit } from '../limits/plan-limits';
+import type { Principal } from '../access/policy';
+import type { PrincipalCache } from '../access/authentication';
+import { ApiError, notFound, type ErrorDetail } from '../platform/errors';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
+import { checkEvents } from '../webhooks/webhooks';
+import { sqlBatch } from '../db/sql-batch';
+import { insertUnderLimit } from '../db/plan-limits';
 import type { ActionLog } from './engine';
 import { checkActions, checkConditions, parseList, referencedIds, type Action, type Condition } from './rules';
 

@@ -2,7 +2,7 @@
  * The dashboard at /app: sign-in by magic link, then the board, task pages, agents, fleet
  * attention, webhooks and usage. Pages call the domain functions the API calls, as the
  * signed-in human's principal (the account's admin, see sign-in/magic-link.ts), and every action
- * is authorised by the same table (domain/access.ts). Writes are form POSTs answered with a
+ * is authorised by the same table (access/policy.ts). Writes are form POSTs answered with a
  * redirect (or a page showing a secret once); Hono's csrf middleware refuses cross-origin forms.
  */
 import { z } from '@hono/zod-openapi';
@@ -12,26 +12,26 @@ import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { database, type Db } from '../db/client';
-import { authorize, type Operation } from '../domain/access';
-import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../domain/agents';
-import { addComment } from '../domain/comments';
-import { delegateTask } from '../domain/delegation';
-import { fleetAttention } from '../domain/fleet';
-import { createCheckout, createPortal } from '../domain/billing';
-import { toRawQuery, type RawRow } from '../domain/sql-batch';
-import { taskJson, type TaskJson } from '../domain/task-json';
-import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../domain/tasks';
-import { usage, usageLimitsFor } from '../domain/usage';
-import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../domain/webhooks';
+import { authorize, type Operation } from '../access/policy';
+import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../accounts/agents';
+import { addComment } from '../tasks/comments';
+import { delegateTask } from '../tasks/delegation';
+import { fleetAttention } from '../work-queue/fleet';
+import { createCheckout, createPortal } from '../accounts/billing';
+import { toRawQuery, type RawRow } from '../db/sql-batch';
+import { taskJson, type TaskJson } from '../tasks/task-json';
+import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../tasks/tasks';
+import { usage, usageLimitsFor } from '../accounts/usage';
+import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../webhooks/webhooks';
 import type { Env, Variables } from '../env';
-import { isDevelopment, keyPepper, limit } from '../lib/config';
-import { ApiError } from '../lib/errors';
-import { principalCache } from '../limits/key-gate';
-import { notifyTaskAvailable } from '../queue/notify';
-import { queueFor } from '../queue/claim-queue';
-import { limitIp, onboardingDeps } from '../routes/onboarding';
-import { agentSlug, ROLE } from '../routes/schemas';
-import { dueDateInput, priorityInput } from '../routes/tasks';
+import { isDevelopment, keyPepper, limit } from '../platform/config';
+import { ApiError } from '../platform/errors';
+import { principalCache } from '../access/key-gate';
+import { notifyTaskAvailable } from '../work-queue/notify';
+import { queueFor } from '../work-queue/claim-queue';
+import { limitIp, onboardingDeps } from '../onboarding/routes';
+import { agentSlug, ROLE } from '../http/schemas';
+import { dueDateInput, priorityInput } from '../tasks/routes';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
 import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, safeNext, type Human } from '../sign-in/magic-link';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';

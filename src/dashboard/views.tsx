@@ -3,16 +3,16 @@
  * raw HTML anywhere). Pages read without JavaScript; every action is a plain form POST.
  */
 import type { Child, FC } from 'hono/jsx';
-import { modeFor } from '../domain/access';
-import type { AgentJson } from '../domain/agents';
-import type { Attention, AttentionBuckets } from '../domain/fleet';
-import type { ProjectJson } from '../domain/projects';
-import type { TaskJson } from '../domain/task-json';
-import type { UsageJson } from '../domain/usage';
-import type { WebhookJson } from '../domain/webhooks';
+import { modeFor } from '../access/policy';
+import type { AgentJson } from '../accounts/agents';
+import type { Attention, AttentionBuckets } from '../work-queue/fleet';
+import type { ProjectJson } from '../accounts/projects';
+import type { TaskJson } from '../tasks/task-json';
+import type { UsageJson } from '../accounts/usage';
+import type { WebhookJson } from '../webhooks/webhooks';
 import type { DeliveryJson } from '../webhooks/deliveries';
 import { TASK_EVENTS } from '../webhooks/events';
-import { EVIDENCE_KINDS } from '../domain/tasks';
+import { EVIDENCE_KINDS } from '../tasks/tasks';
 import { COLUMN_PAGE, COLUMNS, type BoardData, type BoardFilters, type ColumnName, type TaskPageData } from './queries';
 
 export interface Viewer {

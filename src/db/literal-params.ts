@@ -18,8 +18,8 @@
  * `withLiteralParams` wraps a D1 binding so every statement prepared through it gets this;
  * `literalParams` does it to one statement.
  */
-import type { RawQuery } from '../domain/sql-batch';
-import { withOverrides } from '../lib/with-overrides';
+import type { RawQuery } from './sql-batch';
+import { withOverrides } from '../platform/with-overrides';
 
 /** A statement's text cut at its `?` parameters, and which of them are a LIMIT's value or an equality's. */
 interface Placeholders {

@@ -7,8 +7,8 @@
 import { Hono, type Context } from 'hono';
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
 import type { AppBindings } from '../env';
-import { ApiError } from '../lib/errors';
-import { limitIp, onboardingDeps } from '../routes/onboarding';
+import { ApiError } from '../platform/errors';
+import { limitIp, onboardingDeps } from '../onboarding/routes';
 import { lookupLink, MAX_ANSWER_CHARS, recordAnswer, type LinkPreview } from './answers';
 
 type PageStatus = 200 | 400 | 404 | 410 | 429;

@@ -5,8 +5,8 @@
  */
 import { database } from '../db/client';
 import { devMailbox } from '../db/schema';
-import { newId } from '../lib/ids';
-import { isoSeconds } from '../lib/time';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
 import type { Mailer } from './mailer';
 
 export function devMailer(d1: D1Database, clock: () => number = Date.now): Mailer {

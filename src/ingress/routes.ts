@@ -1,13 +1,13 @@
 /** /ingress-sources (admin-only CRUD and delivery log) and the public, signed `POST /ingress/{sourceId}`. */
 import { createRoute, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { limit } from '../lib/config';
-import { ApiError } from '../lib/errors';
-import { rateCounter } from '../limits/rate-limiter';
-import { readCapped } from '../routes/body';
-import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../routes/openapi';
-import { queryInt } from '../routes/query';
-import { timestamp } from '../routes/schemas';
+import { limit } from '../platform/config';
+import { ApiError } from '../platform/errors';
+import { rateCounter } from '../access/rate-limiter';
+import { readCapped } from '../http/body';
+import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
+import { queryInt } from '../http/query';
+import { timestamp } from '../http/schemas';
 import { receiveDelivery } from './receive';
 import { INGRESS_SIGNATURE_HEADER } from './signature';
 import { createSource, deleteSource, getSource, listSourceDeliveries, listSources, updateSource } from './sources';

@@ -3,7 +3,7 @@
  * "<t>.<raw body>">` under the source's secret, over the exact bytes received, accepted within
  * five minutes of the server's clock and compared in constant time.
  */
-import { randomBase62 } from '../lib/crypto';
+import { randomBase62 } from '../platform/crypto';
 
 export const INGRESS_SIGNATURE_HEADER = 'X-Delega-Ingress-Signature';
 export const SIGNATURE_TOLERANCE_SECONDS = 300;

@@ -5,13 +5,13 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, ingressDedupeKeys, ingressDeliveries, ingressSources, projects } from '../db/schema';
-import type { Principal } from '../domain/access';
-import { ApiError, notFound, type ErrorDetail } from '../lib/errors';
-import { newId } from '../lib/ids';
-import { isoSeconds } from '../lib/time';
+import type { Principal } from '../access/policy';
+import { ApiError, notFound, type ErrorDetail } from '../platform/errors';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
 import { parseList } from '../automations/rules';
-import { sqlBatch } from '../domain/sql-batch';
-import { insertUnderLimit } from '../limits/plan-limits';
+import { sqlBatch } from '../db/sql-batch';
+import { insertUnderLimit } from '../db/plan-limits';
 import { generateIngressSecret } from './signature';
 import type { IngressFilter, IngressTemplate } from './template';
 

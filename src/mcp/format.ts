@@ -4,20 +4,20 @@
  * ids first, then what the task is, who holds it and what to do next.
  */
 import type { AutomationJson } from '../automations/store';
-import type { AgentJson } from '../domain/agents';
-import type { ContextJson, HistoryEntry } from '../domain/task-context';
-import type { Attention, AttentionBuckets } from '../domain/fleet';
-import type { Match } from '../domain/dedup';
-import type { ProjectJson } from '../domain/projects';
-import type { StatsJson } from '../domain/stats';
-import type { TaskJson } from '../domain/task-json';
-import type { LinkJson } from '../domain/task-links';
-import type { UsageJson } from '../domain/usage';
-import type { WebhookJson } from '../domain/webhooks';
+import type { AgentJson } from '../accounts/agents';
+import type { ContextJson, HistoryEntry } from '../tasks/task-context';
+import type { Attention, AttentionBuckets } from '../work-queue/fleet';
+import type { Match } from '../tasks/dedup';
+import type { ProjectJson } from '../accounts/projects';
+import type { StatsJson } from '../tasks/stats';
+import type { TaskJson } from '../tasks/task-json';
+import type { LinkJson } from '../tasks/task-links';
+import type { UsageJson } from '../accounts/usage';
+import type { WebhookJson } from '../webhooks/webhooks';
 import type { IngressSourceJson } from '../ingress/sources';
 import type { RecallResult } from '../recall/search';
 import type { RecurrenceJson } from '../recurrences/recurrences';
-import { ApiError } from '../lib/errors';
+import { ApiError } from '../platform/errors';
 
 const PRIORITY_NAMES: Record<number, string> = { 1: 'normal', 2: 'medium', 3: 'high', 4: 'urgent' };
 

@@ -13,7 +13,7 @@ import { database } from '../db/client';
 import { agents } from '../db/schema';
 import { escapeHtml } from '../email/html';
 import type { AppBindings, Env } from '../env';
-import { isDevelopment, keyPepper } from '../lib/config';
+import { isDevelopment, keyPepper } from '../platform/config';
 import { sessionToken } from '../sign-in/cookie';
 import { loadHuman } from '../sign-in/magic-link';
 import { page } from '../sign-in/page';

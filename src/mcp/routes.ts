@@ -7,9 +7,9 @@
 import { createMcpHandler } from 'agents/mcp/server';
 import { Hono } from 'hono';
 import type { AppBindings } from '../env';
-import { ApiError } from '../lib/errors';
-import { limit } from '../lib/config';
-import { admitRequest } from '../routes/openapi';
+import { ApiError } from '../platform/errors';
+import { limit } from '../platform/config';
+import { admitRequest } from '../access/router';
 import { mcpServer } from './server';
 import type { OAuthProps } from './oauth';
 import { toolContext, type ToolContext } from './tools';

@@ -4,9 +4,9 @@
  */
 import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { VERSION } from '../lib/version';
-import { ApiError } from '../lib/errors';
-import { validationDetails } from '../routes/openapi';
+import { VERSION } from '../platform/version';
+import { ApiError } from '../platform/errors';
+import { validationDetails } from '../access/router';
 import { formatError } from './format';
 import { authorizeTool, mayUse, TOOLS, type Tool, type ToolContext } from './tools';
 

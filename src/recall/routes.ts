@@ -1,10 +1,10 @@
 /** GET /context/search: recall a decision or fact from the context of any task the key may read. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { CONTEXT_SOURCES } from '../domain/task-context';
-import { authedRoute, createRouter, jsonContent } from '../routes/openapi';
-import { queryBoolean, queryInt, querySingle } from '../routes/query';
-import { timestamp } from '../routes/schemas';
+import { CONTEXT_SOURCES } from '../tasks/task-context';
+import { authedRoute, createRouter, jsonContent } from '../access/router';
+import { queryBoolean, queryInt, querySingle } from '../http/query';
+import { timestamp } from '../http/schemas';
 import { searchContext } from './search';
 
 const RecallSchema = z

@@ -6,10 +6,10 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import type { Principal } from '../domain/access';
-import type { ContextSource } from '../domain/task-context';
-import { visibleTasks } from '../domain/task-access';
-import { sqlBatch } from '../domain/sql-batch';
+import type { Principal } from '../access/policy';
+import type { ContextSource } from '../tasks/task-context';
+import { visibleTasks } from '../tasks/task-access';
+import { sqlBatch } from '../db/sql-batch';
 
 export interface RecallQuery {
   q: string;

@@ -6,12 +6,12 @@
 import { and, desc, eq, getTableColumns, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, projects, recurrences } from '../db/schema';
-import { ApiError, notFound } from '../lib/errors';
-import { newId } from '../lib/ids';
-import { isoSeconds } from '../lib/time';
-import type { Principal } from '../domain/access';
-import { normaliseLabels } from '../domain/tasks';
-import { sqlBatch } from '../domain/sql-batch';
+import { ApiError, notFound } from '../platform/errors';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
+import type { Principal } from '../access/policy';
+import { normaliseLabels } from '../tasks/tasks';
+import { sqlBatch } from '../db/sql-batch';
 import { firstOccurrence, localDateTime, localTimeOfDay, nextOccurrence, zonedToUtc, type Rule, type RuleType } from './schedule';
 
 export type RecurrenceRow = typeof recurrences.$inferSelect;

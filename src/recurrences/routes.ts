@@ -1,11 +1,11 @@
 /** /recurrences: recurring task templates (list, create, partial update incl. pause/resume, delete). */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { limit } from '../lib/config';
-import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../routes/openapi';
-import { paginationQuery } from '../routes/query';
-import { timestamp } from '../routes/schemas';
-import { dueDateInput, priorityInput } from '../routes/tasks';
+import { limit } from '../platform/config';
+import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
+import { paginationQuery } from '../http/query';
+import { timestamp } from '../http/schemas';
+import { dueDateInput, priorityInput } from '../tasks/routes';
 import { createRecurrence, deleteRecurrence, listRecurrences, recurrenceJson, updateRecurrence } from './recurrences';
 import { isTimeZone } from './schedule';
 

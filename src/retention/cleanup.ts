@@ -1,6 +1,6 @@
 /**
  * What the service keeps, and for how long: a scheduled job deletes what has outlived its
- * retention (lib/config.ts). Idempotency records go when they expire (24 h), email codes a
+ * retention (platform/config.ts). Idempotency records go when they expire (24 h), email codes a
  * while after they expire, webhook deliveries with their attempts a while after they finished,
  * and ended runs a while after they ended. Nothing live is touched: open runs, pending or retrying deliveries and
  * unexpired records stay. Each statement deletes at most CLEANUP_BATCH_ROWS rows through an
@@ -10,10 +10,10 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
 import { emailCodes, idempotencyKeys, runs, webhookAttempts, webhookDeliveries } from '../db/schema';
-import { toRawQuery } from '../domain/sql-batch';
+import { toRawQuery } from '../db/sql-batch';
 import type { Env } from '../env';
-import { limit } from '../lib/config';
-import { isoSeconds } from '../lib/time';
+import { limit } from '../platform/config';
+import { isoSeconds } from '../platform/time';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

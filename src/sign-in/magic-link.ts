@@ -16,12 +16,12 @@ import type { Db } from '../db/client';
 import { accounts, agents, humanSessions, signInTokens, users } from '../db/schema';
 import { escapeHtml } from '../email/html';
 import type { EmailMessage, Mailer } from '../email/mailer';
-import { modeFor, type Principal } from '../domain/access';
-import { hitRates } from '../domain/onboarding-rate';
-import { hmacSha256Hex, randomBase62 } from '../lib/crypto';
-import { newId } from '../lib/ids';
-import { addSeconds, isoSeconds } from '../lib/time';
-import type { RateCounter } from '../limits/rate-limiter';
+import { modeFor, type Principal } from '../access/policy';
+import { hitRates } from '../accounts/onboarding-rate';
+import { hmacSha256Hex, randomBase62 } from '../platform/crypto';
+import { newId } from '../platform/ids';
+import { addSeconds, isoSeconds } from '../platform/time';
+import type { RateCounter } from '../access/rate-limiter';
 
 export const SIGN_IN_TTL_SECONDS = 15 * 60;
 export const SESSION_TTL_SECONDS = 14 * 24 * 3600;

@@ -6,7 +6,7 @@
  */
 import { database } from '../db/client';
 import type { Env } from '../env';
-import { limit } from '../lib/config';
+import { limit } from '../platform/config';
 import { attemptDelivery, retryDelaySeconds, type FetchLike } from './delivery';
 import { failDelivery, loadDelivery, recordAttempt } from './deliveries';
 import { isAutomationMessage } from '../automations/messages';

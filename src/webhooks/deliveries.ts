@@ -7,10 +7,10 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
-import type { TaskJson } from '../domain/task-json';
+import type { TaskJson } from '../tasks/task-json';
 import type { Env } from '../env';
-import { newId } from '../lib/ids';
-import { isoSeconds } from '../lib/time';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
 import type { AttemptOutcome } from './delivery';
 import type { WebhookMessage } from './messages';
 

@@ -4,7 +4,7 @@
  *
  *   const outcome = await attemptDelivery(fetch, { url, secret, event, deliveryId, body }, { timeoutMs: 10_000, now: Date.now });
  */
-import { isoSeconds } from '../lib/time';
+import { isoSeconds } from '../platform/time';
 import { signDelivery } from './signing';
 
 export type FetchLike = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;

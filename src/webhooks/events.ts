@@ -8,9 +8,9 @@ import { automationMessage, type EventCause } from '../automations/messages';
 import { database } from '../db/client';
 import { automations, webhooks } from '../db/schema';
 import type { Env } from '../env';
-import type { Principal } from '../domain/access';
-import type { TaskJson } from '../domain/task-json';
-import { newId } from '../lib/ids';
+import type { Principal } from '../access/policy';
+import type { TaskJson } from '../tasks/task-json';
+import { newId } from '../platform/ids';
 import { newDelivery, queueDeliveries, type DeliveryRow } from './deliveries';
 
 export const TASK_EVENTS = [

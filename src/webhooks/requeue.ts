@@ -10,8 +10,8 @@ import { and, asc, inArray, lt } from 'drizzle-orm';
 import { database } from '../db/client';
 import { webhookDeliveries } from '../db/schema';
 import type { Env } from '../env';
-import { limit } from '../lib/config';
-import { isoSeconds } from '../lib/time';
+import { limit } from '../platform/config';
+import { isoSeconds } from '../platform/time';
 import { sendMessages } from './deliveries';
 
 /** Deliveries queued again per run at most (a Queue `sendBatch` takes 100). */

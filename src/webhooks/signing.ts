@@ -4,7 +4,7 @@
  *
  *   const signature = await signDelivery(secret, '2026-01-15T10:30:00Z', body);
  */
-import { hmacSha256Hex, randomBase62 } from '../lib/crypto';
+import { hmacSha256Hex, randomBase62 } from '../platform/crypto';
 
 export const SECRET_PREFIX = 'whsec_';
 

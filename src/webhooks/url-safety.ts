@@ -8,7 +8,7 @@
  * Host names are allowed as given: a Worker cannot resolve DNS before fetching, and its
  * outbound fetches leave from Cloudflare's network, not from ours.
  */
-import { ApiError } from '../lib/errors';
+import { ApiError } from '../platform/errors';
 
 const MAX_URL_LENGTH = 2048;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);

@@ -4,7 +4,7 @@
  * reassign it, rewrite what it asks, delegate or reopen it. The table says so in /v1/capabilities.
  */
 import { describe, expect, it } from 'vitest';
-import { ACCESS } from '../../src/domain/access';
+import { ACCESS } from '../../src/access/policy';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
 
 async function claimedByWorker() {

@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { runAutomations } from '../../src/automations/engine';
 import { accounts } from '../../src/db/schema';
-import { authenticate } from '../../src/domain/authentication';
+import { authenticate } from '../../src/access/authentication';
 import { api, db, makeAccount } from '../helpers/fixtures';
 import { makeRule, makeTask, messageFor, ruleOf } from './helpers';
 

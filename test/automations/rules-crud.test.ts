@@ -2,8 +2,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createAutomation } from '../../src/automations/store';
-import { authenticate } from '../../src/domain/authentication';
-import { principalCache } from '../../src/limits/key-gate';
+import { authenticate } from '../../src/access/authentication';
+import { principalCache } from '../../src/access/key-gate';
 import { api, db, makeAccount, makeAgent } from '../helpers/fixtures';
 import { makeRule } from './helpers';
 

@@ -1,7 +1,7 @@
 /** The condition vocabulary and placeholders, on task answers as the engine sees them. */
 import { describe, expect, it } from 'vitest';
 import { matches, renderText, type Condition } from '../../src/automations/rules';
-import type { TaskJson } from '../../src/domain/task-json';
+import type { TaskJson } from '../../src/tasks/task-json';
 
 const task = (fields: Partial<TaskJson> = {}) =>
   ({ id: 'tsk_1', content: 'Fix login', priority: 2, labels: ['bug', 'web'], project_id: 'prj_1', assigned_to_agent_id: null, created_by_agent_id: 'agt_a', due_date: null, source_ingress_id: null, ...fields }) as TaskJson;

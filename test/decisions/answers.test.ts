@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { comments, decisionLinks, devMailbox, users } from '../../src/db/schema';
 import { answerLinkBase, escalate, lookupLink, parseDecision, recordAnswer } from '../../src/decisions/answers';
-import { readTask } from '../../src/domain/tasks';
+import { readTask } from '../../src/tasks/tasks';
 import { BASE, db, makeAccount, type TestAccount } from '../helpers/fixtures';
 import { jsonRequest } from '../helpers/json-request';
 

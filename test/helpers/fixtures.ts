@@ -5,8 +5,8 @@ import { env, SELF } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { database } from '../../src/db/client';
 import { agents } from '../../src/db/schema';
-import { createAccount } from '../../src/domain/accounts';
-import type { Role } from '../../src/domain/access';
+import { createAccount } from '../../src/accounts/accounts';
+import type { Role } from '../../src/access/policy';
 import { jsonRequest, type JsonResult } from './json-request';
 
 export const BASE = 'https://api.test';

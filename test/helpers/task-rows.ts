@@ -4,9 +4,9 @@
  */
 import { eq } from 'drizzle-orm';
 import { runs, taskLabels, tasks } from '../../src/db/schema';
-import { NO_CLAIM, type TaskRow } from '../../src/domain/task-json';
-import { newId } from '../../src/lib/ids';
-import { isoSeconds } from '../../src/lib/time';
+import { NO_CLAIM, type TaskRow } from '../../src/tasks/task-json';
+import { newId } from '../../src/platform/ids';
+import { isoSeconds } from '../../src/platform/time';
 import { db, type TestAccount } from './fixtures';
 
 export interface TaskSeed extends Partial<Omit<TaskRow, 'labels'>> {

@@ -1,7 +1,7 @@
 /** /v1/ingress-sources as the MCP tools call it: admin-only CRUD, a secret shown once, pinned routing checked. */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { authenticate } from '../../src/domain/authentication';
+import { authenticate } from '../../src/access/authentication';
 import { createSource } from '../../src/ingress/sources';
 import { api, db, makeAccount, makeAgent } from '../helpers/fixtures';
 import { CI_TEMPLATE, ciFailure, makeSource, signedDelivery } from './helpers';

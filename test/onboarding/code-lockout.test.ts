@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
 import { codeLockouts } from '../../src/db/schema';
-import { LIMIT_DEFAULTS } from '../../src/lib/config';
+import { LIMIT_DEFAULTS } from '../../src/platform/config';
 import { db } from '../helpers/fixtures';
 import { agentFirst, anon, freshEmail, freshIp, latestMail, mailCount } from '../helpers/onboarding';
 

@@ -2,8 +2,8 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { database } from '../../src/db/client';
-import { authenticate } from '../../src/domain/authentication';
-import { countingD1 } from '../../src/lib/d1-metrics';
+import { authenticate } from '../../src/access/authentication';
+import { countingD1 } from '../../src/platform/d1-metrics';
 import { searchContext } from '../../src/recall/search';
 import { api, makeAccount, makeAgent, type TestAccount } from '../helpers/fixtures';
 import { bulkInsertTasks } from '../helpers/bulk-tasks';

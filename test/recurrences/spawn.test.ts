@@ -4,10 +4,10 @@ import worker from '../../src/index';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it, vi } from 'vitest';
 import { recurrences, tasks, usageCounters, webhookDeliveries } from '../../src/db/schema';
-import { period } from '../../src/domain/tasks';
-import { isoSeconds } from '../../src/lib/time';
+import { period } from '../../src/tasks/tasks';
+import { isoSeconds } from '../../src/platform/time';
 import { spawnDueRecurrences } from '../../src/recurrences/spawn';
-import { countingD1 } from '../../src/lib/d1-metrics';
+import { countingD1 } from '../../src/platform/d1-metrics';
 import { api, db, makeAccount, makeAgent, type TestAccount } from '../helpers/fixtures';
 
 const MINUTE = 60_000;

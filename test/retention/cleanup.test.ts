@@ -8,7 +8,7 @@ import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { emailCodes, idempotencyKeys, runs, webhookAttempts, webhookDeliveries } from '../../src/db/schema';
 import worker from '../../src/index';
-import { isoSeconds } from '../../src/lib/time';
+import { isoSeconds } from '../../src/platform/time';
 import { db, makeAccount, unique } from '../helpers/fixtures';
 
 const HOUR = 3_600_000;

@@ -1,9 +1,9 @@
 /** The magic-link sign-in rules in workerd with real D1: one use, expiry, guesses, sessions that cannot be forged, and where the browser goes after. */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createAccount } from '../../src/domain/accounts';
+import { createAccount } from '../../src/accounts/accounts';
 import type { EmailMessage } from '../../src/email/mailer';
-import { rateCounter } from '../../src/limits/rate-limiter';
+import { rateCounter } from '../../src/access/rate-limiter';
 import { consumeSignIn, loadHuman, requestSignIn, revokeSession, safeNext, SESSION_TTL_SECONDS, SIGN_IN_TTL_SECONDS, type SignInDeps } from '../../src/sign-in/magic-link';
 import { db, unique } from '../helpers/fixtures';
 

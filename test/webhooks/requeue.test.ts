@@ -7,7 +7,7 @@ import { env } from 'cloudflare:test';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { webhookDeliveries } from '../../src/db/schema';
-import { isoSeconds } from '../../src/lib/time';
+import { isoSeconds } from '../../src/platform/time';
 import { requeueStuckDeliveries } from '../../src/webhooks/requeue';
 import { db, makeAccount, unique } from '../helpers/fixtures';
 

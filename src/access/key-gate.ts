@@ -1,0 +1,110 @@
+/**
+ * One Durable Object per API key (named by the key's HMAC, never the key): it admits the key's
+ * requests. It knows who the key is (the principal, read from D1 once and then kept in memory)
+ * and counts the key's requests exactly (the fixed window it inherits from RateLimiter).
+ * So an authenticated request costs one call to this object and no D1 read for the key.
+ *
+ * Cached principals go stale when an agent, its key or its account changes. Every write that
+ * changes what a principal holds calls `forget` on the keys it touches (see PrincipalCache
+ * in access/authentication.ts), after the write commits. As a backstop against a lost
+ * `forget` call, a principal is re-read from D1 at least every PRINCIPAL_TTL_MS.
+ */
+import { eq } from 'drizzle-orm';
+import { database } from '../db/client';
+import { agents } from '../db/schema';
+import { loadKeyHolder, type KeyHolder, type PrincipalCache } from './authentication';
+import type { Env } from '../env';
+import { rateLimitFor } from '../platform/config';
+import { RateLimiter, type RateDecision } from './rate-limiter';
+
+export const PRINCIPAL_TTL_MS = 60_000;
+
+export interface Admission {
+  /** Null for a key no agent holds. */
+  holder: KeyHolder | null;
+  /** The request counted against the key's limit; null when the key may not make requests at all. */
+  rate: RateDecision | null;
+}
+
+export class KeyGate extends RateLimiter {
+  private cached: { holder: KeyHolder | null; readAt: number } | undefined;
+  private loading: Promise<KeyHolder | null> | undefined;
+  /** Bumped by `forget`, so a D1 read that started before it is not cached after it. */
+  private generation = 0;
+
+  async admit(keyHash: string, nowMs: number): Promise<Admission> {
+    const holder = await this.holder(keyHash);
+    if (!holder?.active) return { holder, rate: null };
+    return { holder, rate: this.hit(rateLimitFor(this.env, holder.principal.plan), 60, nowMs) };
+  }
+
+  forget(): void {
+    this.generation++;
+    this.cached = undefined;
+    this.loading = undefined;
+  }
+
+  private holder(keyHash: string): Promise<KeyHolder | null> {
+    if (this.cached && Date.now() - this.cached.readAt < PRINCIPAL_TTL_MS) return Promise.resolve(this.cached.holder);
+    // Concurrent first requests share one D1 read.
+    if (!this.loading) {
+      const generation = this.generation;
+      const loading = loadKeyHolder(database(this.env.DB), keyHash).then((holder) => {
+        if (generation === this.generation) this.cached = { holder, readAt: Date.now() };
+        return holder;
+      });
+      this.loading = loading;
+      void loading.finally(() => {
+        if (this.loading === loading) this.loading = undefined;
+      }).catch(() => undefined);
+    }
+    return this.loading;
+  }
+}
+
+function gateFor(env: Env, keyHash: string) {
+  return env.KEY_GATE.get(env.KEY_GATE.idFromName(keyHash));
+}
+
+/** Counts one request of the key and says who holds it. */
+export function admitKey(env: Env, keyHash: string, nowMs: number): Promise<Admission> {
+  return gateFor(env, keyHash).admit(keyHash, nowMs);
+}
+
+/**
+ * The cache the domain tells when principals may be stale. It never throws: it is told after
+ * the write committed, and that write's answer (a new key, say) must still reach the caller. A
+ * gate that cannot be told is tried once more, then logged; it re-reads within PRINCIPAL_TTL_MS.
+ */
+export function principalCache(env: Env): PrincipalCache {
+  const forgetKeys = async (hashes: Iterable<string>) => {
+    const unique = [...new Set(hashes)];
+    const failed = await forgetEach(env, unique);
+    const still = failed.length > 0 ? await forgetEach(env, failed.map((f) => f.hash)) : [];
+    if (still.length > 0) logForgetFailure(still.length, still[0]!.error);
+  };
+  return {
+    forgetKeys,
+    forgetAccount: async (accountId) => {
+      let rows: { keyHash: string }[];
+      try {
+        rows = await database(env.DB).select({ keyHash: agents.keyHash }).from(agents).where(eq(agents.accountId, accountId));
+      } catch (error) {
+        return logForgetFailure(null, error);
+      }
+      await forgetKeys(rows.map((r) => r.keyHash));
+    },
+  };
+}
+
+/** The keys whose gate did not take the `forget`, with why. */
+async function forgetEach(env: Env, hashes: string[]): Promise<{ hash: string; error: unknown }[]> {
+  const outcomes = await Promise.allSettled(hashes.map((hash) => gateFor(env, hash).forget()));
+  return outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ hash: hashes[i]!, error: o.reason as unknown }] : []));
+}
+
+function logForgetFailure(keys: number | null, error: unknown): void {
+  console.error(
+    JSON.stringify({ level: 'error', message: `key gate forget failed; principals re-read within ${PRINCIPAL_TTL_MS / 1000} s`, keys: keys ?? 'account', error: String(error) }),
+  );
+}

@@ -1,0 +1,216 @@
+/**
+ * Agents of an account: the directory, creation with a key shown once, profile edits,
+ * key rotation (the old key is dead the moment the new hash is written) and guarded deletion.
+ */
+import { and, asc, count, eq, sql } from 'drizzle-orm';
+import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { Db } from '../db/client';
+import { accounts, agents, tasks } from '../db/schema';
+import { ApiError, conflict, notFound } from '../platform/errors';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
+import type { Principal, Role } from '../access/policy';
+import { issueKey } from '../access/api-keys';
+import { insertUnderLimit, limitReached } from '../db/plan-limits';
+import { sqlBatch } from '../db/sql-batch';
+import type { PrincipalCache } from '../access/authentication';
+
+export type AgentRow = typeof agents.$inferSelect;
+
+export interface AgentJson {
+  id: string;
+  account_id: string;
+  name: string;
+  display_name: string | null;
+  description: string | null;
+  role: Role;
+  active: boolean;
+  is_default: boolean;
+  key_prefix: string;
+  sandbox_project_id: string | null;
+  created_at: string;
+  updated_at: string;
+  api_key?: string;
+}
+
+export function agentJson(row: AgentRow, defaultAgentId: string | null, apiKey?: string): AgentJson {
+  return {
+    id: row.id,
+    account_id: row.accountId,
+    name: row.name,
+    display_name: row.displayName,
+    description: row.description,
+    role: row.role,
+    active: row.active,
+    is_default: row.id === defaultAgentId,
+    key_prefix: row.keyPrefix,
+    sandbox_project_id: row.sandboxProjectId,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+    ...(apiKey ? { api_key: apiKey } : {}),
+  };
+}
+
+const agentNotFound = () => notFound('agent');
+const canSeeDirectory = (p: Principal) => p.role === 'coordinator' || p.role === 'admin';
+
+async function defaultAgentOf(db: Db, accountId: string): Promise<string | null> {
+  const row = await db.select({ id: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, accountId)).get();
+  return row?.id ?? null;
+}
+
+export async function listAgents(db: Db, p: Principal): Promise<AgentJson[]> {
+  const [rows, acct] = await db.batch([
+    db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
+    db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
+  ]);
+  const defaultId = acct[0]?.defaultAgentId ?? null;
+  return rows.map((r) => agentJson(r, defaultId));
+}
+
+/** An agent the caller may see: itself, or any account agent for coordinators and admins. */
+async function visibleAgent(db: Db, p: Principal, id: string): Promise<AgentRow> {
+  if (id !== p.agentId && !canSeeDirectory(p)) throw agentNotFound();
+  const row = await db.select().from(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))).get();
+  if (!row) throw agentNotFound();
+  return row;
+}
+
+export async function getAgent(db: Db, p: Principal, id: string): Promise<AgentJson> {
+  const [row, defaultId] = await Promise.all([visibleAgent(db, p, id), defaultAgentOf(db, p.accountId)]);
+  return agentJson(row, defaultId);
+}
+
+export interface CreateAgentInput {
+  name: string;
+  display_name?: string | null;
+  description?: string | null;
+  role?: Role;
+}
+
+export async function createAgent(db: Db, pepper: string, p: Principal, input: CreateAgentInput, maxAgents: number, now: number): Promise<AgentJson> {
+  const key = await issueKey(pepper);
+  const ts = isoSeconds(now);
+  const row: AgentRow = {
+    id: newId('agt', now),
+    accountId: p.accountId,
+    name: input.name,
+    displayName: input.display_name ?? null,
+    description: input.description ?? null,
+    role: input.role ?? 'worker',
+    keyHash: key.hash,
+    keyPrefix: key.displayPrefix,
+    active: true,
+    sandboxProjectId: null,
+    useCase: null,
+    keyRotatedAt: null,
+    createdAt: ts,
+    updatedAt: ts,
+  };
+  try {
+    const [inserted] = await sqlBatch(db, [insertUnderLimit(agents, row, p.accountId, maxAgents)]);
+    if (!inserted![0]) throw limitReached('agents', maxAgents);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw conflict('AGENT_NAME_TAKEN', `An agent named "${input.name}" already exists in this account`);
+    throw e;
+  }
+  return agentJson(row, null, key.plaintext);
+}
+
+export interface UpdateAgentInput {
+  name?: string;
+  display_name?: string | null;
+  description?: string | null;
+  role?: Role;
+  active?: boolean;
+}
+
+export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, id: string, input: UpdateAgentInput, now: number): Promise<AgentJson> {
+  const row = await visibleAgent(db, p, id);
+  const isAdmin = p.role === 'admin';
+  if (!isAdmin && id !== p.agentId) {
+    throw new ApiError(403, 'INSUFFICIENT_ROLE', 'Only admin agents can edit other agents');
+  }
+  const adminFields = (['name', 'role', 'active'] as const).filter((f) => input[f] !== undefined);
+  if (!isAdmin && adminFields.length > 0) {
+    throw new ApiError(403, 'INSUFFICIENT_ROLE', `Only admin agents can change ${adminFields.join(', ')}; you may edit your own display_name and description`);
+  }
+  const defaultId = await defaultAgentOf(db, p.accountId);
+  if (id === defaultId && ((input.role !== undefined && input.role !== 'admin') || input.active === false)) {
+    throw conflict('AGENT_IS_RECOVERY', 'The recovery (default) agent must stay an active admin');
+  }
+  if (id === p.agentId && ((input.role !== undefined && input.role !== 'admin' && p.role === 'admin') || input.active === false)) {
+    throw conflict('AGENT_IS_SELF', 'An agent cannot demote or deactivate itself; ask another admin');
+  }
+  const changes: Partial<AgentRow> = { updatedAt: isoSeconds(now) };
+  if (input.name !== undefined) changes.name = input.name;
+  if (input.display_name !== undefined) changes.displayName = input.display_name;
+  if (input.description !== undefined) changes.description = input.description;
+  if (input.role !== undefined) changes.role = input.role;
+  if (input.active !== undefined) changes.active = input.active;
+  try {
+    const updated = await db.update(agents).set(changes).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))).returning().get();
+    await cache.forgetKeys([row.keyHash]);
+    return agentJson(updated ?? { ...row, ...changes }, defaultId);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw conflict('AGENT_NAME_TAKEN', `An agent named "${input.name}" already exists in this account`);
+    throw e;
+  }
+}
+
+export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: string, p: Principal, id: string, now: number): Promise<AgentJson> {
+  if (id !== p.agentId && p.role !== 'admin') {
+    // Coordinators see the directory but may only rotate their own key.
+    await visibleAgent(db, p, id);
+    throw new ApiError(403, 'INSUFFICIENT_ROLE', 'Only admin agents can rotate other agents’ keys');
+  }
+  const key = await issueKey(pepper);
+  const ts = isoSeconds(now);
+  const isTarget = and(eq(agents.id, id), eq(agents.accountId, p.accountId));
+  const previous = await db.select({ keyHash: agents.keyHash }).from(agents).where(isTarget).get();
+  if (!previous) throw agentNotFound();
+  // Replaces only the key read above: of parallel rotations one wins, the others get 409, so
+  // every key handed out is the live one.
+  const [updated, acct] = await db.batch([
+    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts }).where(and(isTarget, eq(agents.keyHash, previous.keyHash))).returning(),
+    db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
+  ]);
+  const row = updated[0];
+  if (!row) throw conflict('KEY_ROTATION_CONFLICT', 'Another rotation of this key happened at the same time and its key is the live one; this rotation changed nothing');
+  // The old key's object still holds the principal: it is told to forget it before we answer.
+  await cache.forgetKeys([previous.keyHash]);
+  return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
+}
+
+export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, id: string): Promise<void> {
+  const referenced = (column: AnySQLiteColumn) =>
+    sql<number>`exists(select 1 from ${tasks} where ${tasks.accountId} = ${p.accountId} and ${column} = ${id})`;
+  const [target, acct, active, refs] = await db.batch([
+    db.select().from(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))),
+    db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
+    db.select({ n: count() }).from(agents).where(and(eq(agents.accountId, p.accountId), eq(agents.active, true))),
+    db.select({
+      assigned: referenced(tasks.assignedToAgentId),
+      created: referenced(tasks.createdByAgentId),
+      claimed: referenced(tasks.claimedByAgentId),
+      accountable: referenced(tasks.accountableAgentId),
+    }).from(sql`(select 1)`),
+  ]);
+  const row = target[0];
+  if (!row) throw agentNotFound();
+  if (row.id === acct[0]?.defaultAgentId) throw conflict('AGENT_IS_RECOVERY', 'The recovery (default) agent cannot be deleted; its key is the one account recovery rotates');
+  if (row.id === p.agentId) throw conflict('AGENT_IS_SELF', 'An agent cannot delete itself');
+  if (row.active && (active[0]?.n ?? 0) <= 1) throw conflict('LAST_ACTIVE_AGENT', 'The last active agent of an account cannot be deleted');
+  const r = refs[0];
+  const reasons = r ? (Object.entries(r).filter(([, v]) => Boolean(v)).map(([k]) => k)) : [];
+  if (reasons.length > 0) {
+    throw conflict('AGENT_REFERENCED', `Tasks still reference this agent (${reasons.join(', ')}); reassign or delete them first, or deactivate the agent with PUT {"active": false}`);
+  }
+  await db.delete(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)));
+  await cache.forgetKeys([row.keyHash]);
+}
+
+export function isUniqueViolation(e: unknown): boolean {
+  const text = e instanceof Error ? `${e.message} ${String((e as { cause?: unknown }).cause ?? '')}` : String(e);
+  return /UNIQUE constraint failed/i.test(text);
+}

@@ -1,0 +1,90 @@
+/** /projects: CRUD; restricted keys see only their sandbox project. */
+import { z } from '@hono/zod-openapi';
+import { database } from '../db/client';
+import { createProject, deleteProject, getProject, listProjects, updateProject } from './projects';
+import { limit } from '../platform/config';
+import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
+import { shortText, timestamp } from '../http/schemas';
+
+export const ProjectSchema = z
+  .object({
+    id: z.string().openapi({ example: 'prj_0Nf3aB1c2D3e4F5g6H7i8J9' }),
+    account_id: z.string(),
+    name: z.string(),
+    emoji: z.string().nullable(),
+    color: z.string().nullable(),
+    sort_order: z.number().int(),
+    is_sandbox: z.boolean(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi('Project');
+
+const fields = {
+  name: shortText(200).min(1, 'Must not be empty'),
+  emoji: shortText(16).nullish(),
+  color: shortText(32).nullish().openapi({ example: '#3498db' }),
+  sort_order: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+};
+const CreateProjectBody = z.strictObject(fields).openapi('CreateProject');
+const UpdateProjectBody = z.strictObject({ ...fields, name: fields.name.optional() }).openapi('UpdateProject');
+const params = idParams('prj');
+
+const list = authedRoute('projects.list', {
+  method: 'get',
+  path: '/projects',
+  tags: ['Projects'],
+  summary: 'List projects',
+  responses: { 200: jsonContent(z.array(ProjectSchema), 'Projects by sort_order') },
+});
+const create = authedRoute('projects.create', {
+  method: 'post',
+  path: '/projects',
+  tags: ['Projects'],
+  summary: 'Create a project',
+  request: { body: jsonBody(CreateProjectBody) },
+  responses: { 201: jsonContent(ProjectSchema, 'The project') },
+});
+const read = authedRoute('projects.read', {
+  method: 'get',
+  path: '/projects/{id}',
+  tags: ['Projects'],
+  summary: 'Read a project',
+  request: { params },
+  responses: { 200: jsonContent(ProjectSchema, 'The project') },
+});
+const updateRoute = (method: 'put' | 'patch') =>
+  authedRoute('projects.update', {
+    method,
+    path: '/projects/{id}',
+    tags: ['Projects'],
+    summary: method === 'put' ? 'Update a project' : 'Update a project (same as PUT)',
+    request: { params, body: jsonBody(UpdateProjectBody) },
+    responses: { 200: jsonContent(ProjectSchema, 'The project') },
+  });
+const remove = authedRoute('projects.delete', {
+  method: 'delete',
+  path: '/projects/{id}',
+  tags: ['Projects'],
+  summary: 'Delete an empty project',
+  request: { params },
+  responses: { 200: jsonContent(DeletedSchema, 'Deleted'), 409: errorContent('The project still has tasks') },
+});
+
+export const projectRoutes = createRouter()
+  .openapi(list, async (c) => c.json(await listProjects(database(c.env.DB), c.get('principal')), 200))
+  .openapi(create, async (c) =>
+    c.json(await createProject(database(c.env.DB), c.get('principal'), c.req.valid('json'), limit(c.env, 'PROJECTS_PER_ACCOUNT'), Date.now()), 201),
+  )
+  .openapi(read, async (c) => c.json(await getProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
+  .openapi(updateRoute('put'), async (c) =>
+    c.json(await updateProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+  )
+  .openapi(updateRoute('patch'), async (c) =>
+    c.json(await updateProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+  )
+  .openapi(remove, async (c) => {
+    const { id } = c.req.valid('param');
+    await deleteProject(database(c.env.DB), c.get('principal'), id);
+    return c.json({ deleted: true as const, id }, 200);
+  });

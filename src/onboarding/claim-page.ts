@@ -1,0 +1,186 @@
+/**
+ * The human side of the magic link: `GET /claim?token=…` shows what is being claimed with a
+ * confirm button; the button is a plain form POST to `/claim`, so it works without JavaScript.
+ * Opening the link changes nothing (mail scanners prefetch links); only the button claims, and
+ * signs the human in to the dashboard (the link came by email, like a sign-in link).
+ */
+import { Hono, type Context } from 'hono';
+import { eq } from 'drizzle-orm';
+import { users } from '../db/schema';
+import { completeClaim, lookupClaim, type ClaimPreview, type OnboardingDeps } from './onboarding';
+import { sessionToken, setSessionCookie } from '../sign-in/cookie';
+import { openSession, revokeSessionToken } from '../sign-in/magic-link';
+import { escapeHtml } from '../email/html';
+import type { AppBindings } from '../env';
+import { ApiError } from '../platform/errors';
+import { devMailboxRoutes } from './dev-mailbox-routes';
+import { limitIp, onboardingDeps } from './routes';
+
+type PageStatus = 200 | 400 | 404 | 409 | 410 | 429 | 503;
+
+// The page holds a live token: no caching, no referrer, no framing, no scripts.
+const PAGE_HEADERS = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+};
+
+function page(c: Context<AppBindings>, status: PageStatus, title: string, body: string): Response {
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${escapeHtml(title)} · Delega</title>
+<style>
+  body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; color: #111; background: #fafafa; margin: 0; }
+  main { max-width: 36rem; margin: 3rem auto; padding: 2rem; background: #fff; border: 1px solid #ddd; border-radius: 8px; }
+  h1 { font-size: 1.5rem; margin-top: 0; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; }
+  dt { font-weight: 600; }
+  dd { margin: 0; overflow-wrap: anywhere; }
+  button { font: inherit; font-weight: 600; padding: .7rem 1.4rem; border: 0; border-radius: 6px; background: #1a4fd6; color: #fff; cursor: pointer; }
+  button:focus-visible { outline: 3px solid #111; outline-offset: 2px; }
+  .note { color: #444; font-size: .95rem; }
+</style>
+</head>
+<body>
+<main>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</main>
+</body>
+</html>`;
+  return c.body(html, status, PAGE_HEADERS);
+}
+
+function previewPage(c: Context<AppBindings>, token: string, preview: ClaimPreview): Response {
+  const { agent, claim } = preview;
+  const rows = [
+    ['Agent', agent.name],
+    ...(agent.label ? [['Label', agent.label]] : []),
+    ...(agent.use_case ? [['What it does', agent.use_case]] : []),
+    ['Your email', claim.email],
+    ['Signed up', agent.created_at],
+    ['Link expires', claim.expires_at],
+  ];
+  const list = rows.map(([k, v]) => `<dt>${escapeHtml(k!)}</dt><dd>${escapeHtml(v!)}</dd>`).join('\n');
+  return page(
+    c,
+    200,
+    'Claim this agent',
+    `<p>An AI agent signed up for Delega and named you as its human. Until you claim it, its key works only inside one sandbox project.</p>
+<dl>
+${list}
+</dl>
+<p>Claiming makes you the owner of this account and gives the agent’s existing key full access.</p>
+<form method="post" action="/claim">
+<input type="hidden" name="token" value="${escapeHtml(token)}">
+<button type="submit">Claim ${escapeHtml(agent.label ?? agent.name)}</button>
+</form>
+<p class="note">If you do not know this agent, close this page: nothing changes unless you press the button.</p>`,
+  );
+}
+
+const FAILURES = {
+  missing: [400, 'Claim link incomplete', 'This page needs the whole link from the claim email, including the part after <code>?token=</code>. Copy the full link and try again.'],
+  unknown: [404, 'Claim link not recognised', 'This claim link is not valid. Make sure the whole link was copied; if it still fails, ask the agent to send a new claim email.'],
+  expired: [410, 'Claim link expired', 'Claim links last 7 days and this one has expired. Ask the agent to send a new claim email (it can call <code>POST /v1/agent/claim/resend</code>).'],
+  used: [410, 'Claim link already used', 'Each claim link works once, and this one has been used. If you claimed the agent, there is nothing more to do.'],
+  claimed: [409, 'Already claimed', 'This agent’s account has already been claimed; its key already has full access. There is nothing more to do.'],
+} as const;
+
+function failurePage(c: Context<AppBindings>, kind: keyof typeof FAILURES): Response {
+  const [status, title, text] = FAILURES[kind];
+  return page(c, status, title, `<p>${text}</p>`);
+}
+
+function errorPage(c: Context<AppBindings>, err: unknown): Response {
+  if (err instanceof ApiError && err.status === 429) {
+    const res = page(c, 429, 'Too many attempts', `<p>${escapeHtml(err.message)}</p>`);
+    for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
+    return res;
+  }
+  const kind = err instanceof ApiError ? FAILURE_BY_CODE[err.code] : undefined;
+  if (kind) return failurePage(c, kind);
+  throw err;
+}
+
+const FAILURE_BY_CODE: Record<string, keyof typeof FAILURES> = {
+  CLAIM_TOKEN_NOT_FOUND: 'unknown',
+  CLAIM_TOKEN_EXPIRED: 'expired',
+  CLAIM_TOKEN_USED: 'used',
+  ALREADY_CLAIMED: 'claimed',
+};
+
+const MAX_TOKEN = 200;
+
+/** Opens a dashboard session for the claimer (an email that already belongs to another account gets none). */
+async function signInClaimer(c: Context<AppBindings>, deps: OnboardingDeps, who: { email: string; accountId: string }, now: number): Promise<boolean> {
+  const user = await deps.db.select({ id: users.id, accountId: users.accountId }).from(users).where(eq(users.email, who.email)).get();
+  if (!user || user.accountId !== who.accountId) return false;
+  await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
+  const session = await openSession(deps.db, deps.pepper, { userId: user.id, accountId: who.accountId }, now);
+  setSessionCookie(c, session.token);
+  return true;
+}
+
+async function formToken(c: Context<AppBindings>): Promise<string> {
+  // The form carries one short field; anything large is not ours.
+  if (Number(c.req.header('Content-Length') ?? '0') > 4096) return '';
+  try {
+    const form = await c.req.parseBody();
+    const token = form['token'];
+    return typeof token === 'string' ? token.trim() : '';
+  } catch {
+    return '';
+  }
+}
+
+export const claimPageRoutes = new Hono<AppBindings>()
+  .get('/claim', async (c) => {
+    const token = (c.req.query('token') ?? '').trim();
+    if (!token || token.length > MAX_TOKEN) return failurePage(c, 'missing');
+    const deps = onboardingDeps(c, false);
+    const now = Date.now();
+    try {
+      await limitIp(c, deps, now);
+    } catch (err) {
+      return errorPage(c, err);
+    }
+    const found = await lookupClaim(deps, token, now);
+    if (found.status !== 'pending') return failurePage(c, found.status);
+    return previewPage(c, token, found.preview);
+  })
+  .post('/claim', async (c) => {
+    const token = await formToken(c);
+    if (!token || token.length > MAX_TOKEN) return failurePage(c, 'missing');
+    const deps = onboardingDeps(c, false);
+    const now = Date.now();
+    try {
+      await limitIp(c, deps, now);
+      const found = await lookupClaim(deps, token, now);
+      const result = await completeClaim(deps, token, now);
+      const name = escapeHtml(result.agent.label ?? result.agent.name);
+      // The link came by email, so it signs the human in too, when that email is this account's user.
+      const signedIn = found.status === 'pending' && (await signInClaimer(c, deps, { email: found.token.email, accountId: result.account.id }, now));
+      const next = signedIn
+        ? '<p><a href="/app">Open your dashboard</a>: you are signed in.</p>'
+        : '<p><a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.</p>';
+      return page(
+        c,
+        200,
+        'Agent claimed',
+        `<p role="status">You now own this Delega account. <strong>${name}</strong> keeps its key, which has full access from now on.</p>
+${next}
+<p class="note">To recover the account key later, use <code>POST /v1/recover</code> with this email address.</p>`,
+      );
+    } catch (err) {
+      return errorPage(c, err);
+    }
+  })
+  .route('/', devMailboxRoutes);

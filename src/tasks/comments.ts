@@ -1,0 +1,81 @@
+/**
+ * Comments on a task. Anyone who can see a task may read and add comments, completed tasks
+ * included; a comment is deleted by its author or an admin.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { comments, tasks } from '../db/schema';
+import { ApiError, notFound } from '../platform/errors';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
+import type { Principal } from '../access/policy';
+import { assertCanRead } from './task-access';
+import type { TaskRow } from './task-json';
+
+export type CommentRow = typeof comments.$inferSelect;
+
+export interface CommentJson {
+  id: string;
+  task_id: string;
+  content: string;
+  author: string | null;
+  agent_id: string | null;
+  created_at: string;
+}
+
+export const commentJson = (r: CommentRow): CommentJson => ({
+  id: r.id,
+  task_id: r.taskId,
+  content: r.content,
+  author: r.author,
+  agent_id: r.agentId,
+  created_at: r.createdAt,
+});
+
+const taskQuery = (db: Db, p: Principal, taskId: string) => db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
+
+export async function listComments(db: Db, p: Principal, taskId: string, page: { limit: number; offset: number }): Promise<CommentJson[]> {
+  const [task, rows] = await db.batch([
+    taskQuery(db, p, taskId),
+    db
+      .select()
+      .from(comments)
+      .where(and(eq(comments.taskId, taskId), eq(comments.accountId, p.accountId)))
+      .orderBy(asc(comments.createdAt), asc(comments.id))
+      .limit(page.limit)
+      .offset(page.offset),
+  ]);
+  assertCanRead(p, task[0]);
+  return rows.map(commentJson);
+}
+
+export async function addComment(db: Db, p: Principal, taskId: string, input: { content: string; author?: string | null }, now: number): Promise<{ task: TaskRow; comment: CommentJson }> {
+  const task = await taskQuery(db, p, taskId).get();
+  assertCanRead(p, task);
+  const row: CommentRow = {
+    id: newId('cmt', now),
+    taskId,
+    accountId: p.accountId,
+    agentId: p.agentId,
+    // The display name defaults to the agent's slug; `author` overrides it (e.g. a human relayed by the agent).
+    author: input.author ?? p.agentName,
+    content: input.content,
+    createdAt: isoSeconds(now),
+  };
+  await db.insert(comments).values(row);
+  return { task, comment: commentJson(row) };
+}
+
+export async function deleteComment(db: Db, p: Principal, taskId: string, id: string): Promise<void> {
+  const [task, found] = await db.batch([
+    taskQuery(db, p, taskId),
+    db.select().from(comments).where(and(eq(comments.id, id), eq(comments.taskId, taskId), eq(comments.accountId, p.accountId))),
+  ]);
+  assertCanRead(p, task[0]);
+  const comment = found[0];
+  if (!comment) throw notFound('comment');
+  if (comment.agentId !== p.agentId && p.role !== 'admin') {
+    throw new ApiError(403, 'COMMENT_NOT_OWNED', 'Only the comment’s author or an admin can delete it');
+  }
+  await db.delete(comments).where(and(eq(comments.id, id), eq(comments.taskId, taskId)));
+}

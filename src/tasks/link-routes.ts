@@ -1,0 +1,66 @@
+/** /tasks/{id}/links: where a task's work lives (branches, commits, PRs, URLs). */
+import { z } from '@hono/zod-openapi';
+import { database } from '../db/client';
+import { addLink, LINK_KINDS, listLinks } from './task-links';
+import { taskJson } from './task-json';
+import { emitTaskEvent, listenersOf } from '../webhooks/events';
+import { authedRoute, createRouter, idParams, jsonBody, jsonContent } from '../access/router';
+import { timestamp } from '../http/schemas';
+
+const LinkSchema = z
+  .object({
+    id: z.string().openapi({ example: 'lnk_0abc' }),
+    task_id: z.string(),
+    kind: z.enum(LINK_KINDS),
+    repo: z.string().nullable(),
+    ref: z.string(),
+    url: z.string().nullable(),
+    created_by_agent_id: z.string().nullable(),
+    created_at: timestamp,
+  })
+  .openapi('TaskLink');
+
+const httpUrl = z
+  .url('Must be a URL')
+  .max(2000, 'At most 2000 characters')
+  .refine((u) => /^https?:\/\//i.test(u), 'Must be an http or https URL');
+
+export const CreateLinkBody = z
+  .strictObject({
+    kind: z.enum(LINK_KINDS),
+    repo: z.string().trim().min(1).max(200, 'At most 200 characters').nullish().openapi({ example: 'acme/api' }),
+    ref: z.string().trim().min(1, 'Required').max(500, 'At most 500 characters').openapi({ example: 'feature/login' }),
+    url: httpUrl.nullish(),
+  })
+  .openapi('CreateTaskLink');
+
+const params = idParams('tsk');
+const tags = ['Task links'];
+
+const list = authedRoute('tasks.links.read', {
+  method: 'get',
+  path: '/tasks/{id}/links',
+  tags,
+  summary: 'List the task’s links, oldest first',
+  request: { params },
+  responses: { 200: jsonContent(z.array(LinkSchema), 'Links') },
+});
+
+const create = authedRoute('tasks.links.write', {
+  method: 'post',
+  path: '/tasks/{id}/links',
+  tags,
+  summary: 'Link a branch, commit, pull request or URL',
+  request: { params, body: jsonBody(CreateLinkBody) },
+  responses: { 201: jsonContent(LinkSchema, 'The link') },
+});
+
+export const taskLinkRoutes = createRouter()
+  .openapi(list, async (c) => c.json(await listLinks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
+  .openapi(create, async (c) => {
+    const p = c.get('principal');
+    const now = Date.now();
+    const { task, link } = await addLink(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
+    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
+    return c.json(link, 201);
+  });

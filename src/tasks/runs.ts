@@ -1,0 +1,60 @@
+/**
+ * Runs: one row per claim session, from claim to completion, release or lease expiry.
+ * Workers read their own; coordinators and admins read any agent of the account.
+ */
+import { and, count, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { agents, runs } from '../db/schema';
+import { notFound } from '../platform/errors';
+import { isoSeconds } from '../platform/time';
+import type { Principal } from '../access/policy';
+
+export type RunRow = typeof runs.$inferSelect;
+
+/** Ends the task's open run, if any, as one statement for the caller's batch. */
+export function endOpenRun(db: Db, taskId: string, outcome: 'completed' | 'released', now: number, onlyIf?: SQL) {
+  return db
+    .update(runs)
+    .set({ endedAt: isoSeconds(now), outcome, durationMs: sql`max(0, ${now} - ${runs.claimedAtMs})` })
+    .where(and(eq(runs.taskId, taskId), isNull(runs.endedAt), onlyIf));
+}
+
+export interface RunJson {
+  id: string;
+  agent_id: string;
+  task_id: string;
+  claimed_at: string;
+  ended_at: string | null;
+  outcome: 'completed' | 'released' | 'expired' | null;
+  duration_ms: number | null;
+}
+
+export function runJson(row: RunRow): RunJson {
+  return {
+    id: row.id,
+    agent_id: row.agentId,
+    task_id: row.taskId,
+    claimed_at: row.claimedAt,
+    ended_at: row.endedAt,
+    outcome: row.outcome,
+    duration_ms: row.durationMs,
+  };
+}
+
+export interface RunPage {
+  runs: RunJson[];
+  total: number;
+}
+
+/** The agent's runs, newest first. An agent the caller may not see is a 404. */
+export async function listAgentRuns(db: Db, p: Principal, agentId: string, page: { limit: number; offset: number }): Promise<RunPage> {
+  if (agentId !== p.agentId && p.role === 'worker') throw notFound('agent');
+  const mine = and(eq(runs.agentId, agentId), eq(runs.accountId, p.accountId));
+  const [agent, rows, total] = await db.batch([
+    db.select({ id: agents.id }).from(agents).where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId))),
+    db.select().from(runs).where(mine).orderBy(desc(runs.claimedAt), desc(runs.claimedAtMs), desc(runs.id)).limit(page.limit).offset(page.offset),
+    db.select({ n: count() }).from(runs).where(mine),
+  ]);
+  if (!agent[0]) throw notFound('agent');
+  return { runs: rows.map(runJson), total: total[0]?.n ?? 0 };
+}

@@ -1,0 +1,75 @@
+/**
+ * Links from a task to where its work lives: branches, commits, pull requests, URLs. Reading
+ * needs the task to be visible; adding needs it owned and not completed.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { taskLinks, tasks } from '../db/schema';
+import { newId } from '../platform/ids';
+import { isoSeconds } from '../platform/time';
+import type { Principal } from '../access/policy';
+import { assertCanRead, assertCanWrite } from './task-access';
+import type { TaskRow } from './task-json';
+import { taskCompleted } from './tasks';
+
+export const LINK_KINDS = ['branch', 'commit', 'pr', 'url'] as const;
+export type LinkRow = typeof taskLinks.$inferSelect;
+
+export interface LinkJson {
+  id: string;
+  task_id: string;
+  kind: (typeof LINK_KINDS)[number];
+  repo: string | null;
+  ref: string;
+  url: string | null;
+  created_by_agent_id: string | null;
+  created_at: string;
+}
+
+export const linkJson = (r: LinkRow): LinkJson => ({
+  id: r.id,
+  task_id: r.taskId,
+  kind: r.kind,
+  repo: r.repo,
+  ref: r.ref,
+  url: r.url,
+  created_by_agent_id: r.createdByAgentId,
+  created_at: r.createdAt,
+});
+
+const taskQuery = (db: Db, p: Principal, taskId: string) => db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
+
+export async function listLinks(db: Db, p: Principal, taskId: string): Promise<LinkJson[]> {
+  const [task, rows] = await db.batch([
+    taskQuery(db, p, taskId),
+    db.select().from(taskLinks).where(and(eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId))).orderBy(asc(taskLinks.createdAt), asc(taskLinks.id)),
+  ]);
+  assertCanRead(p, task[0]);
+  return rows.map(linkJson);
+}
+
+export interface LinkInput {
+  kind: LinkJson['kind'];
+  repo?: string | null;
+  ref: string;
+  url?: string | null;
+}
+
+export async function addLink(db: Db, p: Principal, taskId: string, input: LinkInput, now: number): Promise<{ task: TaskRow; link: LinkJson }> {
+  const task = await taskQuery(db, p, taskId).get();
+  assertCanWrite(p, 'tasks.links.write', task, now);
+  if (task.completed) throw taskCompleted();
+  const row: LinkRow = {
+    id: newId('lnk', now),
+    taskId,
+    accountId: p.accountId,
+    kind: input.kind,
+    repo: input.repo ?? null,
+    ref: input.ref,
+    url: input.url ?? null,
+    createdByAgentId: p.agentId,
+    createdAt: isoSeconds(now),
+  };
+  await db.insert(taskLinks).values(row);
+  return { task, link: linkJson(row) };
+}

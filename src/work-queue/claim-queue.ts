@@ -1,0 +1,468 @@
+/**
+ * One Durable Object per account's task queue (`queueFor(env, accountId)`). It
+ * - serialises claims: requests that arrive while a D1 batch is in flight are sent together in
+ *   the next batch, so a burst of claimers costs a few D1 round trips, not one each;
+ * - commits completions the same way (`commit`): a fleet's claims and completions share D1
+ *   batches, so under load a task's claim and completion cost a fraction of a round trip each;
+ * - holds long-poll claimers (`wait_seconds`) in memory and retries them when a task may have
+ *   become claimable: `wake()` (created, released, uncompleted, reassigned) or a lease expiring;
+ * - keeps one alarm at the earliest lease expiry, and on it returns expired tasks to the queue;
+ * - publishes in D1 whether it holds long-poll claimers (accounts.claimers_waiting), so task
+ *   creates wake it only when someone waits (see `hold`).
+ * D1 stays the source of truth: correctness rests on the conditional UPDATE in work-queue/claims.ts,
+ * never on this object being the only writer.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
+import { database, type Db } from '../db/client';
+import { accounts } from '../db/schema';
+import {
+  abandonClaim,
+  claimLandedQueries,
+  claimNextQueries,
+  CLAIM_SWEEP_STATEMENTS,
+  CLAIMED_RESULT,
+  claimTaskStatements,
+  expireLeases,
+  type ClaimNextRequest,
+  type ClaimTaskRequest,
+  type ClaimTaskResult,
+  type RawQuery,
+} from './claims';
+import { toRawQuery, type RawRow } from '../db/sql-batch';
+import { taskFromRaw } from '../tasks/tasks';
+import { taskJson, type TaskFields } from '../tasks/task-json';
+import type { Env } from '../env';
+import { newId } from '../platform/ids';
+import { emitTaskEvent } from '../webhooks/events';
+
+/** Statements sent to D1 in one batch at most (claims and completions are three each). */
+const MAX_STATEMENTS_PER_BATCH = 75;
+/** How long the queue keeps saying "claimers wait" after the last one left (a worker that long-polls in a loop comes straight back). */
+export const CLAIMERS_WAITING_GRACE_MS = 10_000;
+const ACCOUNT_KEY = 'account_id';
+
+export interface Job {
+  build: (db: Db, now: number) => RawQuery[];
+  /**
+   * How many of its first statements the batch may share: one that another job of the batch
+   * also leads with (same SQL, same values) runs once, and both jobs read its result. A claim
+   * leads with the sweep of lapsed runs, the same for every claim of the account at that moment.
+   */
+  shared: number;
+  /**
+   * For when its batch fails and may have committed all the same (the connection dropped on the
+   * answer): per statement of the job, a query that reads again what it returned (null: none).
+   * The job landed when the first of them finds rows; then it is answered from them and never
+   * runs twice. Called after `build`.
+   */
+  landed?: () => (RawQuery | null)[];
+  resolve: (results: D1Result<RawRow>[]) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Waiter {
+  req: ClaimNextRequest;
+  resolve: (row: TaskFields | null) => void;
+  reject: (error: unknown) => void;
+  timer?: ReturnType<typeof setTimeout>;
+  /** A claim attempt is in flight; `again` asks for one more when it ends. */
+  busy: boolean;
+  again: boolean;
+  timedOut: boolean;
+  done: boolean;
+  /** Its client went away: a task it wins goes straight back to the queue. */
+  abandoned: boolean;
+}
+
+/** A task handed to a held claim, kept a while so the claim can still be abandoned if its client never got it. */
+interface HandedOut {
+  req: ClaimNextRequest;
+  taskId: string;
+  claimedAt: string;
+  until: number;
+}
+
+/** How long a handed-out or abandoned hold is remembered (longer than any answer takes to leave). */
+const HOLD_MEMORY_MS = 60_000;
+
+export function queueFor(env: Env, accountId: string) {
+  return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
+}
+
+export class ClaimQueue extends DurableObject<Env> {
+  private accountId: string | null = null;
+  private pending: Job[] = [];
+  private flushing = false;
+  /** Held long-poll claimers, oldest first (a Set iterates in insertion order). */
+  private waiters = new Set<Waiter>();
+  /** Counts wake-ups, so a claimer that found nothing can tell whether it missed one. */
+  private wakes = 0;
+  /** The scheduled alarm; undefined until read from storage. */
+  private alarmAt: number | null | undefined = undefined;
+  /** The value of accounts.claimers_waiting once the queued writes land; undefined until this object wrote it. */
+  private waitingFlag: boolean | undefined = undefined;
+  /** Writes of the flag, in order. */
+  private flagWrites: Promise<void> = Promise.resolve();
+  private clearTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Held claims answered with a task, by holdId. */
+  private handedOut = new Map<string, HandedOut>();
+  /** Holds abandoned before their claim arrived here, by holdId, with when to forget them. */
+  private abandonedEarly = new Map<string, number>();
+  /** Where claim and completion batches go (a test wraps it to fail a batch after D1 committed it). */
+  d1: D1Database = this.env.DB;
+
+  /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
+  async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
+    const deadline = Date.now() + req.waitSeconds * 1000;
+    await this.remember(req.claimer.accountId);
+    this.forgetOldHolds();
+    if (req.holdId && this.abandonedEarly.delete(req.holdId)) return null;
+    const seen = this.wakes;
+    const row = await this.claimOnce(req);
+    if (row || req.waitSeconds <= 0) return this.handOut(req, row);
+    return new Promise<TaskFields | null>((resolve, reject) => {
+      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false };
+      waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
+      this.waiters.add(waiter);
+      void this.hold(waiter, seen);
+    });
+  }
+
+  /**
+   * A held claimer must not miss a task created meanwhile. Creates wake this object only once
+   * they can see accounts.claimers_waiting set, so: publish the flag first, then try again. A
+   * task created before the flag was visible is found by that try; one created after it wakes us.
+   * With the flag already published, a create since `seen` has woken us (and counted in `wakes`).
+   */
+  private async hold(waiter: Waiter, seen: number): Promise<void> {
+    clearTimeout(this.clearTimer);
+    this.clearTimer = undefined;
+    const published = this.waitingFlag === true;
+    if (!published) await this.publishWaiting(true);
+    if (!published || this.wakes !== seen) this.attempt(waiter);
+  }
+
+  /** Queues a write of the flag after any earlier one; resolves once it landed (errors are logged: a stale flag only costs a wake-up or a delay). */
+  private publishWaiting(value: boolean): Promise<void> {
+    const accountId = this.accountId;
+    if (this.waitingFlag === value || !accountId) return this.flagWrites;
+    this.waitingFlag = value;
+    this.flagWrites = this.flagWrites.then(() =>
+      database(this.env.DB)
+        .update(accounts)
+        .set({ claimersWaiting: value })
+        .where(eq(accounts.id, accountId))
+        .then(() => undefined)
+        .catch((e: unknown) => {
+          this.waitingFlag = undefined;
+          console.error(JSON.stringify({ level: 'error', message: 'claimers_waiting write failed', accountId, error: String(e) }));
+        }),
+    );
+    return this.flagWrites;
+  }
+
+  /** After the last held claimer leaves, and a grace period without a new one, the flag is cleared. */
+  private releaseWaitingSoon(): void {
+    if (this.waiters.size > 0) return;
+    clearTimeout(this.clearTimer);
+    this.clearTimer = setTimeout(() => {
+      this.clearTimer = undefined;
+      if (this.waiters.size === 0) void this.publishWaiting(false);
+    }, CLAIMERS_WAITING_GRACE_MS);
+  }
+
+  /**
+   * Runs the statements (a completion, rendered by the route) in the queue's next D1 batch: one
+   * transaction with whatever else that batch carries. Answers each statement's rows.
+   */
+  async commit(accountId: string, queries: RawQuery[], landed?: (RawQuery | null)[]): Promise<RawRow[][]> {
+    await this.remember(accountId);
+    const results = await this.run(() => queries, 0, landed && (() => landed));
+    return results.map((r) => r.results ?? []);
+  }
+
+  /** A targeted claim (or the extension of the caller's own live claim). */
+  async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
+    await this.remember(req.claimer.accountId);
+    let runId = '';
+    const [, opened, updated] = await this.run(
+      (db, now) => claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)),
+      0,
+      () => claimLandedQueries(database(this.env.DB), 'task', runId),
+    );
+    const row = firstTask(updated);
+    if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
+    return { row, fresh: (opened?.meta.changes ?? 0) > 0 };
+  }
+
+  /**
+   * The client of the held claim `holdId` went away (the route saw its request aborted). A claim
+   * still waiting ends with nothing; a task already won for it goes back to the queue at once
+   * (the client may never have received it), instead of staying claimed until its lease ends.
+   */
+  async abandon(accountId: string, holdId: string): Promise<void> {
+    await this.remember(accountId);
+    const waiter = [...this.waiters].find((w) => w.req.holdId === holdId);
+    if (waiter) {
+      waiter.abandoned = true;
+      waiter.timedOut = true;
+      if (!waiter.busy) this.settle(waiter, null);
+      return;
+    }
+    const handed = this.handedOut.get(holdId);
+    if (handed) {
+      this.handedOut.delete(holdId);
+      await this.giveBack(handed.req, handed.taskId, handed.claimedAt);
+      return;
+    }
+    this.abandonedEarly.set(holdId, Date.now() + HOLD_MEMORY_MS);
+  }
+
+  /** Something may have become claimable: held claimers try again. */
+  async wake(accountId: string): Promise<void> {
+    await this.remember(accountId);
+    // Woken with nobody held (e.g. a flag left set when this object was evicted): clear it.
+    if (this.waiters.size === 0 && this.waitingFlag !== false && this.clearTimer === undefined) void this.publishWaiting(false);
+    this.wakeWaiters();
+  }
+
+  /** A lease now ends at `at` (e.g. a heartbeat shortened it): make sure the alarm is no later. */
+  async noteLease(accountId: string, at: number): Promise<void> {
+    await this.remember(accountId);
+    await this.scheduleExpiry(at);
+  }
+
+  /** Lease expiry: return expired tasks to the queue, record their runs, wake held claimers. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const accountId = this.accountId ?? (await this.ctx.storage.get<string>(ACCOUNT_KEY)) ?? null;
+    if (!accountId) return;
+    this.accountId = accountId;
+    const now = Date.now();
+    const { expired, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
+    if (nextLeaseAt !== null) await this.scheduleExpiry(nextLeaseAt);
+    for (const row of expired) {
+      emitTaskEvent(this.env, this.ctx, { event: 'task.released', accountId, agentId: null, task: taskJson(row, now) });
+    }
+    if (expired.length > 0) this.wakeWaiters();
+  }
+
+  private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
+    let runId = '';
+    const results = await this.run(
+      (db, now) => claimNextQueries(db, req, now, (runId = newId('run', now))),
+      CLAIM_SWEEP_STATEMENTS,
+      () => claimLandedQueries(database(this.env.DB), 'next', runId),
+    );
+    const row = firstTask(results[CLAIMED_RESULT]);
+    if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
+    return row;
+  }
+
+  /** Queues a job's statements for the next D1 batch; resolves with the job's own results. */
+  private run(build: Job['build'], shared = 0, landed?: Job['landed']): Promise<D1Result<RawRow>[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ build, shared, landed, resolve, reject });
+      void this.flush();
+    });
+  }
+
+  /** One batch in flight at a time; whatever queued up meanwhile goes in the next one. */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const db = database(this.env.DB);
+        const now = Date.now();
+        const group: { job: Job; queries: RawQuery[] }[] = [];
+        let size = 0;
+        while (this.pending.length > 0) {
+          const job = this.pending[0]!;
+          let queries: RawQuery[];
+          try {
+            queries = job.build(db, now);
+          } catch (error) {
+            this.pending.shift();
+            job.reject(error);
+            continue;
+          }
+          if (group.length > 0 && size + queries.length > MAX_STATEMENTS_PER_BATCH) break;
+          this.pending.shift();
+          group.push({ job, queries });
+          size += queries.length;
+        }
+        if (group.length === 0) continue;
+        const { statements, slots } = shareLeading(group);
+        try {
+          const results = await this.batch(statements);
+          group.forEach(({ job }, i) => job.resolve(slots[i]!.map((at) => results[at]!)));
+        } catch (error) {
+          await this.recover(group, error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /**
+   * A batch failed. Either one job's statement failed and the transaction rolled back every job
+   * in it, or D1 committed and the answer was lost. Jobs that landed are answered from what D1
+   * holds; the others run again, each on its own, so only the job at fault fails and none takes
+   * effect twice (a claim run twice would hold two tasks).
+   */
+  private async recover(group: { job: Job; queries: RawQuery[] }[], error: unknown): Promise<void> {
+    const checks = group.map(({ job }) => job.landed?.() ?? null);
+    let landed: (D1Result<RawRow>[] | null)[];
+    let unknowable = false;
+    try {
+      landed = await this.readLanded(checks);
+    } catch {
+      landed = checks.map(() => null);
+      unknowable = true;
+    }
+    for (const [i, { job, queries }] of group.entries()) {
+      const found = landed[i];
+      if (found) job.resolve(found);
+      // D1 cannot say whether it landed: fail it rather than risk running it twice.
+      else if (unknowable && checks[i]) job.reject(error);
+      else if (group.length === 1 && !job.landed) job.reject(error);
+      else await this.batch(queries).then(job.resolve, job.reject);
+    }
+  }
+
+  /** Per job, its results as D1 holds them if it landed, else null; one round trip for all. */
+  private async readLanded(checks: ((RawQuery | null)[] | null)[]): Promise<(D1Result<RawRow>[] | null)[]> {
+    const queries = checks.flatMap((c) => (c ?? []).filter((q): q is RawQuery => q !== null));
+    if (queries.length === 0) return checks.map(() => null);
+    const read = await this.batch(queries);
+    let at = 0;
+    return checks.map((c) => {
+      if (!c) return null;
+      const rows = c.map((q) => (q ? (read[at++]!.results ?? []) : []));
+      const decisive = c.findIndex((q) => q !== null);
+      return rows[decisive]!.length > 0 ? rows.map(asResult) : null;
+    });
+  }
+
+  private batch(queries: RawQuery[]): Promise<D1Result<RawRow>[]> {
+    const d1 = database(this.d1).$client;
+    return d1.batch<RawRow>(queries.map((q) => d1.prepare(q.sql).bind(...q.params)));
+  }
+
+  private wakeWaiters(): void {
+    this.wakes++;
+    for (const waiter of this.waiters) this.attempt(waiter);
+  }
+
+  private attempt(waiter: Waiter): void {
+    if (waiter.done) return;
+    if (waiter.busy) {
+      waiter.again = true;
+      return;
+    }
+    waiter.busy = true;
+    void (async () => {
+      try {
+        do {
+          waiter.again = false;
+          const row = await this.claimOnce(waiter.req);
+          if (row && waiter.abandoned) {
+            this.settle(waiter, null);
+            return void (await this.giveBack(waiter.req, row.id, row.claimedAt));
+          }
+          // A task won after the deadline is still handed over, never left claimed by nobody.
+          if (row) return this.settle(waiter, row);
+        } while (waiter.again && !waiter.timedOut);
+        if (waiter.timedOut) this.settle(waiter, null);
+      } catch (error) {
+        this.settle(waiter, null, error);
+      } finally {
+        waiter.busy = false;
+      }
+    })();
+  }
+
+  private timeOut(waiter: Waiter): void {
+    waiter.timedOut = true;
+    if (!waiter.busy) this.settle(waiter, null);
+  }
+
+  private settle(waiter: Waiter, row: TaskFields | null, error?: unknown): void {
+    if (waiter.done) return;
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    this.waiters.delete(waiter);
+    this.releaseWaitingSoon();
+    if (error !== undefined) waiter.reject(error);
+    else waiter.resolve(this.handOut(waiter.req, row));
+  }
+
+  /** Remembers which task a held claim was given, in case its client turns out to be gone. */
+  private handOut(req: ClaimNextRequest, row: TaskFields | null): TaskFields | null {
+    if (row && req.holdId && row.claimedAt) {
+      this.handedOut.set(req.holdId, { req, taskId: row.id, claimedAt: row.claimedAt, until: Date.now() + HOLD_MEMORY_MS });
+    }
+    return row;
+  }
+
+  private forgetOldHolds(): void {
+    const now = Date.now();
+    for (const [id, h] of this.handedOut) if (h.until <= now) this.handedOut.delete(id);
+    for (const [id, until] of this.abandonedEarly) if (until <= now) this.abandonedEarly.delete(id);
+  }
+
+  /** Ends a claim nobody received and returns its task to the queue (woken claimers may take it). */
+  private async giveBack(req: ClaimNextRequest, taskId: string, claimedAt: string | null): Promise<void> {
+    if (!claimedAt) return;
+    const now = Date.now();
+    const row = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
+    if (!row) return;
+    emitTaskEvent(this.env, this.ctx, { event: 'task.released', accountId: req.claimer.accountId, agentId: null, task: taskJson(row, now) });
+    this.wakeWaiters();
+  }
+
+  private async scheduleExpiry(at: number): Promise<void> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** The alarm needs the account id, and it runs without a request that could name it. */
+  private async remember(accountId: string): Promise<void> {
+    if (this.accountId === accountId) return;
+    this.accountId = accountId;
+    await this.ctx.storage.put(ACCOUNT_KEY, accountId);
+  }
+}
+
+/**
+ * The batch's statements, each shareable leading statement once, and for each job where its
+ * results are (one index into the batch per statement of the job).
+ */
+export function shareLeading(group: { job: Job; queries: RawQuery[] }[]): { statements: RawQuery[]; slots: number[][] } {
+  const statements: RawQuery[] = [];
+  const sharedAt = new Map<string, number>();
+  const slots = group.map(({ job, queries }) =>
+    queries.map((q, i) => {
+      if (i >= job.shared) return statements.push(q) - 1;
+      const key = `${q.sql}\u0000${JSON.stringify(q.params)}`;
+      let at = sharedAt.get(key);
+      if (at === undefined) sharedAt.set(key, (at = statements.push(q) - 1));
+      return at;
+    }),
+  );
+  return { statements, slots };
+}
+
+/** Rows read back for a statement that landed, as its own result would have carried them. */
+const asResult = (rows: RawRow[]): D1Result<RawRow> => ({ results: rows, success: true, meta: { changes: rows.length } as D1Meta & Record<string, unknown> });
+
+/** The claimed task from a claim's UPDATE ... RETURNING, if it took one. */
+function firstTask(result: D1Result<RawRow> | undefined): TaskFields | null {
+  const raw = result?.results[0];
+  return raw ? taskFromRaw(raw) : null;
+}

@@ -1,0 +1,181 @@
+/**
+ * A key's principal lives in its Durable Object (access/key-gate.ts). These tests warm that
+ * cache with a request first, then change the agent, key or account through the API, and
+ * check that the very next request sees the change; and that the cache really is used (a
+ * change that bypasses the API shows only once the principal is a minute old).
+ */
+import { env } from 'cloudflare:test';
+import { eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { agents } from '../../src/db/schema';
+import { rateLimitFor } from '../../src/platform/config';
+import { PRINCIPAL_TTL_MS } from '../../src/access/key-gate';
+import { hmacSha256Hex } from '../../src/platform/crypto';
+import { createApp } from '../../src/app';
+import { withOverrides } from '../../src/platform/with-overrides';
+import { agentRow, api, db, makeAccount, makeAgent } from '../helpers/fixtures';
+import { agentFirst, anon, latestMail } from '../helpers/onboarding';
+import { installReceivers, makeReceiver } from '../helpers/webhook-receiver';
+
+afterEach(() => vi.useRealTimers());
+
+const me = (key: string) => api('GET', '/v1/agent/me', key);
+
+describe('principal cache in the key object', () => {
+  it('serves a known key without reading D1, and re-reads it once it is a minute old', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-05-01T09:00:00Z'));
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const role = async () => (await api('GET', '/v1/capabilities', worker.key)).body.role;
+    expect(await role()).toBe('worker');
+    // A write behind the API's back (no forget): the object still answers from memory.
+    await db().update(agents).set({ role: 'coordinator' }).where(eq(agents.id, worker.id));
+    expect(await role()).toBe('worker');
+    vi.setSystemTime(Date.now() + PRINCIPAL_TTL_MS + 1000);
+    expect(await role()).toBe('coordinator');
+  });
+
+  it('a rotated key is refused at once; the new one works', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    expect((await me(worker.key)).status).toBe(200);
+    const rotated = await api('POST', `/v1/agents/${worker.id}/rotate-key`, account.adminKey);
+    expect(rotated.status).toBe(200);
+    const old = await me(worker.key);
+    expect(old.status).toBe(401);
+    expect(old.body).toEqual({ error: 'Invalid API key', code: 'UNAUTHORIZED' });
+    expect((await me(rotated.body.api_key)).status).toBe(200);
+  });
+
+  it('deactivating, reactivating, changing the role and deleting take effect on the next request', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const caps = async () => (await api('GET', '/v1/capabilities', worker.key)).body;
+    expect((await caps()).role).toBe('worker');
+
+    expect((await api('PATCH', `/v1/agents/${worker.id}`, account.adminKey, { role: 'coordinator' })).status).toBe(200);
+    expect((await caps()).role).toBe('coordinator');
+
+    expect((await api('PATCH', `/v1/agents/${worker.id}`, account.adminKey, { active: false })).status).toBe(200);
+    const off = await me(worker.key);
+    expect(off.status).toBe(401);
+    expect(off.body.error).toBe('This agent is deactivated');
+    expect((await api('PATCH', `/v1/agents/${worker.id}`, account.adminKey, { active: true })).status).toBe(200);
+    expect((await me(worker.key)).status).toBe(200);
+
+    expect((await api('DELETE', `/v1/agents/${worker.id}`, account.adminKey)).status).toBe(200);
+    expect((await me(worker.key)).status).toBe(401);
+  });
+
+  it('a claimed account gives its warmed restricted key full access at once', async () => {
+    const { key, mail } = await agentFirst();
+    expect((await api('GET', '/v1/agents', key)).status).toBe(403);
+    expect((await anon('POST', '/v1/claim/complete', { token: mail.token })).status).toBe(200);
+    expect((await api('GET', '/v1/agents', key)).status).toBe(200);
+  });
+
+  it('recovery kills the old key of the recovery agent at once', async () => {
+    const email = `recover-${Date.now()}@example.com`;
+    const signup = await anon('POST', '/v1/signup', { email });
+    expect(signup.status).toBe(201);
+    const oldKey = signup.body.api_key as string;
+    expect((await me(oldKey)).status).toBe(200);
+    expect((await anon('POST', '/v1/recover', { email })).status).toBe(200);
+    const done = await anon('POST', '/v1/recover', { email, code: (await latestMail(email, { subject: /recovery/ })).code });
+    expect(done.status).toBe(200);
+    expect((await me(oldKey)).status).toBe(401);
+    expect((await me(done.body.api_key)).status).toBe(200);
+  });
+
+  it('a plan change by Stripe moves every warmed key to the new rate limit', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const limitOf = async (key: string) => (await me(key)).headers.get('X-RateLimit-Limit');
+    expect(await limitOf(worker.key)).toBe(String(rateLimitFor(env, 'free')));
+    const body = JSON.stringify({ id: `evt_${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), type: 'checkout.session.completed', data: { object: { customer: 'cus_9', payment_status: 'paid', metadata: { account_id: account.accountId, plan: 'scale' } } } });
+    const t = Math.floor(Date.now() / 1000);
+    const signature = `t=${t},v1=${await hmacSha256Hex(env.STRIPE_WEBHOOK_SECRET!, `${t}.${body}`)}`;
+    const res = await api('POST', '/v1/billing/stripe-webhook', null, JSON.parse(body), { 'Stripe-Signature': signature });
+    expect(res.status).toBe(200);
+    expect(await limitOf(worker.key)).toBe(String(rateLimitFor(env, 'scale')));
+    expect(await limitOf(account.adminKey)).toBe(String(rateLimitFor(env, 'scale')));
+  });
+});
+
+describe('webhooks and warmed keys', () => {
+  let spy: ReturnType<typeof installReceivers>;
+  beforeAll(() => {
+    spy = installReceivers();
+  });
+  afterAll(() => spy.mockRestore());
+
+  it('the first webhook of an account is seen by keys that were warmed without one', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    // Warm the worker's key while the account has no webhook (its writes skip event lookups).
+    expect((await api('POST', '/v1/tasks', worker.key, { content: 'before any webhook' })).status).toBe(201);
+    const receiver = makeReceiver();
+    expect((await api('POST', '/v1/webhooks', account.adminKey, { url: receiver.url, events: ['task.created'] })).status).toBe(201);
+    const made = await api('POST', '/v1/tasks', worker.key, { content: 'after the webhook' });
+    expect(made.status).toBe(201);
+    await vi.waitUntil(() => receiver.received.length > 0, { timeout: 10_000, interval: 50 });
+    expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ event: 'task.created', task: { id: made.body.id } });
+  });
+});
+
+describe('a write whose gate cannot be told to forget', () => {
+  const app = createApp();
+  let forgetCalls = 0;
+  /** KEY_GATE as deployed, except that `forget` fails (the object unreachable after the write committed). */
+  const unreachableForget = withOverrides(env.KEY_GATE, {
+    get: (id: DurableObjectId) => {
+      const gate = env.KEY_GATE.get(id);
+      // An RPC stub answers every property name with a remote method, so it is wrapped by hand.
+      const wrapped = { admit: (keyHash: string, nowMs: number) => gate.admit(keyHash, nowMs), forget: () => (forgetCalls++, Promise.reject(new Error('key gate unreachable'))) };
+      return wrapped as unknown as typeof gate;
+    },
+  });
+  const call = async (method: string, path: string, key: string, body?: unknown) => {
+    const res = await app.request(
+      path,
+      { method, headers: { 'X-Agent-Key': key, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
+      { ...env, KEY_GATE: unreachableForget },
+    );
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('still answers: the new key is shown, the change is made, the failure is logged and the old key lapses within a minute', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-06-01T09:00:00Z'));
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const account = await makeAccount();
+      const worker = await makeAgent(account, 'worker');
+      expect((await me(worker.key)).status).toBe(200);
+      forgetCalls = 0;
+      const rotated = await call('POST', `/v1/agents/${worker.id}/rotate-key`, account.adminKey);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.api_key).toMatch(/^dlg_/);
+      expect(forgetCalls).toBe(2); // tried, then tried once more
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('key gate forget failed'));
+      expect((await me(rotated.body.api_key)).status).toBe(200);
+      // The old key's gate was never told; its one-minute re-read is the backstop.
+      vi.setSystemTime(Date.now() + PRINCIPAL_TTL_MS + 1000);
+      expect((await me(worker.key)).status).toBe(401);
+
+      const other = await makeAgent(account, 'worker');
+      const promoted = await call('PUT', `/v1/agents/${other.id}`, account.adminKey, { role: 'coordinator' });
+      expect(promoted.status).toBe(200);
+      expect(promoted.body.role).toBe('coordinator');
+      const deactivated = await call('PUT', `/v1/agents/${other.id}`, account.adminKey, { active: false });
+      expect(deactivated.status).toBe(200);
+      expect((await agentRow(other.id))?.active).toBe(false);
+      const deleted = await call('DELETE', `/v1/agents/${other.id}`, account.adminKey);
+      expect(deleted.status).toBe(200);
+      expect(await agentRow(other.id)).toBeUndefined();
+    } finally {
+      logged.mockRestore();
+    }
+  });
+});
