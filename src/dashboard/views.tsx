@@ -70,6 +70,7 @@ export const SignInPage: FC<{ message?: string; email?: string; next: string }> 
   <Layout title="Sign in" narrow>
     <div class="panel">
       <h1>Sign in to Delega</h1>
+      {next.startsWith('/authorize') ? <p>An app wants to connect to Delega as one of your agents. Sign in first.</p> : null}
       {message ? <p role="status">{message}</p> : <p class="muted">We email you a link that signs you in. No password.</p>}
       <form method="post" action="/app/sign-in">
         <label for="email">Email</label>

@@ -97,6 +97,7 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
       const signInUrl = new URL(page.url());
       expect(signInUrl.pathname).toBe('/app/sign-in');
       expect(signInUrl.searchParams.get('next')).toBe(authorize.slice(base.length));
+      expect(await page.textContent('body')).toContain('An app wants to connect to Delega as one of your agents.');
       await page.fill('input[name=email]', HUMAN);
       await page.click('button[type=submit]');
       await expect(page.getByRole('status').innerText()).resolves.toContain('sign-in link is on its way');
