@@ -23,7 +23,7 @@ export const MCP_METHODS_WITHOUT_ROUTE: Partial<Record<McpMethod, string>> = {
   createIngressSource: 'ingress sources (POST /ingress-sources): driven in mcp-automations-ingress.test.ts',
   updateIngressSource: 'ingress sources (PUT /ingress-sources/{id}): driven in mcp-automations-ingress.test.ts',
   deleteIngressSource: 'ingress sources (DELETE /ingress-sources/{id}): driven in mcp-automations-ingress.test.ts',
-  searchContext: 'recall (GET /context/search): its route is tested in test/recall; not driven through the client yet',
+  searchContext: 'recall (GET /context/search): driven in recurrences.test.ts, and over stdio in both modes in mcp-server.test.ts',
 };
 
 /** Client methods the client itself refuses outside hosted mode, before any request. */
