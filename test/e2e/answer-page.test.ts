@@ -3,18 +3,15 @@
  * link (dev mailbox); headless Debian chromium opens it, sees the question and its options, picks
  * one, and the answer lands on the task. Skips, saying so, only when chromium is not installed.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from './browser';
 import { http, startDevServer, type DevServer } from './harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`SKIPPING the answer-page browser test: ${CHROMIUM} is not installed (run scripts/install-chromium.sh as root).`);
-}
+const hasChromium = chromiumAvailable('answer-page');
 
 describe.skipIf(!hasChromium)('decision answer page in headless Chromium', () => {
   let server: DevServer;
@@ -28,7 +25,7 @@ describe.skipIf(!hasChromium)('decision answer page in headless Chromium', () =>
       chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: CHROMIUM_ARGS,
       }),
     ]);
   });

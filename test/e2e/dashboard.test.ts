@@ -5,18 +5,15 @@
  * evidence, creates an agent and uses its key, reads a webhook's delivery log and redelivers,
  * signs out; a second account sees none of it. Saves the board's screenshot to docs/board.png.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from './browser';
 import { freePort, http, startDevServer, type DevServer } from './harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`SKIPPING the dashboard browser test: ${CHROMIUM} is not installed (run scripts/install-chromium.sh as root).`);
-}
+const hasChromium = chromiumAvailable('dashboard');
 
 const DOCS = resolve(import.meta.dirname, '../../docs');
 
@@ -46,7 +43,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
       chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: CHROMIUM_ARGS,
       }),
     ]);
   });

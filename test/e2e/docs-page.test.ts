@@ -3,18 +3,15 @@
  * request kept to the Worker's own origin (anything else is blocked and recorded), its scripts
  * are served by the Worker's static assets, and the page carries a CSP that allows only 'self'.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from './browser';
 import { startDevServer, type DevServer } from './harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`SKIPPING the /docs browser test: ${CHROMIUM} is not installed (run scripts/install-chromium.sh as root).`);
-}
+const hasChromium = chromiumAvailable('/docs');
 
 describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
   let server: DevServer;
@@ -28,7 +25,7 @@ describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
       chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: CHROMIUM_ARGS,
       }),
     ]);
   });
