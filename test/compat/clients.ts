@@ -5,7 +5,8 @@
  *   dev server, `/api` mode is the dev server's own URL;
  * - the MCP server and the CLI, built (`npm install && npm run build`) in a temporary copy, once
  *   per source version, and run as subprocesses;
- * - the Python SDK from source on PYTHONPATH (its sync client needs only the standard library).
+ * - the Python SDK from source on PYTHONPATH (its sync client needs only the standard library;
+ *   `AsyncDelega` needs httpx, so it runs with the first interpreter that can import it).
  *
  * The clients' sources live beside the checkout (`../shared/clients`, or `DELEGA_CLIENTS_DIR`);
  * where they are absent, `clientsMissing` says why and suites skip.
@@ -28,6 +29,21 @@ export const clientsMissing: string | null = existsSync(join(CLIENTS_DIR, 'deleg
 
 /** Why the Python SDK cannot run here (no python3), or null. */
 export const pythonMissing: string | null = clientsMissing ?? (spawnSync('python3', ['--version']).status === 0 ? null : 'python3 is not installed: the Python SDK is not checked');
+
+/**
+ * An interpreter that can import httpx (Debian's `python3-httpx` is for `/usr/bin/python3`, which
+ * a pyenv `python3` on PATH may shadow), or why there is none: then only `AsyncDelega` is skipped.
+ */
+export const asyncPython: { bin: string; missing: null } | { bin: null; missing: string } = (() => {
+  if (pythonMissing) return { bin: null, missing: pythonMissing };
+  const tried: string[] = [];
+  for (const bin of ['/usr/bin/python3', 'python3']) {
+    const probe = spawnSync(bin, ['-c', 'import httpx, sys; print(httpx.__version__, sys.version.split()[0])'], { encoding: 'utf8' });
+    if (probe.status === 0) return { bin, missing: null };
+    tried.push(`${bin}: ${probe.error ? probe.error.message : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`)}`);
+  }
+  return { bin: null, missing: `no python3 here can import httpx (${tried.join('; ')}); install python3-httpx (scripts/install-python-httpx.sh) or pip install httpx` };
+})();
 
 // ── MCP client (source) ──
 
@@ -280,12 +296,41 @@ globalThis.fetch = (input, init) => { const url = typeof input === 'string' ? in
  * Runs a Python snippet with the SDK importable (`from delega import Delega`) and `client`
  * bound to `Delega(api_key=key, base_url=baseUrl)`. The snippet assigns `out`; its JSON is returned.
  */
-export async function runPython<T = any>(code: string, opts: { baseUrl: string; key: string; env?: Record<string, string> }): Promise<T> {
+export async function runPython<T = any>(code: string, opts: PythonRun): Promise<T> {
+  return runPythonScript<T>('python3', `client = Delega(api_key=os.environ["DELEGA_API_KEY"], base_url=os.environ["DELEGA_BASE_URL"])\n${code}`, opts);
+}
+
+/**
+ * Runs a snippet inside `async with AsyncDelega(api_key=key, base_url=baseUrl) as client:` under
+ * `asyncio.run`, with the interpreter that has httpx; the snippet awaits the client and assigns `out`.
+ */
+export async function runAsyncPython<T = any>(code: string, opts: PythonRun): Promise<T> {
+  if (asyncPython.bin === null) throw new Error(asyncPython.missing);
+  const body = code.split('\n').map((line) => `        ${line}`).join('\n');
+  const script = [
+    'import asyncio',
+    'from delega import AsyncDelega',
+    'async def main():',
+    '    out = None',
+    '    async with AsyncDelega(api_key=os.environ["DELEGA_API_KEY"], base_url=os.environ["DELEGA_BASE_URL"]) as client:',
+    body,
+    '    return out',
+    'out = asyncio.run(main())',
+  ].join('\n');
+  return runPythonScript<T>(asyncPython.bin, script, opts);
+}
+
+interface PythonRun {
+  baseUrl: string;
+  key: string;
+  env?: Record<string, string>;
+}
+
+async function runPythonScript<T>(bin: string, code: string, opts: PythonRun): Promise<T> {
   const prelude = [
     'import json, os, sys',
     'from dataclasses import asdict, is_dataclass',
     'from delega import Delega',
-    'client = Delega(api_key=os.environ["DELEGA_API_KEY"], base_url=os.environ["DELEGA_BASE_URL"])',
     'def plain(v):',
     '    if is_dataclass(v): return asdict(v)',
     '    if isinstance(v, list): return [plain(x) for x in v]',
@@ -303,7 +348,7 @@ export async function runPython<T = any>(code: string, opts: { baseUrl: string; 
     DELEGA_BASE_URL: opts.baseUrl,
     ...opts.env,
   };
-  const result = await run('python3', ['-c', script], { env, timeoutMs: 60_000 });
+  const result = await run(bin, ['-c', script], { env, timeoutMs: 60_000 });
   if (result.code !== 0) throw new Error(`python failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
   const lastLine = result.stdout.trim().split('\n').pop() ?? 'null';
   return JSON.parse(lastLine) as T;
