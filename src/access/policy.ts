@@ -44,25 +44,32 @@ const ADMIN: readonly Kind[] = ['admin'];
 const RESTRICTED_ONLY: readonly Kind[] = ['restricted'];
 
 /**
- * The standing on a task a task write needs. `owner` writes (delete, reassign, rewrite what the
- * task asks, delegate, reopen) belong to its creator and its assignee; `work` writes (context,
- * subtasks, links, complete) also to the holder of a live claim. A claim is never ownership.
- * Admins (not restricted keys) stand as owners of every task of the account.
+ * The standing on its target (a task, an agent, a comment) a write needs. `owner` writes to a
+ * task (delete, reassign, rewrite what the task asks, delegate, reopen) belong to its creator and
+ * its assignee; `work` writes (context, subtasks, links, complete) also to the holder of a live
+ * claim. A claim is never ownership. `self`: an agent's own profile and key; `author`: a comment.
+ * Admins (not restricted keys) stand on every target of the account.
  */
-export type Standing = 'owner' | 'work';
-/** The task relations that give each standing, evaluated by task-access.ts (rows and SQL). */
-export type Relation = 'creator' | 'assignee' | 'live_claim';
+export type Standing = 'owner' | 'work' | 'self' | 'author';
+/** The relations that give each standing; the domain finds which hold (task-access.ts for tasks: rows and SQL). */
+export type Relation = 'creator' | 'assignee' | 'live_claim' | 'self' | 'author';
+/** What a standing is held on: the field of /v1/capabilities that names it. */
+export type Target = 'task' | 'agent' | 'comment';
 export const STANDINGS = {
-  owner: { relations: ['creator', 'assignee'], adminAlways: true, describe: 'its creator or assignee; admin: any task' },
-  work: { relations: ['creator', 'assignee', 'live_claim'], adminAlways: true, describe: 'its creator, its assignee or the holder of a live claim; admin: any task' },
-} as const satisfies Record<Standing, { relations: readonly Relation[]; adminAlways: boolean; describe: string }>;
+  owner: { on: 'task', relations: ['creator', 'assignee'], adminAlways: true, describe: 'its creator or assignee; admin: any task' },
+  work: { on: 'task', relations: ['creator', 'assignee', 'live_claim'], adminAlways: true, describe: 'its creator, its assignee or the holder of a live claim; admin: any task' },
+  self: { on: 'agent', relations: ['self'], adminAlways: true, describe: 'the calling agent itself; admin: any agent of the account' },
+  author: { on: 'comment', relations: ['author'], adminAlways: true, describe: 'the comment’s author; admin: any comment of the account' },
+} as const satisfies Record<Standing, { on: Target; relations: readonly Relation[]; adminAlways: boolean; describe: string }>;
 
 interface Rule {
   kinds: readonly Kind[];
   /** How the answer is narrowed for the caller; shown in /v1/capabilities. */
   scope: string;
-  /** For writes to one task: the standing on that task the caller needs (else 403 TASK_NOT_OWNED). */
-  task?: Standing;
+  /** For writes to one target: the standing on it the caller needs (else 403). */
+  standing?: Standing;
+  /** Served by the routes of another operation: a request to them that does this needs this too. */
+  via?: string;
 }
 
 const TASK_SCOPE =
@@ -82,9 +89,10 @@ export const ACCESS = {
   'agents.list': { kinds: OVERSEERS, scope: 'agents of the account' },
   'agents.read': { kinds: FULL, scope: 'worker: itself; coordinator and admin: agents of the account' },
   'agents.create': { kinds: ADMIN, scope: 'the account' },
-  'agents.update': { kinds: FULL, scope: 'own display_name and description; admin: any agent, slug and role' },
-  'agents.delete': { kinds: ADMIN, scope: 'agents of the account, except the recovery agent, itself, the last active agent, and agents tasks reference' },
-  'agents.rotate_key': { kinds: FULL, scope: 'own key; admin: any agent of the account' },
+  'agents.update': { kinds: FULL, scope: 'display_name and description of the calling agent; admin: of any agent of the account', standing: 'self' },
+  'agents.manage': { kinds: ADMIN, scope: 'name, role and active state of agents of the account (PUT/PATCH /agents/{id} with any of them), never demoting or deactivating itself or the recovery agent', via: 'agents.update' },
+  'agents.delete': { kinds: ADMIN, scope: 'agents of the account, except the recovery agent, itself, the last active agent, and agents that tasks, recurrences, automation rules or ingress sources reference' },
+  'agents.rotate_key': { kinds: FULL, scope: 'the calling agent’s own key; admin: any agent of the account', standing: 'self' },
   'agents.runs': { kinds: FULL, scope: 'worker: its own runs; coordinator and admin: any agent of the account' },
 
   'projects.list': { kinds: ALL, scope: 'restricted: its sandbox project; full: projects of the account' },
@@ -96,22 +104,22 @@ export const ACCESS = {
   'tasks.list': { kinds: ALL, scope: TASK_SCOPE },
   'tasks.read': { kinds: ALL, scope: TASK_SCOPE },
   'tasks.create': { kinds: ALL, scope: 'restricted: pinned to its sandbox project, no assignment to other agents' },
-  'tasks.update': { kinds: ALL, scope: OWNER_SCOPE, task: 'owner' },
-  'tasks.delete': { kinds: FULL, scope: OWNER_SCOPE, task: 'owner' },
-  'tasks.complete': { kinds: ALL, scope: WORK_SCOPE, task: 'work' },
-  'tasks.uncomplete': { kinds: ALL, scope: OWNER_SCOPE, task: 'owner' },
-  'tasks.delegate': { kinds: FULL, scope: OWNER_SCOPE, task: 'owner' },
+  'tasks.update': { kinds: ALL, scope: OWNER_SCOPE, standing: 'owner' },
+  'tasks.delete': { kinds: FULL, scope: OWNER_SCOPE, standing: 'owner' },
+  'tasks.complete': { kinds: ALL, scope: WORK_SCOPE, standing: 'work' },
+  'tasks.uncomplete': { kinds: ALL, scope: OWNER_SCOPE, standing: 'owner' },
+  'tasks.delegate': { kinds: FULL, scope: OWNER_SCOPE, standing: 'owner' },
   'tasks.chain': { kinds: FULL, scope: TASK_SCOPE },
   'tasks.children': { kinds: FULL, scope: TASK_SCOPE },
   'tasks.context.read': { kinds: FULL, scope: TASK_SCOPE },
-  'tasks.context.write': { kinds: FULL, scope: WORK_SCOPE, task: 'work' },
+  'tasks.context.write': { kinds: FULL, scope: WORK_SCOPE, standing: 'work' },
   'tasks.subtasks.read': { kinds: FULL, scope: TASK_SCOPE },
-  'tasks.subtasks.write': { kinds: FULL, scope: WORK_SCOPE, task: 'work' },
+  'tasks.subtasks.write': { kinds: FULL, scope: WORK_SCOPE, standing: 'work' },
   'tasks.comments.read': { kinds: ALL, scope: TASK_SCOPE },
   'tasks.comments.write': { kinds: ALL, scope: `${TASK_SCOPE}; coordinators may comment on any account task` },
-  'tasks.comments.delete': { kinds: FULL, scope: 'the comment’s author; admin: any comment' },
+  'tasks.comments.delete': { kinds: FULL, scope: `comments on ${TASK_SCOPE}; only ${STANDINGS.author.describe}`, standing: 'author' },
   'tasks.links.read': { kinds: ALL, scope: TASK_SCOPE },
-  'tasks.links.write': { kinds: ALL, scope: WORK_SCOPE, task: 'work' },
+  'tasks.links.write': { kinds: ALL, scope: WORK_SCOPE, standing: 'work' },
   'tasks.dedup': { kinds: FULL, scope: `open tasks, ${TASK_SCOPE}` },
 
   'context.search': { kinds: FULL, scope: `context entries of ${TASK_SCOPE}` },
@@ -155,17 +163,35 @@ export const ACCESS = {
 export type Operation = keyof typeof ACCESS;
 export const OPERATIONS = Object.keys(ACCESS) as Operation[];
 
-/** The standing on a task `op` needs, if it writes to one task. */
+/** The standing on its target `op` needs, if it writes to one target. */
 export function standingFor(op: Operation): Standing | undefined {
-  return (ACCESS[op] as Rule).task;
+  return (ACCESS[op] as Rule).standing;
+}
+
+/** The operation whose routes serve `op`, if it has none of its own. */
+export function servedVia(op: Operation): Operation | undefined {
+  return (ACCESS[op] as Rule).via as Operation | undefined;
 }
 
 export function isAllowed(p: Pick<Principal, 'mode' | 'role'>, op: Operation): boolean {
   return (ACCESS[op].kinds as readonly Kind[]).includes(kindOf(p));
 }
 
-/** Throws the 403 the caller should see when the table refuses the operation. */
-export function authorize(p: Principal, op: Operation): void {
+/** Whether `p` stands on every target of the account for `op` without holding a relation (admins). */
+export function standsOnAny(p: Pick<Principal, 'mode' | 'role'>, op: Operation): boolean {
+  const standing = standingFor(op);
+  return standing !== undefined && STANDINGS[standing].adminAlways && p.role === 'admin' && p.mode !== 'restricted';
+}
+
+/** Whether `p` has the standing `op` needs on a target, given the relations the domain found to hold. */
+export function standsOn(p: Pick<Principal, 'mode' | 'role'>, op: Operation, holds: Partial<Record<Relation, boolean>>): boolean {
+  const standing = standingFor(op);
+  if (standing === undefined || standsOnAny(p, op)) return true;
+  return (STANDINGS[standing].relations as readonly Relation[]).some((r) => holds[r] === true);
+}
+
+/** Throws the 403 the caller should see when the table refuses the operation; `what` names it in the message. */
+export function authorize(p: Principal, op: Operation, what = 'This operation'): void {
   if (isAllowed(p, op)) return;
   const rule = ACCESS[op];
   if (p.mode === 'restricted') {
@@ -179,7 +205,47 @@ export function authorize(p: Principal, op: Operation): void {
     throw new ApiError(403, 'NOT_RESTRICTED', 'This operation is only for restricted keys awaiting a human claim; this account is already claimed.');
   }
   const needs = (rule.kinds as readonly Kind[]).filter((k) => k !== 'restricted').join(' or ');
-  throw new ApiError(403, 'INSUFFICIENT_ROLE', `This operation needs an agent with role ${needs}; this agent's role is ${p.role}.`);
+  throw new ApiError(403, 'INSUFFICIENT_ROLE', `${what} needs an agent with role ${needs}; this agent's role is ${p.role}.`);
+}
+
+const STANDING_REFUSALS: Record<'self' | 'author', [code: string, message: string]> = {
+  self: ['INSUFFICIENT_ROLE', 'Only an admin may do this to another agent; any agent may do it to itself.'],
+  author: ['COMMENT_NOT_OWNED', 'Only the comment’s author or an admin can delete it.'],
+};
+
+/**
+ * The table's verdict on one agent or comment: the kinds first, then the standing from the
+ * relations the domain found (`{ self: id === p.agentId }`). Task writes answer TASK_NOT_OWNED
+ * through task-access.ts, which evaluates the same standings in SQL too.
+ */
+export function authorizeOn(p: Principal, op: Operation, holds: Partial<Record<Relation, boolean>>): void {
+  authorize(p, op);
+  if (standsOn(p, op, holds)) return;
+  const standing = standingFor(op);
+  const [code, message] = standing === 'self' || standing === 'author' ? STANDING_REFUSALS[standing] : ['TASK_NOT_OWNED', `Only ${STANDINGS[standing!].describe} may do this.`];
+  throw new ApiError(403, code, message);
+}
+
+/** One operation as /v1/capabilities shows it to one key. */
+export interface Capability {
+  allowed: boolean;
+  scope: string;
+  /** The standing the operation needs on its target, under the target's name. */
+  task?: 'owner' | 'work';
+  agent?: 'self';
+  comment?: 'author';
+  /** With a standing: whether this key may do it to every target of the account, standing or not (admins). */
+  any_target?: boolean;
+}
+
+export function capabilityOf(p: Pick<Principal, 'mode' | 'role'>, op: Operation): Capability {
+  const allowed = isAllowed(p, op);
+  const standing = standingFor(op);
+  return {
+    allowed,
+    scope: ACCESS[op].scope,
+    ...(standing ? { [STANDINGS[standing].on]: standing, any_target: allowed && standsOnAny(p, op) } : {}),
+  } as Capability;
 }
 
 /** The capability matrix for one key, straight from the table. */
@@ -189,13 +255,8 @@ export function capabilities(p: Principal) {
     account_id: p.accountId,
     mode: p.mode,
     role: p.role,
-    operations: Object.fromEntries(
-      OPERATIONS.map((op) => {
-        const task = standingFor(op);
-        return [op, { allowed: isAllowed(p, op), scope: ACCESS[op].scope, ...(task ? { task } : {}) }];
-      }),
-    ) as Record<Operation, { allowed: boolean; scope: string; task?: Standing }>,
-    /** What each task standing means, for the `task` field of an operation. */
+    operations: Object.fromEntries(OPERATIONS.map((op) => [op, capabilityOf(p, op)])) as Record<Operation, Capability>,
+    /** What each standing means, for the `task`, `agent` and `comment` fields of an operation. */
     task_standings: Object.fromEntries(Object.entries(STANDINGS).map(([name, s]) => [name, s.describe])) as Record<Standing, string>,
   };
 }

@@ -6,10 +6,10 @@ import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
 import { accounts, agents, tasks } from '../db/schema';
-import { ApiError, conflict, notFound } from '../platform/errors';
+import { conflict, notFound } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
-import type { Principal, Role } from '../access/policy';
+import { authorizeOn, standsOn, type Principal, type Role } from '../access/policy';
 import { issueKey } from '../access/api-keys';
 import { insertUnderLimit, limitReached } from '../db/plan-limits';
 import { sqlBatch } from '../db/sql-batch';
@@ -127,14 +127,9 @@ export interface UpdateAgentInput {
 
 export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, id: string, input: UpdateAgentInput, now: number): Promise<AgentJson> {
   const row = await visibleAgent(db, p, id);
-  const isAdmin = p.role === 'admin';
-  if (!isAdmin && id !== p.agentId) {
-    throw new ApiError(403, 'INSUFFICIENT_ROLE', 'Only admin agents can edit other agents');
-  }
-  const adminFields = (['name', 'role', 'active'] as const).filter((f) => input[f] !== undefined);
-  if (!isAdmin && adminFields.length > 0) {
-    throw new ApiError(403, 'INSUFFICIENT_ROLE', `Only admin agents can change ${adminFields.join(', ')}; you may edit your own display_name and description`);
-  }
+  // Name, role and active state are agents.manage; the profile is agents.update, on itself.
+  const managed = (['name', 'role', 'active'] as const).filter((f) => input[f] !== undefined);
+  authorizeOn(p, managed.length > 0 ? 'agents.manage' : 'agents.update', { self: id === p.agentId });
   const defaultId = await defaultAgentOf(db, p.accountId);
   if (id === defaultId && ((input.role !== undefined && input.role !== 'admin') || input.active === false)) {
     throw conflict('AGENT_IS_RECOVERY', 'The recovery (default) agent must stay an active admin');
@@ -159,11 +154,10 @@ export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, i
 }
 
 export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: string, p: Principal, id: string, now: number): Promise<AgentJson> {
-  if (id !== p.agentId && p.role !== 'admin') {
-    // Coordinators see the directory but may only rotate their own key.
-    await visibleAgent(db, p, id);
-    throw new ApiError(403, 'INSUFFICIENT_ROLE', 'Only admin agents can rotate other agents’ keys');
-  }
+  const self = id === p.agentId;
+  // An agent the caller cannot see is a 404 before it is a 403 (admins see every agent).
+  if (!standsOn(p, 'agents.rotate_key', { self })) await visibleAgent(db, p, id);
+  authorizeOn(p, 'agents.rotate_key', { self });
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
   const isTarget = and(eq(agents.id, id), eq(agents.accountId, p.accountId));

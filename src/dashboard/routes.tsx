@@ -371,19 +371,19 @@ const pages = new Hono<DashboardBindings>()
     return render(c, <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: true }} />);
   })
   .post('/agents/:id/role', async (c) => {
-    const p = principal(c, 'agents.update');
+    const p = principal(c, 'agents.manage');
     const form = await formOf(c);
     const role = parse(ROLE, one(form, 'role'));
     await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { role }, Date.now());
     return c.redirect('/app/agents', 303);
   })
   .post('/agents/:id/deactivate', async (c) => {
-    const p = principal(c, 'agents.update');
+    const p = principal(c, 'agents.manage');
     await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { active: false }, Date.now());
     return c.redirect('/app/agents', 303);
   })
   .post('/agents/:id/activate', async (c) => {
-    const p = principal(c, 'agents.update');
+    const p = principal(c, 'agents.manage');
     await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { active: true }, Date.now());
     return c.redirect('/app/agents', 303);
   })

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { database, type Db } from '../db/client';
-import { authorize, isAllowed, kindOf, type Kind, type Operation, type Principal } from '../access/policy';
+import { authorize, isAllowed, type Operation, type Principal } from '../access/policy';
 import { createAgent, deleteAgent, listAgents, updateAgent } from '../accounts/agents';
 import { claimerOf, claimRefusal, heartbeat, LEASE_SECONDS, release, setSessionState } from '../work-queue/claims';
 import { readTask } from '../tasks/tasks';
@@ -63,11 +63,6 @@ export interface Tool<Shape extends z.ZodRawShape = z.ZodRawShape> {
   description: string;
   /** The operation of the authorisation table; a key that may not perform it does not see the tool. */
   operation: Operation;
-  /**
-   * Narrower than the operation, where the domain refuses part of it to some kinds: set_agent_role
-   * is agents.update, whose role change only admins may make.
-   */
-  onlyFor?: readonly Kind[];
   input: Shape;
   run(t: ToolContext, args: z.infer<z.ZodObject<Shape>>): Promise<string>;
 }
@@ -620,8 +615,7 @@ const registerAgentTool = defineTool({
 
 const setAgentRoleTool = defineTool({
   name: 'set_agent_role',
-  operation: 'agents.update',
-  onlyFor: ['admin'],
+  operation: 'agents.manage',
   description: "Set an agent's role (admin): worker, coordinator or admin.",
   input: {
     agent_id: id.describe('The agent id'),
@@ -962,15 +956,14 @@ const deleteIngressSourceTool = defineTool({
   },
 });
 
-/** Whether the key may use the tool: the authorisation table's verdict, narrowed by `onlyFor`. */
+/** Whether the key may use the tool: the authorisation table's verdict. */
 export function mayUse(p: Principal, tool: Tool): boolean {
-  return isAllowed(p, tool.operation) && (!tool.onlyFor || tool.onlyFor.includes(kindOf(p)));
+  return isAllowed(p, tool.operation);
 }
 
-/** Throws the refusal for a tool the key may not use: the table's own, or the narrowing's. */
+/** Throws the table's refusal for a tool the key may not use, naming the tool. */
 export function authorizeTool(p: Principal, tool: Tool): void {
-  authorize(p, tool.operation);
-  if (!mayUse(p, tool)) throw new ApiError(403, 'INSUFFICIENT_ROLE', `${tool.name} needs an agent with role ${tool.onlyFor!.join(' or ')}; this agent's role is ${p.role}.`);
+  authorize(p, tool.operation, tool.name);
 }
 
 /** Every tool, in the order tools/list shows them. */

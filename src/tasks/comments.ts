@@ -5,10 +5,10 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { comments, tasks } from '../db/schema';
-import { ApiError, notFound } from '../platform/errors';
+import { notFound } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
-import type { Principal } from '../access/policy';
+import { authorizeOn, type Principal } from '../access/policy';
 import { assertCanRead } from './task-access';
 import type { TaskRow } from './task-json';
 
@@ -74,8 +74,6 @@ export async function deleteComment(db: Db, p: Principal, taskId: string, id: st
   assertCanRead(p, task[0]);
   const comment = found[0];
   if (!comment) throw notFound('comment');
-  if (comment.agentId !== p.agentId && p.role !== 'admin') {
-    throw new ApiError(403, 'COMMENT_NOT_OWNED', 'Only the comment’s author or an admin can delete it');
-  }
+  authorizeOn(p, 'tasks.comments.delete', { author: comment.agentId === p.agentId });
   await db.delete(comments).where(and(eq(comments.id, id), eq(comments.taskId, taskId)));
 }

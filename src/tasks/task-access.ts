@@ -6,7 +6,7 @@
 import { and, eq, or, sql, type SQL } from 'drizzle-orm';
 import { tasks } from '../db/schema';
 import { ApiError, notFound } from '../platform/errors';
-import { STANDINGS, standingFor, type Operation, type Principal, type Relation } from '../access/policy';
+import { STANDINGS, standingFor, standsOn, type Operation, type Principal, type Relation } from '../access/policy';
 import { isoSeconds } from '../platform/time';
 import { hasLiveClaim, type TaskRow } from './task-json';
 
@@ -42,16 +42,13 @@ export function canSee(p: Principal, row: TaskRow): boolean {
   return true;
 }
 
-/** Whether `p` has the standing on `row` that `op` needs (access.ts says which relations give it). */
+/** Whether `p` has the standing on `row` that `op` needs (the table in policy.ts decides which relations give it). */
 export function standsFor(p: Principal, op: Operation, row: TaskRow, now: number): boolean {
-  const standing = STANDINGS[standingFor(op) ?? 'owner'];
-  if (standing.adminAlways && p.role === 'admin' && p.mode !== 'restricted') return true;
-  const holds: Record<Relation, boolean> = {
+  return standsOn(p, op, {
     creator: row.createdByAgentId === p.agentId,
     assignee: row.assignedToAgentId === p.agentId,
     live_claim: row.claimedByAgentId === p.agentId && hasLiveClaim(row, now),
-  };
-  return (standing.relations as readonly Relation[]).some((r) => holds[r]);
+  });
 }
 
 /**
@@ -62,12 +59,12 @@ export function writableBy(p: Principal, op: Operation, now: number, t: string):
   const a = sql.raw(t);
   const inAccount = sql`${a}.account_id = ${p.accountId}`;
   const standing = STANDINGS[standingFor(op) ?? 'owner'];
-  const relations: Record<Relation, SQL> = {
+  const relations: Partial<Record<Relation, SQL>> = {
     creator: sql`${a}.created_by_agent_id = ${p.agentId}`,
     assignee: sql`${a}.assigned_to_agent_id = ${p.agentId}`,
     live_claim: sql`(${a}.claimed_by_agent_id = ${p.agentId} and ${a}.lease_expires_at > ${isoSeconds(now)})`,
   };
-  const stands = sql`(${sql.join((standing.relations as readonly Relation[]).map((r) => relations[r]), sql` or `)})`;
+  const stands = sql`(${sql.join((standing.relations as readonly Relation[]).map((r) => relations[r]!), sql` or `)})`;
   if (p.mode === 'restricted') {
     return sql`(${inAccount} and ${a}.created_by_agent_id = ${p.agentId} and ${a}.project_id = ${p.sandboxProjectId ?? '∅'} and ${stands})`;
   }
