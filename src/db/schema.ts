@@ -113,24 +113,32 @@ export const emailCodes = sqliteTable(
  * Failed one-time codes per account, across codes and purposes: past a threshold the account's
  * codes are locked for a while, doubling with each lockout (see one-time-codes.ts).
  */
-export const codeLockouts = sqliteTable('code_lockouts', {
-  accountId: text('account_id').primaryKey().references(() => accounts.id),
-  /** Wrong codes since the last lockout or success. */
-  failures: integer('failures').notNull().default(0),
-  /** Lockouts so far without a success in between: the next lasts base × 2^lockouts. */
-  lockouts: integer('lockouts').notNull().default(0),
-  lockedUntil: text('locked_until'),
-  updatedAt: text('updated_at').notNull(),
-});
+export const codeLockouts = sqliteTable(
+  'code_lockouts',
+  {
+    accountId: text('account_id').primaryKey().references(() => accounts.id),
+    /** Wrong codes since the last lockout or success. */
+    failures: integer('failures').notNull().default(0),
+    /** Lockouts so far without a success in between: the next lasts base × 2^lockouts. */
+    lockouts: integer('lockouts').notNull().default(0),
+    lockedUntil: text('locked_until'),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [index('code_lockouts_updated_idx').on(t.updatedAt)],
+);
 
 /** Stripe events already applied, by Stripe's event id: a redelivered or replayed event is acknowledged and ignored. */
-export const stripeEvents = sqliteTable('stripe_events', {
-  id: text('id').primaryKey(),
-  type: text('type').notNull(),
-  /** This delivery's nonce: the plan update runs only for the delivery that recorded the event. */
-  receipt: text('receipt').notNull(),
-  receivedAt: text('received_at').notNull(),
-});
+export const stripeEvents = sqliteTable(
+  'stripe_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    /** This delivery's nonce: the plan update runs only for the delivery that recorded the event. */
+    receipt: text('receipt').notNull(),
+    receivedAt: text('received_at').notNull(),
+  },
+  (t) => [index('stripe_events_received_idx').on(t.receivedAt)],
+);
 
 /** Magic-link tokens for the human claim of an agent-first account. */
 export const claimTokens = sqliteTable(
@@ -472,7 +480,11 @@ export const automationRuns = sqliteTable(
     actions: text('actions').notNull(),
     createdAt: text('created_at').notNull(),
   },
-  (t) => [uniqueIndex('automation_runs_rule_event_unique').on(t.ruleId, t.eventId), index('automation_runs_rule_idx').on(t.ruleId, t.createdAt)],
+  (t) => [
+    uniqueIndex('automation_runs_rule_event_unique').on(t.ruleId, t.eventId),
+    index('automation_runs_rule_idx').on(t.ruleId, t.createdAt),
+    index('automation_runs_created_idx').on(t.createdAt),
+  ],
 );
 
 /**
@@ -491,7 +503,12 @@ export const automationEffects = sqliteTable(
     createdTaskId: text('created_task_id'),
     createdAt: text('created_at').notNull(),
   },
-  (t) => [index('automation_effects_origin_idx').on(t.originEventId), index('automation_effects_created_task_idx').on(t.createdTaskId)],
+  (t) => [
+    index('automation_effects_origin_idx').on(t.originEventId),
+    index('automation_effects_created_task_idx').on(t.createdTaskId),
+    /** The clean-up's read: effects that record no live task a rule made. */
+    index('automation_effects_expiry_idx').on(t.createdAt).where(sql`created_task_id is null`),
+  ],
 );
 
 /** Inbound connectors: signed public endpoints that turn external events into tasks (src/ingress). */
@@ -536,7 +553,11 @@ export const ingressDeliveries = sqliteTable(
     taskId: text('task_id'),
     createdAt: text('created_at').notNull(),
   },
-  (t) => [index('ingress_deliveries_source_idx').on(t.sourceId, t.createdAt), index('ingress_deliveries_signature_idx').on(t.sourceId, t.signatureSha256)],
+  (t) => [
+    index('ingress_deliveries_source_idx').on(t.sourceId, t.createdAt),
+    index('ingress_deliveries_signature_idx').on(t.sourceId, t.signatureSha256),
+    index('ingress_deliveries_created_idx').on(t.createdAt),
+  ],
 );
 
 /** Rendered dedupe keys per source (hashed): a retried delivery finds its task here. */

@@ -61,6 +61,16 @@ export const LIMIT_DEFAULTS = {
   WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
   /** Ended claim runs are deleted this long after they ended. */
   RUN_RETENTION_DAYS: 90,
+  /** Recorded Stripe event ids are deleted this long after they arrived; never under 30 days (Stripe retries and resends an event for up to 30 days). */
+  STRIPE_EVENT_RETENTION_DAYS: 90,
+  /** A code-lockout record (failure count and backoff) is deleted once its lock has ended and it has not changed for this long. */
+  CODE_LOCKOUT_RETENTION_DAYS: 7,
+  /** Automation effect keys are deleted this long after they were written; never under 15 days, so a redelivered event (a queue message lives at most 14 days) still finds them. */
+  AUTOMATION_EFFECT_RETENTION_DAYS: 30,
+  /** Automation run logs are deleted this long after the run; never under 15 days (a redelivery finds its run logged). */
+  AUTOMATION_RUN_RETENTION_DAYS: 30,
+  /** Ingress delivery logs are deleted this long after the delivery; never under 1 day (the replay check reads the last 5 minutes). */
+  INGRESS_DELIVERY_RETENTION_DAYS: 30,
   /** The clean-up deletes at most this many rows per statement, and at most CLEANUP_BATCHES_PER_RUN statements per table each minute. */
   CLEANUP_BATCH_ROWS: 500,
   CLEANUP_BATCHES_PER_RUN: 10,

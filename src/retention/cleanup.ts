@@ -2,21 +2,26 @@
  * What the service keeps, and for how long: a scheduled job deletes what has outlived its
  * retention (platform/config.ts). Idempotency records go when they expire (24 h), email codes a
  * while after they expire, webhook deliveries with their attempts a while after they finished,
- * and ended runs a while after they ended. Nothing live is touched: open runs, pending or retrying deliveries and
- * unexpired records stay. Each statement deletes at most CLEANUP_BATCH_ROWS rows through an
+ * ended runs a while after they ended, Stripe event ids, ended code lockouts, automation effect
+ * keys and run logs, and ingress delivery logs a while after they were written. Nothing live is
+ * touched: open runs, pending or retrying deliveries, current locks, unexpired records and the
+ * effects that record a task a rule made (how the rule knows never to react to it) stay. Each statement deletes at most CLEANUP_BATCH_ROWS rows through an
  * index, and each table gets at most CLEANUP_BATCHES_PER_RUN statements a run, so a backlog is
  * worked off over several minutes rather than in one long run.
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
-import { emailCodes, idempotencyKeys, runs, webhookAttempts, webhookDeliveries } from '../db/schema';
+import { automationEffects, automationRuns, codeLockouts, emailCodes, idempotencyKeys, ingressDeliveries, runs, stripeEvents, webhookAttempts, webhookDeliveries } from '../db/schema';
 import { toRawQuery } from '../db/sql-batch';
 import type { Env } from '../env';
-import { limit } from '../platform/config';
+import { limit, type LimitName } from '../platform/config';
 import { isoSeconds } from '../platform/time';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
+
+/** A retention in days from config, never under `floorDays` (what correctness needs, whatever the setting). */
+const retentionMs = (env: Env, name: LimitName, floorDays = 0) => Math.max(floorDays, limit(env, name)) * DAY_MS;
 
 /** One kind of expired record: the statements that delete up to `rows` of them (one transaction); the last one's changes count. */
 interface Sweep {
@@ -54,6 +59,39 @@ const SWEEPS: Sweep[] = [
     name: 'runs',
     statements: (rows, now, env) => [
       sql`delete from ${runs} where ${runs.id} in (select ${runs.id} from ${runs} where ${runs.endedAt} < ${isoSeconds(now - limit(env, 'RUN_RETENTION_DAYS') * DAY_MS)} limit ${rows})`,
+    ],
+  },
+  {
+    // Stripe retries and resends an event for up to 30 days: its id must still be here then.
+    name: 'stripe_events',
+    statements: (rows, now, env) => [
+      sql`delete from ${stripeEvents} where ${stripeEvents.id} in (select ${stripeEvents.id} from ${stripeEvents} where ${stripeEvents.receivedAt} < ${isoSeconds(now - retentionMs(env, 'STRIPE_EVENT_RETENTION_DAYS', 30))} limit ${rows})`,
+    ],
+  },
+  {
+    // Never a current lock; the backoff is forgotten with the record.
+    name: 'code_lockouts',
+    statements: (rows, now, env) => [
+      sql`delete from ${codeLockouts} where ${codeLockouts.accountId} in (select ${codeLockouts.accountId} from ${codeLockouts} where ${codeLockouts.updatedAt} < ${isoSeconds(now - retentionMs(env, 'CODE_LOCKOUT_RETENTION_DAYS'))} and (${codeLockouts.lockedUntil} is null or ${codeLockouts.lockedUntil} < ${isoSeconds(now)}) limit ${rows})`,
+    ],
+  },
+  {
+    // Keys that record a task a rule made stay while the task does (deleting the task clears the mark).
+    name: 'automation_effects',
+    statements: (rows, now, env) => [
+      sql`delete from ${automationEffects} where ${automationEffects.key} in (select ${automationEffects.key} from ${automationEffects} where created_task_id is null and ${automationEffects.createdAt} < ${isoSeconds(now - retentionMs(env, 'AUTOMATION_EFFECT_RETENTION_DAYS', 15))} limit ${rows})`,
+    ],
+  },
+  {
+    name: 'automation_runs',
+    statements: (rows, now, env) => [
+      sql`delete from ${automationRuns} where ${automationRuns.id} in (select ${automationRuns.id} from ${automationRuns} where ${automationRuns.createdAt} < ${isoSeconds(now - retentionMs(env, 'AUTOMATION_RUN_RETENTION_DAYS', 15))} limit ${rows})`,
+    ],
+  },
+  {
+    name: 'ingress_deliveries',
+    statements: (rows, now, env) => [
+      sql`delete from ${ingressDeliveries} where ${ingressDeliveries.id} in (select ${ingressDeliveries.id} from ${ingressDeliveries} where ${ingressDeliveries.createdAt} < ${isoSeconds(now - retentionMs(env, 'INGRESS_DELIVERY_RETENTION_DAYS', 1))} limit ${rows})`,
     ],
   },
 ];

@@ -8,7 +8,7 @@
 import { and, eq, getTableColumns, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db/client';
-import { accounts, agents, comments, projects, subtasks, taskContextHistory, taskLinks, tasks, usageCounters } from '../db/schema';
+import { accounts, agents, automationEffects, comments, projects, subtasks, taskContextHistory, taskLinks, tasks, usageCounters } from '../db/schema';
 import { ApiError, conflict, notFound } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
@@ -308,6 +308,8 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
     db.delete(comments).where(eq(comments.taskId, id)),
     db.delete(taskContextHistory).where(eq(taskContextHistory.taskId, id)),
     db.delete(taskLinks).where(eq(taskLinks.taskId, id)),
+    // The effect key stays (a redelivered event still finds it); the clean-up takes it once unmarked.
+    db.update(automationEffects).set({ createdTaskId: null }).where(eq(automationEffects.createdTaskId, id)),
     // A claim ends with its task; the run stays in the agent's history.
     endOpenRun(db, id, 'released', now),
     db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),

@@ -6,10 +6,10 @@
 import { createScheduledController, env } from 'cloudflare:test';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { emailCodes, idempotencyKeys, runs, webhookAttempts, webhookDeliveries } from '../../src/db/schema';
+import { automationEffects, automationRuns, codeLockouts, emailCodes, idempotencyKeys, ingressDeliveries, runs, stripeEvents, webhookAttempts, webhookDeliveries } from '../../src/db/schema';
 import worker from '../../src/index';
 import { isoSeconds } from '../../src/platform/time';
-import { db, makeAccount, unique } from '../helpers/fixtures';
+import { api, db, makeAccount, unique } from '../helpers/fixtures';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -71,6 +71,69 @@ describe('the scheduled clean-up', () => {
     await tick({ LIMIT_RUN_RETENTION_DAYS: '30', LIMIT_EMAIL_CODE_RETENTION_HOURS: '0.5' });
     expect((await left()).runs).toEqual([`${u}-run-old-open`]);
     expect((await left()).codes).toEqual([`${u}-code-used-live`]);
+  });
+
+  it('removes Stripe event ids, ended code lockouts, automation effects and runs, and ingress delivery logs past their retention, and nothing else', async () => {
+    const u = unique('r');
+    const [locked, ended, quietUnlocked, recent] = await Promise.all([makeAccount(), makeAccount(), makeAccount(), makeAccount()]);
+    const account = locked;
+    // Stripe event ids: 90 days by default, and never under 30 whatever the setting.
+    const event = (name: string, ageDays: number) => ({ id: `evt_${u}_${name}`, type: 'checkout.session.completed', receipt: 'r', receivedAt: at(-ageDays * DAY) });
+    await db().insert(stripeEvents).values([event('old', 91), event('kept', 89), event('month', 20)]);
+    // Code lockouts: gone a week after their last change once the lock has ended; a current lock stays however old.
+    const lockout = (accountId: string, updatedDaysAgo: number, lockedUntil: string | null) => ({ accountId, failures: 3, lockouts: 2, lockedUntil, updatedAt: at(-updatedDaysAgo * DAY) });
+    await db().insert(codeLockouts).values([
+      lockout(locked.accountId, 8, at(HOUR)),
+      lockout(ended.accountId, 8, at(-8 * DAY + 900_000)),
+      lockout(quietUnlocked.accountId, 8, null),
+      lockout(recent.accountId, 2, at(-2 * DAY + 900_000)),
+    ]);
+    // Automation effect keys: 30 days (never under 15), except those that mark a task a rule made while it lives.
+    const task = (await api('POST', '/v1/tasks', account.adminKey, { content: 'made by a rule' })).body.id as string;
+    const effect = (name: string, ageDays: number, createdTaskId: string | null = null) => ({
+      key: `${u}-eff-${name}`, originEventId: `evt-${u}-${name}`, ruleId: 'aut_x', accountId: account.accountId, createdTaskId, createdAt: at(-ageDays * DAY),
+    });
+    await db().insert(automationEffects).values([effect('old', 31), effect('kept', 29), effect('fortnight', 10), effect('made-task', 40, task)]);
+    // Automation run logs and ingress delivery logs: 30 days.
+    const automationRun = (name: string, ageDays: number) => ({
+      id: `${u}-arn-${name}`, ruleId: 'aut_x', accountId: account.accountId, eventId: `evt-${u}-${name}`, event: 'task.created', taskId: null, hop: 0, status: 'succeeded' as const, actions: '[]', createdAt: at(-ageDays * DAY),
+    });
+    await db().insert(automationRuns).values([automationRun('old', 31), automationRun('kept', 29)]);
+    const ingress = (name: string, ageDays: number) => ({
+      id: `${u}-idv-${name}`, sourceId: 'ing_x', accountId: account.accountId, outcome: 'created', statusCode: 201, bodySha256: 'h', bodyBytes: 2, signatureSha256: null, taskId: null, createdAt: at(-ageDays * DAY),
+    });
+    await db().insert(ingressDeliveries).values([ingress('old', 31), ingress('kept', 29)]);
+
+    const left = async () => ({
+      stripe: ids(await db().select({ id: stripeEvents.id }).from(stripeEvents).where(inArray(stripeEvents.id, ['old', 'kept', 'month'].map((n) => `evt_${u}_${n}`)))),
+      lockouts: (await db().select({ id: codeLockouts.accountId }).from(codeLockouts).where(inArray(codeLockouts.accountId, [locked, ended, quietUnlocked, recent].map((a) => a.accountId)))).map((r) => r.id).sort(),
+      effects: (await db().select({ key: automationEffects.key }).from(automationEffects).where(inArray(automationEffects.accountId, [account.accountId]))).map((r) => r.key).sort(),
+      automationRuns: ids(await db().select({ id: automationRuns.id }).from(automationRuns).where(inArray(automationRuns.accountId, [account.accountId]))),
+      ingress: ids(await db().select({ id: ingressDeliveries.id }).from(ingressDeliveries).where(inArray(ingressDeliveries.accountId, [account.accountId]))),
+    });
+
+    await tick();
+    expect(await left()).toEqual({
+      stripe: [`evt_${u}_kept`, `evt_${u}_month`],
+      lockouts: [locked.accountId, recent.accountId].sort(),
+      effects: [`${u}-eff-fortnight`, `${u}-eff-kept`, `${u}-eff-made-task`],
+      automationRuns: [`${u}-arn-kept`],
+      ingress: [`${u}-idv-kept`],
+    });
+
+    // Settings shorten retention, but never below what a retried Stripe event or a redelivered automation event needs.
+    await tick({ LIMIT_STRIPE_EVENT_RETENTION_DAYS: '1', LIMIT_AUTOMATION_EFFECT_RETENTION_DAYS: '1', LIMIT_AUTOMATION_RUN_RETENTION_DAYS: '20', LIMIT_INGRESS_DELIVERY_RETENTION_DAYS: '20' });
+    expect(await left()).toMatchObject({
+      stripe: [`evt_${u}_month`],
+      effects: [`${u}-eff-fortnight`, `${u}-eff-made-task`],
+      automationRuns: [],
+      ingress: [],
+    });
+
+    // Deleting the task a rule made unmarks its effect key, which then goes like the others.
+    expect((await api('DELETE', `/v1/tasks/${task}`, account.adminKey)).status).toBe(200);
+    await tick();
+    expect((await left()).effects).toEqual([`${u}-eff-fortnight`]);
   });
 
   it('deletes in bounded batches: a backlog goes over several runs', async () => {
