@@ -1,5 +1,5 @@
 /**
- * One delivery to `POST /v1/ingress/{sourceId}`: rate limit, signature, filters, template, then
+ * One delivery to `POST /v1/ingress/{sourceId}`: signature, rate limit, filters, template, then
  * one batch that creates the task only if the delivery's dedupe key is new (and the quota and
  * the pinned project and assignee allow it), records the key, logs the delivery and counts it.
  * Routing is the source's: the payload only fills text, priority and labels from the template.
@@ -75,21 +75,30 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
   if (!hit) throw notFound('ingress source', 'INGRESS_SOURCE_NOT_FOUND');
   const source: SourceWithFlags = { ...hit.source, activeWebhooks: hit.activeWebhooks, activeAutomations: hit.activeAutomations };
 
-  const rate = await deps.rate(`ingress:${source.id}`, limit(deps.env, 'INGRESS_RATE_PER_MINUTE'), now, 60);
+  const bodySha256 = toHex(await crypto.subtle.digest('SHA-256', delivery.body));
+  const verdict = await verifyIngressSignature(source.secret, delivery.signature, delivery.body, now);
+  // Only a verified, new delivery counts against the source's minute; unsigned, badly signed and
+  // replayed ones share a smaller minute of their own (past it nothing is logged), so knowing a
+  // source id is not enough to use up its genuine sender's minute.
+  const genuine = verdict === 'valid' && replays.length === 0;
+  const rate = genuine
+    ? await deps.rate(`ingress:${source.id}`, limit(deps.env, 'INGRESS_RATE_PER_MINUTE'), now, 60)
+    : await deps.rate(`ingress-unverified:${source.id}`, limit(deps.env, 'INGRESS_UNVERIFIED_PER_MINUTE'), now, 60);
   const headers = rateLimitHeaders(rate);
   if (!rate.allowed) {
     const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(now / 1000)));
-    throw new ApiError(429, 'RATE_LIMITED', `This source accepts ${rate.limit} deliveries per minute; retry after ${retryAfter} s`, undefined, undefined, { ...headers, 'Retry-After': retryAfter });
+    const message = genuine
+      ? `This source accepts ${rate.limit} deliveries per minute; retry after ${retryAfter} s`
+      : `This source answers at most ${rate.limit} unsigned, badly signed or replayed deliveries per minute; retry after ${retryAfter} s`;
+    throw new ApiError(429, 'RATE_LIMITED', message, undefined, undefined, { ...headers, 'Retry-After': retryAfter });
   }
 
-  const bodySha256 = toHex(await crypto.subtle.digest('SHA-256', delivery.body));
   const log = { db, source, bodySha256, bodyBytes: delivery.body.byteLength, signatureHash, now };
   const refuse = async (status: ErrorStatus, code: string, message: string, details?: ErrorDetail[]): Promise<never> => {
     await logRefusal(log, code.toLowerCase(), status);
     throw new ApiError(status, code, message, details, undefined, headers);
   };
 
-  const verdict = await verifyIngressSignature(source.secret, delivery.signature, delivery.body, now);
   if (verdict !== 'valid') await refuse(401, ...SIGNATURE_ERRORS[verdict]);
   if (replays.length > 0) await refuse(409, 'INGRESS_REPLAYED', 'This exact signed delivery was already received; sign each retry anew (its dedupe key keeps it from making a second task)');
   if (!source.active) await refuse(409, 'INGRESS_SOURCE_PAUSED', 'This ingress source is paused; an admin can resume it with "active": true');

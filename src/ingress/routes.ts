@@ -186,7 +186,7 @@ const ingest = createRoute({
     409: errorContent('Replayed signed request (INGRESS_REPLAYED), paused source (INGRESS_SOURCE_PAUSED), or a pinned project or assignee gone'),
     413: errorContent('Body larger than the limit'),
     422: errorContent('Template paths missing from the payload (INGRESS_TEMPLATE_PATH_MISSING)'),
-    429: errorContent('The source’s rate limit; see Retry-After'),
+    429: errorContent('The source’s rate limit (verified new deliveries), or the smaller one for unsigned, badly signed or replayed ones; see Retry-After'),
   },
   'x-delega-operation': 'public',
 });

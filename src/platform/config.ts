@@ -46,8 +46,10 @@ export const LIMIT_DEFAULTS = {
   /** Consecutive failed runs after which a rule is deactivated. */
   AUTOMATION_FAILURES_BEFORE_DISABLE: 10,
   INGRESS_SOURCES_PER_ACCOUNT: 20,
-  /** Deliveries per minute per ingress source. */
+  /** Deliveries per minute per ingress source (only those whose signature verified and that are new)... */
   INGRESS_RATE_PER_MINUTE: 60,
+  /** ...and unsigned, badly signed or replayed ones per minute per source, counted apart. */
+  INGRESS_UNVERIFIED_PER_MINUTE: 20,
   INGRESS_BODY_BYTES: 64 * 1024,
   RECURRENCES_PER_ACCOUNT: 500,
   /** Recurrences the scheduler spawns per D1 batch, and batches per run. */

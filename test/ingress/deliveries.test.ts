@@ -156,6 +156,36 @@ describe('bad deliveries', () => {
   });
 });
 
+describe('a flood of unverified deliveries', () => {
+  it('never uses up the genuine sender’s minute: only verified, new deliveries count against it', async () => {
+    const acct = await makeAccount();
+    const source = await makeSource(acct);
+    const body = JSON.stringify(ciFailure(7));
+    const forged = await signature('not-the-secret', body);
+    // More than the source's 60 a minute, unsigned, forged and malformed, from anyone who knows the id.
+    const statuses: number[] = [];
+    for (let i = 0; i < 70; i++) {
+      const sig = [null, forged, 't=1,v1=zz'][i % 3]!;
+      statuses.push((await deliver(source.id, body, sig)).status);
+    }
+    expect(new Set(statuses)).toEqual(new Set([401, 429]));
+    // Their own smaller minute (20), worked off in at most two windows if the minute turns mid-flood.
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(40);
+    const flooded = await deliver(source.id, body, null);
+    expect(flooded.status).toBe(429);
+    expect(flooded.body.error).toMatch(/unsigned, badly signed or replayed/);
+
+    const genuine = await deliver(source.id, body, await signature(source.secret, body));
+    expect(genuine.status, JSON.stringify(genuine.body)).toBe(201);
+    expect(genuine.headers.get('X-RateLimit-Limit')).toBe('60');
+    expect(genuine.headers.get('X-RateLimit-Remaining')).toBe('59');
+    // Past their limit, refused deliveries are not even logged.
+    const log = (await api('GET', `/v1/ingress-sources/${source.id}/deliveries?limit=100`, acct.adminKey)).body;
+    expect(log.filter((d: any) => d.status_code === 401).length).toBe(statuses.filter((s) => s === 401).length);
+    expect(await accountTasks(acct)).toHaveLength(1);
+  });
+});
+
 describe('deliveries the account cannot take', () => {
   it('count against the monthly quota (402), and a pinned assignee gone since is a 409; both logged, nothing created', async () => {
     const acct = await makeAccount();
