@@ -100,7 +100,7 @@ const remove = authedRoute('agents.delete', {
   path: '/agents/{id}',
   tags: ['Agents'],
   summary: 'Delete an agent',
-  description: 'Refused (409) for the recovery agent, the caller itself, the last active agent, and agents that tasks still reference.',
+  description: 'Refused (409) for the recovery agent, the caller itself, the last active agent, and agents that tasks, recurrences, automation rules or ingress sources still refer to (AGENT_REFERENCED, naming them in `references`).',
   request: { params },
   responses: { 200: jsonContent(DeletedSchema, 'Deleted'), 409: errorContent('Refused, with the reason') },
 });

@@ -2,10 +2,10 @@
  * Agents of an account: the directory, creation with a key shown once, profile edits,
  * key rotation (the old key is dead the moment the new hash is written) and guarded deletion.
  */
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq, or, sql } from 'drizzle-orm';
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
-import { accounts, agents, tasks } from '../db/schema';
+import { accounts, agents, automations, ingressSources, recurrences, tasks } from '../db/schema';
 import { conflict, notFound } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
@@ -176,10 +176,20 @@ export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: stri
   return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
 }
 
+/** How many ids of each configuration that refers to an agent a refused delete names. */
+const REFERENCES_NAMED = 5;
+
+/**
+ * Refused (409) while anything would act as the agent or route work to it: tasks that reference
+ * it, recurrences it creates tasks as or assigns them to, automation rules that act in its name
+ * or assign, delegate or create tasks for it, ingress sources that write in its name or assign to
+ * it. The answer names them (`references`), so the admin can reassign them or deactivate the agent.
+ */
 export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, id: string): Promise<void> {
   const referenced = (column: AnySQLiteColumn) =>
     sql<number>`exists(select 1 from ${tasks} where ${tasks.accountId} = ${p.accountId} and ${column} = ${id})`;
-  const [target, acct, active, refs] = await db.batch([
+  const actsFor = sql`exists (select 1 from json_each(${automations.actions}) a where json_extract(a.value, '$.agent_id') = ${id} or json_extract(a.value, '$.assigned_to_agent_id') = ${id})`;
+  const [target, acct, active, refs, recurring, rules, sources] = await db.batch([
     db.select().from(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
     db.select({ n: count() }).from(agents).where(and(eq(agents.accountId, p.accountId), eq(agents.active, true))),
@@ -189,6 +199,15 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
       claimed: referenced(tasks.claimedByAgentId),
       accountable: referenced(tasks.accountableAgentId),
     }).from(sql`(select 1)`),
+    db.select({ id: recurrences.id }).from(recurrences)
+      .where(and(eq(recurrences.accountId, p.accountId), or(eq(recurrences.createdByAgentId, id), eq(recurrences.assignedToAgentId, id))))
+      .orderBy(asc(recurrences.id)).limit(REFERENCES_NAMED),
+    db.select({ id: automations.id }).from(automations)
+      .where(and(eq(automations.accountId, p.accountId), or(eq(automations.createdByAgentId, id), actsFor)))
+      .orderBy(asc(automations.id)).limit(REFERENCES_NAMED),
+    db.select({ id: ingressSources.id }).from(ingressSources)
+      .where(and(eq(ingressSources.accountId, p.accountId), or(eq(ingressSources.createdByAgentId, id), eq(ingressSources.defaultAssigneeAgentId, id))))
+      .orderBy(asc(ingressSources.id)).limit(REFERENCES_NAMED),
   ]);
   const row = target[0];
   if (!row) throw agentNotFound();
@@ -196,9 +215,22 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
   if (row.id === p.agentId) throw conflict('AGENT_IS_SELF', 'An agent cannot delete itself');
   if (row.active && (active[0]?.n ?? 0) <= 1) throw conflict('LAST_ACTIVE_AGENT', 'The last active agent of an account cannot be deleted');
   const r = refs[0];
-  const reasons = r ? (Object.entries(r).filter(([, v]) => Boolean(v)).map(([k]) => k)) : [];
+  const taskRelations = r ? Object.entries(r).filter(([, v]) => Boolean(v)).map(([k]) => k) : [];
+  const references = {
+    tasks: taskRelations,
+    recurrences: recurring.map((x) => x.id),
+    automations: rules.map((x) => x.id),
+    ingress_sources: sources.map((x) => x.id),
+  };
+  const named = (ids: string[]) => `${ids.join(', ')}${ids.length === REFERENCES_NAMED ? ' and maybe more' : ''}`;
+  const reasons = [
+    taskRelations.length ? `tasks (${taskRelations.join(', ')}): reassign or delete them` : '',
+    recurring.length ? `recurrences ${named(references.recurrences)} create tasks as it or assign them to it: reassign or delete them` : '',
+    rules.length ? `automation rules ${named(references.automations)} act in its name or assign work to it: change or delete them` : '',
+    sources.length ? `ingress sources ${named(references.ingress_sources)} create tasks in its name or assign them to it: change or delete them` : '',
+  ].filter(Boolean);
   if (reasons.length > 0) {
-    throw conflict('AGENT_REFERENCED', `Tasks still reference this agent (${reasons.join(', ')}); reassign or delete them first, or deactivate the agent with PUT {"active": false}`);
+    throw conflict('AGENT_REFERENCED', `This agent is still referred to: ${reasons.join('; ')}. Or deactivate it with PUT {"active": false} instead.`, { references });
   }
   await db.delete(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)));
   await cache.forgetKeys([row.keyHash]);

@@ -631,7 +631,7 @@ const setAgentRoleTool = defineTool({
 const deleteAgentTool = defineTool({
   name: 'delete_agent',
   operation: 'agents.delete',
-  description: 'Delete an agent (admin). Refused for yourself, the recovery agent, the last active agent and agents that tasks refer to.',
+  description: 'Delete an agent (admin). Refused for yourself, the recovery agent, the last active agent and agents that tasks, recurrences, automation rules or ingress sources refer to.',
   input: { agent_id: id.describe('The agent id') },
   async run(t, a) {
     await deleteAgent(t.db, principalCache(t.env), t.principal, idOf(a.agent_id));

@@ -119,6 +119,46 @@ describe('agents', () => {
     await db().delete(tasks).where(eq(tasks.id, 'tsk_ref1'));
   });
 
+  it('delete refuses an agent that recurrences, automation rules or ingress sources act as or assign to, naming them; nothing changes', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const ruleMaker = await makeAgent(account, 'admin');
+    const recurrence = await api('POST', '/v1/recurrences', account.adminKey, { content: 'weekly report', rule_type: 'weekly', assigned_to_agent_id: worker.id });
+    expect(recurrence.status, JSON.stringify(recurrence.body)).toBe(201);
+    const ownRecurrence = await api('POST', '/v1/recurrences', worker.key, { content: 'my standup', rule_type: 'daily' });
+    expect(ownRecurrence.status).toBe(201);
+    const rule = await api('POST', '/v1/automations', ruleMaker.key, { name: 'route bugs', event: 'task.created', actions: [{ type: 'assign', agent_id: worker.id }] });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const source = await api('POST', '/v1/ingress-sources', account.adminKey, { name: 'ci', template: { content: '{{title}}' }, default_assignee_agent_id: worker.id });
+    expect(source.status, JSON.stringify(source.body)).toBe(201);
+
+    const refused = await api('DELETE', `/v1/agents/${worker.id}`, account.adminKey);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('AGENT_REFERENCED');
+    expect(refused.body.references).toEqual({
+      tasks: [],
+      recurrences: [recurrence.body.id, ownRecurrence.body.id].sort(),
+      automations: [rule.body.id],
+      ingress_sources: [source.body.id],
+    });
+    for (const id of [recurrence.body.id, ownRecurrence.body.id, rule.body.id, source.body.id]) expect(refused.body.error).toContain(id);
+    expect(refused.body.error).toMatch(/deactivate/);
+    // The rule's maker acts through it: it cannot go either.
+    const maker = await api('DELETE', `/v1/agents/${ruleMaker.id}`, account.adminKey);
+    expect(maker.status).toBe(409);
+    expect(maker.body.references).toEqual({ tasks: [], recurrences: [], automations: [rule.body.id], ingress_sources: [] });
+    // Nothing changed: the agents and their keys live.
+    expect((await api('GET', '/v1/capabilities', worker.key)).status).toBe(200);
+    expect((await api('GET', '/v1/capabilities', ruleMaker.key)).status).toBe(200);
+
+    // Detached, it goes.
+    expect((await api('DELETE', `/v1/recurrences/${recurrence.body.id}`, account.adminKey)).status).toBe(200);
+    expect((await api('DELETE', `/v1/recurrences/${ownRecurrence.body.id}`, account.adminKey)).status).toBe(200);
+    expect((await api('PUT', `/v1/automations/${rule.body.id}`, account.adminKey, { actions: [{ type: 'add_label', label: 'bug' }] })).status).toBe(200);
+    expect((await api('PUT', `/v1/ingress-sources/${source.body.id}`, account.adminKey, { default_assignee_agent_id: null })).status).toBe(200);
+    expect((await api('DELETE', `/v1/agents/${worker.id}`, account.adminKey)).status).toBe(200);
+  });
+
   it('never shows or touches another account’s agents (404)', async () => {
     const mine = await makeAccount();
     const theirs = await makeAccount();

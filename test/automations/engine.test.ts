@@ -140,7 +140,8 @@ describe('the engine, as the consumer calls it', () => {
     const acct = await makeAccount();
     const worker = await makeAgent(acct, 'worker');
     const rule = await makeRule(acct, { event: 'task.updated', actions: [{ type: 'assign', agent_id: worker.id }] });
-    expect((await api('DELETE', `/v1/agents/${worker.id}`, acct.adminKey)).status).toBe(200);
+    // The agent the rule assigns to is deactivated (it cannot be deleted while the rule names it).
+    expect((await api('PUT', `/v1/agents/${worker.id}`, acct.adminKey, { active: false })).status).toBe(200);
     const task = await makeTask(acct);
     for (let i = 0; i < 9; i++) await runAutomations(env, await messageFor(acct, 'task.updated', task.id), Date.now());
     expect(await ruleOf(acct, rule.id)).toMatchObject({ active: true, failure_count: 9 });

@@ -200,7 +200,8 @@ describe('deliveries the account cannot take', () => {
     expect(await send(source, 1, { LIMIT_TASKS_PER_MONTH: '1' })).toMatchObject({ status: 201 });
     expect(await send(source, 2, { LIMIT_TASKS_PER_MONTH: '1' })).toMatchObject({ status: 402, code: 'TASK_QUOTA_EXCEEDED' });
 
-    expect((await api('DELETE', `/v1/agents/${worker.id}`, acct.adminKey)).status).toBe(200);
+    // Deactivated (a pinned agent cannot be deleted while the source names it).
+    expect((await api('PUT', `/v1/agents/${worker.id}`, acct.adminKey, { active: false })).status).toBe(200);
     expect(await send(pinned, 3)).toMatchObject({ status: 409, code: 'INGRESS_PIN_INVALID' });
     expect(await accountTasks(acct)).toHaveLength(1);
     const outcomes = async (id: string) => (await api('GET', `/v1/ingress-sources/${id}/deliveries`, acct.adminKey)).body.map((d: any) => [d.outcome, d.status_code]);
