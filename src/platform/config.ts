@@ -63,7 +63,7 @@ export const LIMIT_DEFAULTS = {
   WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
   /** Ended claim runs are deleted this long after they ended. */
   RUN_RETENTION_DAYS: 90,
-  /** Recorded Stripe event ids are deleted this long after they arrived; never under 30 days (Stripe retries and resends an event for up to 30 days). */
+  /** Recorded Stripe event ids are deleted this long after they arrived; never under 30 days (Stripe retries an event for 3 days; its events API hands out 30-day-old events for reprocessing). */
   STRIPE_EVENT_RETENTION_DAYS: 90,
   /** A code-lockout record (failure count and backoff) is deleted once its lock has ended and it has not changed for this long. */
   CODE_LOCKOUT_RETENTION_DAYS: 7,

@@ -62,7 +62,7 @@ const SWEEPS: Sweep[] = [
     ],
   },
   {
-    // Stripe retries and resends an event for up to 30 days: its id must still be here then.
+    // An event may come again for up to 30 days (retries, reprocessing from Stripe's events API): its id must still be here.
     name: 'stripe_events',
     statements: (rows, now, env) => [
       sql`delete from ${stripeEvents} where ${stripeEvents.id} in (select ${stripeEvents.id} from ${stripeEvents} where ${stripeEvents.receivedAt} < ${isoSeconds(now - retentionMs(env, 'STRIPE_EVENT_RETENTION_DAYS', 30))} limit ${rows})`,
