@@ -20,13 +20,16 @@ export interface Viewer {
   name: string | null;
 }
 
-type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'usage' | null;
+type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'recurrences' | 'automations' | 'ingress' | 'usage' | null;
 
 const NAV: [Exclude<Section, null>, string, string][] = [
   ['board', 'Board', '/app'],
   ['fleet', 'Attention', '/app/fleet'],
   ['agents', 'Agents', '/app/agents'],
   ['webhooks', 'Webhooks', '/app/webhooks'],
+  ['recurrences', 'Recurrences', '/app/recurrences'],
+  ['automations', 'Automations', '/app/automations'],
+  ['ingress', 'Ingress', '/app/ingress'],
   ['usage', 'Usage & billing', '/app/usage'],
 ];
 
@@ -134,7 +137,7 @@ function until(iso: string | null, now: number): string {
   return s >= 120 ? `lease ${Math.round(s / 60)} min left` : `lease ${s} s left`;
 }
 
-const Hidden: FC<{ name: string; value: string | undefined }> = ({ name, value }) => (value ? <input type="hidden" name={name} value={value} /> : null);
+export const Hidden: FC<{ name: string; value: string | undefined }> = ({ name, value }) => (value ? <input type="hidden" name={name} value={value} /> : null);
 
 const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: number; back: string }> = ({ task, column, data, now, back }) => {
   const holder = agentName(data.agents, task.claimed_by_agent_id);
@@ -349,7 +352,7 @@ const EMPTY: Record<ColumnName, string> = {
 
 // ------------------------------------------------------------------ task page
 
-const Facts: FC<{ rows: [string, Child][] }> = ({ rows }) => (
+export const Facts: FC<{ rows: [string, Child][] }> = ({ rows }) => (
   <dl class="facts">
     {rows
       .filter(([, v]) => v !== null && v !== undefined && v !== '')
