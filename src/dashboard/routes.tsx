@@ -37,6 +37,7 @@ import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSessi
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { workflowPages } from './workflow-routes';
+import { taskExtras } from './task-routes';
 import { backTo, blankToUndefined, db, formOf, many, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings, type Form } from './kit';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
 import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage, type Viewer } from './views';
@@ -287,7 +288,7 @@ const pages = new Hono<DashboardBindings>()
     emit(c, 'task.delegated', task);
     if (child.assignedToAgentId) emit(c, 'task.assigned', task);
     notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.redirect(`/app/tasks/${encodeURIComponent(id)}`, 303);
+    return c.redirect(backTo(form, `/app/tasks/${encodeURIComponent(id)}`), 303);
   })
   .post('/tasks/:id/comments', async (c) => {
     const p = principal(c, 'tasks.comments.write');
@@ -407,7 +408,8 @@ const pages = new Hono<DashboardBindings>()
     const { url } = await createPortal(db(c), c.env, p);
     return c.redirect(url, 303);
   })
-  .route('/', workflowPages);
+  .route('/', workflowPages)
+  .route('/', taskExtras);
 
 export const dashboardRoutes = new Hono<DashboardBindings>()
   .use('*', async (c, next) => {
