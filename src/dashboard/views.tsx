@@ -634,6 +634,15 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
 
 // ------------------------------------------------------------------ agents
 
+/** Last seen is written at most every 5 minutes, so finer than minutes would be false precision. */
+function ago(iso: string, now: number): string {
+  const min = Math.floor((now - Date.parse(iso)) / 60_000);
+  if (min < 5) return 'just now';
+  if (min < 120) return `${min} min ago`;
+  if (min < 48 * 60) return `${Math.floor(min / 60)} h ago`;
+  return iso.slice(0, 10);
+}
+
 export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { agent: string; key: string; rotated: boolean } }> = ({ viewer, agents, newKey }) => (
   <Layout title="Agents" viewer={viewer} section="agents">
     <h1>Agents</h1>
@@ -677,6 +686,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
             <th>Mode</th>
             <th>Status</th>
             <th>Key</th>
+            <th>Last seen</th>
             <th>Created</th>
             <th>Actions</th>
           </tr>
@@ -703,6 +713,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
               <td>
                 <code>{a.key_prefix}…</code>
               </td>
+              <td class="small" data-last-seen>{a.last_seen_at ? <time datetime={a.last_seen_at}>{ago(a.last_seen_at, Date.now())}</time> : 'never'}</td>
               <td class="small">{a.created_at}</td>
               <td class="row">
                 <form method="post" action={`/app/agents/${a.id}/rotate`} data-confirm={`Rotate the key of ${a.name}? The old key stops working at once.`}>
