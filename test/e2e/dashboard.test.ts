@@ -227,7 +227,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     return (hi! + 0.05) / (lo! + 0.05);
   }
 
-  it('drags cards between open and done as the API allows, shows its refusal, edits subtasks and links, and follows the dark scheme', async () => {
+  it('drags cards between open and done as the API allows, shows its refusal, edits subtasks and links, runs the recurrence, ingress and automation pages, and follows the dark scheme', async () => {
     const { page, key } = await signedInHuman('lin');
     const errors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -273,6 +273,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await page.getByRole('button', { name: 'Check off Run the migration' }).click();
     await expect(page.getByRole('button', { name: 'Uncheck Run the migration' }).getAttribute('aria-pressed')).resolves.toBe('true');
     await page.getByRole('button', { name: 'Delete subtask Tell support' }).click();
+    await page.getByRole('button', { name: 'Delete subtask Tell support' }).waitFor({ state: 'detached' });
     await expect(page.locator('[data-subtask-id]').count()).resolves.toBe(1);
     await page.getByLabel('Link kind').selectOption('pr');
     await page.getByLabel('Link reference').fill('#77');
@@ -282,8 +283,33 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     const subtasks = (await http(server.baseUrl, 'GET', `/v1/tasks/${strict}/subtasks`, { key })).body;
     expect(subtasks).toMatchObject([{ content: 'Run the migration', completed: true }]);
     await page.getByRole('button', { name: 'Remove link #77' }).click();
+    await page.getByRole('button', { name: 'Remove link #77' }).waitFor({ state: 'detached' });
     await expect(page.locator('[data-link-id]').count()).resolves.toBe(0);
     await expect(page.locator('ol.timeline').innerText()).resolves.toContain('Created by');
+
+    // Recurrences, automations and ingress sources from their pages (their data is tested in workerd).
+    await page.getByRole('link', { name: 'Recurrences' }).click();
+    await page.getByLabel('Task', { exact: true }).fill('Rotate the rota');
+    await page.getByLabel('Repeats').selectOption('weekly');
+    await page.getByRole('button', { name: 'Create recurrence' }).click();
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Rotate the rota');
+    await page.getByRole('button', { name: 'Pause Rotate the rota' }).click();
+    await expect(page.locator('tr[data-recurrence-id] [data-state]').innerText()).resolves.toBe('paused');
+    expect((await http(server.baseUrl, 'GET', '/v1/recurrences', { key })).body[0]).toMatchObject({ content: 'Rotate the rota', rule_type: 'weekly', active: false });
+    await page.getByRole('link', { name: 'Ingress' }).click();
+    await page.getByLabel('Name').fill('CI failures');
+    await page.getByLabel('Task title template').fill('CI failed: {{workflow}}');
+    await page.getByRole('button', { name: 'Create source' }).click();
+    await expect(page.locator('[data-secret="ingress-secret"]').innerText()).resolves.toMatch(/\S{16,}/);
+    await page.getByRole('link', { name: 'CI failures' }).click();
+    await page.waitForURL('**/app/ingress/ing_*');
+    await expect(page.locator('[data-secret]').count()).resolves.toBe(0);
+    await expect(page.locator('#h-deliveries + p').innerText()).resolves.toBe('No deliveries yet.');
+    await page.getByRole('link', { name: 'Automations' }).click();
+    await page.getByLabel('Name').fill('Label CI');
+    await page.getByLabel('Actions (JSON, in order)').fill('[{"type":"add_label","label":"triage"}]');
+    await page.getByRole('button', { name: 'Create rule' }).click();
+    await expect(page.locator('#h-runs + p').innerText()).resolves.toContain('No runs yet');
 
     // Dark scheme: the dark palette, with readable contrast (light too).
     // The page's own computed colours (evaluated in the page, which has a DOM).
