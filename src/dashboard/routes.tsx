@@ -10,9 +10,6 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
-import type { HtmlEscapedString } from 'hono/utils/html';
-import { database, type Db } from '../db/client';
-import { authorize, type Operation } from '../access/policy';
 import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../accounts/agents';
 import { addComment } from '../tasks/comments';
 import { delegateTask } from '../tasks/delegation';
@@ -23,7 +20,6 @@ import { taskJson, type TaskJson } from '../tasks/task-json';
 import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../webhooks/webhooks';
-import type { Env, Variables } from '../env';
 import { isDevelopment, keyPepper, limit } from '../platform/config';
 import { ApiError } from '../platform/errors';
 import { principalCache } from '../access/key-gate';
@@ -38,10 +34,9 @@ import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { workflowPages } from './workflow-routes';
 import { taskExtras } from './task-routes';
-import { backTo, blankToUndefined, db, formOf, many, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings, type Form } from './kit';
+import { backTo, blankToUndefined, db, formOf, many, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings } from './kit';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
-import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage, type Viewer } from './views';
-
+import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage } from './views';
 
 // Stripe's pages are where checkout and the portal continue (a form's redirect is checked too).
 const CSP = [
@@ -100,7 +95,6 @@ const WebhookForm = z.object({
   events: z.array(z.string()).min(1, 'Pick at least one event'),
   description: z.preprocess(blankToUndefined, z.string().max(500).optional()),
 });
-
 
 function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
   const p = c.get('human').principal;
