@@ -11,7 +11,7 @@
  * BENCH_STATE_DIR (where wrangler keeps the local D1 and Durable Object files; default /dev/shm
  * when the machine has it, else the temp directory), BENCH_RECURRENCES (recurrences due in the same
  * minute for the scheduler row, default 10000), BENCH_ONLY=recurrences (only that row, printed,
- * RESULTS.md left as it is).
+ * RESULTS.md left as it is), BENCH_ONLY=dashboard (only the board page's row, likewise).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
  * so a slow moment of the machine moves one sample, not the ratio. Claim-and-complete runs once
  * per round too, on a fresh account each time.
@@ -128,8 +128,68 @@ async function schedulerBurst(base: string, server: Awaited<ReturnType<typeof st
   }
 }
 
-async function load(base: string, name: string, connections: number, opts: { method?: string; path: string; key?: string; body?: unknown; d1?: string }) {
-  const headers: Record<string, string> = {};
+const ONLY_DASHBOARD = process.env.BENCH_ONLY === 'dashboard';
+const BOARD_TASKS = 200;
+interface BoardSample {
+  health: number;
+  board: number;
+  p50: number;
+  p99: number;
+}
+const boardSamples: BoardSample[] = [];
+let boardRoundTrips = '?';
+
+/**
+ * The dashboard's board page (/app) of an account with BOARD_TASKS tasks, read with a signed-in
+ * human's session cookie at 32 connections, against `GET /health` measured just before it in the
+ * same round (the samples go to their own list, not the API table).
+ */
+async function dashboardBoard(base: string) {
+  const email = `bench-board-${Date.now()}@example.com`;
+  const signup = await http(base, 'POST', '/v1/signup', { body: { email, name: 'Bench' } });
+  const key = (signup.body as { api_key: string }).api_key;
+  await seedTasks(base, key, BOARD_TASKS);
+  const form = (body: Record<string, string>) => ({ method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: base }, body: new URLSearchParams(body).toString(), redirect: 'manual' as const });
+  await fetch(`${base}/app/sign-in`, form({ email }));
+  const mailbox = await http<{ messages: { subject: string; links: string[] }[] }>(base, 'GET', `/dev/mailbox?to=${encodeURIComponent(email)}`);
+  const link = new URL(mailbox.body.messages.find((m) => m.subject === 'Sign in to Delega')!.links[0]!);
+  const signedIn = await fetch(`${base}/app/sign-in/link`, form({ token: link.searchParams.get('token')! }));
+  const cookie = signedIn.headers.get('Set-Cookie')?.match(/delega_human=[^;]+/)?.[0];
+  if (!cookie) throw new Error(`dashboard sign-in failed: ${signedIn.status}`);
+  const metered = await fetch(`${base}/app`, { headers: { Cookie: cookie, 'X-D1-Metrics': '1' } });
+  if (metered.status !== 200) throw new Error(`board page answered ${metered.status}`);
+  boardRoundTrips = metered.headers.get('X-D1-Round-Trips') ?? '?';
+  await metered.text();
+  const rps = (name: string) => samples.get(`32|${name}`)!.at(-1)!;
+  for (let round = 0; round < ROUNDS; round++) {
+    await load(base, 'GET /health (board section)', 32, { path: '/health', d1: '1' });
+    await load(base, `GET /app (board, ${BOARD_TASKS} tasks)`, 32, { path: '/app', headers: { Cookie: cookie }, d1: boardRoundTrips });
+    const board = rps(`GET /app (board, ${BOARD_TASKS} tasks)`);
+    boardSamples.push({ health: rps('GET /health (board section)').rps, board: board.rps, p50: board.p50, p99: board.p99 });
+  }
+  // Kept out of the API table's rows: this section reports itself.
+  samples.delete('32|GET /health (board section)');
+  samples.delete(`32|GET /app (board, ${BOARD_TASKS} tasks)`);
+}
+
+function dashboardSection(): string[] {
+  if (boardSamples.length === 0) return [];
+  const ratio = median(boardSamples.map((s) => s.board / s.health));
+  return [
+    '## Dashboard board page',
+    '',
+    `\`GET /app\` for an account with ${BOARD_TASKS} tasks (four columns of up to 25 cards, counts, filters), with a signed-in session cookie, at 32 connections; each round measures \`GET /health\` just before it. D1 = round trips of one board page.`,
+    '',
+    '| round | /health req/s | board req/s | x health | board p50 ms | board p99 ms |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...boardSamples.map((s, i) => `| ${i + 1} | ${s.health.toFixed(0)} | ${s.board.toFixed(0)} | ${(s.board / s.health).toFixed(2)} | ${s.p50} | ${s.p99} |`),
+    '',
+    `- ${ratio >= 0.3 ? 'met' : 'NOT met'}: the board page with ${BOARD_TASKS} tasks at 32 connections reaches 30% of /health req/s (median ${ratio.toFixed(2)}; D1 round trips per page: ${boardRoundTrips})`,
+  ];
+}
+
+async function load(base: string, name: string, connections: number, opts: { method?: string; path: string; key?: string; body?: unknown; d1?: string; headers?: Record<string, string> }) {
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.key) headers['X-Agent-Key'] = opts.key;
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   const run = (duration: number) =>
@@ -235,6 +295,11 @@ async function main() {
       process.stdout.write(`\n${schedulerSection().join('\n')}\n`);
       return;
     }
+    if (ONLY_DASHBOARD) {
+      await dashboardBoard(base);
+      process.stdout.write(`\n${dashboardSection().join('\n')}\n`);
+      return;
+    }
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
     if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
     const key = (signup.body as { api_key: string }).api_key;
@@ -304,10 +369,11 @@ async function main() {
       });
     }
     await schedulerBurst(base, server);
+    await dashboardBoard(base);
   } finally {
     await server.stop();
   }
-  if (!ONLY_RECURRENCES) report();
+  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD) report();
 }
 
 function schedulerSection(): string[] {
@@ -403,6 +469,8 @@ function report() {
     ...targets(health),
     '',
     ...schedulerSection(),
+    '',
+    ...dashboardSection(),
     '',
   ];
   const text = lines.join('\n');

@@ -8,6 +8,9 @@
  * changes what a principal holds calls `forget` on the keys it touches (see PrincipalCache
  * in access/authentication.ts), after the write commits. As a backstop against a lost
  * `forget` call, a principal is re-read from D1 at least every PRINCIPAL_TTL_MS.
+ *
+ * The same object records when its agent was last seen: one D1 write at most every
+ * LAST_SEEN_WRITE_MS per key, after the answer (never a write per request).
  */
 import { eq } from 'drizzle-orm';
 import { database } from '../db/client';
@@ -15,9 +18,12 @@ import { agents } from '../db/schema';
 import { loadKeyHolder, type KeyHolder, type PrincipalCache } from './authentication';
 import type { Env } from '../env';
 import { rateLimitFor } from '../platform/config';
+import { isoSeconds } from '../platform/time';
 import { RateLimiter, type RateDecision } from './rate-limiter';
 
 export const PRINCIPAL_TTL_MS = 60_000;
+/** How stale an agent's `last_seen_at` may be (a restarted gate writes at its first request). */
+export const LAST_SEEN_WRITE_MS = 5 * 60_000;
 
 export interface Admission {
   /** Null for a key no agent holds. */
@@ -32,10 +38,35 @@ export class KeyGate extends RateLimiter {
   /** Bumped by `forget`, so a D1 read that started before it is not cached after it. */
   private generation = 0;
 
+  /** When this gate last wrote its agent's last_seen_at (memory only). */
+  private seenWrittenAt = Number.NEGATIVE_INFINITY;
+  /** The latest of those writes, so a test can wait for it rather than sleep. */
+  seenWrite: Promise<void> = Promise.resolve();
+
   async admit(keyHash: string, nowMs: number): Promise<Admission> {
     const holder = await this.holder(keyHash);
     if (!holder?.active) return { holder, rate: null };
+    this.recordSeen(holder.principal.agentId, nowMs);
     return { holder, rate: this.hit(rateLimitFor(this.env, holder.principal.plan), 60, nowMs) };
+  }
+
+  private recordSeen(agentId: string, nowMs: number): void {
+    if (nowMs - this.seenWrittenAt < LAST_SEEN_WRITE_MS) return;
+    this.seenWrittenAt = nowMs;
+    const write = database(this.env.DB)
+      .update(agents)
+      .set({ lastSeenAt: isoSeconds(nowMs) })
+      .where(eq(agents.id, agentId))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          // The next request tries again; a missed write only leaves last_seen_at older.
+          this.seenWrittenAt = Number.NEGATIVE_INFINITY;
+          console.error(JSON.stringify({ level: 'error', message: 'last_seen_at write failed', error: String(error) }));
+        },
+      );
+    this.seenWrite = write;
+    this.ctx.waitUntil(write);
   }
 
   forget(): void {

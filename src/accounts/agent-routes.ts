@@ -20,6 +20,7 @@ export const AgentSchema = z
     is_default: z.boolean().openapi({ description: 'The recovery agent whose key `POST /v1/recover` rotates' }),
     key_prefix: z.string().openapi({ description: 'First characters of the key, to tell keys apart', example: 'dlg_a1B2c3' }),
     sandbox_project_id: z.string().nullable(),
+    last_seen_at: timestamp.nullable().openapi({ description: 'When the agent’s key last made a request, up to 5 minutes stale; null: never' }),
     created_at: timestamp,
     updated_at: timestamp,
   })

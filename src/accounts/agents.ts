@@ -28,6 +28,8 @@ export interface AgentJson {
   is_default: boolean;
   key_prefix: string;
   sandbox_project_id: string | null;
+  /** Written by the key gate at most every 5 minutes (access/key-gate.ts). */
+  last_seen_at: string | null;
   created_at: string;
   updated_at: string;
   api_key?: string;
@@ -45,6 +47,7 @@ export function agentJson(row: AgentRow, defaultAgentId: string | null, apiKey?:
     is_default: row.id === defaultAgentId,
     key_prefix: row.keyPrefix,
     sandbox_project_id: row.sandboxProjectId,
+    last_seen_at: row.lastSeenAt,
     created_at: row.createdAt,
     updated_at: row.updatedAt,
     ...(apiKey ? { api_key: apiKey } : {}),
@@ -104,6 +107,7 @@ export async function createAgent(db: Db, pepper: string, p: Principal, input: C
     sandboxProjectId: null,
     useCase: null,
     keyRotatedAt: null,
+    lastSeenAt: null,
     createdAt: ts,
     updatedAt: ts,
   };

@@ -1,7 +1,7 @@
 /**
  * The dashboard's stylesheet and its one small script, served by the Worker itself at
  * /app/assets/* (no CDN, no build step). Pages work without the script; it adds keyboard
- * shortcuts, live refresh of the board and confirmation prompts.
+ * shortcuts, live refresh of the board, dragging cards between columns and confirmation prompts.
  */
 
 export const STYLESHEET = `
@@ -62,6 +62,12 @@ label.check { display:inline-block; margin-right:.8rem; color:inherit; } fieldse
 details.quick-edit { flex-basis:100%; order:2; } details.quick-edit summary { cursor:pointer; font-size:.78rem; color:var(--accent); }
 details.quick-edit form { display:block; margin-top:.3rem; } details.quick-edit button { margin-top:.4rem; }
 .visually-hidden { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
+.card[draggable="true"] { cursor:grab; } .card.dragging { opacity:.5; }
+.column.drop-ok { outline:2px dashed var(--accent); outline-offset:-4px; }
+ol.timeline { margin:0; padding-left:1.2rem; } ol.timeline li { margin:.2rem 0; }
+ul.plain { list-style:none; padding:0; margin:0 0 .5rem; } ul.plain li { padding:.15rem 0; }
+.done-text { text-decoration:line-through; color:var(--muted); }
+button.check-box { font-size:1.1rem; padding:0 .3rem; border-color:transparent; }
 `;
 
 export const CLIENT_SCRIPT = `
@@ -106,8 +112,9 @@ export const CLIENT_SCRIPT = `
   // Live board: re-read this same page every few seconds and swap the columns in,
   // unless the human is typing in one of them.
   let busy = false;
+  let dragged = null; // while a card is dragged, the live refresh waits
   async function refresh() {
-    if (busy || document.hidden || board.querySelector('details[open]') || board.contains(document.activeElement) && typing(document.activeElement)) return;
+    if (busy || dragged || document.hidden || board.querySelector('details[open]') || board.contains(document.activeElement) && typing(document.activeElement)) return;
     busy = true;
     try {
       const res = await fetch(location.href, { credentials: 'same-origin' });
@@ -122,5 +129,44 @@ export const CLIENT_SCRIPT = `
     } finally { busy = false; }
   }
   setInterval(refresh, Number(board.dataset.refreshMs || 5000));
+
+  // Drag and drop between columns: a card says where it may go (data-moves, from the
+  // authorisation table); a drop submits that card's own Complete or Reopen form, and the
+  // API's refusal (say, evidence the policy demands) is shown as it is.
+  const status = document.getElementById('board-status');
+  const say = (text) => { if (status) { status.textContent = text; status.hidden = !text; } };
+  const targetOf = (e) => e.target instanceof Element ? e.target.closest('section[data-column]') : null;
+  const allows = (col) => Boolean(dragged && col && (dragged.dataset.moves || '').split(' ').includes(col.dataset.column));
+  board.addEventListener('dragstart', (e) => {
+    const card = e.target instanceof Element ? e.target.closest('.card[data-moves]') : null;
+    if (!card) return;
+    dragged = card;
+    card.classList.add('dragging');
+    e.dataTransfer.effectAllowed = 'move';
+    e.dataTransfer.setData('text/plain', card.dataset.taskId);
+    board.querySelectorAll('section[data-column]').forEach((c) => c.classList.toggle('drop-ok', allows(c)));
+  });
+  board.addEventListener('dragover', (e) => { if (allows(targetOf(e))) { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; } });
+  const endDrag = () => {
+    if (dragged) dragged.classList.remove('dragging');
+    board.querySelectorAll('.drop-ok').forEach((c) => c.classList.remove('drop-ok'));
+    dragged = null;
+  };
+  board.addEventListener('dragend', endDrag);
+  board.addEventListener('drop', async (e) => {
+    const col = targetOf(e);
+    if (!allows(col)) return;
+    e.preventDefault();
+    const form = dragged.querySelector(col.dataset.column === 'done' ? 'form[data-action="complete"]' : 'form[data-action="reopen"]');
+    endDrag();
+    if (!form) return;
+    say('');
+    const res = await fetch(form.action, { method: 'POST', body: new FormData(form), credentials: 'same-origin' });
+    if (!res.ok) {
+      const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+      say((doc.querySelector('[role="alert"]')?.textContent || 'That did not work (' + res.status + ').').trim());
+    }
+    await refresh();
+  });
 })();
 `;

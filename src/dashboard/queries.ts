@@ -9,13 +9,13 @@ import { accounts, agents, comments, projects, runs, subtasks, taskContextHistor
 import { webhookJson, type WebhookJson } from '../webhooks/webhooks';
 import { deliveryJson, type DeliveryJson } from '../webhooks/deliveries';
 import { notFound } from '../platform/errors';
-import type { Principal } from '../access/policy';
+import { isAllowed, type Principal } from '../access/policy';
 import { agentJson, type AgentJson } from '../accounts/agents';
 import { commentJson, type CommentJson } from '../tasks/comments';
 import { projectJson, type ProjectJson } from '../accounts/projects';
 import { runJson, type RunJson } from '../tasks/runs';
 import { subtaskJson, type SubtaskJson } from '../tasks/subtasks';
-import { assertCanRead, visibleTasks } from '../tasks/task-access';
+import { assertCanRead, standsFor, visibleTasks } from '../tasks/task-access';
 import { filterConditions } from '../tasks/task-list';
 import { linkJson, type LinkJson } from '../tasks/task-links';
 import { taskJson, type TaskJson } from '../tasks/task-json';
@@ -38,6 +38,15 @@ export interface BoardColumn {
   tasks: TaskJson[];
   total: number;
   offset: number;
+  /** Per task: the columns a drag may move it to, as the authorisation table allows. */
+  moves: Record<string, ColumnName[]>;
+}
+
+/** Open to done is a completion, done to open a reopen; nothing else is a human's move. */
+function movesFor(p: Principal, row: typeof tasks.$inferSelect, now: number): ColumnName[] {
+  const op = row.completed ? 'tasks.uncomplete' : 'tasks.complete';
+  if (!isAllowed(p, op) || !standsFor(p, op, row, now)) return [];
+  return [row.completed ? 'open' : 'done'];
 }
 
 export interface BoardData {
@@ -97,6 +106,7 @@ export async function boardData(db: Db, p: Principal, f: BoardFilters, now: numb
     tasks: rows.map((r) => taskJson(r, now)),
     total: n[0]?.n ?? 0,
     offset: f.offsets[name],
+    moves: Object.fromEntries(rows.map((r) => [r.id, movesFor(p, r, now)])),
   });
   const defaultId = acct[0]?.defaultAgentId ?? null;
   return {

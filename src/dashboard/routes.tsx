@@ -10,9 +10,6 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
-import type { HtmlEscapedString } from 'hono/utils/html';
-import { database, type Db } from '../db/client';
-import { authorize, type Operation } from '../access/policy';
 import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../accounts/agents';
 import { addComment } from '../tasks/comments';
 import { delegateTask } from '../tasks/delegation';
@@ -23,7 +20,6 @@ import { taskJson, type TaskJson } from '../tasks/task-json';
 import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../webhooks/webhooks';
-import type { Env, Variables } from '../env';
 import { isDevelopment, keyPepper, limit } from '../platform/config';
 import { ApiError } from '../platform/errors';
 import { principalCache } from '../access/key-gate';
@@ -36,11 +32,11 @@ import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/c
 import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, safeNext, type Human } from '../sign-in/magic-link';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
+import { workflowPages } from './workflow-routes';
+import { taskExtras } from './task-routes';
+import { backTo, blankToUndefined, db, formOf, many, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings } from './kit';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
-import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage, type Viewer } from './views';
-
-type DashboardBindings = { Bindings: Env; Variables: Variables & { human: Human } };
-type Ctx = Context<DashboardBindings>;
+import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage } from './views';
 
 // Stripe's pages are where checkout and the portal continue (a form's redirect is checked too).
 const CSP = [
@@ -65,49 +61,6 @@ const PAGE_HEADERS: Record<string, string> = {
 
 const FORM_BYTES = 64 * 1024;
 
-async function render(c: Ctx, page: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 = 200): Promise<Response> {
-  return c.html(`<!doctype html>\n${await page}`, status);
-}
-
-const viewerOf = (h: Human | undefined): Viewer | null => (h ? { email: h.email, name: h.name } : null);
-
-/** The `back` form field, only if it is a path inside the dashboard. */
-function backTo(form: Form, fallback: string): string {
-  const back = one(form, 'back');
-  return back && /^\/app(\/[\w/-]*)?(\?[\w=&%.+-]*)?$/.test(back) ? back : fallback;
-}
-
-type Form = Record<string, string | File | (string | File)[]>;
-
-function one(form: Form, name: string): string | undefined {
-  const v = form[name];
-  const s = Array.isArray(v) ? v[0] : v;
-  return typeof s === 'string' ? s : undefined;
-}
-
-function many(form: Form, name: string): string[] {
-  const v = form[name];
-  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string');
-}
-
-async function formOf(c: Ctx): Promise<Form> {
-  try {
-    return await c.req.parseBody({ all: true });
-  } catch {
-    throw new ApiError(400, 'INVALID_FORM', 'The form could not be read.');
-  }
-}
-
-/** Zod's first complaint as the plain 400 a form user can act on. */
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = issue.path.map(String).join('.');
-  throw new ApiError(400, 'VALIDATION_FAILED', `${field ? `${field}: ` : ''}${issue.message}`);
-}
-
-const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const labelList = z
   .string()
   .optional()
@@ -142,15 +95,6 @@ const WebhookForm = z.object({
   events: z.array(z.string()).min(1, 'Pick at least one event'),
   description: z.preprocess(blankToUndefined, z.string().max(500).optional()),
 });
-
-/** The principal of the signed-in human, checked against the authorisation table. */
-function principal(c: Ctx, op: Operation) {
-  const p = c.get('human').principal;
-  authorize(p, op);
-  return p;
-}
-
-const db = (c: Ctx): Db => database(c.env.DB);
 
 function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
   const p = c.get('human').principal;
@@ -338,7 +282,7 @@ const pages = new Hono<DashboardBindings>()
     emit(c, 'task.delegated', task);
     if (child.assignedToAgentId) emit(c, 'task.assigned', task);
     notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.redirect(`/app/tasks/${encodeURIComponent(id)}`, 303);
+    return c.redirect(backTo(form, `/app/tasks/${encodeURIComponent(id)}`), 303);
   })
   .post('/tasks/:id/comments', async (c) => {
     const p = principal(c, 'tasks.comments.write');
@@ -457,7 +401,9 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'billing.portal');
     const { url } = await createPortal(db(c), c.env, p);
     return c.redirect(url, 303);
-  });
+  })
+  .route('/', workflowPages)
+  .route('/', taskExtras);
 
 export const dashboardRoutes = new Hono<DashboardBindings>()
   .use('*', async (c, next) => {

@@ -13,6 +13,7 @@ import type { WebhookJson } from '../webhooks/webhooks';
 import type { DeliveryJson } from '../webhooks/deliveries';
 import { TASK_EVENTS } from '../webhooks/events';
 import { EVIDENCE_KINDS } from '../tasks/tasks';
+import { HistorySection, LinksSection, SubtasksSection } from './task-sections';
 import { COLUMN_PAGE, COLUMNS, type BoardData, type BoardFilters, type ColumnName, type TaskPageData } from './queries';
 
 export interface Viewer {
@@ -20,13 +21,16 @@ export interface Viewer {
   name: string | null;
 }
 
-type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'usage' | null;
+type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'recurrences' | 'automations' | 'ingress' | 'usage' | null;
 
 const NAV: [Exclude<Section, null>, string, string][] = [
   ['board', 'Board', '/app'],
   ['fleet', 'Attention', '/app/fleet'],
   ['agents', 'Agents', '/app/agents'],
   ['webhooks', 'Webhooks', '/app/webhooks'],
+  ['recurrences', 'Recurrences', '/app/recurrences'],
+  ['automations', 'Automations', '/app/automations'],
+  ['ingress', 'Ingress', '/app/ingress'],
   ['usage', 'Usage & billing', '/app/usage'],
 ];
 
@@ -134,14 +138,15 @@ function until(iso: string | null, now: number): string {
   return s >= 120 ? `lease ${Math.round(s / 60)} min left` : `lease ${s} s left`;
 }
 
-const Hidden: FC<{ name: string; value: string | undefined }> = ({ name, value }) => (value ? <input type="hidden" name={name} value={value} /> : null);
+export const Hidden: FC<{ name: string; value: string | undefined }> = ({ name, value }) => (value ? <input type="hidden" name={name} value={value} /> : null);
 
 const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: number; back: string }> = ({ task, column, data, now, back }) => {
   const holder = agentName(data.agents, task.claimed_by_agent_id);
   const assignee = agentName(data.agents, task.assigned_to_agent_id);
   const project = data.projects.find((p) => p.id === task.project_id);
+  const moves = data.columns[column].moves[task.id] ?? [];
   return (
-    <article class="card" data-task-id={task.id} aria-selected="false">
+    <article class="card" data-task-id={task.id} aria-selected="false" draggable={moves.length ? 'true' : undefined} data-moves={moves.join(' ') || undefined}>
       <a class="title" href={`/app/tasks/${task.id}`}>{task.content}</a>
       <div class="meta">
         {task.priority > 1 ? <span class={`chip p${task.priority}`}>{PRIORITY[task.priority]}</span> : null}
@@ -184,10 +189,28 @@ const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: numbe
             </form>
           </details>
         )}
+        {task.completed ? null : (
+          <details class="quick-edit">
+            <summary>Delegate</summary>
+            <form method="post" action={`/app/tasks/${task.id}/delegate`}>
+              <input type="hidden" name="back" value={back} />
+              <label for={`d-${task.id}`}>Child task</label>
+              <input id={`d-${task.id}`} name="content" required maxlength={500} class="wide" />
+              <label for={`da-${task.id}`}>To</label>
+              <select id={`da-${task.id}`} name="assigned_to_agent_id">
+                <option value="">(anyone)</option>
+                {data.agents.filter((a) => a.active).map((a) => (
+                  <option value={a.id}>{a.display_name ?? a.name}</option>
+                ))}
+              </select>
+              <button type="submit">Delegate</button>
+            </form>
+          </details>
+        )}
         {task.completed ? (
-          <form method="post" action={`/app/tasks/${task.id}/reopen`}>
+          <form method="post" action={`/app/tasks/${task.id}/reopen`} data-action="reopen">
             <input type="hidden" name="back" value={back} />
-            <button class="quiet" type="submit">Reopen</button>
+            <button class="quiet" type="submit" aria-label={`Reopen ${task.content}`}>Reopen</button>
           </form>
         ) : (
           <form method="post" action={`/app/tasks/${task.id}/complete`} data-action="complete">
@@ -314,6 +337,8 @@ export const BoardPage: FC<{ viewer: Viewer; data: BoardData; filters: BoardFilt
           </p>
         </div>
       ) : null}
+      <p id="board-status" class="panel error" role="alert" hidden></p>
+      <p class="visually-hidden" id="drag-help">Drag a card to Done to complete it, or back to Open to reopen it; or use its Complete and Reopen buttons.</p>
       <div id="board" class="board" data-refresh-ms="3000">
         {COLUMNS.map((name) => {
           const col = data.columns[name];
@@ -349,7 +374,7 @@ const EMPTY: Record<ColumnName, string> = {
 
 // ------------------------------------------------------------------ task page
 
-const Facts: FC<{ rows: [string, Child][] }> = ({ rows }) => (
+export const Facts: FC<{ rows: [string, Child][] }> = ({ rows }) => (
   <dl class="facts">
     {rows
       .filter(([, v]) => v !== null && v !== undefined && v !== '')
@@ -485,6 +510,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
               <button type="submit">Comment</button>
             </form>
           </section>
+          <HistorySection data={data} name={name} />
         </div>
         <div>
           <section class="panel" aria-labelledby="h-actions">
@@ -559,20 +585,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
               </form>
             </section>
           )}
-          <section class="panel" aria-labelledby="h-subtasks">
-            <h2 id="h-subtasks">Subtasks</h2>
-            {data.subtasks.length ? (
-              <ul>
-                {data.subtasks.map((s) => (
-                  <li>
-                    {s.completed ? '☑' : '☐'} {s.content}
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <p class="muted">None.</p>
-            )}
-          </section>
+          <SubtasksSection data={data} />
           <section class="panel" aria-labelledby="h-chain">
             <h2 id="h-chain">Delegation chain</h2>
             {data.chain.length > 1 ? (
@@ -587,20 +600,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
               <p class="muted">Not delegated.</p>
             )}
           </section>
-          <section class="panel" aria-labelledby="h-links">
-            <h2 id="h-links">Links</h2>
-            {data.links.length ? (
-              <ul>
-                {data.links.map((l) => (
-                  <li>
-                    <span class="chip">{l.kind}</span> {l.url && /^https?:\/\//.test(l.url) ? <a href={l.url} rel="noopener noreferrer">{l.ref}</a> : <code>{l.ref}</code>} {l.repo ? <span class="muted small">{l.repo}</span> : null}
-                  </li>
-                ))}
-              </ul>
-            ) : (
-              <p class="muted">None.</p>
-            )}
-          </section>
+          <LinksSection data={data} agents={data.agents} />
           <section class="panel" aria-labelledby="h-runs">
             <h2 id="h-runs">Runs</h2>
             {data.runs.length ? (
@@ -633,6 +633,15 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
 };
 
 // ------------------------------------------------------------------ agents
+
+/** Last seen is written at most every 5 minutes, so finer than minutes would be false precision. */
+function ago(iso: string, now: number): string {
+  const min = Math.floor((now - Date.parse(iso)) / 60_000);
+  if (min < 5) return 'just now';
+  if (min < 120) return `${min} min ago`;
+  if (min < 48 * 60) return `${Math.floor(min / 60)} h ago`;
+  return iso.slice(0, 10);
+}
 
 export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { agent: string; key: string; rotated: boolean } }> = ({ viewer, agents, newKey }) => (
   <Layout title="Agents" viewer={viewer} section="agents">
@@ -677,6 +686,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
             <th>Mode</th>
             <th>Status</th>
             <th>Key</th>
+            <th>Last seen</th>
             <th>Created</th>
             <th>Actions</th>
           </tr>
@@ -703,6 +713,7 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
               <td>
                 <code>{a.key_prefix}…</code>
               </td>
+              <td class="small" data-last-seen>{a.last_seen_at ? <time datetime={a.last_seen_at}>{ago(a.last_seen_at, Date.now())}</time> : 'never'}</td>
               <td class="small">{a.created_at}</td>
               <td class="row">
                 <form method="post" action={`/app/agents/${a.id}/rotate`} data-confirm={`Rotate the key of ${a.name}? The old key stops working at once.`}>

@@ -66,6 +66,8 @@ export const agents = sqliteTable(
     sandboxProjectId: text('sandbox_project_id'),
     useCase: text('use_case'),
     keyRotatedAt: text('key_rotated_at'),
+    /** When the agent's key last made a request, written by its key gate at most every LAST_SEEN_WRITE_MS. */
+    lastSeenAt: text('last_seen_at'),
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },

@@ -104,7 +104,7 @@ export function ruleOf(r: Pick<RecurrenceRow, 'ruleType' | 'interval' | 'timezon
 }
 
 /** The recurrences `p` may see, as a condition on the table. */
-function visibleRecurrences(p: Principal): SQL {
+export function visibleRecurrences(p: Principal): SQL {
   const inAccount = eq(recurrences.accountId, p.accountId);
   if (p.mode === 'restricted') return and(inAccount, eq(recurrences.createdByAgentId, p.agentId), eq(recurrences.projectId, p.sandboxProjectId ?? '∅'))!;
   if (p.role === 'worker') return and(inAccount, or(eq(recurrences.createdByAgentId, p.agentId), eq(recurrences.assignedToAgentId, p.agentId)))!;

@@ -1,10 +1,10 @@
 /** /tasks/{id}/links: where a task's work lives (branches, commits, PRs, URLs). */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { addLink, LINK_KINDS, listLinks } from './task-links';
+import { addLink, LINK_KINDS, listLinks, removeLink } from './task-links';
 import { taskJson } from './task-json';
 import { emitTaskEvent, listenersOf } from '../webhooks/events';
-import { authedRoute, createRouter, idParams, jsonBody, jsonContent } from '../access/router';
+import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from '../access/router';
 import { timestamp } from '../http/schemas';
 
 const LinkSchema = z
@@ -55,6 +55,15 @@ const create = authedRoute('tasks.links.write', {
   responses: { 201: jsonContent(LinkSchema, 'The link') },
 });
 
+const remove = authedRoute('tasks.links.write', {
+  method: 'delete',
+  path: '/tasks/{id}/links/{linkId}',
+  tags,
+  summary: 'Remove a link from the task',
+  request: { params: params.extend({ linkId: z.string().min(1).max(64).openapi({ param: { name: 'linkId', in: 'path' }, example: 'lnk_0abc' }) }) },
+  responses: { 200: jsonContent(DeletedSchema, 'Deleted') },
+});
+
 export const taskLinkRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listLinks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) => {
@@ -63,4 +72,9 @@ export const taskLinkRoutes = createRouter()
     const { task, link } = await addLink(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
     emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
     return c.json(link, 201);
+  })
+  .openapi(remove, async (c) => {
+    const { id, linkId } = c.req.valid('param');
+    await removeLink(database(c.env.DB), c.get('principal'), id, linkId, Date.now());
+    return c.json({ deleted: true as const, id: linkId }, 200);
   });

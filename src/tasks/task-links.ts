@@ -1,10 +1,11 @@
 /**
  * Links from a task to where its work lives: branches, commits, pull requests, URLs. Reading
- * needs the task to be visible; adding needs it owned and not completed.
+ * needs the task to be visible; adding and removing need it owned and not completed.
  */
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { taskLinks, tasks } from '../db/schema';
+import { notFound } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
@@ -72,4 +73,17 @@ export async function addLink(db: Db, p: Principal, taskId: string, input: LinkI
   };
   await db.insert(taskLinks).values(row);
   return { task, link: linkJson(row) };
+}
+
+/** Removes one link of the task; a link of another task (or account) is 404. */
+export async function removeLink(db: Db, p: Principal, taskId: string, linkId: string, now: number): Promise<{ task: TaskRow; link: LinkJson }> {
+  const [task, link] = await db.batch([
+    taskQuery(db, p, taskId),
+    db.select().from(taskLinks).where(and(eq(taskLinks.id, linkId), eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId))),
+  ]);
+  assertCanWrite(p, 'tasks.links.write', task[0], now);
+  if (task[0].completed) throw taskCompleted();
+  if (!link[0]) throw notFound('link');
+  await db.delete(taskLinks).where(and(eq(taskLinks.id, linkId), eq(taskLinks.taskId, taskId)));
+  return { task: task[0], link: linkJson(link[0]) };
 }

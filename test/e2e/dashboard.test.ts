@@ -3,7 +3,9 @@
  * `wrangler dev`. A human signs in by the magic link from the dev mailbox, creates a task on the
  * board, watches an agent's claim (made through the API) move the card, completes it with
  * evidence, creates an agent and uses its key, reads a webhook's delivery log and redelivers,
- * signs out; a second account sees none of it. Saves the board's screenshot to docs/board.png.
+ * signs out; a second account sees none of it. Then cards are dragged between open and done
+ * (with the API's refusal shown), subtasks and links edited, and the dark scheme's computed
+ * colours and contrast checked. Saves docs/board.png and docs/board-dark.png.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -210,5 +212,138 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await other.page.goto(`${server.baseUrl}/app/webhooks`);
     await expect(other.page.locator('main').innerText()).resolves.toContain('No webhooks yet');
     await other.page.close();
+  });
+
+  /** WCAG contrast ratio of two computed rgb() colours. */
+  function contrast(a: string, b: string): number {
+    const lum = (rgb: string) => {
+      const [r, g, bl] = rgb.match(/\d+/g)!.slice(0, 3).map((v) => {
+        const c = Number(v) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+    };
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi! + 0.05) / (lo! + 0.05);
+  }
+
+  it('drags cards between open and done as the API allows, shows its refusal, edits subtasks and links, runs the recurrence, ingress and automation pages, and follows the dark scheme', async () => {
+    const { page, key } = await signedInHuman('lin');
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const make = async (body: Record<string, unknown>) => (await http(server.baseUrl, 'POST', '/v1/tasks', { key, body })).body.id as string;
+    const plain = await make({ content: 'Drag me to done' });
+    const strict = await make({ content: 'Needs evidence', evidence_policy: 'required' });
+    const finished = await make({ content: 'Reopen me' });
+    await http(server.baseUrl, 'POST', `/v1/tasks/${finished}/complete`, { key, body: {} });
+    await page.goto(`${server.baseUrl}/app`);
+    const card = (col: string, id: string) => column(page, col).locator(`.card[data-task-id="${id}"]`);
+
+    // Open to done completes; done to open reopens: the same as the API.
+    await card('open', plain).dragTo(column(page, 'done'));
+    await card('done', plain).waitFor({ timeout: 10_000 });
+    expect((await http(server.baseUrl, 'GET', `/v1/tasks/${plain}`, { key })).body.completed).toBe(true);
+    await card('done', finished).dragTo(column(page, 'open'));
+    await card('open', finished).waitFor({ timeout: 10_000 });
+    expect((await http(server.baseUrl, 'GET', `/v1/tasks/${finished}`, { key })).body).toMatchObject({ completed: false, reopen_count: 1 });
+
+    // A task whose policy demands evidence is refused, plainly, and stays where it was.
+    await card('open', strict).dragTo(column(page, 'done'));
+    const refusal = page.locator('#board-status');
+    await refusal.waitFor({ state: 'visible', timeout: 10_000 });
+    await expect(refusal.innerText()).resolves.toContain('This task requires evidence to complete');
+    await expect(card('open', strict).count()).resolves.toBe(1);
+    expect((await http(server.baseUrl, 'GET', `/v1/tasks/${strict}`, { key })).body.completed).toBe(false);
+
+    // The keyboard way is still there: select the card, press c.
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    const ids = await Promise.all((await page.locator('#board .card').all()).map((c) => c.getAttribute('data-task-id')));
+    const index = ids.indexOf(finished);
+    for (let i = 0; i <= index; i++) await page.keyboard.press('j');
+    await expect(page.locator('.card[aria-selected="true"]').getAttribute('data-task-id')).resolves.toBe(finished);
+    await page.keyboard.press('c');
+    await card('done', finished).waitFor({ timeout: 10_000 });
+
+    // The task page: subtasks added, checked off and deleted; a link added and removed; the history.
+    await page.goto(`${server.baseUrl}/app/tasks/${strict}`);
+    await page.getByLabel('New subtask').fill('Run the migration');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByLabel('New subtask').fill('Tell support');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('button', { name: 'Check off Run the migration' }).click();
+    await expect(page.getByRole('button', { name: 'Uncheck Run the migration' }).getAttribute('aria-pressed')).resolves.toBe('true');
+    await page.getByRole('button', { name: 'Delete subtask Tell support' }).click();
+    await page.getByRole('button', { name: 'Delete subtask Tell support' }).waitFor({ state: 'detached' });
+    await expect(page.locator('[data-subtask-id]').count()).resolves.toBe(1);
+    await page.getByLabel('Link kind').selectOption('pr');
+    await page.getByLabel('Link reference').fill('#77');
+    await page.getByLabel('Link URL').fill('https://example.com/pr/77');
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await expect(page.getByRole('link', { name: '#77' }).getAttribute('href')).resolves.toBe('https://example.com/pr/77');
+    const subtasks = (await http(server.baseUrl, 'GET', `/v1/tasks/${strict}/subtasks`, { key })).body;
+    expect(subtasks).toMatchObject([{ content: 'Run the migration', completed: true }]);
+    await page.getByRole('button', { name: 'Remove link #77' }).click();
+    await page.getByRole('button', { name: 'Remove link #77' }).waitFor({ state: 'detached' });
+    await expect(page.locator('[data-link-id]').count()).resolves.toBe(0);
+    await expect(page.locator('ol.timeline').innerText()).resolves.toContain('Created by');
+
+    // Recurrences, automations and ingress sources from their pages (their data is tested in workerd).
+    await page.getByRole('link', { name: 'Recurrences' }).click();
+    await page.getByLabel('Task', { exact: true }).fill('Rotate the rota');
+    await page.getByLabel('Repeats').selectOption('weekly');
+    await page.getByRole('button', { name: 'Create recurrence' }).click();
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Rotate the rota');
+    await page.getByRole('button', { name: 'Pause Rotate the rota' }).click();
+    await expect(page.locator('tr[data-recurrence-id] [data-state]').innerText()).resolves.toBe('paused');
+    expect((await http(server.baseUrl, 'GET', '/v1/recurrences', { key })).body[0]).toMatchObject({ content: 'Rotate the rota', rule_type: 'weekly', active: false });
+    await page.getByRole('link', { name: 'Ingress' }).click();
+    await page.getByLabel('Name').fill('CI failures');
+    await page.getByLabel('Task title template').fill('CI failed: {{workflow}}');
+    await page.getByRole('button', { name: 'Create source' }).click();
+    await expect(page.locator('[data-secret="ingress-secret"]').innerText()).resolves.toMatch(/\S{16,}/);
+    await page.getByRole('link', { name: 'CI failures' }).click();
+    await page.waitForURL('**/app/ingress/ing_*');
+    await expect(page.locator('[data-secret]').count()).resolves.toBe(0);
+    await expect(page.locator('#h-deliveries + p').innerText()).resolves.toBe('No deliveries yet.');
+    await page.getByRole('link', { name: 'Automations' }).click();
+    await page.getByLabel('Name').fill('Label CI');
+    await page.getByLabel('Actions (JSON, in order)').fill('[{"type":"add_label","label":"triage"}]');
+    await page.getByRole('button', { name: 'Create rule' }).click();
+    await expect(page.locator('#h-runs + p').innerText()).resolves.toContain('No runs yet');
+
+    // Dark scheme: the dark palette, with readable contrast (light too).
+    // The page's own computed colours (evaluated in the page, which has a DOM).
+    const colours = () =>
+      page.evaluate(`(() => {
+        const css = (el, prop) => (el ? getComputedStyle(el)[prop] : '');
+        const button = document.querySelector('main button:not(.quiet):not(.danger)');
+        return {
+          bg: css(document.body, 'backgroundColor'),
+          text: css(document.body, 'color'),
+          panel: css(document.querySelector('.panel'), 'backgroundColor'),
+          muted: css(document.querySelector('.muted'), 'color'),
+          buttonBg: css(button, 'backgroundColor'),
+          buttonText: css(button, 'color'),
+        };
+      })()`) as Promise<Record<'bg' | 'text' | 'panel' | 'muted' | 'buttonBg' | 'buttonText', string>>;
+    // The DOM is there before the stylesheet has loaded: wait for it.
+    await page.waitForLoadState('load');
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await colours();
+    expect(light.bg).toBe('rgb(246, 247, 249)');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await colours();
+    expect(dark).toMatchObject({ bg: 'rgb(15, 17, 21)', text: 'rgb(230, 233, 239)', panel: 'rgb(23, 26, 33)' });
+    for (const scheme of [light, dark]) {
+      expect(contrast(scheme.text, scheme.bg)).toBeGreaterThanOrEqual(7);
+      expect(contrast(scheme.muted, scheme.panel)).toBeGreaterThanOrEqual(4.5);
+      expect(contrast(scheme.buttonText, scheme.buttonBg)).toBeGreaterThanOrEqual(4.5);
+    }
+    await page.goto(`${server.baseUrl}/app`);
+    await page.setViewportSize({ width: 1400, height: 800 });
+    await page.screenshot({ path: join(DOCS, 'board-dark.png') });
+    // Only the refused drop's answer, which the browser logs as a failed resource.
+    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)']);
+    await page.close();
   });
 });
