@@ -36,6 +36,7 @@ import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/c
 import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, safeNext, type Human } from '../sign-in/magic-link';
 import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
+import { connectionRoutes } from './connections';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
 import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage, type Viewer } from './views';
 
@@ -457,7 +458,8 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'billing.portal');
     const { url } = await createPortal(db(c), c.env, p);
     return c.redirect(url, 303);
-  });
+  })
+  .route('/', connectionRoutes);
 
 export const dashboardRoutes = new Hono<DashboardBindings>()
   .use('*', async (c, next) => {

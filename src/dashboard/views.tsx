@@ -20,7 +20,7 @@ export interface Viewer {
   name: string | null;
 }
 
-type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'usage' | null;
+type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'usage' | 'connections' | null;
 
 const NAV: [Exclude<Section, null>, string, string][] = [
   ['board', 'Board', '/app'],
@@ -28,6 +28,7 @@ const NAV: [Exclude<Section, null>, string, string][] = [
   ['agents', 'Agents', '/app/agents'],
   ['webhooks', 'Webhooks', '/app/webhooks'],
   ['usage', 'Usage & billing', '/app/usage'],
+  ['connections', 'Connections', '/app/connections'],
 ];
 
 export const Layout: FC<{ title: string; viewer?: Viewer | null; section?: Section; narrow?: boolean; children?: Child }> = ({ title, viewer, section, narrow, children }) => (

@@ -101,10 +101,11 @@ export const authorizeRoutes = new Hono<AppBindings>()
     }
   });
 
-/** Whether a request is for the OAuth provider: its endpoints, the consent page (it needs the provider's helpers), or /mcp with a bearer token that is not an API key. */
+/** Whether a request is for the OAuth provider: its endpoints, the pages that need its helpers (consent, the dashboard's connections), or /mcp with a bearer token that is not an API key. */
 export function isOAuthRequest(request: Request): boolean {
   const path = new URL(request.url).pathname;
   if (path === '/authorize' || path.startsWith('/oauth/') || path.startsWith('/.well-known/oauth-')) return true;
+  if (path === '/app/connections' || path.startsWith('/app/connections/')) return true;
   if (path !== MCP_PATH || request.method === 'OPTIONS') return false;
   if (request.headers.has('X-Agent-Key')) return false;
   const bearer = request.headers.get('Authorization')?.match(/^Bearer\s+(\S+)/i)?.[1];
