@@ -11,7 +11,9 @@
  * BENCH_STATE_DIR (where wrangler keeps the local D1 and Durable Object files; default /dev/shm
  * when the machine has it, else the temp directory), BENCH_RECURRENCES (recurrences due in the same
  * minute for the scheduler row, default 10000), BENCH_ONLY=recurrences (only that row, printed,
- * RESULTS.md left as it is), BENCH_ONLY=dashboard (only the board page's row, likewise).
+ * RESULTS.md left as it is), BENCH_ONLY=dashboard (only the board page's row, likewise),
+ * BENCH_ONLY=mcp (only the MCP rows, with their own /health, printed,
+ * RESULTS.md left as it is), BENCH_MCP_CLAIM_TASKS (tasks seeded for the MCP claim_task row, default 30000).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
  * so a slow moment of the machine moves one sample, not the ratio. Claim-and-complete runs once
  * per round too, on a fresh account each time.
@@ -61,6 +63,8 @@ function workerdCpuMs(): number | null {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'workerd') continue;
+      // Only this checkout's workerd (its binary lives under node_modules here): on a shared machine others run theirs.
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(CHECKOUT)) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
@@ -70,6 +74,7 @@ function workerdCpuMs(): number | null {
   }
   return total;
 }
+const CHECKOUT = join(import.meta.dirname, '..') + '/';
 /** Linux reports process CPU in clock ticks of 1/100 s. */
 const CLOCK_TICKS = 100;
 const cpuPer = (before: number | null, count: number) => {
@@ -300,6 +305,11 @@ async function main() {
       process.stdout.write(`\n${dashboardSection().join('\n')}\n`);
       return;
     }
+    if (ONLY_MCP) {
+      await mcpBench(base, server);
+      process.stdout.write(`\n${mcpSection().join('\n')}\n`);
+      return;
+    }
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
     if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
     const key = (signup.body as { api_key: string }).api_key;
@@ -370,10 +380,11 @@ async function main() {
     }
     await schedulerBurst(base, server);
     await dashboardBoard(base);
+    await mcpBench(base, server);
   } finally {
     await server.stop();
   }
-  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD) report();
+  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD && !ONLY_MCP) report();
 }
 
 function schedulerSection(): string[] {
@@ -471,11 +482,183 @@ function report() {
     ...schedulerSection(),
     '',
     ...dashboardSection(),
+    ...mcpSection(),
     '',
   ];
   const text = lines.join('\n');
   writeFileSync(join(import.meta.dirname, 'RESULTS.md'), text);
   process.stdout.write(`\n${text}\n`);
+}
+
+// ---------------------------------------------------------------- MCP (BENCH_ONLY=mcp)
+
+const ONLY_MCP = process.env.BENCH_ONLY === 'mcp';
+const MCP_CLAIM_TASKS = Number(process.env.BENCH_MCP_CLAIM_TASKS ?? 30000);
+const MCP_CONNECTIONS = 32;
+/** What an MCP host sends with every POST of the stateless Streamable HTTP transport. */
+const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' };
+
+interface McpSample {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  /** Non-2xx answers, connection errors, JSON-RPC errors and tool errors (isError). */
+  failures: number;
+  /** claim_task answers that carried a task. */
+  claimed: number;
+  cpu: number | null;
+}
+interface McpRow extends McpSample {
+  name: string;
+  d1: string;
+}
+const mcpRows: McpRow[] = [];
+const mcpChecks: string[] = [];
+
+const toolCall = (name: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } });
+
+/**
+ * autocannon against one endpoint at MCP_CONNECTIONS, reading every answer: a JSON-RPC error or
+ * a tool error counts as a failure as a non-2xx does, and a claim that returned a task is counted.
+ */
+async function mcpLoad(base: string, opts: { path: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }): Promise<McpSample> {
+  let failures = 0;
+  let claimed = 0;
+  const run = (duration: number, count: boolean) =>
+    autocannon({
+      url: base + opts.path,
+      connections: MCP_CONNECTIONS,
+      duration,
+      requests: [
+        {
+          method: opts.method ?? 'GET',
+          headers: opts.headers,
+          body: opts.body,
+          onResponse: (status: number, body: string) => {
+            if (!count || opts.method !== 'POST') return;
+            if (status < 200 || status > 299) return; // counted by autocannon as non-2xx
+            try {
+              // A JSON body, or (2025-era requests) one SSE event whose data line is the JSON-RPC answer.
+              const json = body.startsWith('{') ? body : (body.split('\n').find((line) => line.startsWith('data: ')) ?? '').slice(6);
+              const answer = JSON.parse(json) as { error?: unknown; result?: { isError?: boolean; content?: { text?: string }[] } };
+              if (answer.error || answer.result?.isError) failures++;
+              else if (answer.result?.content?.[0]?.text?.startsWith('Claimed task ')) claimed++;
+            } catch {
+              failures++;
+            }
+          },
+        },
+      ],
+    });
+  if (WARMUP > 0) await run(WARMUP, false);
+  const cpuBefore = workerdCpuMs();
+  const result = await run(SECONDS, true);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    failures: failures + result.non2xx + result.errors,
+    claimed,
+    cpu: cpuPer(cpuBefore, result.requests.total),
+  };
+}
+
+/**
+ * `tools/call list_tasks` (an admin key over 100 tasks, as GET /v1/tasks (100 tasks)) and
+ * `tools/call claim_task` (from a queue of MCP_CLAIM_TASKS open tasks, each call claiming one),
+ * each a stateless POST /mcp with an API key, against GET /health in the same round.
+ */
+async function mcpBench(base: string, server: Awaited<ReturnType<typeof startDevServer>>) {
+  const signup = async (label: string) => {
+    const res = await http(base, 'POST', '/v1/signup', { body: { email: `bench-mcp-${label}-${Date.now()}@example.com` } });
+    if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
+    const key = (res.body as { api_key: string }).api_key;
+    const me = (await http(base, 'GET', '/v1/agent/me', { key })).body as { account: { id: string }; agent: { id: string } };
+    return { key, accountId: me.account.id, agentId: me.agent.id };
+  };
+  const lister = await signup('list');
+  await seedTasks(base, lister.key, 100);
+  const claimer = await signup('claim');
+  // Seeded in D1 directly (tens of thousands through the API would take minutes); the claim reads D1 only.
+  process.stdout.write(`seeding ${MCP_CLAIM_TASKS} tasks for claim_task...\n`);
+  const stamp = new Date().toISOString();
+  server.query(`insert into tasks (id, account_id, root_task_id, content, priority, created_by_agent_id, created_at, updated_at)
+    with recursive n(i) as (select 1 union all select i + 1 from n where i < ${MCP_CLAIM_TASKS})
+    select 'tsk_mcpbench' || i, '${claimer.accountId}', 'tsk_mcpbench' || i, 'Bench task ' || i, (i % 4) + 1, '${claimer.agentId}', '${stamp}', '${stamp}' from n`);
+
+  const calls = {
+    list: { name: 'tools/call list_tasks (100 tasks)', key: lister.key, body: toolCall('list_tasks', {}) },
+    claim: { name: 'tools/call claim_task', key: claimer.key, body: toolCall('claim_task', { lease_seconds: 3600 }) },
+  };
+  /** The same work over REST, for what MCP adds (not a target). */
+  const rest = {
+    list: { name: 'REST: GET /v1/tasks (100 tasks)', path: '/v1/tasks', method: 'GET' as const, headers: { 'X-Agent-Key': lister.key }, body: undefined },
+    claim: { name: 'REST: POST /v1/tasks/claim', path: '/v1/tasks/claim', method: 'POST' as const, headers: { 'X-Agent-Key': claimer.key, 'Content-Type': 'application/json' }, body: JSON.stringify({ lease_seconds: 3600 }) },
+  };
+  const d1 = async (call: { key: string; body: string }) => {
+    const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, 'X-Agent-Key': call.key, 'X-D1-Metrics': '1' }, body: call.body });
+    await res.text();
+    return res.headers.get('X-D1-Round-Trips') ?? '?';
+  };
+  const d1Counts = { list: await d1(calls.list), claim: await d1(calls.claim), health: (await fetch(`${base}/health`, { headers: { 'X-D1-Metrics': '1' } })).headers.get('X-D1-Round-Trips') ?? '?' };
+
+  const health: McpSample[] = [];
+  const sampled: Record<'list' | 'claim' | 'restList' | 'restClaim', McpSample[]> = { list: [], claim: [], restList: [], restClaim: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    health.push(await mcpLoad(base, { path: '/health' }));
+    for (const which of ['list', 'claim'] as const) {
+      const call = calls[which];
+      const s = await mcpLoad(base, { path: '/mcp', method: 'POST', headers: { ...MCP_HEADERS, 'X-Agent-Key': call.key }, body: call.body });
+      sampled[which].push(s);
+      process.stdout.write(`${call.name} @${MCP_CONNECTIONS}: ${s.rps.toFixed(0)} req/s (health ${health.at(-1)!.rps.toFixed(0)}) p99 ${s.p99} ms failures ${s.failures}${which === 'claim' ? ` claimed ${s.claimed}` : ''} CPU ${fixed(s.cpu, 2)} ms\n`);
+      const r = await mcpLoad(base, rest[which]);
+      sampled[which === 'list' ? 'restList' : 'restClaim'].push(r);
+      process.stdout.write(`${rest[which].name} @${MCP_CONNECTIONS}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms CPU ${fixed(r.cpu, 2)} ms\n`);
+    }
+  }
+  const fold = (name: string, list: McpSample[], d1Count: string): McpRow => ({
+    name,
+    d1: d1Count,
+    rps: median(list.map((s) => s.rps)),
+    p50: median(list.map((s) => s.p50)),
+    p99: median(list.map((s) => s.p99)),
+    requests: list.reduce((n, s) => n + s.requests, 0),
+    failures: list.reduce((n, s) => n + s.failures, 0),
+    claimed: list.reduce((n, s) => n + s.claimed, 0),
+    cpu: medianOrNull(list.map((s) => s.cpu)),
+  });
+  mcpRows.push(fold('GET /health', health, d1Counts.health), fold(calls.list.name, sampled.list, d1Counts.list), fold(calls.claim.name, sampled.claim, d1Counts.claim));
+  mcpRows.push(fold(rest.list.name, sampled.restList, '-'), fold(rest.claim.name, sampled.restClaim, '-'));
+
+  // From D1: every claim the clients counted holds its own task (warm-ups claimed too, so at least as many).
+  const held = server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${claimer.accountId}' and status = 'claimed'`)[0]?.n ?? 0;
+  const twice = server.query<{ n: number }>(`select count(*) as n from (select task_id from runs where account_id = '${claimer.accountId}' group by task_id having count(*) > 1)`)[0]?.n ?? 0;
+  const claimRow = mcpRows[2]!;
+  const check = (ok: boolean, text: string) => mcpChecks.push(`- ${ok ? 'met' : 'NOT met'}: ${text}`);
+  check(claimRow.claimed > 0 && held >= claimRow.claimed + 1 && held < MCP_CLAIM_TASKS, `claim_task claimed real tasks: ${claimRow.claimed} timed calls returned a task, D1 holds ${held} claimed tasks of ${MCP_CLAIM_TASKS} (timed, warm-up, REST and round-trip count calls), the queue never ran dry`);
+  check(twice === 0, 'no task claimed twice (from D1)');
+}
+
+function mcpSection(): string[] {
+  if (mcpRows.length === 0) return [];
+  const health = mcpRows[0]!;
+  const ratio = (a: number, b: number) => (b ? (a / b).toFixed(2) : '-');
+  const tools = mcpRows.filter((r) => r.name.startsWith('tools/call'));
+  return [
+    '## MCP tool calls',
+    '',
+    `\`POST /mcp\` (stateless Streamable HTTP: each request one JSON-RPC \`tools/call\`, with \`Accept: application/json, text/event-stream\`, \`MCP-Protocol-Version\` and \`X-Agent-Key\`) at ${MCP_CONNECTIONS} connections, against \`GET /health\` measured in the same rounds (medians over ${ROUNDS} rounds). Failures: non-2xx, connection errors, JSON-RPC errors and tool errors, summed over the rounds. claim_task draws from ${MCP_CLAIM_TASKS} open tasks; "claimed" counts the answers that carried a task. The REST rows do the same work without MCP (the claims come from the same queue), to show what MCP adds; they are not targets.`,
+    '',
+    '| call | conns | req/s | x health | p50 ms | p99 ms | p99 x health | requests | failures | claimed | D1 | workerd CPU ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...mcpRows.map((r) => `| ${r.name} | ${MCP_CONNECTIONS} | ${r.rps.toFixed(0)} | ${ratio(r.rps, health.rps)} | ${r.p50} | ${r.p99} | ${ratio(r.p99, health.p99)} | ${r.requests} | ${r.failures} | ${r.name.includes('claim_task') ? r.claimed : '-'} | ${r.d1} | ${fixed(r.cpu, 2)} |`),
+    '',
+    ...tools.map((r) => `- ${r.rps >= 0.4 * health.rps ? 'met' : 'NOT met'}: ${r.name} at ${MCP_CONNECTIONS} connections reaches 40% of /health req/s (${ratio(r.rps, health.rps)})`),
+    ...tools.map((r) => `- ${r.failures === 0 ? 'met' : 'NOT met'}: ${r.name} without failures (${r.failures})`),
+    ...mcpChecks,
+  ];
 }
 
 main().catch((e) => {

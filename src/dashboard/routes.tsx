@@ -35,6 +35,7 @@ import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { workflowPages } from './workflow-routes';
 import { taskExtras } from './task-routes';
 import { backTo, blankToUndefined, db, formOf, many, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings } from './kit';
+import { connectionRoutes } from './connections';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
 import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage } from './views';
 
@@ -403,7 +404,8 @@ const pages = new Hono<DashboardBindings>()
     return c.redirect(url, 303);
   })
   .route('/', workflowPages)
-  .route('/', taskExtras);
+  .route('/', taskExtras)
+  .route('/', connectionRoutes);
 
 export const dashboardRoutes = new Hono<DashboardBindings>()
   .use('*', async (c, next) => {

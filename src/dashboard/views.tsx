@@ -21,7 +21,7 @@ export interface Viewer {
   name: string | null;
 }
 
-type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'recurrences' | 'automations' | 'ingress' | 'usage' | null;
+type Section = 'board' | 'agents' | 'fleet' | 'webhooks' | 'recurrences' | 'automations' | 'ingress' | 'usage' | 'connections' | null;
 
 const NAV: [Exclude<Section, null>, string, string][] = [
   ['board', 'Board', '/app'],
@@ -32,6 +32,7 @@ const NAV: [Exclude<Section, null>, string, string][] = [
   ['automations', 'Automations', '/app/automations'],
   ['ingress', 'Ingress', '/app/ingress'],
   ['usage', 'Usage & billing', '/app/usage'],
+  ['connections', 'Connections', '/app/connections'],
 ];
 
 export const Layout: FC<{ title: string; viewer?: Viewer | null; section?: Section; narrow?: boolean; children?: Child }> = ({ title, viewer, section, narrow, children }) => (

@@ -1,7 +1,7 @@
 /**
  * OAuth 2.1 for MCP hosts (@cloudflare/workers-oauth-provider: discovery, dynamic client
- * registration, tokens, revocation). This module is the /authorize page: a human without a
- * dashboard session is sent to the dashboard's sign-in (with this page as `next`), then picks the
+ * registration, Client ID Metadata Documents, tokens, revocation). This module is the /authorize
+ * page: a human without a dashboard session is sent to the dashboard's sign-in (with this page as `next`), then picks the
  * agent the host will act as, and approves. A token carries that agent's
  * key hash, so it acts with the agent's role, mode and rate limit, and stops working when the
  * agent's key is rotated or the agent is deactivated; the host or the human can revoke it.
@@ -101,10 +101,11 @@ export const authorizeRoutes = new Hono<AppBindings>()
     }
   });
 
-/** Whether a request is for the OAuth provider: its endpoints, the consent page (it needs the provider's helpers), or /mcp with a bearer token that is not an API key. */
+/** Whether a request is for the OAuth provider: its endpoints, the pages that need its helpers (consent, the dashboard's connections), or /mcp with a bearer token that is not an API key. */
 export function isOAuthRequest(request: Request): boolean {
   const path = new URL(request.url).pathname;
   if (path === '/authorize' || path.startsWith('/oauth/') || path.startsWith('/.well-known/oauth-')) return true;
+  if (path === '/app/connections' || path.startsWith('/app/connections/')) return true;
   if (path !== MCP_PATH || request.method === 'OPTIONS') return false;
   if (request.headers.has('X-Agent-Key')) return false;
   const bearer = request.headers.get('Authorization')?.match(/^Bearer\s+(\S+)/i)?.[1];
@@ -135,6 +136,8 @@ export function oauthProviderFor(app: FetchHandler, request: Request, env: Env):
       clientRegistrationEndpoint: '/oauth/register',
       scopesSupported: [MCP_SCOPE],
       requiredScopes: [MCP_SCOPE],
+      // A host may name itself by the URL of its Client ID Metadata Document instead of registering.
+      clientIdMetadataDocumentEnabled: true,
       resourceMetadata: { resource: `${origin}${MCP_PATH}`, resource_name: 'Delega MCP' },
     });
     providers.set(origin, provider);

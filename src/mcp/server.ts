@@ -1,8 +1,10 @@
 /**
  * One MCP server per request (stateless: no session, no Durable Object): it lists the tools the
- * caller's key may use and runs tool calls as that key.
+ * caller's key may use and runs tool calls as that key. The per-request server is the SDK's
+ * low-level Server with two handlers: registering 44 tools on an McpServer for every request
+ * doubled the SDK's cost of a tools/call (measured), and tools/list converted every schema again.
  */
-import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
+import { Server, type CallToolResult, type Tool as ListedTool } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { VERSION } from '../platform/version';
 import { ApiError } from '../platform/errors';
@@ -42,13 +44,22 @@ export function toolsFor(t: Pick<ToolContext, 'principal'>): Tool[] {
   return TOOLS.filter((tool) => mayUse(t.principal, tool));
 }
 
-export function mcpServer(t: ToolContext): McpServer {
-  const server = new McpServer({ name: 'delega', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-  // Registered for tools/list (the SDK renders the input schemas); calls are answered by callTool.
-  for (const tool of toolsFor(t)) {
-    server.registerTool(tool.name, { description: tool.description, inputSchema: BY_NAME.get(tool.name)!.schema }, () => text('unreachable'));
+/** The JSON Schema of a tool's input as tools/list shows it (the conversion the SDK's McpServer makes), once per isolate. */
+const LISTED = new Map<string, ListedTool>();
+function listed(tool: Tool): ListedTool {
+  let entry = LISTED.get(tool.name);
+  if (!entry) {
+    const schema = BY_NAME.get(tool.name)!.schema['~standard'].jsonSchema.input({ target: 'draft-2020-12' });
+    entry = { name: tool.name, description: tool.description, inputSchema: { type: 'object', ...schema } };
+    LISTED.set(tool.name, entry);
   }
-  // Replaces the SDK's tools/call, which answers a tool this key does not see with a bare "not found".
-  server.server.setRequestHandler('tools/call', (request) => callTool(t, request.params.name, request.params.arguments));
+  return entry;
+}
+
+export function mcpServer(t: ToolContext): Server {
+  const server = new Server({ name: 'delega', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  server.setRequestHandler('tools/list', () => ({ tools: toolsFor(t).map(listed) }));
+  // Our own tools/call: a tool this key does not see gets the REST route's refusal, not a bare "not found".
+  server.setRequestHandler('tools/call', (request) => callTool(t, request.params.name, request.params.arguments));
   return server;
 }

@@ -2,7 +2,8 @@
  * An MCP host connecting by OAuth, end to end: it registers itself (dynamic client
  * registration), the human is sent to the dashboard's sign-in in headless Chromium, signs in by
  * magic link, lands back on the consent page, picks the agent and approves; the host trades the code (PKCE) for a token and uses /mcp as that agent. Revoking
- * the token, or rotating the agent's key, ends its access. Skips, saying so, only when chromium
+ * the token, revoking the connection on the dashboard's Connections page, or rotating the agent's
+ * key, ends its access. Skips, saying so, only when chromium
  * is not installed (scripts/install-chromium.sh installs it).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -157,6 +158,49 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
     });
     expect(after.status).toBe(401);
+  });
+
+  it('lists the connection on the dashboard’s Connections page, and revoking it there refuses the token at once', async () => {
+    const { accessToken, clientId } = await connectByOAuth('oauth-worker', { signedIn: true });
+    const ping = () =>
+      fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+    expect((await ping()).status).toBe(200);
+
+    const page = await context.newPage();
+    await page.goto(`${base}/app`);
+    await page.click('nav >> text=Connections');
+    await heading(page, 'Connections');
+    expect(await page.getAttribute('nav a[href="/app/connections"]', 'aria-current')).toBe('page');
+    const row = page.locator(`tr:has(code:text-is("${clientId}"))`);
+    await expect(row.innerText()).resolves.toMatch(/E2E Host[\s\S]*tokens go to 127\.0\.0\.1:9[\s\S]*OAuth Worker \(worker\)[\s\S]*\d{4}-\d\d-\d\dT/);
+    // Under the dashboard's CSP: no inline script or style, nothing from elsewhere.
+    const res = await page.request.get(`${base}/app/connections`);
+    expect(res.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(res.headers()['cache-control']).toBe('no-store');
+
+    // Refusals that change nothing: a made-up grant id, a revoke posted from another site, no session.
+    const session = (await context.cookies(base)).find((c) => c.name === 'delega_human')!.value;
+    const revoke = (grantId: string, headers: Record<string, string>) =>
+      fetch(`${base}/app/connections/${grantId}/revoke`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body: '' });
+    expect((await revoke('grant-that-is-not-yours', { Cookie: `delega_human=${session}`, Origin: base })).status).toBe(404);
+    const grantId = await row.getAttribute('data-grant-id');
+    expect(grantId).toBeTruthy();
+    expect((await revoke(grantId!, { Cookie: `delega_human=${session}`, Origin: 'https://evil.example' })).status).toBe(403);
+    expect((await revoke(grantId!, { Origin: base })).status).toBe(401);
+    expect((await ping()).status).toBe(200);
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.locator('button:text-is("Revoke")').click();
+    await page.waitForURL(`${base}/app/connections?revoked=1`);
+    await expect(page.getByRole('status').innerText()).resolves.toContain('Connection revoked');
+    expect(await page.locator(`code:text-is("${clientId}")`).count()).toBe(0);
+    await page.close();
+    // At once: the host's next request is refused.
+    expect((await ping()).status).toBe(401);
   });
 
   it('a token stops working when its agent’s key is rotated', async () => {

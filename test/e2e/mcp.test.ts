@@ -149,6 +149,23 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     const get = await fetch(`${base}/mcp`, { headers: { Accept: 'text/event-stream', 'X-Agent-Key': keys.worker } });
     expect(get.status).toBe(405);
     expect(get.headers.get('Allow')).toContain('POST');
+    // The cap holds on the bytes read, not only on a declared Content-Length (a chunked upload declares none).
+    const chunk = new TextEncoder().encode(' '.repeat(16_384));
+    let sent = 0;
+    const chunked = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
+      body: new ReadableStream({ pull: (c) => (sent++ < 6 ? c.enqueue(chunk) : c.close()) }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    // Not JSON: the JSON-RPC parse error, as JSON.
+    const garbled = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker }, body: '{"jsonrpc":' });
+    expect(garbled.status).toBe(400);
+    expect(await garbled.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
+    // A 2025-era request is answered as one JSON body, not an event stream.
+    expect(again.headers.get('Content-Type')).toContain('application/json');
+    expect(await again.json()).toEqual({ jsonrpc: '2.0', id: 2, result: {} });
   });
 
   it('runs every task tool end to end: create, read, change, link, comment, context, dedup, delegate, chain, delete', async () => {
