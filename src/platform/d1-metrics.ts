@@ -2,13 +2,17 @@
  * Counts D1 round trips of one request (a statement run outside a batch, or one batch).
  * Enabled only when the `D1_METRICS` var is "1" (the benchmark sets it) and the request sends
  * `X-D1-Metrics: 1`; the count is answered in the `X-D1-Round-Trips` header. Work done inside Durable Objects is not counted here.
+ * It wraps whatever D1 binding the request uses, its D1 session included (db/session.ts).
  */
+import type { HopMeter } from './hops';
 import { withOverrides } from './with-overrides';
 
 export interface RoundTripCounter {
   count: number;
   /** Sum of D1's `meta.rows_read` over the counted calls (tests use it to prove index use). */
   rowsRead?: number;
+  /** Each round trip is also a remote hop of the request (platform/hops.ts). */
+  hops?: HopMeter;
 }
 
 function addRowsRead(counter: RoundTripCounter, result: unknown): void {
@@ -23,7 +27,7 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
   const originals = new WeakMap<object, D1PreparedStatement>();
   const counted = <R>(run: () => Promise<R>) => async (): Promise<R> => {
     counter.count++;
-    const result = await run();
+    const result = counter.hops ? await counter.hops.hop(run) : await run();
     addRowsRead(counter, result);
     return result;
   };
@@ -48,7 +52,8 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
     prepare: (query: string) => wrap(db.prepare(query)),
     batch: async <T>(stmts: D1PreparedStatement[]) => {
       counter.count++;
-      const results = await db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
+      const send = () => db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
+      const results = counter.hops ? await counter.hops.hop(send) : await send();
       addRowsRead(counter, results);
       return results;
     },
