@@ -11,7 +11,7 @@
  * BENCH_STATE_DIR (where wrangler keeps the local D1 and Durable Object files; default /dev/shm
  * when the machine has it, else the temp directory), BENCH_RECURRENCES (recurrences due in the same
  * minute for the scheduler row, default 10000), BENCH_ONLY=recurrences (only that row, printed,
- * RESULTS.md left as it is).
+ * RESULTS.md left as it is), BENCH_ONLY=hops (only the remote hops table, likewise).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
  * so a slow moment of the machine moves one sample, not the ratio. Claim-and-complete runs once
  * per round too, on a fresh account each time.
@@ -101,6 +101,57 @@ interface SchedulerRun {
   cpu: number | null;
 }
 const schedulerRuns: SchedulerRun[] = [];
+
+const ONLY_HOPS = process.env.BENCH_ONLY === 'hops';
+interface HopRow {
+  name: string;
+  /** Sequential remote hops (X-Remote-Hops) and D1 round trips of the Worker (X-D1-Round-Trips). */
+  hops: string;
+  d1: string;
+  /** At most this many hops; null: shown, no target. */
+  target: number | null;
+}
+const hopRows: HopRow[] = [];
+
+/**
+ * Each hot request once more with X-D1-Metrics, after the key's principal is cached: its
+ * sequential remote hops (D1 round trips and Durable Object calls, parallel ones once, the claim
+ * queue's own D1 batch behind its call). Cloudflare makes each a network trip; local runs hide them.
+ */
+async function measureHops(base: string) {
+  const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-hops-${Date.now()}@example.com` } });
+  const key = (signup.body as { api_key: string }).api_key;
+  const metered = async (name: string, target: number | null, method: string, path: string, body?: unknown) => {
+    const res = await http(base, method, path, { key, body, headers: { 'X-D1-Metrics': '1' } });
+    if (res.status >= 300) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    hopRows.push({ name, target, hops: res.headers.get('X-Remote-Hops') ?? '?', d1: res.headers.get('X-D1-Round-Trips') ?? '?' });
+    return res.body as { id?: string; task?: { id: string } | null };
+  };
+  await metered("GET /v1/tasks, the key's first request (reads its principal)", null, 'GET', '/v1/tasks');
+  const created = await metered('POST /v1/tasks', 2, 'POST', '/v1/tasks', { content: 'Hop task', labels: ['hops'] });
+  const id = created.id!;
+  await metered('GET /v1/tasks', 2, 'GET', '/v1/tasks');
+  await metered('GET /v1/tasks/{id}', 2, 'GET', `/v1/tasks/${id}`);
+  await metered('PATCH /v1/tasks/{id}/context', 2, 'PATCH', `/v1/tasks/${id}/context`, { step: 'bench' });
+  const claimed = await metered('POST /v1/tasks/claim', 3, 'POST', '/v1/tasks/claim', { labels: ['hops'] });
+  if (claimed.task?.id !== id) throw new Error(`hops: claimed ${claimed.task?.id}, expected ${id}`);
+  await metered('POST /v1/tasks/{id}/complete', 3, 'POST', `/v1/tasks/${id}/complete`);
+}
+
+function hopsSection(): string[] {
+  const within = (r: HopRow) => r.target !== null && Number(r.hops) <= r.target;
+  return [
+    '## Remote hops per request',
+    '',
+    "Sequential remote hops of one request (`X-Remote-Hops`): each D1 round trip and each Durable Object call is a network trip on Cloudflare, which local runs hide; calls made in parallel count once, and the claim queue's own D1 batch counts behind its call. Measured once per request after the key's principal is cached (its first request reads it: one hop more). D1 = the Worker's own round trips (`X-D1-Round-Trips`).",
+    '',
+    '| request | hops | target | D1 |',
+    '| --- | ---: | ---: | ---: |',
+    ...hopRows.map((r) => `| ${r.name} | ${r.hops} | ${r.target === null ? '-' : `<= ${r.target}`} | ${r.d1} |`),
+    '',
+    ...hopRows.filter((r) => r.target !== null).map((r) => `- ${within(r) ? 'met' : 'NOT met'}: ${r.name} in at most ${r.target} sequential remote hops (${r.hops})`),
+  ];
+}
 
 /**
  * RECURRENCES recurrences of one account fall due in the same minute; the scheduled handler is
@@ -235,6 +286,11 @@ async function main() {
       process.stdout.write(`\n${schedulerSection().join('\n')}\n`);
       return;
     }
+    if (ONLY_HOPS) {
+      await measureHops(base);
+      process.stdout.write(`\n${hopsSection().join('\n')}\n`);
+      return;
+    }
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
     if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
     const key = (signup.body as { api_key: string }).api_key;
@@ -304,10 +360,11 @@ async function main() {
       });
     }
     await schedulerBurst(base, server);
+    await measureHops(base);
   } finally {
     await server.stop();
   }
-  if (!ONLY_RECURRENCES) report();
+  if (!ONLY_RECURRENCES && !ONLY_HOPS) report();
 }
 
 function schedulerSection(): string[] {
@@ -403,6 +460,8 @@ function report() {
     ...targets(health),
     '',
     ...schedulerSection(),
+    '',
+    ...hopsSection(),
     '',
   ];
   const text = lines.join('\n');
