@@ -35,7 +35,7 @@ function requestEnv(env: Env, session: RequestSession, metrics: Metrics | null):
   return {
     ...env,
     DB: countingD1(session.db, metrics.d1),
-    CLAIM_QUEUE: receiptedQueues(env.CLAIM_QUEUE, session, metrics.hops),
+    CLAIM_QUEUE: receiptedQueues(env.CLAIM_QUEUE, session, metrics),
     KEY_GATE: meteredNamespace(env.KEY_GATE, metrics.hops, { admit: admission, forget: null }),
     RATE_LIMITER: meteredNamespace(env.RATE_LIMITER, metrics.hops, { hit: null }),
   };
@@ -61,6 +61,10 @@ export default {
     if (metrics) {
       answer.headers.set('X-D1-Round-Trips', String(metrics.d1.count));
       answer.headers.set(HOPS_HEADER, String(metrics.hops.count));
+      // Statements and rows of the whole request, the claim queue's share of its batches included.
+      answer.headers.set('X-D1-Statements', String(metrics.d1.statements ?? 0));
+      answer.headers.set('X-D1-Rows-Read', String(metrics.d1.rowsRead ?? 0));
+      answer.headers.set('X-D1-Rows-Written', String(metrics.d1.rowsWritten ?? 0));
     }
     return answer;
   },

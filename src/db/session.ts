@@ -50,10 +50,16 @@ export function sessionDatabase(d1: D1Database, session: D1DatabaseSession): D1D
   });
 }
 
-/** What a Durable Object's D1 work for one call left behind: the bookmark to answer, and its round trips in sequence. */
+/**
+ * What a Durable Object's D1 work for one call left behind: the bookmark to answer, its round
+ * trips in sequence, and (for the capacity model) the statements and rows of its own results.
+ */
 export interface D1Receipt {
   bookmark: string | null;
   d1RoundTrips: number;
+  statements?: number;
+  rowsRead?: number;
+  rowsWritten?: number;
 }
 
 /** One request's D1 session, and the bookmarks of writes other places (Durable Objects) made for it. */

@@ -11,15 +11,20 @@ export interface RoundTripCounter {
   count: number;
   /** Sum of D1's `meta.rows_read` over the counted calls (tests use it to prove index use). */
   rowsRead?: number;
+  /** Sum of `meta.rows_written`, and the statements run (each of a batch counts): the capacity model's inputs. */
+  rowsWritten?: number;
+  statements?: number;
   /** Each round trip is also a remote hop of the request (platform/hops.ts). */
   hops?: HopMeter;
 }
 
-function addRowsRead(counter: RoundTripCounter, result: unknown): void {
+export function addStatementCosts(counter: Pick<RoundTripCounter, 'rowsRead' | 'rowsWritten' | 'statements'>, result: unknown): void {
   const results = Array.isArray(result) ? result : [result];
   for (const r of results) {
-    const rows = (r as { meta?: { rows_read?: number } } | null)?.meta?.rows_read;
-    if (typeof rows === 'number') counter.rowsRead = (counter.rowsRead ?? 0) + rows;
+    const meta = (r as { meta?: { rows_read?: number; rows_written?: number } } | null)?.meta;
+    counter.statements = (counter.statements ?? 0) + 1;
+    if (typeof meta?.rows_read === 'number') counter.rowsRead = (counter.rowsRead ?? 0) + meta.rows_read;
+    if (typeof meta?.rows_written === 'number') counter.rowsWritten = (counter.rowsWritten ?? 0) + meta.rows_written;
   }
 }
 
@@ -28,7 +33,7 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
   const counted = <R>(run: () => Promise<R>) => async (): Promise<R> => {
     counter.count++;
     const result = counter.hops ? await counter.hops.hop(run) : await run();
-    addRowsRead(counter, result);
+    addStatementCosts(counter, result);
     return result;
   };
   const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
@@ -54,7 +59,7 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
       counter.count++;
       const send = () => db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
       const results = counter.hops ? await counter.hops.hop(send) : await send();
-      addRowsRead(counter, results);
+      addStatementCosts(counter, results);
       return results;
     },
     exec: (query: string) => {

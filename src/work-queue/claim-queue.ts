@@ -33,6 +33,7 @@ import {
 import { toRawQuery, type RawRow } from '../db/sql-batch';
 import { withLiteralParams } from '../db/literal-params';
 import { latestBookmark, sessionDatabase, type D1Receipt } from '../db/session';
+import { addStatementCosts } from '../platform/d1-metrics';
 import { taskFromRaw } from '../tasks/tasks';
 import { taskJson, type TaskFields } from '../tasks/task-json';
 import type { Env } from '../env';
@@ -127,7 +128,7 @@ export class ClaimQueue extends DurableObject<Env> {
    * round trips it waited on. work-queue/queue-receipts.ts calls it in the route's place.
    */
   async withReceipt<M extends ReceiptMethod>(method: M, args: Parameters<ClaimQueue[M]>): Promise<{ value: Awaited<ReturnType<ClaimQueue[M]>>; receipt: D1Receipt }> {
-    const receipt: D1Receipt = { bookmark: null, d1RoundTrips: 0 };
+    const receipt: D1Receipt = { bookmark: null, d1RoundTrips: 0, statements: 0, rowsRead: 0, rowsWritten: 0 };
     const call = this[method] as (...a: unknown[]) => Promise<Awaited<ReturnType<ClaimQueue[M]>>>;
     const value = await receipts.run(receipt, () => call.apply(this, args));
     return { value, receipt };
@@ -318,7 +319,11 @@ export class ClaimQueue extends DurableObject<Env> {
         const { statements, slots } = shareLeading(group);
         try {
           const results = await this.batch(statements, group);
-          group.forEach(({ job }, i) => job.resolve(slots[i]!.map((at) => results[at]!)));
+          group.forEach(({ job }, i) => {
+            const own = slots[i]!.map((at) => results[at]!);
+            if (job.receipt) addStatementCosts(job.receipt, own);
+            job.resolve(own);
+          });
         } catch (error) {
           await this.recover(group, error);
         }

@@ -5,7 +5,8 @@
  * meter, each call counts as a hop plus the D1 round trips the object made behind it.
  * Routes keep calling `queueFor(env, ...)`: the entry hands them this namespace in env.
  */
-import type { RequestSession } from '../db/session';
+import type { D1Receipt, RequestSession } from '../db/session';
+import type { RoundTripCounter } from '../platform/d1-metrics';
 import { namespaceWithStubs, stubWithOverrides, type HopMeter } from '../platform/hops';
 import type { ClaimQueue, ReceiptMethod } from './claim-queue';
 
@@ -14,9 +15,16 @@ const RECEIPT_METHODS: ReceiptMethod[] = ['claimNext', 'claimTask', 'commit'];
 const PLAIN_METHODS = ['abandon', 'wake', 'noteLease'] as const;
 
 type Queues = DurableObjectNamespace<ClaimQueue>;
-type Receipted = { value: unknown; receipt: { bookmark: string | null; d1RoundTrips: number } };
+type Receipted = { value: unknown; receipt: D1Receipt };
 
-export function receiptedQueues(ns: Queues, session: RequestSession, meter?: HopMeter): Queues {
+/** Metrics: hops, and the object's statements and rows added to the request's D1 figures. */
+export interface QueueMetrics {
+  hops: HopMeter;
+  d1: RoundTripCounter;
+}
+
+export function receiptedQueues(ns: Queues, session: RequestSession, metrics?: QueueMetrics): Queues {
+  const meter = metrics?.hops;
   return namespaceWithStubs(ns, (stub) => {
     const raw = stub as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     const hop = <T>(call: () => Promise<T>, further?: (value: T) => number) => (meter ? meter.hop(call, further) : call());
@@ -25,6 +33,11 @@ export function receiptedQueues(ns: Queues, session: RequestSession, meter?: Hop
       overrides[method] = async (...args: unknown[]) => {
         const { value, receipt } = await hop(() => raw.withReceipt!(method, args) as Promise<Receipted>, (r) => r.receipt.d1RoundTrips);
         session.note(receipt.bookmark);
+        if (metrics) {
+          metrics.d1.statements = (metrics.d1.statements ?? 0) + (receipt.statements ?? 0);
+          metrics.d1.rowsRead = (metrics.d1.rowsRead ?? 0) + (receipt.rowsRead ?? 0);
+          metrics.d1.rowsWritten = (metrics.d1.rowsWritten ?? 0) + (receipt.rowsWritten ?? 0);
+        }
         return value;
       };
     }
