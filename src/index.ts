@@ -45,7 +45,7 @@ export default {
   async fetch(request, env, ctx) {
     let session: RequestSession;
     try {
-      session = new RequestSession(env.DB, { method: request.method, bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)) });
+      session = new RequestSession(env.DB, { method: request.method, path: new URL(request.url).pathname, bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)) });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       return Response.json(e.body(), { status: e.status, headers: e.headers });

@@ -4,8 +4,10 @@
  * carries the session's bookmark in `X-D1-Bookmark`; a client that sends it back gets a
  * session at least that fresh, so it reads its own writes even from a replica.
  * Requests that write start at the primary (`first-primary`), so what they read before writing
- * is never older than the primary; reads start anywhere (`first-unconstrained`) unless a
- * bookmark says how fresh they must be.
+ * is never older than the primary; reads of the API (`/v1`, `/api`) start anywhere
+ * (`first-unconstrained`) unless a bookmark says how fresh they must be. Everything else (the
+ * dashboard, sign-in, OAuth, /mcp) starts at the primary: a browser that was just signed in
+ * sends no bookmark, and its cookie's session row must be found.
  */
 import { ApiError } from '../platform/errors';
 import { withOverrides } from '../platform/with-overrides';
@@ -68,9 +70,9 @@ export class RequestSession {
   private readonly session: D1DatabaseSession;
   private noted: string | null;
 
-  constructor(d1: D1Database, opts: { method: string; bookmark: string | null }) {
-    const write = WRITE_METHODS.has(opts.method.toUpperCase());
-    this.session = d1.withSession(write ? 'first-primary' : (opts.bookmark ?? 'first-unconstrained'));
+  constructor(d1: D1Database, opts: { method: string; path: string; bookmark: string | null }) {
+    const replicaMayAnswer = !WRITE_METHODS.has(opts.method.toUpperCase()) && /^\/(v1|api)\//.test(opts.path);
+    this.session = d1.withSession(replicaMayAnswer ? (opts.bookmark ?? 'first-unconstrained') : 'first-primary');
     this.db = sessionDatabase(d1, this.session);
     this.noted = opts.bookmark;
   }

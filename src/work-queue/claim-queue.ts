@@ -320,9 +320,9 @@ export class ClaimQueue extends DurableObject<Env> {
         try {
           const results = await this.batch(statements, group);
           group.forEach(({ job }, i) => {
-            const own = slots[i]!.map((at) => results[at]!);
-            if (job.receipt) addStatementCosts(job.receipt, own);
-            job.resolve(own);
+            const jobResults = slots[i]!.map((at) => results[at]!);
+            if (job.receipt) addStatementCosts(job.receipt, jobResults);
+            job.resolve(jobResults);
           });
         } catch (error) {
           await this.recover(group, error);

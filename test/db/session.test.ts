@@ -4,8 +4,10 @@
  * writes), claims and completions written by the claim queue answer their own batch's bookmark,
  * and a malformed bookmark is a 400 that changes nothing.
  */
-import { SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { RequestSession } from '../../src/db/session';
+import { withOverrides } from '../../src/platform/with-overrides';
 import { api, BASE, makeAccount } from '../helpers/fixtures';
 
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
@@ -80,5 +82,21 @@ describe('D1 sessions and bookmarks', () => {
     const res = await api('GET', '/v1/openapi.json');
     expect(res.body.info.description).toContain('X-D1-Bookmark');
     expect(res.body.info.description).toContain('INVALID_BOOKMARK');
+  });
+
+  it('API reads may start on a replica (or at their bookmark); writes and pages start at the primary', () => {
+    const asked: (string | undefined)[] = [];
+    const d1 = withOverrides(env.DB, { withSession: ((c?: string) => (asked.push(c), env.DB.withSession(c))) as D1Database['withSession'] });
+    const mark = '00000001-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653';
+    const cases: [string, string, string | null][] = [
+      ['GET', '/v1/tasks', null],
+      ['GET', '/api/tasks', mark],
+      ['POST', '/v1/tasks', mark],
+      ['DELETE', '/v1/tasks/tsk_1', null],
+      ['GET', '/app', null],
+      ['GET', '/health', null],
+    ];
+    for (const [method, path, bookmark] of cases) new RequestSession(d1, { method, path, bookmark });
+    expect(asked).toEqual(['first-unconstrained', mark, 'first-primary', 'first-primary', 'first-primary', 'first-primary']);
   });
 });

@@ -21,7 +21,7 @@ async function measured(method: string, path: string, key: string, body?: unknow
     { key, body, headers: { 'X-D1-Metrics': '1' } },
   );
   await waitOnExecutionContext(ctx);
-  return { status: res.status, body: res.body, d1: Number(res.headers.get('X-D1-Round-Trips')), hops: Number(res.headers.get('X-Remote-Hops')) };
+  return { status: res.status, body: res.body, d1: Number(res.headers.get('X-D1-Round-Trips')), hops: Number(res.headers.get('X-Remote-Hops')), statements: Number(res.headers.get('X-D1-Statements')), rowsWritten: Number(res.headers.get('X-D1-Rows-Written')) };
 }
 
 describe('remote hops per request', () => {
@@ -54,6 +54,9 @@ describe('remote hops per request', () => {
     expect(claimed.status).toBe(200);
     expect(claimed.body.task.id).toBe(id);
     expect(claimed.hops).toBe(3);
+    // The claim queue's batch comes back in its receipt: its statements and the rows it wrote.
+    expect(claimed.statements).toBeGreaterThanOrEqual(3);
+    expect(claimed.rowsWritten).toBeGreaterThan(0);
 
     const completed = await measured('POST', `/v1/tasks/${id}/complete`, key);
     expect(completed.status).toBe(200);
