@@ -76,6 +76,8 @@ interface Waiter {
   busy: boolean;
   again: boolean;
   timedOut: boolean;
+  /** Its call's receipt: a claim tried again on a wake-up still reports the batch that won it. */
+  receipt?: D1Receipt;
   done: boolean;
   /** Its client went away: a task it wins goes straight back to the queue. */
   abandoned: boolean;
@@ -144,7 +146,7 @@ export class ClaimQueue extends DurableObject<Env> {
     const row = await this.claimOnce(req);
     if (row || req.waitSeconds <= 0) return this.handOut(req, row);
     return new Promise<TaskFields | null>((resolve, reject) => {
-      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false };
+      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false, receipt: receipts.getStore() };
       waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
       this.waiters.add(waiter);
       void this.hold(waiter, seen);
@@ -401,7 +403,7 @@ export class ClaimQueue extends DurableObject<Env> {
       return;
     }
     waiter.busy = true;
-    void (async () => {
+    const tryClaim = async () => {
       try {
         do {
           waiter.again = false;
@@ -419,7 +421,9 @@ export class ClaimQueue extends DurableObject<Env> {
       } finally {
         waiter.busy = false;
       }
-    })();
+    };
+    // Woken by another call (a create's wake, the alarm): the batches are still this claim's.
+    void (waiter.receipt ? receipts.run(waiter.receipt, tryClaim) : tryClaim());
   }
 
   private timeOut(waiter: Waiter): void {

@@ -5,10 +5,12 @@
  * and a malformed bookmark is a 400 that changes nothing.
  */
 import { env, SELF } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { describe, expect, it, vi } from 'vitest';
+import { accounts } from '../../src/db/schema';
 import { RequestSession } from '../../src/db/session';
 import { withOverrides } from '../../src/platform/with-overrides';
-import { api, BASE, makeAccount } from '../helpers/fixtures';
+import { api, BASE, db, makeAccount } from '../helpers/fixtures';
 
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 const bookmarkOf = (res: { headers: Headers }) => res.headers.get('X-D1-Bookmark');
@@ -47,6 +49,21 @@ describe('D1 sessions and bookmarks', () => {
     expect(bookmarkOf(done)! > afterClaim).toBe(true);
     const after = await api('GET', `/v1/tasks/${created.body.id}`, account.adminKey, undefined, { 'X-D1-Bookmark': bookmarkOf(done)! });
     expect(after.body.completed).toBe(true);
+  });
+
+  it('a long-poll claim woken by a new task answers the bookmark of the batch that won it', async () => {
+    const account = await makeAccount();
+    const held = api('POST', '/v1/tasks/claim', account.adminKey, { labels: ['held-bookmark'], wait_seconds: 20 });
+    // Parked once its queue published that claimers wait.
+    await vi.waitFor(async () => {
+      const row = await db().select({ waiting: accounts.claimersWaiting }).from(accounts).where(eq(accounts.id, account.accountId)).get();
+      expect(row?.waiting).toBe(true);
+    }, { timeout: 10_000, interval: 20 });
+    const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'Wake the claimer', labels: ['held-bookmark'] });
+    const claimed = await held;
+    expect(claimed.body.task.id).toBe(created.body.id);
+    expect(bookmarkOf(claimed)).toMatch(BOOKMARK);
+    expect(bookmarkOf(claimed)! > bookmarkOf(created)!).toBe(true);
   });
 
   it('a malformed bookmark is a 400 that changes nothing; an empty one is none', async () => {
