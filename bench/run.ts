@@ -13,7 +13,8 @@
  * minute for the scheduler row, default 10000), BENCH_ONLY=recurrences (only that row, printed,
  * RESULTS.md left as it is), BENCH_ONLY=dashboard (only the board page's row, likewise),
  * BENCH_ONLY=mcp (only the MCP rows, with their own /health, printed,
- * RESULTS.md left as it is), BENCH_MCP_CLAIM_TASKS (tasks seeded for the MCP claim_task row, default 30000).
+ * RESULTS.md left as it is), BENCH_MCP_CLAIM_TASKS (tasks seeded for the MCP claim_task row, default 30000),
+ * BENCH_ONLY=hops (only the remote hops table, printed, RESULTS.md left as it is).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
  * so a slow moment of the machine moves one sample, not the ratio. Claim-and-complete runs once
  * per round too, on a fresh account each time.
@@ -106,6 +107,75 @@ interface SchedulerRun {
   cpu: number | null;
 }
 const schedulerRuns: SchedulerRun[] = [];
+
+const ONLY_HOPS = process.env.BENCH_ONLY === 'hops';
+/** Times each request of the hops table is measured (medians; hops and statements do not vary). */
+const HOP_SAMPLES = 5;
+interface HopRow {
+  name: string;
+  /** Sequential remote hops (X-Remote-Hops) and D1 round trips of the Worker (X-D1-Round-Trips). */
+  hops: number;
+  d1: number;
+  /** D1 statements, rows read and rows written of the whole request (the claim queue's share included). */
+  statements: number;
+  rowsRead: number;
+  rowsWritten: number;
+  /** At most this many hops; null: shown, no target. */
+  target: number | null;
+}
+const hopRows: HopRow[] = [];
+
+/**
+ * Each hot request again with X-D1-Metrics, after the key's principal is cached: its sequential
+ * remote hops (D1 round trips and Durable Object calls, parallel ones once, the claim queue's own
+ * D1 batch behind its call), and its statements and rows (the capacity model's inputs).
+ * Cloudflare makes each hop a network trip; local runs hide them.
+ */
+async function measureHops(base: string) {
+  const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-hops-${Date.now()}@example.com` } });
+  const key = (signup.body as { api_key: string }).api_key;
+  const samples = new Map<string, { target: number | null; rows: Omit<HopRow, 'name' | 'target'>[] }>();
+  const metered = async (name: string, target: number | null, method: string, path: string, body?: unknown) => {
+    const res = await http(base, method, path, { key, body, headers: { 'X-D1-Metrics': '1' } });
+    if (res.status >= 300) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    const header = (h: string) => Number(res.headers.get(h) ?? NaN);
+    if (!samples.has(name)) samples.set(name, { target, rows: [] });
+    samples.get(name)!.rows.push({ hops: header('X-Remote-Hops'), d1: header('X-D1-Round-Trips'), statements: header('X-D1-Statements'), rowsRead: header('X-D1-Rows-Read'), rowsWritten: header('X-D1-Rows-Written') });
+    return res.body as { id?: string; task?: { id: string } | null };
+  };
+  await metered("GET /v1/tasks, the key's first request (reads its principal)", null, 'GET', '/v1/tasks');
+  for (let i = 0; i < HOP_SAMPLES; i++) {
+    const created = await metered('POST /v1/tasks', 2, 'POST', '/v1/tasks', { content: `Hop task ${i}`, labels: ['hops'] });
+    const id = created.id!;
+    await metered('GET /v1/tasks', 2, 'GET', '/v1/tasks');
+    await metered('GET /v1/tasks/{id}', 2, 'GET', `/v1/tasks/${id}`);
+    await metered('PATCH /v1/tasks/{id}/context', 2, 'PATCH', `/v1/tasks/${id}/context`, { step: 'bench' });
+    const claimed = await metered('POST /v1/tasks/claim', 3, 'POST', '/v1/tasks/claim', { labels: ['hops'] });
+    if (claimed.task?.id !== id) throw new Error(`hops: claimed ${claimed.task?.id}, expected ${id}`);
+    await metered('POST /v1/tasks/{id}/complete', 3, 'POST', `/v1/tasks/${id}/complete`);
+  }
+  for (const [name, { target, rows }] of samples) {
+    const med = (k: keyof Omit<HopRow, 'name' | 'target'>) => median(rows.map((r) => r[k]));
+    hopRows.push({ name, target, hops: Math.max(...rows.map((r) => r.hops)), d1: med('d1'), statements: med('statements'), rowsRead: med('rowsRead'), rowsWritten: med('rowsWritten') });
+  }
+  // The simulation (`npm run simulate`) replays these costs.
+  writeFileSync(join(import.meta.dirname, 'request-costs.json'), `${JSON.stringify(hopRows.filter((r) => r.target !== null), null, 2)}\n`);
+}
+
+function hopsSection(): string[] {
+  const within = (r: HopRow) => r.target !== null && Number(r.hops) <= r.target;
+  return [
+    '## Remote hops per request',
+    '',
+    `Sequential remote hops of one request (\`X-Remote-Hops\`): each D1 round trip and each Durable Object call is a network trip on Cloudflare, which local runs hide; calls made in parallel count once, and the claim queue's own D1 batch counts behind its call. Measured after the key's principal is cached (its first request reads it: one hop more). D1 = the Worker's own round trips (\`X-D1-Round-Trips\`); statements and rows are the whole request's, the claim queue's batch included (a batch's shared sweep counts for each claim in it); medians of ${HOP_SAMPLES} requests, hops the largest seen. These are the capacity model's inputs (ARCHITECTURE.md; written to bench/request-costs.json for \`npm run simulate\`).`,
+    '',
+    '| request | hops | target | D1 | statements | rows read | rows written |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...hopRows.map((r) => `| ${r.name} | ${r.hops} | ${r.target === null ? '-' : `<= ${r.target}`} | ${r.d1} | ${r.statements} | ${r.rowsRead} | ${r.rowsWritten} |`),
+    '',
+    ...hopRows.filter((r) => r.target !== null).map((r) => `- ${within(r) ? 'met' : 'NOT met'}: ${r.name} in at most ${r.target} sequential remote hops (${r.hops})`),
+  ];
+}
 
 /**
  * RECURRENCES recurrences of one account fall due in the same minute; the scheduled handler is
@@ -310,6 +380,11 @@ async function main() {
       process.stdout.write(`\n${mcpSection().join('\n')}\n`);
       return;
     }
+    if (ONLY_HOPS) {
+      await measureHops(base);
+      process.stdout.write(`\n${hopsSection().join('\n')}\n`);
+      return;
+    }
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
     if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
     const key = (signup.body as { api_key: string }).api_key;
@@ -381,10 +456,11 @@ async function main() {
     await schedulerBurst(base, server);
     await dashboardBoard(base);
     await mcpBench(base, server);
+    await measureHops(base);
   } finally {
     await server.stop();
   }
-  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD && !ONLY_MCP) report();
+  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD && !ONLY_MCP && !ONLY_HOPS) report();
 }
 
 function schedulerSection(): string[] {
@@ -483,6 +559,7 @@ function report() {
     '',
     ...dashboardSection(),
     ...mcpSection(),
+    ...hopsSection(),
     '',
   ];
   const text = lines.join('\n');

@@ -6,6 +6,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { cors } from 'hono/cors';
 import { database } from './db/client';
+import { BOOKMARK_HEADER } from './db/session';
 import { docsRoutes } from './docs/routes';
 import type { AppBindings } from './env';
 import { newId } from './platform/ids';
@@ -48,8 +49,8 @@ function apiRouter() {
     cors({
       origin: '*',
       allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['X-Agent-Key', 'Authorization', 'Content-Type', 'Idempotency-Key'],
-      exposeHeaders: ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'X-Total-Count', 'X-Total-Count-Lower-Bound', 'Link', 'Idempotent-Replayed', 'X-Request-Id'],
+      allowHeaders: ['X-Agent-Key', 'Authorization', 'Content-Type', 'Idempotency-Key', BOOKMARK_HEADER],
+      exposeHeaders: ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'X-Total-Count', 'X-Total-Count-Lower-Bound', 'Link', 'Idempotent-Replayed', 'X-Request-Id', BOOKMARK_HEADER],
       maxAge: 86400,
     }),
   );
@@ -189,7 +190,8 @@ export function openApiDocument(app: OpenAPIHono<AppBindings>) {
       title: 'Delega API',
       version: VERSION,
       description:
-        'Task API for AI agents. Every route under `/v1` is also served under `/api` (the namespace the official clients use against localhost). Authenticate with `X-Agent-Key: dlg_...` or `Authorization: Bearer dlg_...`. Errors are `{error, code, details?}`.',
+        'Task API for AI agents. Every route under `/v1` is also served under `/api` (the namespace the official clients use against localhost). Authenticate with `X-Agent-Key: dlg_...` or `Authorization: Bearer dlg_...`. Errors are `{error, code, details?}`. ' +
+        `Reads may be served by a read replica of the database: every answer that touched it carries an \`${BOOKMARK_HEADER}\` header; send the latest one you received back in \`${BOOKMARK_HEADER}\` and the request sees at least everything up to it (your own writes included). A malformed bookmark is a 400 (\`INVALID_BOOKMARK\`); an absent or empty one asks for no particular freshness.`,
     },
     servers: [{ url: '/' }],
   });

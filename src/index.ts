@@ -2,26 +2,74 @@
 import { createApp } from './app';
 import { isOAuthRequest, oauthProviderFor } from './mcp/oauth';
 import type { Env } from './env';
+import { BOOKMARK_HEADER, requestedBookmark, RequestSession, sessionDatabase } from './db/session';
 import { countingD1, type RoundTripCounter } from './platform/d1-metrics';
+import { ApiError } from './platform/errors';
+import { HOPS_HEADER, HopMeter, meteredNamespace } from './platform/hops';
 import { scheduled } from './scheduled';
 import { handleWebhookBatch } from './webhooks/consumer';
 import type { EventQueueMessage } from './webhooks/messages';
+import { receiptedQueues } from './work-queue/queue-receipts';
 
 const app = createApp();
 
+/** Counting is opt-in per request, so load runs measure the Worker without the counting proxies. */
+interface Metrics {
+  d1: RoundTripCounter;
+  hops: HopMeter;
+}
+
+function newMetrics(): Metrics {
+  const hops = new HopMeter();
+  return { d1: { count: 0, hops }, hops };
+}
+
+/**
+ * The bindings one request sees: D1 through the request's session (read replicas, the
+ * bookmark), the claim queue answering its writes' bookmarks, and with metrics every D1 round
+ * trip and Durable Object call counted.
+ */
+function requestEnv(env: Env, session: RequestSession, metrics: Metrics | null): Env {
+  if (!metrics) return { ...env, DB: session.db, CLAIM_QUEUE: receiptedQueues(env.CLAIM_QUEUE, session) };
+  const admission = (value: unknown) => (value as { d1RoundTrips?: number }).d1RoundTrips ?? 0;
+  return {
+    ...env,
+    DB: countingD1(session.db, metrics.d1),
+    CLAIM_QUEUE: receiptedQueues(env.CLAIM_QUEUE, session, metrics),
+    KEY_GATE: meteredNamespace(env.KEY_GATE, metrics.hops, { admit: admission, forget: null }),
+    RATE_LIMITER: meteredNamespace(env.RATE_LIMITER, metrics.hops, { hit: null }),
+  };
+}
+
 export default {
   async fetch(request, env, ctx) {
+    let session: RequestSession;
+    try {
+      session = new RequestSession(env.DB, { method: request.method, path: new URL(request.url).pathname, bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)) });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      return Response.json(e.body(), { status: e.status, headers: e.headers });
+    }
+    const metrics = env.D1_METRICS === '1' && request.headers.get('X-D1-Metrics') === '1' ? newMetrics() : null;
+    const scoped = requestEnv(env, session, metrics);
     // OAuth endpoints and /mcp with an OAuth token; API keys never touch the provider.
-    if (isOAuthRequest(request)) return oauthProviderFor(app, request, env).fetch(request, env, ctx);
-    // Counting is opt-in per request, so load runs measure the Worker without the counting proxy.
-    if (env.D1_METRICS !== '1' || request.headers.get('X-D1-Metrics') !== '1') return app.fetch(request, env, ctx);
-    const counter: RoundTripCounter = { count: 0 };
-    const res = await app.fetch(request, { ...env, DB: countingD1(env.DB, counter) }, ctx);
-    const counted = new Response(res.body, res);
-    counted.headers.set('X-D1-Round-Trips', String(counter.count));
-    return counted;
+    const res = isOAuthRequest(request) ? await oauthProviderFor(app, request, scoped).fetch(request, scoped, ctx) : await app.fetch(request, scoped, ctx);
+    const bookmark = session.bookmark();
+    if (res.status === 101 || (!bookmark && !metrics)) return res;
+    const answer = new Response(res.body, res);
+    if (bookmark) answer.headers.set(BOOKMARK_HEADER, bookmark);
+    if (metrics) {
+      answer.headers.set('X-D1-Round-Trips', String(metrics.d1.count));
+      answer.headers.set(HOPS_HEADER, String(metrics.hops.count));
+      // Statements and rows of the whole request, the claim queue's share of its batches included.
+      answer.headers.set('X-D1-Statements', String(metrics.d1.statements ?? 0));
+      answer.headers.set('X-D1-Rows-Read', String(metrics.d1.rowsRead ?? 0));
+      answer.headers.set('X-D1-Rows-Written', String(metrics.d1.rowsWritten ?? 0));
+    }
+    return answer;
   },
-  queue: (batch, env) => handleWebhookBatch(batch, env),
+  // Deliveries and automation rules read rows their events' requests just wrote: start at the primary.
+  queue: (batch, env) => handleWebhookBatch(batch, { ...env, DB: sessionDatabase(env.DB, env.DB.withSession('first-primary')) }),
   scheduled,
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 

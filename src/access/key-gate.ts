@@ -30,6 +30,8 @@ export interface Admission {
   holder: KeyHolder | null;
   /** The request counted against the key's limit; null when the key may not make requests at all. */
   rate: RateDecision | null;
+  /** D1 round trips this admission waited on: 1 when the principal was (re)read, else 0 (hop counting). */
+  d1RoundTrips: number;
 }
 
 export class KeyGate extends RateLimiter {
@@ -44,10 +46,15 @@ export class KeyGate extends RateLimiter {
   seenWrite: Promise<void> = Promise.resolve();
 
   async admit(keyHash: string, nowMs: number): Promise<Admission> {
+    const d1RoundTrips = this.isCached() ? 0 : 1;
     const holder = await this.holder(keyHash);
-    if (!holder?.active) return { holder, rate: null };
+    if (!holder?.active) return { holder, rate: null, d1RoundTrips };
     this.recordSeen(holder.principal.agentId, nowMs);
-    return { holder, rate: this.hit(rateLimitFor(this.env, holder.principal.plan), 60, nowMs) };
+    return { holder, rate: this.hit(rateLimitFor(this.env, holder.principal.plan), 60, nowMs), d1RoundTrips };
+  }
+
+  private isCached(): boolean {
+    return this.cached !== undefined && Date.now() - this.cached.readAt < PRINCIPAL_TTL_MS;
   }
 
   private recordSeen(agentId: string, nowMs: number): void {
@@ -76,7 +83,7 @@ export class KeyGate extends RateLimiter {
   }
 
   private holder(keyHash: string): Promise<KeyHolder | null> {
-    if (this.cached && Date.now() - this.cached.readAt < PRINCIPAL_TTL_MS) return Promise.resolve(this.cached.holder);
+    if (this.isCached()) return Promise.resolve(this.cached!.holder);
     // Concurrent first requests share one D1 read.
     if (!this.loading) {
       const generation = this.generation;

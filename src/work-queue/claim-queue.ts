@@ -13,6 +13,7 @@
  * never on this object being the only writer.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { eq } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
 import { accounts } from '../db/schema';
@@ -30,6 +31,9 @@ import {
   type RawQuery,
 } from './claims';
 import { toRawQuery, type RawRow } from '../db/sql-batch';
+import { withLiteralParams } from '../db/literal-params';
+import { latestBookmark, sessionDatabase, type D1Receipt } from '../db/session';
+import { addStatementCosts } from '../platform/d1-metrics';
 import { taskFromRaw } from '../tasks/tasks';
 import { taskJson, type TaskFields } from '../tasks/task-json';
 import type { Env } from '../env';
@@ -59,6 +63,8 @@ export interface Job {
   landed?: () => (RawQuery | null)[];
   resolve: (results: D1Result<RawRow>[]) => void;
   reject: (error: unknown) => void;
+  /** The receipt of the call that queued it (see `withReceipt`), told of each batch it rode in. */
+  receipt?: D1Receipt;
 }
 
 interface Waiter {
@@ -70,6 +76,8 @@ interface Waiter {
   busy: boolean;
   again: boolean;
   timedOut: boolean;
+  /** Its call's receipt: a claim tried again on a wake-up still reports the batch that won it. */
+  receipt?: D1Receipt;
   done: boolean;
   /** Its client went away: a task it wins goes straight back to the queue. */
   abandoned: boolean;
@@ -85,6 +93,10 @@ interface HandedOut {
 
 /** How long a handed-out or abandoned hold is remembered (longer than any answer takes to leave). */
 const HOLD_MEMORY_MS = 60_000;
+
+/** The calls whose D1 writes a caller may need to read back: answered with a receipt by `withReceipt`. */
+export type ReceiptMethod = 'claimNext' | 'claimTask' | 'commit';
+const receipts = new AsyncLocalStorage<D1Receipt>();
 
 export function queueFor(env: Env, accountId: string) {
   return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
@@ -112,6 +124,18 @@ export class ClaimQueue extends DurableObject<Env> {
   /** Where claim and completion batches go (a test wraps it to fail a batch after D1 committed it). */
   d1: D1Database = this.env.DB;
 
+  /**
+   * `method` with `args`, answered with the receipt of the D1 batches it rode in: their bookmark
+   * (so the Worker's answer lets its client read these writes back from a replica) and how many
+   * round trips it waited on. work-queue/queue-receipts.ts calls it in the route's place.
+   */
+  async withReceipt<M extends ReceiptMethod>(method: M, args: Parameters<ClaimQueue[M]>): Promise<{ value: Awaited<ReturnType<ClaimQueue[M]>>; receipt: D1Receipt }> {
+    const receipt: D1Receipt = { bookmark: null, d1RoundTrips: 0, statements: 0, rowsRead: 0, rowsWritten: 0 };
+    const call = this[method] as (...a: unknown[]) => Promise<Awaited<ReturnType<ClaimQueue[M]>>>;
+    const value = await receipts.run(receipt, () => call.apply(this, args));
+    return { value, receipt };
+  }
+
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
   async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
     const deadline = Date.now() + req.waitSeconds * 1000;
@@ -122,7 +146,7 @@ export class ClaimQueue extends DurableObject<Env> {
     const row = await this.claimOnce(req);
     if (row || req.waitSeconds <= 0) return this.handOut(req, row);
     return new Promise<TaskFields | null>((resolve, reject) => {
-      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false };
+      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false, receipt: receipts.getStore() };
       waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
       this.waiters.add(waiter);
       void this.hold(waiter, seen);
@@ -263,7 +287,7 @@ export class ClaimQueue extends DurableObject<Env> {
   /** Queues a job's statements for the next D1 batch; resolves with the job's own results. */
   private run(build: Job['build'], shared = 0, landed?: Job['landed']): Promise<D1Result<RawRow>[]> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ build, shared, landed, resolve, reject });
+      this.pending.push({ build, shared, landed, resolve, reject, receipt: receipts.getStore() });
       void this.flush();
     });
   }
@@ -296,8 +320,12 @@ export class ClaimQueue extends DurableObject<Env> {
         if (group.length === 0) continue;
         const { statements, slots } = shareLeading(group);
         try {
-          const results = await this.batch(statements);
-          group.forEach(({ job }, i) => job.resolve(slots[i]!.map((at) => results[at]!)));
+          const results = await this.batch(statements, group);
+          group.forEach(({ job }, i) => {
+            const jobResults = slots[i]!.map((at) => results[at]!);
+            if (job.receipt) addStatementCosts(job.receipt, jobResults);
+            job.resolve(jobResults);
+          });
         } catch (error) {
           await this.recover(group, error);
         }
@@ -318,7 +346,7 @@ export class ClaimQueue extends DurableObject<Env> {
     let landed: (D1Result<RawRow>[] | null)[];
     let unknowable = false;
     try {
-      landed = await this.readLanded(checks);
+      landed = await this.readLanded(checks, group);
     } catch {
       landed = checks.map(() => null);
       unknowable = true;
@@ -329,15 +357,15 @@ export class ClaimQueue extends DurableObject<Env> {
       // D1 cannot say whether it landed: fail it rather than risk running it twice.
       else if (unknowable && checks[i]) job.reject(error);
       else if (group.length === 1 && !job.landed) job.reject(error);
-      else await this.batch(queries).then(job.resolve, job.reject);
+      else await this.batch(queries, [{ job }]).then(job.resolve, job.reject);
     }
   }
 
   /** Per job, its results as D1 holds them if it landed, else null; one round trip for all. */
-  private async readLanded(checks: ((RawQuery | null)[] | null)[]): Promise<(D1Result<RawRow>[] | null)[]> {
+  private async readLanded(checks: ((RawQuery | null)[] | null)[], group: { job: Job }[]): Promise<(D1Result<RawRow>[] | null)[]> {
     const queries = checks.flatMap((c) => (c ?? []).filter((q): q is RawQuery => q !== null));
     if (queries.length === 0) return checks.map(() => null);
-    const read = await this.batch(queries);
+    const read = await this.batch(queries, group);
     let at = 0;
     return checks.map((c) => {
       if (!c) return null;
@@ -347,9 +375,20 @@ export class ClaimQueue extends DurableObject<Env> {
     });
   }
 
-  private batch(queries: RawQuery[]): Promise<D1Result<RawRow>[]> {
-    const d1 = database(this.d1).$client;
-    return d1.batch<RawRow>(queries.map((q) => d1.prepare(q.sql).bind(...q.params)));
+  /** One D1 round trip for the jobs of `group`, in a session of its own: its bookmark goes on their receipts. */
+  private async batch(queries: RawQuery[], group: { job: Job }[]): Promise<D1Result<RawRow>[]> {
+    const session = this.d1.withSession('first-primary');
+    const d1 = withLiteralParams(sessionDatabase(this.d1, session));
+    try {
+      return await d1.batch<RawRow>(queries.map((q) => d1.prepare(q.sql).bind(...q.params)));
+    } finally {
+      // A failed batch is a round trip too; its session may still have learnt a bookmark.
+      for (const { job } of group) {
+        if (!job.receipt) continue;
+        job.receipt.d1RoundTrips++;
+        job.receipt.bookmark = latestBookmark(job.receipt.bookmark, session.getBookmark());
+      }
+    }
   }
 
   private wakeWaiters(): void {
@@ -364,7 +403,7 @@ export class ClaimQueue extends DurableObject<Env> {
       return;
     }
     waiter.busy = true;
-    void (async () => {
+    const tryClaim = async () => {
       try {
         do {
           waiter.again = false;
@@ -382,7 +421,9 @@ export class ClaimQueue extends DurableObject<Env> {
       } finally {
         waiter.busy = false;
       }
-    })();
+    };
+    // Woken by another call (a create's wake, the alarm): the batches are still this claim's.
+    void (waiter.receipt ? receipts.run(waiter.receipt, tryClaim) : tryClaim());
   }
 
   private timeOut(waiter: Waiter): void {

@@ -18,13 +18,19 @@ async function loseAnswerOnce(account: TestAccount, when: (statements: number) =
   const lost = { count: 0 };
   await runInDurableObject(queueFor(env, account.accountId), (queue: ClaimQueue) => {
     const real = queue.d1;
+    // Each batch runs in a D1 session of its own (for its bookmark): the session's batch is the one to break.
     queue.d1 = withOverrides(real, {
-      batch: (async (statements: D1PreparedStatement[]) => {
-        if (lost.count > 0 || !when(statements.length)) return real.batch(statements);
-        lost.count++;
-        if (opts.commit) await real.batch(statements);
-        throw new Error('D1_ERROR: Network connection lost.');
-      }) as D1Database['batch'],
+      withSession: ((constraint?: string) => {
+        const session = real.withSession(constraint);
+        return withOverrides(session, {
+          batch: (async (statements: D1PreparedStatement[]) => {
+            if (lost.count > 0 || !when(statements.length)) return session.batch(statements);
+            lost.count++;
+            if (opts.commit) await session.batch(statements);
+            throw new Error('D1_ERROR: Network connection lost.');
+          }) as D1DatabaseSession['batch'],
+        });
+      }) as D1Database['withSession'],
     });
   });
   return lost;
