@@ -4,7 +4,7 @@ import { isOAuthRequest, oauthProviderFor } from './mcp/oauth';
 import type { Env } from './env';
 import { countingD1, type RoundTripCounter } from './platform/d1-metrics';
 import { scheduled } from './scheduled';
-import { handleWebhookBatch } from './webhooks/consumer';
+import { handleEventBatch } from './queue';
 import type { EventQueueMessage } from './webhooks/messages';
 
 const app = createApp();
@@ -21,7 +21,7 @@ export default {
     counted.headers.set('X-D1-Round-Trips', String(counter.count));
     return counted;
   },
-  queue: (batch, env) => handleWebhookBatch(batch, env),
+  queue: (batch, env) => handleEventBatch(batch, env),
   scheduled,
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
