@@ -61,6 +61,8 @@ export const LIMIT_DEFAULTS = {
   WEBHOOK_REQUEUE_AFTER_SECONDS: 7200,
   /** An outbox event not relayed this long after its write (the relay after the answer never ran) is relayed by the scheduled sweep. */
   EVENT_RELAY_GRACE_SECONDS: 60,
+  /** Relayed outbox events are deleted this long after their relay. */
+  EVENT_OUTBOX_RETENTION_DAYS: 7,
   /** Finished webhook deliveries (succeeded or failed) and their attempts are deleted this long after they finished. */
   WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
   /** Ended claim runs are deleted this long after they ended. */

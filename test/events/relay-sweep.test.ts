@@ -94,3 +94,22 @@ describe('the relay sweep', () => {
     expect(await deliveriesOf(webhookId)).toHaveLength(0);
   });
 });
+
+describe('outbox retention', () => {
+  it('the clean-up deletes relayed rows past their retention and keeps the rest', async () => {
+    const { acct, taskId } = await account();
+    const DAY = 24 * 3600_000;
+    const old = await unrelayed(acct, taskId, { ageMs: 10 * DAY });
+    const recent = await unrelayed(acct, taskId, { ageMs: 10 * DAY });
+    const never = await unrelayed(acct, taskId, { ageMs: 10 * DAY });
+    await db().update(eventOutbox).set({ relayedAt: isoSeconds(Date.now() - 8 * DAY) }).where(eq(eventOutbox.id, old));
+    await db().update(eventOutbox).set({ relayedAt: isoSeconds(Date.now() - 6 * DAY) }).where(eq(eventOutbox.id, recent));
+    const { deleteExpired } = await import('../../src/retention/cleanup');
+    // The clean-up alone: a row not relayed yet stays for the sweep.
+    await deleteExpired(env, Date.now());
+    const left = (await db().select({ id: eventOutbox.id }).from(eventOutbox).where(eq(eventOutbox.accountId, acct.accountId))).map((r) => r.id);
+    expect(left).not.toContain(old);
+    expect(left).toContain(recent);
+    expect(left).toContain(never);
+  });
+});
