@@ -10,7 +10,7 @@ import { database, type Db } from '../db/client';
 import { agents, automationEffects, automationRuns, automations, comments, projects, tasks } from '../db/schema';
 import type { Principal } from '../access/policy';
 import { sqlBatch, type RawRow } from '../db/sql-batch';
-import { hasLiveClaim, taskJson, type TaskJson, type TaskRow } from '../tasks/task-json';
+import { hasLiveClaim, taskJson, type TaskRow } from '../tasks/task-json';
 import { countCreated, insertTaskGuarded, newTaskRow, normaliseLabels, taskFromRaw } from '../tasks/tasks';
 import type { Env } from '../env';
 import { limit } from '../platform/config';

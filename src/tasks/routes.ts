@@ -2,13 +2,13 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { database } from '../db/client';
-import { delegateTask, taskChain, taskChildren } from './delegation';
+import { taskChain, taskChildren } from './delegation';
 import { findDuplicates } from './dedup';
 import { taskWithSubtasks } from './subtasks';
 import { parseContext } from './task-context';
 import { listTasks } from './task-list';
 import { taskJson } from './task-json';
-import { EVIDENCE_KINDS, getTask, normaliseDueDate, PRIORITY_WORDS } from './tasks';
+import { EVIDENCE_KINDS, normaliseDueDate, PRIORITY_WORDS } from './tasks';
 import { completeTaskChange, createTaskChange, delegateTaskChange, deleteTaskChange, uncompleteTaskChange, updateTaskChange, type TaskChange } from './use-cases';
 import type { AppBindings } from '../env';
 import { limit } from '../platform/config';
