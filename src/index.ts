@@ -7,7 +7,7 @@ import { countingD1, type RoundTripCounter } from './platform/d1-metrics';
 import { ApiError } from './platform/errors';
 import { HOPS_HEADER, HopMeter, meteredNamespace } from './platform/hops';
 import { scheduled } from './scheduled';
-import { handleWebhookBatch } from './webhooks/consumer';
+import { handleEventBatch } from './queue';
 import type { EventQueueMessage } from './webhooks/messages';
 import { receiptedQueues } from './work-queue/queue-receipts';
 
@@ -69,7 +69,7 @@ export default {
     return answer;
   },
   // Deliveries and automation rules read rows their events' requests just wrote: start at the primary.
-  queue: (batch, env) => handleWebhookBatch(batch, { ...env, DB: sessionDatabase(env.DB, env.DB.withSession('first-primary')) }),
+  queue: (batch, env) => handleEventBatch(batch, { ...env, DB: sessionDatabase(env.DB, env.DB.withSession('first-primary')) }),
   scheduled,
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 

@@ -7,13 +7,15 @@ import type { Env } from './env';
 import { spawnDueRecurrences } from './recurrences/spawn';
 import { cleanupJob } from './retention/cleanup';
 import { requeueJob } from './webhooks/requeue';
+import { relaySweepJob } from './events/relay';
+import { currentTaskJson } from './tasks/use-cases';
 
 export interface ScheduledJob {
   name: string;
   run(env: Env, now: number): Promise<unknown>;
 }
 
-export const jobs: ScheduledJob[] = [{ name: 'recurrences', run: spawnDueRecurrences }, cleanupJob, requeueJob];
+export const jobs: ScheduledJob[] = [{ name: 'recurrences', run: spawnDueRecurrences }, cleanupJob, requeueJob, relaySweepJob(currentTaskJson)];
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx?: ExecutionContext): Promise<void> {
   const now = controller.scheduledTime;

@@ -10,14 +10,16 @@ import { database, type Db } from '../db/client';
 import { agents, automationEffects, automationRuns, automations, comments, projects, tasks } from '../db/schema';
 import type { Principal } from '../access/policy';
 import { sqlBatch, type RawRow } from '../db/sql-batch';
-import { hasLiveClaim, taskJson, type TaskJson, type TaskRow } from '../tasks/task-json';
+import { hasLiveClaim, taskJson, type TaskRow } from '../tasks/task-json';
 import { countCreated, insertTaskGuarded, newTaskRow, normaliseLabels, taskFromRaw } from '../tasks/tasks';
 import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import { queueFor } from '../work-queue/claim-queue';
-import { enqueueTaskEvents, type TaskEvent, type TaskEventInput } from '../webhooks/events';
+import { eventsOf, type Change } from '../events/effects';
+import { outboxInsert, planEvents, PREVIOUS_STATEMENT_CHANGED, recorded, type PlannedEvent, type RecordedEvent } from '../events/outbox';
+import { relayEvents } from '../events/relay';
 import type { AutomationMessage } from './messages';
 import { INGRESS_LABEL, ingressSourceOf, matches, optsIntoIngress, parseList, renderText, type Action, type Condition } from './rules';
 import type { AutomationRow } from './store';
@@ -39,8 +41,8 @@ interface RunContext {
   /** The task as it is now (undefined once deleted); actions after the first see the writes before them. */
   current: TaskRow | undefined;
   now: number;
-  /** Events the applied actions cause, emitted after the run. */
-  caused: TaskEventInput[];
+  /** Events the applied actions recorded (each in its action's batch), relayed after the run. */
+  caused: RecordedEvent[];
   /** Whether a created task may wake held long-poll claims. */
   wake: boolean;
 }
@@ -78,7 +80,12 @@ export async function runAutomations(env: Env, msg: AutomationMessage, now: numb
     // Idempotent too: a redelivery that finds the run logged changes nothing.
     await recordRun(db, rule, msg, log, { failuresBeforeDisable: limit(env, 'AUTOMATION_FAILURES_BEFORE_DISABLE'), now });
   }
-  if (ctx.caused.length) await enqueueTaskEvents(env, ctx.caused, now);
+  // Recorded with their actions: a crash before this relay leaves them to the sweep.
+  if (ctx.caused.length) {
+    await relayEvents(env, ctx.caused, now).catch((e: unknown) =>
+      console.error(JSON.stringify({ level: 'error', message: 'event relay failed; the sweep relays it', eventId: msg.eventId, error: String(e) })),
+    );
+  }
   if (ctx.wake) {
     await queueFor(env, msg.accountId)
       .wake(msg.accountId)
@@ -181,14 +188,16 @@ const notClaimedByOthers = (ctx: RunContext) =>
 function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, guards: SQL[] = []): ActionPlan {
   const task = requireTask(ctx);
   const where = sql.join([sql`${tasks.id} = ${task.id}`, sql`${tasks.accountId} = ${ctx.msg.accountId}`, sql`${tasks.completed} = 0`, notClaimedByOthers(ctx), keyRecorded(key), ...guards], sql` and `);
+  const events = plannedCause(ctx, 'automations.field_action', task.id);
   return {
     statements: [
       sql`update ${tasks} set ${set}, updated_at = ${isoSeconds(ctx.now)} where ${where} returning *`,
+      outboxInsert(events, ctx.now, PREVIOUS_STATEMENT_CHANGED) ?? sql`select 1 where 0`,
       // Read after the write in the same transaction: says whether a claim is why it did not happen.
       sql`select claimed_by_agent_id, lease_expires_at from ${tasks} where ${tasks.id} = ${task.id}`,
     ],
     createdTaskId: null,
-    after([updated, claimRow]) {
+    after([updated, , claimRow]) {
       const row = updated![0];
       const claimedBy = (claimRow![0]?.claimed_by_agent_id as string | null | undefined) ?? null;
       const claim = { claimedByAgentId: claimedBy, leaseExpiresAt: (claimRow![0]?.lease_expires_at as string | null | undefined) ?? null };
@@ -196,7 +205,7 @@ function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, gua
       if (!row) throw new ActionFailed(action.type === 'assign' ? 'the task is completed, gone, or the agent is not active' : 'the task is completed or gone');
       ctx.current = taskFromRaw(row);
       // Assignment changes fire task.updated too (not task.assigned), like every field change.
-      cause(ctx, 'task.updated', taskJson(ctx.current, ctx.now));
+      ctx.caused.push(...recorded(events, taskJson(ctx.current, ctx.now)));
     },
   };
 }
@@ -205,17 +214,19 @@ function addComment(ctx: RunContext, key: string, action: Action): ActionPlan {
   const task = requireTask(ctx);
   const id = newId('cmt', ctx.now);
   const content = renderText(action.content!, ctx.msg.event, ctx.msg.task).slice(0, 10_000);
+  const events = plannedCause(ctx, 'automations.add_comment', task.id);
   return {
     // Comments are append-only: allowed on claimed and completed tasks, as for any agent.
     statements: [
       sql`insert into ${comments} (id, task_id, account_id, agent_id, author, content, created_at)
         select ${id}, ${task.id}, ${ctx.msg.accountId}, ${ctx.rule.createdByAgentId}, ${`automation:${ctx.rule.name}`}, ${content}, ${isoSeconds(ctx.now)}
         where ${keyRecorded(key)} and exists (select 1 from ${tasks} where ${tasks.id} = ${task.id}) returning id`,
+      outboxInsert(events, ctx.now, PREVIOUS_STATEMENT_CHANGED) ?? sql`select 1 where 0`,
     ],
     createdTaskId: null,
     after([inserted]) {
       if (!inserted!.length) throw new ActionFailed('the task no longer exists');
-      cause(ctx, 'task.commented', taskJson(task, ctx.now));
+      ctx.caused.push(...recorded(events, taskJson(task, ctx.now)));
     },
   };
 }
@@ -268,16 +279,16 @@ const NOT_CREATED = 'not created: the monthly task quota is used up, or its proj
 function createTask(ctx: RunContext, key: string, action: Action): ActionPlan {
   const row = newTask(ctx, action);
   const quota = limit(ctx.env, 'TASKS_PER_MONTH');
+  const events = plannedCause(ctx, 'automations.create_task', row.id);
   return {
     // Created tasks count against the monthly quota like any other.
-    statements: [insertTaskGuarded(row, quota, ctx.now, createdGuards(ctx, key, row)), countCreated(ctx.msg.accountId, row.id, ctx.now)],
+    statements: [insertTaskGuarded(row, quota, ctx.now, createdGuards(ctx, key, row)), countCreated(ctx.msg.accountId, row.id, ctx.now), ...recordedIf(events, ctx.now, row.id)],
     createdTaskId: row.id,
     after([inserted]) {
       const created = inserted![0];
       if (!created) throw new ActionFailed(NOT_CREATED);
       if (created.claimers_waiting) ctx.wake = true;
-      const json = taskJson(row, ctx.now);
-      cause(ctx, 'task.created', json);
+      ctx.caused.push(...recorded(events, taskJson(row, ctx.now)));
     },
   };
 }
@@ -290,11 +301,13 @@ function delegate(ctx: RunContext, key: string, action: Action): ActionPlan {
   const child = newTask(ctx, action, parent);
   const quota = limit(ctx.env, 'TASKS_PER_MONTH');
   const parentOpen = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0 and ${notClaimedByOthers(ctx)})`;
+  const events = plannedCause(ctx, 'automations.delegate', child.id);
   return {
     statements: [
       insertTaskGuarded(child, quota, ctx.now, [...createdGuards(ctx, key, child), parentOpen]),
       countCreated(ctx.msg.accountId, child.id, ctx.now),
       sql`update ${tasks} set status = 'delegated', updated_at = ${isoSeconds(ctx.now)} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0 and exists (select 1 from ${tasks} c where c.id = ${child.id}) returning *`,
+      ...recordedIf(events, ctx.now, child.id),
     ],
     createdTaskId: child.id,
     after([inserted, , updatedParent]) {
@@ -302,21 +315,29 @@ function delegate(ctx: RunContext, key: string, action: Action): ActionPlan {
       if (!created) throw new ActionFailed(NOT_CREATED);
       if (created.claimers_waiting) ctx.wake = true;
       if (updatedParent![0]) ctx.current = taskFromRaw(updatedParent![0]);
-      const json = taskJson(child, ctx.now);
-      cause(ctx, 'task.created', json);
-      cause(ctx, 'task.delegated', json);
+      ctx.caused.push(...recorded(events, taskJson(child, ctx.now)));
     },
   };
 }
 
-function cause(ctx: RunContext, event: TaskEvent, task: TaskJson): void {
-  ctx.caused.push({
-    event,
+/** The events an action causes (EFFECTS says which), in the rule author's name and the event's cascade. */
+function plannedCause(ctx: RunContext, change: Change, taskId: string): PlannedEvent[] {
+  return planEvents({
     accountId: ctx.msg.accountId,
     agentId: ctx.rule.createdByAgentId,
-    task,
+    taskId,
+    events: eventsOf(change),
+    // Rules exist on this account: the relay finds who listens.
+    listeners: { accountHasWebhooks: true, accountHasAutomations: true },
     cause: { originEventId: ctx.msg.originEventId, hop: ctx.msg.hop + 1 },
+    now: ctx.now,
   });
+}
+
+/** Records a created task's events when the task exists (its guarded insert happened). */
+function recordedIf(events: PlannedEvent[], now: number, taskId: string): SQL[] {
+  const insert = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${tasks.id} = ${taskId})`);
+  return insert ? [insert] : [];
 }
 
 function runStatus(log: ActionLog[]): 'succeeded' | 'failed' | 'skipped' {

@@ -11,26 +11,20 @@ import { bodyLimit } from 'hono/body-limit';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../accounts/agents';
-import { addComment } from '../tasks/comments';
-import { delegateTask } from '../tasks/delegation';
 import { fleetAttention } from '../work-queue/fleet';
 import { createCheckout, createPortal } from '../accounts/billing';
-import { toRawQuery, type RawRow } from '../db/sql-batch';
-import { taskJson, type TaskJson } from '../tasks/task-json';
-import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../tasks/tasks';
+import { type TaskInput } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../webhooks/webhooks';
 import { isDevelopment, keyPepper, limit } from '../platform/config';
 import { ApiError } from '../platform/errors';
 import { principalCache } from '../access/key-gate';
-import { notifyTaskAvailable } from '../work-queue/notify';
-import { queueFor } from '../work-queue/claim-queue';
 import { limitIp, onboardingDeps } from '../onboarding/routes';
 import { agentSlug, ROLE } from '../http/schemas';
 import { dueDateInput, priorityInput } from '../tasks/routes';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
 import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, safeNext, type Human } from '../sign-in/magic-link';
-import { emitTaskEvent, type TaskEvent } from '../webhooks/events';
+import { addCommentChange, completeTaskChange, createTaskChange, delegateTaskChange, uncompleteTaskChange, updateTaskChange, type TaskChange } from '../tasks/use-cases';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { workflowPages } from './workflow-routes';
 import { taskExtras } from './task-routes';
@@ -97,10 +91,8 @@ const WebhookForm = z.object({
   description: z.preprocess(blankToUndefined, z.string().max(500).optional()),
 });
 
-function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
-  const p = c.get('human').principal;
-  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, accountHasWebhooks: p.hasWebhooks, task });
-}
+/** A form's change: the same use-cases (and side effects) as the API's routes. */
+const change = (c: Ctx, principal: TaskChange['principal']): TaskChange => ({ fx: { env: c.env, ctx: c.executionCtx }, principal });
 
 const humanAuthor = (h: Human) => `${h.name ?? h.email} (human)`;
 
@@ -202,12 +194,7 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'tasks.create');
     const form = await formOf(c);
     const input = parse(TaskForm, { ...form, labels: one(form, 'labels') });
-    const now = Date.now();
-    const { row, claimersWaiting } = await createTask(db(c), p, input, limit(c.env, 'TASKS_PER_MONTH'), now);
-    const task = taskJson(row, now);
-    emit(c, 'task.created', task);
-    if (row.assignedToAgentId) emit(c, 'task.assigned', task);
-    if (claimersWaiting) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    await createTaskChange(change(c, p), input);
     return c.redirect(backTo(form, '/app'), 303);
   })
   .get('/tasks/:id', async (c) => {
@@ -231,16 +218,7 @@ const pages = new Hono<DashboardBindings>()
       ...(has('assigned_to_agent_id') ? { assigned_to_agent_id: parsed.assigned_to_agent_id ?? null } : {}),
       ...(has('due_date') ? { due_date: parsed.due_date ?? null } : {}),
     };
-    const now = Date.now();
-    const { before, after } = await updateTask(db(c), p, id, input, now);
-    if (after !== before) {
-      const task = taskJson(after, now);
-      emit(c, 'task.updated', task);
-      if (after.assignedToAgentId !== before.assignedToAgentId) {
-        if (after.assignedToAgentId) emit(c, 'task.assigned', task);
-        notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-      }
-    }
+    await updateTaskChange(change(c, p), id, input);
     return c.redirect(backTo(form, `/app/tasks/${encodeURIComponent(id)}`), 303);
   })
   .post('/tasks/:id/complete', async (c) => {
@@ -251,24 +229,13 @@ const pages = new Hono<DashboardBindings>()
     const evidence = ev.evidence_ref
       ? [parse(z.object({ kind: z.enum(['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url', 'command_output']), ref: z.string(), summary: z.string().optional() }), { kind: ev.evidence_kind, ref: ev.evidence_ref, summary: ev.evidence_summary || undefined })]
       : [];
-    const now = Date.now();
-    const completion = { principal: p, taskId: id, evidence };
-    const database_ = db(c);
-    // Through the account's queue, as the API completes: it shares D1 batches with the fleet's claims.
-    const statements = completionStatements(database_, completion, now).map((s) => toRawQuery(s));
-    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements);
-    const row = await completionOutcome(database_, completion, results, now);
-    emit(c, 'task.completed', taskJson(row, now));
-    if (results[PARENT_REOPENED_RESULT]?.length) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    await completeTaskChange(change(c, p), id, evidence);
     return c.redirect(backTo(form, '/app'), 303);
   })
   .post('/tasks/:id/reopen', async (c) => {
     const p = principal(c, 'tasks.uncomplete');
     const form = await formOf(c);
-    const now = Date.now();
-    const row = await uncompleteTask(db(c), p, c.req.param('id'), now);
-    emit(c, 'task.updated', taskJson(row, now));
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    await uncompleteTaskChange(change(c, p), c.req.param('id'));
     return c.redirect(backTo(form, '/app'), 303);
   })
   .post('/tasks/:id/delegate', async (c) => {
@@ -276,13 +243,7 @@ const pages = new Hono<DashboardBindings>()
     const id = c.req.param('id');
     const form = await formOf(c);
     const input = parse(TaskForm, { ...form, labels: one(form, 'labels') });
-    const now = Date.now();
-    const { child } = await delegateTask(db(c), p, id, input, { quota: limit(c.env, 'TASKS_PER_MONTH'), maxDepth: limit(c.env, 'DELEGATION_DEPTH') }, now);
-    const task = taskJson(child, now);
-    emit(c, 'task.created', task);
-    emit(c, 'task.delegated', task);
-    if (child.assignedToAgentId) emit(c, 'task.assigned', task);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    await delegateTaskChange(change(c, p), id, input);
     return c.redirect(backTo(form, `/app/tasks/${encodeURIComponent(id)}`), 303);
   })
   .post('/tasks/:id/comments', async (c) => {
@@ -290,10 +251,8 @@ const pages = new Hono<DashboardBindings>()
     const id = c.req.param('id');
     const form = await formOf(c);
     const { content } = parse(z.object({ content: z.string().trim().min(1, 'Write something first').max(10_000, 'At most 10000 characters') }), { content: one(form, 'content') });
-    const now = Date.now();
     // Recorded as the human, though it acts as the account's recovery agent.
-    const { task } = await addComment(db(c), p, id, { content, author: humanAuthor(c.get('human')) }, now);
-    emit(c, 'task.commented', taskJson(task, now));
+    await addCommentChange(change(c, p), id, { content, author: humanAuthor(c.get('human')) });
     return c.redirect(`/app/tasks/${encodeURIComponent(id)}#h-comments`, 303);
   })
   // ---------------------------------------------------------------- agents

@@ -5,10 +5,9 @@
 import { z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { createSubtask, deleteSubtask, toggleSubtask } from '../tasks/subtasks';
-import { addLink, removeLink } from '../tasks/task-links';
+import { removeLink } from '../tasks/task-links';
 import { CreateLinkBody } from '../tasks/link-routes';
-import { taskJson } from '../tasks/task-json';
-import { emitTaskEvent, listenersOf } from '../webhooks/events';
+import { addLinkChange } from '../tasks/use-cases';
 import { db, formOf, one, parse, principal, type Ctx, type DashboardBindings } from './kit';
 
 const ID_MAX = 64;
@@ -39,9 +38,7 @@ export const taskExtras = new Hono<DashboardBindings>()
     const p = principal(c, 'tasks.links.write');
     const form = await formOf(c);
     const input = parse(CreateLinkBody, { kind: one(form, 'kind'), ref: one(form, 'ref') ?? '', repo: blank(one(form, 'repo')), url: blank(one(form, 'url')) });
-    const now = Date.now();
-    const { task } = await addLink(db(c), p, param(c, 'id'), input, now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
+    await addLinkChange({ fx: { env: c.env, ctx: c.executionCtx }, principal: p }, param(c, 'id'), input);
     return back(c, 'h-links');
   })
   .post('/tasks/:id/links/:linkId/delete', async (c) => {

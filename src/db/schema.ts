@@ -380,6 +380,30 @@ export const webhookDeliveries = sqliteTable(
   (t) => [index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt), index('webhook_deliveries_status_idx').on(t.status, t.updatedAt)],
 );
 
+/**
+ * The event outbox: one row per task event, written in the same D1 batch as the change that
+ * caused it (so an event exists exactly when its change committed). A relay turns each row
+ * into webhook deliveries and rule messages after the answer; a scheduled sweep relays rows the
+ * relay never reached. `task` is the task's JSON when the writer knew it before writing (a
+ * created or deleted task); otherwise the relay takes it from the write's answer.
+ */
+export const eventOutbox = sqliteTable(
+  'event_outbox',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id').notNull(),
+    event: text('event').notNull(),
+    agentId: text('agent_id'),
+    taskId: text('task_id').notNull(),
+    task: text('task'),
+    /** JSON `{originEventId, hop}` for an event an automation's action caused. */
+    cause: text('cause'),
+    createdAt: text('created_at').notNull(),
+    relayedAt: text('relayed_at'),
+  },
+  (t) => [index('event_outbox_unrelayed_idx').on(t.relayedAt, t.createdAt)],
+);
+
 /** Every delivery attempt, for the delivery log. */
 export const webhookAttempts = sqliteTable(
   'webhook_attempts',

@@ -11,7 +11,7 @@ import { accounts, agents, ingressDedupeKeys, ingressDeliveries, ingressSources,
 import type { Principal } from '../access/policy';
 import { sqlBatch } from '../db/sql-batch';
 import { taskJson } from '../tasks/task-json';
-import { countCreated, insertTaskGuarded, newTaskRow, normaliseLabels, period, quotaExceeded } from '../tasks/tasks';
+import { countCreated, insertTaskGuarded, newTaskRow, normaliseLabels, period, planTaskEvents, quotaExceeded, recordIf } from '../tasks/tasks';
 import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { sha256Hex, toHex } from '../platform/crypto';
@@ -19,8 +19,9 @@ import { ApiError, notFound, type ErrorDetail, type ErrorStatus } from '../platf
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import { rateLimitHeaders, type RateCounter } from '../access/rate-limiter';
-import { notifyTaskAvailable } from '../work-queue/notify';
-import { emitTaskEvent, type WaitUntil } from '../webhooks/events';
+import { afterCommit, type WaitUntil } from '../events/after-commit';
+import { eventsOf, wakes } from '../events/effects';
+import { recorded } from '../events/outbox';
 import { INGRESS_LABEL, parseList } from '../automations/rules';
 import { verifyIngressSignature, type SignatureVerdict } from './signature';
 import { MissingPaths, passesFilters, renderTask, type IngressFilter, type IngressTemplate } from './template';
@@ -200,6 +201,8 @@ async function createFromDelivery(
     guards.push(sql`exists (select 1 from ${agents} where ${agents.id} = ${row.assignedToAgentId} and ${agents.accountId} = ${source.accountId} and ${agents.active} = 1)`);
   }
   const quota = limit(deps.env, 'TASKS_PER_MONTH');
+  const listeners = { accountHasWebhooks: p.hasWebhooks, accountHasAutomations: p.hasAutomations };
+  const events = planTaskEvents(p, row.id, eventsOf('ingress.deliver', { assigned: Boolean(row.assignedToAgentId) }), listeners, now, row);
   const [inserted, , , duplicateOf] = await sqlBatch(db, [
     insertTaskGuarded(row, quota, now, guards),
     countCreated(source.accountId, row.id, now),
@@ -211,13 +214,11 @@ async function createFromDelivery(
         case when ${created} then 201 when ${dedupe} is not null then 200 else 422 end,
         ${input.bodySha256}, ${input.bodyBytes}, ${input.signatureHash}, ${dedupe}, ${ts})`,
     countDelivery(source, now),
+    ...recordIf(events, now, created),
   ]);
   if (inserted![0]) {
-    const task = taskJson(row, now);
-    const listeners = { accountHasWebhooks: p.hasWebhooks, accountHasAutomations: p.hasAutomations };
-    emitTaskEvent(deps.env, deps.ctx, { event: 'task.created', accountId: source.accountId, agentId: source.createdByAgentId, task, ...listeners });
-    if (row.assignedToAgentId) emitTaskEvent(deps.env, deps.ctx, { event: 'task.assigned', accountId: source.accountId, agentId: source.createdByAgentId, task, ...listeners });
-    if (inserted![0].claimers_waiting) notifyTaskAvailable(deps.env, deps.ctx, source.accountId);
+    const wake = wakes('ingress.deliver', { claimers_waiting: Boolean(inserted![0].claimers_waiting) });
+    afterCommit({ env: deps.env, ctx: deps.ctx }, { events: recorded(events, taskJson(row, now)), wakeAccount: wake ? source.accountId : null, now });
     return { status: 201, body: { outcome: 'created', delivery_id: deliveryId, task_id: row.id }, headers: input.headers };
   }
   const duplicate = duplicateOf![0]?.task_id as string | null | undefined;

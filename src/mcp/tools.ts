@@ -10,28 +10,23 @@ import { z } from 'zod';
 import { database, type Db } from '../db/client';
 import { authorize, isAllowed, type Operation, type Principal } from '../access/policy';
 import { createAgent, deleteAgent, listAgents, updateAgent } from '../accounts/agents';
-import { claimerOf, claimRefusal, heartbeat, LEASE_SECONDS, release, setSessionState } from '../work-queue/claims';
-import { readTask } from '../tasks/tasks';
-import { addComment } from '../tasks/comments';
+import { LEASE_SECONDS } from '../work-queue/claims';
 import { findDuplicates } from '../tasks/dedup';
-import { delegateTask, taskChain } from '../tasks/delegation';
+import { taskChain } from '../tasks/delegation';
 import { fleetAttention } from '../work-queue/fleet';
 import { listProjects } from '../accounts/projects';
-import { toRawQuery, type RawRow } from '../db/sql-batch';
 import { taskStats } from '../tasks/stats';
 import { contextHistory, getContext, patchContext, CONTEXT_SOURCES } from '../tasks/task-context';
 import { taskJson, type TaskJson } from '../tasks/task-json';
-import { addLink, LINK_KINDS, listLinks } from '../tasks/task-links';
+import { LINK_KINDS, listLinks } from '../tasks/task-links';
 import { listTasks } from '../tasks/task-list';
-import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, PARENT_REOPENED_RESULT, updateTask } from '../tasks/tasks';
+import { EVIDENCE_KINDS, getTask } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, deleteWebhook, listWebhooks } from '../webhooks/webhooks';
 import type { Env } from '../env';
 import { isDevelopment, keyPepper, limit } from '../platform/config';
 import { ApiError } from '../platform/errors';
 import { principalCache } from '../access/key-gate';
-import { queueFor } from '../work-queue/claim-queue';
-import { notifyLeaseChanged, notifyTaskAvailable } from '../work-queue/notify';
 import { CreateAgentBody, UpdateAgentBody } from '../accounts/agent-routes';
 import { CreateCommentBody } from '../tasks/comment-routes';
 import { validationDetails } from '../access/router';
@@ -39,7 +34,10 @@ import { ClaimNextBody, HeartbeatBody, parseLabels, ReleaseBody, StateBody } fro
 import { CreateLinkBody } from '../tasks/link-routes';
 import { CompleteBody, CreateTaskBody, DedupBody, DelegateBody, UpdateTaskBody } from '../tasks/routes';
 import { CreateWebhookBody } from '../webhooks/routes';
-import { TASK_EVENTS, emitTaskEvent, listenersOf, type TaskEvent, type WaitUntil } from '../webhooks/events';
+import { TASK_EVENTS } from '../webhooks/events';
+import type { WaitUntil } from '../events/after-commit';
+import { addCommentChange, addLinkChange, completeTaskChange, createTaskChange, delegateTaskChange, deleteTaskChange, updateTaskChange } from '../tasks/use-cases';
+import { claimNextChange, claimTaskChange, heartbeatChange, releaseChange, setStateChange } from '../work-queue/use-cases';
 import { ACTION_TYPES, CONDITION_FIELDS, CONDITION_OPS } from '../automations/rules';
 import { CreateAutomationBody, UpdateAutomationBody } from '../automations/routes';
 import { createAutomation, deleteAutomation, listAutomations, updateAutomation } from '../automations/store';
@@ -88,12 +86,10 @@ const id = z.union([z.string(), z.number()]);
 const idOf = (value: string | number) => String(value);
 const optionalId = (value: string | number | null | undefined) => (value === undefined || value === null ? value : String(value));
 
-function emit(t: ToolContext, event: TaskEvent, task: TaskJson): void {
-  const p = t.principal;
-  emitTaskEvent(t.env, t.ctx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
-}
-
-const wakeClaimers = (t: ToolContext) => notifyTaskAvailable(t.env, t.ctx, t.principal.accountId);
+/** A tool's change: the same use-cases (and side effects) as the routes. */
+const change = (t: ToolContext) => ({ fx: { env: t.env, ctx: t.ctx }, principal: t.principal });
+/** Decision mail links from a tool point at PUBLIC_BASE_URL (there is no request origin to use). */
+const stateReport = (t: ToolContext) => ({ linkBase: t.env.PUBLIC_BASE_URL ? t.env.PUBLIC_BASE_URL.replace(/\/+$/, '') : null });
 
 const SESSION_STATES = ['working', 'waiting_input', 'errored'] as const;
 const priority = z.number().int().min(1).max(4);
@@ -150,29 +146,13 @@ const createTaskTool = defineTool({
   },
   async run(t, a) {
     const input = checked(CreateTaskBody, { ...a, project_id: optionalId(a.project_id) });
-    const now = Date.now();
-    const { row, claimersWaiting } = await createTask(t.db, t.principal, input, limit(t.env, 'TASKS_PER_MONTH'), now);
-    const task = taskJson(row, now);
-    emit(t, 'task.created', task);
-    if (row.assignedToAgentId) emit(t, 'task.assigned', task);
-    if (claimersWaiting) wakeClaimers(t);
+    const task = await createTaskChange(change(t), input);
     return `Task created:\n\n${format.formatTaskDetail(task)}`;
   },
 });
 
 /** The update use-case of PUT /tasks/{id}: events for what changed, and a wake-up when the assignee changed. */
-async function updateTaskUseCase(t: ToolContext, taskId: string, input: z.output<typeof UpdateTaskBody>): Promise<TaskJson> {
-  const now = Date.now();
-  const { before, after } = await updateTask(t.db, t.principal, taskId, input, now);
-  const task = taskJson(after, now);
-  if (after === before) return task;
-  emit(t, 'task.updated', task);
-  if (after.assignedToAgentId !== before.assignedToAgentId) {
-    if (after.assignedToAgentId) emit(t, 'task.assigned', task);
-    wakeClaimers(t);
-  }
-  return task;
-}
+const updateTaskUseCase = (t: ToolContext, taskId: string, input: z.output<typeof UpdateTaskBody>): Promise<TaskJson> => updateTaskChange(change(t), taskId, input);
 
 const updateTaskTool = defineTool({
   name: 'update_task',
@@ -226,13 +206,7 @@ const delegateTaskTool = defineTool({
   },
   async run(t, { task_id, ...fields }) {
     const input = checked(DelegateBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
-    const now = Date.now();
-    const { child } = await delegateTask(t.db, t.principal, idOf(task_id), input, { quota: limit(t.env, 'TASKS_PER_MONTH'), maxDepth: limit(t.env, 'DELEGATION_DEPTH') }, now);
-    const task = taskJson(child, now);
-    emit(t, 'task.created', task);
-    emit(t, 'task.delegated', task);
-    if (child.assignedToAgentId) emit(t, 'task.assigned', task);
-    wakeClaimers(t);
+    const task = await delegateTaskChange(change(t), idOf(task_id), input);
     return `Task delegated; the child task:\n\n${format.formatTaskDetail(task)}`;
   },
 });
@@ -270,15 +244,7 @@ const completeTaskTool = defineTool({
   },
   async run(t, a) {
     const body = checked(CompleteBody, { evidence: a.evidence });
-    const p = t.principal;
-    const now = Date.now();
-    const completion = { principal: p, taskId: idOf(a.task_id), evidence: body.evidence ?? [] };
-    // Through the account's queue, as the REST route: completions share its D1 batches with the claims.
-    const statements = completionStatements(t.db, completion, now).map((s) => toRawQuery(s));
-    const results: RawRow[][] = await queueFor(t.env, p.accountId).commit(p.accountId, statements);
-    const task = taskJson(await completionOutcome(t.db, completion, results, now), now);
-    emit(t, 'task.completed', task);
-    if (results[PARENT_REOPENED_RESULT]?.length) wakeClaimers(t);
+    const { task } = await completeTaskChange(change(t), idOf(a.task_id), body.evidence ?? []);
     return `Task ${task.id} completed.\n\n${format.formatTaskDetail(task)}`;
   },
 });
@@ -289,11 +255,8 @@ const deleteTaskTool = defineTool({
   description: 'Delete a task for good, with its comments, context history and links. Only its creator or assignee (an admin: any task) may.',
   input: { task_id: id.describe('The task id') },
   async run(t, a) {
-    const now = Date.now();
-    const { row, parentReopened } = await deleteTask(t.db, t.principal, idOf(a.task_id), now);
-    emit(t, 'task.deleted', taskJson(row, now));
-    if (parentReopened) wakeClaimers(t);
-    return `Task ${row.id} deleted.`;
+    await deleteTaskChange(change(t), idOf(a.task_id));
+    return `Task ${idOf(a.task_id)} deleted.`;
   },
 });
 
@@ -326,9 +289,7 @@ const linkTaskTool = defineTool({
   },
   async run(t, { task_id, ...fields }) {
     const input = checked(CreateLinkBody, fields);
-    const now = Date.now();
-    const { task, link } = await addLink(t.db, t.principal, idOf(task_id), input, now);
-    emit(t, 'task.linked', taskJson(task, now));
+    const { task, link } = await addLinkChange(change(t), idOf(task_id), input);
     return `Linked to task ${task.id}: ${format.formatLink(link)}`;
   },
 });
@@ -354,9 +315,7 @@ const addCommentTool = defineTool({
   },
   async run(t, { task_id, ...fields }) {
     const input = checked(CreateCommentBody, fields);
-    const now = Date.now();
-    const { task, comment } = await addComment(t.db, t.principal, idOf(task_id), input, now);
-    emit(t, 'task.commented', taskJson(task, now));
+    const { task, comment } = await addCommentChange(change(t), idOf(task_id), input);
     return `Comment ${comment.id} added to task ${task.id} by ${comment.author ?? t.principal.agentName}:\n  "${comment.content}"`;
   },
 });
@@ -431,28 +390,18 @@ const claimTaskTool = defineTool({
   },
   async run(t, a) {
     const p = t.principal;
-    const queue = queueFor(t.env, p.accountId);
     if (a.task_id !== undefined) {
       if (!isAllowed(p, 'queue.claim')) throw new ApiError(403, 'INSUFFICIENT_ROLE', 'This key may not claim a given task.');
-      const taskId = idOf(a.task_id);
-      const result = await queue.claimTask({ claimer: claimerOf(p), taskId, leaseSeconds: a.lease_seconds ?? LEASE_SECONDS.default });
-      const now = Date.now();
-      if (!result.row) throw claimRefusal(p, await readTask(t.db, p.accountId, taskId), now);
-      const task = taskJson(result.row, now);
-      if (result.fresh) emit(t, 'task.claimed', task);
-      return claimedText(task);
+      return claimedText(await claimTaskChange(change(t), { taskId: idOf(a.task_id), leaseSeconds: a.lease_seconds ?? LEASE_SECONDS.default }));
     }
     const body = checked(ClaimNextBody, { labels: a.labels, project_id: optionalId(a.project_id), lease_seconds: a.lease_seconds });
-    const row = await queue.claimNext({
-      claimer: claimerOf(p),
+    const task = await claimNextChange(change(t), {
       labels: parseLabels(body.labels),
       projectId: body.project_id ?? null,
       leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default,
       waitSeconds: 0,
     });
-    if (!row) return 'No claimable task in the queue right now.';
-    const task = taskJson(row, Date.now());
-    emit(t, 'task.claimed', task);
+    if (!task) return 'No claimable task in the queue right now.';
     return claimedText(task);
   },
 });
@@ -473,15 +422,8 @@ const heartbeatTaskTool = defineTool({
     detail: z.string().max(500).optional().describe('What the state is about (needs state)'),
   },
   async run(t, a) {
-    const p = t.principal;
     const body = checked(HeartbeatBody, { lease_seconds: a.lease_seconds, state: a.state, detail: a.detail });
-    const now = Date.now();
-    const write = await heartbeat(t.db, p, idOf(a.task_id), body, now);
-    const { leaseExpiresAt } = write.row;
-    // A shorter lease than before must not wait for an alarm set for the old one.
-    if (leaseExpiresAt && write.before.leaseExpiresAt && leaseExpiresAt < write.before.leaseExpiresAt) notifyLeaseChanged(t.env, t.ctx, p.accountId, Date.parse(leaseExpiresAt));
-    const task = taskJson(write.row, now);
-    if (body.state && (write.row.sessionState !== write.before.sessionState || body.detail !== undefined)) emit(t, 'task.state_changed', task);
+    const task = await heartbeatChange(change(t), idOf(a.task_id), body, stateReport(t));
     const state = task.session_state ? ` Session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}.` : '';
     return `Lease on task ${task.id} extended until ${task.lease_expires_at}.${state}`;
   },
@@ -499,10 +441,7 @@ const setTaskStateTool = defineTool({
   },
   async run(t, a) {
     const body = checked(StateBody, { state: a.state, detail: a.detail });
-    const now = Date.now();
-    const write = await setSessionState(t.db, t.principal, idOf(a.task_id), body, now);
-    const task = taskJson(write.row, now);
-    if (write.row.sessionState !== write.before.sessionState || body.detail !== undefined) emit(t, 'task.state_changed', task);
+    const task = await setStateChange(change(t), idOf(a.task_id), body, stateReport(t));
     return `Task ${task.id} session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}. The lease is unchanged and runs until ${task.lease_expires_at}.`;
   },
 });
@@ -518,11 +457,7 @@ const releaseTaskTool = defineTool({
   },
   async run(t, a) {
     const body = checked(ReleaseBody, { handoff: a.handoff });
-    const now = Date.now();
-    const write = await release(t.db, t.principal, idOf(a.task_id), body, now);
-    wakeClaimers(t);
-    const task = taskJson(write.row, now);
-    emit(t, 'task.released', task);
+    const task = await releaseChange(change(t), idOf(a.task_id), body);
     return `Task ${task.id} released to the queue${task.handoff_note ? ` with the handoff note "${task.handoff_note}"` : ''}.`;
   },
 });

@@ -59,6 +59,10 @@ export const LIMIT_DEFAULTS = {
   EMAIL_CODE_RETENTION_HOURS: 24,
   /** A delivery still pending or retrying this long after its last change lost its queue message: it is queued again (longer than WEBHOOK_RETRY_MAX_SECONDS). */
   WEBHOOK_REQUEUE_AFTER_SECONDS: 7200,
+  /** An outbox event not relayed this long after its write (the relay after the answer never ran) is relayed by the scheduled sweep. */
+  EVENT_RELAY_GRACE_SECONDS: 60,
+  /** Relayed outbox events are deleted this long after their relay. */
+  EVENT_OUTBOX_RETENTION_DAYS: 7,
   /** Finished webhook deliveries (succeeded or failed) and their attempts are deleted this long after they finished. */
   WEBHOOK_DELIVERY_RETENTION_DAYS: 30,
   /** Ended claim runs are deleted this long after they ended. */

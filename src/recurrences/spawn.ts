@@ -21,8 +21,10 @@ import { isoSeconds } from '../platform/time';
 import { sqlBatch } from '../db/sql-batch';
 import { taskJson } from '../tasks/task-json';
 import { period, taskFromRaw } from '../tasks/tasks';
-import { queueFor } from '../work-queue/claim-queue';
-import { createdTaskEvents, enqueueTaskEvents, type TaskEventInput } from '../webhooks/events';
+import { afterCommit } from '../events/after-commit';
+import type { TaskEvent } from '../webhooks/events';
+import { eventsOf, wakes } from '../events/effects';
+import { outboxInsertPerTask, type RecordedEvent } from '../events/outbox';
 import { followingOccurrence, type RecurrenceRow } from './recurrences';
 
 export interface SpawnReport {
@@ -57,7 +59,9 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
   const json = JSON.stringify(items);
   const field = (name: keyof Occurrence) => sql.raw(`json_extract(j.value, '$.${name}')`);
   const taskIds = sql`(select json_extract(value, '$.task') from json_each(${json}))`;
-  const [advanced, , , , spawned] = await sqlBatch(db, [
+  // The system's events of the spawned tasks (the table's row for recurrences.spawn), recorded in the same batch.
+  const [created, assigned] = eventsOf('recurrences.spawn', { assigned: true });
+  const [advanced, , , , createdEvents, assignedEvents, spawned] = await sqlBatch(db, [
     sql`update ${recurrences} set next_due_at = ${field('next')}, updated_at = ${ts},
         last_task_id = case when skip_if_open = 1 and exists (select 1 from ${tasks} t where t.id = recurrences.last_task_id and t.completed = 0)
           then last_task_id else ${field('task')} end
@@ -83,30 +87,33 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
       on conflict (account_id, period) do update set tasks_created = tasks_created + excluded.tasks_created`,
     sql`update ${recurrences} set last_spawned_at = ${ts}
       where id in (select source_recurrence_id from ${tasks} where id in ${taskIds})`,
+    outboxInsertPerTask(created!, sql`select id, account_id from ${tasks} where id in ${taskIds}`, now),
+    outboxInsertPerTask(assigned!, sql`select id, account_id from ${tasks} where id in ${taskIds} and assigned_to_agent_id is not null`, now),
     sql`select t.*, a.active_webhooks + a.active_automations as account_listeners, a.claimers_waiting as account_claimers_waiting
       from ${tasks} t join accounts a on a.id = t.account_id where t.id in ${taskIds}`,
   ]);
-  return { advanced: advanced!.length + broken.length, spawned: spawned! };
+  const events = [...createdEvents!.map((r) => ({ id: r.id, task_id: r.task_id, event: created! })), ...assignedEvents!.map((r) => ({ id: r.id, task_id: r.task_id, event: assigned! }))];
+  return { advanced: advanced!.length + broken.length, spawned: spawned!, events };
 }
 
-/** Tells webhooks and held claimers about spawned tasks, as a create through the API does. */
-async function announce(env: Env, spawned: Record<string, unknown>[], now: number): Promise<void> {
-  const events: TaskEventInput[] = [];
-  const wake = new Set<string>();
-  for (const raw of spawned) {
+/** Relays the spawned tasks' recorded events and wakes held claimers, as a create through the API does. */
+function announce(env: Env, spawned: Record<string, unknown>[], recordedRows: { id: unknown; task_id: unknown; event: TaskEvent }[], now: number): Promise<void> {
+  const byId = new Map(spawned.map((raw) => [String(raw.id), raw]));
+  const events: RecordedEvent[] = [];
+  for (const r of recordedRows) {
+    const raw = byId.get(String(r.task_id));
+    if (!raw) continue;
     const row = taskFromRaw(raw);
-    // Webhooks and automation rules see a spawned task as they see any created task.
-    if (Number(raw.account_listeners) > 0) events.push(...createdTaskEvents(row.accountId, null, taskJson(row, now)));
-    if (Number(raw.account_claimers_waiting) > 0) wake.add(row.accountId);
+    events.push({ id: String(r.id), event: r.event, accountId: row.accountId, agentId: null, task: taskJson(row, now) });
   }
-  await Promise.all([
-    enqueueTaskEvents(env, events, now),
-    ...[...wake].map((accountId) =>
-      queueFor(env, accountId)
-        .wake(accountId)
-        .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId, error: String(e) }))),
-    ),
-  ]);
+  const waits = new Set<string>();
+  for (const raw of spawned) if (wakes('recurrences.spawn', { claimers_waiting: Number(raw.account_claimers_waiting) > 0 })) waits.add(String(raw.account_id));
+  // The cron has no request to wait on: the relay and wake-ups finish before the job does.
+  const pending: Promise<unknown>[] = [];
+  const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p) };
+  afterCommit({ env, ctx }, { events, now });
+  for (const accountId of waits) afterCommit({ env, ctx }, { wakeAccount: accountId });
+  return Promise.all(pending).then(() => undefined);
 }
 
 /** Spawns what is due at `now`, up to RECURRENCE_SPAWN_BATCHES_PER_RUN chunks; the next run takes the rest. */
@@ -126,7 +133,7 @@ export async function spawnDueRecurrences(env: Env, now: number): Promise<SpawnR
     report.batches++;
     report.advanced += result.advanced;
     report.spawned += result.spawned.length;
-    await announce(env, result.spawned, now);
+    await announce(env, result.spawned, result.events, now);
     // Another run took these first: stop rather than spin on rows it is still advancing.
     if (result.advanced === 0 || due.length < chunk) break;
   }

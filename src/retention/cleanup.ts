@@ -11,7 +11,7 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
-import { automationEffects, automationRuns, codeLockouts, emailCodes, idempotencyKeys, ingressDeliveries, runs, stripeEvents, webhookAttempts, webhookDeliveries } from '../db/schema';
+import { automationEffects, automationRuns, codeLockouts, emailCodes, eventOutbox, idempotencyKeys, ingressDeliveries, runs, stripeEvents, webhookAttempts, webhookDeliveries } from '../db/schema';
 import { toRawQuery } from '../db/sql-batch';
 import type { Env } from '../env';
 import { limit, type LimitName } from '../platform/config';
@@ -54,6 +54,13 @@ const SWEEPS: Sweep[] = [
         sql`delete from ${webhookDeliveries} where ${webhookDeliveries.id} in (${finished})`,
       ];
     },
+  },
+  {
+    // Relayed outbox rows (their deliveries keep the story); a row not yet relayed is never deleted.
+    name: 'event_outbox',
+    statements: (rows, now, env) => [
+      sql`delete from ${eventOutbox} where ${eventOutbox.id} in (select ${eventOutbox.id} from ${eventOutbox} where ${eventOutbox.relayedAt} < ${isoSeconds(now - limit(env, 'EVENT_OUTBOX_RETENTION_DAYS') * DAY_MS)} limit ${rows})`,
+    ],
   },
   {
     name: 'runs',

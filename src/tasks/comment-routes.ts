@@ -1,9 +1,8 @@
 /** /tasks/{id}/comments: discussion on a task (allowed on completed tasks too). */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { addComment, deleteComment, listComments } from './comments';
-import { taskJson } from './task-json';
-import { emitTaskEvent, listenersOf } from '../webhooks/events';
+import { deleteComment, listComments } from './comments';
+import { addCommentChange } from './use-cases';
 import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from '../access/router';
 import { paginationQuery } from '../http/query';
 import { timestamp } from '../http/schemas';
@@ -63,10 +62,7 @@ export const commentRoutes = createRouter()
     return c.json(await listComments(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 100, offset: q.offset ?? 0 }), 200);
   })
   .openapi(create, async (c) => {
-    const p = c.get('principal');
-    const now = Date.now();
-    const { task, comment } = await addComment(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.commented', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
+    const { comment } = await addCommentChange({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') }, c.req.valid('param').id, c.req.valid('json'));
     return c.json(comment, 201);
   })
   .openapi(remove, async (c) => {

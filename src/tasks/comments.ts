@@ -10,7 +10,11 @@ import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import { authorizeOn, type Principal } from '../access/policy';
 import { assertCanRead } from './task-access';
-import type { TaskRow } from './task-json';
+import { taskJson, type TaskRow } from './task-json';
+import { planTaskEvents, recordIf } from './tasks';
+import { sqlBatch } from '../db/sql-batch';
+import { eventsOf } from '../events/effects';
+import { PREVIOUS_STATEMENT_CHANGED, recorded, type Listeners, type RecordedEvent } from '../events/outbox';
 
 export type CommentRow = typeof comments.$inferSelect;
 
@@ -49,7 +53,14 @@ export async function listComments(db: Db, p: Principal, taskId: string, page: {
   return rows.map(commentJson);
 }
 
-export async function addComment(db: Db, p: Principal, taskId: string, input: { content: string; author?: string | null }, now: number): Promise<{ task: TaskRow; comment: CommentJson }> {
+export async function addComment(
+  db: Db,
+  p: Principal,
+  taskId: string,
+  input: { content: string; author?: string | null },
+  now: number,
+  listeners?: Listeners,
+): Promise<{ task: TaskRow; comment: CommentJson; events: RecordedEvent[] }> {
   const task = await taskQuery(db, p, taskId).get();
   assertCanRead(p, task);
   const row: CommentRow = {
@@ -62,8 +73,9 @@ export async function addComment(db: Db, p: Principal, taskId: string, input: { 
     content: input.content,
     createdAt: isoSeconds(now),
   };
-  await db.insert(comments).values(row);
-  return { task, comment: commentJson(row) };
+  const events = planTaskEvents(p, taskId, eventsOf('tasks.comments.write'), listeners, now, task);
+  await sqlBatch(db, [db.insert(comments).values(row), ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED)]);
+  return { task, comment: commentJson(row), events: recorded(events, taskJson(task, now)) };
 }
 
 export async function deleteComment(db: Db, p: Principal, taskId: string, id: string): Promise<void> {

@@ -12,15 +12,26 @@ import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { assertCanRead, assertCanWrite, canSee } from './task-access';
 import { sqlBatch } from '../db/sql-batch';
-import type { TaskRow } from './task-json';
-import { checkReferences, countCreated, insertTaskGuarded, newTaskRow, quotaExceeded, readForWrite, taskCompleted, taskFromRaw, type NewTaskInput } from './tasks';
+import { taskJson, type TaskRow } from './task-json';
+import { checkReferences, countCreated, insertTaskGuarded, newTaskRow, planTaskEvents, quotaExceeded, readForWrite, recordIf, taskCompleted, taskExists, taskFromRaw, type NewTaskInput } from './tasks';
+import { eventsOf } from '../events/effects';
+import { recorded, type Listeners, type RecordedEvent } from '../events/outbox';
 
 export interface DelegateResult {
   parent: TaskRow;
   child: TaskRow;
+  events: RecordedEvent[];
 }
 
-export async function delegateTask(db: Db, p: Principal, parentId: string, input: NewTaskInput, limits: { quota: number; maxDepth: number }, now: number): Promise<DelegateResult> {
+export async function delegateTask(
+  db: Db,
+  p: Principal,
+  parentId: string,
+  input: NewTaskInput,
+  limits: { quota: number; maxDepth: number },
+  now: number,
+  listeners?: Listeners,
+): Promise<DelegateResult> {
   const found = await readForWrite(db, p, parentId, input, now, true);
   const parent = found.task;
   assertCanWrite(p, 'tasks.delegate', parent, now);
@@ -32,6 +43,7 @@ export async function delegateTask(db: Db, p: Principal, parentId: string, input
   if (found.used >= limits.quota) throw quotaExceeded(limits.quota, now);
   const child = newTaskRow(p, input, now, parent);
   const ts = isoSeconds(now);
+  const events = planTaskEvents(p, child.id, eventsOf('tasks.delegate', { assigned: Boolean(child.assignedToAgentId) }), listeners, now, child);
   const parentOpen = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0)`;
   const [inserted, , updatedParent] = await sqlBatch(db, [
     insertTaskGuarded(child, limits.quota, now, [parentOpen]),
@@ -41,12 +53,13 @@ export async function delegateTask(db: Db, p: Principal, parentId: string, input
       .set({ status: 'delegated', updatedAt: ts })
       .where(and(eq(tasks.id, parent.id), eq(tasks.completed, false), sql`exists (select 1 from ${tasks} c where c.id = ${child.id})`))
       .returning(),
+    ...recordIf(events, now, taskExists(child.id)),
   ]);
   if (inserted!.length === 0) {
     if (!updatedParent![0]) throw taskCompleted();
     throw quotaExceeded(limits.quota, now);
   }
-  return { parent: updatedParent![0] ? taskFromRaw(updatedParent![0]) : parent, child };
+  return { parent: updatedParent![0] ? taskFromRaw(updatedParent![0]) : parent, child, events: recorded(events, taskJson(child, now)) };
 }
 
 export interface Chain {

@@ -1,9 +1,8 @@
 /** /tasks/{id}/links: where a task's work lives (branches, commits, PRs, URLs). */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { addLink, LINK_KINDS, listLinks, removeLink } from './task-links';
-import { taskJson } from './task-json';
-import { emitTaskEvent, listenersOf } from '../webhooks/events';
+import { LINK_KINDS, listLinks, removeLink } from './task-links';
+import { addLinkChange } from './use-cases';
 import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from '../access/router';
 import { timestamp } from '../http/schemas';
 
@@ -67,10 +66,7 @@ const remove = authedRoute('tasks.links.write', {
 export const taskLinkRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listLinks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) => {
-    const p = c.get('principal');
-    const now = Date.now();
-    const { task, link } = await addLink(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), now);
-    emitTaskEvent(c.env, c.executionCtx, { event: 'task.linked', accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task: taskJson(task, now) });
+    const { link } = await addLinkChange({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') }, c.req.valid('param').id, c.req.valid('json'));
     return c.json(link, 201);
   })
   .openapi(remove, async (c) => {

@@ -2,20 +2,17 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { database } from '../db/client';
-import { delegateTask, taskChain, taskChildren } from './delegation';
+import { taskChain, taskChildren } from './delegation';
 import { findDuplicates } from './dedup';
 import { taskWithSubtasks } from './subtasks';
 import { parseContext } from './task-context';
 import { listTasks } from './task-list';
-import { toRawQuery, type RawRow } from '../db/sql-batch';
 import { taskJson } from './task-json';
-import { completionLandedQueries, completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, NEXT_OCCURRENCE_RESULT, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from './tasks';
+import { EVIDENCE_KINDS, normaliseDueDate, PRIORITY_WORDS } from './tasks';
+import { completeTaskChange, createTaskChange, delegateTaskChange, deleteTaskChange, uncompleteTaskChange, updateTaskChange, type TaskChange } from './use-cases';
 import type { AppBindings } from '../env';
 import { limit } from '../platform/config';
 import { badRequest } from '../platform/errors';
-import { createdTaskEvents, emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
-import { queueFor } from '../work-queue/claim-queue';
-import { notifyTaskAvailable } from '../work-queue/notify';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
 import { paginationQuery, queryBoolean, queryList, querySingle } from '../http/query';
 import { shortText, timestamp } from '../http/schemas';
@@ -297,10 +294,8 @@ const dedup = authedRoute('tasks.dedup', {
 
 type Ctx = Context<AppBindings>;
 
-function emit(c: Ctx, event: TaskEvent, task: TaskJson) {
-  const p = c.get('principal');
-  emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
-}
+/** The request's change: its caller, and where its effects go. */
+const change = (c: Ctx): TaskChange => ({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') });
 
 const isDueWord = (due: string | undefined): due is 'today' | 'upcoming' | 'overdue' => due === 'today' || due === 'upcoming' || due === 'overdue';
 const laterDate = (a: string, b: string | undefined) => (b === undefined || a > b ? a : b);
@@ -360,13 +355,7 @@ export const taskRoutes = createRouter()
     return c.json(page.tasks, 200);
   })
   .openapi(create, async (c) => {
-    const p = c.get('principal');
-    const now = Date.now();
-    const { row, claimersWaiting } = await createTask(database(c.env.DB), p, c.req.valid('json'), limit(c.env, 'TASKS_PER_MONTH'), now);
-    const task = taskJson(row, now);
-    for (const e of createdTaskEvents(p.accountId, p.agentId, task)) emit(c, e.event, task);
-    if (claimersWaiting) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.json(task, 201);
+    return c.json(await createTaskChange(change(c), c.req.valid('json')), 201);
   })
   .openapi(read, async (c) => {
     const now = Date.now();
@@ -376,50 +365,20 @@ export const taskRoutes = createRouter()
   .openapi(updateRoute('put'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
   .openapi(updateRoute('patch'), async (c) => c.json(await update(c, c.req.valid('param').id, c.req.valid('json')), 200))
   .openapi(remove, async (c) => {
-    const now = Date.now();
     const { id } = c.req.valid('param');
-    const p = c.get('principal');
-    const { row, parentReopened } = await deleteTask(database(c.env.DB), p, id, now);
-    emit(c, 'task.deleted', taskJson(row, now));
-    if (parentReopened) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
+    await deleteTaskChange(change(c), id);
     return c.json({ deleted: true as const, id }, 200);
   })
   .openapi(complete, async (c) => {
-    const p = c.get('principal');
-    const now = Date.now();
     const body = c.req.valid('json') ?? {};
-    const completion = { principal: p, taskId: c.req.valid('param').id, evidence: body.evidence ?? [] };
-    const db = database(c.env.DB);
-    // Through the account's queue: completions share its D1 batches with the fleet's claims.
-    const statements = completionStatements(db, completion, now).map((s) => toRawQuery(s));
-    const results: RawRow[][] = await queueFor(c.env, p.accountId).commit(p.accountId, statements, completionLandedQueries(completion, now));
-    const row = await completionOutcome(db, completion, results, now);
-    const task = taskJson(row, now);
-    emit(c, 'task.completed', task);
-    // Its last open child done, a delegated parent is open again: held claimers may take it.
-    if (results[PARENT_REOPENED_RESULT]?.length) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    const next = results[NEXT_OCCURRENCE_RESULT]?.[0]?.next_due_at;
-    return c.json(typeof next === 'string' ? { ...task, next_occurrence: next } : task, 200);
+    const { task, nextOccurrence } = await completeTaskChange(change(c), c.req.valid('param').id, body.evidence ?? []);
+    return c.json(nextOccurrence !== null ? { ...task, next_occurrence: nextOccurrence } : task, 200);
   })
   .openapi(uncomplete, async (c) => {
-    const p = c.get('principal');
-    const now = Date.now();
-    const row = await uncompleteTask(database(c.env.DB), p, c.req.valid('param').id, now);
-    const task = taskJson(row, now);
-    emit(c, 'task.updated', task);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.json(task, 200);
+    return c.json(await uncompleteTaskChange(change(c), c.req.valid('param').id), 200);
   })
   .openapi(delegate, async (c) => {
-    const p = c.get('principal');
-    const now = Date.now();
-    const { child } = await delegateTask(database(c.env.DB), p, c.req.valid('param').id, c.req.valid('json'), { quota: limit(c.env, 'TASKS_PER_MONTH'), maxDepth: limit(c.env, 'DELEGATION_DEPTH') }, now);
-    const task = taskJson(child, now);
-    emit(c, 'task.created', task);
-    emit(c, 'task.delegated', task);
-    if (child.assignedToAgentId) emit(c, 'task.assigned', task);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.json(task, 201);
+    return c.json(await delegateTaskChange(change(c), c.req.valid('param').id, c.req.valid('json')), 201);
   })
   .openapi(chain, async (c) => {
     const now = Date.now();
@@ -447,16 +406,4 @@ export const taskRoutes = createRouter()
     return c.json({ has_duplicates: matches.length > 0, matches: matches.map((m) => ({ task_id: m.id, content: m.content, score: m.similarity })) }, 200);
   });
 
-async function update(c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>): Promise<TaskJson> {
-  const p = c.get('principal');
-  const now = Date.now();
-  const { before, after } = await updateTask(database(c.env.DB), p, id, input, now);
-  const task = taskJson(after, now);
-  if (after === before) return task;
-  emit(c, 'task.updated', task);
-  if (after.assignedToAgentId !== before.assignedToAgentId) {
-    if (after.assignedToAgentId) emit(c, 'task.assigned', task);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-  }
-  return task;
-}
+const update = (c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>): Promise<TaskJson> => updateTaskChange(change(c), id, input);

@@ -10,8 +10,11 @@ import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { assertCanRead, assertCanWrite } from './task-access';
-import type { TaskRow } from './task-json';
-import { taskCompleted } from './tasks';
+import { taskJson, type TaskRow } from './task-json';
+import { planTaskEvents, recordIf, taskCompleted } from './tasks';
+import { sqlBatch } from '../db/sql-batch';
+import { eventsOf } from '../events/effects';
+import { PREVIOUS_STATEMENT_CHANGED, recorded, type Listeners, type RecordedEvent } from '../events/outbox';
 
 export const LINK_KINDS = ['branch', 'commit', 'pr', 'url'] as const;
 export type LinkRow = typeof taskLinks.$inferSelect;
@@ -56,7 +59,7 @@ export interface LinkInput {
   url?: string | null;
 }
 
-export async function addLink(db: Db, p: Principal, taskId: string, input: LinkInput, now: number): Promise<{ task: TaskRow; link: LinkJson }> {
+export async function addLink(db: Db, p: Principal, taskId: string, input: LinkInput, now: number, listeners?: Listeners): Promise<{ task: TaskRow; link: LinkJson; events: RecordedEvent[] }> {
   const task = await taskQuery(db, p, taskId).get();
   assertCanWrite(p, 'tasks.links.write', task, now);
   if (task.completed) throw taskCompleted();
@@ -71,8 +74,9 @@ export async function addLink(db: Db, p: Principal, taskId: string, input: LinkI
     createdByAgentId: p.agentId,
     createdAt: isoSeconds(now),
   };
-  await db.insert(taskLinks).values(row);
-  return { task, link: linkJson(row) };
+  const events = planTaskEvents(p, taskId, eventsOf('tasks.links.write'), listeners, now, task);
+  await sqlBatch(db, [db.insert(taskLinks).values(row), ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED)]);
+  return { task, link: linkJson(row), events: recorded(events, taskJson(task, now)) };
 }
 
 /** Removes one link of the task; a link of another task (or account) is 404. */

@@ -16,7 +16,9 @@ import type { Principal } from '../access/policy';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch, toRawQuery, type RawQuery, type RawRow } from '../db/sql-batch';
-import { NO_CLAIM, rowFromDriver, type EvidenceItem, type TaskRow } from './task-json';
+import { NO_CLAIM, rowFromDriver, taskJson, type EvidenceItem, type TaskRow } from './task-json';
+import { eventsOf } from '../events/effects';
+import { outboxInsert, planEvents, PREVIOUS_STATEMENT_CHANGED, recorded, type Listeners, type PlannedEvent, type RecordedEvent } from '../events/outbox';
 
 /** The account's task row, context included. */
 export async function readTask(db: Db, accountId: string, id: string): Promise<TaskRow | undefined> {
@@ -227,14 +229,31 @@ export interface CreatedTask {
   row: TaskRow;
   /** The account's claim queue holds long-poll claimers, who should be woken. */
   claimersWaiting: boolean;
+  /** The events recorded with it (when `listeners` were given). */
+  events: RecordedEvent[];
 }
 
-export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number): Promise<CreatedTask> {
+/** The events of one write of a task by the principal, recorded only when the account has listeners. */
+export function planTaskEvents(p: Principal, taskId: string, events: PlannedEvent['event'][], listeners: Listeners | undefined, now: number, snapshot?: TaskRow): PlannedEvent[] {
+  if (!listeners) return [];
+  return planEvents({ accountId: p.accountId, agentId: p.agentId, taskId, events, listeners, now, ...(snapshot ? { snapshot: taskJson(snapshot, now) } : {}) });
+}
+
+/** The outbox insert of `events`, as a list to spread into a batch. */
+export const recordIf = (events: PlannedEvent[], now: number, when: SQL): SQL[] => {
+  const insert = outboxInsert(events, now, when);
+  return insert ? [insert] : [];
+};
+
+export const taskExists = (id: string) => sql`exists (select 1 from ${tasks} where ${tasks.id} = ${id})`;
+
+export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number, listeners?: Listeners): Promise<CreatedTask> {
   assertRestrictedReferences(p, input);
   const row = newTaskRow(p, input, now);
-  const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now, referenceGuards(p, input)), countCreated(p.accountId, row.id, now)]);
+  const events = planTaskEvents(p, row.id, eventsOf('tasks.create', { assigned: Boolean(row.assignedToAgentId) }), listeners, now, row);
+  const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now, referenceGuards(p, input)), countCreated(p.accountId, row.id, now), ...recordIf(events, now, taskExists(row.id))]);
   const created = inserted![0];
-  if (created) return { row, claimersWaiting: Boolean(created.claimers_waiting) };
+  if (created) return { row, claimersWaiting: Boolean(created.claimers_waiting), events: recorded(events, taskJson(row, now)) };
   const found = await readForWrite(db, p, null, input, now, true);
   checkReferences(p, input, found);
   throw quotaExceeded(quota, now);
@@ -252,9 +271,10 @@ export const taskCompleted = () =>
 export interface UpdateResult {
   before: TaskRow;
   after: TaskRow;
+  events: RecordedEvent[];
 }
 
-export async function updateTask(db: Db, p: Principal, id: string, input: TaskInput, now: number): Promise<UpdateResult> {
+export async function updateTask(db: Db, p: Principal, id: string, input: TaskInput, now: number, listeners?: Listeners): Promise<UpdateResult> {
   const found = await readForWrite(db, p, id, input, now, false);
   const before = found.task;
   assertCanWrite(p, 'tasks.update', before, now);
@@ -274,16 +294,21 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
   }
   if (input.assigned_to_agent_id !== undefined) changes.assignedToAgentId = input.assigned_to_agent_id;
   if (input.evidence_policy !== undefined) changes.evidencePolicy = input.evidence_policy;
-  if (Object.keys(changes).length === 0) return { before, after: before };
+  if (Object.keys(changes).length === 0) return { before, after: before, events: [] };
   changes.updatedAt = isoSeconds(now);
 
-  const [updated, current] = await db.batch([
+  const newAssignee = changes.assignedToAgentId !== undefined && changes.assignedToAgentId !== before.assignedToAgentId;
+  const facts = { changed: true, assignee_changed: newAssignee, newly_assigned: newAssignee && Boolean(changes.assignedToAgentId) };
+  const events = planTaskEvents(p, id, eventsOf('tasks.update', facts), listeners, now);
+  const [updated, ...rest] = await sqlBatch(db, [
     db.update(tasks).set(changes).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false))).returning(),
+    ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
     db.select({ completed: tasks.completed }).from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
   ]);
-  const after = updated[0];
-  if (!after) throw current[0] ? taskCompleted() : taskNotFound();
-  return { before, after };
+  const raw = updated![0];
+  if (!raw) throw rest.at(-1)![0] ? taskCompleted() : taskNotFound();
+  const after = taskFromRaw(raw);
+  return { before, after, events: recorded(events, taskJson(after, now)) };
 }
 
 /** Sets a delegated parent back to open once none of its children is still open; answers its id if it did. */
@@ -292,7 +317,7 @@ export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) 
 }
 
 /** The deleted task, and whether its parent went back to the queue (it was the last open child). */
-export async function deleteTask(db: Db, p: Principal, id: string, now: number): Promise<{ row: TaskRow; parentReopened: boolean }> {
+export async function deleteTask(db: Db, p: Principal, id: string, now: number, listeners?: Listeners): Promise<{ row: TaskRow; parentReopened: boolean; events: RecordedEvent[] }> {
   const [rows, children] = await db.batch([
     db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, id)).limit(1),
@@ -302,6 +327,7 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
   if (children.length > 0) {
     throw conflict('TASK_HAS_CHILDREN', 'This task has delegated child tasks; delete them first (GET /v1/tasks/{id}/children lists them)');
   }
+  const events = planTaskEvents(p, id, eventsOf('tasks.delete'), listeners, now, row);
   // One batch, one transaction: the task goes with everything hanging off it (labels by trigger).
   const statements: (SQL | SQLWrapper)[] = [
     db.delete(subtasks).where(eq(subtasks.taskId, id)),
@@ -313,10 +339,11 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number):
     // A claim ends with its task; the run stays in the agent's history.
     endOpenRun(db, id, 'released', now),
     db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
   ];
   if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
   const results = await sqlBatch(db, statements);
-  return { row, parentReopened: Boolean(row.parentTaskId && results.at(-1)?.length) };
+  return { row, parentReopened: Boolean(row.parentTaskId && results.at(-1)?.length), events: recorded(events, taskJson(row, now)) };
 }
 
 const evidenceRequired = () =>
@@ -378,6 +405,14 @@ export function completionLandedQueries({ principal: p, taskId: id }: Completion
   ];
 }
 
+/** The completion's event, recorded in its batch when the completion landed (appended after its statements). */
+export function completionEvents(completion: Completion, now: number, listeners?: Listeners): { events: PlannedEvent[]; statements: SQL[] } {
+  const { principal: p, taskId: id } = completion;
+  const events = planTaskEvents(p, id, eventsOf('tasks.complete'), listeners, now);
+  const landed = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${id} and completed = 1 and completed_at = ${isoSeconds(now)} and completed_by_agent_id = ${p.agentId})`;
+  return { events, statements: recordIf(events, now, landed) };
+}
+
 /** Where the results of `completionStatements` say the parent task went back to the queue. */
 export const PARENT_REOPENED_RESULT = 2;
 /** Where they hold the next occurrence of the task's recurrence, if it has an active one. */
@@ -404,16 +439,18 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
  * Reopens a completed task. It returns to `delegated` when some of its children are still open
  * (it is waiting on them), else to `open`; `reopen_count` counts the reopenings.
  */
-export async function uncompleteTask(db: Db, p: Principal, id: string, now: number): Promise<TaskRow> {
+export async function uncompleteTask(db: Db, p: Principal, id: string, now: number, listeners?: Listeners): Promise<{ row: TaskRow; events: RecordedEvent[] }> {
   const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
   assertCanWrite(p, 'tasks.uncomplete', row, now);
   if (!row.completed) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
   const ts = isoSeconds(now);
+  const events = planTaskEvents(p, id, eventsOf('tasks.uncomplete'), listeners, now);
   // completed_by_agent_id stays: it records who last completed the task and keeps it visible to that worker.
   const statements: SQL[] = [
     sql`update ${tasks} set completed = 0, completed_at = null, reopen_count = reopen_count + 1, updated_at = ${ts},
         status = case when exists (select 1 from ${tasks} c where c.parent_task_id = ${id} and c.completed = 0) then 'delegated' else 'open' end
         where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 returning *`,
+    ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
   ];
   // A parent that went back to open because all its children were done waits on this one again.
   if (row.parentTaskId) {
@@ -421,5 +458,6 @@ export async function uncompleteTask(db: Db, p: Principal, id: string, now: numb
   }
   const [updated] = await sqlBatch(db, statements);
   if (!updated![0]) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
-  return taskFromRaw(updated![0]);
+  const after = taskFromRaw(updated![0]);
+  return { row: after, events: recorded(events, taskJson(after, now)) };
 }

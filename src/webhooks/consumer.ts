@@ -9,14 +9,14 @@ import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { attemptDelivery, retryDelaySeconds, type FetchLike } from './delivery';
 import { failDelivery, loadDelivery, recordAttempt } from './deliveries';
-import { isAutomationMessage } from '../automations/messages';
-import { runAutomations } from '../automations/engine';
-import type { EventQueueMessage, WebhookMessage } from './messages';
+import { isAutomationMessage, type AutomationMessage, type EventQueueMessage, type WebhookMessage } from './messages';
 
 export interface ConsumerDeps {
   /** Outbound HTTP; the global `fetch` unless a test supplies a receiver. */
   fetch?: FetchLike;
   now?: () => number;
+  /** Runs the rules of one event: the automations subscriber, registered at the entry (src/queue.ts). */
+  automations?: (env: Env, msg: AutomationMessage, now: number) => Promise<void>;
 }
 
 /** Dead-letter queues are named `<queue>-dlq` in every environment (see wrangler.toml). */
@@ -91,8 +91,9 @@ async function handleDeadLetter(message: Message<WebhookMessage>, env: Env, deps
 }
 
 /** Runs the rules of one event; effects are idempotent, so a retry after a partial run is safe. */
-async function handleAutomationMessage(message: Message<Parameters<typeof runAutomations>[1]>, env: Env, deps: ConsumerDeps, deadLetters: boolean): Promise<void> {
-  if (deadLetters) {
+async function handleAutomationMessage(message: Message<AutomationMessage>, env: Env, deps: ConsumerDeps, deadLetters: boolean): Promise<void> {
+  const runAutomations = deps.automations;
+  if (deadLetters || !runAutomations) {
     console.error(JSON.stringify({ level: 'error', message: 'automation event dead-lettered', eventId: message.body.eventId, event: message.body.event }));
     message.ack();
     return;

@@ -7,7 +7,7 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
-import type { TaskJson } from '../tasks/task-json';
+import type { EventTask } from './messages';
 import type { Env } from '../env';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
@@ -25,7 +25,7 @@ export interface DeliveryInput {
   webhookId: string;
   accountId: string;
   event: string;
-  task: TaskJson | null;
+  task: EventTask | null;
   agentId: string | null;
 }
 

@@ -19,6 +19,7 @@ import { database, type Db } from '../db/client';
 import { accounts } from '../db/schema';
 import {
   abandonClaim,
+  claimEventQueries,
   claimLandedQueries,
   claimNextQueries,
   CLAIM_SWEEP_STATEMENTS,
@@ -38,7 +39,8 @@ import { taskFromRaw } from '../tasks/tasks';
 import { taskJson, type TaskFields } from '../tasks/task-json';
 import type { Env } from '../env';
 import { newId } from '../platform/ids';
-import { emitTaskEvent } from '../webhooks/events';
+import { afterCommit, claimQueueOf } from '../events/after-commit';
+import type { RecordedEvent } from '../events/outbox';
 
 /** Statements sent to D1 in one batch at most (claims and completions are three each). */
 const MAX_STATEMENTS_PER_BATCH = 75;
@@ -98,8 +100,14 @@ const HOLD_MEMORY_MS = 60_000;
 export type ReceiptMethod = 'claimNext' | 'claimTask' | 'commit';
 const receipts = new AsyncLocalStorage<D1Receipt>();
 
-export function queueFor(env: Env, accountId: string) {
-  return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
+export const queueFor = claimQueueOf;
+
+/** The system's task.released events a write recorded (outbox id by task id), with the tasks as it answered them. */
+function releasedEvents(accountId: string, rows: TaskFields[], ids: Map<string, string>, now: number): RecordedEvent[] {
+  return rows.flatMap((row) => {
+    const id = ids.get(row.id);
+    return id ? [{ id, event: 'task.released' as const, accountId, agentId: null, task: taskJson(row, now) }] : [];
+  });
 }
 
 export class ClaimQueue extends DurableObject<Env> {
@@ -211,7 +219,7 @@ export class ClaimQueue extends DurableObject<Env> {
     await this.remember(req.claimer.accountId);
     let runId = '';
     const [, opened, updated] = await this.run(
-      (db, now) => claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)),
+      (db, now) => [...claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)), ...claimEventQueries(req.event, runId, now)],
       0,
       () => claimLandedQueries(database(this.env.DB), 'task', runId),
     );
@@ -264,18 +272,16 @@ export class ClaimQueue extends DurableObject<Env> {
     if (!accountId) return;
     this.accountId = accountId;
     const now = Date.now();
-    const { expired, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
+    const { expired, events, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
     if (nextLeaseAt !== null) await this.scheduleExpiry(nextLeaseAt);
-    for (const row of expired) {
-      emitTaskEvent(this.env, this.ctx, { event: 'task.released', accountId, agentId: null, task: taskJson(row, now) });
-    }
+    afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(accountId, expired, events, now), now });
     if (expired.length > 0) this.wakeWaiters();
   }
 
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
     let runId = '';
     const results = await this.run(
-      (db, now) => claimNextQueries(db, req, now, (runId = newId('run', now))),
+      (db, now) => [...claimNextQueries(db, req, now, (runId = newId('run', now))), ...claimEventQueries(req.event, runId, now)],
       CLAIM_SWEEP_STATEMENTS,
       () => claimLandedQueries(database(this.env.DB), 'next', runId),
     );
@@ -459,9 +465,9 @@ export class ClaimQueue extends DurableObject<Env> {
   private async giveBack(req: ClaimNextRequest, taskId: string, claimedAt: string | null): Promise<void> {
     if (!claimedAt) return;
     const now = Date.now();
-    const row = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
-    if (!row) return;
-    emitTaskEvent(this.env, this.ctx, { event: 'task.released', accountId: req.claimer.accountId, agentId: null, task: taskJson(row, now) });
+    const released = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
+    if (!released) return;
+    afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(req.claimer.accountId, [released.row], released.events, now), now });
     this.wakeWaiters();
   }
 

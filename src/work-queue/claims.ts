@@ -18,8 +18,11 @@ import type { Principal } from '../access/policy';
 import { canSee, taskNotFound } from '../tasks/task-access';
 import { endOpenRun } from '../tasks/runs';
 import { toRawQuery, type RawQuery } from '../db/sql-batch';
-import { readTask } from '../tasks/tasks';
+import { readTask, taskFromRaw } from '../tasks/tasks';
+import { sqlBatch } from '../db/sql-batch';
 import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from '../tasks/task-json';
+import { outboxInsert, outboxInsertPerTask, planEvents, type Listeners, type PlannedEvent } from '../events/outbox';
+import { eventsOf } from '../events/effects';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
 export const WAIT_SECONDS = { min: 0, max: 30, default: 0 } as const;
@@ -52,12 +55,16 @@ export interface ClaimNextRequest {
   projectId: string | null;
   leaseSeconds: number;
   waitSeconds: number;
+  /** The task.claimed event to record in the claim's batch (its task is the one claimed). */
+  event?: PlannedEvent;
 }
 
 export interface ClaimTaskRequest {
   claimer: Claimer;
   taskId: string;
   leaseSeconds: number;
+  /** The task.claimed event, recorded only when a new claim began. */
+  event?: PlannedEvent;
 }
 
 /** The answer of a targeted claim: the task, and whether this started a new claim (or extended the caller's own). */
@@ -312,6 +319,17 @@ export function claimLandedQueries(db: Db, kind: 'next' | 'task', runId: string)
   return kind === 'next' ? [null, task, null] : [null, run, task];
 }
 
+/** Records the claim's event in its batch, exactly when the claim landed (its run exists); appended after the claim's statements. */
+export function claimEventQueries(event: PlannedEvent | undefined, runId: string, now: number): RawQuery[] {
+  const insert = event && outboxInsert([event], now, sql`exists (select 1 from ${runs} where ${runs.id} = ${runId})`, { taskId: sql`(select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})` });
+  return insert ? [toRawQuery(insert)] : [];
+}
+
+/** The claim event a principal's claim records (none when its account has no listeners). */
+export function plannedClaimEvent(p: Principal, listeners: Listeners, change: 'queue.claim' | 'queue.claim_next', now: number): PlannedEvent | undefined {
+  return planEvents({ accountId: p.accountId, agentId: p.agentId, taskId: '', events: eventsOf(change, { new_claim: true }), listeners, now })[0];
+}
+
 /** Why a targeted claim did not take the task: 404 for what the caller may not know of, else the 409. */
 export function claimRefusal(p: Principal, row: TaskRow | undefined, now: number): ApiError {
   if (!row || row.accountId !== p.accountId) return taskNotFound();
@@ -354,13 +372,53 @@ export interface ClaimWrite {
   row: TaskRow;
   /** The row just before the write (for events: did the state change? was the lease shortened?). */
   before: Pick<TaskRow, 'sessionState' | 'leaseExpiresAt' | 'claimedByAgentId'>;
+  /** The events it recorded (a heartbeat or state report that changed nothing records none). */
+  events: PlannedEvent[];
+}
+
+/**
+ * The task.state_changed event of a heartbeat or state report, recorded before the write in its
+ * batch when the write will land and change the state (or set its detail).
+ */
+function stateEvent(p: Principal, id: string, where: SQL, input: { state?: SessionState | null; detail?: string | null }, change: 'queue.heartbeat' | 'queue.state', listeners: Listeners | undefined, now: number) {
+  const events = listeners && input.state ? planEvents({ accountId: p.accountId, agentId: p.agentId, taskId: id, events: eventsOf(change, { state_changed: true }), listeners, now }) : [];
+  const changes = input.detail !== undefined ? sql`1` : sql`${tasks.sessionState} is not ${input.state ?? null}`;
+  // Without events it inserts nothing (a statement in the batch keeps its shape the same).
+  const insert = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${where} and ${changes})`) ?? sql`select 1 where 0`;
+  return { events, statement: insert };
+}
+
+const BEFORE_COLUMNS = { sessionState: 'session_state', leaseExpiresAt: 'lease_expires_at', claimedByAgentId: 'claimed_by_agent_id' } as const;
+
+/**
+ * A claim write's batch with raw statements (the event's insert among them): answers, by
+ * position, the rows of the "before" select as ClaimWrite['before'] and a `returning *` as task rows.
+ */
+async function claimWriteBatch(db: Db, statements: (SQL | SQLWrapper)[]): Promise<(TaskRow[] & ClaimWrite['before'][])[]> {
+  const results = await sqlBatch(db, statements);
+  return results.map(
+    (rows) =>
+      rows.map((raw) =>
+        'content' in raw
+          ? taskFromRaw(raw)
+          : { sessionState: raw[BEFORE_COLUMNS.sessionState], leaseExpiresAt: raw[BEFORE_COLUMNS.leaseExpiresAt], claimedByAgentId: raw[BEFORE_COLUMNS.claimedByAgentId] },
+      ) as TaskRow[] & ClaimWrite['before'][],
+  );
+}
+
+export interface ClaimWriteOptions {
+  /** Record the write's event for these listeners (none when omitted). */
+  listeners?: Listeners;
 }
 
 /** Extends the caller's live lease from now; optionally reports the session state. */
-export async function heartbeat(db: Db, p: Principal, id: string, input: HeartbeatInput, now: number): Promise<ClaimWrite> {
+export async function heartbeat(db: Db, p: Principal, id: string, input: HeartbeatInput, now: number, opts: ClaimWriteOptions = {}): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const where = heldLiveBy(p, id, nowIso);
-  const [before, updated] = await db.batch([
+  const recording = stateEvent(p, id, where, input, 'queue.heartbeat', opts.listeners, now);
+  // The event's insert goes first: its condition reads the state before the write.
+  const [, before, updated] = await claimWriteBatch(db, [
+    recording.statement,
     db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
     db
       .update(tasks)
@@ -374,15 +432,17 @@ export async function heartbeat(db: Db, p: Principal, id: string, input: Heartbe
       .where(where)
       .returning(),
   ]);
-  if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
-  return { row: updated[0], before: before[0] };
+  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, id);
+  return { row: updated[0], before: before[0], events: recording.events };
 }
 
 /** Sets the session state of the caller's live claim, leaving the lease as it is. */
-export async function setSessionState(db: Db, p: Principal, id: string, input: { state: SessionState; detail?: string | null }, now: number): Promise<ClaimWrite> {
+export async function setSessionState(db: Db, p: Principal, id: string, input: { state: SessionState; detail?: string | null }, now: number, opts: ClaimWriteOptions = {}): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const where = heldLiveBy(p, id, nowIso);
-  const [before, updated] = await db.batch([
+  const recording = stateEvent(p, id, where, input, 'queue.state', opts.listeners, now);
+  const [, before, updated] = await claimWriteBatch(db, [
+    recording.statement,
     db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
     db
       .update(tasks)
@@ -390,8 +450,8 @@ export async function setSessionState(db: Db, p: Principal, id: string, input: {
       .where(where)
       .returning(),
   ]);
-  if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
-  return { row: updated[0], before: before[0] };
+  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, id);
+  return { row: updated[0], before: before[0], events: recording.events };
 }
 
 /** The columns of a task whose claim ended without completing it: no claim, and open again if it was claimed. */
@@ -405,7 +465,7 @@ const backInQueue = (nowIso: string) => ({
  * Ends the live claim and returns the task to the queue at once. The holder may release;
  * admins may release anyone's claim (e.g. a stuck agent's).
  */
-export async function release(db: Db, p: Principal, id: string, input: { handoff?: string | null }, now: number): Promise<ClaimWrite> {
+export async function release(db: Db, p: Principal, id: string, input: { handoff?: string | null }, now: number, opts: ClaimWriteOptions = {}): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const isAdmin = p.role === 'admin' && p.mode !== 'restricted';
   const where = and(
@@ -415,7 +475,10 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
     sql`${tasks.leaseExpiresAt} > ${nowIso}`,
     eq(tasks.completed, false),
   )!;
-  const [before, , updated] = await db.batch([
+  const events = opts.listeners ? planEvents({ accountId: p.accountId, agentId: p.agentId, taskId: id, events: eventsOf('queue.release'), listeners: opts.listeners, now }) : [];
+  const record = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${where})`) ?? sql`select 1 where 0`;
+  const [, before, , updated] = await claimWriteBatch(db, [
+    record,
     db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
     endOpenRun(db, id, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
     db
@@ -430,8 +493,8 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
       .where(where)
       .returning(),
   ]);
-  if (!updated[0] || !before[0]) return refuseWithoutClaim(db, p, id);
-  return { row: updated[0], before: before[0] };
+  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, id);
+  return { row: updated[0], before: before[0], events };
 }
 
 /**
@@ -439,7 +502,7 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
  * disconnected): only that very claim (same agent, same claimed_at, still live, not completed),
  * with its run ended as released. Answers the task if it was given back.
  */
-export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt: string, now: number): Promise<TaskRow | null> {
+export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt: string, now: number): Promise<SystemRelease | null> {
   const nowIso = isoSeconds(now);
   const where = and(
     eq(tasks.id, taskId),
@@ -449,7 +512,9 @@ export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt
     sql`${tasks.leaseExpiresAt} > ${nowIso}`,
     eq(tasks.completed, false),
   )!;
-  const [, updated] = await db.batch([
+  // The system's task.released, recorded before the write while the claim still matches.
+  const [released, , updated] = await sqlBatch(db, [
+    outboxInsertPerTask('task.released', sql`select ${tasks.id} as id, ${tasks.accountId} as account_id from ${tasks} where ${where}`, now),
     endOpenRun(db, taskId, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
     db
       .update(tasks)
@@ -457,18 +522,32 @@ export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt
       .where(where)
       .returning(),
   ]);
-  return updated[0] ?? null;
+  const row = updated![0];
+  return row ? { row: taskFromRaw(row), events: eventIdsOf(released!) } : null;
+}
+
+export interface SystemRelease {
+  row: TaskRow;
+  /** Recorded task.released events (when the account has listeners): outbox id per task id. */
+  events: Map<string, string>;
+}
+
+/** The ids `outboxInsertPerTask` answered, by task. */
+function eventIdsOf(rows: Record<string, unknown>[]): Map<string, string> {
+  return new Map(rows.map((r) => [String(r.task_id), String(r.id)]));
 }
 
 /**
  * Returns every task of the account whose lease ran out by `now` to the queue and records
  * the runs as expired. Also answers the earliest lease still live, for the next alarm.
  */
-export async function expireLeases(db: Db, accountId: string, now: number): Promise<{ expired: TaskRow[]; nextLeaseAt: number | null }> {
+export async function expireLeases(db: Db, accountId: string, now: number): Promise<{ expired: TaskRow[]; events: Map<string, string>; nextLeaseAt: number | null }> {
   const nowIso = isoSeconds(now);
   const runOut = runOutIn(accountId, nowIso);
-  const [, expired, next] = await db.batch([
+  const [, released, expired, next] = await sqlBatch(db, [
     closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(runOut)),
+    // The system's task.released per expired task, recorded before the write while the leases still match.
+    outboxInsertPerTask('task.released', sql`select ${tasks.id} as id, ${tasks.accountId} as account_id from ${tasks} where ${runOut}`, now),
     db
       .update(tasks)
       .set(backInQueue(nowIso))
@@ -481,6 +560,6 @@ export async function expireLeases(db: Db, accountId: string, now: number): Prom
       .orderBy(asc(tasks.leaseExpiresAt))
       .limit(1),
   ]);
-  const at = next[0]?.at;
-  return { expired, nextLeaseAt: at ? Date.parse(at) : null };
+  const at = next![0]?.lease_expires_at as string | null | undefined;
+  return { expired: expired!.map(taskFromRaw), events: eventIdsOf(released!), nextLeaseAt: at ? Date.parse(at) : null };
 }

@@ -6,25 +6,12 @@
  */
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { database } from '../db/client';
-import {
-  claimerOf,
-  claimRefusal,
-  heartbeat,
-  LEASE_SECONDS,
-  release,
-  setSessionState,
-  WAIT_SECONDS,
-  type ClaimWrite,
-} from './claims';
-import { taskJson, type TaskFields } from '../tasks/task-json';
-import { readTask } from '../tasks/tasks';
-import { answerLinkBase, escalateIfWaiting } from '../decisions/answers';
+import { LEASE_SECONDS, WAIT_SECONDS } from './claims';
+import { answerLinkBase } from './decision-mail';
 import type { AppBindings } from '../env';
 import { badRequest } from '../platform/errors';
 import { queueFor } from './claim-queue';
-import { notifyLeaseChanged, notifyTaskAvailable } from './notify';
-import { emitTaskEvent, type TaskEvent, listenersOf } from '../webhooks/events';
+import { claimNextChange, claimTaskChange, heartbeatChange, releaseChange, setStateChange, type QueueChange } from './use-cases';
 import { authedRoute, createRouter, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
 import { shortText } from '../http/schemas';
 import { TaskSchema } from '../tasks/routes';
@@ -134,15 +121,8 @@ export function parseLabels(value: string | string[] | null | undefined): string
   return [...new Set(list.map((l) => l.trim()).filter((l) => l !== ''))];
 }
 
-/** Answers `{task}` and emits the event for the write that produced it. */
-function answer(c: Context<AppBindings>, row: TaskFields, now: number, event: TaskEvent | null) {
-  const task = taskJson(row, now);
-  const p = c.get('principal');
-  if (event) emitTaskEvent(c.env, c.executionCtx, { event, accountId: p.accountId, agentId: p.agentId, ...listenersOf(p), task });
-  return task;
-}
-
-const stateChanged = (write: ClaimWrite, detailGiven: boolean) => write.row.sessionState !== write.before.sessionState || detailGiven;
+/** The request's change: its caller, and where its effects go. */
+const change = (c: Context<AppBindings>): QueueChange => ({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') });
 
 export const queueRoutes = createRouter()
   .openapi(claimNext, async (c) => {
@@ -164,60 +144,30 @@ export const queueRoutes = createRouter()
         { once: true },
       );
     }
-    const row = await queue.claimNext({
-      claimer: claimerOf(p),
+    const task = await claimNextChange(change(c), {
       holdId,
       labels,
       projectId: body.project_id ?? null,
       leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default,
       waitSeconds,
     });
-    if (!row) return c.json({ task: null }, 200);
-    return c.json({ task: answer(c, row, Date.now(), 'task.claimed') }, 200);
+    return c.json({ task }, 200);
   })
   .openapi(claimOne, async (c) => {
-    const p = c.get('principal');
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') ?? {};
-    const result = await queueFor(c.env, p.accountId).claimTask({
-      claimer: claimerOf(p),
-      taskId: id,
-      leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default,
-    });
-    const now = Date.now();
-    if (!result.row) throw claimRefusal(p, await readTask(database(c.env.DB), p.accountId, id), now);
-    return c.json({ task: answer(c, result.row, now, result.fresh ? 'task.claimed' : null) }, 200);
+    return c.json({ task: await claimTaskChange(change(c), { taskId: id, leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default }) }, 200);
   })
   .openapi(heartbeatRoute, async (c) => {
-    const p = c.get('principal');
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') ?? {};
-    const now = Date.now();
-    const write = await heartbeat(database(c.env.DB), p, id, body, now);
-    const { leaseExpiresAt } = write.row;
-    // A shorter lease than before must not wait for an alarm set for the old one.
-    if (leaseExpiresAt && write.before.leaseExpiresAt && leaseExpiresAt < write.before.leaseExpiresAt) {
-      notifyLeaseChanged(c.env, c.executionCtx, p.accountId, Date.parse(leaseExpiresAt));
-    }
-    const changed = Boolean(body.state) && stateChanged(write, body.detail !== undefined);
-    escalateIfWaiting(c.env, c.executionCtx, write, { now, linkBase: answerLinkBase(c.env, c.req.url) });
-    return c.json(answer(c, write.row, now, changed ? 'task.state_changed' : null), 200);
+    return c.json(await heartbeatChange(change(c), id, body, { linkBase: answerLinkBase(c.env, c.req.url) }), 200);
   })
   .openapi(stateRoute, async (c) => {
-    const p = c.get('principal');
     const { id } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const now = Date.now();
-    const write = await setSessionState(database(c.env.DB), p, id, body, now);
-    escalateIfWaiting(c.env, c.executionCtx, write, { now, linkBase: answerLinkBase(c.env, c.req.url) });
-    return c.json(answer(c, write.row, now, stateChanged(write, body.detail !== undefined) ? 'task.state_changed' : null), 200);
+    return c.json(await setStateChange(change(c), id, c.req.valid('json'), { linkBase: answerLinkBase(c.env, c.req.url) }), 200);
   })
   .openapi(releaseRoute, async (c) => {
-    const p = c.get('principal');
     const { id } = c.req.valid('param');
-    const body = c.req.valid('json') ?? {};
-    const now = Date.now();
-    const write = await release(database(c.env.DB), p, id, body, now);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-    return c.json(answer(c, write.row, now, 'task.released'), 200);
+    return c.json(await releaseChange(change(c), id, c.req.valid('json') ?? {}), 200);
   });

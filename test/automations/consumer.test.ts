@@ -3,7 +3,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from 'vitest';
 import type { AutomationMessage } from '../../src/automations/messages';
 import { runAutomations } from '../../src/automations/engine';
-import { handleWebhookBatch } from '../../src/webhooks/consumer';
+import { handleEventBatch as handleWebhookBatch } from '../../src/queue';
 import type { EventQueueMessage } from '../../src/webhooks/messages';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
 import { commentsOf, makeRule, makeTask, messageFor, runsOf, taskOf } from './helpers';

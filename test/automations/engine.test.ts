@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { runAutomations } from '../../src/automations/engine';
-import { emitTaskEvent } from '../../src/webhooks/events';
+import { emitTaskEvent } from '../../src/events/relay';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
 import { commentsOf, makeRule, makeTask, messageFor, ruleOf, runsOf, taskOf, testEnv, until } from './helpers';
 

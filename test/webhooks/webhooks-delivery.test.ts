@@ -4,7 +4,7 @@ import { webhookDeliveries } from '../../src/db/schema';
 import type { TaskJson } from '../../src/tasks/task-json';
 import { handleWebhookBatch } from '../../src/webhooks/consumer';
 import { newDelivery, type DeliveryRow } from '../../src/webhooks/deliveries';
-import { enqueueTaskEvents } from '../../src/webhooks/events';
+import { enqueueTaskEvents } from '../../src/events/relay';
 import type { WebhookMessage } from '../../src/webhooks/messages';
 import { api, db, makeAccount, type TestAccount } from '../helpers/fixtures';
 import { installReceivers, makeReceiver, type Receiver } from '../helpers/webhook-receiver';

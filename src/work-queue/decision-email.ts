@@ -1,7 +1,7 @@
 /** The decision email: the task, the question and its options, and the single-use answer link. */
 import { escapeHtml } from '../email/html';
 import type { EmailMessage } from '../email/mailer';
-import type { Decision } from './answers';
+import type { Decision } from './decision-mail';
 
 export interface DecisionEmailInput {
   to: string;

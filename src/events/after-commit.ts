@@ -1,0 +1,48 @@
+/**
+ * What a use-case does once its write committed: relay the events it recorded in the write's
+ * batch, and wake the account's held claimers when a task may have become claimable. Both run
+ * after the answer (`waitUntil`) and never fail the write. The claim queue object is reached
+ * through its binding (`env.CLAIM_QUEUE`), so concepts below work-queue/ can wake it.
+ */
+import type { Env } from '../env';
+import type { RecordedEvent } from './outbox';
+import { relayLater } from './relay';
+
+export interface WaitUntil {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Where a use-case's effects go: the bindings, and the request's (or object's) waitUntil. */
+export interface Effects {
+  env: Env;
+  ctx: WaitUntil;
+}
+
+/** The account's claim queue object (work-queue/claim-queue.ts). */
+export function claimQueueOf(env: Env, accountId: string) {
+  return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
+}
+
+export function afterCommit(fx: Effects, effects: { events?: RecordedEvent[]; wakeAccount?: string | null; now?: number }): void {
+  if (effects.events?.length) relayLater(fx.env, fx.ctx, effects.events, effects.now);
+  if (effects.wakeAccount) wakeHeldClaimers(fx, effects.wakeAccount);
+}
+
+/** A task may have become claimable (created, released, uncompleted, reassigned): held long-poll claims try again at once. */
+export function wakeHeldClaimers(fx: Effects, accountId: string): void {
+  fx.ctx.waitUntil(
+    claimQueueOf(fx.env, accountId)
+      .wake(accountId)
+      // A missed wake-up only delays held claimers until their deadline; never fail the write.
+      .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId, error: String(e) }))),
+  );
+}
+
+/** A lease was set to end at `at` outside the queue (a heartbeat): keep the expiry alarm no later. */
+export function noteLeaseChanged(fx: Effects, accountId: string, at: number): void {
+  fx.ctx.waitUntil(
+    claimQueueOf(fx.env, accountId)
+      .noteLease(accountId, at)
+      .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue lease note failed', accountId, error: String(e) }))),
+  );
+}
