@@ -2,7 +2,7 @@
 import { createApp } from './app';
 import { isOAuthRequest, oauthProviderFor } from './mcp/oauth';
 import type { Env } from './env';
-import { countingD1, type RoundTripCounter } from './platform/d1-metrics';
+import { countingD1, isolateD1Tally, meteredEnv, type RoundTripCounter } from './platform/d1-metrics';
 import { scheduled } from './scheduled';
 import { handleWebhookBatch } from './webhooks/consumer';
 import type { EventQueueMessage } from './webhooks/messages';
@@ -10,7 +10,9 @@ import type { EventQueueMessage } from './webhooks/messages';
 const app = createApp();
 
 export default {
-  async fetch(request, env, ctx) {
+  async fetch(request, plainEnv, ctx) {
+    const env = meteredEnv(plainEnv, 'worker');
+    if (env.D1_METRICS === '1' && new URL(request.url).pathname === '/__d1-metrics') return Response.json(isolateD1Tally);
     // OAuth endpoints and /mcp with an OAuth token; API keys never touch the provider.
     if (isOAuthRequest(request)) return oauthProviderFor(app, request, env).fetch(request, env, ctx);
     // Counting is opt-in per request, so load runs measure the Worker without the counting proxy.
@@ -21,8 +23,8 @@ export default {
     counted.headers.set('X-D1-Round-Trips', String(counter.count));
     return counted;
   },
-  queue: (batch, env) => handleWebhookBatch(batch, env),
-  scheduled,
+  queue: (batch, env) => handleWebhookBatch(batch, meteredEnv(env, 'queue')),
+  scheduled: (controller: ScheduledController, env: Env, ctx?: ExecutionContext) => scheduled(controller, meteredEnv(env, 'scheduled'), ctx),
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
 export { ClaimQueue } from './work-queue/claim-queue';

@@ -7,6 +7,8 @@ import { withOverrides } from './with-overrides';
 
 export interface RoundTripCounter {
   count: number;
+  /** Statements sent (a batch counts each of its statements). */
+  statements?: number;
   /** Sum of D1's `meta.rows_read` over the counted calls (tests use it to prove index use). */
   rowsRead?: number;
 }
@@ -23,6 +25,7 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
   const originals = new WeakMap<object, D1PreparedStatement>();
   const counted = <R>(run: () => Promise<R>) => async (): Promise<R> => {
     counter.count++;
+    counter.statements = (counter.statements ?? 0) + 1;
     const result = await run();
     addRowsRead(counter, result);
     return result;
@@ -48,9 +51,60 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
     prepare: (query: string) => wrap(db.prepare(query)),
     batch: async <T>(stmts: D1PreparedStatement[]) => {
       counter.count++;
+      counter.statements = (counter.statements ?? 0) + stmts.length;
       const results = await db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
       addRowsRead(counter, results);
       return results;
+    },
+    exec: (query: string) => {
+      counter.count++;
+      return db.exec(query);
+    },
+  });
+}
+
+/**
+ * Every D1 call this isolate made since it started (the Worker and the Durable Objects it runs),
+ * by who made it, when D1_METRICS is "1": the benchmark reads it at `GET /__d1-metrics` to
+ * count statements per task and to show that an idle fleet makes none.
+ */
+export const isolateD1Tally: Record<string, RoundTripCounter> = {};
+const tallied = new WeakMap<D1Database, Map<string, D1Database>>();
+
+/** `env` with its D1 binding counted under `source` in `isolateD1Tally` (unchanged without D1_METRICS=1). */
+export function meteredEnv<E extends { DB: D1Database; D1_METRICS?: string }>(env: E, source: string): E {
+  if (env.D1_METRICS !== '1') return env;
+  let bySource = tallied.get(env.DB);
+  if (!bySource) tallied.set(env.DB, (bySource = new Map()));
+  let db = bySource.get(source);
+  if (!db) bySource.set(source, (db = tallyingD1(env.DB, (isolateD1Tally[source] ??= { count: 0, statements: 0 }))));
+  return { ...env, DB: db };
+}
+
+/** Counts calls and statements only, leaving every answer exactly as D1 gave it (raw() included). */
+function tallyingD1(db: D1Database, counter: RoundTripCounter): D1Database {
+  const originals = new WeakMap<object, D1PreparedStatement>();
+  const once = () => {
+    counter.count++;
+    counter.statements = (counter.statements ?? 0) + 1;
+  };
+  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = withOverrides(stmt, {
+      bind: (...values: unknown[]) => wrap(stmt.bind(...values)),
+      all: <T>() => (once(), stmt.all<T>()),
+      run: <T>() => (once(), stmt.run<T>()),
+      first: ((column?: string) => (once(), column === undefined ? stmt.first() : stmt.first(column))) as D1PreparedStatement['first'],
+      raw: ((options?: { columnNames?: boolean }) => (once(), options?.columnNames ? stmt.raw({ columnNames: true }) : stmt.raw())) as D1PreparedStatement['raw'],
+    });
+    originals.set(proxy, stmt);
+    return proxy;
+  };
+  return withOverrides(db, {
+    prepare: (query: string) => wrap(db.prepare(query)),
+    batch: <T>(stmts: D1PreparedStatement[]) => {
+      counter.count++;
+      counter.statements = (counter.statements ?? 0) + stmts.length;
+      return db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
     },
     exec: (query: string) => {
       counter.count++;
