@@ -2,7 +2,8 @@
  * One Durable Object per API key (named by the key's HMAC, never the key): it admits the key's
  * requests. It knows who the key is (the principal, read from D1 once and then kept in memory)
  * and counts the key's requests exactly (the fixed window it inherits from RateLimiter).
- * So an authenticated request costs one call to this object and no D1 read for the key.
+ * So an authenticated request costs one call to this object and no D1 read for the key. The
+ * principal is also kept in the object's storage, so one restarted after an eviction reads no D1 either.
  *
  * Cached principals go stale when an agent, its key or its account changes. Every write that
  * changes what a principal holds calls `forget` on the keys it touches (see PrincipalCache
@@ -20,10 +21,18 @@ import type { Env } from '../env';
 import { rateLimitFor } from '../platform/config';
 import { isoSeconds } from '../platform/time';
 import { RateLimiter, type RateDecision } from './rate-limiter';
+import { meteredEnv } from '../platform/d1-metrics';
 
 export const PRINCIPAL_TTL_MS = 60_000;
 /** How stale an agent's `last_seen_at` may be (a restarted gate writes at its first request). */
 export const LAST_SEEN_WRITE_MS = 5 * 60_000;
+/** Where the object keeps the principal it read, so an eviction does not cost a D1 read. */
+const HOLDER_KEY = 'holder';
+
+interface CachedHolder {
+  holder: KeyHolder | null;
+  readAt: number;
+}
 
 export interface Admission {
   /** Null for a key no agent holds. */
@@ -33,7 +42,7 @@ export interface Admission {
 }
 
 export class KeyGate extends RateLimiter {
-  private cached: { holder: KeyHolder | null; readAt: number } | undefined;
+  private cached: CachedHolder | undefined;
   private loading: Promise<KeyHolder | null> | undefined;
   /** Bumped by `forget`, so a D1 read that started before it is not cached after it. */
   private generation = 0;
@@ -42,6 +51,9 @@ export class KeyGate extends RateLimiter {
   private seenWrittenAt = Number.NEGATIVE_INFINITY;
   /** The latest of those writes, so a test can wait for it rather than sleep. */
   seenWrite: Promise<void> = Promise.resolve();
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, meteredEnv(env, 'KeyGate'));
+  }
 
   async admit(keyHash: string, nowMs: number): Promise<Admission> {
     const holder = await this.holder(keyHash);
@@ -73,15 +85,21 @@ export class KeyGate extends RateLimiter {
     this.generation++;
     this.cached = undefined;
     this.loading = undefined;
+    this.ctx.storage.kv.delete(HOLDER_KEY);
   }
 
   private holder(keyHash: string): Promise<KeyHolder | null> {
+    // Back from an eviction (a key that calls every 30 s, as a parked claimer does): the principal as last read, no D1 read.
+    this.cached ??= this.ctx.storage.kv.get<CachedHolder>(HOLDER_KEY);
     if (this.cached && Date.now() - this.cached.readAt < PRINCIPAL_TTL_MS) return Promise.resolve(this.cached.holder);
     // Concurrent first requests share one D1 read.
     if (!this.loading) {
       const generation = this.generation;
       const loading = loadKeyHolder(database(this.env.DB), keyHash).then((holder) => {
-        if (generation === this.generation) this.cached = { holder, readAt: Date.now() };
+        if (generation === this.generation) {
+          this.cached = { holder, readAt: Date.now() };
+          this.ctx.storage.kv.put(HOLDER_KEY, this.cached);
+        }
         return holder;
       });
       this.loading = loading;
