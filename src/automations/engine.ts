@@ -41,7 +41,7 @@ interface RunContext {
   now: number;
   /** Events the applied actions cause, emitted after the run. */
   caused: TaskEventInput[];
-  /** Whether a created task may wake held long-poll claims. */
+  /** Whether a created, reassigned or relabelled task may wake held long-poll claims. */
   wake: boolean;
 }
 
@@ -195,6 +195,8 @@ function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, gua
       if (!row && hasLiveClaim(claim, ctx.now) && claimedBy !== ctx.rule.createdByAgentId) throw new ClaimedMeanwhile(`claimed by ${claimedBy}`);
       if (!row) throw new ActionFailed(action.type === 'assign' ? 'the task is completed, gone, or the agent is not active' : 'the task is completed or gone');
       ctx.current = taskFromRaw(row);
+      // A new assignee or label can make the task claimable for a held claimer.
+      if (action.type === 'assign' || action.type === 'add_label') ctx.wake = true;
       // Assignment changes fire task.updated too (not task.assigned), like every field change.
       cause(ctx, 'task.updated', taskJson(ctx.current, ctx.now));
     },

@@ -17,7 +17,7 @@ import { fleetAttention } from '../work-queue/fleet';
 import { createCheckout, createPortal } from '../accounts/billing';
 import { toRawQuery, type RawRow } from '../db/sql-batch';
 import { taskJson, type TaskJson } from '../tasks/task-json';
-import { completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../tasks/tasks';
+import { claimabilityChanged, completionOutcome, completionStatements, createTask, PARENT_REOPENED_RESULT, uncompleteTask, updateTask, type TaskInput } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../webhooks/webhooks';
 import { isDevelopment, keyPepper, limit } from '../platform/config';
@@ -236,10 +236,8 @@ const pages = new Hono<DashboardBindings>()
     if (after !== before) {
       const task = taskJson(after, now);
       emit(c, 'task.updated', task);
-      if (after.assignedToAgentId !== before.assignedToAgentId) {
-        if (after.assignedToAgentId) emit(c, 'task.assigned', task);
-        notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-      }
+      if (after.assignedToAgentId !== before.assignedToAgentId && after.assignedToAgentId) emit(c, 'task.assigned', task);
+      if (claimabilityChanged(before, after)) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
     }
     return c.redirect(backTo(form, `/app/tasks/${encodeURIComponent(id)}`), 303);
   })

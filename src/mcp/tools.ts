@@ -23,7 +23,7 @@ import { contextHistory, getContext, patchContext, CONTEXT_SOURCES } from '../ta
 import { taskJson, type TaskJson } from '../tasks/task-json';
 import { addLink, LINK_KINDS, listLinks } from '../tasks/task-links';
 import { listTasks } from '../tasks/task-list';
-import { completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, PARENT_REOPENED_RESULT, updateTask } from '../tasks/tasks';
+import { claimabilityChanged, completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, PARENT_REOPENED_RESULT, updateTask } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, deleteWebhook, listWebhooks } from '../webhooks/webhooks';
 import type { Env } from '../env';
@@ -160,17 +160,15 @@ const createTaskTool = defineTool({
   },
 });
 
-/** The update use-case of PUT /tasks/{id}: events for what changed, and a wake-up when the assignee changed. */
+/** The update use-case of PUT /tasks/{id}: events for what changed, and a wake-up when it may be claimable by others now. */
 async function updateTaskUseCase(t: ToolContext, taskId: string, input: z.output<typeof UpdateTaskBody>): Promise<TaskJson> {
   const now = Date.now();
   const { before, after } = await updateTask(t.db, t.principal, taskId, input, now);
   const task = taskJson(after, now);
   if (after === before) return task;
   emit(t, 'task.updated', task);
-  if (after.assignedToAgentId !== before.assignedToAgentId) {
-    if (after.assignedToAgentId) emit(t, 'task.assigned', task);
-    wakeClaimers(t);
-  }
+  if (after.assignedToAgentId !== before.assignedToAgentId && after.assignedToAgentId) emit(t, 'task.assigned', task);
+  if (claimabilityChanged(before, after)) wakeClaimers(t);
   return task;
 }
 

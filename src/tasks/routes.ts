@@ -9,7 +9,7 @@ import { parseContext } from './task-context';
 import { listTasks } from './task-list';
 import { toRawQuery, type RawRow } from '../db/sql-batch';
 import { taskJson } from './task-json';
-import { completionLandedQueries, completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, NEXT_OCCURRENCE_RESULT, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from './tasks';
+import { claimabilityChanged, completionLandedQueries, completionOutcome, completionStatements, createTask, deleteTask, EVIDENCE_KINDS, getTask, normaliseDueDate, NEXT_OCCURRENCE_RESULT, PARENT_REOPENED_RESULT, PRIORITY_WORDS, uncompleteTask, updateTask } from './tasks';
 import type { AppBindings } from '../env';
 import { limit } from '../platform/config';
 import { badRequest } from '../platform/errors';
@@ -454,9 +454,7 @@ async function update(c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>)
   const task = taskJson(after, now);
   if (after === before) return task;
   emit(c, 'task.updated', task);
-  if (after.assignedToAgentId !== before.assignedToAgentId) {
-    if (after.assignedToAgentId) emit(c, 'task.assigned', task);
-    notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
-  }
+  if (after.assignedToAgentId !== before.assignedToAgentId && after.assignedToAgentId) emit(c, 'task.assigned', task);
+  if (claimabilityChanged(before, after)) notifyTaskAvailable(c.env, c.executionCtx, p.accountId);
   return task;
 }

@@ -286,6 +286,10 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
   return { before, after };
 }
 
+/** Whether an update can have made the task claimable for a claimer it was not before: a new assignee, labels or project. */
+export const claimabilityChanged = (before: TaskRow, after: TaskRow) =>
+  after.assignedToAgentId !== before.assignedToAgentId || after.labels !== before.labels || after.projectId !== before.projectId;
+
 /** Sets a delegated parent back to open once none of its children is still open; answers its id if it did. */
 export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) {
   return sql`update ${tasks} set status = 'open', updated_at = ${isoSeconds(now)} where ${tasks.id} = ${parentId} and status = 'delegated' and completed = 0 and not exists (select 1 from ${tasks} c where c.parent_task_id = ${parentId} and c.completed = 0) returning ${tasks.id}`;
