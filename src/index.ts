@@ -11,7 +11,8 @@ const app = createApp();
 
 export default {
   async fetch(request, plainEnv, ctx) {
-    const env = meteredEnv(plainEnv, 'worker');
+    // /health apart: load balancers and uptime probes call it whatever the fleet does.
+    const env = meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker');
     if (env.D1_METRICS === '1' && new URL(request.url).pathname === '/__d1-metrics') return Response.json(isolateD1Tally);
     // OAuth endpoints and /mcp with an OAuth token; API keys never touch the provider.
     if (isOAuthRequest(request)) return oauthProviderFor(app, request, env).fetch(request, env, ctx);
