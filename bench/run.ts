@@ -698,8 +698,25 @@ interface D1Use {
   statements: number;
 }
 
+/**
+ * Under load, wrangler dev's proxy sometimes closes a kept-alive connection just as fetch reuses
+ * it ("other side closed"): the fleet rows send such a request again (reads and setup; a
+ * repeated create at worst adds one task, which no figure counts).
+ */
+async function again<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof TypeError && /fetch failed/.test(e.message))) throw e;
+    }
+  }
+}
+
+const fleetHttp = (...args: Parameters<typeof http>) => again(() => http(...args));
+
 async function d1Tally(base: string): Promise<D1Tally> {
-  const res = await fetch(`${base}/__d1-metrics`);
+  const res = await again(() => fetch(`${base}/__d1-metrics`));
   if (!res.ok) throw new Error(`/__d1-metrics answered ${res.status} (D1_METRICS=1 is needed)`);
   return (await res.json()) as D1Tally;
 }
@@ -719,10 +736,10 @@ const d1Total = (use: Record<string, D1Use>): D1Use =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function newAccount(base: string, tag: string): Promise<{ key: string; accountId: string }> {
-  const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}@example.com` } });
+  const signup = await fleetHttp(base, 'POST', '/v1/signup', { body: { email: `bench-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}@example.com` } });
   if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
   const key = (signup.body as { api_key: string }).api_key;
-  const me = await http(base, 'GET', '/v1/agent/me', { key });
+  const me = await fleetHttp(base, 'GET', '/v1/agent/me', { key });
   if (me.status !== 200) throw new Error(`agent/me failed: ${me.status} ${JSON.stringify(me.body)}`);
   return { key, accountId: (me.body as { account: { id: string } }).account.id };
 }
@@ -736,7 +753,7 @@ async function newAccounts(base: string, tag: string, count: number) {
 async function newWorkerKeys(base: string, adminKey: string, count: number): Promise<string[]> {
   const keys: string[] = [];
   await pool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
-    const res = await http(base, 'POST', '/v1/agents', { key: adminKey, body: { name: `worker-${i}`, role: 'worker' } });
+    const res = await fleetHttp(base, 'POST', '/v1/agents', { key: adminKey, body: { name: `worker-${i}`, role: 'worker' } });
     if (res.status !== 201) throw new Error(`agent create failed: ${res.status} ${JSON.stringify(res.body)}`);
     keys.push((res.body as { api_key: string }).api_key);
   });
@@ -785,7 +802,7 @@ async function tenantsRun(base: string, server: Awaited<ReturnType<typeof startD
     accountIds = many.map((a) => a.accountId);
   }
   await pool(Array.from({ length: FLEET_TASKS }, (_, i) => i), 32, async (i) => {
-    const res = await http(base, 'POST', '/v1/tasks', { key: adminKeys[i % adminKeys.length]!, body: { content: `Fleet task ${i}`, labels: ['queue'], priority: (i % 4) + 1 } });
+    const res = await fleetHttp(base, 'POST', '/v1/tasks', { key: adminKeys[i % adminKeys.length]!, body: { content: `Fleet task ${i}`, labels: ['queue'], priority: (i % 4) + 1 } });
     if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
   });
   const seen = new Map<string, number>();
@@ -915,7 +932,7 @@ async function idleFleet(base: string): Promise<IdleResult> {
       setTimeout(() => resolve(null), 5000);
     });
     createdAt.set(content, performance.now());
-    const res = await http(base, 'POST', '/v1/tasks', { key: account.key, body: { content, labels: ['idle'] } });
+    const res = await fleetHttp(base, 'POST', '/v1/tasks', { key: account.key, body: { content, labels: ['idle'] } });
     if (res.status !== 201) throw new Error(`wake task create failed: ${res.status}`);
     const ms = await got;
     if (ms === null) lostWakes++;

@@ -151,7 +151,7 @@ export class ClaimQueue extends DurableObject<Env> {
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
   async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
     const deadline = Date.now() + req.waitSeconds * 1000;
-    const account = this.account(req.claimer.accountId);
+    let account = this.account(req.claimer.accountId);
     this.forgetOldHolds();
     if (req.holdId && this.abandonedEarly.delete(req.holdId)) return null;
     const seen = account.wakes;
@@ -162,12 +162,15 @@ export class ClaimQueue extends DurableObject<Env> {
       const row = await this.claimOnce(req);
       if (!row && shape && flagVisible && account.flagVisible) account.nothingFor.set(shape, seen);
       if (row || req.waitSeconds <= 0) return this.handOut(req, row);
+      // Its entry may have been dropped meanwhile (flag cleared, nobody held): a new one publishes the flag afresh.
+      account = this.account(req.claimer.accountId);
     }
+    const held = account;
     return new Promise<TaskFields | null>((resolve, reject) => {
       const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false };
-      waiter.timer = setTimeout(() => this.timeOut(account, waiter), Math.max(0, deadline - Date.now()));
-      account.waiters.add(waiter);
-      void this.hold(account, waiter, seen);
+      waiter.timer = setTimeout(() => this.timeOut(held, waiter), Math.max(0, deadline - Date.now()));
+      held.waiters.add(waiter);
+      void this.hold(held, waiter, seen);
     });
   }
 
@@ -321,7 +324,8 @@ export class ClaimQueue extends DurableObject<Env> {
         if (expired.length > 0) this.wakeWaiters(this.account(accountId));
       }),
     );
-    const next = Math.min(...leases.values());
+    let next = Infinity;
+    for (const at of leases.values()) next = Math.min(next, at);
     if (Number.isFinite(next)) {
       this.alarmAt = next;
       await this.ctx.storage.setAlarm(next);
