@@ -4,12 +4,12 @@
  * check that the very next request sees the change; and that the cache really is used (a
  * change that bypasses the API shows only once the principal is a minute old).
  */
-import { env, runInDurableObject } from 'cloudflare:test';
+import { env, evictDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { agents } from '../../src/db/schema';
 import { rateLimitFor } from '../../src/platform/config';
-import { PRINCIPAL_TTL_MS, type KeyGate } from '../../src/access/key-gate';
+import { PRINCIPAL_TTL_MS } from '../../src/access/key-gate';
 import { keyHashOf } from '../../src/access/authentication';
 import { keyPepper } from '../../src/platform/config';
 import { hmacSha256Hex } from '../../src/platform/crypto';
@@ -43,13 +43,10 @@ describe('principal cache in the key object', () => {
     const worker = await makeAgent(account, 'worker');
     const role = async () => (await api('GET', '/v1/capabilities', worker.key)).body.role;
     expect(await role()).toBe('worker');
-    // A write behind the API's back (no forget), then the object loses its memory, as an eviction does.
+    // A write behind the API's back (no forget), then the object is evicted.
     await db().update(agents).set({ role: 'coordinator' }).where(eq(agents.id, worker.id));
     const gate = env.KEY_GATE.get(env.KEY_GATE.idFromName(await keyHashOf(keyPepper(env), worker.key)));
-    const evict = () =>
-      runInDurableObject(gate, (object: KeyGate) => {
-        (object as unknown as { cached: unknown }).cached = undefined;
-      });
+    const evict = () => evictDurableObject(gate);
     await evict();
     // No D1 read: still the principal it read before.
     expect(await role()).toBe('worker');
