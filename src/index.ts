@@ -12,7 +12,7 @@ const app = createApp();
 export default {
   async fetch(request, plainEnv, ctx) {
     // /health apart: load balancers and uptime probes call it whatever the fleet does.
-    const env = meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker');
+    const env = plainEnv.D1_METRICS === '1' ? meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker') : plainEnv;
     if (env.D1_METRICS === '1' && new URL(request.url).pathname === '/__d1-metrics') return Response.json(isolateD1Tally);
     // OAuth endpoints and /mcp with an OAuth token; API keys never touch the provider.
     if (isOAuthRequest(request)) return oauthProviderFor(app, request, env).fetch(request, env, ctx);
