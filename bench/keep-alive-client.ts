@@ -14,13 +14,17 @@ export interface LeanResult<T> {
   body: T;
 }
 
-export function postJson<T>(base: string, path: string, key: string, body?: unknown): Promise<LeanResult<T>> {
+/**
+ * Long-poll claimers each hold a connection for up to their wait: give them an agent of their
+ * own without a socket cap (`new Agent({ keepAlive: true })`), so they never queue behind each other.
+ */
+export function postJson<T>(base: string, path: string, key: string, body?: unknown, opts: { agent?: Agent } = {}): Promise<LeanResult<T>> {
   const url = new URL(path, base);
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        agent,
+        agent: opts.agent ?? agent,
         host: url.hostname,
         port: url.port,
         path: url.pathname,

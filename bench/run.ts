@@ -14,7 +14,9 @@
  * RESULTS.md left as it is), BENCH_ONLY=dashboard (only the board page's row, likewise),
  * BENCH_ONLY=mcp (only the MCP rows, with their own /health, printed,
  * RESULTS.md left as it is), BENCH_MCP_CLAIM_TASKS (tasks seeded for the MCP claim_task row, default 30000),
- * BENCH_ONLY=hops (only the remote hops table, printed, RESULTS.md left as it is).
+ * BENCH_ONLY=hops (only the remote hops table, printed, RESULTS.md left as it is),
+ * BENCH_ONLY=fleet (only the many-accounts and idle-fleet rows, with /health in the same run;
+ * fleet-tenants or fleet-idle for one of them; printed, RESULTS.md left as it is; see `fleetBench` for their options).
  * Each round measures /health and then every endpoint; a row reports the medians over the rounds,
  * so a slow moment of the machine moves one sample, not the ratio. Claim-and-complete runs once
  * per round too, on a fresh account each time.
@@ -29,6 +31,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startDevServer } from '../test/e2e/harness.ts';
+import { Agent } from 'node:http';
 import { postJson } from './keep-alive-client.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -361,7 +364,7 @@ async function main() {
   const server = await startDevServer({
     stateRoot: STATE_DIR,
     env: WRANGLER_ENV,
-    vars: { LIMIT_RATE_PER_MINUTE: '100000000', LIMIT_TASKS_PER_MONTH: '100000000', LIMIT_ONBOARDING_RATE_PER_MINUTE: '100000', LIMIT_EMAILS_PER_HOUR: '100000', D1_METRICS: '1' },
+    vars: { LIMIT_RATE_PER_MINUTE: '100000000', LIMIT_TASKS_PER_MONTH: '100000000', LIMIT_ONBOARDING_RATE_PER_MINUTE: '100000', LIMIT_EMAILS_PER_HOUR: '100000', LIMIT_AGENTS_PER_ACCOUNT: '100', D1_METRICS: '1' },
   });
   try {
     const base = server.baseUrl;
@@ -383,6 +386,14 @@ async function main() {
     if (ONLY_HOPS) {
       await measureHops(base);
       process.stdout.write(`\n${hopsSection().join('\n')}\n`);
+      return;
+    }
+    if (ONLY_FLEET) {
+      await fleetBench(base, server).catch((e: unknown) => {
+        process.stdout.write(`wrangler dev said:\n${server.logs().slice(-4000)}\n`);
+        throw e;
+      });
+      process.stdout.write(`\n${fleetSection().join('\n')}\n`);
       return;
     }
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: `bench-${Date.now()}@example.com`, name: 'Bench' } });
@@ -457,10 +468,11 @@ async function main() {
     await dashboardBoard(base);
     await mcpBench(base, server);
     await measureHops(base);
+    await fleetBench(base, server);
   } finally {
     await server.stop();
   }
-  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD && !ONLY_MCP && !ONLY_HOPS) report();
+  if (!ONLY_RECURRENCES && !ONLY_DASHBOARD && !ONLY_MCP && !ONLY_HOPS && !ONLY_FLEET) report();
 }
 
 function schedulerSection(): string[] {
@@ -560,6 +572,7 @@ function report() {
     ...dashboardSection(),
     ...mcpSection(),
     ...hopsSection(),
+    ...fleetSection(),
     '',
   ];
   const text = lines.join('\n');
@@ -736,6 +749,355 @@ function mcpSection(): string[] {
     ...tools.map((r) => `- ${r.failures === 0 ? 'met' : 'NOT met'}: ${r.name} without failures (${r.failures})`),
     ...mcpChecks,
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many tenants and idle fleets (BENCH_ONLY=fleet). Options: BENCH_FLEET_TASKS (tasks seeded per
+// layout and round, default 2000), BENCH_IDLE_CLAIMERS (default 1000), BENCH_IDLE_ACCOUNTS
+// (default 50), BENCH_IDLE_WAKES (default 100), BENCH_IDLE_QUIET_SECONDS (default 15).
+
+/** BENCH_ONLY=fleet runs both rows; fleet-tenants or fleet-idle one of them. */
+const ONLY_FLEET = process.env.BENCH_ONLY?.startsWith('fleet') ?? false;
+const FLEET_PART = process.env.BENCH_ONLY?.replace(/^fleet-?/, '') ?? '';
+const FLEET_WORKERS = 32;
+const FLEET_TASKS = Number(process.env.BENCH_FLEET_TASKS ?? 2000);
+const IDLE_CLAIMERS = Number(process.env.BENCH_IDLE_CLAIMERS ?? 1000);
+const IDLE_ACCOUNTS = Number(process.env.BENCH_IDLE_ACCOUNTS ?? 50);
+/** The longest a claim may be held (the API's maximum): what a parked worker asks for. */
+const IDLE_WAIT_SECONDS = 30;
+const IDLE_WAKES = Number(process.env.BENCH_IDLE_WAKES ?? 100);
+const IDLE_QUIET_SECONDS = Number(process.env.BENCH_IDLE_QUIET_SECONDS ?? 15);
+
+/** D1 calls and statements per source (worker, ClaimQueue, KeyGate, ...) since the server started. */
+type D1Tally = Record<string, { count: number; statements?: number }>;
+interface D1Use {
+  calls: number;
+  statements: number;
+}
+
+/**
+ * Under load, wrangler dev's proxy sometimes closes a kept-alive connection just as fetch reuses
+ * it ("other side closed"): the fleet rows send such a request again (reads and setup; a
+ * repeated create at worst adds one task, which no figure counts).
+ */
+async function again<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof TypeError && /fetch failed/.test(e.message))) throw e;
+    }
+  }
+}
+
+const fleetHttp = (...args: Parameters<typeof http>) => again(() => http(...args));
+
+async function d1Tally(base: string): Promise<D1Tally> {
+  const res = await again(() => fetch(`${base}/__d1-metrics`));
+  if (!res.ok) throw new Error(`/__d1-metrics answered ${res.status} (D1_METRICS=1 is needed)`);
+  return (await res.json()) as D1Tally;
+}
+
+function d1Since(before: D1Tally, after: D1Tally): Record<string, D1Use> {
+  const out: Record<string, D1Use> = {};
+  for (const [source, a] of Object.entries(after)) {
+    const b = before[source];
+    out[source] = { calls: a.count - (b?.count ?? 0), statements: (a.statements ?? 0) - (b?.statements ?? 0) };
+  }
+  return out;
+}
+
+const d1Total = (use: Record<string, D1Use>): D1Use =>
+  Object.values(use).reduce((t, u) => ({ calls: t.calls + u.calls, statements: t.statements + u.statements }), { calls: 0, statements: 0 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function newAccount(base: string, tag: string): Promise<{ key: string; accountId: string }> {
+  const signup = await fleetHttp(base, 'POST', '/v1/signup', { body: { email: `bench-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}@example.com` } });
+  if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
+  const key = (signup.body as { api_key: string }).api_key;
+  const me = await fleetHttp(base, 'GET', '/v1/agent/me', { key });
+  if (me.status !== 200) throw new Error(`agent/me failed: ${me.status} ${JSON.stringify(me.body)}`);
+  return { key, accountId: (me.body as { account: { id: string } }).account.id };
+}
+
+async function newAccounts(base: string, tag: string, count: number) {
+  const list: { key: string; accountId: string }[] = [];
+  await pool(Array.from({ length: count }, (_, i) => i), 8, async () => void list.push(await newAccount(base, tag)));
+  return list;
+}
+
+async function newWorkerKeys(base: string, adminKey: string, count: number): Promise<string[]> {
+  const keys: string[] = [];
+  await pool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
+    const res = await fleetHttp(base, 'POST', '/v1/agents', { key: adminKey, body: { name: `worker-${i}`, role: 'worker' } });
+    if (res.status !== 201) throw new Error(`agent create failed: ${res.status} ${JSON.stringify(res.body)}`);
+    keys.push((res.body as { api_key: string }).api_key);
+  });
+  return keys;
+}
+
+/** GET /health at 32 connections: req/s and workerd CPU per request. */
+async function healthAt32(base: string): Promise<{ rps: number; cpu: number | null }> {
+  const run = (duration: number) => autocannon({ url: `${base}/health`, connections: 32, duration });
+  if (WARMUP > 0) await run(WARMUP);
+  const cpuBefore = workerdCpuMs();
+  const result = await run(SECONDS);
+  return { rps: result.requests.average, cpu: cpuPer(cpuBefore, result.requests.total) };
+}
+
+interface TenantsSample {
+  accounts: number;
+  tasksPerSec: number;
+  /** workerd CPU ms per task. */
+  cpu: number | null;
+  /** D1 per task, by source. */
+  d1: Record<string, D1Use>;
+  doubleClaims: number;
+  /** Workers that found their queue empty before the window ended (the seed was too small). */
+  ranDry: number;
+}
+
+/**
+ * FLEET_WORKERS claim-and-complete workers, each with its own key, for SECONDS: all in one
+ * account (`accounts` = 1) or one per account (`accounts` = FLEET_WORKERS). A fixed window rather
+ * than a drained queue, so neither layout is judged by its slowest worker's tail. Fresh
+ * accounts each time; D1 is checked afterwards: one run per claimed task, each one completed.
+ */
+async function tenantsRun(base: string, server: Awaited<ReturnType<typeof startDevServer>>, accounts: number): Promise<TenantsSample> {
+  let keys: string[];
+  let adminKeys: string[];
+  let accountIds: string[];
+  if (accounts === 1) {
+    const one = await newAccount(base, 'tenants-one');
+    keys = [one.key, ...(await newWorkerKeys(base, one.key, FLEET_WORKERS - 1))];
+    adminKeys = [one.key];
+    accountIds = [one.accountId];
+  } else {
+    const many = await newAccounts(base, 'tenants-many', accounts);
+    keys = adminKeys = many.map((a) => a.key);
+    accountIds = many.map((a) => a.accountId);
+  }
+  await pool(Array.from({ length: FLEET_TASKS }, (_, i) => i), 32, async (i) => {
+    const res = await fleetHttp(base, 'POST', '/v1/tasks', { key: adminKeys[i % adminKeys.length]!, body: { content: `Fleet task ${i}`, labels: ['queue'], priority: (i % 4) + 1 } });
+    if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
+  });
+  const seen = new Map<string, number>();
+  let completed = 0;
+  let ranDry = 0;
+  const tallyBefore = await d1Tally(base);
+  const cpuBefore = workerdCpuMs();
+  const started = performance.now();
+  const stopAt = started + SECONDS * 1000;
+  await Promise.all(Array.from({ length: FLEET_WORKERS }, async (_, w) => {
+    const key = keys[w % keys.length]!;
+    while (performance.now() < stopAt) {
+      const res = await postJson(base, '/v1/tasks/claim', key, { labels: ['queue'], lease_seconds: 60 });
+      if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
+      const task = (res.body as { task: { id: string } | null }).task;
+      if (!task) {
+        ranDry++;
+        break;
+      }
+      seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
+      const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
+      if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
+      completed++;
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPer(cpuBefore, completed);
+  const used = d1Since(tallyBefore, await d1Tally(base));
+  const d1: Record<string, D1Use> = {};
+  for (const [source, u] of Object.entries(used)) d1[source] = { calls: u.calls / completed, statements: u.statements / completed };
+  const inAccounts = accountIds.map((id) => `'${id}'`).join(', ');
+  const twice = server.query<{ n: number }>(`select count(*) as n from (select task_id from runs where account_id in (${inAccounts}) group by task_id having count(*) > 1)`);
+  const done = server.query<{ n: number }>(`select count(*) as n from tasks where account_id in (${inAccounts}) and completed = 1`);
+  if (done[0]?.n !== completed) throw new Error(`D1 shows ${done[0]?.n} completed tasks, the workers completed ${completed}`);
+  const doubleClaims = [...seen.values()].filter((n) => n > 1).length + (twice[0]?.n ?? 0);
+  return { accounts, tasksPerSec: completed / seconds, cpu, d1, doubleClaims, ranDry };
+}
+
+interface TenantsRound {
+  health: { rps: number; cpu: number | null };
+  one: TenantsSample;
+  many: TenantsSample;
+}
+const tenantsRounds: TenantsRound[] = [];
+
+interface IdleResult {
+  without: number[];
+  withFleet: number[];
+  parked: number;
+  /** Claim answers that came back while the fleet idled (held claims reaching their deadline), per second. */
+  repollsPerSec: number;
+  quiet: Record<string, D1Use>;
+  wakeMs: number[];
+  lostWakes: number;
+  errors: number;
+}
+let idleResult: IdleResult | null = null;
+
+/**
+ * IDLE_CLAIMERS workers (each its own key) over IDLE_ACCOUNTS accounts long-poll for a label
+ * nobody creates tasks with, each coming straight back when its hold ends, as a parked worker
+ * does; they start spread over one hold, so they come back spread out too. Measured: /health
+ * with and without them, D1 statements over a quiet interval, and how soon a created task is
+ * answered to one of them.
+ */
+async function idleFleet(base: string): Promise<IdleResult> {
+  const accounts = await newAccounts(base, 'idle', IDLE_ACCOUNTS);
+  const perAccount = Math.ceil(IDLE_CLAIMERS / IDLE_ACCOUNTS);
+  const claimers: string[] = [];
+  for (const a of accounts) claimers.push(...(await newWorkerKeys(base, a.key, Math.min(perAccount, IDLE_CLAIMERS - claimers.length))));
+  process.stdout.write(`idle fleet: ${claimers.length} claimers over ${accounts.length} accounts\n`);
+
+  const without: number[] = [];
+  const withFleet: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
+
+  const parking = new Agent({ keepAlive: true });
+  const createdAt = new Map<string, number>();
+  const answered = new Map<string, (ms: number) => void>();
+  let stopping = false;
+  let polls = 0;
+  let errors = 0;
+  let parked = 0;
+  const loops = claimers.map(async (key) => {
+    await sleep(Math.random() * IDLE_WAIT_SECONDS * 1000);
+    parked++;
+    while (!stopping) {
+      let res;
+      try {
+        res = await postJson<{ task: { id: string; content: string } | null }>(base, '/v1/tasks/claim', key, { labels: ['idle'], wait_seconds: IDLE_WAIT_SECONDS, lease_seconds: 60 }, { agent: parking });
+      } catch (e) {
+        if (!stopping) errors++;
+        if (!stopping) process.stdout.write(`parked claim failed: ${String(e)}\n`);
+        break;
+      }
+      polls++;
+      if (res.status !== 200) {
+        errors++;
+        continue;
+      }
+      const task = res.body.task;
+      if (!task) continue;
+      const t0 = createdAt.get(task.content);
+      if (t0 !== undefined) answered.get(task.content)?.(performance.now() - t0);
+      const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
+      if (done.status !== 200) errors++;
+    }
+  });
+  // Every claimer parked, plus a moment.
+  await sleep(IDLE_WAIT_SECONDS * 1000 + 2000);
+  const pollsBefore = polls;
+  const pollStart = performance.now();
+  for (let round = 0; round < ROUNDS; round++) withFleet.push((await healthAt32(base)).rps);
+
+  const tallyBefore = await d1Tally(base);
+  await sleep(IDLE_QUIET_SECONDS * 1000);
+  const quiet = d1Since(tallyBefore, await d1Tally(base));
+  const repollsPerSec = (polls - pollsBefore) / ((performance.now() - pollStart) / 1000);
+
+  const wakeMs: number[] = [];
+  let lostWakes = 0;
+  for (let n = 0; n < IDLE_WAKES; n++) {
+    const account = accounts[n % accounts.length]!;
+    const content = `wake-${n}`;
+    const got = new Promise<number | null>((resolve) => {
+      answered.set(content, resolve);
+      setTimeout(() => resolve(null), 5000);
+    });
+    createdAt.set(content, performance.now());
+    const res = await fleetHttp(base, 'POST', '/v1/tasks', { key: account.key, body: { content, labels: ['idle'] } });
+    if (res.status !== 201) throw new Error(`wake task create failed: ${res.status}`);
+    const ms = await got;
+    if (ms === null) lostWakes++;
+    else wakeMs.push(ms);
+    await sleep(20);
+  }
+
+  stopping = true;
+  parking.destroy();
+  await Promise.all(loops);
+  for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
+  return { without, withFleet, parked, repollsPerSec, quiet, wakeMs: wakeMs.sort((a, b) => a - b), lostWakes, errors };
+}
+
+async function fleetBench(base: string, server: Awaited<ReturnType<typeof startDevServer>>) {
+  for (let round = 0; round < (FLEET_PART === 'idle' ? 0 : ROUNDS); round++) {
+    const health = await healthAt32(base);
+    // Alternate which layout goes first, so neither always runs on the warmer (or busier) server.
+    const first = await tenantsRun(base, server, round % 2 === 0 ? 1 : FLEET_WORKERS);
+    const second = await tenantsRun(base, server, round % 2 === 0 ? FLEET_WORKERS : 1);
+    const [one, many] = first.accounts === 1 ? [first, second] : [second, first];
+    tenantsRounds.push({ health, one, many });
+    process.stdout.write(
+      `tenants round ${round + 1}: /health ${health.rps.toFixed(0)} req/s; 1 account x ${FLEET_WORKERS}: ${one.tasksPerSec.toFixed(1)} tasks/s; ${FLEET_WORKERS} accounts x 1: ${many.tasksPerSec.toFixed(1)} tasks/s (${(many.tasksPerSec / one.tasksPerSec).toFixed(2)}x)\n`,
+    );
+  }
+  if (FLEET_PART !== 'tenants') idleResult = await idleFleet(base);
+}
+
+const d1Cell = (d1: Record<string, D1Use>, source: string) => {
+  const u = d1[source];
+  return u ? `${u.calls.toFixed(2)} / ${u.statements.toFixed(1)}` : '0 / 0';
+};
+
+function fleetSection(): string[] {
+  const out: string[] = [];
+  if (tenantsRounds.length > 0) {
+    const ratios = tenantsRounds.map((r) => r.many.tasksPerSec / r.one.tasksPerSec);
+    const ratio = median(ratios);
+    const row = (label: string, pick: (r: TenantsRound) => TenantsSample) => {
+      const samples = tenantsRounds.map(pick);
+      const mid = samples.find((s) => s.tasksPerSec === median(samples.map((x) => x.tasksPerSec)))!;
+      const h = median(tenantsRounds.map((r) => r.health.rps));
+      const hCpu = medianOrNull(tenantsRounds.map((r) => r.health.cpu));
+      const cpu = medianOrNull(samples.map((s) => s.cpu));
+      return `| ${label} | ${mid.tasksPerSec.toFixed(1)} | ${(mid.tasksPerSec / h).toFixed(2)} | ${fixed(cpu, 2)} | ${cpu !== null && hCpu ? (cpu / hCpu).toFixed(2) : '-'} | ${d1Cell(mid.d1, 'worker')} | ${d1Cell(mid.d1, 'KeyGate')} | ${d1Cell(mid.d1, 'ClaimQueue')} | ${samples.reduce((n, s) => n + s.doubleClaims, 0)} | ${samples.reduce((n, s) => n + s.ranDry, 0)} |`;
+    };
+    out.push(
+      '## Many tenants',
+      '',
+      `${FLEET_WORKERS} claim-and-complete workers, each with its own key, for ${SECONDS} s: all in one account, or each in an account of its own (fresh accounts, ${FLEET_TASKS} tasks seeded per layout and round; the layouts alternate which goes first). tasks/s x health divides by \`GET /health\` req/s at 32 connections measured just before, in the same round. CPU is workerd's per task, and in /health requests. D1 is calls / statements per task by who sent them (the Worker itself, the key gates, the claim queues). Double claims by the clients and from D1 (tasks with more than one claim run), summed over the rounds. Ran dry: workers that found their queue empty before the window ended (the seed was too small; should be 0). Rows are the medians over ${tenantsRounds.length} rounds; the ratio is the median of the per-round ratios (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}).`,
+      '',
+      '| layout | tasks/s | tasks/s x health | workerd CPU ms per task | CPU: health requests per task | D1 worker | D1 key gates | D1 claim queues | double claims | ran dry |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      row(`1 account x ${FLEET_WORKERS} workers`, (r) => r.one),
+      row(`${FLEET_WORKERS} accounts x 1 worker`, (r) => r.many),
+      '',
+      `- ${ratio >= 0.9 ? 'met' : 'NOT met'}: ${FLEET_WORKERS} accounts x 1 worker reach 0.9x of 1 account x ${FLEET_WORKERS} workers in tasks/s (${ratio.toFixed(2)}x)`,
+      `- ${tenantsRounds.every((r) => r.one.doubleClaims + r.many.doubleClaims === 0) ? 'met' : 'NOT met'}: no double claims in either layout, by the clients and by D1`,
+      '',
+    );
+  }
+  const idle = idleResult;
+  if (idle) {
+    const without = median(idle.without);
+    const withFleet = median(idle.withFleet);
+    const cost = 1 - withFleet / without;
+    // /health is not the fleet's: something outside the bench probes it now and then.
+    const quietTotal = d1Total(Object.fromEntries(Object.entries(idle.quiet).filter(([source]) => source !== 'health')));
+    const claimPath = ['worker', 'ClaimQueue'].reduce((n, s) => n + (idle.quiet[s]?.statements ?? 0), 0);
+    const p50 = percentile(idle.wakeMs, 50);
+    const p99 = percentile(idle.wakeMs, 99);
+    out.push(
+      '## Idle fleet',
+      '',
+      `${idle.parked} long-poll claimers (each its own key) over ${IDLE_ACCOUNTS} accounts, each holding \`POST /v1/tasks/claim\` with \`wait_seconds: ${IDLE_WAIT_SECONDS}\` for a label no task has and coming straight back when its hold ends (started spread over one hold, so ${idle.repollsPerSec.toFixed(1)} come back per second). \`GET /health\` at 32 connections without them (${ROUNDS} rounds before and ${ROUNDS} after) and with them parked (${ROUNDS} rounds), medians. D1 over ${IDLE_QUIET_SECONDS} quiet seconds (nothing created or changed), by who sent it (\`GET /health\` requests that arrive meanwhile, not the bench's, are counted apart). Then ${IDLE_WAKES} tasks are created one at a time, across the accounts: wake latency is from sending the create to the parked claimer receiving the task.`,
+      '',
+      '| /health req/s without | with the fleet parked | cost | D1 in the quiet interval: worker / key gates / claim queues (calls, statements) | /health probes meanwhile (D1 calls) | wake p50 ms | wake p99 ms | wakes lost | errors |',
+      '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+      `| ${without.toFixed(0)} | ${withFleet.toFixed(0)} | ${(cost * 100).toFixed(1)}% | ${['worker', 'KeyGate', 'ClaimQueue'].map((s) => `${idle.quiet[s]?.calls ?? 0}, ${idle.quiet[s]?.statements ?? 0}`).join(' / ')} | ${idle.quiet.health?.calls ?? 0} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${idle.lostWakes} | ${idle.errors} |`,
+      '',
+      `- ${cost <= 0.1 ? 'met' : 'NOT met'}: the parked fleet costs at most 10% of /health throughput (${(cost * 100).toFixed(1)}%; per round without: ${idle.without.map((x) => x.toFixed(0)).join(', ')}; with: ${idle.withFleet.map((x) => x.toFixed(0)).join(', ')})`,
+      `- ${quietTotal.statements === 0 ? 'met' : 'NOT met'}: no D1 statements while nothing changes (${quietTotal.statements} in ${IDLE_QUIET_SECONDS} s; the claim path: ${claimPath})`,
+      `- ${idle.lostWakes === 0 && p99 <= 100 ? 'met' : 'NOT met'}: a created task reaches a parked claimer within 100 ms at p99 (${p99.toFixed(1)} ms, ${idle.lostWakes} lost)`,
+      '',
+    );
+  }
+  return out;
 }
 
 main().catch((e) => {

@@ -3,7 +3,7 @@ import { createApp } from './app';
 import { isOAuthRequest, oauthProviderFor } from './mcp/oauth';
 import type { Env } from './env';
 import { BOOKMARK_HEADER, requestedBookmark, RequestSession, sessionDatabase } from './db/session';
-import { countingD1, type RoundTripCounter } from './platform/d1-metrics';
+import { countingD1, isolateD1Tally, meteredEnv, type RoundTripCounter } from './platform/d1-metrics';
 import { ApiError } from './platform/errors';
 import { HOPS_HEADER, HopMeter, meteredNamespace } from './platform/hops';
 import { scheduled } from './scheduled';
@@ -42,7 +42,10 @@ function requestEnv(env: Env, session: RequestSession, metrics: Metrics | null):
 }
 
 export default {
-  async fetch(request, env, ctx) {
+  async fetch(request, plainEnv, ctx) {
+    // /health apart: load balancers and uptime probes call it whatever the fleet does.
+    const env = plainEnv.D1_METRICS === '1' ? meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker') : plainEnv;
+    if (env.D1_METRICS === '1' && new URL(request.url).pathname === '/__d1-metrics') return Response.json(isolateD1Tally);
     let session: RequestSession;
     try {
       session = new RequestSession(env.DB, { method: request.method, path: new URL(request.url).pathname, bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)) });
@@ -69,8 +72,11 @@ export default {
     return answer;
   },
   // Deliveries and automation rules read rows their events' requests just wrote: start at the primary.
-  queue: (batch, env) => handleEventBatch(batch, { ...env, DB: sessionDatabase(env.DB, env.DB.withSession('first-primary')) }),
-  scheduled,
+  queue: (batch, env) => {
+    const metered = meteredEnv(env, 'queue');
+    return handleEventBatch(batch, { ...metered, DB: sessionDatabase(metered.DB, metered.DB.withSession('first-primary')) });
+  },
+  scheduled: (controller: ScheduledController, env: Env, ctx?: ExecutionContext) => scheduled(controller, meteredEnv(env, 'scheduled'), ctx),
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
 export { ClaimQueue } from './work-queue/claim-queue';

@@ -2,7 +2,8 @@
  * One Durable Object per API key (named by the key's HMAC, never the key): it admits the key's
  * requests. It knows who the key is (the principal, read from D1 once and then kept in memory)
  * and counts the key's requests exactly (the fixed window it inherits from RateLimiter).
- * So an authenticated request costs one call to this object and no D1 read for the key.
+ * So an authenticated request costs one call to this object and no D1 read for the key. The
+ * principal is also kept in the object's storage, so one restarted after an eviction reads no D1 either.
  *
  * Cached principals go stale when an agent, its key or its account changes. Every write that
  * changes what a principal holds calls `forget` on the keys it touches (see PrincipalCache
@@ -20,10 +21,20 @@ import type { Env } from '../env';
 import { rateLimitFor } from '../platform/config';
 import { isoSeconds } from '../platform/time';
 import { RateLimiter, type RateDecision } from './rate-limiter';
+import { meteredEnv } from '../platform/d1-metrics';
 
 export const PRINCIPAL_TTL_MS = 60_000;
 /** How stale an agent's `last_seen_at` may be (a restarted gate writes at its first request). */
 export const LAST_SEEN_WRITE_MS = 5 * 60_000;
+/** Where the object keeps the principal it read, so an eviction does not cost a D1 read. */
+const HOLDER_KEY = 'holder';
+/** When last_seen_at was last written, kept across evictions so a restarted gate does not write again at once. */
+const SEEN_KEY = 'seen_written_at';
+
+interface CachedHolder {
+  holder: KeyHolder | null;
+  readAt: number;
+}
 
 export interface Admission {
   /** Null for a key no agent holds. */
@@ -35,7 +46,7 @@ export interface Admission {
 }
 
 export class KeyGate extends RateLimiter {
-  private cached: { holder: KeyHolder | null; readAt: number } | undefined;
+  private cached: CachedHolder | undefined;
   private loading: Promise<KeyHolder | null> | undefined;
   /** Bumped by `forget`, so a D1 read that started before it is not cached after it. */
   private generation = 0;
@@ -44,6 +55,9 @@ export class KeyGate extends RateLimiter {
   private seenWrittenAt = Number.NEGATIVE_INFINITY;
   /** The latest of those writes, so a test can wait for it rather than sleep. */
   seenWrite: Promise<void> = Promise.resolve();
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, meteredEnv(env, 'KeyGate'));
+  }
 
   async admit(keyHash: string, nowMs: number): Promise<Admission> {
     const d1RoundTrips = this.isCached() ? 0 : 1;
@@ -54,12 +68,16 @@ export class KeyGate extends RateLimiter {
   }
 
   private isCached(): boolean {
+    // Back from an eviction (a key that calls every 30 s, as a parked claimer does): the principal as last read, no D1 read.
+    this.cached ??= this.ctx.storage.kv.get<CachedHolder>(HOLDER_KEY);
     return this.cached !== undefined && Date.now() - this.cached.readAt < PRINCIPAL_TTL_MS;
   }
 
   private recordSeen(agentId: string, nowMs: number): void {
+    if (this.seenWrittenAt === Number.NEGATIVE_INFINITY) this.seenWrittenAt = this.ctx.storage.kv.get<number>(SEEN_KEY) ?? Number.NEGATIVE_INFINITY;
     if (nowMs - this.seenWrittenAt < LAST_SEEN_WRITE_MS) return;
     this.seenWrittenAt = nowMs;
+    this.ctx.storage.kv.put(SEEN_KEY, nowMs);
     const write = database(this.env.DB)
       .update(agents)
       .set({ lastSeenAt: isoSeconds(nowMs) })
@@ -69,6 +87,7 @@ export class KeyGate extends RateLimiter {
         (error: unknown) => {
           // The next request tries again; a missed write only leaves last_seen_at older.
           this.seenWrittenAt = Number.NEGATIVE_INFINITY;
+          this.ctx.storage.kv.delete(SEEN_KEY);
           console.error(JSON.stringify({ level: 'error', message: 'last_seen_at write failed', error: String(error) }));
         },
       );
@@ -80,6 +99,7 @@ export class KeyGate extends RateLimiter {
     this.generation++;
     this.cached = undefined;
     this.loading = undefined;
+    this.ctx.storage.kv.delete(HOLDER_KEY);
   }
 
   private holder(keyHash: string): Promise<KeyHolder | null> {
@@ -88,7 +108,10 @@ export class KeyGate extends RateLimiter {
     if (!this.loading) {
       const generation = this.generation;
       const loading = loadKeyHolder(database(this.env.DB), keyHash).then((holder) => {
-        if (generation === this.generation) this.cached = { holder, readAt: Date.now() };
+        if (generation === this.generation) {
+          this.cached = { holder, readAt: Date.now() };
+          this.ctx.storage.kv.put(HOLDER_KEY, this.cached);
+        }
         return holder;
       });
       this.loading = loading;

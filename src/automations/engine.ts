@@ -43,7 +43,7 @@ interface RunContext {
   now: number;
   /** Events the applied actions recorded (each in its action's batch), relayed after the run. */
   caused: RecordedEvent[];
-  /** Whether a created task may wake held long-poll claims. */
+  /** Whether a created, reassigned or relabelled task may wake held long-poll claims. */
   wake: boolean;
 }
 
@@ -204,6 +204,8 @@ function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, gua
       if (!row && hasLiveClaim(claim, ctx.now) && claimedBy !== ctx.rule.createdByAgentId) throw new ClaimedMeanwhile(`claimed by ${claimedBy}`);
       if (!row) throw new ActionFailed(action.type === 'assign' ? 'the task is completed, gone, or the agent is not active' : 'the task is completed or gone');
       ctx.current = taskFromRaw(row);
+      // A new assignee or label can make the task claimable for a held claimer.
+      if (action.type === 'assign' || action.type === 'add_label') ctx.wake = true;
       // Assignment changes fire task.updated too (not task.assigned), like every field change.
       ctx.caused.push(...recorded(events, taskJson(ctx.current, ctx.now)));
     },

@@ -4,6 +4,7 @@
  * after the answer (`waitUntil`) and never fail the write. The claim queue object is reached
  * through its binding (`env.CLAIM_QUEUE`), so concepts below work-queue/ can wake it.
  */
+import { limit } from '../platform/config';
 import type { Env } from '../env';
 import type { RecordedEvent } from './outbox';
 import { relayLater } from './relay';
@@ -18,9 +19,18 @@ export interface Effects {
   ctx: WaitUntil;
 }
 
-/** The account's claim queue object (work-queue/claim-queue.ts). */
+/**
+ * The claim queue object (work-queue/claim-queue.ts) that serves the account: FNV-1a of its id
+ * over CLAIM_QUEUE_SHARDS objects, so one-agent accounts share D1 batches.
+ */
 export function claimQueueOf(env: Env, accountId: string) {
-  return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(accountId));
+  return env.CLAIM_QUEUE.get(env.CLAIM_QUEUE.idFromName(`shard:${shardOf(accountId, limit(env, 'CLAIM_QUEUE_SHARDS'))}`));
+}
+
+export function shardOf(accountId: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < accountId.length; i++) hash = Math.imul(hash ^ accountId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % shards;
 }
 
 export function afterCommit(fx: Effects, effects: { events?: RecordedEvent[]; wakeAccount?: string | null; now?: number }): void {

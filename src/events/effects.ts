@@ -12,8 +12,8 @@ import type { TaskEvent } from '../webhooks/events';
 export type Condition =
   /** the task has an assignee after the change */
   | 'assigned'
-  /** the change set a different assignee (or none) */
-  | 'assignee_changed'
+  /** the change set a different assignee (or none), labels or project: other claims may match it now */
+  | 'claimability_changed'
   /** the change set a different assignee, and it is an agent */
   | 'newly_assigned'
   /** any field changed (an update that changes nothing records nothing) */
@@ -46,7 +46,7 @@ export interface Effect {
 
 export const EFFECTS = {
   'tasks.create': { by: 'caller', events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'claimers_waiting' },
-  'tasks.update': { by: 'caller', events: [{ event: 'task.updated', when: 'changed' }, { event: 'task.assigned', when: 'newly_assigned' }], wakes: 'assignee_changed' },
+  'tasks.update': { by: 'caller', events: [{ event: 'task.updated', when: 'changed' }, { event: 'task.assigned', when: 'newly_assigned' }], wakes: 'claimability_changed' },
   'tasks.delete': { by: 'caller', events: [{ event: 'task.deleted' }], wakes: 'parent_reopened' },
   'tasks.complete': { by: 'caller', events: [{ event: 'task.completed' }], wakes: 'parent_reopened' },
   'tasks.uncomplete': { by: 'caller', events: [{ event: 'task.updated' }], wakes: 'always' },
@@ -63,7 +63,7 @@ export const EFFECTS = {
   'decisions.answer': { by: 'system', events: [{ event: 'task.commented' }], wakes: null },
   'ingress.deliver': { by: 'caller', events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'claimers_waiting' },
   'recurrences.spawn': { by: 'system', events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'claimers_waiting' },
-  'automations.field_action': { by: 'rule author', events: [{ event: 'task.updated' }], wakes: null },
+  'automations.field_action': { by: 'rule author', events: [{ event: 'task.updated' }], wakes: 'claimability_changed' },
   'automations.add_comment': { by: 'rule author', events: [{ event: 'task.commented' }], wakes: null },
   'automations.create_task': { by: 'rule author', events: [{ event: 'task.created' }], wakes: 'claimers_waiting' },
   'automations.delegate': { by: 'rule author', events: [{ event: 'task.created' }, { event: 'task.delegated' }], wakes: 'claimers_waiting' },

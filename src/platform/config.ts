@@ -80,6 +80,8 @@ export const LIMIT_DEFAULTS = {
   /** The clean-up deletes at most this many rows per statement, and at most CLEANUP_BATCHES_PER_RUN statements per table each minute. */
   CLEANUP_BATCH_ROWS: 500,
   CLEANUP_BATCHES_PER_RUN: 10,
+  /** Claim queue objects the accounts are spread over; claims and completions of the accounts on one share D1 batches (see work-queue/claim-queue.ts). */
+  CLAIM_QUEUE_SHARDS: 4,
 } as const;
 
 export type LimitName = keyof typeof LIMIT_DEFAULTS;

@@ -298,7 +298,7 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
   changes.updatedAt = isoSeconds(now);
 
   const newAssignee = changes.assignedToAgentId !== undefined && changes.assignedToAgentId !== before.assignedToAgentId;
-  const facts = { changed: true, assignee_changed: newAssignee, newly_assigned: newAssignee && Boolean(changes.assignedToAgentId) };
+  const facts = { changed: true, newly_assigned: newAssignee && Boolean(changes.assignedToAgentId) };
   const events = planTaskEvents(p, id, eventsOf('tasks.update', facts), listeners, now);
   const [updated, ...rest] = await sqlBatch(db, [
     db.update(tasks).set(changes).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false))).returning(),
@@ -310,6 +310,10 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
   const after = taskFromRaw(raw);
   return { before, after, events: recorded(events, taskJson(after, now)) };
 }
+
+/** Whether an update can have made the task claimable for a claimer it was not before: a new assignee, labels or project. */
+export const claimabilityChanged = (before: TaskRow, after: TaskRow) =>
+  after.assignedToAgentId !== before.assignedToAgentId || after.labels !== before.labels || after.projectId !== before.projectId;
 
 /** Sets a delegated parent back to open once none of its children is still open; answers its id if it did. */
 export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) {
@@ -409,8 +413,8 @@ export function completionLandedQueries({ principal: p, taskId: id }: Completion
 export function completionEvents(completion: Completion, now: number, listeners?: Listeners): { events: PlannedEvent[]; statements: SQL[] } {
   const { principal: p, taskId: id } = completion;
   const events = planTaskEvents(p, id, eventsOf('tasks.complete'), listeners, now);
-  const landed = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${id} and completed = 1 and completed_at = ${isoSeconds(now)} and completed_by_agent_id = ${p.agentId})`;
-  return { events, statements: recordIf(events, now, landed) };
+  // Sent right after the completing UPDATE (see completionBatch): a second completion in the same second records nothing.
+  return { events, statements: recordIf(events, now, PREVIOUS_STATEMENT_CHANGED) };
 }
 
 /** Where the results of `completionStatements` say the parent task went back to the queue. */

@@ -18,6 +18,7 @@ import { delegateTask } from './delegation';
 import { addLink, type LinkInput } from './task-links';
 import { taskJson, type EvidenceItem, type TaskJson } from './task-json';
 import {
+  claimabilityChanged,
   completionEvents,
   completionLandedQueries,
   completionOutcome,
@@ -52,7 +53,7 @@ export async function createTaskChange(u: TaskChange, input: NewTaskInput): Prom
 export async function updateTaskChange(u: TaskChange, id: string, input: TaskInput): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
   const { before, after, events } = await updateTask(db, p, id, input, now, listeners);
-  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, after !== before && wakes('tasks.update', { assignee_changed: after.assignedToAgentId !== before.assignedToAgentId })), now });
+  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, after !== before && wakes('tasks.update', { claimability_changed: claimabilityChanged(before, after) })), now });
   return taskJson(after, now);
 }
 
@@ -67,8 +68,13 @@ export async function completeTaskChange(u: TaskChange, id: string, evidence: Ev
   const { p, now, db, listeners } = setup(u);
   const completion = { principal: p, taskId: id, evidence };
   const recording = completionEvents(completion, now, listeners);
-  const statements = [...completionStatements(db, completion, now), ...recording.statements].map((s) => toRawQuery(s));
-  const results: RawRow[][] = await claimQueueOf(u.fx.env, p.accountId).commit(p.accountId, statements, completionLandedQueries(completion, now));
+  // The event rows go right after the completing UPDATE, so they are written exactly when it changed the task.
+  const [completing, ...rest] = completionStatements(db, completion, now);
+  const statements = [completing!, ...recording.statements, ...rest].map((s) => toRawQuery(s));
+  const [landedCompleting, ...landedRest] = completionLandedQueries(completion, now);
+  const landed = [landedCompleting ?? null, ...recording.statements.map(() => null), ...landedRest];
+  const shifted: RawRow[][] = await claimQueueOf(u.fx.env, p.accountId).commit(p.accountId, statements, landed);
+  const results = [shifted[0]!, ...shifted.slice(1 + recording.statements.length)];
   const task = taskJson(await completionOutcome(db, completion, results, now), now);
   const parentReopened = Boolean(results[PARENT_REOPENED_RESULT]?.length);
   afterCommit(u.fx, { events: recorded(recording.events, task), wakeAccount: wakeIf(u, wakes('tasks.complete', { parent_reopened: parentReopened })), now });

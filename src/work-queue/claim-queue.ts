@@ -1,14 +1,19 @@
 /**
- * One Durable Object per account's task queue (`queueFor(env, accountId)`). It
+ * The claim queues: accounts are spread over CLAIM_QUEUE_SHARDS Durable Objects
+ * (`queueFor(env, accountId)`), and each object serves every account placed on it. It
  * - serialises claims: requests that arrive while a D1 batch is in flight are sent together in
- *   the next batch, so a burst of claimers costs a few D1 round trips, not one each;
- * - commits completions the same way (`commit`): a fleet's claims and completions share D1
- *   batches, so under load a task's claim and completion cost a fraction of a round trip each;
- * - holds long-poll claimers (`wait_seconds`) in memory and retries them when a task may have
- *   become claimable: `wake()` (created, released, uncompleted, reassigned) or a lease expiring;
- * - keeps one alarm at the earliest lease expiry, and on it returns expired tasks to the queue;
- * - publishes in D1 whether it holds long-poll claimers (accounts.claimers_waiting), so task
- *   creates wake it only when someone waits (see `hold`).
+ *   the next batch, whichever of its accounts they come from, so a burst of claimers costs a few
+ *   D1 round trips, not one each, and a fleet of one-agent accounts batches like one big account;
+ * - commits completions the same way (`commit`): claims and completions share D1 batches, so
+ *   under load a task's claim and completion cost a fraction of a round trip each;
+ * - holds long-poll claimers (`wait_seconds`) in memory, per account, and retries them when a
+ *   task of their account may have become claimable: `wake()` (created, released, uncompleted,
+ *   reassigned, relabelled) or a lease expiring. A claimer that comes back while nothing changed
+ *   since the same claim found nothing is held without asking D1 again (see `knownEmpty`);
+ * - keeps one alarm at the earliest lease expiry of its accounts, and on it returns their
+ *   expired tasks to the queue;
+ * - publishes in D1 whether an account has long-poll claimers (accounts.claimers_waiting), so
+ *   task creates wake it only when someone waits (see `hold`).
  * D1 stays the source of truth: correctness rests on the conditional UPDATE in work-queue/claims.ts,
  * never on this object being the only writer.
  */
@@ -41,12 +46,16 @@ import type { Env } from '../env';
 import { newId } from '../platform/ids';
 import { afterCommit, claimQueueOf } from '../events/after-commit';
 import type { RecordedEvent } from '../events/outbox';
+import { meteredEnv } from '../platform/d1-metrics';
 
-/** Statements sent to D1 in one batch at most (claims and completions are three each). */
+/** Statements sent to D1 in one batch at most (claims and completions are three or four each). */
 const MAX_STATEMENTS_PER_BATCH = 75;
 /** How long the queue keeps saying "claimers wait" after the last one left (a worker that long-polls in a loop comes straight back). */
 export const CLAIMERS_WAITING_GRACE_MS = 10_000;
-const ACCOUNT_KEY = 'account_id';
+/** Storage key of an account's earliest lease end (ms) that this object knows of: `lease:<account id>`. */
+export const LEASE_KEY_PREFIX = 'lease:';
+/** Where an object from before the sharding (one per account) remembered its account. */
+const LEGACY_ACCOUNT_KEY = 'account_id';
 
 export interface Job {
   build: (db: Db, now: number) => RawQuery[];
@@ -85,6 +94,24 @@ interface Waiter {
   abandoned: boolean;
 }
 
+/** What the object keeps per account: its held claimers and its claimers_waiting flag. */
+interface AccountQueue {
+  id: string;
+  /** Held long-poll claimers, oldest first (a Set iterates in insertion order). */
+  waiters: Set<Waiter>;
+  /** Counts wake-ups, so a claimer that found nothing can tell whether it missed one. */
+  wakes: number;
+  /** The value of accounts.claimers_waiting once the queued writes land; undefined until this object wrote it. */
+  waitingFlag: boolean | undefined;
+  /** The flag's write of true has landed (and no clearing is queued): every create since wakes us. */
+  flagVisible: boolean;
+  /** Writes of the flag, in order. */
+  flagWrites: Promise<void>;
+  clearTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Claim shapes (`shapeOf`) that found nothing while the flag was visible, with `wakes` as it was then. */
+  nothingFor: Map<string, number>;
+}
+
 /** A task handed to a held claim, kept a while so the claim can still be abandoned if its client never got it. */
 interface HandedOut {
   req: ClaimNextRequest;
@@ -110,21 +137,25 @@ function releasedEvents(accountId: string, rows: TaskFields[], ids: Map<string, 
   });
 }
 
+/** Which shared object serves an account (its tests place accounts by it). */
+export { shardOf } from '../events/after-commit';
+
+/** Claims of one shape find the same tasks: same claimer (assignee, sandbox), labels and project. */
+const shapeOf = (req: ClaimNextRequest) =>
+  JSON.stringify([req.claimer.agentId, req.claimer.sandboxProjectId, [...req.labels].sort(), req.projectId]);
+
 export class ClaimQueue extends DurableObject<Env> {
-  private accountId: string | null = null;
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, meteredEnv(env, 'ClaimQueue'));
+  }
+
   private pending: Job[] = [];
   private flushing = false;
-  /** Held long-poll claimers, oldest first (a Set iterates in insertion order). */
-  private waiters = new Set<Waiter>();
-  /** Counts wake-ups, so a claimer that found nothing can tell whether it missed one. */
-  private wakes = 0;
+  private accounts = new Map<string, AccountQueue>();
+  /** Per account, its earliest lease end this object knows of (mirrors the `lease:` storage keys); undefined until read. */
+  private leases: Map<string, number> | undefined;
   /** The scheduled alarm; undefined until read from storage. */
   private alarmAt: number | null | undefined = undefined;
-  /** The value of accounts.claimers_waiting once the queued writes land; undefined until this object wrote it. */
-  private waitingFlag: boolean | undefined = undefined;
-  /** Writes of the flag, in order. */
-  private flagWrites: Promise<void> = Promise.resolve();
-  private clearTimer: ReturnType<typeof setTimeout> | undefined;
   /** Held claims answered with a task, by holdId. */
   private handedOut = new Map<string, HandedOut>();
   /** Holds abandoned before their claim arrived here, by holdId, with when to forget them. */
@@ -147,60 +178,97 @@ export class ClaimQueue extends DurableObject<Env> {
   /** The best claimable task for the request, or null once `waitSeconds` have passed without one. */
   async claimNext(req: ClaimNextRequest): Promise<TaskFields | null> {
     const deadline = Date.now() + req.waitSeconds * 1000;
-    await this.remember(req.claimer.accountId);
+    let account = this.account(req.claimer.accountId);
     this.forgetOldHolds();
     if (req.holdId && this.abandonedEarly.delete(req.holdId)) return null;
-    const seen = this.wakes;
-    const row = await this.claimOnce(req);
-    if (row || req.waitSeconds <= 0) return this.handOut(req, row);
+    const seen = account.wakes;
+    const shape = req.waitSeconds > 0 ? shapeOf(req) : null;
+    // A long-poller back while nothing changed since its last try found nothing: held at once, no D1.
+    if (!shape || !this.knownEmpty(account, shape)) {
+      const flagVisible = account.flagVisible;
+      const row = await this.claimOnce(req);
+      if (!row && shape && flagVisible && account.flagVisible) account.nothingFor.set(shape, seen);
+      if (row || req.waitSeconds <= 0) return this.handOut(req, row);
+      // Its entry may have been dropped meanwhile (flag cleared, nobody held): a new one publishes the flag afresh.
+      account = this.account(req.claimer.accountId);
+    }
+    const held = account;
     return new Promise<TaskFields | null>((resolve, reject) => {
       const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false, receipt: receipts.getStore() };
-      waiter.timer = setTimeout(() => this.timeOut(waiter), Math.max(0, deadline - Date.now()));
-      this.waiters.add(waiter);
-      void this.hold(waiter, seen);
+      waiter.timer = setTimeout(() => this.timeOut(held, waiter), Math.max(0, deadline - Date.now()));
+      held.waiters.add(waiter);
+      void this.hold(held, waiter, seen);
     });
   }
 
   /**
-   * A held claimer must not miss a task created meanwhile. Creates wake this object only once
-   * they can see accounts.claimers_waiting set, so: publish the flag first, then try again. A
-   * task created before the flag was visible is found by that try; one created after it wakes us.
-   * With the flag already published, a create since `seen` has woken us (and counted in `wakes`).
+   * Nothing is claimable for `shape` as far as D1 can tell: a claim of that shape found nothing
+   * after the claimers_waiting flag was visible, and since then nothing woke the account (every
+   * create, release, relabel... wakes it while the flag is visible) and no lease ran out.
    */
-  private async hold(waiter: Waiter, seen: number): Promise<void> {
-    clearTimeout(this.clearTimer);
-    this.clearTimer = undefined;
-    const published = this.waitingFlag === true;
-    if (!published) await this.publishWaiting(true);
-    if (!published || this.wakes !== seen) this.attempt(waiter);
+  private knownEmpty(account: AccountQueue, shape: string): boolean {
+    if (!account.flagVisible || account.nothingFor.get(shape) !== account.wakes) return false;
+    const lease = this.leaseTimes().get(account.id);
+    return lease === undefined || lease > Date.now();
+  }
+
+  private account(accountId: string): AccountQueue {
+    let account = this.accounts.get(accountId);
+    if (!account) {
+      account = { id: accountId, waiters: new Set(), wakes: 0, waitingFlag: undefined, flagVisible: false, flagWrites: Promise.resolve(), clearTimer: undefined, nothingFor: new Map() };
+      this.accounts.set(accountId, account);
+    }
+    return account;
+  }
+
+  /**
+   * A held claimer must not miss a task created meanwhile. Creates wake this object only once
+   * they can see accounts.claimers_waiting set, so: make sure the flag is visible, then try
+   * again. A task created before the flag was visible is found by that try; one created after
+   * it wakes us. With the flag already visible, a create since `seen` has woken us (and counted in `wakes`).
+   */
+  private async hold(account: AccountQueue, waiter: Waiter, seen: number): Promise<void> {
+    clearTimeout(account.clearTimer);
+    account.clearTimer = undefined;
+    if (!account.flagVisible) {
+      await this.publishWaiting(account, true);
+      this.attempt(account, waiter);
+    } else if (account.wakes !== seen) this.attempt(account, waiter);
   }
 
   /** Queues a write of the flag after any earlier one; resolves once it landed (errors are logged: a stale flag only costs a wake-up or a delay). */
-  private publishWaiting(value: boolean): Promise<void> {
-    const accountId = this.accountId;
-    if (this.waitingFlag === value || !accountId) return this.flagWrites;
-    this.waitingFlag = value;
-    this.flagWrites = this.flagWrites.then(() =>
+  private publishWaiting(account: AccountQueue, value: boolean): Promise<void> {
+    if (account.waitingFlag === value) return account.flagWrites;
+    account.waitingFlag = value;
+    if (!value) {
+      account.flagVisible = false;
+      account.nothingFor.clear();
+    }
+    account.flagWrites = account.flagWrites.then(() =>
       database(this.env.DB)
         .update(accounts)
         .set({ claimersWaiting: value })
-        .where(eq(accounts.id, accountId))
-        .then(() => undefined)
+        .where(eq(accounts.id, account.id))
+        .then(() => {
+          if (value && account.waitingFlag === true) account.flagVisible = true;
+          if (!value && account.waitingFlag === false && account.waiters.size === 0) this.accounts.delete(account.id);
+        })
         .catch((e: unknown) => {
-          this.waitingFlag = undefined;
-          console.error(JSON.stringify({ level: 'error', message: 'claimers_waiting write failed', accountId, error: String(e) }));
+          account.waitingFlag = undefined;
+          account.flagVisible = false;
+          console.error(JSON.stringify({ level: 'error', message: 'claimers_waiting write failed', accountId: account.id, error: String(e) }));
         }),
     );
-    return this.flagWrites;
+    return account.flagWrites;
   }
 
   /** After the last held claimer leaves, and a grace period without a new one, the flag is cleared. */
-  private releaseWaitingSoon(): void {
-    if (this.waiters.size > 0) return;
-    clearTimeout(this.clearTimer);
-    this.clearTimer = setTimeout(() => {
-      this.clearTimer = undefined;
-      if (this.waiters.size === 0) void this.publishWaiting(false);
+  private releaseWaitingSoon(account: AccountQueue): void {
+    if (account.waiters.size > 0) return;
+    clearTimeout(account.clearTimer);
+    account.clearTimer = setTimeout(() => {
+      account.clearTimer = undefined;
+      if (account.waiters.size === 0) void this.publishWaiting(account, false);
     }, CLAIMERS_WAITING_GRACE_MS);
   }
 
@@ -208,15 +276,13 @@ export class ClaimQueue extends DurableObject<Env> {
    * Runs the statements (a completion, rendered by the route) in the queue's next D1 batch: one
    * transaction with whatever else that batch carries. Answers each statement's rows.
    */
-  async commit(accountId: string, queries: RawQuery[], landed?: (RawQuery | null)[]): Promise<RawRow[][]> {
-    await this.remember(accountId);
+  async commit(_accountId: string, queries: RawQuery[], landed?: (RawQuery | null)[]): Promise<RawRow[][]> {
     const results = await this.run(() => queries, 0, landed && (() => landed));
     return results.map((r) => r.results ?? []);
   }
 
   /** A targeted claim (or the extension of the caller's own live claim). */
   async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
-    await this.remember(req.claimer.accountId);
     let runId = '';
     const [, opened, updated] = await this.run(
       (db, now) => [...claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)), ...claimEventQueries(req.event, runId, now)],
@@ -224,7 +290,7 @@ export class ClaimQueue extends DurableObject<Env> {
       () => claimLandedQueries(database(this.env.DB), 'task', runId),
     );
     const row = firstTask(updated);
-    if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
+    if (row?.leaseExpiresAt) await this.scheduleExpiry(req.claimer.accountId, Date.parse(row.leaseExpiresAt));
     return { row, fresh: (opened?.meta.changes ?? 0) > 0 };
   }
 
@@ -234,12 +300,12 @@ export class ClaimQueue extends DurableObject<Env> {
    * (the client may never have received it), instead of staying claimed until its lease ends.
    */
   async abandon(accountId: string, holdId: string): Promise<void> {
-    await this.remember(accountId);
-    const waiter = [...this.waiters].find((w) => w.req.holdId === holdId);
+    const account = this.account(accountId);
+    const waiter = [...account.waiters].find((w) => w.req.holdId === holdId);
     if (waiter) {
       waiter.abandoned = true;
       waiter.timedOut = true;
-      if (!waiter.busy) this.settle(waiter, null);
+      if (!waiter.busy) this.settle(account, waiter, null);
       return;
     }
     const handed = this.handedOut.get(holdId);
@@ -251,31 +317,44 @@ export class ClaimQueue extends DurableObject<Env> {
     this.abandonedEarly.set(holdId, Date.now() + HOLD_MEMORY_MS);
   }
 
-  /** Something may have become claimable: held claimers try again. */
+  /** Something may have become claimable in the account: its held claimers try again. */
   async wake(accountId: string): Promise<void> {
-    await this.remember(accountId);
+    const account = this.account(accountId);
     // Woken with nobody held (e.g. a flag left set when this object was evicted): clear it.
-    if (this.waiters.size === 0 && this.waitingFlag !== false && this.clearTimer === undefined) void this.publishWaiting(false);
-    this.wakeWaiters();
+    if (account.waiters.size === 0 && account.waitingFlag !== false && account.clearTimer === undefined) void this.publishWaiting(account, false);
+    this.wakeWaiters(account);
   }
 
-  /** A lease now ends at `at` (e.g. a heartbeat shortened it): make sure the alarm is no later. */
+  /** A lease of the account now ends at `at` (e.g. a heartbeat shortened it): make sure the alarm is no later. */
   async noteLease(accountId: string, at: number): Promise<void> {
-    await this.remember(accountId);
-    await this.scheduleExpiry(at);
+    await this.scheduleExpiry(accountId, at);
   }
 
-  /** Lease expiry: return expired tasks to the queue, record their runs, wake held claimers. */
+  /** Lease expiry: in each account whose earliest lease has come, return expired tasks to the queue, record their runs, wake held claimers. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const accountId = this.accountId ?? (await this.ctx.storage.get<string>(ACCOUNT_KEY)) ?? null;
-    if (!accountId) return;
-    this.accountId = accountId;
+    const leases = this.leaseTimes();
+    const legacy = await this.ctx.storage.get<string>(LEGACY_ACCOUNT_KEY);
+    if (legacy !== undefined) {
+      if (!leases.has(legacy)) leases.set(legacy, 0);
+      await this.ctx.storage.delete(LEGACY_ACCOUNT_KEY);
+    }
     const now = Date.now();
-    const { expired, events, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
-    if (nextLeaseAt !== null) await this.scheduleExpiry(nextLeaseAt);
-    afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(accountId, expired, events, now), now });
-    if (expired.length > 0) this.wakeWaiters();
+    const due = [...leases].filter(([, at]) => at <= now).map(([id]) => id);
+    await Promise.all(
+      due.map(async (accountId) => {
+        const { expired, events, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
+        this.setLease(accountId, nextLeaseAt);
+        afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(accountId, expired, events, now), now });
+        if (expired.length > 0) this.wakeWaiters(this.account(accountId));
+      }),
+    );
+    let next = Infinity;
+    for (const at of leases.values()) next = Math.min(next, at);
+    if (Number.isFinite(next)) {
+      this.alarmAt = next;
+      await this.ctx.storage.setAlarm(next);
+    }
   }
 
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
@@ -286,7 +365,7 @@ export class ClaimQueue extends DurableObject<Env> {
       () => claimLandedQueries(database(this.env.DB), 'next', runId),
     );
     const row = firstTask(results[CLAIMED_RESULT]);
-    if (row?.leaseExpiresAt) await this.scheduleExpiry(Date.parse(row.leaseExpiresAt));
+    if (row?.leaseExpiresAt) await this.scheduleExpiry(req.claimer.accountId, Date.parse(row.leaseExpiresAt));
     return row;
   }
 
@@ -397,12 +476,13 @@ export class ClaimQueue extends DurableObject<Env> {
     }
   }
 
-  private wakeWaiters(): void {
-    this.wakes++;
-    for (const waiter of this.waiters) this.attempt(waiter);
+  private wakeWaiters(account: AccountQueue): void {
+    account.wakes++;
+    account.nothingFor.clear();
+    for (const waiter of account.waiters) this.attempt(account, waiter);
   }
 
-  private attempt(waiter: Waiter): void {
+  private attempt(account: AccountQueue, waiter: Waiter): void {
     if (waiter.done) return;
     if (waiter.busy) {
       waiter.again = true;
@@ -413,17 +493,20 @@ export class ClaimQueue extends DurableObject<Env> {
       try {
         do {
           waiter.again = false;
+          const seen = account.wakes;
+          const flagVisible = account.flagVisible;
           const row = await this.claimOnce(waiter.req);
+          if (!row && flagVisible && account.flagVisible) account.nothingFor.set(shapeOf(waiter.req), seen);
           if (row && waiter.abandoned) {
-            this.settle(waiter, null);
+            this.settle(account, waiter, null);
             return void (await this.giveBack(waiter.req, row.id, row.claimedAt));
           }
           // A task won after the deadline is still handed over, never left claimed by nobody.
-          if (row) return this.settle(waiter, row);
+          if (row) return this.settle(account, waiter, row);
         } while (waiter.again && !waiter.timedOut);
-        if (waiter.timedOut) this.settle(waiter, null);
+        if (waiter.timedOut) this.settle(account, waiter, null);
       } catch (error) {
-        this.settle(waiter, null, error);
+        this.settle(account, waiter, null, error);
       } finally {
         waiter.busy = false;
       }
@@ -432,17 +515,17 @@ export class ClaimQueue extends DurableObject<Env> {
     void (waiter.receipt ? receipts.run(waiter.receipt, tryClaim) : tryClaim());
   }
 
-  private timeOut(waiter: Waiter): void {
+  private timeOut(account: AccountQueue, waiter: Waiter): void {
     waiter.timedOut = true;
-    if (!waiter.busy) this.settle(waiter, null);
+    if (!waiter.busy) this.settle(account, waiter, null);
   }
 
-  private settle(waiter: Waiter, row: TaskFields | null, error?: unknown): void {
+  private settle(account: AccountQueue, waiter: Waiter, row: TaskFields | null, error?: unknown): void {
     if (waiter.done) return;
     waiter.done = true;
     clearTimeout(waiter.timer);
-    this.waiters.delete(waiter);
-    this.releaseWaitingSoon();
+    account.waiters.delete(waiter);
+    this.releaseWaitingSoon(account);
     if (error !== undefined) waiter.reject(error);
     else waiter.resolve(this.handOut(waiter.req, row));
   }
@@ -468,21 +551,36 @@ export class ClaimQueue extends DurableObject<Env> {
     const released = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
     if (!released) return;
     afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(req.claimer.accountId, [released.row], released.events, now), now });
-    this.wakeWaiters();
+    this.wakeWaiters(this.account(req.claimer.accountId));
   }
 
-  private async scheduleExpiry(at: number): Promise<void> {
+  /** The `lease:` storage keys, read once per object life. */
+  private leaseTimes(): Map<string, number> {
+    if (!this.leases) {
+      this.leases = new Map();
+      for (const [key, at] of this.ctx.storage.kv.list<number>({ prefix: LEASE_KEY_PREFIX })) this.leases.set(key.slice(LEASE_KEY_PREFIX.length), at);
+    }
+    return this.leases;
+  }
+
+  private setLease(accountId: string, at: number | null): void {
+    const leases = this.leaseTimes();
+    if (at === null) {
+      leases.delete(accountId);
+      this.ctx.storage.kv.delete(LEASE_KEY_PREFIX + accountId);
+    } else {
+      leases.set(accountId, at);
+      this.ctx.storage.kv.put(LEASE_KEY_PREFIX + accountId, at);
+    }
+  }
+
+  private async scheduleExpiry(accountId: string, at: number): Promise<void> {
+    const known = this.leaseTimes().get(accountId);
+    if (known === undefined || known > at) this.setLease(accountId, at);
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
-  }
-
-  /** The alarm needs the account id, and it runs without a request that could name it. */
-  private async remember(accountId: string): Promise<void> {
-    if (this.accountId === accountId) return;
-    this.accountId = accountId;
-    await this.ctx.storage.put(ACCOUNT_KEY, accountId);
   }
 }
 

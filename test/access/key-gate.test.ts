@@ -4,12 +4,14 @@
  * check that the very next request sees the change; and that the cache really is used (a
  * change that bypasses the API shows only once the principal is a minute old).
  */
-import { env } from 'cloudflare:test';
+import { env, evictDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { agents } from '../../src/db/schema';
 import { rateLimitFor } from '../../src/platform/config';
 import { PRINCIPAL_TTL_MS } from '../../src/access/key-gate';
+import { keyHashOf } from '../../src/access/authentication';
+import { keyPepper } from '../../src/platform/config';
 import { hmacSha256Hex } from '../../src/platform/crypto';
 import { createApp } from '../../src/app';
 import { withOverrides } from '../../src/platform/with-overrides';
@@ -34,6 +36,24 @@ describe('principal cache in the key object', () => {
     expect(await role()).toBe('worker');
     vi.setSystemTime(Date.now() + PRINCIPAL_TTL_MS + 1000);
     expect(await role()).toBe('coordinator');
+  });
+
+  it('an object back from an eviction answers from its storage, and a forget clears that too', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const role = async () => (await api('GET', '/v1/capabilities', worker.key)).body.role;
+    expect(await role()).toBe('worker');
+    // A write behind the API's back (no forget), then the object is evicted.
+    await db().update(agents).set({ role: 'coordinator' }).where(eq(agents.id, worker.id));
+    const gate = env.KEY_GATE.get(env.KEY_GATE.idFromName(await keyHashOf(keyPepper(env), worker.key)));
+    const evict = () => evictDurableObject(gate);
+    await evict();
+    // No D1 read: still the principal it read before.
+    expect(await role()).toBe('worker');
+    // A change through the API forgets the principal in memory and in storage alike.
+    expect((await api('PATCH', `/v1/agents/${worker.id}`, account.adminKey, { role: 'admin' })).status).toBe(200);
+    await evict();
+    expect(await role()).toBe('admin');
   });
 
   it('a rotated key is refused at once; the new one works', async () => {

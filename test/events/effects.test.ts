@@ -81,7 +81,7 @@ const ROWS: Partial<Record<Change, Row>> = {
   'tasks.update': {
     arrange: (s) => newTask(s),
     act: async (s, id) => ok(await api('PUT', `/v1/tasks/${id}`, s.acct.adminKey, { content: 'Renamed', assigned_to_agent_id: s.worker.id })),
-    facts: { changed: true, newly_assigned: true, assignee_changed: true },
+    facts: { changed: true, newly_assigned: true, claimability_changed: true },
     by: 'admin',
   },
   'tasks.delete': {

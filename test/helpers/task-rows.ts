@@ -2,7 +2,9 @@
  * Task rows written straight to D1 (with their task_labels), for queue tests that need exact
  * priorities, ages, assignments and claim states.
  */
+import { env, runInDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
+import { LEASE_KEY_PREFIX, queueFor, type ClaimQueue } from '../../src/work-queue/claim-queue';
 import { runs, taskLabels, tasks } from '../../src/db/schema';
 import { NO_CLAIM, type TaskRow } from '../../src/tasks/task-json';
 import { newId } from '../../src/platform/ids';
@@ -87,8 +89,25 @@ export async function runsOf(taskId: string) {
   return db().select().from(runs).where(eq(runs.taskId, taskId)).orderBy(runs.claimedAtMs, runs.id).all();
 }
 
-/** Moves a task's lease into the past, as if its holder had gone silent that long. */
+/**
+ * Moves a task's lease into the past, as if its holder had gone silent that long: in D1, and in
+ * the account's claim queue, which learns when the lease ends as time passing would show it (the
+ * alarm, run with runDurableObjectAlarm, then finds it due).
+ */
 export async function expireLease(id: string, secondsAgo = 1): Promise<void> {
-  await db().update(tasks).set({ leaseExpiresAt: isoSeconds(Date.now() - secondsAgo * 1000) }).where(eq(tasks.id, id));
+  const at = Date.now() - secondsAgo * 1000;
+  const [row] = await db().update(tasks).set({ leaseExpiresAt: isoSeconds(at) }).where(eq(tasks.id, id)).returning({ accountId: tasks.accountId });
+  if (!row) return;
+  await runInDurableObject(queueFor(env, row.accountId), (queue: ClaimQueue) => {
+    (queue as unknown as { setLease(accountId: string, at: number): void }).setLease(row.accountId, at);
+  });
+}
+
+/** The account's earliest lease end as its claim queue knows it, and the queue's alarm (no later). */
+export async function leaseAlarm(accountId: string): Promise<{ lease: number | undefined; alarm: number | null }> {
+  return runInDurableObject(queueFor(env, accountId), async (_, state) => ({
+    lease: state.storage.kv.get<number>(`${LEASE_KEY_PREFIX}${accountId}`),
+    alarm: await state.storage.getAlarm(),
+  }));
 }
 
