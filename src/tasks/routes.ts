@@ -7,7 +7,7 @@ import { findDuplicates } from './dedup';
 import { taskWithSubtasks } from './subtasks';
 import { parseContext } from './task-context';
 import { listTasks } from './task-list';
-import { taskJson } from './task-json';
+import { taskJson, TaskSchema } from './task-json';
 import { EVIDENCE_KINDS, normaliseDueDate, PRIORITY_WORDS } from './tasks';
 import { completeTaskChange, createTaskChange, delegateTaskChange, deleteTaskChange, uncompleteTaskChange, updateTaskChange, type TaskChange } from './use-cases';
 import type { AppBindings } from '../env';
@@ -25,46 +25,6 @@ export const EvidenceSchema = z
     summary: shortText(1000).optional(),
   })
   .openapi('Evidence');
-
-export const TaskSchema = z
-  .object({
-    id: z.string().openapi({ example: 'tsk_0Nf3aB1c2D3e4F5g6H7i8J9' }),
-    content: z.string(),
-    description: z.string().nullable(),
-    priority: z.number().int().openapi({ description: '1 normal, 2 medium, 3 high, 4 urgent' }),
-    labels: z.array(z.string()),
-    due_date: z.string().nullable().openapi({ description: '`YYYY-MM-DD` or an ISO 8601 UTC timestamp' }),
-    project_id: z.string().nullable(),
-    parent_task_id: z.string().nullable(),
-    parent_id: z.string().nullable().openapi({ description: 'Same as parent_task_id (the Python SDK reads it)' }),
-    root_task_id: z.string(),
-    delegation_depth: z.number().int().openapi({ description: 'How many delegations below its root (a root task is 0)' }),
-    assigned_to_agent_id: z.string().nullable(),
-    created_by_agent_id: z.string(),
-    accountable_agent_id: z.string().nullable(),
-    status: z.enum(['open', 'claimed', 'delegated', 'completed']),
-    completed: z.boolean(),
-    completed_at: timestamp.nullable(),
-    completed_by_agent_id: z.string().nullable(),
-    claimed_by_agent_id: z.string().nullable(),
-    claimed_at: timestamp.nullable(),
-    lease_expires_at: timestamp.nullable(),
-    session_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
-    session_state_detail: z.string().nullable().openapi({ description: 'Free text with the session state' }),
-    handoff: z.string().nullable().openapi({ description: 'Same as handoff_note' }),
-    handoff_note: z.string().nullable().openapi({ description: "The last release's note, shown to whoever claims next" }),
-    handoff_by_agent_id: z.string().nullable(),
-    handoff_state: z.enum(['working', 'waiting_input', 'errored']).nullable(),
-    evidence_policy: z.enum(['required']).nullable(),
-    completion_evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })).openapi({ description: 'Evidence sent with completions, oldest first' }),
-    context_version: z.number().int(),
-    reopen_count: z.number().int(),
-    source_recurrence_id: z.string().nullable().openapi({ description: 'The recurrence that spawned this task' }),
-    source_ingress_id: z.string().nullable().openapi({ description: 'The inbound connector that created this task (its content is untrusted)' }),
-    created_at: timestamp,
-    updated_at: timestamp,
-  })
-  .openapi('Task');
 
 const CompletedTaskSchema = TaskSchema.extend({
   next_occurrence: timestamp.optional().openapi({ description: 'When the task came from a recurrence that is still active: its next occurrence' }),

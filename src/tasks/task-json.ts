@@ -2,8 +2,10 @@
  * A task row as the API shows it. Shared by every route that answers a task (tasks, the claim
  * queue, webhooks), so the shape the public clients parse exists once.
  */
+import { z } from '@hono/zod-openapi';
 import { getTableColumns, type Column } from 'drizzle-orm';
 import { tasks } from '../db/schema';
+import { answerColumns, type ColumnsJson } from '../http/answer-columns';
 import { isoSeconds } from '../platform/time';
 
 export type TaskRow = typeof tasks.$inferSelect;
@@ -46,46 +48,46 @@ export interface EvidenceItem {
   summary?: string;
 }
 
-export interface TaskJson {
-  id: string;
-  content: string;
-  description: string | null;
-  priority: number;
+/**
+ * The task's columns as the answer shows them (see answer-columns.ts): a new column of `tasks`
+ * shows under its SQL name with nothing written here. Hidden: the account, the heartbeat, the
+ * context (its own routes), and the columns shown below under names and types of their own.
+ */
+const taskColumns = answerColumns(tasks, {
+  hide: ['accountId', 'lastHeartbeatAt', 'context', 'depth', 'labels', 'stateDetail', 'evidence'],
+  describe: {
+    id: { example: 'tsk_0Nf3aB1c2D3e4F5g6H7i8J9' },
+    priority: { description: '1 normal, 2 medium, 3 high, 4 urgent' },
+    dueDate: { description: '`YYYY-MM-DD` or an ISO 8601 UTC timestamp' },
+    handoffNote: { description: "The last release's note, shown to whoever claims next" },
+    sourceRecurrenceId: { description: 'The recurrence that spawned this task' },
+    sourceIngressId: { description: 'The inbound connector that created this task (its content is untrusted)' },
+  },
+});
+
+export const TaskSchema = z
+  .object({
+    ...taskColumns.shape,
+    labels: z.array(z.string()),
+    parent_id: z.string().nullable().openapi({ description: 'Same as parent_task_id (the Python SDK reads it)' }),
+    delegation_depth: z.number().int().openapi({ description: 'How many delegations below its root (a root task is 0)' }),
+    session_state_detail: z.string().nullable().openapi({ description: 'Free text with the session state' }),
+    handoff: z.string().nullable().openapi({ description: 'Same as handoff_note' }),
+    completion_evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })).openapi({ description: 'Evidence sent with completions, oldest first' }),
+  })
+  .openapi('Task');
+
+export type TaskJson = ColumnsJson<typeof tasks, 'accountId' | 'lastHeartbeatAt' | 'context' | 'depth' | 'labels' | 'stateDetail' | 'evidence'> & {
   labels: string[];
-  due_date: string | null;
-  project_id: string | null;
-  parent_task_id: string | null;
   /** Same as parent_task_id: the Python SDK reads `parent_id`. */
   parent_id: string | null;
-  root_task_id: string;
   /** 0 for a root task; the clients read `delegation_depth`. */
   delegation_depth: number;
-  assigned_to_agent_id: string | null;
-  created_by_agent_id: string;
-  accountable_agent_id: string | null;
-  status: 'open' | 'claimed' | 'delegated' | 'completed';
-  completed: boolean;
-  completed_at: string | null;
-  completed_by_agent_id: string | null;
-  claimed_by_agent_id: string | null;
-  claimed_at: string | null;
-  lease_expires_at: string | null;
-  session_state: 'working' | 'waiting_input' | 'errored' | null;
   session_state_detail: string | null;
   /** Same as handoff_note (the name CONTRACT.md first gave it). */
   handoff: string | null;
-  handoff_note: string | null;
-  handoff_by_agent_id: string | null;
-  handoff_state: 'working' | 'waiting_input' | 'errored' | null;
-  evidence_policy: 'required' | null;
   completion_evidence: EvidenceItem[];
-  context_version: number;
-  reopen_count: number;
-  source_recurrence_id: string | null;
-  source_ingress_id: string | null;
-  created_at: string;
-  updated_at: string;
-}
+};
 
 /** Claim fields of a task with no claim. */
 export const NO_CLAIM = {
@@ -110,41 +112,18 @@ export function taskJson(row: TaskFields, now: number): TaskJson {
   const live = hasLiveClaim(row, now);
   const staleClaim = row.claimedByAgentId !== null && !live;
   return {
-    id: row.id,
-    content: row.content,
-    description: row.description,
-    priority: row.priority,
+    ...taskColumns.json(row),
     labels: parseJson<string[]>(row.labels, []),
-    due_date: row.dueDate,
-    project_id: row.projectId,
-    parent_task_id: row.parentTaskId,
     parent_id: row.parentTaskId,
-    root_task_id: row.rootTaskId,
     delegation_depth: row.depth,
-    assigned_to_agent_id: row.assignedToAgentId,
-    created_by_agent_id: row.createdByAgentId,
-    accountable_agent_id: row.accountableAgentId,
     status: staleClaim && row.status === 'claimed' ? 'open' : row.status,
-    completed: row.completed,
-    completed_at: row.completedAt,
-    completed_by_agent_id: row.completedByAgentId,
     claimed_by_agent_id: live ? row.claimedByAgentId : null,
     claimed_at: live ? row.claimedAt : null,
     lease_expires_at: live ? row.leaseExpiresAt : null,
     session_state: live ? row.sessionState : staleClaim ? null : row.sessionState,
     session_state_detail: live ? row.stateDetail : staleClaim ? null : row.stateDetail,
     handoff: row.handoffNote,
-    handoff_note: row.handoffNote,
-    handoff_by_agent_id: row.handoffByAgentId,
-    handoff_state: row.handoffState,
-    evidence_policy: row.evidencePolicy,
     completion_evidence: parseJson<EvidenceItem[]>(row.evidence, []),
-    context_version: row.contextVersion,
-    reopen_count: row.reopenCount,
-    source_recurrence_id: row.sourceRecurrenceId,
-    source_ingress_id: row.sourceIngressId,
-    created_at: row.createdAt,
-    updated_at: row.updatedAt,
   };
 }
 

@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { ATTENTION_LIMIT, fleetAttention, REOPEN_THRESHOLD } from './fleet';
 import { authedRoute, createRouter, jsonContent } from '../access/router';
-import { TaskSchema } from '../tasks/routes';
+import { TaskSchema } from '../tasks/task-json';
 
 const tasks = (description: string) => z.array(TaskSchema).openapi({ description });
 

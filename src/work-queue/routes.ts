@@ -14,7 +14,7 @@ import { queueFor } from './claim-queue';
 import { claimNextChange, claimTaskChange, heartbeatChange, releaseChange, setStateChange, type QueueChange } from './use-cases';
 import { authedRoute, createRouter, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
 import { shortText } from '../http/schemas';
-import { TaskSchema } from '../tasks/routes';
+import { TaskSchema } from '../tasks/task-json';
 
 const TaskAnswer = z.object({ task: TaskSchema }).openapi('ClaimedTask');
 const MaybeTaskAnswer = z

@@ -6,7 +6,9 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { LEASE_KEY_PREFIX, queueFor, type ClaimQueue } from '../../src/work-queue/claim-queue';
 import { runs, taskLabels, tasks } from '../../src/db/schema';
-import { NO_CLAIM, type TaskRow } from '../../src/tasks/task-json';
+import type { TaskRow } from '../../src/tasks/task-json';
+
+type NewTaskRow = typeof tasks.$inferInsert;
 import { newId } from '../../src/platform/ids';
 import { isoSeconds } from '../../src/platform/time';
 import { db, type TestAccount } from './fixtures';
@@ -17,7 +19,8 @@ export interface TaskSeed extends Partial<Omit<TaskRow, 'labels'>> {
   ageSeconds?: number;
 }
 
-function rowFor(account: TestAccount, seed: TaskSeed, now: number): TaskRow & { labelList: string[] } {
+/** The columns without a default; every other column takes the one in the schema, unless seeded. */
+function rowFor(account: TestAccount, seed: TaskSeed, now: number): NewTaskRow & { id: string; accountId: string; createdAt: string; labelList: string[] } {
   const { labels = [], ageSeconds = 0, ...fields } = seed;
   const created = isoSeconds(now - ageSeconds * 1000);
   const id = fields.id ?? newId('tsk', now - ageSeconds * 1000);
@@ -25,31 +28,9 @@ function rowFor(account: TestAccount, seed: TaskSeed, now: number): TaskRow & { 
     id,
     accountId: account.accountId,
     projectId: account.projectId,
-    parentTaskId: null,
     rootTaskId: id,
-    depth: 0,
     content: 'A task',
-    description: null,
-    priority: 1,
-    dueDate: null,
-    assignedToAgentId: null,
     createdByAgentId: account.adminId,
-    accountableAgentId: null,
-    status: 'open',
-    completed: false,
-    completedAt: null,
-    completedByAgentId: null,
-    ...NO_CLAIM,
-    handoffNote: null,
-    handoffByAgentId: null,
-    handoffState: null,
-    evidence: '[]',
-    evidencePolicy: null,
-    context: '{}',
-    contextVersion: 0,
-    reopenCount: 0,
-    sourceRecurrenceId: null,
-    sourceIngressId: null,
     createdAt: created,
     updatedAt: created,
     ...fields,
