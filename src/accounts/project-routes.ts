@@ -1,24 +1,12 @@
 /** /projects: CRUD; restricted keys see only their sandbox project. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { createProject, deleteProject, getProject, listProjects, updateProject } from './projects';
+import { createProject, deleteProject, getProject, listProjects, ProjectSchema, updateProject } from './projects';
 import { limit } from '../platform/config';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
-import { shortText, timestamp } from '../http/schemas';
+import { shortText } from '../http/schemas';
 
-export const ProjectSchema = z
-  .object({
-    id: z.string().openapi({ example: 'prj_0Nf3aB1c2D3e4F5g6H7i8J9' }),
-    account_id: z.string(),
-    name: z.string(),
-    emoji: z.string().nullable(),
-    color: z.string().nullable(),
-    sort_order: z.number().int(),
-    is_sandbox: z.boolean(),
-    created_at: timestamp,
-    updated_at: timestamp,
-  })
-  .openapi('Project');
+export { ProjectSchema };
 
 const fields = {
   name: shortText(200).min(1, 'Must not be empty'),

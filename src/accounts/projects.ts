@@ -3,6 +3,7 @@
  * (enforced by the authorisation table). A project with tasks is not deleted (409), so no task
  * is silently orphaned.
  */
+import { z } from '@hono/zod-openapi';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { projects, tasks } from '../db/schema';
@@ -12,34 +13,16 @@ import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { insertUnderLimit, limitReached } from '../db/plan-limits';
 import { sqlBatch } from '../db/sql-batch';
+import { answerColumns, type ColumnsJson } from '../http/answer-columns';
 
 export type ProjectRow = typeof projects.$inferSelect;
 
-export interface ProjectJson {
-  id: string;
-  account_id: string;
-  name: string;
-  emoji: string | null;
-  color: string | null;
-  sort_order: number;
-  is_sandbox: boolean;
-  created_at: string;
-  updated_at: string;
-}
+/** A project as the API shows it: every column (see answer-columns.ts). */
+const projectColumns = answerColumns(projects, { hide: [], describe: { id: { example: 'prj_0Nf3aB1c2D3e4F5g6H7i8J9' } } });
 
-export function projectJson(row: ProjectRow): ProjectJson {
-  return {
-    id: row.id,
-    account_id: row.accountId,
-    name: row.name,
-    emoji: row.emoji,
-    color: row.color,
-    sort_order: row.sortOrder,
-    is_sandbox: row.isSandbox,
-    created_at: row.createdAt,
-    updated_at: row.updatedAt,
-  };
-}
+export const ProjectSchema = z.object(projectColumns.shape).openapi('Project');
+export type ProjectJson = ColumnsJson<typeof projects, never>;
+export const projectJson = (row: ProjectRow): ProjectJson => projectColumns.json(row);
 
 const projectNotFound = () => notFound('project');
 

@@ -2,12 +2,14 @@
  * Runs: one row per claim session, from claim to completion, release or lease expiry.
  * Workers read their own; coordinators and admins read any agent of the account.
  */
+import { z } from '@hono/zod-openapi';
 import { and, count, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, runs } from '../db/schema';
 import { notFound } from '../platform/errors';
 import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
+import { answerColumns, type ColumnsJson } from '../http/answer-columns';
 
 export type RunRow = typeof runs.$inferSelect;
 
@@ -19,27 +21,15 @@ export function endOpenRun(db: Db, taskId: string, outcome: 'completed' | 'relea
     .where(and(eq(runs.taskId, taskId), isNull(runs.endedAt), onlyIf));
 }
 
-export interface RunJson {
-  id: string;
-  agent_id: string;
-  task_id: string;
-  claimed_at: string;
-  ended_at: string | null;
-  outcome: 'completed' | 'released' | 'expired' | null;
-  duration_ms: number | null;
-}
+/** A run as the API shows it (see answer-columns.ts). */
+const runColumns = answerColumns(runs, {
+  hide: ['accountId', 'claimedAtMs'],
+  describe: { id: { example: 'run_0Nf3aB1c2D3e4F5g6H7i8J9' }, endedAt: { description: 'null while the claim is live' } },
+});
 
-export function runJson(row: RunRow): RunJson {
-  return {
-    id: row.id,
-    agent_id: row.agentId,
-    task_id: row.taskId,
-    claimed_at: row.claimedAt,
-    ended_at: row.endedAt,
-    outcome: row.outcome,
-    duration_ms: row.durationMs,
-  };
-}
+export const RunSchema = z.object(runColumns.shape).openapi('Run');
+export type RunJson = ColumnsJson<typeof runs, 'accountId' | 'claimedAtMs'>;
+export const runJson = (row: RunRow): RunJson => runColumns.json(row);
 
 export interface RunPage {
   runs: RunJson[];

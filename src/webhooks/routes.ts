@@ -2,7 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { principalCache } from '../access/key-gate';
-import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, pingWebhook, redeliver, updateWebhook } from './webhooks';
+import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, pingWebhook, redeliver, updateWebhook, WebhookSchema } from './webhooks';
 import type { Env } from '../env';
 import { isDevelopment, limit } from '../platform/config';
 import { TASK_EVENTS } from './events';
@@ -15,20 +15,6 @@ const EVENT_LIST = z
   .array(z.string().max(64))
   .max(TASK_EVENTS.length * 2)
   .openapi({ items: { type: 'string', enum: [...TASK_EVENTS] }, example: ['task.created', 'task.completed'] });
-
-export const WebhookSchema = z
-  .object({
-    id: z.string().openapi({ example: 'whk_0Nf3aB1c2D3e4F5g6H7i8J9' }),
-    url: z.string().openapi({ example: 'https://hooks.example.com/delega' }),
-    events: z.array(z.string()),
-    active: z.boolean(),
-    description: z.string().nullable(),
-    disabled_reason: z.string().nullable().openapi({ description: 'Why the webhook was deactivated automatically, if it was' }),
-    consecutive_failures: z.number().int().openapi({ description: 'Failed deliveries in a row; 20 deactivate the webhook' }),
-    created_at: timestamp,
-    updated_at: timestamp,
-  })
-  .openapi('Webhook');
 
 const WebhookWithSecretSchema = WebhookSchema.extend({
   secret: z.string().optional().openapi({ description: 'The generated signing secret, shown only here and only when you did not send one', example: 'whsec_...' }),

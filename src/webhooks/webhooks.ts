@@ -2,6 +2,7 @@
  * Webhook subscriptions of an account: CRUD with a write-only secret, event and URL checks,
  * the delivery log, a signed `ping`, and redelivery of a failed delivery.
  */
+import { z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
@@ -16,37 +17,32 @@ import { checkWebhookUrl } from './url-safety';
 import type { Principal } from '../access/policy';
 import { insertUnderLimit, limitReached } from '../db/plan-limits';
 import { sqlBatch } from '../db/sql-batch';
+import { answerColumns, type ColumnsJson } from '../http/answer-columns';
 import type { PrincipalCache } from '../access/authentication';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 
-export interface WebhookJson {
-  id: string;
-  url: string;
+/** A webhook as the API shows it (see answer-columns.ts): never its secret after creation. */
+const webhookColumns = answerColumns(webhooks, {
+  hide: ['accountId', 'secret', 'disabledAt', 'events'],
+  describe: {
+    id: { example: 'whk_0Nf3aB1c2D3e4F5g6H7i8J9' },
+    url: { example: 'https://hooks.example.com/delega' },
+    disabledReason: { description: 'Why the webhook was deactivated automatically, if it was' },
+    consecutiveFailures: { description: 'Failed deliveries in a row; 20 deactivate the webhook' },
+  },
+});
+
+export const WebhookSchema = z.object({ ...webhookColumns.shape, events: z.array(z.string()) }).openapi('Webhook');
+
+export type WebhookJson = ColumnsJson<typeof webhooks, 'accountId' | 'secret' | 'disabledAt' | 'events'> & {
   events: string[];
-  active: boolean;
-  description: string | null;
-  disabled_reason: string | null;
-  consecutive_failures: number;
-  created_at: string;
-  updated_at: string;
   /** Only in the answer that created the webhook. */
   secret?: string;
-}
+};
 
 export function webhookJson(row: WebhookRow, secret?: string): WebhookJson {
-  return {
-    id: row.id,
-    url: row.url,
-    events: parseEvents(row.events),
-    active: row.active,
-    description: row.description,
-    disabled_reason: row.disabledReason,
-    consecutive_failures: row.consecutiveFailures,
-    created_at: row.createdAt,
-    updated_at: row.updatedAt,
-    ...(secret ? { secret } : {}),
-  };
+  return { ...webhookColumns.json(row), events: parseEvents(row.events), ...(secret ? { secret } : {}) };
 }
 
 const webhookNotFound = () => notFound('webhook');

@@ -1,22 +1,9 @@
 /** GET /agents/{id}/runs: an agent's claim sessions, newest first, paginated. */
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
-import { listAgentRuns } from '../tasks/runs';
+import { listAgentRuns, RunSchema } from '../tasks/runs';
 import { authedRoute, createRouter, idParams, jsonContent } from '../access/router';
 import { paginationQuery } from '../http/query';
-import { timestamp } from '../http/schemas';
-
-const RunSchema = z
-  .object({
-    id: z.string().openapi({ example: 'run_0Nf3aB1c2D3e4F5g6H7i8J9' }),
-    agent_id: z.string(),
-    task_id: z.string(),
-    claimed_at: timestamp,
-    ended_at: timestamp.nullable().openapi({ description: 'null while the claim is live' }),
-    outcome: z.enum(['completed', 'released', 'expired']).nullable(),
-    duration_ms: z.number().int().nullable(),
-  })
-  .openapi('Run');
 
 const DEFAULT_LIMIT = 100;
 
