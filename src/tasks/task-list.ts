@@ -43,6 +43,7 @@ import { isoDate, isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { visibleTasks } from './task-access';
 import { rowFromDriver, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
+import { RenderedSql } from '../db/rendered-sql';
 import { toRawQuery, type RawQuery } from '../db/sql-batch';
 
 export interface ListFilters {
@@ -315,29 +316,18 @@ function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>,
 }
 
 /**
- * Rendered page statements of recent listings, by everything their text and values depend on.
- * Rendering a listing with drizzle costs about as much CPU as mapping its hundred rows, and
- * agents poll the same listing over and over. Only listings whose SQL does not depend on the
- * time are kept (no due or claimed filter: those compare with now).
+ * Page statements of recent listings (agents poll the same listing over and over). Only
+ * listings whose SQL does not depend on the time are kept (no due or claimed filter: those
+ * compare with now).
  */
-const renderedPages = new Map<string, RawQuery>();
-const RENDERED_PAGES_KEPT = 256;
+const renderedPages = new RenderedSql<RawQuery>(256);
 
 function pageQuery(db: Db, p: Principal, f: ListFilters, now: number, dim: string | null): RawQuery {
   // A counted listing needs no look-ahead row: the counter says whether more pages exist.
   const render = () => pageStatement(db, p, listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit), dim);
   if (f.due !== undefined || f.claimed !== undefined) return render();
   const key = JSON.stringify([p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId, dim, f]);
-  let query = renderedPages.get(key);
-  if (query) {
-    // Most recently used last, so the oldest goes first.
-    renderedPages.delete(key);
-  } else {
-    query = render();
-    if (renderedPages.size >= RENDERED_PAGES_KEPT) renderedPages.delete(renderedPages.keys().next().value!);
-  }
-  renderedPages.set(key, query);
-  return query;
+  return renderedPages.get(key, render);
 }
 
 export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {

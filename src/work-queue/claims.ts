@@ -17,6 +17,7 @@ import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { canSee, taskNotFound } from '../tasks/task-access';
 import { endOpenRun } from '../tasks/runs';
+import { RenderedSql } from '../db/rendered-sql';
 import { toRawQuery, type RawQuery } from '../db/sql-batch';
 import { readTask, taskFromRaw } from '../tasks/tasks';
 import { sqlBatch } from '../db/sql-batch';
@@ -237,7 +238,8 @@ function buildClaimNext(db: Db, req: ClaimNextRequest, t: ClaimTimes) {
 export type { RawQuery } from '../db/sql-batch';
 
 const mark = (name: string) => `\u0000claim:${name}\u0000`;
-const renderedClaims = new Map<string, RawQuery[]>();
+/** Few shapes exist (labels are capped), so all stay kept. */
+const renderedClaims = new RenderedSql<RawQuery[]>(256);
 
 /**
  * claimNextStatements rendered to SQL, once per shape (how many labels, whether a project and
@@ -248,8 +250,7 @@ const renderedClaims = new Map<string, RawQuery[]>();
 export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number, runId?: string): RawQuery[] {
   const c = req.claimer;
   const shape = `${req.labels.length}|${req.projectId === null}|${c.sandboxProjectId === null}`;
-  let rendered = renderedClaims.get(shape);
-  if (!rendered) {
+  const rendered = renderedClaims.get(shape, () => {
     const marked: ClaimNextRequest = {
       ...req,
       claimer: { accountId: mark('accountId'), agentId: mark('agentId'), sandboxProjectId: c.sandboxProjectId === null ? null : mark('sandbox') },
@@ -257,9 +258,8 @@ export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number, run
       projectId: req.projectId === null ? null : mark('project'),
     };
     const times = { nowIso: mark('nowIso'), nowMs: mark('nowMs') as unknown as number, leaseIso: mark('leaseIso'), runId: mark('runId') };
-    rendered = buildClaimNext(db, marked, times).map((s) => toRawQuery(s));
-    renderedClaims.set(shape, rendered);
-  }
+    return buildClaimNext(db, marked, times).map((s) => toRawQuery(s));
+  });
   const t = claimTimes(now, req.leaseSeconds, runId);
   const values = new Map<unknown, unknown>([
     [mark('accountId'), c.accountId],
