@@ -11,7 +11,7 @@ import { timingSafeEqual } from '../platform/crypto';
 import { modeFor, type Principal } from './policy';
 import { hashKey, hasValidTag } from './api-keys';
 
-const unauthorized = (message: string) => new ApiError(401, 'UNAUTHORIZED', message);
+const unauthorized = (message: string) => new ApiError({ status: 401, code: 'UNAUTHORIZED', message });
 
 /** Who holds a key, and whether that agent is active. */
 export interface KeyHolder {

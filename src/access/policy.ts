@@ -5,7 +5,7 @@
  * A human signed in to the dashboard is the account's admin (src/sign-in/magic-link.ts): its
  * pages and actions are checked against the same table.
  */
-import { ApiError } from '../platform/errors';
+import { ApiError, type ErrorCode } from '../platform/errors';
 
 export type Role = 'worker' | 'coordinator' | 'admin';
 export type Mode = 'restricted' | 'full' | 'admin';
@@ -195,20 +195,17 @@ export function authorize(p: Principal, op: Operation, what = 'This operation'):
   if (isAllowed(p, op)) return;
   const rule = ACCESS[op];
   if (p.mode === 'restricted') {
-    throw new ApiError(
-      403,
-      'CLAIM_REQUIRED',
-      'This key is restricted until a human claims the account: open the magic link sent to the human email (or call POST /v1/agent/claim/verify with the emailed code), then retry.',
+    throw new ApiError({ status: 403, code: 'CLAIM_REQUIRED', message: 'This key is restricted until a human claims the account: open the magic link sent to the human email (or call POST /v1/agent/claim/verify with the emailed code), then retry.' }
     );
   }
   if (rule.kinds.every((k) => k === 'restricted')) {
-    throw new ApiError(403, 'NOT_RESTRICTED', 'This operation is only for restricted keys awaiting a human claim; this account is already claimed.');
+    throw new ApiError({ status: 403, code: 'NOT_RESTRICTED', message: 'This operation is only for restricted keys awaiting a human claim; this account is already claimed.' });
   }
   const needs = (rule.kinds as readonly Kind[]).filter((k) => k !== 'restricted').join(' or ');
-  throw new ApiError(403, 'INSUFFICIENT_ROLE', `${what} needs an agent with role ${needs}; this agent's role is ${p.role}.`);
+  throw new ApiError({ status: 403, code: 'INSUFFICIENT_ROLE', message: `${what} needs an agent with role ${needs}; this agent's role is ${p.role}.` });
 }
 
-const STANDING_REFUSALS: Record<'self' | 'author', [code: string, message: string]> = {
+const STANDING_REFUSALS: Record<'self' | 'author', [code: ErrorCode, message: string]> = {
   self: ['INSUFFICIENT_ROLE', 'Only an admin may do this to another agent; any agent may do it to itself.'],
   author: ['COMMENT_NOT_OWNED', 'Only the comment’s author or an admin can delete it.'],
 };
@@ -222,8 +219,8 @@ export function authorizeOn(p: Principal, op: Operation, holds: Partial<Record<R
   authorize(p, op);
   if (standsOn(p, op, holds)) return;
   const standing = standingFor(op);
-  const [code, message] = standing === 'self' || standing === 'author' ? STANDING_REFUSALS[standing] : ['TASK_NOT_OWNED', `Only ${STANDINGS[standing!].describe} may do this.`];
-  throw new ApiError(403, code, message);
+  const [code, message]: [ErrorCode, string] = standing === 'self' || standing === 'author' ? STANDING_REFUSALS[standing] : ['TASK_NOT_OWNED', `Only ${STANDINGS[standing!].describe} may do this.`];
+  throw new ApiError({ status: 403, code, message });
 }
 
 /** One operation as /v1/capabilities shows it to one key. */

@@ -13,13 +13,13 @@ import { keyPepper, limit } from '../platform/config';
 import { admitKey, type Admission } from './key-gate';
 import { rateLimitHeaders, takeToken } from './rate-limiter';
 import { idempotency } from '../http/idempotency';
-import { ApiError, type ErrorDetail } from '../platform/errors';
+import { ApiError, ERROR_CODES, type ErrorDetail } from '../platform/errors';
 import { normaliseJsonBody } from '../http/body';
 
 export const ErrorSchema = z
   .object({
     error: z.string().openapi({ example: 'Task not found' }),
-    code: z.string().openapi({ example: 'TASK_NOT_FOUND' }),
+    code: z.enum(ERROR_CODES).openapi({ example: 'TASK_NOT_FOUND' }),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
   .openapi('Error');
@@ -47,7 +47,7 @@ function validationError(error: ZodError, target: string): ApiError {
   const details = validationDetails(error, target);
   const where = target === 'json' ? 'request body' : target === 'query' ? 'query string' : target;
   const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
-  return new ApiError(400, 'VALIDATION_FAILED', `Invalid ${where}: ${summary}`, details);
+  return new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid ${where}: ${summary}`, details });
 }
 
 export function createRouter() {
@@ -74,10 +74,10 @@ async function countFailedAuthentication(c: Context<AppBindings>): Promise<void>
   const rate = await takeToken(c.env, `authfail:${clientIp(c)}`, limit(c.env, 'AUTH_FAILURES_PER_MINUTE'), Date.now());
   if (rate.allowed) return;
   const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
-  throw new ApiError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `Too many requests with a missing or invalid API key from this address; retry after ${retryAfter} s`, undefined, undefined, {
+  throw new ApiError({ status: 429, code: 'TOO_MANY_FAILED_AUTHENTICATIONS', message: `Too many requests with a missing or invalid API key from this address; retry after ${retryAfter} s`, headers: {
     ...rateLimitHeaders(rate),
     'Retry-After': retryAfter,
-  });
+  } });
 }
 
 /**
@@ -102,7 +102,7 @@ export async function admitRequest(c: Context<AppBindings>, verifiedKeyHash?: st
   const rateHeaders = rateLimitHeaders(rate);
   if (!rate.allowed) {
     const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
-    throw new ApiError(429, 'RATE_LIMITED', `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`, undefined, undefined, { ...rateHeaders, 'Retry-After': retryAfter });
+    throw new ApiError({ status: 429, code: 'RATE_LIMITED', message: `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`, headers: { ...rateHeaders, 'Retry-After': retryAfter } });
   }
   return { principal, rateHeaders };
 }
@@ -116,7 +116,7 @@ export function requireOperation(operation: Operation): MiddlewareHandler<AppBin
       authorize(principal, operation);
     } catch (e) {
       // A refusal here is answered after this middleware returns: its rate headers travel with the error.
-      throw e instanceof ApiError ? new ApiError(e.status, e.code, e.message, e.details, e.extra, { ...rateHeaders, ...e.headers }) : e;
+      throw e instanceof ApiError ? new ApiError({ status: e.status, code: e.code, message: e.message, details: e.details, extra: e.extra, headers: { ...rateHeaders, ...e.headers } }) : e;
     }
     try {
       await next();

@@ -42,7 +42,7 @@ export const billingRoutes = createRouter()
   .openapi(portal, async (c) => c.json(await createPortal(database(c.env.DB), c.env, c.get('principal')), 200))
   .openapi(stripeWebhook, async (c) => {
     const secret = c.env.STRIPE_WEBHOOK_SECRET;
-    if (!secret) throw new ApiError(503, 'BILLING_NOT_CONFIGURED', 'Billing is not configured on this server (STRIPE_WEBHOOK_SECRET is not set)');
+    if (!secret) throw new ApiError({ status: 503, code: 'BILLING_NOT_CONFIGURED', message: 'Billing is not configured on this server (STRIPE_WEBHOOK_SECRET is not set)' });
     const now = Date.now();
     await verifyStripeSignature(secret, c.req.header('Stripe-Signature'), c.get('rawBody') ?? '', now);
     const result = await applyStripeEvent(database(c.env.DB), principalCache(c.env), c.req.valid('json'), now);

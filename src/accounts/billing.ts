@@ -20,14 +20,14 @@ const SIGNATURE_TOLERANCE_S = 300;
 
 function stripeConfig(env: Env) {
   if (!env.STRIPE_SECRET_KEY) {
-    throw new ApiError(503, 'BILLING_NOT_CONFIGURED', 'Billing is not configured on this server (STRIPE_SECRET_KEY is not set)');
+    throw new ApiError({ status: 503, code: 'BILLING_NOT_CONFIGURED', message: 'Billing is not configured on this server (STRIPE_SECRET_KEY is not set)' });
   }
   return { key: env.STRIPE_SECRET_KEY, base: env.STRIPE_API_BASE ?? 'https://api.stripe.com' };
 }
 
 function priceFor(env: Env, plan: PaidPlan): string {
   const price = plan === 'pro' ? env.STRIPE_PRICE_PRO : env.STRIPE_PRICE_SCALE;
-  if (!price) throw new ApiError(503, 'BILLING_NOT_CONFIGURED', `Billing is not configured for the ${plan} plan (STRIPE_PRICE_${plan.toUpperCase()} is not set)`);
+  if (!price) throw new ApiError({ status: 503, code: 'BILLING_NOT_CONFIGURED', message: `Billing is not configured for the ${plan} plan (STRIPE_PRICE_${plan.toUpperCase()} is not set)` });
   return price;
 }
 
@@ -42,12 +42,12 @@ async function stripePost(env: Env, path: string, form: Record<string, string>):
       signal: AbortSignal.timeout(10_000),
     });
   } catch {
-    throw new ApiError(503, 'BILLING_UNAVAILABLE', 'The payment provider did not answer; try again shortly');
+    throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider did not answer; try again shortly' });
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) {
     console.error(JSON.stringify({ level: 'error', stripe: path, status: res.status, error: (body.error as { message?: string })?.message }));
-    throw new ApiError(503, 'BILLING_UNAVAILABLE', 'The payment provider refused the request; try again or contact support');
+    throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider refused the request; try again or contact support' });
   }
   return body;
 }
@@ -70,7 +70,7 @@ export async function createCheckout(db: Db, env: Env, p: Principal, plan: PaidP
     'subscription_data[metadata][plan]': plan,
     ...(account?.customer ? { customer: account.customer } : {}),
   });
-  if (typeof session.url !== 'string') throw new ApiError(503, 'BILLING_UNAVAILABLE', 'The payment provider answered without a checkout URL');
+  if (typeof session.url !== 'string') throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider answered without a checkout URL' });
   return { url: session.url };
 }
 
@@ -82,7 +82,7 @@ export async function createPortal(db: Db, env: Env, p: Principal): Promise<{ ur
     customer: account.customer,
     return_url: env.PUBLIC_BASE_URL ?? 'https://api.delega.dev',
   });
-  if (typeof session.url !== 'string') throw new ApiError(503, 'BILLING_UNAVAILABLE', 'The payment provider answered without a portal URL');
+  if (typeof session.url !== 'string') throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider answered without a portal URL' });
   return { url: session.url };
 }
 

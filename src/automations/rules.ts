@@ -56,7 +56,7 @@ const REQUIRED: Record<ActionType, readonly (keyof Action)[]> = {
 };
 
 const invalid = (details: ErrorDetail[]) =>
-  new ApiError(400, 'INVALID_AUTOMATION', `Invalid automation rule: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+  new ApiError({ status: 400, code: 'INVALID_AUTOMATION', message: `Invalid automation rule: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
 
 /** Checks each condition's field, op and value against the vocabulary; throws 400 with every problem. */
 export function checkConditions(conditions: Condition[]): Condition[] {

@@ -104,7 +104,7 @@ async function checkReferences(db: Db, p: Principal, actions: Action[]): Promise
   const projectIds = new Set(foundProjects.map((a) => a.id));
   for (const [id, field] of agentRefs) if (!agentIds.has(id)) details.push({ field, message: `No active agent ${id} in this account` });
   for (const [id, field] of projectRefs) if (!projectIds.has(id)) details.push({ field, message: `No project ${id} in this account` });
-  if (details.length) throw new ApiError(400, 'INVALID_AUTOMATION', `Invalid automation rule: ${details.map((d) => d.message).join('; ')}`, details);
+  if (details.length) throw new ApiError({ status: 400, code: 'INVALID_AUTOMATION', message: `Invalid automation rule: ${details.map((d) => d.message).join('; ')}`, details });
 }
 
 export async function listAutomations(db: Db, p: Principal): Promise<AutomationJson[]> {
@@ -143,7 +143,7 @@ export async function createAutomation(db: Db, cache: PrincipalCache, p: Princip
     sql`select exists (select 1 from ${automations} where ${automations.accountId} = ${p.accountId} and ${automations.active} = 1) as active`,
     insertUnderLimit(automations, row, p.accountId, maxRules),
   ]);
-  if (!inserted![0]) throw new ApiError(403, 'AUTOMATION_LIMIT_REACHED', `This account already has ${maxRules} automation rules, the most allowed`);
+  if (!inserted![0]) throw new ApiError({ status: 403, code: 'AUTOMATION_LIMIT_REACHED', message: `This account already has ${maxRules} automation rules, the most allowed` });
   // Keys of an account without rules or webhooks emit no events (Principal.hasAutomations).
   if (row.active && !before![0]?.active) await cache.forgetAccount(p.accountId);
   return automationJson(row);

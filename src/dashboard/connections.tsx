@@ -35,7 +35,7 @@ export interface Connection {
 
 function helpers(env: Env): OAuthHelpers {
   const oauth = (env as Env & { OAUTH_PROVIDER?: OAuthHelpers }).OAUTH_PROVIDER;
-  if (!oauth) throw new ApiError(503, 'OAUTH_UNAVAILABLE', 'Connections cannot be read right now.');
+  if (!oauth) throw new ApiError({ status: 503, code: 'OAUTH_UNAVAILABLE', message: 'Connections cannot be read right now.' });
   return oauth;
 }
 
@@ -168,7 +168,7 @@ export const connectionRoutes = new Hono<Bindings>()
     const oauth = helpers(c.env);
     // Only a grant of this human: another's id (or a made-up one) is a 404 that changes nothing.
     const own = await grantsOf(oauth, human.userId);
-    if (!own.some((g) => g.id === grantId)) throw new ApiError(404, 'NOT_FOUND', 'No such connection.');
+    if (!own.some((g) => g.id === grantId)) throw new ApiError({ status: 404, code: 'CONNECTION_NOT_FOUND', message: 'No such connection.' });
     await oauth.revokeGrant(grantId, human.userId);
     return c.redirect('/app/connections?revoked=1', 303);
   });

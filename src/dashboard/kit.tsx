@@ -45,7 +45,7 @@ export async function formOf(c: Ctx): Promise<Form> {
   try {
     return await c.req.parseBody({ all: true });
   } catch {
-    throw new ApiError(400, 'INVALID_FORM', 'The form could not be read.');
+    throw new ApiError({ status: 400, code: 'INVALID_FORM', message: 'The form could not be read.' });
   }
 }
 
@@ -55,7 +55,7 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.map(String).join('.');
-  throw new ApiError(400, 'VALIDATION_FAILED', `${field ? `${field}: ` : ''}${issue.message}`);
+  throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `${field ? `${field}: ` : ''}${issue.message}` });
 }
 
 export const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);

@@ -373,7 +373,7 @@ export const dashboardRoutes = new Hono<DashboardBindings>()
   })
   // Forms from another origin are refused before anything runs (the cookie is SameSite=Lax too).
   .use('*', csrf())
-  .use('*', bodyLimit({ maxSize: FORM_BYTES, onError: () => Promise.reject(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'The form is too large.')) }))
+  .use('*', bodyLimit({ maxSize: FORM_BYTES, onError: () => Promise.reject(new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The form is too large.' })) }))
   .get('/assets/app.css', (c) => c.body(STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8' }))
   .get('/assets/app.js', (c) => c.body(CLIENT_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }))
   .route('/', signIn)
@@ -385,7 +385,7 @@ dashboardRoutes.onError(async (thrown, c) => {
     console.error(JSON.stringify({ level: 'error', event: 'dashboard_error', message: err instanceof Error ? err.message : String(err) }));
   }
   // Hono's csrf middleware refuses with a 403 HTTPException.
-  if (err instanceof HTTPException && err.status === 403) err = new ApiError(403, 'CROSS_SITE_FORM', 'This form was sent from another site, so it was refused. Use the dashboard itself.');
+  if (err instanceof HTTPException && err.status === 403) err = new ApiError({ status: 403, code: 'CROSS_SITE_FORM', message: 'This form was sent from another site, so it was refused. Use the dashboard itself.' });
   const status = err instanceof ApiError ? err.status : 500;
   const res = await render(
     c as Ctx,

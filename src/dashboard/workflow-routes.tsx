@@ -44,7 +44,7 @@ function json(form: Form, name: string, fallback: unknown): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw new ApiError(400, 'VALIDATION_FAILED', `${name}: not valid JSON`);
+    throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `${name}: not valid JSON` });
   }
 }
 

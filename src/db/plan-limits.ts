@@ -5,7 +5,7 @@
  */
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
-import { ApiError } from '../platform/errors';
+import { ApiError, type ErrorCode } from '../platform/errors';
 
 /** The guarded insert of `row` into `table`, if fewer than `max` rows of the account exist; answers `inserted` once if it happened. */
 export function insertUnderLimit<T extends SQLiteTable & { accountId: unknown }>(table: T, row: T['$inferInsert'], accountId: string, max: number): SQL {
@@ -22,5 +22,7 @@ export function insertUnderLimit<T extends SQLiteTable & { accountId: unknown }>
     where (select count(*) from ${table} where account_id = ${accountId}) < ${max} returning 1 as inserted`;
 }
 
-export const limitReached = (what: 'agents' | 'projects' | 'webhooks', max: number) =>
-  new ApiError(403, `${what.slice(0, -1).toUpperCase()}_LIMIT_REACHED`, `This account already has ${max} ${what}, the most its plan allows`);
+const LIMIT_CODES = { agents: 'AGENT_LIMIT_REACHED', projects: 'PROJECT_LIMIT_REACHED', webhooks: 'WEBHOOK_LIMIT_REACHED' } as const satisfies Record<string, ErrorCode>;
+
+export const limitReached = (what: keyof typeof LIMIT_CODES, max: number) =>
+  new ApiError({ status: 403, code: LIMIT_CODES[what], message: `This account already has ${max} ${what}, the most its plan allows` });

@@ -15,7 +15,7 @@ const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const tooLarge = (max: number) =>
-  new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${Math.floor(max / 1024)} KiB`);
+  new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${Math.floor(max / 1024)} KiB` });
 
 export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next) => {
   if (!WRITE_METHODS.has(c.req.method)) return next();
@@ -38,16 +38,16 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
     return next();
   }
   if (!JSON_MEDIA.test(mediaType)) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as JSON with Content-Type: application/json');
+    throw new ApiError({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body as JSON with Content-Type: application/json' });
   }
   try {
     JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'MALFORMED_JSON', 'Request body is not valid JSON');
+    throw new ApiError({ status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON' });
   }
   const maxDepth = limit(c.env, 'JSON_DEPTH');
   if (jsonDepth(text) > maxDepth) {
-    throw new ApiError(400, 'JSON_TOO_DEEP', `Request body nests arrays and objects more than ${maxDepth} levels deep`);
+    throw new ApiError({ status: 400, code: 'JSON_TOO_DEEP', message: `Request body nests arrays and objects more than ${maxDepth} levels deep` });
   }
   cache.text = Promise.resolve(text);
   return next();

@@ -10,13 +10,13 @@ import { ApiError, type ErrorStatus } from '../platform/errors';
 function fromHttpException(e: HTTPException): ApiError {
   switch (e.status) {
     case 400:
-      return new ApiError(400, 'MALFORMED_JSON', 'Request body is not valid JSON');
+      return new ApiError({ status: 400, code: 'MALFORMED_JSON', message: 'Request body is not valid JSON' });
     case 413:
-      return new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large');
+      return new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
     case 415:
-      return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as JSON with Content-Type: application/json');
+      return new ApiError({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body as JSON with Content-Type: application/json' });
     default:
-      return new ApiError(e.status as ErrorStatus, 'HTTP_ERROR', e.message || 'Request failed');
+      return new ApiError({ status: e.status as ErrorStatus, code: 'HTTP_ERROR', message: e.message || 'Request failed' });
   }
 }
 
@@ -30,8 +30,8 @@ export const onError: ErrorHandler<AppBindings> = (err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
   console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), path: c.req.path, message: String(err), stack: err instanceof Error ? err.stack : undefined }));
-  return errorResponse(c, new ApiError(500, 'INTERNAL_ERROR', `Internal error (request ${c.get('requestId') ?? 'unknown'})`));
+  return errorResponse(c, new ApiError({ status: 500, code: 'INTERNAL_ERROR', message: `Internal error (request ${c.get('requestId') ?? 'unknown'})` }));
 };
 
 export const onNotFound: NotFoundHandler<AppBindings> = (c) =>
-  errorResponse(c, new ApiError(404, 'ROUTE_NOT_FOUND', `No route for ${c.req.method} ${c.req.path}; see /docs`));
+  errorResponse(c, new ApiError({ status: 404, code: 'ROUTE_NOT_FOUND', message: `No route for ${c.req.method} ${c.req.path}; see /docs` }));

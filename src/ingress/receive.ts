@@ -15,7 +15,7 @@ import { countCreated, insertTaskGuarded, newTaskRow, normaliseLabels, period, p
 import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { sha256Hex, toHex } from '../platform/crypto';
-import { ApiError, notFound, type ErrorDetail, type ErrorStatus } from '../platform/errors';
+import { ApiError, notFound, type ErrorCode, type ErrorDetail, type ErrorStatus } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import { rateLimitHeaders, type RateCounter } from '../access/rate-limiter';
@@ -47,7 +47,7 @@ export interface IngressAnswer {
   headers: Record<string, string>;
 }
 
-const SIGNATURE_ERRORS: Record<Exclude<SignatureVerdict, 'valid'>, [code: string, message: string]> = {
+const SIGNATURE_ERRORS: Record<Exclude<SignatureVerdict, 'valid'>, [code: ErrorCode, message: string]> = {
   missing: ['INGRESS_SIGNATURE_MISSING', 'Sign the body: X-Delega-Ingress-Signature: t=<unix seconds>,v1=<hex HMAC-SHA-256 of "<t>.<raw body>"> under the source’s secret'],
   malformed: ['INGRESS_SIGNATURE_MALFORMED', 'X-Delega-Ingress-Signature must be t=<unix seconds>,v1=<64 hex characters>'],
   stale: ['INGRESS_SIGNATURE_STALE', 'The signature’s timestamp is more than 5 minutes from the server’s clock: sign each delivery when it is sent'],
@@ -91,13 +91,13 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
     const message = genuine
       ? `This source accepts ${rate.limit} deliveries per minute; retry after ${retryAfter} s`
       : `This source answers at most ${rate.limit} unsigned, badly signed or replayed deliveries per minute; retry after ${retryAfter} s`;
-    throw new ApiError(429, 'RATE_LIMITED', message, undefined, undefined, { ...headers, 'Retry-After': retryAfter });
+    throw new ApiError({ status: 429, code: 'RATE_LIMITED', message, headers: { ...headers, 'Retry-After': retryAfter } });
   }
 
   const log = { db, source, bodySha256, bodyBytes: delivery.body.byteLength, signatureHash, now };
-  const refuse = async (status: ErrorStatus, code: string, message: string, details?: ErrorDetail[]): Promise<never> => {
+  const refuse = async (status: ErrorStatus, code: ErrorCode, message: string, details?: ErrorDetail[]): Promise<never> => {
     await logRefusal(log, code.toLowerCase(), status);
-    throw new ApiError(status, code, message, details, undefined, headers);
+    throw new ApiError({ status, code, message, details, headers });
   };
 
   if (verdict !== 'valid') await refuse(401, ...SIGNATURE_ERRORS[verdict]);
@@ -232,8 +232,8 @@ async function refusalReason(db: Db, source: IngressSourceRow, deliveryId: strin
   const quotaError = quotaExceeded(quota, now);
   const error =
     (used?.n ?? 0) >= quota
-      ? new ApiError(402, quotaError.code, quotaError.message, undefined, quotaError.extra, headers)
-      : new ApiError(409, 'INGRESS_PIN_INVALID', 'This source’s pinned project or assignee no longer exists or is deactivated; an admin must update the source', undefined, undefined, headers);
+      ? new ApiError({ status: 402, code: quotaError.code, message: quotaError.message, extra: quotaError.extra, headers })
+      : new ApiError({ status: 409, code: 'INGRESS_PIN_INVALID', message: 'This source’s pinned project or assignee no longer exists or is deactivated; an admin must update the source', headers });
   await db.update(ingressDeliveries).set({ outcome: error.code.toLowerCase(), statusCode: error.status }).where(eq(ingressDeliveries.id, deliveryId));
   return error;
 }

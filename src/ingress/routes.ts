@@ -208,7 +208,7 @@ export const ingressRoutes = createRouter()
   })
   .openapi(ingest, async (c) => {
     const max = limit(c.env, 'INGRESS_BODY_BYTES');
-    const tooLarge = new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${Math.floor(max / 1024)} KiB`);
+    const tooLarge = new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${Math.floor(max / 1024)} KiB` });
     if (Number(c.req.header('Content-Length') ?? '0') > max) throw tooLarge;
     // The signature covers the exact bytes received, so the body is read raw, never re-serialised.
     const body = c.req.raw.body ? await readCapped(c.req.raw.body, max) : new Uint8Array();

@@ -113,7 +113,7 @@ function checkFilters(filters: IngressFilter[]): IngressFilter[] {
     if (f.value === undefined) details.push({ field: `filters.${i}.value`, message: `${f.op} needs a value` });
     return { path: f.path, op: f.op, value: f.value };
   });
-  if (details.length) throw new ApiError(400, 'VALIDATION_FAILED', `Invalid filters: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+  if (details.length) throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid filters: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
   return out;
 }
 
@@ -129,7 +129,7 @@ async function checkPins(db: Db, p: Principal, input: IngressSourceInput): Promi
   const details: ErrorDetail[] = [];
   if (projectId && !project.length) details.push({ field: 'default_project_id', message: `No project ${projectId} in this account` });
   if (agentId && !agent.length) details.push({ field: 'default_assignee_agent_id', message: `No active agent ${agentId} in this account` });
-  if (details.length) throw new ApiError(400, 'VALIDATION_FAILED', details.map((d) => d.message).join('; '), details);
+  if (details.length) throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: details.map((d) => d.message).join('; '), details });
 }
 
 export async function listSources(db: Db, p: Principal): Promise<IngressSourceJson[]> {
@@ -163,7 +163,7 @@ export async function createSource(db: Db, p: Principal, input: IngressSourceInp
     updatedAt: ts,
   };
   const [inserted] = await sqlBatch(db, [insertUnderLimit(ingressSources, row, p.accountId, maxSources)]);
-  if (!inserted![0]) throw new ApiError(403, 'INGRESS_SOURCE_LIMIT_REACHED', `This account already has ${maxSources} ingress sources, the most allowed`);
+  if (!inserted![0]) throw new ApiError({ status: 403, code: 'INGRESS_SOURCE_LIMIT_REACHED', message: `This account already has ${maxSources} ingress sources, the most allowed` });
   return sourceJson(row, secret);
 }
 

@@ -48,7 +48,7 @@ async function legacyAnswer(request: Request, authInfo: AuthInfo, parsedBody: un
  */
 async function readBody(request: Request, max: number): Promise<{ parsed: unknown; request: Request }> {
   const bytes = request.body ? await readCapped(request.body, max) : new Uint8Array();
-  if (bytes === null) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${max} bytes`);
+  if (bytes === null) throw new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${max} bytes` });
   const text = new TextDecoder().decode(bytes);
   try {
     return { parsed: JSON.parse(text), request };
@@ -75,7 +75,7 @@ export const mcpRoutes = new Hono<AppBindings>()
   )
   .post(MCP_PATH, async (c) => {
     const declared = Number(c.req.header('Content-Length') ?? 0);
-    if (declared > limit(c.env, 'BODY_BYTES')) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${limit(c.env, 'BODY_BYTES')} bytes`);
+    if (declared > limit(c.env, 'BODY_BYTES')) throw new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${limit(c.env, 'BODY_BYTES')} bytes` });
     let admitted: Awaited<ReturnType<typeof admitRequest>>;
     try {
       // Set by the OAuth provider when the request carried one of its tokens (mcp/oauth.ts).
@@ -83,7 +83,7 @@ export const mcpRoutes = new Hono<AppBindings>()
       admitted = await admitRequest(c, oauth?.keyHash);
     } catch (e) {
       // Tells MCP hosts how to authenticate.
-      if (e instanceof ApiError && e.status === 401) throw new ApiError(401, e.code, e.message, undefined, undefined, { ...e.headers, 'WWW-Authenticate': 'Bearer realm="delega"' });
+      if (e instanceof ApiError && e.status === 401) throw new ApiError({ status: 401, code: e.code, message: e.message, headers: { ...e.headers, 'WWW-Authenticate': 'Bearer realm="delega"' } });
       throw e;
     }
     c.set('principal', admitted.principal);

@@ -30,7 +30,7 @@ export async function callTool(t: ToolContext, name: string, args: unknown): Pro
     const parsed = entry.schema.safeParse(args ?? {});
     if (!parsed.success) {
       const details = validationDetails(parsed.error);
-      throw new ApiError(400, 'VALIDATION_FAILED', `Invalid arguments for ${name}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+      throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid arguments for ${name}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
     }
     return text(await entry.tool.run(t, parsed.data));
   } catch (e) {

@@ -78,7 +78,7 @@ function checked<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const details = validationDetails(result.error);
-  throw new ApiError(400, 'VALIDATION_FAILED', `Invalid arguments: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+  throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid arguments: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
 }
 
 /** Tools take ids as strings or numbers (the local server's schema); the domain's ids are strings. */
@@ -391,7 +391,7 @@ const claimTaskTool = defineTool({
   async run(t, a) {
     const p = t.principal;
     if (a.task_id !== undefined) {
-      if (!isAllowed(p, 'queue.claim')) throw new ApiError(403, 'INSUFFICIENT_ROLE', 'This key may not claim a given task.');
+      if (!isAllowed(p, 'queue.claim')) throw new ApiError({ status: 403, code: 'INSUFFICIENT_ROLE', message: 'This key may not claim a given task.' });
       return claimedText(await claimTaskChange(change(t), { taskId: idOf(a.task_id), leaseSeconds: a.lease_seconds ?? LEASE_SECONDS.default }));
     }
     const body = checked(ClaimNextBody, { labels: a.labels, project_id: optionalId(a.project_id), lease_seconds: a.lease_seconds });
@@ -539,7 +539,7 @@ const registerAgentTool = defineTool({
   },
   async run(t, { permissions, ...fields }) {
     if (permissions?.length) {
-      throw new ApiError(400, 'VALIDATION_FAILED', 'Invalid arguments: permissions: fine-grained permissions are not supported; choose a role (worker, coordinator or admin)', [{ field: 'permissions', message: 'Not supported; choose a role' }]);
+      throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: 'Invalid arguments: permissions: fine-grained permissions are not supported; choose a role (worker, coordinator or admin)', details: [{ field: 'permissions', message: 'Not supported; choose a role' }] });
     }
     const input = checked(CreateAgentBody, fields);
     const agent = await createAgent(t.db, keyPepper(t.env), t.principal, input, limit(t.env, 'AGENTS_PER_ACCOUNT'), Date.now());

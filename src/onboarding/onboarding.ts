@@ -72,13 +72,7 @@ async function deliver(mailer: Mailer, message: EmailMessage, purpose: string): 
 function lockedOut(deps: OnboardingDeps, result: Extract<CodeResult, { status: 'locked_out' }>, now: number): ApiError {
   if (result.justLocked) deps.afterAnswer(() => deliver(deps.mailer, codeLockoutEmail(result.email, result.until), 'lockout'));
   const retryAfter = Math.max(1, Math.ceil((Date.parse(result.until) - now) / 1000));
-  return new ApiError(
-    429,
-    'CODE_ATTEMPTS_LOCKED',
-    `Too many wrong codes for this account: every code is refused until ${result.until}, and the account's email address has been told. Try again after that.`,
-    undefined,
-    { locked_until: result.until, retry_after: retryAfter },
-    { 'Retry-After': String(retryAfter) },
+  return new ApiError({ status: 429, code: 'CODE_ATTEMPTS_LOCKED', message: `Too many wrong codes for this account: every code is refused until ${result.until}, and the account's email address has been told. Try again after that.`, extra: { locked_until: result.until, retry_after: retryAfter }, headers: { 'Retry-After': String(retryAfter) } }
   );
 }
 
@@ -361,9 +355,9 @@ export async function lookupClaim(deps: Pick<OnboardingDeps, 'db' | 'pepper'>, t
 export function claimLookupError(status: 'unknown' | 'expired' | 'used' | 'claimed'): ApiError {
   switch (status) {
     case 'unknown':
-      return new ApiError(404, 'CLAIM_TOKEN_NOT_FOUND', 'This claim link is not valid. Check that the whole link was copied, or ask the agent to send a new one (POST /v1/agent/claim/resend).');
+      return new ApiError({ status: 404, code: 'CLAIM_TOKEN_NOT_FOUND', message: 'This claim link is not valid. Check that the whole link was copied, or ask the agent to send a new one (POST /v1/agent/claim/resend).' });
     case 'expired':
-      return new ApiError(400, 'CLAIM_TOKEN_EXPIRED', 'This claim link has expired (links last 7 days). Ask the agent to send a new one (POST /v1/agent/claim/resend).');
+      return new ApiError({ status: 400, code: 'CLAIM_TOKEN_EXPIRED', message: 'This claim link has expired (links last 7 days). Ask the agent to send a new one (POST /v1/agent/claim/resend).' });
     case 'used':
       return conflict('CLAIM_TOKEN_USED', 'This claim link was already used. Each link works once.');
     case 'claimed':
@@ -452,7 +446,7 @@ export async function resendClaim(deps: OnboardingDeps, p: Principal, now: numbe
     { accountId: p.accountId, agentId: p.agentId, email, agentName: agent?.name ?? p.agentName, agentLabel: agent?.label ?? null, useCase: agent?.useCase ?? null },
     now,
   );
-  if (!sent) throw new ApiError(503, 'EMAIL_UNAVAILABLE', 'The claim email could not be sent right now; try again shortly.');
+  if (!sent) throw new ApiError({ status: 503, code: 'EMAIL_UNAVAILABLE', message: 'The claim email could not be sent right now; try again shortly.' });
   return {
     sent: true,
     claim: { status: 'pending', email: maskEmail(email), expires_at: expiresAt },
@@ -465,7 +459,7 @@ function claimCodeError(deps: OnboardingDeps, result: Exclude<CodeResult, { stat
     case 'locked_out':
       return lockedOut(deps, result, now);
     case 'invalid':
-      return new ApiError(400, 'INVALID_CODE', `Wrong code; ${result.attemptsRemaining} attempt${result.attemptsRemaining === 1 ? '' : 's'} left.`, undefined, { attempts_remaining: result.attemptsRemaining });
+      return new ApiError({ status: 400, code: 'INVALID_CODE', message: `Wrong code; ${result.attemptsRemaining} attempt${result.attemptsRemaining === 1 ? '' : 's'} left.`, extra: { attempts_remaining: result.attemptsRemaining } });
     case 'expired':
       return badRequest('CODE_EXPIRED', `This code has expired (codes last ${CODE_TTL_SECONDS / 60} minutes). Get a new one with POST /v1/agent/claim/resend.`);
     case 'locked':

@@ -41,7 +41,7 @@ function linkBase(c: Context<AppBindings>): string {
   if (isDevelopment(c.env)) return new URL(c.req.url).origin;
   if (c.env.PUBLIC_BASE_URL) return c.env.PUBLIC_BASE_URL.replace(/\/+$/, '');
   console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: 'PUBLIC_BASE_URL is not set' }));
-  throw new ApiError(503, 'EMAIL_NOT_CONFIGURED', 'Email is not configured on this server (no PUBLIC_BASE_URL for links), so onboarding emails cannot be sent.');
+  throw new ApiError({ status: 503, code: 'EMAIL_NOT_CONFIGURED', message: 'Email is not configured on this server (no PUBLIC_BASE_URL for links), so onboarding emails cannot be sent.' });
 }
 
 /** Misconfigured email is a clear 503 before anything is created, never a half-made account. */
@@ -50,7 +50,7 @@ function requireMailer(c: Context<AppBindings>): Mailer {
     return mailerFor(c.env);
   } catch (err) {
     console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: err instanceof Error ? err.message : String(err) }));
-    throw new ApiError(503, 'EMAIL_NOT_CONFIGURED', 'Email is not configured on this server, so onboarding emails cannot be sent. The operator must set MAIL_TRANSPORT.');
+    throw new ApiError({ status: 503, code: 'EMAIL_NOT_CONFIGURED', message: 'Email is not configured on this server, so onboarding emails cannot be sent. The operator must set MAIL_TRANSPORT.' });
   }
 }
 

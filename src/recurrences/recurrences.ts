@@ -122,7 +122,7 @@ function assertCanWrite(p: Principal, r: RecurrenceRow | undefined): asserts r i
   if (!r || !canSee(p, r)) throw recurrenceNotFound();
   if (p.role === 'admin' && p.mode !== 'restricted') return;
   if (r.createdByAgentId !== p.agentId && r.assignedToAgentId !== p.agentId) {
-    throw new ApiError(403, 'RECURRENCE_NOT_OWNED', 'Only the recurrence’s creator, its assignee or an admin can change it');
+    throw new ApiError({ status: 403, code: 'RECURRENCE_NOT_OWNED', message: 'Only the recurrence’s creator, its assignee or an admin can change it' });
   }
 }
 
@@ -175,7 +175,7 @@ async function checkReferences(db: Db, p: Principal, input: RecurrenceInput): Pr
   if (p.mode === 'restricted') {
     if (input.project_id && input.project_id !== p.sandboxProjectId) throw notFound('project');
     if (input.assigned_to_agent_id && input.assigned_to_agent_id !== p.agentId) {
-      throw new ApiError(403, 'ASSIGNMENT_NOT_ALLOWED', 'A restricted key can only assign recurrences to itself until a human claims the account');
+      throw new ApiError({ status: 403, code: 'ASSIGNMENT_NOT_ALLOWED', message: 'A restricted key can only assign recurrences to itself until a human claims the account' });
     }
   }
   const [project, agent] = await Promise.all([
@@ -187,7 +187,7 @@ async function checkReferences(db: Db, p: Principal, input: RecurrenceInput): Pr
   if (input.project_id && !project) throw notFound('project');
   if (input.assigned_to_agent_id) {
     if (!agent) throw notFound('agent');
-    if (!agent.active) throw new ApiError(409, 'AGENT_INACTIVE', 'That agent is deactivated and cannot be assigned recurrences');
+    if (!agent.active) throw new ApiError({ status: 409, code: 'AGENT_INACTIVE', message: 'That agent is deactivated and cannot be assigned recurrences' });
   }
 }
 
@@ -241,7 +241,7 @@ export async function createRecurrence(db: Db, p: Principal, input: NewRecurrenc
       where (select count(*) from ${recurrences} where account_id = ${p.accountId}) < ${opts.maxPerAccount} returning id`,
   ]);
   if (!inserted![0]) {
-    throw new ApiError(409, 'RECURRENCE_LIMIT_REACHED', `This account has ${opts.maxPerAccount} recurrences, the most allowed; delete one first`);
+    throw new ApiError({ status: 409, code: 'RECURRENCE_LIMIT_REACHED', message: `This account has ${opts.maxPerAccount} recurrences, the most allowed; delete one first` });
   }
   return row;
 }

@@ -37,7 +37,7 @@ export async function delegateTask(
   assertCanWrite(p, 'tasks.delegate', parent, now);
   if (parent.completed) throw taskCompleted();
   if (parent.depth + 1 > limits.maxDepth) {
-    throw new ApiError(422, 'DELEGATION_TOO_DEEP', `Delegation chains are at most ${limits.maxDepth} levels deep; this task is already at depth ${parent.depth}`);
+    throw new ApiError({ status: 422, code: 'DELEGATION_TOO_DEEP', message: `Delegation chains are at most ${limits.maxDepth} levels deep; this task is already at depth ${parent.depth}` });
   }
   checkReferences(p, input, found);
   if (found.used >= limits.quota) throw quotaExceeded(limits.quota, now);

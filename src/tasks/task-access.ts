@@ -77,12 +77,9 @@ export function assertCanWrite(p: Principal, op: Operation, row: TaskRow | undef
   if (!row || !canSee(p, row)) throw taskNotFound();
   if (standsFor(p, op, row, now)) return;
   const claimed = row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
-  throw new ApiError(
-    403,
-    'TASK_NOT_OWNED',
-    claimed
+  throw new ApiError({ status: 403, code: 'TASK_NOT_OWNED', message: claimed
       ? `Your claim lets you work this task (heartbeat, state, context, subtasks, links, comments, complete, release), not ${op === 'tasks.delete' ? 'delete it' : 'change it this way'}: only ${STANDINGS.owner.describe}.`
-      : `You can read this task but may not change it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.`,
+      : `You can read this task but may not change it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.` }
   );
 }
 

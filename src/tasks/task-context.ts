@@ -47,7 +47,7 @@ export const parseContext = (text: string | null | undefined): Record<string, un
   }
 };
 
-const tooLarge = (max: number) => new ApiError(413, 'CONTEXT_TOO_LARGE', `Task context is capped at ${max} bytes of JSON; remove keys (set them to null) or store less`);
+const tooLarge = (max: number) => new ApiError({ status: 413, code: 'CONTEXT_TOO_LARGE', message: `Task context is capped at ${max} bytes of JSON; remove keys (set them to null) or store less` });
 
 const byteLength = (s: string) => new TextEncoder().encode(s).byteLength;
 

@@ -89,12 +89,7 @@ export function quotaResetDate(now: number): string {
 }
 
 export const quotaExceeded = (quota: number, now: number) =>
-  new ApiError(
-    402,
-    'TASK_QUOTA_EXCEEDED',
-    `This account has created ${quota} tasks this month, the most its plan allows. The quota resets on ${quotaResetDate(now)}; upgrade with POST /v1/billing/checkout for more.`,
-    undefined,
-    { task_limit: quota, reset_date: quotaResetDate(now) },
+  new ApiError({ status: 402, code: 'TASK_QUOTA_EXCEEDED', message: `This account has created ${quota} tasks this month, the most its plan allows. The quota resets on ${quotaResetDate(now)}; upgrade with POST /v1/billing/checkout for more.`, extra: { task_limit: quota, reset_date: quotaResetDate(now) } }
   );
 
 const projectNotFound = () => notFound('project');
@@ -106,7 +101,7 @@ function assertRestrictedReferences(p: Principal, input: TaskInput): void {
   if (p.mode !== 'restricted') return;
   if (input.project_id && input.project_id !== p.sandboxProjectId) throw projectNotFound();
   if (input.assigned_to_agent_id && input.assigned_to_agent_id !== p.agentId) {
-    throw new ApiError(403, 'ASSIGNMENT_NOT_ALLOWED', 'A restricted key can only assign tasks to itself until a human claims the account');
+    throw new ApiError({ status: 403, code: 'ASSIGNMENT_NOT_ALLOWED', message: 'A restricted key can only assign tasks to itself until a human claims the account' });
   }
 }
 
@@ -116,7 +111,7 @@ export function checkReferences(p: Principal, input: TaskInput, found: { project
   if (input.assigned_to_agent_id) {
     const agent = found.agent?.[0];
     if (!agent) throw agentNotFound();
-    if (!agent.active) throw new ApiError(409, 'AGENT_INACTIVE', 'That agent is deactivated and cannot be assigned tasks');
+    if (!agent.active) throw new ApiError({ status: 409, code: 'AGENT_INACTIVE', message: 'That agent is deactivated and cannot be assigned tasks' });
   }
 }
 
@@ -351,10 +346,7 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number, 
 }
 
 const evidenceRequired = () =>
-  new ApiError(
-    422,
-    'EVIDENCE_REQUIRED',
-    `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)`,
+  new ApiError({ status: 422, code: 'EVIDENCE_REQUIRED', message: `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)` }
   );
 
 /** What a completion needs: who completes which task, with what evidence. */

@@ -16,7 +16,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const BLOCKED_NAMES = [/^localhost$/, /\.localhost$/, /^metadata\.google\.internal$/, /^metadata$/, /\.internal$/];
 
 const unsafe = (reason: string) =>
-  new ApiError(400, 'UNSAFE_WEBHOOK_URL', `Webhook URL refused: ${reason}`, [{ field: 'url', message: reason }]);
+  new ApiError({ status: 400, code: 'UNSAFE_WEBHOOK_URL', message: `Webhook URL refused: ${reason}`, details: [{ field: 'url', message: reason }] });
 
 /** Returns the normalised URL, or throws UNSAFE_WEBHOOK_URL saying why. */
 export function checkWebhookUrl(raw: string, opts: { development: boolean }): string {

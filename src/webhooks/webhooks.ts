@@ -55,8 +55,8 @@ export function checkEvents(events: string[]): string[] {
   events.forEach((e, i) => {
     if (!known.has(e)) details.push({ field: `events.${i}`, message: `Unknown event "${e}"; valid events: ${TASK_EVENTS.join(', ')}` });
   });
-  if (details.length > 0) throw new ApiError(400, 'UNKNOWN_EVENT', `Unknown webhook event: ${details.map((d) => d.message.split(';')[0]).join(', ')}`, details);
-  if (events.length === 0) throw new ApiError(400, 'VALIDATION_FAILED', 'Subscribe to at least one event', [{ field: 'events', message: 'At least one event is required' }]);
+  if (details.length > 0) throw new ApiError({ status: 400, code: 'UNKNOWN_EVENT', message: `Unknown webhook event: ${details.map((d) => d.message.split(';')[0]).join(', ')}`, details });
+  if (events.length === 0) throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: 'Subscribe to at least one event', details: [{ field: 'events', message: 'At least one event is required' }] });
   return [...new Set(events)];
 }
 
