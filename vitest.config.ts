@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig(async () => {
   // wrangler.toml's [assets] directory (wrangler dev and deploy build it themselves).
   execFileSync(process.execPath, [fileURLToPath(new URL('./scripts/build-assets.mjs', import.meta.url).href)], { stdio: 'inherit' });
-  const migrations = await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url).href));
+  const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url).href));
   return {
     plugins: [
       cloudflareTest({

@@ -78,7 +78,7 @@ function workerdCpuMs(): number | null {
   }
   return total;
 }
-const CHECKOUT = join(import.meta.dirname, '..') + '/';
+const CHECKOUT = `${join(import.meta.dirname, '..')}/`;
 /** Linux reports process CPU in clock ticks of 1/100 s. */
 const CLOCK_TICKS = 100;
 const cpuPer = (before: number | null, count: number) => {
@@ -143,7 +143,13 @@ async function measureHops(base: string) {
     if (res.status >= 300) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
     const header = (h: string) => Number(res.headers.get(h) ?? NaN);
     if (!samples.has(name)) samples.set(name, { target, rows: [] });
-    samples.get(name)!.rows.push({ hops: header('X-Remote-Hops'), d1: header('X-D1-Round-Trips'), statements: header('X-D1-Statements'), rowsRead: header('X-D1-Rows-Read'), rowsWritten: header('X-D1-Rows-Written') });
+    samples.get(name)!.rows.push({
+      hops: header('X-Remote-Hops'),
+      d1: header('X-D1-Round-Trips'),
+      statements: header('X-D1-Statements'),
+      rowsRead: header('X-D1-Rows-Read'),
+      rowsWritten: header('X-D1-Rows-Written'),
+    });
     return res.body as { id?: string; task?: { id: string } | null };
   };
   await metered("GET /v1/tasks, the key's first request (reads its principal)", null, 'GET', '/v1/tasks');
@@ -159,10 +165,25 @@ async function measureHops(base: string) {
   }
   for (const [name, { target, rows }] of samples) {
     const med = (k: keyof Omit<HopRow, 'name' | 'target'>) => median(rows.map((r) => r[k]));
-    hopRows.push({ name, target, hops: Math.max(...rows.map((r) => r.hops)), d1: med('d1'), statements: med('statements'), rowsRead: med('rowsRead'), rowsWritten: med('rowsWritten') });
+    hopRows.push({
+      name,
+      target,
+      hops: Math.max(...rows.map((r) => r.hops)),
+      d1: med('d1'),
+      statements: med('statements'),
+      rowsRead: med('rowsRead'),
+      rowsWritten: med('rowsWritten'),
+    });
   }
   // The simulation (`npm run simulate`) replays these costs.
-  writeFileSync(join(import.meta.dirname, 'request-costs.json'), `${JSON.stringify(hopRows.filter((r) => r.target !== null), null, 2)}\n`);
+  writeFileSync(
+    join(import.meta.dirname, 'request-costs.json'),
+    `${JSON.stringify(
+      hopRows.filter((r) => r.target !== null),
+      null,
+      2,
+    )}\n`,
+  );
 }
 
 function hopsSection(): string[] {
@@ -174,9 +195,14 @@ function hopsSection(): string[] {
     '',
     '| request | hops | target | D1 | statements | rows read | rows written |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...hopRows.map((r) => `| ${r.name} | ${r.hops} | ${r.target === null ? '-' : `<= ${r.target}`} | ${r.d1} | ${r.statements} | ${r.rowsRead} | ${r.rowsWritten} |`),
+    ...hopRows.map(
+      (r) =>
+        `| ${r.name} | ${r.hops} | ${r.target === null ? '-' : `<= ${r.target}`} | ${r.d1} | ${r.statements} | ${r.rowsRead} | ${r.rowsWritten} |`,
+    ),
     '',
-    ...hopRows.filter((r) => r.target !== null).map((r) => `- ${within(r) ? 'met' : 'NOT met'}: ${r.name} in at most ${r.target} sequential remote hops (${r.hops})`),
+    ...hopRows
+      .filter((r) => r.target !== null)
+      .map((r) => `- ${within(r) ? 'met' : 'NOT met'}: ${r.name} in at most ${r.target} sequential remote hops (${r.hops})`),
   ];
 }
 
@@ -199,7 +225,10 @@ async function schedulerBurst(base: string, server: Awaited<ReturnType<typeof st
     const res = await fetch(`${base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
     if (!res.ok) throw new Error(`scheduled run failed: ${res.status}`);
     const ms = performance.now() - started;
-    const now = server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${account.id}' and source_recurrence_id is not null`)[0]?.n ?? 0;
+    const now =
+      server.query<{ n: number }>(
+        `select count(*) as n from tasks where account_id = '${account.id}' and source_recurrence_id is not null`,
+      )[0]?.n ?? 0;
     schedulerRuns.push({ spawned: now - spawned, ms, cpu: cpu === null ? null : cpuPer(cpu, 1) });
     spawned = now;
     process.stdout.write(`scheduler run ${run + 1}: ${schedulerRuns.at(-1)!.spawned} spawned in ${ms.toFixed(0)} ms\n`);
@@ -227,9 +256,18 @@ async function dashboardBoard(base: string) {
   const signup = await http(base, 'POST', '/v1/signup', { body: { email, name: 'Bench' } });
   const key = (signup.body as { api_key: string }).api_key;
   await seedTasks(base, key, BOARD_TASKS);
-  const form = (body: Record<string, string>) => ({ method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: base }, body: new URLSearchParams(body).toString(), redirect: 'manual' as const });
+  const form = (body: Record<string, string>) => ({
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: base },
+    body: new URLSearchParams(body).toString(),
+    redirect: 'manual' as const,
+  });
   await fetch(`${base}/app/sign-in`, form({ email }));
-  const mailbox = await http<{ messages: { subject: string; links: string[] }[] }>(base, 'GET', `/dev/mailbox?to=${encodeURIComponent(email)}`);
+  const mailbox = await http<{ messages: { subject: string; links: string[] }[] }>(
+    base,
+    'GET',
+    `/dev/mailbox?to=${encodeURIComponent(email)}`,
+  );
   const link = new URL(mailbox.body.messages.find((m) => m.subject === 'Sign in to Delega')!.links[0]!);
   const signedIn = await fetch(`${base}/app/sign-in/link`, form({ token: link.searchParams.get('token')! }));
   const cookie = signedIn.headers.get('Set-Cookie')?.match(/delega_human=[^;]+/)?.[0];
@@ -260,13 +298,20 @@ function dashboardSection(): string[] {
     '',
     '| round | /health req/s | board req/s | x health | board p50 ms | board p99 ms |',
     '| ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...boardSamples.map((s, i) => `| ${i + 1} | ${s.health.toFixed(0)} | ${s.board.toFixed(0)} | ${(s.board / s.health).toFixed(2)} | ${s.p50} | ${s.p99} |`),
+    ...boardSamples.map(
+      (s, i) => `| ${i + 1} | ${s.health.toFixed(0)} | ${s.board.toFixed(0)} | ${(s.board / s.health).toFixed(2)} | ${s.p50} | ${s.p99} |`,
+    ),
     '',
     `- ${ratio >= 0.3 ? 'met' : 'NOT met'}: the board page with ${BOARD_TASKS} tasks at 32 connections reaches 30% of /health req/s (median ${ratio.toFixed(2)}; D1 round trips per page: ${boardRoundTrips})`,
   ];
 }
 
-async function load(base: string, name: string, connections: number, opts: { method?: string; path: string; key?: string; body?: unknown; d1?: string; headers?: Record<string, string> }) {
+async function load(
+  base: string,
+  name: string,
+  connections: number,
+  opts: { method?: string; path: string; key?: string; body?: unknown; d1?: string; headers?: Record<string, string> },
+) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.key) headers['X-Agent-Key'] = opts.key;
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -297,7 +342,9 @@ async function load(base: string, name: string, connections: number, opts: { met
     non2xx: result.non2xx + result.errors,
     d1: opts.d1 ?? '-',
   });
-  process.stdout.write(`${name} @${connections}: ${result.requests.average.toFixed(0)} req/s p50 ${result.latency.p50} ms p99 ${result.latency.p99} ms non-2xx ${result.non2xx + result.errors}\n`);
+  process.stdout.write(
+    `${name} @${connections}: ${result.requests.average.toFixed(0)} req/s p50 ${result.latency.p50} ms p99 ${result.latency.p99} ms non-2xx ${result.non2xx + result.errors}\n`,
+  );
 }
 
 async function roundTrips(base: string, method: string, path: string, key: string, body?: unknown): Promise<string> {
@@ -307,21 +354,32 @@ async function roundTrips(base: string, method: string, path: string, key: strin
 
 async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>) {
   let next = 0;
-  await Promise.all(Array.from({ length: size }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: size }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 async function seedTasks(base: string, key: string, count: number, project?: string) {
   const ids: string[] = [];
-  await pool(Array.from({ length: count }, (_, i) => i), 32, async (i) => {
-    const res = await http(base, 'POST', '/v1/tasks', {
-      key,
-      body: { content: `Seeded task ${i}`, priority: (i % 4) + 1, labels: i % 2 ? ['odd'] : ['even'], ...(project ? { project_id: project } : {}) },
-    });
-    if (res.status !== 201) throw new Error(`seed failed: ${res.status} ${JSON.stringify(res.body)}`);
-    ids.push((res.body as { id: string }).id);
-  });
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    32,
+    async (i) => {
+      const res = await http(base, 'POST', '/v1/tasks', {
+        key,
+        body: {
+          content: `Seeded task ${i}`,
+          priority: (i % 4) + 1,
+          labels: i % 2 ? ['odd'] : ['even'],
+          ...(project ? { project_id: project } : {}),
+        },
+      });
+      if (res.status !== 201) throw new Error(`seed failed: ${res.status} ${JSON.stringify(res.body)}`);
+      ids.push((res.body as { id: string }).id);
+    },
+  );
   return ids;
 }
 
@@ -337,21 +395,23 @@ async function claimAndComplete(base: string, keys: string[], workers: number, t
   let completed = 0;
   const started = performance.now();
   const cpuBefore = workerdCpuMs();
-  await Promise.all(Array.from({ length: workers }, async (_, w) => {
-    const key = keys[w % keys.length]!;
-    for (;;) {
-      const t0 = performance.now();
-      const res = await postJson(base, '/v1/tasks/claim', key, { labels: ['queue'], lease_seconds: 60 });
-      latencies.push(performance.now() - t0);
-      if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
-      const task = (res.body as { task: { id: string } | null }).task;
-      if (!task) break;
-      seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
-      const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
-      if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
-      completed++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      const key = keys[w % keys.length]!;
+      for (;;) {
+        const t0 = performance.now();
+        const res = await postJson(base, '/v1/tasks/claim', key, { labels: ['queue'], lease_seconds: 60 });
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
+        const task = (res.body as { task: { id: string } | null }).task;
+        if (!task) break;
+        seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
+        const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
+        if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
+        completed++;
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuPer(cpuBefore, completed);
   latencies.sort((a, b) => a - b);
@@ -364,7 +424,14 @@ async function main() {
   const server = await startDevServer({
     stateRoot: STATE_DIR,
     env: WRANGLER_ENV,
-    vars: { LIMIT_RATE_PER_MINUTE: '100000000', LIMIT_TASKS_PER_MONTH: '100000000', LIMIT_ONBOARDING_RATE_PER_MINUTE: '100000', LIMIT_EMAILS_PER_HOUR: '100000', LIMIT_AGENTS_PER_ACCOUNT: '100', D1_METRICS: '1' },
+    vars: {
+      LIMIT_RATE_PER_MINUTE: '100000000',
+      LIMIT_TASKS_PER_MONTH: '100000000',
+      LIMIT_ONBOARDING_RATE_PER_MINUTE: '100000',
+      LIMIT_EMAILS_PER_HOUR: '100000',
+      LIMIT_AGENTS_PER_ACCOUNT: '100',
+      D1_METRICS: '1',
+    },
   });
   try {
     const base = server.baseUrl;
@@ -415,44 +482,80 @@ async function main() {
     for (const connections of [1, 32]) {
       for (let round = 0; round < ROUNDS; round++) {
         await load(base, 'GET /health', connections, { path: '/health', d1: '1' });
-        await load(base, 'GET /v1/tasks (100 tasks)', connections, { path: '/v1/tasks', key, d1: await roundTrips(base, 'GET', '/v1/tasks', key) });
-        await load(base, `GET /v1/tasks (${BIG} tasks)`, connections, { path: '/v1/tasks', key: bigKey, d1: await roundTrips(base, 'GET', '/v1/tasks', bigKey) });
-        await load(base, 'GET /v1/tasks/{id}', connections, { path: `/v1/tasks/${one}`, key, d1: await roundTrips(base, 'GET', `/v1/tasks/${one}`, key) });
-        await load(base, 'PATCH /v1/tasks/{id}/context', connections, { method: 'PATCH', path: `/v1/tasks/${one}/context`, key, body: { step: 'bench' }, d1: await roundTrips(base, 'PATCH', `/v1/tasks/${one}/context`, key, { step: 'bench' }) });
-        await load(base, 'POST /v1/tasks', connections, { method: 'POST', path: '/v1/tasks', key: writerKey, body: { content: 'Bench task', labels: ['bench'] }, d1: await roundTrips(base, 'POST', '/v1/tasks', writerKey, { content: 'x', labels: ['bench'] }) });
+        await load(base, 'GET /v1/tasks (100 tasks)', connections, {
+          path: '/v1/tasks',
+          key,
+          d1: await roundTrips(base, 'GET', '/v1/tasks', key),
+        });
+        await load(base, `GET /v1/tasks (${BIG} tasks)`, connections, {
+          path: '/v1/tasks',
+          key: bigKey,
+          d1: await roundTrips(base, 'GET', '/v1/tasks', bigKey),
+        });
+        await load(base, 'GET /v1/tasks/{id}', connections, {
+          path: `/v1/tasks/${one}`,
+          key,
+          d1: await roundTrips(base, 'GET', `/v1/tasks/${one}`, key),
+        });
+        await load(base, 'PATCH /v1/tasks/{id}/context', connections, {
+          method: 'PATCH',
+          path: `/v1/tasks/${one}/context`,
+          key,
+          body: { step: 'bench' },
+          d1: await roundTrips(base, 'PATCH', `/v1/tasks/${one}/context`, key, { step: 'bench' }),
+        });
+        await load(base, 'POST /v1/tasks', connections, {
+          method: 'POST',
+          path: '/v1/tasks',
+          key: writerKey,
+          body: { content: 'Bench task', labels: ['bench'] },
+          d1: await roundTrips(base, 'POST', '/v1/tasks', writerKey, { content: 'x', labels: ['bench'] }),
+        });
       }
     }
     foldSamples();
 
     // Claim-and-complete: a fresh account per run, N workers with 4 keys; ROUNDS runs per worker count.
     const claimSamples = new Map<number, ClaimRow[]>();
-    for (let round = 0; round < ROUNDS; round++) for (const workers of [1, 8, 32]) {
-      const acct = await http(base, 'POST', '/v1/signup', { body: { email: `bench-q${workers}-${Date.now()}@example.com` } });
-      const admin = (acct.body as { api_key: string }).api_key;
-      const keys = [admin];
-      for (let i = 0; i < 3; i++) {
-        const a = await http(base, 'POST', '/v1/agents', { key: admin, body: { name: `worker-${i}`, role: 'worker' } });
-        keys.push((a.body as { api_key: string }).api_key);
+    for (let round = 0; round < ROUNDS; round++)
+      for (const workers of [1, 8, 32]) {
+        const acct = await http(base, 'POST', '/v1/signup', { body: { email: `bench-q${workers}-${Date.now()}@example.com` } });
+        const admin = (acct.body as { api_key: string }).api_key;
+        const keys = [admin];
+        for (let i = 0; i < 3; i++) {
+          const a = await http(base, 'POST', '/v1/agents', { key: admin, body: { name: `worker-${i}`, role: 'worker' } });
+          keys.push((a.body as { api_key: string }).api_key);
+        }
+        const taskCount = workers === 1 ? 200 : 600;
+        await pool(
+          Array.from({ length: taskCount }, (_, i) => i),
+          32,
+          async (i) => {
+            const res = await http(base, 'POST', '/v1/tasks', {
+              key: admin,
+              body: { content: `Queue task ${i}`, labels: ['queue'], priority: (i % 4) + 1 },
+            });
+            if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
+          },
+        );
+        const result = await claimAndComplete(base, keys, workers, taskCount);
+        // From D1 itself: no task may have more than one claim session in this account.
+        const me = await http(base, 'GET', '/v1/agent/me', { key: admin });
+        const accountId = (me.body as { account: { id: string } }).account.id;
+        const twice = server.query<{ n: number }>(
+          `select count(*) as n from (select task_id from runs where account_id = '${accountId}' group by task_id having count(*) > 1)`,
+        );
+        const completedInD1 = server.query<{ n: number }>(
+          `select count(*) as n from tasks where account_id = '${accountId}' and completed = 1`,
+        );
+        result.doubleClaims += twice[0]?.n ?? 0;
+        if (completedInD1[0]?.n !== taskCount) throw new Error(`D1 shows ${completedInD1[0]?.n} completed tasks, expected ${taskCount}`);
+        if (!claimSamples.has(workers)) claimSamples.set(workers, []);
+        claimSamples.get(workers)!.push({ workers, ...result });
+        process.stdout.write(
+          `claim+complete x${workers}: ${result.tasksPerSec.toFixed(1)} tasks/s claim p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms double claims ${result.doubleClaims}\n`,
+        );
       }
-      const taskCount = workers === 1 ? 200 : 600;
-      await pool(Array.from({ length: taskCount }, (_, i) => i), 32, async (i) => {
-        const res = await http(base, 'POST', '/v1/tasks', { key: admin, body: { content: `Queue task ${i}`, labels: ['queue'], priority: (i % 4) + 1 } });
-        if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
-      });
-      const result = await claimAndComplete(base, keys, workers, taskCount);
-      // From D1 itself: no task may have more than one claim session in this account.
-      const me = await http(base, 'GET', '/v1/agent/me', { key: admin });
-      const accountId = (me.body as { account: { id: string } }).account.id;
-      const twice = server.query<{ n: number }>(
-        `select count(*) as n from (select task_id from runs where account_id = '${accountId}' group by task_id having count(*) > 1)`,
-      );
-      const completedInD1 = server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${accountId}' and completed = 1`);
-      result.doubleClaims += twice[0]?.n ?? 0;
-      if (completedInD1[0]?.n !== taskCount) throw new Error(`D1 shows ${completedInD1[0]?.n} completed tasks, expected ${taskCount}`);
-      if (!claimSamples.has(workers)) claimSamples.set(workers, []);
-      claimSamples.get(workers)!.push({ workers, ...result });
-      process.stdout.write(`claim+complete x${workers}: ${result.tasksPerSec.toFixed(1)} tasks/s claim p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms double claims ${result.doubleClaims}\n`);
-    }
     for (const list of claimSamples.values()) {
       claimRows.push({
         ...list[0]!,
@@ -524,12 +627,22 @@ function targets(health: Map<number, Row>): string[] {
   }
   const small = rows.find((r) => r.connections === 32 && r.name.includes('(100 tasks)'));
   const big = rows.find((r) => r.connections === 32 && r.name.includes(`(${BIG} tasks)`));
-  if (small && big) check(big.rps >= small.rps / 1.5 && big.p99 <= small.p99 * 1.5, `GET /v1/tasks at ${BIG} tasks within 1.5x of itself at 100 tasks (req/s ${(small.rps / big.rps).toFixed(2)}x, p99 ${(big.p99 / small.p99).toFixed(2)}x)`);
+  if (small && big)
+    check(
+      big.rps >= small.rps / 1.5 && big.p99 <= small.p99 * 1.5,
+      `GET /v1/tasks at ${BIG} tasks within 1.5x of itself at 100 tasks (req/s ${(small.rps / big.rps).toFixed(2)}x, p99 ${(big.p99 / small.p99).toFixed(2)}x)`,
+    );
   const claim32 = claimRows.find((r) => r.workers === 32);
   if (claim32) {
-    check(claim32.tasksPerSec >= 0.3 * h32.rps, `claim-and-complete with 32 workers at 30% of /health req/s (${(claim32.tasksPerSec / h32.rps).toFixed(2)} in tasks/s)`);
+    check(
+      claim32.tasksPerSec >= 0.3 * h32.rps,
+      `claim-and-complete with 32 workers at 30% of /health req/s (${(claim32.tasksPerSec / h32.rps).toFixed(2)} in tasks/s)`,
+    );
     check(claim32.p99 < 10 * h32.p99, `claim p99 with 32 workers under 10x /health p99 (${(claim32.p99 / h32.p99).toFixed(2)})`);
-    check(claimRows.every((r) => r.doubleClaims === 0), 'no double claims, by the clients and by D1');
+    check(
+      claimRows.every((r) => r.doubleClaims === 0),
+      'no double claims, by the clients and by D1',
+    );
   }
   return out;
 }
@@ -543,7 +656,7 @@ function report() {
     '',
     `Date: ${date}. Command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_BIG_TASKS=${BIG}, BENCH_ROUNDS=${ROUNDS}, BENCH_WARMUP_SECONDS=${WARMUP}, state in ${STATE_DIR}, wrangler's local tracing ${TRACING ? 'on' : 'off'}). Machine: ${process.env.BENCH_MACHINE ?? '2 cores, local wrangler dev (workerd + miniflare D1/DO/Queues)'}.`,
     '',
-    'Each endpoint is measured with autocannon for the duration above, after an untimed warm-up, once per round (each round starts with `GET /health`); a row shows the medians over the rounds. Ratios are to `GET /health` at the same connection count in the same run (rps ratio: higher is better; latency ratio: lower is better). D1 = round trips per request of the Worker itself (claims also do one D1 batch inside the Durable Object, not counted there). workerd CPU = CPU time of the workerd processes (wrangler\'s proxy, and the runtime with the Worker, its Durable Objects and the D1 simulator) per request: the server\'s own cost, whatever the load generator and the machine\'s other tenants take.',
+    "Each endpoint is measured with autocannon for the duration above, after an untimed warm-up, once per round (each round starts with `GET /health`); a row shows the medians over the rounds. Ratios are to `GET /health` at the same connection count in the same run (rps ratio: higher is better; latency ratio: lower is better). D1 = round trips per request of the Worker itself (claims also do one D1 batch inside the Durable Object, not counted there). workerd CPU = CPU time of the workerd processes (wrangler's proxy, and the runtime with the Worker, its Durable Objects and the D1 simulator) per request: the server's own cost, whatever the load generator and the machine's other tenants take.",
     '',
     '| endpoint | conns | req/s | x health | p50 ms | p99 ms | p99 x health | non-2xx | D1 | workerd CPU ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -586,7 +699,11 @@ const ONLY_MCP = process.env.BENCH_ONLY === 'mcp';
 const MCP_CLAIM_TASKS = Number(process.env.BENCH_MCP_CLAIM_TASKS ?? 30000);
 const MCP_CONNECTIONS = 32;
 /** What an MCP host sends with every POST of the stateless Streamable HTTP transport. */
-const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25' };
+const MCP_HEADERS = {
+  'Content-Type': 'application/json',
+  Accept: 'application/json, text/event-stream',
+  'MCP-Protocol-Version': '2025-11-25',
+};
 
 interface McpSample {
   rps: number;
@@ -606,13 +723,17 @@ interface McpRow extends McpSample {
 const mcpRows: McpRow[] = [];
 const mcpChecks: string[] = [];
 
-const toolCall = (name: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } });
+const toolCall = (name: string, args: Record<string, unknown>) =>
+  JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } });
 
 /**
  * autocannon against one endpoint at MCP_CONNECTIONS, reading every answer: a JSON-RPC error or
  * a tool error counts as a failure as a non-2xx does, and a claim that returned a task is counted.
  */
-async function mcpLoad(base: string, opts: { path: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }): Promise<McpSample> {
+async function mcpLoad(
+  base: string,
+  opts: { path: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+): Promise<McpSample> {
   let failures = 0;
   let claimed = 0;
   const run = (duration: number, count: boolean) =>
@@ -684,15 +805,35 @@ async function mcpBench(base: string, server: Awaited<ReturnType<typeof startDev
   };
   /** The same work over REST, for what MCP adds (not a target). */
   const rest = {
-    list: { name: 'REST: GET /v1/tasks (100 tasks)', path: '/v1/tasks', method: 'GET' as const, headers: { 'X-Agent-Key': lister.key }, body: undefined },
-    claim: { name: 'REST: POST /v1/tasks/claim', path: '/v1/tasks/claim', method: 'POST' as const, headers: { 'X-Agent-Key': claimer.key, 'Content-Type': 'application/json' }, body: JSON.stringify({ lease_seconds: 3600 }) },
+    list: {
+      name: 'REST: GET /v1/tasks (100 tasks)',
+      path: '/v1/tasks',
+      method: 'GET' as const,
+      headers: { 'X-Agent-Key': lister.key },
+      body: undefined,
+    },
+    claim: {
+      name: 'REST: POST /v1/tasks/claim',
+      path: '/v1/tasks/claim',
+      method: 'POST' as const,
+      headers: { 'X-Agent-Key': claimer.key, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ lease_seconds: 3600 }),
+    },
   };
   const d1 = async (call: { key: string; body: string }) => {
-    const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, 'X-Agent-Key': call.key, 'X-D1-Metrics': '1' }, body: call.body });
+    const res = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'X-Agent-Key': call.key, 'X-D1-Metrics': '1' },
+      body: call.body,
+    });
     await res.text();
     return res.headers.get('X-D1-Round-Trips') ?? '?';
   };
-  const d1Counts = { list: await d1(calls.list), claim: await d1(calls.claim), health: (await fetch(`${base}/health`, { headers: { 'X-D1-Metrics': '1' } })).headers.get('X-D1-Round-Trips') ?? '?' };
+  const d1Counts = {
+    list: await d1(calls.list),
+    claim: await d1(calls.claim),
+    health: (await fetch(`${base}/health`, { headers: { 'X-D1-Metrics': '1' } })).headers.get('X-D1-Round-Trips') ?? '?',
+  };
 
   const health: McpSample[] = [];
   const sampled: Record<'list' | 'claim' | 'restList' | 'restClaim', McpSample[]> = { list: [], claim: [], restList: [], restClaim: [] };
@@ -700,12 +841,21 @@ async function mcpBench(base: string, server: Awaited<ReturnType<typeof startDev
     health.push(await mcpLoad(base, { path: '/health' }));
     for (const which of ['list', 'claim'] as const) {
       const call = calls[which];
-      const s = await mcpLoad(base, { path: '/mcp', method: 'POST', headers: { ...MCP_HEADERS, 'X-Agent-Key': call.key }, body: call.body });
+      const s = await mcpLoad(base, {
+        path: '/mcp',
+        method: 'POST',
+        headers: { ...MCP_HEADERS, 'X-Agent-Key': call.key },
+        body: call.body,
+      });
       sampled[which].push(s);
-      process.stdout.write(`${call.name} @${MCP_CONNECTIONS}: ${s.rps.toFixed(0)} req/s (health ${health.at(-1)!.rps.toFixed(0)}) p99 ${s.p99} ms failures ${s.failures}${which === 'claim' ? ` claimed ${s.claimed}` : ''} CPU ${fixed(s.cpu, 2)} ms\n`);
+      process.stdout.write(
+        `${call.name} @${MCP_CONNECTIONS}: ${s.rps.toFixed(0)} req/s (health ${health.at(-1)!.rps.toFixed(0)}) p99 ${s.p99} ms failures ${s.failures}${which === 'claim' ? ` claimed ${s.claimed}` : ''} CPU ${fixed(s.cpu, 2)} ms\n`,
+      );
       const r = await mcpLoad(base, rest[which]);
       sampled[which === 'list' ? 'restList' : 'restClaim'].push(r);
-      process.stdout.write(`${rest[which].name} @${MCP_CONNECTIONS}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms CPU ${fixed(r.cpu, 2)} ms\n`);
+      process.stdout.write(
+        `${rest[which].name} @${MCP_CONNECTIONS}: ${r.rps.toFixed(0)} req/s p99 ${r.p99} ms CPU ${fixed(r.cpu, 2)} ms\n`,
+      );
     }
   }
   const fold = (name: string, list: McpSample[], d1Count: string): McpRow => ({
@@ -719,15 +869,27 @@ async function mcpBench(base: string, server: Awaited<ReturnType<typeof startDev
     claimed: list.reduce((n, s) => n + s.claimed, 0),
     cpu: medianOrNull(list.map((s) => s.cpu)),
   });
-  mcpRows.push(fold('GET /health', health, d1Counts.health), fold(calls.list.name, sampled.list, d1Counts.list), fold(calls.claim.name, sampled.claim, d1Counts.claim));
+  mcpRows.push(
+    fold('GET /health', health, d1Counts.health),
+    fold(calls.list.name, sampled.list, d1Counts.list),
+    fold(calls.claim.name, sampled.claim, d1Counts.claim),
+  );
   mcpRows.push(fold(rest.list.name, sampled.restList, '-'), fold(rest.claim.name, sampled.restClaim, '-'));
 
   // From D1: every claim the clients counted holds its own task (warm-ups claimed too, so at least as many).
-  const held = server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${claimer.accountId}' and status = 'claimed'`)[0]?.n ?? 0;
-  const twice = server.query<{ n: number }>(`select count(*) as n from (select task_id from runs where account_id = '${claimer.accountId}' group by task_id having count(*) > 1)`)[0]?.n ?? 0;
+  const held =
+    server.query<{ n: number }>(`select count(*) as n from tasks where account_id = '${claimer.accountId}' and status = 'claimed'`)[0]?.n ??
+    0;
+  const twice =
+    server.query<{ n: number }>(
+      `select count(*) as n from (select task_id from runs where account_id = '${claimer.accountId}' group by task_id having count(*) > 1)`,
+    )[0]?.n ?? 0;
   const claimRow = mcpRows[2]!;
   const check = (ok: boolean, text: string) => mcpChecks.push(`- ${ok ? 'met' : 'NOT met'}: ${text}`);
-  check(claimRow.claimed > 0 && held >= claimRow.claimed + 1 && held < MCP_CLAIM_TASKS, `claim_task claimed real tasks: ${claimRow.claimed} timed calls returned a task, D1 holds ${held} claimed tasks of ${MCP_CLAIM_TASKS} (timed, warm-up, REST and round-trip count calls), the queue never ran dry`);
+  check(
+    claimRow.claimed > 0 && held >= claimRow.claimed + 1 && held < MCP_CLAIM_TASKS,
+    `claim_task claimed real tasks: ${claimRow.claimed} timed calls returned a task, D1 holds ${held} claimed tasks of ${MCP_CLAIM_TASKS} (timed, warm-up, REST and round-trip count calls), the queue never ran dry`,
+  );
   check(twice === 0, 'no task claimed twice (from D1)');
 }
 
@@ -743,9 +905,15 @@ function mcpSection(): string[] {
     '',
     '| call | conns | req/s | x health | p50 ms | p99 ms | p99 x health | requests | failures | claimed | D1 | workerd CPU ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...mcpRows.map((r) => `| ${r.name} | ${MCP_CONNECTIONS} | ${r.rps.toFixed(0)} | ${ratio(r.rps, health.rps)} | ${r.p50} | ${r.p99} | ${ratio(r.p99, health.p99)} | ${r.requests} | ${r.failures} | ${r.name.includes('claim_task') ? r.claimed : '-'} | ${r.d1} | ${fixed(r.cpu, 2)} |`),
+    ...mcpRows.map(
+      (r) =>
+        `| ${r.name} | ${MCP_CONNECTIONS} | ${r.rps.toFixed(0)} | ${ratio(r.rps, health.rps)} | ${r.p50} | ${r.p99} | ${ratio(r.p99, health.p99)} | ${r.requests} | ${r.failures} | ${r.name.includes('claim_task') ? r.claimed : '-'} | ${r.d1} | ${fixed(r.cpu, 2)} |`,
+    ),
     '',
-    ...tools.map((r) => `- ${r.rps >= 0.4 * health.rps ? 'met' : 'NOT met'}: ${r.name} at ${MCP_CONNECTIONS} connections reaches 40% of /health req/s (${ratio(r.rps, health.rps)})`),
+    ...tools.map(
+      (r) =>
+        `- ${r.rps >= 0.4 * health.rps ? 'met' : 'NOT met'}: ${r.name} at ${MCP_CONNECTIONS} connections reaches 40% of /health req/s (${ratio(r.rps, health.rps)})`,
+    ),
     ...tools.map((r) => `- ${r.failures === 0 ? 'met' : 'NOT met'}: ${r.name} without failures (${r.failures})`),
     ...mcpChecks,
   ];
@@ -813,7 +981,9 @@ const d1Total = (use: Record<string, D1Use>): D1Use =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function newAccount(base: string, tag: string): Promise<{ key: string; accountId: string }> {
-  const signup = await fleetHttp(base, 'POST', '/v1/signup', { body: { email: `bench-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}@example.com` } });
+  const signup = await fleetHttp(base, 'POST', '/v1/signup', {
+    body: { email: `bench-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}@example.com` },
+  });
   if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
   const key = (signup.body as { api_key: string }).api_key;
   const me = await fleetHttp(base, 'GET', '/v1/agent/me', { key });
@@ -823,17 +993,25 @@ async function newAccount(base: string, tag: string): Promise<{ key: string; acc
 
 async function newAccounts(base: string, tag: string, count: number) {
   const list: { key: string; accountId: string }[] = [];
-  await pool(Array.from({ length: count }, (_, i) => i), 8, async () => void list.push(await newAccount(base, tag)));
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async () => void list.push(await newAccount(base, tag)),
+  );
   return list;
 }
 
 async function newWorkerKeys(base: string, adminKey: string, count: number): Promise<string[]> {
   const keys: string[] = [];
-  await pool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
-    const res = await fleetHttp(base, 'POST', '/v1/agents', { key: adminKey, body: { name: `worker-${i}`, role: 'worker' } });
-    if (res.status !== 201) throw new Error(`agent create failed: ${res.status} ${JSON.stringify(res.body)}`);
-    keys.push((res.body as { api_key: string }).api_key);
-  });
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async (i) => {
+      const res = await fleetHttp(base, 'POST', '/v1/agents', { key: adminKey, body: { name: `worker-${i}`, role: 'worker' } });
+      if (res.status !== 201) throw new Error(`agent create failed: ${res.status} ${JSON.stringify(res.body)}`);
+      keys.push((res.body as { api_key: string }).api_key);
+    },
+  );
   return keys;
 }
 
@@ -878,10 +1056,17 @@ async function tenantsRun(base: string, server: Awaited<ReturnType<typeof startD
     keys = adminKeys = many.map((a) => a.key);
     accountIds = many.map((a) => a.accountId);
   }
-  await pool(Array.from({ length: FLEET_TASKS }, (_, i) => i), 32, async (i) => {
-    const res = await fleetHttp(base, 'POST', '/v1/tasks', { key: adminKeys[i % adminKeys.length]!, body: { content: `Fleet task ${i}`, labels: ['queue'], priority: (i % 4) + 1 } });
-    if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
-  });
+  await pool(
+    Array.from({ length: FLEET_TASKS }, (_, i) => i),
+    32,
+    async (i) => {
+      const res = await fleetHttp(base, 'POST', '/v1/tasks', {
+        key: adminKeys[i % adminKeys.length]!,
+        body: { content: `Fleet task ${i}`, labels: ['queue'], priority: (i % 4) + 1 },
+      });
+      if (res.status !== 201) throw new Error(`seed failed: ${res.status}`);
+    },
+  );
   const seen = new Map<string, number>();
   let completed = 0;
   let ranDry = 0;
@@ -889,29 +1074,33 @@ async function tenantsRun(base: string, server: Awaited<ReturnType<typeof startD
   const cpuBefore = workerdCpuMs();
   const started = performance.now();
   const stopAt = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: FLEET_WORKERS }, async (_, w) => {
-    const key = keys[w % keys.length]!;
-    while (performance.now() < stopAt) {
-      const res = await postJson(base, '/v1/tasks/claim', key, { labels: ['queue'], lease_seconds: 60 });
-      if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
-      const task = (res.body as { task: { id: string } | null }).task;
-      if (!task) {
-        ranDry++;
-        break;
+  await Promise.all(
+    Array.from({ length: FLEET_WORKERS }, async (_, w) => {
+      const key = keys[w % keys.length]!;
+      while (performance.now() < stopAt) {
+        const res = await postJson(base, '/v1/tasks/claim', key, { labels: ['queue'], lease_seconds: 60 });
+        if (res.status !== 200) throw new Error(`claim failed: ${res.status} ${JSON.stringify(res.body)}`);
+        const task = (res.body as { task: { id: string } | null }).task;
+        if (!task) {
+          ranDry++;
+          break;
+        }
+        seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
+        const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
+        if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
+        completed++;
       }
-      seen.set(task.id, (seen.get(task.id) ?? 0) + 1);
-      const done = await postJson(base, `/v1/tasks/${task.id}/complete`, key);
-      if (done.status !== 200) throw new Error(`complete failed: ${done.status} ${JSON.stringify(done.body)}`);
-      completed++;
-    }
-  }));
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuPer(cpuBefore, completed);
   const used = d1Since(tallyBefore, await d1Tally(base));
   const d1: Record<string, D1Use> = {};
   for (const [source, u] of Object.entries(used)) d1[source] = { calls: u.calls / completed, statements: u.statements / completed };
   const inAccounts = accountIds.map((id) => `'${id}'`).join(', ');
-  const twice = server.query<{ n: number }>(`select count(*) as n from (select task_id from runs where account_id in (${inAccounts}) group by task_id having count(*) > 1)`);
+  const twice = server.query<{ n: number }>(
+    `select count(*) as n from (select task_id from runs where account_id in (${inAccounts}) group by task_id having count(*) > 1)`,
+  );
   const done = server.query<{ n: number }>(`select count(*) as n from tasks where account_id in (${inAccounts}) and completed = 1`);
   if (done[0]?.n !== completed) throw new Error(`D1 shows ${done[0]?.n} completed tasks, the workers completed ${completed}`);
   const doubleClaims = [...seen.values()].filter((n) => n > 1).length + (twice[0]?.n ?? 0);
@@ -969,7 +1158,13 @@ async function idleFleet(base: string): Promise<IdleResult> {
     while (!stopping) {
       let res;
       try {
-        res = await postJson<{ task: { id: string; content: string } | null }>(base, '/v1/tasks/claim', key, { labels: ['idle'], wait_seconds: IDLE_WAIT_SECONDS, lease_seconds: 60 }, { agent: parking });
+        res = await postJson<{ task: { id: string; content: string } | null }>(
+          base,
+          '/v1/tasks/claim',
+          key,
+          { labels: ['idle'], wait_seconds: IDLE_WAIT_SECONDS, lease_seconds: 60 },
+          { agent: parking },
+        );
       } catch (e) {
         if (!stopping) errors++;
         if (!stopping) process.stdout.write(`parked claim failed: ${String(e)}\n`);

@@ -93,7 +93,9 @@ function main() {
     if (isRead(name)) replicaMs += ms * times;
     else primaryMs += ms * times;
     requests += times;
-    rows.push(`| ${name} | ${times} | ${c.hops} | ${c.statements} | ${c.rowsRead} | ${c.rowsWritten} | ${ms.toFixed(2)} | ${isRead(name) ? 'replica' : 'primary'} |`);
+    rows.push(
+      `| ${name} | ${times} | ${c.hops} | ${c.statements} | ${c.rowsRead} | ${c.rowsWritten} | ${ms.toFixed(2)} | ${isRead(name) ? 'replica' : 'primary'} |`,
+    );
   }
   const tasksPerSecond = 1000 / primaryMs;
   const shares = accountShares();
@@ -120,7 +122,9 @@ function main() {
     const viaHash = tasksPerSecond / hash;
     // An account lives in one database: once it alone fills one, more databases do not help.
     const limit = directory <= shares[0]! * 1.0001 ? 'the busiest account fills a database' : 'databases';
-    out.push(`| ${n} | ${viaDirectory.toFixed(0)} | ${(viaDirectory / tasksPerSecond).toFixed(2)} | ${viaHash.toFixed(0)} | ${(viaHash / tasksPerSecond).toFixed(2)} | ${limit} |`);
+    out.push(
+      `| ${n} | ${viaDirectory.toFixed(0)} | ${(viaDirectory / tasksPerSecond).toFixed(2)} | ${viaHash.toFixed(0)} | ${(viaHash / tasksPerSecond).toFixed(2)} | ${limit} |`,
+    );
   }
   out.push('', 'Plan with the headroom above; the 10 GB a database holds is the other bound (see ARCHITECTURE.md).');
   process.stdout.write(`${out.join('\n')}\n`);

@@ -39,7 +39,6 @@ import { recurrenceRoutes } from './recurrences/routes';
 import { recallRoutes } from './recall/routes';
 import { decisionPageRoutes } from './decisions/page';
 
-
 /** Every resource router; each is mounted under both API prefixes. */
 function apiRouter() {
   const api = createRouter();
@@ -50,7 +49,18 @@ function apiRouter() {
       origin: '*',
       allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       allowHeaders: ['X-Agent-Key', 'Authorization', 'Content-Type', 'Idempotency-Key', BOOKMARK_HEADER],
-      exposeHeaders: ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'X-Total-Count', 'X-Total-Count-Lower-Bound', 'Link', 'Idempotent-Replayed', 'X-Request-Id', BOOKMARK_HEADER],
+      exposeHeaders: [
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+        'Retry-After',
+        'X-Total-Count',
+        'X-Total-Count-Lower-Bound',
+        'Link',
+        'Idempotent-Replayed',
+        'X-Request-Id',
+        BOOKMARK_HEADER,
+      ],
       maxAge: 86400,
     }),
   );
@@ -121,7 +131,12 @@ function healthRoutes() {
     } catch {
       databaseState = 'unreachable';
     }
-    const body = { status: databaseState === 'ok' ? ('ok' as const) : ('degraded' as const), timestamp: isoSeconds(Date.now()), database: databaseState, version: VERSION };
+    const body = {
+      status: databaseState === 'ok' ? ('ok' as const) : ('degraded' as const),
+      timestamp: isoSeconds(Date.now()),
+      database: databaseState,
+      version: VERSION,
+    };
     return databaseState === 'ok' ? c.json(body, 200) : c.json(body, 503);
   });
 }
@@ -136,32 +151,31 @@ export function createApp() {
     c.res.headers.set('X-Request-Id', c.get('requestId'));
   });
 
-  const root = createRouter()
-    .openapi(welcome, (c) =>
-      c.json(
-        {
-          name: 'Delega API',
-          version: VERSION,
-          docs: '/docs',
-          openapi: '/v1/openapi.json',
-          endpoints: {
-            health: 'GET /health',
-            agent_signup: 'POST /v1/agent/signup',
-            signup: 'POST /v1/signup',
-            me: 'GET /v1/agent/me',
-            capabilities: 'GET /v1/capabilities',
-            tasks: 'GET|POST /v1/tasks',
-            claim: 'POST /v1/tasks/claim',
-            agents: 'GET|POST /v1/agents',
-            projects: 'GET|POST /v1/projects',
-            webhooks: 'GET|POST /v1/webhooks',
-            automations: 'GET|POST /v1/automations',
-            ingress_sources: 'GET|POST /v1/ingress-sources',
-          },
+  const root = createRouter().openapi(welcome, (c) =>
+    c.json(
+      {
+        name: 'Delega API',
+        version: VERSION,
+        docs: '/docs',
+        openapi: '/v1/openapi.json',
+        endpoints: {
+          health: 'GET /health',
+          agent_signup: 'POST /v1/agent/signup',
+          signup: 'POST /v1/signup',
+          me: 'GET /v1/agent/me',
+          capabilities: 'GET /v1/capabilities',
+          tasks: 'GET|POST /v1/tasks',
+          claim: 'POST /v1/tasks/claim',
+          agents: 'GET|POST /v1/agents',
+          projects: 'GET|POST /v1/projects',
+          webhooks: 'GET|POST /v1/webhooks',
+          automations: 'GET|POST /v1/automations',
+          ingress_sources: 'GET|POST /v1/ingress-sources',
         },
-        200,
-      ),
-    )
+      },
+      200,
+    ),
+  );
   app.route('/', root);
   app.route('/', healthRoutes());
   app.route('/', claimPageRoutes);

@@ -44,11 +44,18 @@ function requestEnv(env: Env, session: RequestSession, metrics: Metrics | null):
 export default {
   async fetch(request, plainEnv, ctx) {
     // /health apart: load balancers and uptime probes call it whatever the fleet does.
-    const env = plainEnv.D1_METRICS === '1' ? meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker') : plainEnv;
+    const env =
+      plainEnv.D1_METRICS === '1'
+        ? meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker')
+        : plainEnv;
     if (env.D1_METRICS === '1' && new URL(request.url).pathname === '/__d1-metrics') return Response.json(isolateD1Tally);
     let session: RequestSession;
     try {
-      session = new RequestSession(env.DB, { method: request.method, path: new URL(request.url).pathname, bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)) });
+      session = new RequestSession(env.DB, {
+        method: request.method,
+        path: new URL(request.url).pathname,
+        bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)),
+      });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       return Response.json(e.body(), { status: e.status, headers: e.headers });
@@ -56,7 +63,9 @@ export default {
     const metrics = env.D1_METRICS === '1' && request.headers.get('X-D1-Metrics') === '1' ? newMetrics() : null;
     const scoped = requestEnv(env, session, metrics);
     // OAuth endpoints and /mcp with an OAuth token; API keys never touch the provider.
-    const res = isOAuthRequest(request) ? await oauthProviderFor(app, request, scoped).fetch(request, scoped, ctx) : await app.fetch(request, scoped, ctx);
+    const res = isOAuthRequest(request)
+      ? await oauthProviderFor(app, request, scoped).fetch(request, scoped, ctx)
+      : await app.fetch(request, scoped, ctx);
     const bookmark = session.bookmark();
     if (res.status === 101 || (!bookmark && !metrics)) return res;
     const answer = new Response(res.body, res);
@@ -76,7 +85,8 @@ export default {
     const metered = meteredEnv(env, 'queue');
     return handleEventBatch(batch, { ...metered, DB: sessionDatabase(metered.DB, metered.DB.withSession('first-primary')) });
   },
-  scheduled: (controller: ScheduledController, env: Env, ctx?: ExecutionContext) => scheduled(controller, meteredEnv(env, 'scheduled'), ctx),
+  scheduled: (controller: ScheduledController, env: Env, ctx?: ExecutionContext) =>
+    scheduled(controller, meteredEnv(env, 'scheduled'), ctx),
 } satisfies ExportedHandler<Env, EventQueueMessage>;
 
 export { ClaimQueue } from './work-queue/claim-queue';

@@ -15,7 +15,12 @@ export interface ScheduledJob {
   run(env: Env, now: number): Promise<unknown>;
 }
 
-export const jobs: ScheduledJob[] = [{ name: 'recurrences', run: spawnDueRecurrences }, cleanupJob, requeueJob, relaySweepJob(currentTaskJson)];
+export const jobs: ScheduledJob[] = [
+  { name: 'recurrences', run: spawnDueRecurrences },
+  cleanupJob,
+  requeueJob,
+  relaySweepJob(currentTaskJson),
+];
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx?: ExecutionContext): Promise<void> {
   const now = controller.scheduledTime;

@@ -74,7 +74,8 @@ export class KeyGate extends RateLimiter {
   }
 
   private recordSeen(agentId: string, nowMs: number): void {
-    if (this.seenWrittenAt === Number.NEGATIVE_INFINITY) this.seenWrittenAt = this.ctx.storage.kv.get<number>(SEEN_KEY) ?? Number.NEGATIVE_INFINITY;
+    if (this.seenWrittenAt === Number.NEGATIVE_INFINITY)
+      this.seenWrittenAt = this.ctx.storage.kv.get<number>(SEEN_KEY) ?? Number.NEGATIVE_INFINITY;
     if (nowMs - this.seenWrittenAt < LAST_SEEN_WRITE_MS) return;
     this.seenWrittenAt = nowMs;
     this.ctx.storage.kv.put(SEEN_KEY, nowMs);
@@ -115,9 +116,11 @@ export class KeyGate extends RateLimiter {
         return holder;
       });
       this.loading = loading;
-      void loading.finally(() => {
-        if (this.loading === loading) this.loading = undefined;
-      }).catch(() => undefined);
+      void loading
+        .finally(() => {
+          if (this.loading === loading) this.loading = undefined;
+        })
+        .catch(() => undefined);
     }
     return this.loading;
   }
@@ -141,7 +144,13 @@ export function principalCache(env: Env): PrincipalCache {
   const forgetKeys = async (hashes: Iterable<string>) => {
     const unique = [...new Set(hashes)];
     const failed = await forgetEach(env, unique);
-    const still = failed.length > 0 ? await forgetEach(env, failed.map((f) => f.hash)) : [];
+    const still =
+      failed.length > 0
+        ? await forgetEach(
+            env,
+            failed.map((f) => f.hash),
+          )
+        : [];
     if (still.length > 0) logForgetFailure(still.length, still[0]!.error);
   };
   return {
@@ -166,6 +175,11 @@ async function forgetEach(env: Env, hashes: string[]): Promise<{ hash: string; e
 
 function logForgetFailure(keys: number | null, error: unknown): void {
   console.error(
-    JSON.stringify({ level: 'error', message: `key gate forget failed; principals re-read within ${PRINCIPAL_TTL_MS / 1000} s`, keys: keys ?? 'account', error: String(error) }),
+    JSON.stringify({
+      level: 'error',
+      message: `key gate forget failed; principals re-read within ${PRINCIPAL_TTL_MS / 1000} s`,
+      keys: keys ?? 'account',
+      error: String(error),
+    }),
   );
 }

@@ -57,7 +57,12 @@ export type Relation = 'creator' | 'assignee' | 'live_claim' | 'self' | 'author'
 export type Target = 'task' | 'agent' | 'comment';
 export const STANDINGS = {
   owner: { on: 'task', relations: ['creator', 'assignee'], adminAlways: true, describe: 'its creator or assignee; admin: any task' },
-  work: { on: 'task', relations: ['creator', 'assignee', 'live_claim'], adminAlways: true, describe: 'its creator, its assignee or the holder of a live claim; admin: any task' },
+  work: {
+    on: 'task',
+    relations: ['creator', 'assignee', 'live_claim'],
+    adminAlways: true,
+    describe: 'its creator, its assignee or the holder of a live claim; admin: any task',
+  },
   self: { on: 'agent', relations: ['self'], adminAlways: true, describe: 'the calling agent itself; admin: any agent of the account' },
   author: { on: 'comment', relations: ['author'], adminAlways: true, describe: 'the comment’s author; admin: any comment of the account' },
 } as const satisfies Record<Standing, { on: Target; relations: readonly Relation[]; adminAlways: boolean; describe: string }>;
@@ -89,9 +94,22 @@ export const ACCESS = {
   'agents.list': { kinds: OVERSEERS, scope: 'agents of the account' },
   'agents.read': { kinds: FULL, scope: 'worker: itself; coordinator and admin: agents of the account' },
   'agents.create': { kinds: ADMIN, scope: 'the account' },
-  'agents.update': { kinds: FULL, scope: 'display_name and description of the calling agent; admin: of any agent of the account', standing: 'self' },
-  'agents.manage': { kinds: ADMIN, scope: 'name, role and active state of agents of the account (PUT/PATCH /agents/{id} with any of them), never demoting or deactivating itself or the recovery agent', via: 'agents.update' },
-  'agents.delete': { kinds: ADMIN, scope: 'agents of the account, except the recovery agent, itself, the last active agent, and agents that tasks, recurrences, automation rules or ingress sources reference' },
+  'agents.update': {
+    kinds: FULL,
+    scope: 'display_name and description of the calling agent; admin: of any agent of the account',
+    standing: 'self',
+  },
+  'agents.manage': {
+    kinds: ADMIN,
+    scope:
+      'name, role and active state of agents of the account (PUT/PATCH /agents/{id} with any of them), never demoting or deactivating itself or the recovery agent',
+    via: 'agents.update',
+  },
+  'agents.delete': {
+    kinds: ADMIN,
+    scope:
+      'agents of the account, except the recovery agent, itself, the last active agent, and agents that tasks, recurrences, automation rules or ingress sources reference',
+  },
   'agents.rotate_key': { kinds: FULL, scope: 'the calling agent’s own key; admin: any agent of the account', standing: 'self' },
   'agents.runs': { kinds: FULL, scope: 'worker: its own runs; coordinator and admin: any agent of the account' },
 
@@ -124,12 +142,25 @@ export const ACCESS = {
 
   'context.search': { kinds: FULL, scope: `context entries of ${TASK_SCOPE}` },
 
-  'recurrences.list': { kinds: ALL, scope: 'restricted: recurrences it created in its sandbox project; worker: recurrences it created or is assigned; coordinator and admin: every recurrence of the account' },
+  'recurrences.list': {
+    kinds: ALL,
+    scope:
+      'restricted: recurrences it created in its sandbox project; worker: recurrences it created or is assigned; coordinator and admin: every recurrence of the account',
+  },
   'recurrences.create': { kinds: ALL, scope: 'restricted: pinned to its sandbox project, no assignment to other agents' },
-  'recurrences.update': { kinds: ALL, scope: 'recurrences it may list that it created or is assigned; admin: any recurrence of the account' },
-  'recurrences.delete': { kinds: ALL, scope: 'recurrences it may list that it created or is assigned; admin: any recurrence of the account (spawned tasks remain)' },
+  'recurrences.update': {
+    kinds: ALL,
+    scope: 'recurrences it may list that it created or is assigned; admin: any recurrence of the account',
+  },
+  'recurrences.delete': {
+    kinds: ALL,
+    scope: 'recurrences it may list that it created or is assigned; admin: any recurrence of the account (spawned tasks remain)',
+  },
 
-  'queue.claim_next': { kinds: ALL, scope: 'claimable tasks: unassigned or assigned to the caller; restricted: its sandbox project and own tasks' },
+  'queue.claim_next': {
+    kinds: ALL,
+    scope: 'claimable tasks: unassigned or assigned to the caller; restricted: its sandbox project and own tasks',
+  },
   'queue.claim': { kinds: ALL, scope: TASK_SCOPE },
   'queue.heartbeat': { kinds: ALL, scope: CLAIM_SCOPE },
   'queue.state': { kinds: ALL, scope: CLAIM_SCOPE },
@@ -195,14 +226,26 @@ export function authorize(p: Principal, op: Operation, what = 'This operation'):
   if (isAllowed(p, op)) return;
   const rule = ACCESS[op];
   if (p.mode === 'restricted') {
-    throw new ApiError({ status: 403, code: 'CLAIM_REQUIRED', message: 'This key is restricted until a human claims the account: open the magic link sent to the human email (or call POST /v1/agent/claim/verify with the emailed code), then retry.' }
-    );
+    throw new ApiError({
+      status: 403,
+      code: 'CLAIM_REQUIRED',
+      message:
+        'This key is restricted until a human claims the account: open the magic link sent to the human email (or call POST /v1/agent/claim/verify with the emailed code), then retry.',
+    });
   }
   if (rule.kinds.every((k) => k === 'restricted')) {
-    throw new ApiError({ status: 403, code: 'NOT_RESTRICTED', message: 'This operation is only for restricted keys awaiting a human claim; this account is already claimed.' });
+    throw new ApiError({
+      status: 403,
+      code: 'NOT_RESTRICTED',
+      message: 'This operation is only for restricted keys awaiting a human claim; this account is already claimed.',
+    });
   }
   const needs = (rule.kinds as readonly Kind[]).filter((k) => k !== 'restricted').join(' or ');
-  throw new ApiError({ status: 403, code: 'INSUFFICIENT_ROLE', message: `${what} needs an agent with role ${needs}; this agent's role is ${p.role}.` });
+  throw new ApiError({
+    status: 403,
+    code: 'INSUFFICIENT_ROLE',
+    message: `${what} needs an agent with role ${needs}; this agent's role is ${p.role}.`,
+  });
 }
 
 const STANDING_REFUSALS: Record<'self' | 'author', [code: ErrorCode, message: string]> = {
@@ -219,7 +262,10 @@ export function authorizeOn(p: Principal, op: Operation, holds: Partial<Record<R
   authorize(p, op);
   if (standsOn(p, op, holds)) return;
   const standing = standingFor(op);
-  const [code, message]: [ErrorCode, string] = standing === 'self' || standing === 'author' ? STANDING_REFUSALS[standing] : ['TASK_NOT_OWNED', `Only ${STANDINGS[standing!].describe} may do this.`];
+  const [code, message]: [ErrorCode, string] =
+    standing === 'self' || standing === 'author'
+      ? STANDING_REFUSALS[standing]
+      : ['TASK_NOT_OWNED', `Only ${STANDINGS[standing!].describe} may do this.`];
   throw new ApiError({ status: 403, code, message });
 }
 

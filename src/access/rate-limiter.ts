@@ -64,7 +64,10 @@ export function takeToken(env: Env, subject: string, limit: number, nowMs: numbe
 /** Counts one request against a limit; the domain sees only this, not the Durable Object. */
 export type RateCounter = (subject: string, limit: number, nowMs: number, windowSeconds: number) => Promise<RateDecision>;
 
-export const rateCounter = (env: Env): RateCounter => (subject, limit, nowMs, windowSeconds) => takeToken(env, subject, limit, nowMs, windowSeconds);
+export const rateCounter =
+  (env: Env): RateCounter =>
+  (subject, limit, nowMs, windowSeconds) =>
+    takeToken(env, subject, limit, nowMs, windowSeconds);
 
 export function rateLimitHeaders(rate: RateDecision): Record<string, string> {
   return {

@@ -74,10 +74,15 @@ async function countFailedAuthentication(c: Context<AppBindings>): Promise<void>
   const rate = await takeToken(c.env, `authfail:${clientIp(c)}`, limit(c.env, 'AUTH_FAILURES_PER_MINUTE'), Date.now());
   if (rate.allowed) return;
   const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
-  throw new ApiError({ status: 429, code: 'TOO_MANY_FAILED_AUTHENTICATIONS', message: `Too many requests with a missing or invalid API key from this address; retry after ${retryAfter} s`, headers: {
-    ...rateLimitHeaders(rate),
-    'Retry-After': retryAfter,
-  } });
+  throw new ApiError({
+    status: 429,
+    code: 'TOO_MANY_FAILED_AUTHENTICATIONS',
+    message: `Too many requests with a missing or invalid API key from this address; retry after ${retryAfter} s`,
+    headers: {
+      ...rateLimitHeaders(rate),
+      'Retry-After': retryAfter,
+    },
+  });
 }
 
 /**
@@ -85,12 +90,16 @@ async function countFailedAuthentication(c: Context<AppBindings>): Promise<void>
  * and the rate headers every answer carries. 401 and 429 are thrown (REST routes and /mcp).
  * `verifiedKeyHash` admits an OAuth token's agent as its key.
  */
-export async function admitRequest(c: Context<AppBindings>, verifiedKeyHash?: string): Promise<{ principal: Principal; rateHeaders: Record<string, string> }> {
+export async function admitRequest(
+  c: Context<AppBindings>,
+  verifiedKeyHash?: string,
+): Promise<{ principal: Principal; rateHeaders: Record<string, string> }> {
   let principal: Principal;
   let admission: Admission;
   try {
     // An OAuth token for /mcp arrives already verified, carrying its agent's key hash.
-    const keyHash = verifiedKeyHash ?? (await keyHashOf(keyPepper(c.env), keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'))));
+    const keyHash =
+      verifiedKeyHash ?? (await keyHashOf(keyPepper(c.env), keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'))));
     admission = await admitKey(c.env, keyHash, Date.now());
     principal = principalOf(admission.holder);
   } catch (e) {
@@ -102,7 +111,12 @@ export async function admitRequest(c: Context<AppBindings>, verifiedKeyHash?: st
   const rateHeaders = rateLimitHeaders(rate);
   if (!rate.allowed) {
     const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
-    throw new ApiError({ status: 429, code: 'RATE_LIMITED', message: `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`, headers: { ...rateHeaders, 'Retry-After': retryAfter } });
+    throw new ApiError({
+      status: 429,
+      code: 'RATE_LIMITED',
+      message: `Rate limit of ${rate.limit} requests per minute exceeded; retry after ${retryAfter} s`,
+      headers: { ...rateHeaders, 'Retry-After': retryAfter },
+    });
   }
   return { principal, rateHeaders };
 }
@@ -116,7 +130,16 @@ export function requireOperation(operation: Operation): MiddlewareHandler<AppBin
       authorize(principal, operation);
     } catch (e) {
       // A refusal here is answered after this middleware returns: its rate headers travel with the error.
-      throw e instanceof ApiError ? new ApiError({ status: e.status, code: e.code, message: e.message, details: e.details, extra: e.extra, headers: { ...rateHeaders, ...e.headers } }) : e;
+      throw e instanceof ApiError
+        ? new ApiError({
+            status: e.status,
+            code: e.code,
+            message: e.message,
+            details: e.details,
+            extra: e.extra,
+            headers: { ...rateHeaders, ...e.headers },
+          })
+        : e;
     }
     try {
       await next();
@@ -164,7 +187,8 @@ const IDEMPOTENCY_HEADER = {
   schema: { type: 'string' as const, minLength: 1, maxLength: 255, example: '8e0f5a4c-7d1b-4b8e-9a63-2f0d2c1e9b77' },
 };
 
-const idempotencyParameters = (config: Omit<RouteConfig, 'path'>) => (isWrite(config) ? { parameters: [...(config.parameters ?? []), IDEMPOTENCY_HEADER] } : {});
+const idempotencyParameters = (config: Omit<RouteConfig, 'path'>) =>
+  isWrite(config) ? { parameters: [...(config.parameters ?? []), IDEMPOTENCY_HEADER] } : {};
 
 /** A route that needs an API key allowed to perform `operation`. */
 export function authedRoute<P extends string, R extends RouteInput<P>>(operation: Operation, config: R): BuiltRoute<P, R> {
@@ -180,7 +204,10 @@ export function authedRoute<P extends string, R extends RouteInput<P>>(operation
 }
 
 /** A route anyone may call; `before` runs ahead of everything else (e.g. a per-IP limit that replays must count too). */
-export function publicRoute<P extends string, R extends RouteInput<P>>(config: R, opts: { before?: MiddlewareHandler<AppBindings>[] } = {}): BuiltRoute<P, R> {
+export function publicRoute<P extends string, R extends RouteInput<P>>(
+  config: R,
+  opts: { before?: MiddlewareHandler<AppBindings>[] } = {},
+): BuiltRoute<P, R> {
   return createRoute({
     ...config,
     ...idempotencyParameters(config),
@@ -205,4 +232,10 @@ export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
 
 /** Path parameter `{id}` with an example of the resource's prefix. */
 export const idParams = (prefix: string) =>
-  z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' }, example: `${prefix}_0abc` }) });
+  z.object({
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .openapi({ param: { name: 'id', in: 'path' }, example: `${prefix}_0abc` }),
+  });

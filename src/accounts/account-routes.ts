@@ -33,7 +33,12 @@ const MeSchema = z
     mcp: z
       .object({
         url: z.string().openapi({ example: 'https://api.delega.dev/mcp' }),
-        config: z.object({ mcpServers: z.record(z.string(), z.object({ type: z.literal('http'), url: z.string(), headers: z.record(z.string(), z.string()) })) }),
+        config: z.object({
+          mcpServers: z.record(
+            z.string(),
+            z.object({ type: z.literal('http'), url: z.string(), headers: z.record(z.string(), z.string()) }),
+          ),
+        }),
         how: z.string(),
       })
       .openapi({ description: 'The MCP endpoint (Streamable HTTP) and a ready `mcpServers` entry for agent hosts' }),
@@ -48,4 +53,6 @@ const me = authedRoute('account.me', {
   responses: { 200: jsonContent(MeSchema, 'Who this key is') },
 });
 
-export const accountRoutes = createRouter().openapi(me, async (c) => c.json({ ...(await describeMe(database(c.env.DB), c.get('principal'))), mcp: mcpSetup(c.env) }, 200));
+export const accountRoutes = createRouter().openapi(me, async (c) =>
+  c.json({ ...(await describeMe(database(c.env.DB), c.get('principal'))), mcp: mcpSetup(c.env) }, 200),
+);

@@ -38,8 +38,18 @@ export async function createAccount(db: Db, pepper: string, input: NewAccountInp
   const key = await issueKey(pepper);
 
   const writes = [
-    db.insert(accounts).values({ id: accountId, status: input.status, plan: 'free', defaultAgentId: agentId, createdAt: ts, updatedAt: ts, claimedAt: input.status === 'active' ? ts : null }),
-    db.insert(projects).values({ id: projectId, accountId, name: input.projectName, sortOrder: 0, isSandbox: input.sandbox, createdAt: ts, updatedAt: ts }),
+    db.insert(accounts).values({
+      id: accountId,
+      status: input.status,
+      plan: 'free',
+      defaultAgentId: agentId,
+      createdAt: ts,
+      updatedAt: ts,
+      claimedAt: input.status === 'active' ? ts : null,
+    }),
+    db
+      .insert(projects)
+      .values({ id: projectId, accountId, name: input.projectName, sortOrder: 0, isSandbox: input.sandbox, createdAt: ts, updatedAt: ts }),
     db.insert(agents).values({
       id: agentId,
       accountId,
@@ -58,7 +68,14 @@ export async function createAccount(db: Db, pepper: string, input: NewAccountInp
   if (input.user && userId) {
     await db.batch([
       ...writes,
-      db.insert(users).values({ id: userId, accountId, email: input.user.email.toLowerCase(), name: input.user.name ?? null, verifiedAt: input.user.verified ? ts : null, createdAt: ts }),
+      db.insert(users).values({
+        id: userId,
+        accountId,
+        email: input.user.email.toLowerCase(),
+        name: input.user.name ?? null,
+        verifiedAt: input.user.verified ? ts : null,
+        createdAt: ts,
+      }),
     ]);
   } else {
     await db.batch(writes);

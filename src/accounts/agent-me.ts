@@ -13,7 +13,14 @@ import { projectJson, type ProjectJson } from './projects';
 
 export interface MeJson {
   agent: AgentJson & { use_case: string | null };
-  account: { id: string; name: string | null; status: 'restricted' | 'active'; plan: string; claimed_at: string | null; created_at: string };
+  account: {
+    id: string;
+    name: string | null;
+    status: 'restricted' | 'active';
+    plan: string;
+    claimed_at: string | null;
+    created_at: string;
+  };
   mode: Mode;
   role: Role;
   sandbox_project: ProjectJson | null;
@@ -23,10 +30,21 @@ export interface MeJson {
 
 export async function describeMe(db: Db, p: Principal): Promise<MeJson> {
   const [agentRows, accountRows, sandboxRows, claimRows] = await db.batch([
-    db.select().from(agents).where(and(eq(agents.id, p.agentId), eq(agents.accountId, p.accountId))),
+    db
+      .select()
+      .from(agents)
+      .where(and(eq(agents.id, p.agentId), eq(agents.accountId, p.accountId))),
     db.select().from(accounts).where(eq(accounts.id, p.accountId)),
-    db.select().from(projects).where(and(eq(projects.id, p.sandboxProjectId ?? '∅'), eq(projects.accountId, p.accountId))),
-    db.select({ email: claimTokens.email }).from(claimTokens).where(eq(claimTokens.accountId, p.accountId)).orderBy(desc(claimTokens.createdAt)).limit(1),
+    db
+      .select()
+      .from(projects)
+      .where(and(eq(projects.id, p.sandboxProjectId ?? '∅'), eq(projects.accountId, p.accountId))),
+    db
+      .select({ email: claimTokens.email })
+      .from(claimTokens)
+      .where(eq(claimTokens.accountId, p.accountId))
+      .orderBy(desc(claimTokens.createdAt))
+      .limit(1),
   ]);
   const agent = agentRows[0];
   const account = accountRows[0];
@@ -35,7 +53,14 @@ export async function describeMe(db: Db, p: Principal): Promise<MeJson> {
   const claimEmail = claimRows[0]?.email ?? null;
   return {
     agent: { ...agentJson(agent, account.defaultAgentId), use_case: agent.useCase },
-    account: { id: account.id, name: account.name, status: account.status, plan: account.plan, claimed_at: account.claimedAt, created_at: account.createdAt },
+    account: {
+      id: account.id,
+      name: account.name,
+      status: account.status,
+      plan: account.plan,
+      claimed_at: account.claimedAt,
+      created_at: account.createdAt,
+    },
     mode: p.mode,
     role: p.role,
     sandbox_project: sandboxRows[0] ? projectJson(sandboxRows[0]) : null,
@@ -43,7 +68,9 @@ export async function describeMe(db: Db, p: Principal): Promise<MeJson> {
       ? {
           status: pending ? 'pending' : 'claimed',
           email: maskEmail(claimEmail),
-          how: pending ? 'The human opens the magic link in the claim email, or you send its 6-digit code to POST /v1/agent/claim/verify. POST /v1/agent/claim/resend sends a new email.' : null,
+          how: pending
+            ? 'The human opens the magic link in the claim email, or you send its 6-digit code to POST /v1/agent/claim/verify. POST /v1/agent/claim/resend sends a new email.'
+            : null,
         }
       : null,
   };

@@ -20,7 +20,9 @@ export const AgentSchema = z
     is_default: z.boolean().openapi({ description: 'The recovery agent whose key `POST /v1/recover` rotates' }),
     key_prefix: z.string().openapi({ description: 'First characters of the key, to tell keys apart', example: 'dlg_a1B2c3' }),
     sandbox_project_id: z.string().nullable(),
-    last_seen_at: timestamp.nullable().openapi({ description: 'When the agent’s key last made a request, up to 5 minutes stale; null: never' }),
+    last_seen_at: timestamp
+      .nullable()
+      .openapi({ description: 'When the agent’s key last made a request, up to 5 minutes stale; null: never' }),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -45,7 +47,10 @@ export const CreateAgentBody = z
       .optional()
       .openapi({ description: 'Instead of role: any of these scopes makes a coordinator, none a worker' }),
   })
-  .refine((b) => b.role === undefined || b.permissions === undefined, { message: 'Give role or permissions, not both', path: ['permissions'] })
+  .refine((b) => b.role === undefined || b.permissions === undefined, {
+    message: 'Give role or permissions, not both',
+    path: ['permissions'],
+  })
   .openapi('CreateAgent');
 
 export const UpdateAgentBody = z
@@ -101,7 +106,8 @@ const remove = authedRoute('agents.delete', {
   path: '/agents/{id}',
   tags: ['Agents'],
   summary: 'Delete an agent',
-  description: 'Refused (409) for the recovery agent, the caller itself, the last active agent, and agents that tasks, recurrences, automation rules or ingress sources still refer to (AGENT_REFERENCED, naming them in `references`).',
+  description:
+    'Refused (409) for the recovery agent, the caller itself, the last active agent, and agents that tasks, recurrences, automation rules or ingress sources still refer to (AGENT_REFERENCED, naming them in `references`).',
   request: { params },
   responses: { 200: jsonContent(DeletedSchema, 'Deleted'), 409: errorContent('Refused, with the reason') },
 });
@@ -112,7 +118,10 @@ const rotate = authedRoute('agents.rotate_key', {
   tags: ['Agents'],
   summary: 'Rotate an agent’s key; the old key stops working at once',
   request: { params },
-  responses: { 200: jsonContent(AgentWithKeySchema, 'The agent with its new plaintext key'), 409: errorContent('A parallel rotation won; its key is the live one (KEY_ROTATION_CONFLICT)') },
+  responses: {
+    200: jsonContent(AgentWithKeySchema, 'The agent with its new plaintext key'),
+    409: errorContent('A parallel rotation won; its key is the live one (KEY_ROTATION_CONFLICT)'),
+  },
 });
 
 export const agentRoutes = createRouter()
@@ -120,16 +129,43 @@ export const agentRoutes = createRouter()
   .openapi(create, async (c) => {
     const { permissions, ...body } = c.req.valid('json');
     const input = permissions === undefined ? body : { ...body, role: permissions.length ? ('coordinator' as const) : ('worker' as const) };
-    const agent = await createAgent(database(c.env.DB), keyPepper(c.env), c.get('principal'), input, limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    const agent = await createAgent(
+      database(c.env.DB),
+      keyPepper(c.env),
+      c.get('principal'),
+      input,
+      limit(c.env, 'AGENTS_PER_ACCOUNT'),
+      Date.now(),
+    );
     secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 201);
   })
   .openapi(read, async (c) => c.json(await getAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateAgent(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateAgent(
+        database(c.env.DB),
+        principalCache(c.env),
+        c.get('principal'),
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        Date.now(),
+      ),
+      200,
+    ),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateAgent(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateAgent(
+        database(c.env.DB),
+        principalCache(c.env),
+        c.get('principal'),
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        Date.now(),
+      ),
+      200,
+    ),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
@@ -137,7 +173,14 @@ export const agentRoutes = createRouter()
     return c.json({ deleted: true as const, id }, 200);
   })
   .openapi(rotate, async (c) => {
-    const agent = await rotateAgentKey(database(c.env.DB), principalCache(c.env), keyPepper(c.env), c.get('principal'), c.req.valid('param').id, Date.now());
+    const agent = await rotateAgentKey(
+      database(c.env.DB),
+      principalCache(c.env),
+      keyPepper(c.env),
+      c.get('principal'),
+      c.req.valid('param').id,
+      Date.now(),
+    );
     secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 200);
   });

@@ -74,7 +74,11 @@ export async function listAgents(db: Db, p: Principal): Promise<AgentJson[]> {
 /** An agent the caller may see: itself, or any account agent for coordinators and admins. */
 async function visibleAgent(db: Db, p: Principal, id: string): Promise<AgentRow> {
   if (id !== p.agentId && !canSeeDirectory(p)) throw agentNotFound();
-  const row = await db.select().from(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))).get();
+  const row = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)))
+    .get();
   if (!row) throw agentNotFound();
   return row;
 }
@@ -91,7 +95,14 @@ export interface CreateAgentInput {
   role?: Role;
 }
 
-export async function createAgent(db: Db, pepper: string, p: Principal, input: CreateAgentInput, maxAgents: number, now: number): Promise<AgentJson> {
+export async function createAgent(
+  db: Db,
+  pepper: string,
+  p: Principal,
+  input: CreateAgentInput,
+  maxAgents: number,
+  now: number,
+): Promise<AgentJson> {
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
   const row: AgentRow = {
@@ -129,7 +140,14 @@ export interface UpdateAgentInput {
   active?: boolean;
 }
 
-export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, id: string, input: UpdateAgentInput, now: number): Promise<AgentJson> {
+export async function updateAgent(
+  db: Db,
+  cache: PrincipalCache,
+  p: Principal,
+  id: string,
+  input: UpdateAgentInput,
+  now: number,
+): Promise<AgentJson> {
   const row = await visibleAgent(db, p, id);
   // Name, role and active state are agents.manage; the profile is agents.update, on itself.
   const managed = (['name', 'role', 'active'] as const).filter((f) => input[f] !== undefined);
@@ -148,7 +166,12 @@ export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, i
   if (input.role !== undefined) changes.role = input.role;
   if (input.active !== undefined) changes.active = input.active;
   try {
-    const updated = await db.update(agents).set(changes).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))).returning().get();
+    const updated = await db
+      .update(agents)
+      .set(changes)
+      .where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)))
+      .returning()
+      .get();
     await cache.forgetKeys([row.keyHash]);
     return agentJson(updated ?? { ...row, ...changes }, defaultId);
   } catch (e) {
@@ -157,7 +180,14 @@ export async function updateAgent(db: Db, cache: PrincipalCache, p: Principal, i
   }
 }
 
-export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: string, p: Principal, id: string, now: number): Promise<AgentJson> {
+export async function rotateAgentKey(
+  db: Db,
+  cache: PrincipalCache,
+  pepper: string,
+  p: Principal,
+  id: string,
+  now: number,
+): Promise<AgentJson> {
   const self = id === p.agentId;
   // An agent the caller cannot see is a 404 before it is a 403 (admins see every agent).
   if (!standsOn(p, 'agents.rotate_key', { self })) await visibleAgent(db, p, id);
@@ -170,11 +200,19 @@ export async function rotateAgentKey(db: Db, cache: PrincipalCache, pepper: stri
   // Replaces only the key read above: of parallel rotations one wins, the others get 409, so
   // every key handed out is the live one.
   const [updated, acct] = await db.batch([
-    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts }).where(and(isTarget, eq(agents.keyHash, previous.keyHash))).returning(),
+    db
+      .update(agents)
+      .set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts })
+      .where(and(isTarget, eq(agents.keyHash, previous.keyHash)))
+      .returning(),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
   ]);
   const row = updated[0];
-  if (!row) throw conflict('KEY_ROTATION_CONFLICT', 'Another rotation of this key happened at the same time and its key is the live one; this rotation changed nothing');
+  if (!row)
+    throw conflict(
+      'KEY_ROTATION_CONFLICT',
+      'Another rotation of this key happened at the same time and its key is the live one; this rotation changed nothing',
+    );
   // The old key's object still holds the principal: it is told to forget it before we answer.
   await cache.forgetKeys([previous.keyHash]);
   return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
@@ -194,32 +232,59 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
     sql<number>`exists(select 1 from ${tasks} where ${tasks.accountId} = ${p.accountId} and ${column} = ${id})`;
   const actsFor = sql`exists (select 1 from json_each(${automations.actions}) a where json_extract(a.value, '$.agent_id') = ${id} or json_extract(a.value, '$.assigned_to_agent_id') = ${id})`;
   const [target, acct, active, refs, recurring, rules, sources] = await db.batch([
-    db.select().from(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))),
+    db
+      .select()
+      .from(agents)
+      .where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
-    db.select({ n: count() }).from(agents).where(and(eq(agents.accountId, p.accountId), eq(agents.active, true))),
-    db.select({
-      assigned: referenced(tasks.assignedToAgentId),
-      created: referenced(tasks.createdByAgentId),
-      claimed: referenced(tasks.claimedByAgentId),
-      accountable: referenced(tasks.accountableAgentId),
-    }).from(sql`(select 1)`),
-    db.select({ id: recurrences.id }).from(recurrences)
+    db
+      .select({ n: count() })
+      .from(agents)
+      .where(and(eq(agents.accountId, p.accountId), eq(agents.active, true))),
+    db
+      .select({
+        assigned: referenced(tasks.assignedToAgentId),
+        created: referenced(tasks.createdByAgentId),
+        claimed: referenced(tasks.claimedByAgentId),
+        accountable: referenced(tasks.accountableAgentId),
+      })
+      .from(sql`(select 1)`),
+    db
+      .select({ id: recurrences.id })
+      .from(recurrences)
       .where(and(eq(recurrences.accountId, p.accountId), or(eq(recurrences.createdByAgentId, id), eq(recurrences.assignedToAgentId, id))))
-      .orderBy(asc(recurrences.id)).limit(REFERENCES_NAMED),
-    db.select({ id: automations.id }).from(automations)
+      .orderBy(asc(recurrences.id))
+      .limit(REFERENCES_NAMED),
+    db
+      .select({ id: automations.id })
+      .from(automations)
       .where(and(eq(automations.accountId, p.accountId), or(eq(automations.createdByAgentId, id), actsFor)))
-      .orderBy(asc(automations.id)).limit(REFERENCES_NAMED),
-    db.select({ id: ingressSources.id }).from(ingressSources)
-      .where(and(eq(ingressSources.accountId, p.accountId), or(eq(ingressSources.createdByAgentId, id), eq(ingressSources.defaultAssigneeAgentId, id))))
-      .orderBy(asc(ingressSources.id)).limit(REFERENCES_NAMED),
+      .orderBy(asc(automations.id))
+      .limit(REFERENCES_NAMED),
+    db
+      .select({ id: ingressSources.id })
+      .from(ingressSources)
+      .where(
+        and(
+          eq(ingressSources.accountId, p.accountId),
+          or(eq(ingressSources.createdByAgentId, id), eq(ingressSources.defaultAssigneeAgentId, id)),
+        ),
+      )
+      .orderBy(asc(ingressSources.id))
+      .limit(REFERENCES_NAMED),
   ]);
   const row = target[0];
   if (!row) throw agentNotFound();
-  if (row.id === acct[0]?.defaultAgentId) throw conflict('AGENT_IS_RECOVERY', 'The recovery (default) agent cannot be deleted; its key is the one account recovery rotates');
+  if (row.id === acct[0]?.defaultAgentId)
+    throw conflict('AGENT_IS_RECOVERY', 'The recovery (default) agent cannot be deleted; its key is the one account recovery rotates');
   if (row.id === p.agentId) throw conflict('AGENT_IS_SELF', 'An agent cannot delete itself');
   if (row.active && (active[0]?.n ?? 0) <= 1) throw conflict('LAST_ACTIVE_AGENT', 'The last active agent of an account cannot be deleted');
   const r = refs[0];
-  const taskRelations = r ? Object.entries(r).filter(([, v]) => Boolean(v)).map(([k]) => k) : [];
+  const taskRelations = r
+    ? Object.entries(r)
+        .filter(([, v]) => Boolean(v))
+        .map(([k]) => k)
+    : [];
   const references = {
     tasks: taskRelations,
     recurrences: recurring.map((x) => x.id),
@@ -231,10 +296,16 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
     taskRelations.length ? `tasks (${taskRelations.join(', ')}): reassign or delete them` : '',
     recurring.length ? `recurrences ${named(references.recurrences)} create tasks as it or assign them to it: reassign or delete them` : '',
     rules.length ? `automation rules ${named(references.automations)} act in its name or assign work to it: change or delete them` : '',
-    sources.length ? `ingress sources ${named(references.ingress_sources)} create tasks in its name or assign them to it: change or delete them` : '',
+    sources.length
+      ? `ingress sources ${named(references.ingress_sources)} create tasks in its name or assign them to it: change or delete them`
+      : '',
   ].filter(Boolean);
   if (reasons.length > 0) {
-    throw conflict('AGENT_REFERENCED', `This agent is still referred to: ${reasons.join('; ')}. Or deactivate it with PUT {"active": false} instead.`, { references });
+    throw conflict(
+      'AGENT_REFERENCED',
+      `This agent is still referred to: ${reasons.join('; ')}. Or deactivate it with PUT {"active": false} instead.`,
+      { references },
+    );
   }
   await db.delete(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)));
   await cache.forgetKeys([row.keyHash]);

@@ -20,14 +20,23 @@ const SIGNATURE_TOLERANCE_S = 300;
 
 function stripeConfig(env: Env) {
   if (!env.STRIPE_SECRET_KEY) {
-    throw new ApiError({ status: 503, code: 'BILLING_NOT_CONFIGURED', message: 'Billing is not configured on this server (STRIPE_SECRET_KEY is not set)' });
+    throw new ApiError({
+      status: 503,
+      code: 'BILLING_NOT_CONFIGURED',
+      message: 'Billing is not configured on this server (STRIPE_SECRET_KEY is not set)',
+    });
   }
   return { key: env.STRIPE_SECRET_KEY, base: env.STRIPE_API_BASE ?? 'https://api.stripe.com' };
 }
 
 function priceFor(env: Env, plan: PaidPlan): string {
   const price = plan === 'pro' ? env.STRIPE_PRICE_PRO : env.STRIPE_PRICE_SCALE;
-  if (!price) throw new ApiError({ status: 503, code: 'BILLING_NOT_CONFIGURED', message: `Billing is not configured for the ${plan} plan (STRIPE_PRICE_${plan.toUpperCase()} is not set)` });
+  if (!price)
+    throw new ApiError({
+      status: 503,
+      code: 'BILLING_NOT_CONFIGURED',
+      message: `Billing is not configured for the ${plan} plan (STRIPE_PRICE_${plan.toUpperCase()} is not set)`,
+    });
   return price;
 }
 
@@ -46,8 +55,14 @@ async function stripePost(env: Env, path: string, form: Record<string, string>):
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) {
-    console.error(JSON.stringify({ level: 'error', stripe: path, status: res.status, error: (body.error as { message?: string })?.message }));
-    throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider refused the request; try again or contact support' });
+    console.error(
+      JSON.stringify({ level: 'error', stripe: path, status: res.status, error: (body.error as { message?: string })?.message }),
+    );
+    throw new ApiError({
+      status: 503,
+      code: 'BILLING_UNAVAILABLE',
+      message: 'The payment provider refused the request; try again or contact support',
+    });
   }
   return body;
 }
@@ -70,19 +85,22 @@ export async function createCheckout(db: Db, env: Env, p: Principal, plan: PaidP
     'subscription_data[metadata][plan]': plan,
     ...(account?.customer ? { customer: account.customer } : {}),
   });
-  if (typeof session.url !== 'string') throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider answered without a checkout URL' });
+  if (typeof session.url !== 'string')
+    throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider answered without a checkout URL' });
   return { url: session.url };
 }
 
 export async function createPortal(db: Db, env: Env, p: Principal): Promise<{ url: string }> {
   stripeConfig(env);
   const account = await db.select({ customer: accounts.stripeCustomerId }).from(accounts).where(eq(accounts.id, p.accountId)).get();
-  if (!account?.customer) throw conflict('NO_BILLING_CUSTOMER', 'This account has no subscription yet; start one with POST /v1/billing/checkout');
+  if (!account?.customer)
+    throw conflict('NO_BILLING_CUSTOMER', 'This account has no subscription yet; start one with POST /v1/billing/checkout');
   const session = await stripePost(env, '/v1/billing_portal/sessions', {
     customer: account.customer,
     return_url: env.PUBLIC_BASE_URL ?? 'https://api.delega.dev',
   });
-  if (typeof session.url !== 'string') throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider answered without a portal URL' });
+  if (typeof session.url !== 'string')
+    throw new ApiError({ status: 503, code: 'BILLING_UNAVAILABLE', message: 'The payment provider answered without a portal URL' });
   return { url: session.url };
 }
 
@@ -96,7 +114,8 @@ export async function verifyStripeSignature(secret: string, header: string | und
   const t = Number(parts.get('t')?.[0]);
   const signatures = parts.get('v1') ?? [];
   if (!Number.isFinite(t) || signatures.length === 0) throw badRequest('INVALID_SIGNATURE', 'Missing or malformed Stripe-Signature header');
-  if (Math.abs(nowMs / 1000 - t) > SIGNATURE_TOLERANCE_S) throw badRequest('INVALID_SIGNATURE', 'Stripe-Signature timestamp is outside the tolerance');
+  if (Math.abs(nowMs / 1000 - t) > SIGNATURE_TOLERANCE_S)
+    throw badRequest('INVALID_SIGNATURE', 'Stripe-Signature timestamp is outside the tolerance');
   const expected = await hmacSha256Hex(secret, `${t}.${rawBody}`);
   if (!signatures.some((s) => timingSafeEqual(s, expected))) throw badRequest('INVALID_SIGNATURE', 'Stripe-Signature does not match');
 }
@@ -106,7 +125,15 @@ interface StripeEvent {
   type?: string;
   /** When Stripe created the event (Unix seconds): the order in which plan changes apply. */
   created?: number;
-  data?: { object?: { customer?: string; metadata?: Record<string, string>; client_reference_id?: string; status?: string; payment_status?: string } };
+  data?: {
+    object?: {
+      customer?: string;
+      metadata?: Record<string, string>;
+      client_reference_id?: string;
+      status?: string;
+      payment_status?: string;
+    };
+  };
 }
 
 /** The plan a subscription event asks for, or null when the event does not move the plan. */
@@ -133,7 +160,12 @@ function planFromEvent(event: StripeEvent): 'free' | PaidPlan | null {
  * the events' own `created` times: a redelivered event, or one older than the last applied,
  * changes nothing. Unknown events are acknowledged.
  */
-export async function applyStripeEvent(db: Db, cache: PrincipalCache, event: StripeEvent, now: number): Promise<{ handled: boolean; duplicate?: true }> {
+export async function applyStripeEvent(
+  db: Db,
+  cache: PrincipalCache,
+  event: StripeEvent,
+  now: number,
+): Promise<{ handled: boolean; duplicate?: true }> {
   const object = event.data?.object ?? {};
   const accountId = object.metadata?.account_id ?? object.client_reference_id;
   const next = planFromEvent(event);

@@ -22,8 +22,18 @@ export async function hitRates(counter: RateCounter, rules: RateRule[], now: num
   decisions.forEach((decision) => {
     if (decision.allowed) return;
     const retryAfter = Math.max(1, decision.resetAt - Math.floor(now / 1000));
-    throw new ApiError({ status: 429, code: 'RATE_LIMITED', message: `Too many requests; try again in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`, extra: { retry_after: retryAfter }, headers: { 'Retry-After': String(retryAfter), 'X-RateLimit-Limit': String(decision.limit), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(decision.resetAt) } }
-    );
+    throw new ApiError({
+      status: 429,
+      code: 'RATE_LIMITED',
+      message: `Too many requests; try again in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`,
+      extra: { retry_after: retryAfter },
+      headers: {
+        'Retry-After': String(retryAfter),
+        'X-RateLimit-Limit': String(decision.limit),
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': String(decision.resetAt),
+      },
+    });
   });
   return decisions;
 }

@@ -94,7 +94,8 @@ export async function consumeCode(
     .get();
   if (!row) return { status: 'none' };
   // Checked before anything else: while locked, even the right code is refused.
-  if (row.lockedUntil && row.lockedUntil > isoSeconds(now)) return { status: 'locked_out', until: row.lockedUntil, justLocked: false, email };
+  if (row.lockedUntil && row.lockedUntil > isoSeconds(now))
+    return { status: 'locked_out', until: row.lockedUntil, justLocked: false, email };
   if (row.usedAt) return { status: 'none' };
   if (row.attempts >= MAX_CODE_ATTEMPTS) return { status: 'locked' };
   if (row.expiresAt <= isoSeconds(now)) return { status: 'expired' };
@@ -166,6 +167,10 @@ export type ClaimTokenRow = typeof claimTokens.$inferSelect;
 /** The token's row, found by its hash; malformed tokens are never hashed or looked up. */
 export async function findClaimToken(db: Db, pepper: string, token: string): Promise<ClaimTokenRow | null> {
   if (!TOKEN_PATTERN.test(token)) return null;
-  const row = await db.select().from(claimTokens).where(eq(claimTokens.tokenHash, await tokenHash(pepper, token))).get();
+  const row = await db
+    .select()
+    .from(claimTokens)
+    .where(eq(claimTokens.tokenHash, await tokenHash(pepper, token)))
+    .get();
   return row ?? null;
 }

@@ -62,7 +62,10 @@ const remove = authedRoute('projects.delete', {
 export const projectRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listProjects(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) =>
-    c.json(await createProject(database(c.env.DB), c.get('principal'), c.req.valid('json'), limit(c.env, 'PROJECTS_PER_ACCOUNT'), Date.now()), 201),
+    c.json(
+      await createProject(database(c.env.DB), c.get('principal'), c.req.valid('json'), limit(c.env, 'PROJECTS_PER_ACCOUNT'), Date.now()),
+      201,
+    ),
   )
   .openapi(read, async (c) => c.json(await getProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>

@@ -39,7 +39,11 @@ export async function listProjects(db: Db, p: Principal): Promise<ProjectJson[]>
 }
 
 export async function getProject(db: Db, p: Principal, id: string): Promise<ProjectJson> {
-  const row = await db.select().from(projects).where(and(visibleTo(p), eq(projects.id, id))).get();
+  const row = await db
+    .select()
+    .from(projects)
+    .where(and(visibleTo(p), eq(projects.id, id)))
+    .get();
   if (!row) throw projectNotFound();
   return projectJson(row);
 }
@@ -51,7 +55,13 @@ export interface ProjectInput {
   sort_order?: number;
 }
 
-export async function createProject(db: Db, p: Principal, input: ProjectInput & { name: string }, maxProjects: number, now: number): Promise<ProjectJson> {
+export async function createProject(
+  db: Db,
+  p: Principal,
+  input: ProjectInput & { name: string },
+  maxProjects: number,
+  now: number,
+): Promise<ProjectJson> {
   const ts = isoSeconds(now);
   const row: ProjectRow = {
     id: newId('prj', now),
@@ -75,15 +85,27 @@ export async function updateProject(db: Db, p: Principal, id: string, input: Pro
   if (input.emoji !== undefined) changes.emoji = input.emoji;
   if (input.color !== undefined) changes.color = input.color;
   if (input.sort_order !== undefined) changes.sortOrder = input.sort_order;
-  const row = await db.update(projects).set(changes).where(and(visibleTo(p), eq(projects.id, id))).returning().get();
+  const row = await db
+    .update(projects)
+    .set(changes)
+    .where(and(visibleTo(p), eq(projects.id, id)))
+    .returning()
+    .get();
   if (!row) throw projectNotFound();
   return projectJson(row);
 }
 
 export async function deleteProject(db: Db, p: Principal, id: string): Promise<void> {
   const [target, used] = await db.batch([
-    db.select().from(projects).where(and(visibleTo(p), eq(projects.id, id))),
-    db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.accountId, p.accountId), eq(tasks.projectId, id))).limit(1),
+    db
+      .select()
+      .from(projects)
+      .where(and(visibleTo(p), eq(projects.id, id))),
+    db
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(eq(tasks.accountId, p.accountId), eq(tasks.projectId, id)))
+      .limit(1),
   ]);
   if (!target[0]) throw projectNotFound();
   if (used.length > 0) throw conflict('PROJECT_NOT_EMPTY', 'This project still has tasks; move or delete them first');

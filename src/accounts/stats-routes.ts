@@ -13,7 +13,9 @@ const StatsSchema = z
     completed_today: z.number().int(),
     due_today: z.number().int().openapi({ description: 'Open tasks due today' }),
     overdue: z.number().int().openapi({ description: 'Open tasks due before today' }),
-    by_project: z.record(z.string(), z.number().int()).openapi({ description: `Tasks per project name; tasks without a project under "${NO_PROJECT_NAME}"` }),
+    by_project: z
+      .record(z.string(), z.number().int())
+      .openapi({ description: `Tasks per project name; tasks without a project under "${NO_PROJECT_NAME}"` }),
     total_tasks: z.number().int().openapi({ description: 'Same as total' }),
     completed_tasks: z.number().int().openapi({ description: 'Same as completed' }),
     pending_tasks: z.number().int().openapi({ description: 'Same as open' }),
@@ -70,13 +72,5 @@ const usageRoute = authedRoute('account.usage', {
 export const statsRoutes = createRouter()
   .openapi(stats, async (c) => c.json(await statsAnswer(database(c.env.DB), c.get('principal'), Date.now()), 200))
   .openapi(usageRoute, async (c) =>
-    c.json(
-      await usage(
-        database(c.env.DB),
-        c.get('principal'),
-        usageLimitsFor(c.env, c.get('principal').plan),
-        Date.now(),
-      ),
-      200,
-    ),
+    c.json(await usage(database(c.env.DB), c.get('principal'), usageLimitsFor(c.env, c.get('principal').plan), Date.now()), 200),
   );

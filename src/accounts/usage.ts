@@ -54,11 +54,20 @@ export interface UsageJson {
   rate_limit_rpm: number;
   max_content_chars: number;
   rate_limit: { requests_per_minute: number };
-  limits: { context_bytes: number; body_bytes: number; delegation_depth: number; content_chars: number; description_chars: number; label_chars: number; labels_per_task: number };
+  limits: {
+    context_bytes: number;
+    body_bytes: number;
+    delegation_depth: number;
+    content_chars: number;
+    description_chars: number;
+    label_chars: number;
+    labels_per_task: number;
+  };
 }
 
 export async function usage(db: Db, p: Principal, limits: UsageLimits, now: number): Promise<UsageJson> {
-  const countOf = (table: typeof agents | typeof webhooks | typeof projects) => db.select({ n: sql<number>`count(*)` }).from(table).where(eq(table.accountId, p.accountId));
+  const countOf = (table: typeof agents | typeof webhooks | typeof projects) =>
+    db.select({ n: sql<number>`count(*)` }).from(table).where(eq(table.accountId, p.accountId));
   const [counter, agentRows, webhookRows, projectRows] = await db.batch([
     db
       .select({ n: usageCounters.tasksCreated })

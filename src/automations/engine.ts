@@ -61,7 +61,10 @@ export async function runAutomations(env: Env, msg: AutomationMessage, now: numb
       .where(and(eq(automations.accountId, msg.accountId), eq(automations.event, msg.event), eq(automations.active, true)))
       .orderBy(asc(automations.createdAt), asc(automations.id)),
     db.select({ ruleId: automationEffects.ruleId }).from(automationEffects).where(eq(automationEffects.createdTaskId, msg.task.id)),
-    db.select().from(tasks).where(and(eq(tasks.id, msg.task.id), eq(tasks.accountId, msg.accountId))),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, msg.task.id), eq(tasks.accountId, msg.accountId))),
   ]);
   const creators = new Set(madeBy.map((r) => r.ruleId));
   const fromIngress = ingressSourceOf(msg.task) !== null;
@@ -83,13 +86,17 @@ export async function runAutomations(env: Env, msg: AutomationMessage, now: numb
   // Recorded with their actions: a crash before this relay leaves them to the sweep.
   if (ctx.caused.length) {
     await relayEvents(env, ctx.caused, now).catch((e: unknown) =>
-      console.error(JSON.stringify({ level: 'error', message: 'event relay failed; the sweep relays it', eventId: msg.eventId, error: String(e) })),
+      console.error(
+        JSON.stringify({ level: 'error', message: 'event relay failed; the sweep relays it', eventId: msg.eventId, error: String(e) }),
+      ),
     );
   }
   if (ctx.wake) {
     await queueFor(env, msg.accountId)
       .wake(msg.accountId)
-      .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId: msg.accountId, error: String(e) })));
+      .catch((e: unknown) =>
+        console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId: msg.accountId, error: String(e) })),
+      );
   }
 }
 
@@ -109,7 +116,12 @@ async function runRule(ctx: RunContext): Promise<ActionLog[]> {
 const FIELD_ACTIONS = new Set(['assign', 'set_priority', 'add_label', 'set_evidence_policy', 'delegate']);
 
 async function runAction(ctx: RunContext, action: Action, index: number): Promise<ActionLog> {
-  const entry = (outcome: ActionOutcome, detail?: string): ActionLog => ({ index, type: action.type, outcome, ...(detail ? { detail } : {}) });
+  const entry = (outcome: ActionOutcome, detail?: string): ActionLog => ({
+    index,
+    type: action.type,
+    outcome,
+    ...(detail ? { detail } : {}),
+  });
   const task = ctx.current;
   if (FIELD_ACTIONS.has(action.type) && task && hasLiveClaim(task, ctx.now) && task.claimedByAgentId !== ctx.rule.createdByAgentId) {
     return entry('skipped_claimed', `claimed by ${task.claimedByAgentId}`);
@@ -118,7 +130,8 @@ async function runAction(ctx: RunContext, action: Action, index: number): Promis
   try {
     const plan = planAction(ctx, action, key);
     const results = await sqlBatch(ctx.db, [effectInsert(ctx, key, plan.createdTaskId), ...plan.statements]);
-    if (results[0]!.length === 0) return entry('skipped_budget', `the cascade reached ${limit(ctx.env, 'AUTOMATION_ACTIONS_PER_EVENT')} actions`);
+    if (results[0]!.length === 0)
+      return entry('skipped_budget', `the cascade reached ${limit(ctx.env, 'AUTOMATION_ACTIONS_PER_EVENT')} actions`);
     plan.after(results.slice(1));
     return entry('applied');
   } catch (e) {
@@ -160,7 +173,12 @@ function planAction(ctx: RunContext, action: Action, key: string): ActionPlan {
     case 'set_priority':
       return fieldUpdate(ctx, key, action, sql`priority = ${action.priority!}`);
     case 'add_label':
-      return fieldUpdate(ctx, key, action, sql`labels = case when exists (select 1 from json_each(${tasks.labels}) where value = ${action.label!}) then ${tasks.labels} else json_insert(${tasks.labels}, '$[#]', ${action.label!}) end`);
+      return fieldUpdate(
+        ctx,
+        key,
+        action,
+        sql`labels = case when exists (select 1 from json_each(${tasks.labels}) where value = ${action.label!}) then ${tasks.labels} else json_insert(${tasks.labels}, '$[#]', ${action.label!}) end`,
+      );
     case 'set_evidence_policy':
       // Tighten only: the one policy there is, never cleared.
       return fieldUpdate(ctx, key, action, sql`evidence_policy = 'required'`);
@@ -187,7 +205,17 @@ const notClaimedByOthers = (ctx: RunContext) =>
 
 function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, guards: SQL[] = []): ActionPlan {
   const task = requireTask(ctx);
-  const where = sql.join([sql`${tasks.id} = ${task.id}`, sql`${tasks.accountId} = ${ctx.msg.accountId}`, sql`${tasks.completed} = 0`, notClaimedByOthers(ctx), keyRecorded(key), ...guards], sql` and `);
+  const where = sql.join(
+    [
+      sql`${tasks.id} = ${task.id}`,
+      sql`${tasks.accountId} = ${ctx.msg.accountId}`,
+      sql`${tasks.completed} = 0`,
+      notClaimedByOthers(ctx),
+      keyRecorded(key),
+      ...guards,
+    ],
+    sql` and `,
+  );
   const events = plannedCause(ctx, 'automations.field_action', task.id);
   return {
     statements: [
@@ -201,8 +229,12 @@ function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, gua
       const row = updated![0];
       const claimedBy = (claimRow![0]?.claimed_by_agent_id as string | null | undefined) ?? null;
       const claim = { claimedByAgentId: claimedBy, leaseExpiresAt: (claimRow![0]?.lease_expires_at as string | null | undefined) ?? null };
-      if (!row && hasLiveClaim(claim, ctx.now) && claimedBy !== ctx.rule.createdByAgentId) throw new ClaimedMeanwhile(`claimed by ${claimedBy}`);
-      if (!row) throw new ActionFailed(action.type === 'assign' ? 'the task is completed, gone, or the agent is not active' : 'the task is completed or gone');
+      if (!row && hasLiveClaim(claim, ctx.now) && claimedBy !== ctx.rule.createdByAgentId)
+        throw new ClaimedMeanwhile(`claimed by ${claimedBy}`);
+      if (!row)
+        throw new ActionFailed(
+          action.type === 'assign' ? 'the task is completed, gone, or the agent is not active' : 'the task is completed or gone',
+        );
       ctx.current = taskFromRaw(row);
       // A new assignee or label can make the task claimable for a held claimer.
       if (action.type === 'assign' || action.type === 'add_label') ctx.wake = true;
@@ -271,7 +303,10 @@ function newTask(ctx: RunContext, action: Action, parent?: TaskRow): TaskRow {
 
 function createdGuards(ctx: RunContext, key: string, row: TaskRow): SQL[] {
   const guards = [keyRecorded(key)];
-  if (row.projectId) guards.push(sql`exists (select 1 from ${projects} where ${projects.id} = ${row.projectId} and ${projects.accountId} = ${ctx.msg.accountId})`);
+  if (row.projectId)
+    guards.push(
+      sql`exists (select 1 from ${projects} where ${projects.id} = ${row.projectId} and ${projects.accountId} = ${ctx.msg.accountId})`,
+    );
   if (row.assignedToAgentId) guards.push(activeAgent(ctx, row.assignedToAgentId));
   return guards;
 }
@@ -284,7 +319,11 @@ function createTask(ctx: RunContext, key: string, action: Action): ActionPlan {
   const events = plannedCause(ctx, 'automations.create_task', row.id);
   return {
     // Created tasks count against the monthly quota like any other.
-    statements: [insertTaskGuarded(row, quota, ctx.now, createdGuards(ctx, key, row)), countCreated(ctx.msg.accountId, row.id, ctx.now), ...recordedIf(events, ctx.now, row.id)],
+    statements: [
+      insertTaskGuarded(row, quota, ctx.now, createdGuards(ctx, key, row)),
+      countCreated(ctx.msg.accountId, row.id, ctx.now),
+      ...recordedIf(events, ctx.now, row.id),
+    ],
     createdTaskId: row.id,
     after([inserted]) {
       const created = inserted![0];
@@ -352,11 +391,18 @@ function runStatus(log: ActionLog[]): 'succeeded' | 'failed' | 'skipped' {
  * The run log row and the rule's counters, in one batch, once per (rule, event): a failed run
  * extends the failure streak (which deactivates the rule at its limit), a successful one ends it.
  */
-async function recordRun(db: Db, rule: AutomationRow, msg: AutomationMessage, log: ActionLog[], opts: { failuresBeforeDisable: number; now: number }): Promise<void> {
+async function recordRun(
+  db: Db,
+  rule: AutomationRow,
+  msg: AutomationMessage,
+  log: ActionLog[],
+  opts: { failuresBeforeDisable: number; now: number },
+): Promise<void> {
   const status = runStatus(log);
   const ts = isoSeconds(opts.now);
   const firstTime = sql`not exists (select 1 from ${automationRuns} where ${automationRuns.ruleId} = ${rule.id} and ${automationRuns.eventId} = ${msg.eventId})`;
-  const streak = status === 'failed' ? sql`${automations.failureCount} + 1` : status === 'succeeded' ? sql`0` : sql`${automations.failureCount}`;
+  const streak =
+    status === 'failed' ? sql`${automations.failureCount} + 1` : status === 'succeeded' ? sql`0` : sql`${automations.failureCount}`;
   const reached = sql`${status === 'failed' ? 1 : 0} = 1 and ${automations.failureCount} + 1 >= ${opts.failuresBeforeDisable}`;
   const reason = `Deactivated after ${opts.failuresBeforeDisable} consecutive failed runs (last: ${log.find((l) => l.outcome === 'failed')?.detail ?? 'unknown'}). Fix the rule, then set "active": true.`;
   await sqlBatch(db, [
@@ -369,4 +415,3 @@ async function recordRun(db: Db, rule: AutomationRow, msg: AutomationMessage, lo
       on conflict (rule_id, event_id) do nothing`,
   ]);
 }
-

@@ -18,7 +18,9 @@ const ConditionSchema = z
     op: z.enum(CONDITION_OPS),
     value: z.union([z.string().max(200), z.number()]).optional(),
   })
-  .openapi('AutomationCondition', { description: 'label: has/not_has; priority: eq/neq/gte/lte; ids: eq/neq/is_null/not_null; source (api, ingress): eq/neq' });
+  .openapi('AutomationCondition', {
+    description: 'label: has/not_has; priority: eq/neq/gte/lte; ids: eq/neq/is_null/not_null; source (api, ingress): eq/neq',
+  });
 
 const text = (max: number) => z.string().max(max, `At most ${max} characters`);
 const id = z.string().min(1).max(64);
@@ -31,7 +33,8 @@ const ActionSchema = z
     label: text(100).min(1).optional().openapi({ description: 'add_label' }),
     policy: z.enum(['required']).optional().openapi({ description: 'set_evidence_policy: only tightens' }),
     content: text(2000).optional().openapi({
-      description: 'add_comment, create_task, delegate. Placeholders: {{event}}, {{task.id}}, {{task.content}}, {{task.priority}}, {{task.project_id}}, {{task.labels}}, {{task.due_date}}',
+      description:
+        'add_comment, create_task, delegate. Placeholders: {{event}}, {{task.id}}, {{task.content}}, {{task.priority}}, {{task.project_id}}, {{task.labels}}, {{task.due_date}}',
     }),
     description: text(5000).optional(),
     project_id: id.optional().openapi({ description: 'create_task' }),
@@ -84,7 +87,9 @@ const RunSchema = z
   })
   .openapi('AutomationRun');
 
-const CreateBody = z.strictObject({ name, event, conditions: conditions.optional(), actions, active: z.boolean().optional() }).openapi('CreateAutomation');
+const CreateBody = z
+  .strictObject({ name, event, conditions: conditions.optional(), actions, active: z.boolean().optional() })
+  .openapi('CreateAutomation');
 const UpdateBody = z
   .strictObject({
     name: name.optional(),
@@ -161,13 +166,43 @@ export const automationRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listAutomations(database(c.env.DB), c.get('principal')), 200))
   .openapi(read, async (c) => c.json(await getAutomation(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) =>
-    c.json(await createAutomation(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'AUTOMATIONS_PER_ACCOUNT'), Date.now()), 201),
+    c.json(
+      await createAutomation(
+        database(c.env.DB),
+        principalCache(c.env),
+        c.get('principal'),
+        c.req.valid('json'),
+        limit(c.env, 'AUTOMATIONS_PER_ACCOUNT'),
+        Date.now(),
+      ),
+      201,
+    ),
   )
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateAutomation(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateAutomation(
+        database(c.env.DB),
+        principalCache(c.env),
+        c.get('principal'),
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        Date.now(),
+      ),
+      200,
+    ),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateAutomation(database(c.env.DB), principalCache(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateAutomation(
+        database(c.env.DB),
+        principalCache(c.env),
+        c.get('principal'),
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        Date.now(),
+      ),
+      200,
+    ),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
@@ -176,7 +211,10 @@ export const automationRoutes = createRouter()
   })
   .openapi(runs, async (c) => {
     const q = c.req.valid('query');
-    return c.json(await listRuns(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 50, offset: q.offset ?? 0 }), 200);
+    return c.json(
+      await listRuns(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 50, offset: q.offset ?? 0 }),
+      200,
+    );
   });
 
 /** The body schemas, for the MCP tools that take the same arguments. */

@@ -7,7 +7,15 @@ import { ApiError, type ErrorDetail } from '../platform/errors';
 
 export const CONDITION_FIELDS = ['label', 'priority', 'project_id', 'assigned_to_agent_id', 'created_by_agent_id', 'source'] as const;
 export const CONDITION_OPS = ['has', 'not_has', 'eq', 'neq', 'gte', 'lte', 'is_null', 'not_null'] as const;
-export const ACTION_TYPES = ['assign', 'set_priority', 'add_label', 'add_comment', 'create_task', 'delegate', 'set_evidence_policy'] as const;
+export const ACTION_TYPES = [
+  'assign',
+  'set_priority',
+  'add_label',
+  'add_comment',
+  'create_task',
+  'delegate',
+  'set_evidence_policy',
+] as const;
 /** Where a task came from, for `source` conditions. */
 export const TASK_SOURCES = ['api', 'ingress'] as const;
 
@@ -56,7 +64,12 @@ const REQUIRED: Record<ActionType, readonly (keyof Action)[]> = {
 };
 
 const invalid = (details: ErrorDetail[]) =>
-  new ApiError({ status: 400, code: 'INVALID_AUTOMATION', message: `Invalid automation rule: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
+  new ApiError({
+    status: 400,
+    code: 'INVALID_AUTOMATION',
+    message: `Invalid automation rule: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+    details,
+  });
 
 /** Checks each condition's field, op and value against the vocabulary; throws 400 with every problem. */
 export function checkConditions(conditions: Condition[]): Condition[] {
@@ -110,9 +123,16 @@ function pick(a: Action): Action {
     case 'create_task':
     case 'delegate':
       return Object.fromEntries(
-        Object.entries({ type: a.type, agent_id: a.agent_id, content: a.content, description: a.description, priority: a.priority, project_id: a.project_id, labels: a.labels, assigned_to_agent_id: a.assigned_to_agent_id }).filter(
-          ([, v]) => v !== undefined,
-        ),
+        Object.entries({
+          type: a.type,
+          agent_id: a.agent_id,
+          content: a.content,
+          description: a.description,
+          priority: a.priority,
+          project_id: a.project_id,
+          labels: a.labels,
+          assigned_to_agent_id: a.assigned_to_agent_id,
+        }).filter(([, v]) => v !== undefined),
       ) as unknown as Action;
   }
 }
@@ -138,7 +158,8 @@ export const ingressSourceOf = (task: Pick<TaskJson, 'source_ingress_id'>): stri
 export const sourceOf = (task: TaskJson): (typeof TASK_SOURCES)[number] => (ingressSourceOf(task) ? 'ingress' : 'api');
 
 /** A rule opts into ingress tasks only with an explicit `source eq ingress` condition. */
-export const optsIntoIngress = (conditions: Condition[]) => conditions.some((c) => c.field === 'source' && c.op === 'eq' && c.value === 'ingress');
+export const optsIntoIngress = (conditions: Condition[]) =>
+  conditions.some((c) => c.field === 'source' && c.op === 'eq' && c.value === 'ingress');
 
 function fieldValue(task: TaskJson, field: Exclude<ConditionField, 'label'>): string | number | null {
   if (field === 'source') return sourceOf(task);

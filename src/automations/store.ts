@@ -86,7 +86,11 @@ export interface AutomationInput {
 const automationNotFound = () => notFound('automation');
 
 async function ownRule(db: Db, p: Principal, id: string): Promise<AutomationRow> {
-  const row = await db.select().from(automations).where(and(eq(automations.id, id), eq(automations.accountId, p.accountId))).get();
+  const row = await db
+    .select()
+    .from(automations)
+    .where(and(eq(automations.id, id), eq(automations.accountId, p.accountId)))
+    .get();
   if (!row) throw automationNotFound();
   return row;
 }
@@ -96,19 +100,35 @@ async function checkReferences(db: Db, p: Principal, actions: Action[]): Promise
   const { agents: agentRefs, projects: projectRefs } = referencedIds(actions);
   if (agentRefs.size === 0 && projectRefs.size === 0) return;
   const [foundAgents, foundProjects] = await db.batch([
-    db.select({ id: agents.id }).from(agents).where(and(eq(agents.accountId, p.accountId), eq(agents.active, true), inArray(agents.id, [...agentRefs.keys(), '']))),
-    db.select({ id: projects.id }).from(projects).where(and(eq(projects.accountId, p.accountId), inArray(projects.id, [...projectRefs.keys(), '']))),
+    db
+      .select({ id: agents.id })
+      .from(agents)
+      .where(and(eq(agents.accountId, p.accountId), eq(agents.active, true), inArray(agents.id, [...agentRefs.keys(), '']))),
+    db
+      .select({ id: projects.id })
+      .from(projects)
+      .where(and(eq(projects.accountId, p.accountId), inArray(projects.id, [...projectRefs.keys(), '']))),
   ]);
   const details: ErrorDetail[] = [];
   const agentIds = new Set(foundAgents.map((a) => a.id));
   const projectIds = new Set(foundProjects.map((a) => a.id));
   for (const [id, field] of agentRefs) if (!agentIds.has(id)) details.push({ field, message: `No active agent ${id} in this account` });
   for (const [id, field] of projectRefs) if (!projectIds.has(id)) details.push({ field, message: `No project ${id} in this account` });
-  if (details.length) throw new ApiError({ status: 400, code: 'INVALID_AUTOMATION', message: `Invalid automation rule: ${details.map((d) => d.message).join('; ')}`, details });
+  if (details.length)
+    throw new ApiError({
+      status: 400,
+      code: 'INVALID_AUTOMATION',
+      message: `Invalid automation rule: ${details.map((d) => d.message).join('; ')}`,
+      details,
+    });
 }
 
 export async function listAutomations(db: Db, p: Principal): Promise<AutomationJson[]> {
-  const rows = await db.select().from(automations).where(eq(automations.accountId, p.accountId)).orderBy(asc(automations.createdAt), asc(automations.id));
+  const rows = await db
+    .select()
+    .from(automations)
+    .where(eq(automations.accountId, p.accountId))
+    .orderBy(asc(automations.createdAt), asc(automations.id));
   return rows.map(automationJson);
 }
 
@@ -116,7 +136,14 @@ export async function getAutomation(db: Db, p: Principal, id: string): Promise<A
   return automationJson(await ownRule(db, p, id));
 }
 
-export async function createAutomation(db: Db, cache: PrincipalCache, p: Principal, input: Required<Pick<AutomationInput, 'name' | 'event' | 'actions'>> & AutomationInput, maxRules: number, now: number): Promise<AutomationJson> {
+export async function createAutomation(
+  db: Db,
+  cache: PrincipalCache,
+  p: Principal,
+  input: Required<Pick<AutomationInput, 'name' | 'event' | 'actions'>> & AutomationInput,
+  maxRules: number,
+  now: number,
+): Promise<AutomationJson> {
   const [event] = checkEvents([input.event]);
   const conditions = checkConditions(input.conditions ?? []);
   const actions = checkActions(input.actions);
@@ -143,13 +170,25 @@ export async function createAutomation(db: Db, cache: PrincipalCache, p: Princip
     sql`select exists (select 1 from ${automations} where ${automations.accountId} = ${p.accountId} and ${automations.active} = 1) as active`,
     insertUnderLimit(automations, row, p.accountId, maxRules),
   ]);
-  if (!inserted![0]) throw new ApiError({ status: 403, code: 'AUTOMATION_LIMIT_REACHED', message: `This account already has ${maxRules} automation rules, the most allowed` });
+  if (!inserted![0])
+    throw new ApiError({
+      status: 403,
+      code: 'AUTOMATION_LIMIT_REACHED',
+      message: `This account already has ${maxRules} automation rules, the most allowed`,
+    });
   // Keys of an account without rules or webhooks emit no events (Principal.hasAutomations).
   if (row.active && !before![0]?.active) await cache.forgetAccount(p.accountId);
   return automationJson(row);
 }
 
-export async function updateAutomation(db: Db, cache: PrincipalCache, p: Principal, id: string, input: AutomationInput, now: number): Promise<AutomationJson> {
+export async function updateAutomation(
+  db: Db,
+  cache: PrincipalCache,
+  p: Principal,
+  id: string,
+  input: AutomationInput,
+  now: number,
+): Promise<AutomationJson> {
   const row = await ownRule(db, p, id);
   const changes: Partial<AutomationRow> = { updatedAt: isoSeconds(now) };
   if (input.name !== undefined) changes.name = input.name;
@@ -165,7 +204,12 @@ export async function updateAutomation(db: Db, cache: PrincipalCache, p: Princip
     // Switching a rule (back) on starts a fresh failure streak.
     if (input.active) Object.assign(changes, { failureCount: 0, disabledReason: null });
   }
-  const updated = await db.update(automations).set(changes).where(and(eq(automations.id, id), eq(automations.accountId, p.accountId))).returning().get();
+  const updated = await db
+    .update(automations)
+    .set(changes)
+    .where(and(eq(automations.id, id), eq(automations.accountId, p.accountId)))
+    .returning()
+    .get();
   if (input.active && !row.active) await cache.forgetAccount(p.accountId);
   return automationJson(updated ?? { ...row, ...changes });
 }
@@ -181,7 +225,12 @@ export async function deleteAutomation(db: Db, p: Principal, id: string): Promis
 
 export async function listRuns(db: Db, p: Principal, id: string, page: { limit: number; offset: number }): Promise<AutomationRunJson[]> {
   await ownRule(db, p, id);
-  const rows = await db.select().from(automationRuns).where(eq(automationRuns.ruleId, id)).orderBy(desc(automationRuns.createdAt), desc(automationRuns.id)).limit(page.limit).offset(page.offset);
+  const rows = await db
+    .select()
+    .from(automationRuns)
+    .where(eq(automationRuns.ruleId, id))
+    .orderBy(desc(automationRuns.createdAt), desc(automationRuns.id))
+    .limit(page.limit)
+    .offset(page.offset);
   return rows.map(runJson);
 }
-

@@ -63,7 +63,11 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(
 async function connectionsOf(env: Env, human: Human): Promise<Connection[]> {
   const oauth = helpers(env);
   const grants = await grantsOf(oauth, human.userId);
-  const agentIds = [...new Set(grants.map((g) => (g.metadata as { agentId?: unknown } | null)?.agentId).filter((id): id is string => typeof id === 'string'))];
+  const agentIds = [
+    ...new Set(
+      grants.map((g) => (g.metadata as { agentId?: unknown } | null)?.agentId).filter((id): id is string => typeof id === 'string'),
+    ),
+  ];
   const [clients, rows] = await Promise.all([
     Promise.all(grants.map((g) => oauth.lookupClient(g.clientId).catch(() => null))),
     agentIds.length
@@ -99,8 +103,9 @@ export const ConnectionsPage: FC<{ viewer: Viewer; connections: Connection[]; re
       </p>
     ) : null}
     <p class="muted">
-      Apps you connected to Delega's MCP server by signing in (OAuth). Each acts as the agent you chose, with that agent's role; revoking ends its access at once. Delega does not record when a connection was last used.
-      Apps that use an API key are not listed here: rotate the agent's key on the <a href="/app/agents">Agents</a> page.
+      Apps you connected to Delega's MCP server by signing in (OAuth). Each acts as the agent you chose, with that agent's role; revoking
+      ends its access at once. Delega does not record when a connection was last used. Apps that use an API key are not listed here: rotate
+      the agent's key on the <a href="/app/agents">Agents</a> page.
     </p>
     <div class="panel">
       {connections.length === 0 ? (
@@ -138,7 +143,11 @@ export const ConnectionsPage: FC<{ viewer: Viewer; connections: Connection[]; re
                 <td class="small">{g.grantedAt}</td>
                 <td class="small">{g.expiresAt ?? 'when revoked'}</td>
                 <td>
-                  <form method="post" action={`/app/connections/${encodeURIComponent(g.grantId)}/revoke`} data-confirm={`Revoke ${g.clientName}? It stops working at once.`}>
+                  <form
+                    method="post"
+                    action={`/app/connections/${encodeURIComponent(g.grantId)}/revoke`}
+                    data-confirm={`Revoke ${g.clientName}? It stops working at once.`}
+                  >
                     <button class="danger" type="submit" aria-label={`Revoke ${g.clientName}`}>
                       Revoke
                     </button>
@@ -160,7 +169,9 @@ export const connectionRoutes = new Hono<Bindings>()
   .get('/connections', async (c) => {
     const human = c.get('human');
     const connections = await connectionsOf(c.env, human);
-    return c.html(`<!doctype html>\n${await (<ConnectionsPage viewer={viewer(human)} connections={connections} revoked={c.req.query('revoked') === '1'} />)}`);
+    return c.html(
+      `<!doctype html>\n${await (<ConnectionsPage viewer={viewer(human)} connections={connections} revoked={c.req.query('revoked') === '1'} />)}`,
+    );
   })
   .post('/connections/:grantId/revoke', async (c) => {
     const human = c.get('human');
@@ -168,7 +179,8 @@ export const connectionRoutes = new Hono<Bindings>()
     const oauth = helpers(c.env);
     // Only a grant of this human: another's id (or a made-up one) is a 404 that changes nothing.
     const own = await grantsOf(oauth, human.userId);
-    if (!own.some((g) => g.id === grantId)) throw new ApiError({ status: 404, code: 'CONNECTION_NOT_FOUND', message: 'No such connection.' });
+    if (!own.some((g) => g.id === grantId))
+      throw new ApiError({ status: 404, code: 'CONNECTION_NOT_FOUND', message: 'No such connection.' });
     await oauth.revokeGrant(grantId, human.userId);
     return c.redirect('/app/connections?revoked=1', 303);
   });

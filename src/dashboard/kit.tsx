@@ -3,7 +3,7 @@
  * (plain 400s a form user can act on) and the signed-in human's principal, checked against the
  * authorisation table.
  */
-import { z } from '@hono/zod-openapi';
+import type { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { database, type Db } from '../db/client';
@@ -16,7 +16,11 @@ import type { Viewer } from './views';
 export type DashboardBindings = { Bindings: Env; Variables: Variables & { human: Human } };
 export type Ctx = Context<DashboardBindings>;
 
-export async function render(c: Ctx, page: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 = 200): Promise<Response> {
+export async function render(
+  c: Ctx,
+  page: HtmlEscapedString | Promise<HtmlEscapedString>,
+  status: 200 | 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 = 200,
+): Promise<Response> {
   return c.html(`<!doctype html>\n${await page}`, status);
 }
 

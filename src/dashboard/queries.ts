@@ -5,7 +5,21 @@
  */
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { accounts, agents, comments, projects, runs, subtasks, taskContextHistory, taskLabels, taskLinks, tasks, webhookAttempts, webhookDeliveries, webhooks } from '../db/schema';
+import {
+  accounts,
+  agents,
+  comments,
+  projects,
+  runs,
+  subtasks,
+  taskContextHistory,
+  taskLabels,
+  taskLinks,
+  tasks,
+  webhookAttempts,
+  webhookDeliveries,
+  webhooks,
+} from '../db/schema';
 import { webhookJson, type WebhookJson } from '../webhooks/webhooks';
 import { deliveryJson, type DeliveryJson } from '../webhooks/deliveries';
 import { notFound } from '../platform/errors';
@@ -76,15 +90,22 @@ function columnCondition(column: ColumnName, nowIso: string): SQL {
 
 export async function boardData(db: Db, p: Principal, f: BoardFilters, now: number): Promise<BoardData> {
   const nowIso = isoSeconds(now);
-  const base = filterConditions(p, { project_id: f.project, assigned_to: f.assignee, search: f.search, limit: COLUMN_PAGE, offset: 0 }, now);
-  if (f.label) base.push(sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${f.label})`);
+  const base = filterConditions(
+    p,
+    { project_id: f.project, assigned_to: f.assignee, search: f.search, limit: COLUMN_PAGE, offset: 0 },
+    now,
+  );
+  if (f.label)
+    base.push(sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${f.label})`);
   const where = (column: ColumnName) => and(...base, columnCondition(column, nowIso));
   const page = (column: ColumnName) =>
     db
       .select()
       .from(tasks)
       .where(where(column))
-      .orderBy(...(column === 'done' ? [desc(tasks.completedAt), desc(tasks.id)] : [desc(tasks.priority), desc(tasks.createdAt), desc(tasks.id)]))
+      .orderBy(
+        ...(column === 'done' ? [desc(tasks.completedAt), desc(tasks.id)] : [desc(tasks.priority), desc(tasks.createdAt), desc(tasks.id)]),
+      )
       .limit(COLUMN_PAGE)
       .offset(f.offsets[column]);
   const total = (column: ColumnName) => db.select({ n: count() }).from(tasks).where(where(column));
@@ -100,7 +121,12 @@ export async function boardData(db: Db, p: Principal, f: BoardFilters, now: numb
     db.select().from(projects).where(eq(projects.accountId, p.accountId)).orderBy(asc(projects.sortOrder), asc(projects.id)),
     db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
-    db.selectDistinct({ label: taskLabels.label }).from(taskLabels).where(eq(taskLabels.accountId, p.accountId)).orderBy(asc(taskLabels.label)).limit(200),
+    db
+      .selectDistinct({ label: taskLabels.label })
+      .from(taskLabels)
+      .where(eq(taskLabels.accountId, p.accountId))
+      .orderBy(asc(taskLabels.label))
+      .limit(200),
   ]);
   const column = (rows: (typeof tasks.$inferSelect)[], n: { n: number }[], name: ColumnName): BoardColumn => ({
     tasks: rows.map((r) => taskJson(r, now)),
@@ -110,7 +136,12 @@ export async function boardData(db: Db, p: Principal, f: BoardFilters, now: numb
   });
   const defaultId = acct[0]?.defaultAgentId ?? null;
   return {
-    columns: { open: column(open, nOpen, 'open'), claimed: column(claimed, nClaimed, 'claimed'), waiting: column(waiting, nWaiting, 'waiting'), done: column(done, nDone, 'done') },
+    columns: {
+      open: column(open, nOpen, 'open'),
+      claimed: column(claimed, nClaimed, 'claimed'),
+      waiting: column(waiting, nWaiting, 'waiting'),
+      done: column(done, nDone, 'done'),
+    },
     projects: projectRows.map(projectJson),
     agents: agentRows.map((r) => agentJson(r, defaultId)),
     labels: labelRows.map((r) => r.label),
@@ -148,19 +179,50 @@ const RUNS_SHOWN = 50;
 export async function taskPageData(db: Db, p: Principal, id: string, now: number): Promise<TaskPageData> {
   const inAccount = (t: { accountId: AnyColumn }) => eq(t.accountId, p.accountId);
   const [taskRows, history, commentRows, subtaskRows, linkRows, chainRows, runRows, agentRows, projectRows] = await db.batch([
-    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
-    db.select().from(taskContextHistory).where(and(eq(taskContextHistory.taskId, id), inAccount(taskContextHistory))).orderBy(desc(taskContextHistory.version), asc(taskContextHistory.key)).limit(HISTORY_SHOWN),
-    db.select().from(comments).where(and(eq(comments.taskId, id), inAccount(comments))).orderBy(asc(comments.createdAt), asc(comments.id)).limit(COMMENTS_SHOWN),
-    db.select().from(subtasks).where(and(eq(subtasks.taskId, id), inAccount(subtasks))).orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
-    db.select().from(taskLinks).where(and(eq(taskLinks.taskId, id), inAccount(taskLinks))).orderBy(asc(taskLinks.createdAt)),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db
+      .select()
+      .from(taskContextHistory)
+      .where(and(eq(taskContextHistory.taskId, id), inAccount(taskContextHistory)))
+      .orderBy(desc(taskContextHistory.version), asc(taskContextHistory.key))
+      .limit(HISTORY_SHOWN),
+    db
+      .select()
+      .from(comments)
+      .where(and(eq(comments.taskId, id), inAccount(comments)))
+      .orderBy(asc(comments.createdAt), asc(comments.id))
+      .limit(COMMENTS_SHOWN),
+    db
+      .select()
+      .from(subtasks)
+      .where(and(eq(subtasks.taskId, id), inAccount(subtasks)))
+      .orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
+    db
+      .select()
+      .from(taskLinks)
+      .where(and(eq(taskLinks.taskId, id), inAccount(taskLinks)))
+      .orderBy(asc(taskLinks.createdAt)),
     // The whole delegation tree this task belongs to (same root), as the API's chain answers it.
     db
       .select()
       .from(tasks)
-      .where(and(visibleTasks(p), sql`${tasks.rootTaskId} = (select ${tasks.rootTaskId} from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId})`))
+      .where(
+        and(
+          visibleTasks(p),
+          sql`${tasks.rootTaskId} = (select ${tasks.rootTaskId} from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId})`,
+        ),
+      )
       .orderBy(asc(tasks.depth), asc(tasks.createdAt))
       .limit(CHAIN_SHOWN),
-    db.select().from(runs).where(and(eq(runs.taskId, id), inAccount(runs))).orderBy(desc(runs.claimedAtMs)).limit(RUNS_SHOWN),
+    db
+      .select()
+      .from(runs)
+      .where(and(eq(runs.taskId, id), inAccount(runs)))
+      .orderBy(desc(runs.claimedAtMs))
+      .limit(RUNS_SHOWN),
     db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
     db.select().from(projects).where(eq(projects.accountId, p.accountId)).orderBy(asc(projects.sortOrder), asc(projects.id)),
   ]);
@@ -175,7 +237,14 @@ export async function taskPageData(db: Db, p: Principal, id: string, now: number
   return {
     task: taskJson(row, now),
     context,
-    history: history.map((h) => ({ key: h.key, value: h.value, version: h.version, source: h.source, agent_id: h.agentId, created_at: h.createdAt })),
+    history: history.map((h) => ({
+      key: h.key,
+      value: h.value,
+      version: h.version,
+      source: h.source,
+      agent_id: h.agentId,
+      created_at: h.createdAt,
+    })),
     comments: commentRows.map(commentJson),
     subtasks: subtaskRows.map(subtaskJson),
     links: linkRows.map(linkJson),
@@ -197,9 +266,20 @@ export async function webhookPageData(db: Db, p: Principal, id: string): Promise
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(DELIVERIES_SHOWN);
   const [hook, deliveries, attempts] = await db.batch([
-    db.select().from(webhooks).where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId))),
-    db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, latest)).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)),
-    db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, latest)).orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt)),
+    db
+      .select()
+      .from(webhooks)
+      .where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId))),
+    db
+      .select()
+      .from(webhookDeliveries)
+      .where(inArray(webhookDeliveries.id, latest))
+      .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)),
+    db
+      .select()
+      .from(webhookAttempts)
+      .where(inArray(webhookAttempts.deliveryId, latest))
+      .orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt)),
   ]);
   if (!hook[0]) throw notFound('webhook');
   const byDelivery = new Map<string, (typeof attempts)[number][]>();

@@ -13,7 +13,7 @@ import { HTTPException } from 'hono/http-exception';
 import { createAgent, deleteAgent, listAgents, rotateAgentKey, updateAgent } from '../accounts/agents';
 import { fleetAttention } from '../work-queue/fleet';
 import { createCheckout, createPortal } from '../accounts/billing';
-import { type TaskInput } from '../tasks/tasks';
+import type { TaskInput } from '../tasks/tasks';
 import { usage, usageLimitsFor } from '../accounts/usage';
 import { createWebhook, listWebhooks, pingWebhook, redeliver } from '../webhooks/webhooks';
 import { isDevelopment, keyPepper, limit } from '../platform/config';
@@ -23,15 +23,57 @@ import { limitIp, onboardingDeps } from '../onboarding/routes';
 import { agentSlug, ROLE } from '../http/schemas';
 import { dueDateInput, priorityInput } from '../tasks/routes';
 import { clearSessionCookie, sessionToken, setSessionCookie } from '../sign-in/cookie';
-import { consumeSignIn, loadHuman, requestSignIn, revokeAllSessions, revokeSession, revokeSessionToken, safeNext, type Human } from '../sign-in/magic-link';
-import { addCommentChange, completeTaskChange, createTaskChange, delegateTaskChange, uncompleteTaskChange, updateTaskChange, type TaskChange } from '../tasks/use-cases';
+import {
+  consumeSignIn,
+  loadHuman,
+  requestSignIn,
+  revokeAllSessions,
+  revokeSession,
+  revokeSessionToken,
+  safeNext,
+  type Human,
+} from '../sign-in/magic-link';
+import {
+  addCommentChange,
+  completeTaskChange,
+  createTaskChange,
+  delegateTaskChange,
+  uncompleteTaskChange,
+  updateTaskChange,
+  type TaskChange,
+} from '../tasks/use-cases';
 import { CLIENT_SCRIPT, STYLESHEET } from './assets';
 import { workflowPages } from './workflow-routes';
 import { taskExtras } from './task-routes';
-import { backTo, blankToUndefined, db, formOf, many, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings } from './kit';
+import {
+  backTo,
+  blankToUndefined,
+  db,
+  formOf,
+  many,
+  one,
+  parse,
+  principal,
+  render,
+  viewerOf,
+  type Ctx,
+  type DashboardBindings,
+} from './kit';
 import { connectionRoutes } from './connections';
 import { boardData, COLUMNS, taskPageData, webhookPageData, type BoardFilters, type ColumnName } from './queries';
-import { AgentsPage, BoardPage, ErrorPage, FleetPage, MessagePage, SignInLinkPage, SignInPage, TaskPage, UsagePage, WebhookPage, WebhooksPage } from './views';
+import {
+  AgentsPage,
+  BoardPage,
+  ErrorPage,
+  FleetPage,
+  MessagePage,
+  SignInLinkPage,
+  SignInPage,
+  TaskPage,
+  UsagePage,
+  WebhookPage,
+  WebhooksPage,
+} from './views';
 
 // Stripe's pages are where checkout and the portal continue (a form's redirect is checked too).
 const CSP = [
@@ -59,7 +101,12 @@ const FORM_BYTES = 64 * 1024;
 const labelList = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((l) => l.trim()).filter(Boolean))
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().max(50, 'A label has at most 50 characters')).max(20, 'At most 20 labels'));
 const refId = z.preprocess(blankToUndefined, z.string().max(64).optional());
 
@@ -101,7 +148,9 @@ function boardFilters(c: Ctx): BoardFilters {
     const v = c.req.query(name)?.trim();
     return v ? v.slice(0, 200) : undefined;
   };
-  const offsets = Object.fromEntries(COLUMNS.map((col) => [col, Math.min(1_000_000, Math.max(0, Math.floor(Number(c.req.query(`${col}_offset`)) || 0)))])) as Record<ColumnName, number>;
+  const offsets = Object.fromEntries(
+    COLUMNS.map((col) => [col, Math.min(1_000_000, Math.max(0, Math.floor(Number(c.req.query(`${col}_offset`)) || 0)))]),
+  ) as Record<ColumnName, number>;
   return { project: q('project'), label: q('label'), assignee: q('assignee'), search: q('q'), offsets };
 }
 
@@ -116,7 +165,14 @@ const signIn = new Hono<DashboardBindings>()
     const now = Date.now();
     await limitIp(c as unknown as Context, deps, now);
     const { message } = await requestSignIn(
-      { db: deps.db, pepper: deps.pepper, mailer: deps.mailer, rate: deps.rate, emailsPerHour: deps.limits.emailsPerHour, linkUrl: `${deps.linkBase.replace(/\/+$/, '')}/app/sign-in/link` },
+      {
+        db: deps.db,
+        pepper: deps.pepper,
+        mailer: deps.mailer,
+        rate: deps.rate,
+        emailsPerHour: deps.limits.emailsPerHour,
+        linkUrl: `${deps.linkBase.replace(/\/+$/, '')}/app/sign-in/link`,
+      },
       { email, next },
       now,
     );
@@ -188,7 +244,10 @@ const pages = new Hono<DashboardBindings>()
     const now = Date.now();
     const filters = boardFilters(c);
     const data = await boardData(db(c), p, filters, now);
-    return render(c, <BoardPage viewer={viewerOf(c.get('human'))!} data={data} filters={filters} now={now} baseUrl={new URL(c.req.url).origin} />);
+    return render(
+      c,
+      <BoardPage viewer={viewerOf(c.get('human'))!} data={data} filters={filters} now={now} baseUrl={new URL(c.req.url).origin} />,
+    );
   })
   .post('/tasks', async (c) => {
     const p = principal(c, 'tasks.create');
@@ -225,9 +284,22 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'tasks.complete');
     const id = c.req.param('id');
     const form = await formOf(c);
-    const ev = parse(Evidence, { evidence_kind: one(form, 'evidence_kind'), evidence_ref: one(form, 'evidence_ref'), evidence_summary: one(form, 'evidence_summary') });
+    const ev = parse(Evidence, {
+      evidence_kind: one(form, 'evidence_kind'),
+      evidence_ref: one(form, 'evidence_ref'),
+      evidence_summary: one(form, 'evidence_summary'),
+    });
     const evidence = ev.evidence_ref
-      ? [parse(z.object({ kind: z.enum(['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url', 'command_output']), ref: z.string(), summary: z.string().optional() }), { kind: ev.evidence_kind, ref: ev.evidence_ref, summary: ev.evidence_summary || undefined })]
+      ? [
+          parse(
+            z.object({
+              kind: z.enum(['commit', 'pr', 'ci_check', 'deploy_sha', 'artifact_url', 'command_output']),
+              ref: z.string(),
+              summary: z.string().optional(),
+            }),
+            { kind: ev.evidence_kind, ref: ev.evidence_ref, summary: ev.evidence_summary || undefined },
+          ),
+        ]
       : [];
     await completeTaskChange(change(c, p), id, evidence);
     return c.redirect(backTo(form, '/app'), 303);
@@ -250,7 +322,10 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'tasks.comments.write');
     const id = c.req.param('id');
     const form = await formOf(c);
-    const { content } = parse(z.object({ content: z.string().trim().min(1, 'Write something first').max(10_000, 'At most 10000 characters') }), { content: one(form, 'content') });
+    const { content } = parse(
+      z.object({ content: z.string().trim().min(1, 'Write something first').max(10_000, 'At most 10000 characters') }),
+      { content: one(form, 'content') },
+    );
     // Recorded as the human, though it acts as the account's recovery agent.
     await addCommentChange(change(c, p), id, { content, author: humanAuthor(c.get('human')) });
     return c.redirect(`/app/tasks/${encodeURIComponent(id)}#h-comments`, 303);
@@ -266,13 +341,19 @@ const pages = new Hono<DashboardBindings>()
     const input = parse(AgentForm, { name: one(form, 'name')?.trim(), display_name: one(form, 'display_name'), role: one(form, 'role') });
     const agent = await createAgent(db(c), keyPepper(c.env), p, input, limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
     const agents = await listAgents(db(c), p);
-    return render(c, <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: false }} />);
+    return render(
+      c,
+      <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: false }} />,
+    );
   })
   .post('/agents/:id/rotate', async (c) => {
     const p = principal(c, 'agents.rotate_key');
     const agent = await rotateAgentKey(db(c), principalCache(c.env), keyPepper(c.env), p, c.req.param('id'), Date.now());
     const agents = await listAgents(db(c), p);
-    return render(c, <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: true }} />);
+    return render(
+      c,
+      <AgentsPage viewer={viewerOf(c.get('human'))!} agents={agents} newKey={{ agent: agent.name, key: agent.api_key!, rotated: true }} />,
+    );
   })
   .post('/agents/:id/role', async (c) => {
     const p = principal(c, 'agents.manage');
@@ -310,13 +391,22 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'webhooks.create');
     const form = await formOf(c);
     const input = parse(WebhookForm, { url: one(form, 'url'), events: many(form, 'events'), description: one(form, 'description') });
-    const created = await createWebhook(db(c), principalCache(c.env), { development: isDevelopment(c.env) }, p, input, limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now());
+    const created = await createWebhook(
+      db(c),
+      principalCache(c.env),
+      { development: isDevelopment(c.env) },
+      p,
+      input,
+      limit(c.env, 'WEBHOOKS_PER_ACCOUNT'),
+      Date.now(),
+    );
     return render(c, <WebhooksPage viewer={viewerOf(c.get('human'))!} webhooks={await listWebhooks(db(c), p)} created={created} />);
   })
   .get('/webhooks/:id', async (c) => {
     const p = principal(c, 'webhooks.deliveries');
     const { webhook, deliveries } = await webhookPageData(db(c), p, c.req.param('id').slice(0, 64));
-    const notice = c.req.query('sent') === 'ping' ? 'Test ping queued.' : c.req.query('sent') === 'redelivery' ? 'Redelivery queued.' : undefined;
+    const notice =
+      c.req.query('sent') === 'ping' ? 'Test ping queued.' : c.req.query('sent') === 'redelivery' ? 'Redelivery queued.' : undefined;
     return render(c, <WebhookPage viewer={viewerOf(c.get('human'))!} webhook={webhook} deliveries={deliveries} notice={notice} />);
   })
   .post('/webhooks/:id/ping', async (c) => {
@@ -336,18 +426,16 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'account.usage');
     const database_ = db(c);
     const now = Date.now();
-    const [used, agents] = await Promise.all([
-      usage(
-        database_,
-        p,
-        usageLimitsFor(c.env, p.plan),
-        now,
-      ),
-      listAgents(database_, p),
-    ]);
+    const [used, agents] = await Promise.all([usage(database_, p, usageLimitsFor(c.env, p.plan), now), listAgents(database_, p)]);
     return render(
       c,
-      <UsagePage viewer={viewerOf(c.get('human'))!} usage={used} agentCount={agents.length} agentLimit={limit(c.env, 'AGENTS_PER_ACCOUNT')} billingConfigured={Boolean(c.env.STRIPE_SECRET_KEY)} />,
+      <UsagePage
+        viewer={viewerOf(c.get('human'))!}
+        usage={used}
+        agentCount={agents.length}
+        agentLimit={limit(c.env, 'AGENTS_PER_ACCOUNT')}
+        billingConfigured={Boolean(c.env.STRIPE_SECRET_KEY)}
+      />,
     );
   })
   .post('/billing/checkout', async (c) => {
@@ -373,7 +461,13 @@ export const dashboardRoutes = new Hono<DashboardBindings>()
   })
   // Forms from another origin are refused before anything runs (the cookie is SameSite=Lax too).
   .use('*', csrf())
-  .use('*', bodyLimit({ maxSize: FORM_BYTES, onError: () => Promise.reject(new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The form is too large.' })) }))
+  .use(
+    '*',
+    bodyLimit({
+      maxSize: FORM_BYTES,
+      onError: () => Promise.reject(new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The form is too large.' })),
+    }),
+  )
   .get('/assets/app.css', (c) => c.body(STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8' }))
   .get('/assets/app.js', (c) => c.body(CLIENT_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }))
   .route('/', signIn)
@@ -385,11 +479,21 @@ dashboardRoutes.onError(async (thrown, c) => {
     console.error(JSON.stringify({ level: 'error', event: 'dashboard_error', message: err instanceof Error ? err.message : String(err) }));
   }
   // Hono's csrf middleware refuses with a 403 HTTPException.
-  if (err instanceof HTTPException && err.status === 403) err = new ApiError({ status: 403, code: 'CROSS_SITE_FORM', message: 'This form was sent from another site, so it was refused. Use the dashboard itself.' });
+  if (err instanceof HTTPException && err.status === 403)
+    err = new ApiError({
+      status: 403,
+      code: 'CROSS_SITE_FORM',
+      message: 'This form was sent from another site, so it was refused. Use the dashboard itself.',
+    });
   const status = err instanceof ApiError ? err.status : 500;
   const res = await render(
     c as Ctx,
-    <ErrorPage viewer={viewerOf((c as Ctx).get('human'))} status={status} code={err instanceof ApiError ? err.code : 'INTERNAL'} message={err instanceof ApiError ? err.message : 'Something went wrong on our side.'} />,
+    <ErrorPage
+      viewer={viewerOf((c as Ctx).get('human'))}
+      status={status}
+      code={err instanceof ApiError ? err.code : 'INTERNAL'}
+      message={err instanceof ApiError ? err.message : 'Something went wrong on our side.'}
+    />,
     status,
   );
   for (const [name, value] of Object.entries(err instanceof ApiError ? (err.headers ?? {}) : {})) res.headers.set(name, value);

@@ -37,7 +37,12 @@ export const taskExtras = new Hono<DashboardBindings>()
   .post('/tasks/:id/links', async (c) => {
     const p = principal(c, 'tasks.links.write');
     const form = await formOf(c);
-    const input = parse(CreateLinkBody, { kind: one(form, 'kind'), ref: one(form, 'ref') ?? '', repo: blank(one(form, 'repo')), url: blank(one(form, 'url')) });
+    const input = parse(CreateLinkBody, {
+      kind: one(form, 'kind'),
+      ref: one(form, 'ref') ?? '',
+      repo: blank(one(form, 'repo')),
+      url: blank(one(form, 'url')),
+    });
     await addLinkChange({ fx: { env: c.env, ctx: c.executionCtx }, principal: p }, param(c, 'id'), input);
     return back(c, 'h-links');
   })

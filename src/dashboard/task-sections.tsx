@@ -22,18 +22,49 @@ export function timeline(data: TaskPageData, name: (id: string | null) => string
   const entries: HistoryEntry[] = [{ at: t.created_at, kind: 'created', text: `Created by ${who(t.created_by_agent_id)}` }];
   for (const r of data.runs) {
     entries.push({ at: r.claimed_at, kind: 'claimed', text: `Claimed by ${who(r.agent_id)}` });
-    if (r.ended_at && r.outcome) entries.push({ at: r.ended_at, kind: r.outcome === 'completed' ? 'finished' : r.outcome, text: `${who(r.agent_id)} ${RUN_ENDS[r.outcome]}` });
+    if (r.ended_at && r.outcome)
+      entries.push({
+        at: r.ended_at,
+        kind: r.outcome === 'completed' ? 'finished' : r.outcome,
+        text: `${who(r.agent_id)} ${RUN_ENDS[r.outcome]}`,
+      });
   }
   for (const child of data.chain.filter((c) => c.parent_task_id === t.id)) {
-    entries.push({ at: child.created_at, kind: 'delegated', text: `Delegated “${child.content}”${child.assigned_to_agent_id ? ` to ${who(child.assigned_to_agent_id)}` : ''}` });
+    entries.push({
+      at: child.created_at,
+      kind: 'delegated',
+      text: `Delegated “${child.content}”${child.assigned_to_agent_id ? ` to ${who(child.assigned_to_agent_id)}` : ''}`,
+    });
   }
-  for (const h of data.history) entries.push({ at: h.created_at, kind: 'context', text: `Context ${h.key} ${h.value === null ? 'removed' : 'set'} (v${h.version}, ${h.source}) by ${who(h.agent_id)}` });
-  for (const c of data.comments) entries.push({ at: c.created_at, kind: 'comment', text: `${c.author ?? who(c.agent_id)} commented: ${c.content.length > 140 ? `${c.content.slice(0, 140)}…` : c.content}` });
+  for (const h of data.history)
+    entries.push({
+      at: h.created_at,
+      kind: 'context',
+      text: `Context ${h.key} ${h.value === null ? 'removed' : 'set'} (v${h.version}, ${h.source}) by ${who(h.agent_id)}`,
+    });
+  for (const c of data.comments)
+    entries.push({
+      at: c.created_at,
+      kind: 'comment',
+      text: `${c.author ?? who(c.agent_id)} commented: ${c.content.length > 140 ? `${c.content.slice(0, 140)}…` : c.content}`,
+    });
   if (t.completed_at) {
-    const evidence = t.completion_evidence.length ? ` with ${t.completion_evidence.length} evidence item${t.completion_evidence.length === 1 ? '' : 's'}` : '';
+    const evidence = t.completion_evidence.length
+      ? ` with ${t.completion_evidence.length} evidence item${t.completion_evidence.length === 1 ? '' : 's'}`
+      : '';
     entries.push({ at: t.completed_at, kind: 'completed', text: `Completed by ${who(t.completed_by_agent_id)}${evidence}` });
   }
-  const order: HistoryEntry['kind'][] = ['created', 'claimed', 'delegated', 'context', 'comment', 'finished', 'released', 'expired', 'completed'];
+  const order: HistoryEntry['kind'][] = [
+    'created',
+    'claimed',
+    'delegated',
+    'context',
+    'comment',
+    'finished',
+    'released',
+    'expired',
+    'completed',
+  ];
   return entries.sort((a, b) => a.at.localeCompare(b.at) || order.indexOf(a.kind) - order.indexOf(b.kind));
 }
 
@@ -49,7 +80,11 @@ export const HistorySection: FC<{ data: TaskPageData; name: (id: string | null) 
           </li>
         ))}
       </ol>
-      {data.task.reopen_count ? <p class="muted small">Reopened {data.task.reopen_count} time{data.task.reopen_count === 1 ? '' : 's'} in all.</p> : null}
+      {data.task.reopen_count ? (
+        <p class="muted small">
+          Reopened {data.task.reopen_count} time{data.task.reopen_count === 1 ? '' : 's'} in all.
+        </p>
+      ) : null}
       <p class="muted small">Edits of the task's fields are not kept as history; session states show only as they are now.</p>
     </section>
   );
@@ -66,17 +101,26 @@ export const SubtasksSection: FC<{ data: TaskPageData }> = ({ data }) => {
           {data.subtasks.map((s) => (
             <li data-subtask-id={s.id}>
               {t.completed ? (
-                <span>{s.completed ? '☑' : '☐'} {s.content}</span>
+                <span>
+                  {s.completed ? '☑' : '☐'} {s.content}
+                </span>
               ) : (
                 <div class="row">
                   <form method="post" action={`${base}/${s.id}/toggle`}>
-                    <button class="quiet check-box" type="submit" aria-pressed={s.completed ? 'true' : 'false'} aria-label={`${s.completed ? 'Uncheck' : 'Check off'} ${s.content}`}>
+                    <button
+                      class="quiet check-box"
+                      type="submit"
+                      aria-pressed={s.completed ? 'true' : 'false'}
+                      aria-label={`${s.completed ? 'Uncheck' : 'Check off'} ${s.content}`}
+                    >
                       {s.completed ? '☑' : '☐'}
                     </button>
                   </form>
                   <span class={s.completed ? 'done-text' : undefined}>{s.content}</span>
                   <form method="post" action={`${base}/${s.id}/delete`} class="push">
-                    <button class="quiet" type="submit" aria-label={`Delete subtask ${s.content}`}>×</button>
+                    <button class="quiet" type="submit" aria-label={`Delete subtask ${s.content}`}>
+                      ×
+                    </button>
                   </form>
                 </div>
               )}
@@ -107,11 +151,21 @@ export const LinksSection: FC<{ data: TaskPageData; agents: AgentJson[] }> = ({ 
           {data.links.map((l) => (
             <li data-link-id={l.id} class="row">
               <span>
-                <span class="chip">{l.kind}</span> {l.url && /^https?:\/\//.test(l.url) ? <a href={l.url} rel="noopener noreferrer">{l.ref}</a> : <code>{l.ref}</code>} {l.repo ? <span class="muted small">{l.repo}</span> : null}
+                <span class="chip">{l.kind}</span>{' '}
+                {l.url && /^https?:\/\//.test(l.url) ? (
+                  <a href={l.url} rel="noopener noreferrer">
+                    {l.ref}
+                  </a>
+                ) : (
+                  <code>{l.ref}</code>
+                )}{' '}
+                {l.repo ? <span class="muted small">{l.repo}</span> : null}
               </span>
               {t.completed ? null : (
                 <form method="post" action={`${base}/${l.id}/delete`} class="push">
-                  <button class="quiet" type="submit" aria-label={`Remove link ${l.ref}`}>×</button>
+                  <button class="quiet" type="submit" aria-label={`Remove link ${l.ref}`}>
+                    ×
+                  </button>
                 </form>
               )}
             </li>

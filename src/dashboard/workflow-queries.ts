@@ -35,7 +35,12 @@ const choices = (agentRows: (typeof agents.$inferSelect)[], projectRows: (typeof
 
 export async function recurrencesPageData(db: Db, p: Principal): Promise<Choices & { recurrences: RecurrenceJson[] }> {
   const [rows, agentRows, projectRows] = await db.batch([
-    db.select().from(recurrences).where(visibleRecurrences(p)).orderBy(desc(recurrences.createdAt), desc(recurrences.id)).limit(RECURRENCES_SHOWN),
+    db
+      .select()
+      .from(recurrences)
+      .where(visibleRecurrences(p))
+      .orderBy(desc(recurrences.createdAt), desc(recurrences.id))
+      .limit(RECURRENCES_SHOWN),
     ...choiceQueries(db, p),
   ]);
   return { recurrences: rows.map(recurrenceJson), ...choices(agentRows, projectRows) };
@@ -43,7 +48,13 @@ export async function recurrencesPageData(db: Db, p: Principal): Promise<Choices
 
 /** One recurrence the principal may see, for its edit page; otherwise the API's 404. */
 export async function recurrencePageData(db: Db, p: Principal, id: string): Promise<Choices & { recurrence: RecurrenceJson }> {
-  const [rows, agentRows, projectRows] = await db.batch([db.select().from(recurrences).where(and(visibleRecurrences(p), eq(recurrences.id, id))), ...choiceQueries(db, p)]);
+  const [rows, agentRows, projectRows] = await db.batch([
+    db
+      .select()
+      .from(recurrences)
+      .where(and(visibleRecurrences(p), eq(recurrences.id, id))),
+    ...choiceQueries(db, p),
+  ]);
   if (!rows[0]) throw notFound('recurrence');
   return { recurrence: recurrenceJson(rows[0]), ...choices(agentRows, projectRows) };
 }
@@ -57,10 +68,22 @@ export async function automationsPageData(db: Db, p: Principal): Promise<Choices
 }
 
 /** A rule of the account with its latest runs. */
-export async function automationPageData(db: Db, p: Principal, id: string): Promise<Choices & { automation: AutomationJson; runs: AutomationRunJson[] }> {
+export async function automationPageData(
+  db: Db,
+  p: Principal,
+  id: string,
+): Promise<Choices & { automation: AutomationJson; runs: AutomationRunJson[] }> {
   const [rule, runs, agentRows, projectRows] = await db.batch([
-    db.select().from(automations).where(and(eq(automations.id, id), eq(automations.accountId, p.accountId))),
-    db.select().from(automationRuns).where(and(eq(automationRuns.ruleId, id), eq(automationRuns.accountId, p.accountId))).orderBy(desc(automationRuns.createdAt), desc(automationRuns.id)).limit(LOG_SHOWN),
+    db
+      .select()
+      .from(automations)
+      .where(and(eq(automations.id, id), eq(automations.accountId, p.accountId))),
+    db
+      .select()
+      .from(automationRuns)
+      .where(and(eq(automationRuns.ruleId, id), eq(automationRuns.accountId, p.accountId)))
+      .orderBy(desc(automationRuns.createdAt), desc(automationRuns.id))
+      .limit(LOG_SHOWN),
     ...choiceQueries(db, p),
   ]);
   if (!rule[0]) throw notFound('automation');
@@ -69,17 +92,33 @@ export async function automationPageData(db: Db, p: Principal, id: string): Prom
 
 export async function ingressPageData(db: Db, p: Principal): Promise<Choices & { sources: IngressSourceJson[] }> {
   const [rows, agentRows, projectRows] = await db.batch([
-    db.select().from(ingressSources).where(eq(ingressSources.accountId, p.accountId)).orderBy(asc(ingressSources.createdAt), asc(ingressSources.id)),
+    db
+      .select()
+      .from(ingressSources)
+      .where(eq(ingressSources.accountId, p.accountId))
+      .orderBy(asc(ingressSources.createdAt), asc(ingressSources.id)),
     ...choiceQueries(db, p),
   ]);
   return { sources: rows.map((r) => sourceJson(r)), ...choices(agentRows, projectRows) };
 }
 
 /** A source of the account (never its secret) with its latest deliveries. */
-export async function ingressSourcePageData(db: Db, p: Principal, id: string): Promise<Choices & { source: IngressSourceJson; deliveries: IngressDeliveryJson[] }> {
+export async function ingressSourcePageData(
+  db: Db,
+  p: Principal,
+  id: string,
+): Promise<Choices & { source: IngressSourceJson; deliveries: IngressDeliveryJson[] }> {
   const [source, deliveries, agentRows, projectRows] = await db.batch([
-    db.select().from(ingressSources).where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId))),
-    db.select().from(ingressDeliveries).where(and(eq(ingressDeliveries.sourceId, id), eq(ingressDeliveries.accountId, p.accountId))).orderBy(desc(ingressDeliveries.createdAt), desc(ingressDeliveries.id)).limit(LOG_SHOWN),
+    db
+      .select()
+      .from(ingressSources)
+      .where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId))),
+    db
+      .select()
+      .from(ingressDeliveries)
+      .where(and(eq(ingressDeliveries.sourceId, id), eq(ingressDeliveries.accountId, p.accountId)))
+      .orderBy(desc(ingressDeliveries.createdAt), desc(ingressDeliveries.id))
+      .limit(LOG_SHOWN),
     ...choiceQueries(db, p),
   ]);
   if (!source[0]) throw notFound('ingress source', 'INGRESS_SOURCE_NOT_FOUND');

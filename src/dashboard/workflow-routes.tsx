@@ -15,7 +15,14 @@ import { createAutomation, deleteAutomation, updateAutomation } from '../automat
 import { CreateIngressSourceBody, UpdateIngressSourceBody } from '../ingress/routes';
 import { createSource, deleteSource, updateSource } from '../ingress/sources';
 import { db, formOf, one, parse, principal, render, viewerOf, type Ctx, type DashboardBindings, type Form } from './kit';
-import { automationPageData, automationsPageData, ingressPageData, ingressSourcePageData, recurrencePageData, recurrencesPageData } from './workflow-queries';
+import {
+  automationPageData,
+  automationsPageData,
+  ingressPageData,
+  ingressSourcePageData,
+  recurrencePageData,
+  recurrencesPageData,
+} from './workflow-queries';
 import { AutomationPage, AutomationsPage, IngressPage, IngressSourcePage, RecurrencePage, RecurrencesPage } from './workflow-views';
 
 const ID_MAX = 64;
@@ -29,7 +36,11 @@ function text(form: Form, name: string, blank: undefined | null = undefined): st
   return v ? v : blank;
 }
 
-const list = (form: Form, name: string) => (one(form, name) ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+const list = (form: Form, name: string) =>
+  (one(form, name) ?? '')
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 function int(form: Form, name: string): number | string | undefined {
   const v = one(form, name)?.trim();
@@ -66,7 +77,8 @@ function recurrenceBody(form: Form, editing: boolean) {
   };
 }
 
-const withoutUndefined = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+const withoutUndefined = <T extends Record<string, unknown>>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 // ---------------------------------------------------------------- automations
 
@@ -124,7 +136,10 @@ export const workflowPages = new Hono<DashboardBindings>()
     const id = idParam(c);
     // The form resends the rule; only a changed rule reschedules (updateRecurrence recomputes on any rule field).
     const ruleSame = ['rule_type', 'interval', 'timezone'].every((f) => one(form, f)?.trim() === one(form, `was_${f}`));
-    const input = checked(UpdateRecurrenceBody, ruleSame ? { ...body, rule_type: undefined, interval: undefined, timezone: undefined } : body);
+    const input = checked(
+      UpdateRecurrenceBody,
+      ruleSame ? { ...body, rule_type: undefined, interval: undefined, timezone: undefined } : body,
+    );
     await updateRecurrence(db(c), p, id, input, Date.now());
     return c.redirect(`/app/recurrences/${id}`, 303);
   })
@@ -204,7 +219,15 @@ export const workflowPages = new Hono<DashboardBindings>()
   .post('/ingress/:id/rotate', async (c) => {
     const p = principal(c, 'ingress.update');
     const rotated = await updateSource(db(c), p, idParam(c), { rotate_secret: true }, Date.now());
-    return render(c, <IngressSourcePage viewer={viewer(c)} data={await ingressSourcePageData(db(c), p, idParam(c))} rotated={rotated} baseUrl={origin(c)} />);
+    return render(
+      c,
+      <IngressSourcePage
+        viewer={viewer(c)}
+        data={await ingressSourcePageData(db(c), p, idParam(c))}
+        rotated={rotated}
+        baseUrl={origin(c)}
+      />,
+    );
   })
   .post('/ingress/:id/pause', async (c) => {
     const p = principal(c, 'ingress.update');

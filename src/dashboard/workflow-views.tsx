@@ -15,7 +15,8 @@ import { Facts, Layout, type Viewer } from './views';
 const PRIORITY = ['', 'normal', 'medium', 'high', 'urgent'];
 const RULE_TYPES = ['daily', 'weekly', 'monthly', 'yearly'] as const;
 const agentLabel = (a: AgentJson) => a.display_name ?? a.name;
-const nameOf = (agents: AgentJson[], id: string | null) => (id ? (agents.find((a) => a.id === id) ? agentLabel(agents.find((a) => a.id === id)!) : id) : null);
+const nameOf = (agents: AgentJson[], id: string | null) =>
+  id ? (agents.find((a) => a.id === id) ? agentLabel(agents.find((a) => a.id === id)!) : id) : null;
 
 const Notice: FC<{ text?: string }> = ({ text }) =>
   text ? (
@@ -24,14 +25,24 @@ const Notice: FC<{ text?: string }> = ({ text }) =>
     </p>
   ) : null;
 
-const AgentSelect: FC<{ id: string; name: string; label: string; agents: AgentJson[]; selected: string | null }> = ({ id, name, label, agents, selected }) => (
+const AgentSelect: FC<{ id: string; name: string; label: string; agents: AgentJson[]; selected: string | null }> = ({
+  id,
+  name,
+  label,
+  agents,
+  selected,
+}) => (
   <div>
     <label for={id}>{label}</label>
     <select id={id} name={name}>
       <option value="">(nobody)</option>
-      {agents.filter((a) => a.active || a.id === selected).map((a) => (
-        <option value={a.id} selected={a.id === selected}>{agentLabel(a)}</option>
-      ))}
+      {agents
+        .filter((a) => a.active || a.id === selected)
+        .map((a) => (
+          <option value={a.id} selected={a.id === selected}>
+            {agentLabel(a)}
+          </option>
+        ))}
     </select>
   </div>
 );
@@ -42,7 +53,9 @@ const ProjectSelect: FC<{ id: string; name: string; choices: Choices; selected: 
     <select id={id} name={name}>
       <option value="">(none)</option>
       {choices.projects.map((p) => (
-        <option value={p.id} selected={p.id === selected}>{p.name}</option>
+        <option value={p.id} selected={p.id === selected}>
+          {p.name}
+        </option>
       ))}
     </select>
   </div>
@@ -53,7 +66,9 @@ const PrioritySelect: FC<{ id: string; selected: number }> = ({ id, selected }) 
     <label for={id}>Priority</label>
     <select id={id} name="priority">
       {[1, 2, 3, 4].map((n) => (
-        <option value={String(n)} selected={n === selected}>{PRIORITY[n]}</option>
+        <option value={String(n)} selected={n === selected}>
+          {PRIORITY[n]}
+        </option>
       ))}
     </select>
   </div>
@@ -61,13 +76,17 @@ const PrioritySelect: FC<{ id: string; selected: number }> = ({ id, selected }) 
 
 const PauseForm: FC<{ action: string; active: boolean; what: string }> = ({ action, active, what }) => (
   <form method="post" action={`${action}/${active ? 'pause' : 'resume'}`}>
-    <button class="quiet" type="submit" aria-label={`${active ? 'Pause' : 'Resume'} ${what}`}>{active ? 'Pause' : 'Resume'}</button>
+    <button class="quiet" type="submit" aria-label={`${active ? 'Pause' : 'Resume'} ${what}`}>
+      {active ? 'Pause' : 'Resume'}
+    </button>
   </form>
 );
 
 const DeleteForm: FC<{ action: string; what: string; confirm: string }> = ({ action, what, confirm }) => (
   <form method="post" action={`${action}/delete`} data-confirm={confirm}>
-    <button class="danger" type="submit" aria-label={`Delete ${what}`}>Delete</button>
+    <button class="danger" type="submit" aria-label={`Delete ${what}`}>
+      Delete
+    </button>
   </form>
 );
 
@@ -81,13 +100,23 @@ function ruleText(r: RecurrenceJson): string {
 const RecurrenceFields: FC<{ r?: RecurrenceJson; choices: Choices; prefix: string }> = ({ r, choices, prefix }) => (
   <>
     <label for={`${prefix}-content`}>Task</label>
-    <input id={`${prefix}-content`} name="content" required maxlength={500} value={r?.content ?? ''} class="wide" placeholder="Rotate the on-call rota" />
+    <input
+      id={`${prefix}-content`}
+      name="content"
+      required
+      maxlength={500}
+      value={r?.content ?? ''}
+      class="wide"
+      placeholder="Rotate the on-call rota"
+    />
     <div class="row">
       <div>
         <label for={`${prefix}-rule`}>Repeats</label>
         <select id={`${prefix}-rule`} name="rule_type">
           {RULE_TYPES.map((t) => (
-            <option value={t} selected={t === (r?.rule_type ?? 'weekly')}>{t}</option>
+            <option value={t} selected={t === (r?.rule_type ?? 'weekly')}>
+              {t}
+            </option>
           ))}
         </select>
       </div>
@@ -109,15 +138,26 @@ const RecurrenceFields: FC<{ r?: RecurrenceJson; choices: Choices; prefix: strin
         <input id={`${prefix}-labels`} name="labels" value={r?.labels.join(', ') ?? ''} size={12} />
       </div>
       <ProjectSelect id={`${prefix}-project`} name="project_id" choices={choices} selected={r?.project_id ?? null} />
-      <AgentSelect id={`${prefix}-assignee`} name="assigned_to_agent_id" label="Assign to" agents={choices.agents} selected={r?.assigned_to_agent_id ?? null} />
+      <AgentSelect
+        id={`${prefix}-assignee`}
+        name="assigned_to_agent_id"
+        label="Assign to"
+        agents={choices.agents}
+        selected={r?.assigned_to_agent_id ?? null}
+      />
     </div>
     <label class="check">
-      <input type="checkbox" name="skip_if_open" value="true" checked={r?.skip_if_open ?? false} /> Skip an occurrence while the last task is still open
+      <input type="checkbox" name="skip_if_open" value="true" checked={r?.skip_if_open ?? false} /> Skip an occurrence while the last task
+      is still open
     </label>
   </>
 );
 
-export const RecurrencesPage: FC<{ viewer: Viewer; data: Choices & { recurrences: RecurrenceJson[] }; notice?: string }> = ({ viewer, data, notice }) => (
+export const RecurrencesPage: FC<{ viewer: Viewer; data: Choices & { recurrences: RecurrenceJson[] }; notice?: string }> = ({
+  viewer,
+  data,
+  notice,
+}) => (
   <Layout title="Recurrences" viewer={viewer} section="recurrences">
     <h1>Recurrences</h1>
     <Notice text={notice} />
@@ -158,7 +198,11 @@ export const RecurrencesPage: FC<{ viewer: Viewer; data: Choices & { recurrences
                 <td data-state>{r.active ? 'active' : 'paused'}</td>
                 <td class="row">
                   <PauseForm action={`/app/recurrences/${r.id}`} active={r.active} what={r.content} />
-                  <DeleteForm action={`/app/recurrences/${r.id}`} what={r.content} confirm={`Delete the recurrence "${r.content}"? Tasks it made stay.`} />
+                  <DeleteForm
+                    action={`/app/recurrences/${r.id}`}
+                    what={r.content}
+                    confirm={`Delete the recurrence "${r.content}"? Tasks it made stay.`}
+                  />
                 </td>
               </tr>
             ))}
@@ -189,7 +233,11 @@ export const RecurrencePage: FC<{ viewer: Viewer; data: Choices & { recurrence: 
         />
         <div class="row">
           <PauseForm action={`/app/recurrences/${r.id}`} active={r.active} what={r.content} />
-          <DeleteForm action={`/app/recurrences/${r.id}`} what={r.content} confirm={`Delete the recurrence "${r.content}"? Tasks it made stay.`} />
+          <DeleteForm
+            action={`/app/recurrences/${r.id}`}
+            what={r.content}
+            confirm={`Delete the recurrence "${r.content}"? Tasks it made stay.`}
+          />
         </div>
       </div>
       <div class="panel">
@@ -219,21 +267,35 @@ const AutomationFields: FC<{ a?: AutomationJson; prefix: string }> = ({ a, prefi
     <div class="row">
       <div class="grow">
         <label for={`${prefix}-name`}>Name</label>
-        <input id={`${prefix}-name`} name="name" required maxlength={80} value={a?.name ?? ''} class="wide" placeholder="Route CI failures to build-bot" />
+        <input
+          id={`${prefix}-name`}
+          name="name"
+          required
+          maxlength={80}
+          value={a?.name ?? ''}
+          class="wide"
+          placeholder="Route CI failures to build-bot"
+        />
       </div>
       <div>
         <label for={`${prefix}-event`}>When</label>
         <select id={`${prefix}-event`} name="event">
           {TASK_EVENTS.map((e) => (
-            <option value={e} selected={e === (a?.event ?? 'task.created')}>{e}</option>
+            <option value={e} selected={e === (a?.event ?? 'task.created')}>
+              {e}
+            </option>
           ))}
         </select>
       </div>
     </div>
     <label for={`${prefix}-conditions`}>Conditions (JSON; all must hold)</label>
-    <textarea id={`${prefix}-conditions`} name="conditions" maxlength={20000} placeholder={JSON_HINT_CONDITIONS}>{a ? JSON.stringify(a.conditions) : ''}</textarea>
+    <textarea id={`${prefix}-conditions`} name="conditions" maxlength={20000} placeholder={JSON_HINT_CONDITIONS}>
+      {a ? JSON.stringify(a.conditions) : ''}
+    </textarea>
     <label for={`${prefix}-actions`}>Actions (JSON, in order)</label>
-    <textarea id={`${prefix}-actions`} name="actions" required maxlength={20000} placeholder={JSON_HINT_ACTIONS}>{a ? JSON.stringify(a.actions) : ''}</textarea>
+    <textarea id={`${prefix}-actions`} name="actions" required maxlength={20000} placeholder={JSON_HINT_ACTIONS}>
+      {a ? JSON.stringify(a.actions) : ''}
+    </textarea>
   </>
 );
 
@@ -242,11 +304,13 @@ const IdsHelp: FC<{ choices: Choices }> = ({ choices }) => (
   <details class="small">
     <summary>Agent and project ids</summary>
     <ul>
-      {choices.agents.filter((a) => a.active).map((a) => (
-        <li>
-          {agentLabel(a)}: <code>{a.id}</code>
-        </li>
-      ))}
+      {choices.agents
+        .filter((a) => a.active)
+        .map((a) => (
+          <li>
+            {agentLabel(a)}: <code>{a.id}</code>
+          </li>
+        ))}
       {choices.projects.map((p) => (
         <li>
           project {p.name}: <code>{p.id}</code>
@@ -256,7 +320,11 @@ const IdsHelp: FC<{ choices: Choices }> = ({ choices }) => (
   </details>
 );
 
-export const AutomationsPage: FC<{ viewer: Viewer; data: Choices & { automations: AutomationJson[] }; notice?: string }> = ({ viewer, data, notice }) => (
+export const AutomationsPage: FC<{ viewer: Viewer; data: Choices & { automations: AutomationJson[] }; notice?: string }> = ({
+  viewer,
+  data,
+  notice,
+}) => (
   <Layout title="Automations" viewer={viewer} section="automations">
     <h1>Automations</h1>
     <Notice text={notice} />
@@ -308,7 +376,10 @@ export const AutomationsPage: FC<{ viewer: Viewer; data: Choices & { automations
   </Layout>
 );
 
-export const AutomationPage: FC<{ viewer: Viewer; data: Choices & { automation: AutomationJson; runs: AutomationRunJson[] } }> = ({ viewer, data }) => {
+export const AutomationPage: FC<{ viewer: Viewer; data: Choices & { automation: AutomationJson; runs: AutomationRunJson[] } }> = ({
+  viewer,
+  data,
+}) => {
   const a = data.automation;
   return (
     <Layout title={a.name} viewer={viewer} section="automations">
@@ -386,13 +457,35 @@ const SourceFields: FC<{ s?: IngressSourceJson; choices: Choices; prefix: string
     <div class="row">
       <div class="grow">
         <label for={`${prefix}-name`}>Name</label>
-        <input id={`${prefix}-name`} name="name" required maxlength={80} value={s?.name ?? ''} class="wide" placeholder="GitHub CI failures" />
+        <input
+          id={`${prefix}-name`}
+          name="name"
+          required
+          maxlength={80}
+          value={s?.name ?? ''}
+          class="wide"
+          placeholder="GitHub CI failures"
+        />
       </div>
       <ProjectSelect id={`${prefix}-project`} name="default_project_id" choices={choices} selected={s?.default_project_id ?? null} />
-      <AgentSelect id={`${prefix}-assignee`} name="default_assignee_agent_id" label="Assign to" agents={choices.agents} selected={s?.default_assignee_agent_id ?? null} />
+      <AgentSelect
+        id={`${prefix}-assignee`}
+        name="default_assignee_agent_id"
+        label="Assign to"
+        agents={choices.agents}
+        selected={s?.default_assignee_agent_id ?? null}
+      />
     </div>
     <label for={`${prefix}-content`}>Task title template</label>
-    <input id={`${prefix}-content`} name="template_content" required maxlength={2000} value={s?.template.content ?? ''} class="wide" placeholder="CI failed: {{workflow.name}} on {{branch}}" />
+    <input
+      id={`${prefix}-content`}
+      name="template_content"
+      required
+      maxlength={2000}
+      value={s?.template.content ?? ''}
+      class="wide"
+      placeholder="CI failed: {{workflow.name}} on {{branch}}"
+    />
     <label for={`${prefix}-description`}>Description template</label>
     <input id={`${prefix}-description`} name="template_description" maxlength={2000} value={s?.template.description ?? ''} class="wide" />
     <div class="row">
@@ -403,27 +496,51 @@ const SourceFields: FC<{ s?: IngressSourceJson; choices: Choices; prefix: string
       </div>
       <div class="grow">
         <label for={`${prefix}-dedupe`}>Dedupe key template</label>
-        <input id={`${prefix}-dedupe`} name="template_dedupe_key" maxlength={2000} value={s?.template.dedupe_key ?? ''} placeholder="{{run.id}}" class="wide" />
+        <input
+          id={`${prefix}-dedupe`}
+          name="template_dedupe_key"
+          maxlength={2000}
+          value={s?.template.dedupe_key ?? ''}
+          placeholder="{{run.id}}"
+          class="wide"
+        />
       </div>
     </div>
     <label for={`${prefix}-filters`}>Filters (JSON; all must hold)</label>
-    <textarea id={`${prefix}-filters`} name="filters" maxlength={20000} placeholder='[{"path":"workflow.conclusion","op":"eq","value":"failure"}]'>{s ? JSON.stringify(s.filters) : ''}</textarea>
+    <textarea
+      id={`${prefix}-filters`}
+      name="filters"
+      maxlength={20000}
+      placeholder='[{"path":"workflow.conclusion","op":"eq","value":"failure"}]'
+    >
+      {s ? JSON.stringify(s.filters) : ''}
+    </textarea>
   </>
 );
 
 const SecretShown: FC<{ source: IngressSourceJson; baseUrl: string; rotated: boolean }> = ({ source, baseUrl, rotated }) => (
   <div class="panel notice" role="status">
     <p>
-      {rotated ? 'New signing secret' : 'Signing secret'} for <strong>{source.name}</strong>. Copy it now: it is shown only once{rotated ? ', and the old one no longer works' : ''}.
+      {rotated ? 'New signing secret' : 'Signing secret'} for <strong>{source.name}</strong>. Copy it now: it is shown only once
+      {rotated ? ', and the old one no longer works' : ''}.
     </p>
-    <p class="secret" data-secret="ingress-secret">{source.secret}</p>
+    <p class="secret" data-secret="ingress-secret">
+      {source.secret}
+    </p>
     <p class="small muted">
-      Deliveries go to <code>{`${baseUrl}${source.ingest_path}`}</code>, signed with <code>X-Delega-Ingress-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA-256 of "t.body"&gt;</code>.
+      Deliveries go to <code>{`${baseUrl}${source.ingest_path}`}</code>, signed with{' '}
+      <code>X-Delega-Ingress-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA-256 of "t.body"&gt;</code>.
     </p>
   </div>
 );
 
-export const IngressPage: FC<{ viewer: Viewer; data: Choices & { sources: IngressSourceJson[] }; created?: IngressSourceJson; baseUrl: string; notice?: string }> = ({ viewer, data, created, baseUrl, notice }) => (
+export const IngressPage: FC<{
+  viewer: Viewer;
+  data: Choices & { sources: IngressSourceJson[] };
+  created?: IngressSourceJson;
+  baseUrl: string;
+  notice?: string;
+}> = ({ viewer, data, created, baseUrl, notice }) => (
   <Layout title="Ingress" viewer={viewer} section="ingress">
     <h1>Ingress sources</h1>
     <Notice text={notice} />
@@ -466,7 +583,11 @@ export const IngressPage: FC<{ viewer: Viewer; data: Choices & { sources: Ingres
                 <td data-state>{s.active ? 'active' : 'paused'}</td>
                 <td class="row">
                   <PauseForm action={`/app/ingress/${s.id}`} active={s.active} what={s.name} />
-                  <DeleteForm action={`/app/ingress/${s.id}`} what={s.name} confirm={`Delete the source "${s.name}" and its delivery log? Its endpoint stops at once.`} />
+                  <DeleteForm
+                    action={`/app/ingress/${s.id}`}
+                    what={s.name}
+                    confirm={`Delete the source "${s.name}" and its delivery log? Its endpoint stops at once.`}
+                  />
                 </td>
               </tr>
             ))}
@@ -477,7 +598,12 @@ export const IngressPage: FC<{ viewer: Viewer; data: Choices & { sources: Ingres
   </Layout>
 );
 
-export const IngressSourcePage: FC<{ viewer: Viewer; data: Choices & { source: IngressSourceJson; deliveries: IngressDeliveryJson[] }; rotated?: IngressSourceJson; baseUrl: string }> = ({ viewer, data, rotated, baseUrl }) => {
+export const IngressSourcePage: FC<{
+  viewer: Viewer;
+  data: Choices & { source: IngressSourceJson; deliveries: IngressDeliveryJson[] };
+  rotated?: IngressSourceJson;
+  baseUrl: string;
+}> = ({ viewer, data, rotated, baseUrl }) => {
   const s = data.source;
   return (
     <Layout title={s.name} viewer={viewer} section="ingress">
@@ -497,10 +623,20 @@ export const IngressSourcePage: FC<{ viewer: Viewer; data: Choices & { source: I
         />
         <div class="row">
           <PauseForm action={`/app/ingress/${s.id}`} active={s.active} what={s.name} />
-          <form method="post" action={`/app/ingress/${s.id}/rotate`} data-confirm="Rotate the signing secret? The old one stops working at once.">
-            <button class="quiet" type="submit">Rotate secret</button>
+          <form
+            method="post"
+            action={`/app/ingress/${s.id}/rotate`}
+            data-confirm="Rotate the signing secret? The old one stops working at once."
+          >
+            <button class="quiet" type="submit">
+              Rotate secret
+            </button>
           </form>
-          <DeleteForm action={`/app/ingress/${s.id}`} what={s.name} confirm={`Delete the source "${s.name}" and its delivery log? Its endpoint stops at once.`} />
+          <DeleteForm
+            action={`/app/ingress/${s.id}`}
+            what={s.name}
+            confirm={`Delete the source "${s.name}" and its delivery log? Its endpoint stops at once.`}
+          />
         </div>
       </div>
       <div class="panel">

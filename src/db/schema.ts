@@ -13,7 +13,9 @@ export const accounts = sqliteTable('accounts', {
   name: text('name'),
   /** restricted: agent-first signup not yet claimed by a human; active: claimed or verified human signup. */
   status: text('status', { enum: ['restricted', 'active'] }).notNull(),
-  plan: text('plan', { enum: ['free', 'pro', 'scale'] }).notNull().default('free'),
+  plan: text('plan', { enum: ['free', 'pro', 'scale'] })
+    .notNull()
+    .default('free'),
   /** The recovery agent: its key is what `POST /v1/recover` rotates. */
   defaultAgentId: text('default_agent_id'),
   stripeCustomerId: text('stripe_customer_id'),
@@ -37,7 +39,9 @@ export const users = sqliteTable(
   'users',
   {
     id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
     /** Lower-cased. */
     email: text('email').notNull(),
     name: text('name'),
@@ -51,12 +55,16 @@ export const agents = sqliteTable(
   'agents',
   {
     id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
     /** Slug, unique within the account. */
     name: text('name').notNull(),
     displayName: text('display_name'),
     description: text('description'),
-    role: text('role', { enum: ['worker', 'coordinator', 'admin'] }).notNull().default('worker'),
+    role: text('role', { enum: ['worker', 'coordinator', 'admin'] })
+      .notNull()
+      .default('worker'),
     /** HMAC-SHA-256 of the key under KEY_PEPPER, hex. The plaintext is never stored. */
     keyHash: text('key_hash').notNull(),
     /** First characters of the key, safe to show so a human can tell keys apart. */
@@ -71,17 +79,16 @@ export const agents = sqliteTable(
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (t) => [
-    uniqueIndex('agents_key_hash_unique').on(t.keyHash),
-    uniqueIndex('agents_account_name_unique').on(t.accountId, t.name),
-  ],
+  (t) => [uniqueIndex('agents_key_hash_unique').on(t.keyHash), uniqueIndex('agents_account_name_unique').on(t.accountId, t.name)],
 );
 
 export const projects = sqliteTable(
   'projects',
   {
     id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
     name: text('name').notNull(),
     emoji: text('emoji'),
     color: text('color'),
@@ -98,7 +105,9 @@ export const emailCodes = sqliteTable(
   'email_codes',
   {
     id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
     email: text('email').notNull(),
     purpose: text('purpose', { enum: ['verify', 'recover', 'claim', 'sign_in'] }).notNull(),
     /** HMAC of the code under KEY_PEPPER and this row's id, so equal codes never share a hash. */
@@ -118,7 +127,9 @@ export const emailCodes = sqliteTable(
 export const codeLockouts = sqliteTable(
   'code_lockouts',
   {
-    accountId: text('account_id').primaryKey().references(() => accounts.id),
+    accountId: text('account_id')
+      .primaryKey()
+      .references(() => accounts.id),
     /** Wrong codes since the last lockout or success. */
     failures: integer('failures').notNull().default(0),
     /** Lockouts so far without a success in between: the next lasts base × 2^lockouts. */
@@ -147,8 +158,12 @@ export const claimTokens = sqliteTable(
   'claim_tokens',
   {
     id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
-    agentId: text('agent_id').notNull().references(() => agents.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    agentId: text('agent_id')
+      .notNull()
+      .references(() => agents.id),
     email: text('email').notNull(),
     tokenHash: text('token_hash').notNull(),
     expiresAt: text('expires_at').notNull(),
@@ -176,7 +191,9 @@ export const tasks = sqliteTable(
   'tasks',
   {
     id: text('id').primaryKey(),
-    accountId: text('account_id').notNull().references(() => accounts.id),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
     projectId: text('project_id'),
     parentTaskId: text('parent_task_id'),
     /** Root of the delegation tree (itself for a root task), so a chain is one indexed read. */
@@ -191,7 +208,9 @@ export const tasks = sqliteTable(
     assignedToAgentId: text('assigned_to_agent_id'),
     createdByAgentId: text('created_by_agent_id').notNull(),
     accountableAgentId: text('accountable_agent_id'),
-    status: text('status', { enum: ['open', 'claimed', 'delegated', 'completed'] }).notNull().default('open'),
+    status: text('status', { enum: ['open', 'claimed', 'delegated', 'completed'] })
+      .notNull()
+      .default('open'),
     completed: integer('completed', { mode: 'boolean' }).notNull().default(false),
     completedAt: text('completed_at'),
     completedByAgentId: text('completed_by_agent_id'),
@@ -377,7 +396,10 @@ export const webhookDeliveries = sqliteTable(
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (t) => [index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt), index('webhook_deliveries_status_idx').on(t.status, t.updatedAt)],
+  (t) => [
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt),
+    index('webhook_deliveries_status_idx').on(t.status, t.updatedAt),
+  ],
 );
 
 /**
@@ -462,7 +484,6 @@ export const usageCounters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.accountId, t.period] })],
 );
-
 
 /** Automation rules: when `event` fires and every condition matches, the actions run (src/automations). */
 export const automations = sqliteTable(

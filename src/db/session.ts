@@ -26,8 +26,13 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export function requestedBookmark(value: string | null): string | null {
   if (value === null || value.trim() === '') return null;
   if (BOOKMARK.test(value.trim())) return value.trim();
-  throw new ApiError({ status: 400, code: 'INVALID_BOOKMARK', message: `${BOOKMARK_HEADER} must be a bookmark this API answered (four hex fields, e.g. 00000001-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653), or absent`, details: [{ field: BOOKMARK_HEADER, message: 'Malformed bookmark' }], headers: { 'Access-Control-Allow-Origin': '*' } }
-  );
+  throw new ApiError({
+    status: 400,
+    code: 'INVALID_BOOKMARK',
+    message: `${BOOKMARK_HEADER} must be a bookmark this API answered (four hex fields, e.g. 00000001-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653), or absent`,
+    details: [{ field: BOOKMARK_HEADER, message: 'Malformed bookmark' }],
+    headers: { 'Access-Control-Allow-Origin': '*' },
+  });
 }
 
 /** The later of two bookmarks: D1's bookmarks sort lexicographically, oldest first. */

@@ -19,7 +19,15 @@ import { eventsOf } from '../events/effects';
 import { outboxInsert, planEvents, recorded } from '../events/outbox';
 import { tokenHash, type Decision } from '../work-queue/decision-mail';
 
-export { answerLinkBase, COOLDOWN_SECONDS, escalate, escalateIfWaiting, LINK_TTL_SECONDS, parseDecision, type Decision } from '../work-queue/decision-mail';
+export {
+  answerLinkBase,
+  COOLDOWN_SECONDS,
+  escalate,
+  escalateIfWaiting,
+  LINK_TTL_SECONDS,
+  parseDecision,
+  type Decision,
+} from '../work-queue/decision-mail';
 
 /** The context key an answer is written to. */
 export const DECISION_KEY = 'human_decision';
@@ -36,13 +44,24 @@ export type LinkLookup = { status: 'pending'; preview: LinkPreview } | { status:
 /** What the page shows: reads only. */
 export async function lookupLink(env: Env, token: string, now: number): Promise<LinkLookup> {
   const db = database(env.DB);
-  const link = await db.select().from(decisionLinks).where(eq(decisionLinks.tokenHash, await tokenHash(env, token))).get();
+  const link = await db
+    .select()
+    .from(decisionLinks)
+    .where(eq(decisionLinks.tokenHash, await tokenHash(env, token)))
+    .get();
   if (!link) return { status: 'unknown' };
   if (link.usedAt) return { status: 'used' };
   if (link.expiresAt <= isoSeconds(now)) return { status: 'expired' };
-  const task = await db.select({ id: tasks.id, content: tasks.content, description: tasks.description, stateDetail: tasks.stateDetail }).from(tasks).where(and(eq(tasks.id, link.taskId), eq(tasks.accountId, link.accountId))).get();
+  const task = await db
+    .select({ id: tasks.id, content: tasks.content, description: tasks.description, stateDetail: tasks.stateDetail })
+    .from(tasks)
+    .where(and(eq(tasks.id, link.taskId), eq(tasks.accountId, link.accountId)))
+    .get();
   if (!task) return { status: 'unknown' };
-  return { status: 'pending', preview: { task, decision: { question: link.question, options: JSON.parse(link.options) as string[] }, expiresAt: link.expiresAt } };
+  return {
+    status: 'pending',
+    preview: { task, decision: { question: link.question, options: JSON.parse(link.options) as string[] }, expiresAt: link.expiresAt },
+  };
 }
 
 export type AnswerOutcome = { status: 'recorded'; inContext: boolean } | { status: 'unknown' | 'expired' | 'used' };
@@ -54,7 +73,11 @@ export type AnswerOutcome = { status: 'recorded'; inContext: boolean } | { statu
  */
 export async function recordAnswer(env: Env, ctx: WaitUntil, token: string, answer: string, now: number): Promise<AnswerOutcome> {
   const db = database(env.DB);
-  const link = await db.select().from(decisionLinks).where(eq(decisionLinks.tokenHash, await tokenHash(env, token))).get();
+  const link = await db
+    .select()
+    .from(decisionLinks)
+    .where(eq(decisionLinks.tokenHash, await tokenHash(env, token)))
+    .get();
   if (!link) return { status: 'unknown' };
   if (link.usedAt) return { status: 'used' };
   if (link.expiresAt <= isoSeconds(now)) return { status: 'expired' };
@@ -66,9 +89,17 @@ export async function recordAnswer(env: Env, ctx: WaitUntil, token: string, answ
   const value = { ...(link.question ? { question: link.question } : {}), answer, answered_by: link.email, answered_at: ts };
   // A merge patch merges objects key by key: question null removes an earlier decision's question.
   const patch = JSON.stringify({ [DECISION_KEY]: { question: link.question, answer, answered_by: link.email, answered_at: ts } });
-  const fits = (t: string) => sql`${sql.raw(t)}.id = ${link.taskId} and ${sql.raw(t)}.completed = 0 and length(cast(json_patch(${sql.raw(t)}.context, ${patch}) as blob)) <= ${limit(env, 'CONTEXT_BYTES')} and ${won}`;
+  const fits = (t: string) =>
+    sql`${sql.raw(t)}.id = ${link.taskId} and ${sql.raw(t)}.completed = 0 and length(cast(json_patch(${sql.raw(t)}.context, ${patch}) as blob)) <= ${limit(env, 'CONTEXT_BYTES')} and ${won}`;
   // task.commented by nobody (the human is not an agent), recorded when this answer won.
-  const events = planEvents({ accountId: link.accountId, agentId: null, taskId: link.taskId, events: eventsOf('decisions.answer'), listeners: {}, now });
+  const events = planEvents({
+    accountId: link.accountId,
+    agentId: null,
+    taskId: link.taskId,
+    events: eventsOf('decisions.answer'),
+    listeners: {},
+    now,
+  });
   const [claimed, , , merged, taskRows] = await sqlBatch(db, [
     sql`update ${decisionLinks} set used_at = ${ts}, comment_id = ${commentId} where id = ${link.id} and used_at is null and expires_at > ${ts} returning id`,
     sql`insert into comments (id, task_id, account_id, agent_id, author, content, created_at)

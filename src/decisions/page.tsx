@@ -93,7 +93,11 @@ const AnswerForm: FC<{ token: string; preview: LinkPreview }> = ({ token, previe
 const FAILURES = {
   missing: [400, 'Answer link incomplete', 'This page needs the whole link from the email, including the part after ?token=.'],
   unknown: [404, 'Answer link not recognised', 'This answer link is not valid. Make sure the whole link was copied.'],
-  expired: [410, 'Answer link expired', 'Answer links last 72 hours and this one has expired. The agent can ask again by reporting waiting_input.'],
+  expired: [
+    410,
+    'Answer link expired',
+    'Answer links last 72 hours and this one has expired. The agent can ask again by reporting waiting_input.',
+  ],
   used: [410, 'Already answered', 'Each answer link works once, and an answer has already been recorded with this one.'],
   empty: [400, 'No answer given', 'Write an answer or pick one of the options, then send it again.'],
 } as const;
@@ -110,7 +114,7 @@ async function readForm(c: Context<AppBindings>): Promise<{ token: string; answe
   try {
     const form = await c.req.parseBody();
     const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
-    return { token: text(form['token']), answer: text(form['answer']) };
+    return { token: text(form.token), answer: text(form.answer) };
   } catch {
     return { token: '', answer: '' };
   }
@@ -153,7 +157,10 @@ export const decisionPageRoutes = new Hono<AppBindings>()
       200,
       'Answer recorded',
       <>
-        <p role="status">Thank you. Your answer was recorded on the task{outcome.inContext ? ' as a comment and as context the agent reads when it resumes' : ' as a comment'}.</p>
+        <p role="status">
+          Thank you. Your answer was recorded on the task
+          {outcome.inContext ? ' as a comment and as context the agent reads when it resumes' : ' as a comment'}.
+        </p>
         <p class="note">You can close this page.</p>
       </>,
     );

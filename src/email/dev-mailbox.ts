@@ -14,8 +14,19 @@ export function devMailer(d1: D1Database, clock: () => number = Date.now): Maile
     async send(message) {
       const now = clock();
       const id = newId('msg', now);
-      await database(d1).insert(devMailbox).values({ id, to: message.to.toLowerCase(), subject: message.subject, text: message.text, html: message.html, createdAt: isoSeconds(now) });
-      console.log(JSON.stringify({ level: 'info', event: 'dev_mail', id, to: message.to, subject: message.subject, read_at: '/dev/mailbox' }));
+      await database(d1)
+        .insert(devMailbox)
+        .values({
+          id,
+          to: message.to.toLowerCase(),
+          subject: message.subject,
+          text: message.text,
+          html: message.html,
+          createdAt: isoSeconds(now),
+        });
+      console.log(
+        JSON.stringify({ level: 'info', event: 'dev_mail', id, to: message.to, subject: message.subject, read_at: '/dev/mailbox' }),
+      );
     },
   };
 }

@@ -31,7 +31,8 @@ export function mailerFor(env: Env): Mailer {
   switch (transport) {
     case 'dev':
       // The dev mailbox holds live codes and links in plain text: local development and tests only.
-      if (!DEV_ENVIRONMENTS.has(env.ENVIRONMENT)) throw new Error(`MAIL_TRANSPORT=dev is only allowed in development and test (ENVIRONMENT is "${env.ENVIRONMENT}")`);
+      if (!DEV_ENVIRONMENTS.has(env.ENVIRONMENT))
+        throw new Error(`MAIL_TRANSPORT=dev is only allowed in development and test (ENVIRONMENT is "${env.ENVIRONMENT}")`);
       return devMailer(env.DB);
     case 'cloudflare':
       if (!env.EMAIL) throw new Error('MAIL_TRANSPORT=cloudflare needs the send_email binding EMAIL');

@@ -44,7 +44,9 @@ export function wakeHeldClaimers(fx: Effects, accountId: string): void {
     claimQueueOf(fx.env, accountId)
       .wake(accountId)
       // A missed wake-up only delays held claimers until their deadline; never fail the write.
-      .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId, error: String(e) }))),
+      .catch((e: unknown) =>
+        console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId, error: String(e) })),
+      ),
   );
 }
 
@@ -53,6 +55,8 @@ export function noteLeaseChanged(fx: Effects, accountId: string, at: number): vo
   fx.ctx.waitUntil(
     claimQueueOf(fx.env, accountId)
       .noteLease(accountId, at)
-      .catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'claim queue lease note failed', accountId, error: String(e) }))),
+      .catch((e: unknown) =>
+        console.error(JSON.stringify({ level: 'error', message: 'claim queue lease note failed', accountId, error: String(e) })),
+      ),
   );
 }

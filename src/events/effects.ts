@@ -45,28 +45,65 @@ export interface Effect {
 }
 
 export const EFFECTS = {
-  'tasks.create': { by: 'caller', events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'claimers_waiting' },
-  'tasks.update': { by: 'caller', events: [{ event: 'task.updated', when: 'changed' }, { event: 'task.assigned', when: 'newly_assigned' }], wakes: 'claimability_changed' },
+  'tasks.create': {
+    by: 'caller',
+    events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }],
+    wakes: 'claimers_waiting',
+  },
+  'tasks.update': {
+    by: 'caller',
+    events: [
+      { event: 'task.updated', when: 'changed' },
+      { event: 'task.assigned', when: 'newly_assigned' },
+    ],
+    wakes: 'claimability_changed',
+  },
   'tasks.delete': { by: 'caller', events: [{ event: 'task.deleted' }], wakes: 'parent_reopened' },
   'tasks.complete': { by: 'caller', events: [{ event: 'task.completed' }], wakes: 'parent_reopened' },
   'tasks.uncomplete': { by: 'caller', events: [{ event: 'task.updated' }], wakes: 'always' },
-  'tasks.delegate': { by: 'caller', events: [{ event: 'task.created' }, { event: 'task.delegated' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'always' },
+  'tasks.delegate': {
+    by: 'caller',
+    events: [{ event: 'task.created' }, { event: 'task.delegated' }, { event: 'task.assigned', when: 'assigned' }],
+    wakes: 'always',
+  },
   'tasks.comments.write': { by: 'caller', events: [{ event: 'task.commented' }], wakes: null },
   'tasks.links.write': { by: 'caller', events: [{ event: 'task.linked' }], wakes: null },
   'queue.claim_next': { by: 'caller', events: [{ event: 'task.claimed' }], wakes: null },
   'queue.claim': { by: 'caller', events: [{ event: 'task.claimed', when: 'new_claim' }], wakes: null },
-  'queue.heartbeat': { by: 'caller', events: [{ event: 'task.state_changed', when: 'state_changed' }], wakes: null, decisionMail: 'entered_waiting_input' },
-  'queue.state': { by: 'caller', events: [{ event: 'task.state_changed', when: 'state_changed' }], wakes: null, decisionMail: 'entered_waiting_input' },
+  'queue.heartbeat': {
+    by: 'caller',
+    events: [{ event: 'task.state_changed', when: 'state_changed' }],
+    wakes: null,
+    decisionMail: 'entered_waiting_input',
+  },
+  'queue.state': {
+    by: 'caller',
+    events: [{ event: 'task.state_changed', when: 'state_changed' }],
+    wakes: null,
+    decisionMail: 'entered_waiting_input',
+  },
   'queue.release': { by: 'caller', events: [{ event: 'task.released' }], wakes: 'always' },
   'queue.lease_expired': { by: 'system', events: [{ event: 'task.released' }], wakes: 'always' },
   'queue.hold_abandoned': { by: 'system', events: [{ event: 'task.released' }], wakes: 'always' },
   'decisions.answer': { by: 'system', events: [{ event: 'task.commented' }], wakes: null },
-  'ingress.deliver': { by: 'caller', events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'claimers_waiting' },
-  'recurrences.spawn': { by: 'system', events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }], wakes: 'claimers_waiting' },
+  'ingress.deliver': {
+    by: 'caller',
+    events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }],
+    wakes: 'claimers_waiting',
+  },
+  'recurrences.spawn': {
+    by: 'system',
+    events: [{ event: 'task.created' }, { event: 'task.assigned', when: 'assigned' }],
+    wakes: 'claimers_waiting',
+  },
   'automations.field_action': { by: 'rule author', events: [{ event: 'task.updated' }], wakes: 'claimability_changed' },
   'automations.add_comment': { by: 'rule author', events: [{ event: 'task.commented' }], wakes: null },
   'automations.create_task': { by: 'rule author', events: [{ event: 'task.created' }], wakes: 'claimers_waiting' },
-  'automations.delegate': { by: 'rule author', events: [{ event: 'task.created' }, { event: 'task.delegated' }], wakes: 'claimers_waiting' },
+  'automations.delegate': {
+    by: 'rule author',
+    events: [{ event: 'task.created' }, { event: 'task.delegated' }],
+    wakes: 'claimers_waiting',
+  },
 } as const satisfies Record<string, Effect>;
 
 export type Change = keyof typeof EFFECTS;

@@ -17,7 +17,10 @@ export interface Listeners {
   accountHasAutomations?: boolean;
 }
 
-export const listenersOf = (p: { hasWebhooks: boolean; hasAutomations: boolean }): Listeners => ({ accountHasWebhooks: p.hasWebhooks, accountHasAutomations: p.hasAutomations });
+export const listenersOf = (p: { hasWebhooks: boolean; hasAutomations: boolean }): Listeners => ({
+  accountHasWebhooks: p.hasWebhooks,
+  accountHasAutomations: p.hasAutomations,
+});
 
 const nobodyListens = (l: Listeners) => l.accountHasWebhooks === false && l.accountHasAutomations === false;
 /** Unknown listeners (no principal, e.g. a lease expiring): the insert itself checks for them. */
@@ -115,5 +118,12 @@ export function outboxInsertPerTask(event: TaskEvent, taskIds: SQL, now: number)
 
 /** The planned events with the task as the write answered it. */
 export function recorded(events: PlannedEvent[], task: EventTask): RecordedEvent[] {
-  return events.map((e) => ({ id: e.id, event: e.event, accountId: e.accountId, agentId: e.agentId, task: e.snapshot ?? task, ...(e.cause ? { cause: e.cause } : {}) }));
+  return events.map((e) => ({
+    id: e.id,
+    event: e.event,
+    accountId: e.accountId,
+    agentId: e.agentId,
+    task: e.snapshot ?? task,
+    ...(e.cause ? { cause: e.cause } : {}),
+  }));
 }

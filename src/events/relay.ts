@@ -35,7 +35,15 @@ export async function relayEvents(env: Env, events: RecordedEvent[], now: number
     db
       .select({ id: eventOutbox.id })
       .from(eventOutbox)
-      .where(and(inArray(eventOutbox.id, events.map((e) => e.id)), isNull(eventOutbox.relayedAt))),
+      .where(
+        and(
+          inArray(
+            eventOutbox.id,
+            events.map((e) => e.id),
+          ),
+          isNull(eventOutbox.relayedAt),
+        ),
+      ),
     db
       .select({ id: webhooks.id, accountId: webhooks.accountId, events: webhooks.events })
       .from(webhooks)
@@ -51,14 +59,19 @@ export async function relayEvents(env: Env, events: RecordedEvent[], now: number
   const reacting = new Set(ruleEvents.map((r) => `${r.accountId} ${r.event}`));
   const ruleMessages = events
     .filter((e) => reacting.has(`${e.accountId} ${e.event}`))
-    .map((e) => automationMessage({ eventId: e.id, accountId: e.accountId, event: e.event, agentId: e.agentId, task: e.task, cause: e.cause }));
+    .map((e) =>
+      automationMessage({ eventId: e.id, accountId: e.accountId, event: e.event, agentId: e.agentId, task: e.task, cause: e.cause }),
+    );
   // Queued before the row is marked: a crash in between leaves the row to the sweep, which queues them again.
   for (let i = 0; i < ruleMessages.length; i += SEND_BATCH_MAX) await env.WEBHOOKS.sendBatch(ruleMessages.slice(i, i + SEND_BATCH_MAX));
   const deliveries: { row: DeliveryRow; eventId: string }[] = [];
   for (const e of events) {
     for (const hook of hooks) {
       if (hook.accountId !== e.accountId || !parseEvents(hook.events).includes(e.event)) continue;
-      deliveries.push({ eventId: e.id, row: newDelivery({ webhookId: hook.id, accountId: e.accountId, event: e.event, task: e.task, agentId: e.agentId }, now) });
+      deliveries.push({
+        eventId: e.id,
+        row: newDelivery({ webhookId: hook.id, accountId: e.accountId, event: e.event, task: e.task, agentId: e.agentId }, now),
+      });
     }
   }
   const ids = events.map((e) => e.id);
@@ -79,11 +92,23 @@ function deliveryInsert(r: DeliveryRow, eventId: string) {
 }
 
 /** Relays after the answer; a failure is logged and left to the sweep. */
-export function relayLater(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, events: RecordedEvent[], now: number = Date.now()): void {
+export function relayLater(
+  env: Env,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  events: RecordedEvent[],
+  now: number = Date.now(),
+): void {
   if (events.length === 0) return;
   ctx.waitUntil(
     relayEvents(env, events, now).catch((e: unknown) =>
-      console.error(JSON.stringify({ level: 'error', message: 'event relay failed; the sweep relays it', events: events.map((x) => x.event), error: String(e) })),
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          message: 'event relay failed; the sweep relays it',
+          events: events.map((x) => x.event),
+          error: String(e),
+        }),
+      ),
     ),
   );
 }
@@ -99,17 +124,34 @@ export interface TaskEventInput extends Listeners {
 
 export async function enqueueTaskEvents(env: Env, inputs: TaskEventInput[], now: number = Date.now()): Promise<void> {
   const planned = inputs.flatMap((i) =>
-    planEvents({ accountId: i.accountId, agentId: i.agentId, taskId: i.task.id, events: [i.event], listeners: i, cause: i.cause, snapshot: i.task, now }),
+    planEvents({
+      accountId: i.accountId,
+      agentId: i.agentId,
+      taskId: i.task.id,
+      events: [i.event],
+      listeners: i,
+      cause: i.cause,
+      snapshot: i.task,
+      now,
+    }),
   );
   const insert = outboxInsert(planned, now);
   if (!insert) return;
   await sqlBatch(database(env.DB), [insert]);
-  await relayEvents(env, planned.flatMap((e) => recorded([e], e.snapshot!)), now);
+  await relayEvents(
+    env,
+    planned.flatMap((e) => recorded([e], e.snapshot!)),
+    now,
+  );
 }
 
 export function emitTaskEvent(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, input: TaskEventInput): void {
   if (input.accountHasWebhooks === false && input.accountHasAutomations === false) return;
-  ctx.waitUntil(enqueueTaskEvents(env, [input]).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'task event failed', event: input.event, error: String(e) }))));
+  ctx.waitUntil(
+    enqueueTaskEvents(env, [input]).catch((e: unknown) =>
+      console.error(JSON.stringify({ level: 'error', message: 'task event failed', event: input.event, error: String(e) })),
+    ),
+  );
 }
 
 /** Rows the sweep relays per run at most. */
@@ -143,11 +185,21 @@ export async function relayStaleEvents(env: Env, now: number, loadTasks: TaskLoa
       gone.push(r.id);
       continue;
     }
-    events.push({ id: r.id, event: r.event as TaskEvent, accountId: r.accountId, agentId: r.agentId, task, ...(r.cause ? { cause: JSON.parse(r.cause) as EventCause } : {}) });
+    events.push({
+      id: r.id,
+      event: r.event as TaskEvent,
+      accountId: r.accountId,
+      agentId: r.agentId,
+      task,
+      ...(r.cause ? { cause: JSON.parse(r.cause) as EventCause } : {}),
+    });
   }
   if (gone.length) {
     console.error(JSON.stringify({ level: 'error', message: 'outbox events whose task is gone were not relayed', events: gone }));
-    await db.update(eventOutbox).set({ relayedAt: isoSeconds(now) }).where(and(inArray(eventOutbox.id, gone), isNull(eventOutbox.relayedAt)));
+    await db
+      .update(eventOutbox)
+      .set({ relayedAt: isoSeconds(now) })
+      .where(and(inArray(eventOutbox.id, gone), isNull(eventOutbox.relayedAt)));
   }
   await relayEvents(env, events, now);
   return events.length;

@@ -38,7 +38,11 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
     return next();
   }
   if (!JSON_MEDIA.test(mediaType)) {
-    throw new ApiError({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body as JSON with Content-Type: application/json' });
+    throw new ApiError({
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'Send the request body as JSON with Content-Type: application/json',
+    });
   }
   try {
     JSON.parse(text);
@@ -47,7 +51,11 @@ export const normaliseJsonBody: MiddlewareHandler<AppBindings> = async (c, next)
   }
   const maxDepth = limit(c.env, 'JSON_DEPTH');
   if (jsonDepth(text) > maxDepth) {
-    throw new ApiError({ status: 400, code: 'JSON_TOO_DEEP', message: `Request body nests arrays and objects more than ${maxDepth} levels deep` });
+    throw new ApiError({
+      status: 400,
+      code: 'JSON_TOO_DEEP',
+      message: `Request body nests arrays and objects more than ${maxDepth} levels deep`,
+    });
   }
   cache.text = Promise.resolve(text);
   return next();

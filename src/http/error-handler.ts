@@ -14,7 +14,11 @@ function fromHttpException(e: HTTPException): ApiError {
     case 413:
       return new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
     case 415:
-      return new ApiError({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body as JSON with Content-Type: application/json' });
+      return new ApiError({
+        status: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'Send the request body as JSON with Content-Type: application/json',
+      });
     default:
       return new ApiError({ status: e.status as ErrorStatus, code: 'HTTP_ERROR', message: e.message || 'Request failed' });
   }
@@ -29,9 +33,23 @@ export function errorResponse(c: Context<AppBindings>, error: ApiError): Respons
 export const onError: ErrorHandler<AppBindings> = (err, c) => {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
-  console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), path: c.req.path, message: String(err), stack: err instanceof Error ? err.stack : undefined }));
-  return errorResponse(c, new ApiError({ status: 500, code: 'INTERNAL_ERROR', message: `Internal error (request ${c.get('requestId') ?? 'unknown'})` }));
+  console.error(
+    JSON.stringify({
+      level: 'error',
+      requestId: c.get('requestId'),
+      path: c.req.path,
+      message: String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    }),
+  );
+  return errorResponse(
+    c,
+    new ApiError({ status: 500, code: 'INTERNAL_ERROR', message: `Internal error (request ${c.get('requestId') ?? 'unknown'})` }),
+  );
 };
 
 export const onNotFound: NotFoundHandler<AppBindings> = (c) =>
-  errorResponse(c, new ApiError({ status: 404, code: 'ROUTE_NOT_FOUND', message: `No route for ${c.req.method} ${c.req.path}; see /docs` }));
+  errorResponse(
+    c,
+    new ApiError({ status: 404, code: 'ROUTE_NOT_FOUND', message: `No route for ${c.req.method} ${c.req.path}; see /docs` }),
+  );

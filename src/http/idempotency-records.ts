@@ -27,10 +27,17 @@ export async function beginIdempotent(db: Db, scopeKey: string, requestHash: str
       .where(
         and(
           eq(idempotencyKeys.scopeKey, scopeKey),
-          or(lt(idempotencyKeys.expiresAt, ts), and(isNull(idempotencyKeys.status), lt(idempotencyKeys.createdAt, isoSeconds(now - STALE_IN_PROGRESS_MS)))),
+          or(
+            lt(idempotencyKeys.expiresAt, ts),
+            and(isNull(idempotencyKeys.status), lt(idempotencyKeys.createdAt, isoSeconds(now - STALE_IN_PROGRESS_MS))),
+          ),
         ),
       ),
-    db.insert(idempotencyKeys).values({ scopeKey, requestHash, createdAt: ts, expiresAt: isoSeconds(now + TTL_MS) }).onConflictDoNothing().returning({ scopeKey: idempotencyKeys.scopeKey }),
+    db
+      .insert(idempotencyKeys)
+      .values({ scopeKey, requestHash, createdAt: ts, expiresAt: isoSeconds(now + TTL_MS) })
+      .onConflictDoNothing()
+      .returning({ scopeKey: idempotencyKeys.scopeKey }),
     db.select().from(idempotencyKeys).where(eq(idempotencyKeys.scopeKey, scopeKey)),
   ]);
   if (inserted.length > 0) return { kind: 'new' };

@@ -40,7 +40,12 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
   const key = c.req.header('Idempotency-Key');
   if (key === undefined || !WRITE_METHODS.has(c.req.method)) return next();
   if (key.length < 1 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
-    throw new ApiError({ status: 400, code: 'INVALID_IDEMPOTENCY_KEY', message: 'Idempotency-Key must be 1-255 visible ASCII characters', details: [{ field: 'Idempotency-Key', message: 'Invalid' }] });
+    throw new ApiError({
+      status: 400,
+      code: 'INVALID_IDEMPOTENCY_KEY',
+      message: 'Idempotency-Key must be 1-255 visible ASCII characters',
+      details: [{ field: 'Idempotency-Key', message: 'Invalid' }],
+    });
   }
   const db = database(c.env.DB);
   const pepper = keyPepper(c.env);
@@ -53,16 +58,27 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
 
   const start = await beginIdempotent(db, scopeKey, requestHash, Date.now());
   if (start.kind === 'mismatch') {
-    throw new ApiError({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED', message: 'This Idempotency-Key was already used with a different request; use a new key for a new request' });
+    throw new ApiError({
+      status: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      message: 'This Idempotency-Key was already used with a different request; use a new key for a new request',
+    });
   }
   if (start.kind === 'in_progress') {
-    throw new ApiError({ status: 409, code: 'IDEMPOTENCY_IN_PROGRESS', message: 'A request with this Idempotency-Key is still being processed; retry shortly' });
+    throw new ApiError({
+      status: 409,
+      code: 'IDEMPOTENCY_IN_PROGRESS',
+      message: 'A request with this Idempotency-Key is still being processed; retry shortly',
+    });
   }
   if (start.kind === 'replay') {
     const body = await unseal(pepper, scope, start.body);
     if (body === null) throw new Error('stored idempotent answer could not be unsealed');
     // Replays of writes are never cacheable; some (a new key to its own agent) hold secrets.
-    c.res = new Response(body, { status: start.status, headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true', 'Cache-Control': 'no-store' } });
+    c.res = new Response(body, {
+      status: start.status,
+      headers: { 'Content-Type': start.contentType ?? 'application/json', 'Idempotent-Replayed': 'true', 'Cache-Control': 'no-store' },
+    });
     return;
   }
 

@@ -20,9 +20,7 @@ export const queryList = z
   .openapi({ type: 'string', example: 'bug,urgent' });
 
 /** A single value; a repeated parameter takes the last one given. */
-export const querySingle = z
-  .union([z.string(), z.array(z.string())])
-  .transform((v) => (Array.isArray(v) ? v[v.length - 1]! : v));
+export const querySingle = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v[v.length - 1]! : v));
 
 export const queryInt = (min: number, max: number) =>
   z

@@ -11,6 +11,10 @@ export const agentSlug = z
 
 export const shortText = (max: number) => z.string().max(max, `At most ${max} characters`);
 
-export const email = z.email('Must be an email address').max(254).transform((v) => v.toLowerCase()).openapi({ example: 'ada@example.com' });
+export const email = z
+  .email('Must be an email address')
+  .max(254)
+  .transform((v) => v.toLowerCase())
+  .openapi({ example: 'ada@example.com' });
 
 export const timestamp = z.string().openapi({ format: 'date-time', example: '2026-01-15T10:30:00Z' });

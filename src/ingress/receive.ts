@@ -11,7 +11,16 @@ import { accounts, agents, ingressDedupeKeys, ingressDeliveries, ingressSources,
 import type { Principal } from '../access/policy';
 import { sqlBatch } from '../db/sql-batch';
 import { taskJson } from '../tasks/task-json';
-import { countCreated, insertTaskGuarded, newTaskRow, normaliseLabels, period, planTaskEvents, quotaExceeded, recordIf } from '../tasks/tasks';
+import {
+  countCreated,
+  insertTaskGuarded,
+  newTaskRow,
+  normaliseLabels,
+  period,
+  planTaskEvents,
+  quotaExceeded,
+  recordIf,
+} from '../tasks/tasks';
 import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { sha256Hex, toHex } from '../platform/crypto';
@@ -48,9 +57,15 @@ export interface IngressAnswer {
 }
 
 const SIGNATURE_ERRORS: Record<Exclude<SignatureVerdict, 'valid'>, [code: ErrorCode, message: string]> = {
-  missing: ['INGRESS_SIGNATURE_MISSING', 'Sign the body: X-Delega-Ingress-Signature: t=<unix seconds>,v1=<hex HMAC-SHA-256 of "<t>.<raw body>"> under the source’s secret'],
+  missing: [
+    'INGRESS_SIGNATURE_MISSING',
+    'Sign the body: X-Delega-Ingress-Signature: t=<unix seconds>,v1=<hex HMAC-SHA-256 of "<t>.<raw body>"> under the source’s secret',
+  ],
   malformed: ['INGRESS_SIGNATURE_MALFORMED', 'X-Delega-Ingress-Signature must be t=<unix seconds>,v1=<64 hex characters>'],
-  stale: ['INGRESS_SIGNATURE_STALE', 'The signature’s timestamp is more than 5 minutes from the server’s clock: sign each delivery when it is sent'],
+  stale: [
+    'INGRESS_SIGNATURE_STALE',
+    'The signature’s timestamp is more than 5 minutes from the server’s clock: sign each delivery when it is sent',
+  ],
   mismatch: ['INGRESS_SIGNATURE_INVALID', 'The signature does not match the body under this source’s secret'],
 };
 
@@ -101,8 +116,14 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
   };
 
   if (verdict !== 'valid') await refuse(401, ...SIGNATURE_ERRORS[verdict]);
-  if (replays.length > 0) await refuse(409, 'INGRESS_REPLAYED', 'This exact signed delivery was already received; sign each retry anew (its dedupe key keeps it from making a second task)');
-  if (!source.active) await refuse(409, 'INGRESS_SOURCE_PAUSED', 'This ingress source is paused; an admin can resume it with "active": true');
+  if (replays.length > 0)
+    await refuse(
+      409,
+      'INGRESS_REPLAYED',
+      'This exact signed delivery was already received; sign each retry anew (its dedupe key keeps it from making a second task)',
+    );
+  if (!source.active)
+    await refuse(409, 'INGRESS_SOURCE_PAUSED', 'This ingress source is paused; an admin can resume it with "active": true');
 
   let payload: unknown;
   try {
@@ -110,7 +131,8 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
   } catch {
     payload = undefined;
   }
-  if (payload === null || typeof payload !== 'object') await refuse(400, 'INGRESS_BODY_NOT_JSON', 'The body must be a JSON object or array');
+  if (payload === null || typeof payload !== 'object')
+    await refuse(400, 'INGRESS_BODY_NOT_JSON', 'The body must be a JSON object or array');
 
   if (!passesFilters(parseList<IngressFilter>(source.filters), payload)) {
     const id = await logRefusal(log, 'filtered', 202);
@@ -122,7 +144,12 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
     rendered = renderTask(JSON.parse(source.template) as IngressTemplate, payload);
   } catch (e) {
     if (!(e instanceof MissingPaths)) throw e;
-    return refuse(422, 'INGRESS_TEMPLATE_PATH_MISSING', e.message, e.paths.map((p) => ({ field: `template.${p.field}`, message: `No string, number or boolean at ${p.path}` })));
+    return refuse(
+      422,
+      'INGRESS_TEMPLATE_PATH_MISSING',
+      e.message,
+      e.paths.map((p) => ({ field: `template.${p.field}`, message: `No string, number or boolean at ${p.path}` })),
+    );
   }
   if (rendered.content === '') await refuse(422, 'INGRESS_EMPTY_CONTENT', 'The template rendered an empty task content');
 
@@ -196,9 +223,14 @@ async function createFromDelivery(
   const dedupe = sql`(select ${ingressDedupeKeys.taskId} from ${ingressDedupeKeys} where ${ingressDedupeKeys.sourceId} = ${source.id} and ${ingressDedupeKeys.keySha256} = ${keyHash})`;
   const created = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${row.id})`;
   const guards = [sql`${dedupe} is null`];
-  if (row.projectId) guards.push(sql`exists (select 1 from ${projects} where ${projects.id} = ${row.projectId} and ${projects.accountId} = ${source.accountId})`);
+  if (row.projectId)
+    guards.push(
+      sql`exists (select 1 from ${projects} where ${projects.id} = ${row.projectId} and ${projects.accountId} = ${source.accountId})`,
+    );
   if (row.assignedToAgentId) {
-    guards.push(sql`exists (select 1 from ${agents} where ${agents.id} = ${row.assignedToAgentId} and ${agents.accountId} = ${source.accountId} and ${agents.active} = 1)`);
+    guards.push(
+      sql`exists (select 1 from ${agents} where ${agents.id} = ${row.assignedToAgentId} and ${agents.accountId} = ${source.accountId} and ${agents.active} = 1)`,
+    );
   }
   const quota = limit(deps.env, 'TASKS_PER_MONTH');
   const listeners = { accountHasWebhooks: p.hasWebhooks, accountHasAutomations: p.hasAutomations };
@@ -218,22 +250,45 @@ async function createFromDelivery(
   ]);
   if (inserted![0]) {
     const wake = wakes('ingress.deliver', { claimers_waiting: Boolean(inserted![0].claimers_waiting) });
-    afterCommit({ env: deps.env, ctx: deps.ctx }, { events: recorded(events, taskJson(row, now)), wakeAccount: wake ? source.accountId : null, now });
+    afterCommit(
+      { env: deps.env, ctx: deps.ctx },
+      { events: recorded(events, taskJson(row, now)), wakeAccount: wake ? source.accountId : null, now },
+    );
     return { status: 201, body: { outcome: 'created', delivery_id: deliveryId, task_id: row.id }, headers: input.headers };
   }
   const duplicate = duplicateOf![0]?.task_id as string | null | undefined;
-  if (duplicate) return { status: 200, body: { outcome: 'duplicate', delivery_id: deliveryId, task_id: duplicate }, headers: input.headers };
+  if (duplicate)
+    return { status: 200, body: { outcome: 'duplicate', delivery_id: deliveryId, task_id: duplicate }, headers: input.headers };
   throw await refusalReason(db, source, deliveryId, quota, now, input.headers);
 }
 
 /** Why the insert was refused: the quota, or a pinned project or assignee gone since. Corrects the log's status. */
-async function refusalReason(db: Db, source: IngressSourceRow, deliveryId: string, quota: number, now: number, headers: Record<string, string>): Promise<ApiError> {
-  const used = await db.select({ n: usageCounters.tasksCreated }).from(usageCounters).where(and(eq(usageCounters.accountId, source.accountId), eq(usageCounters.period, period(now)))).get();
+async function refusalReason(
+  db: Db,
+  source: IngressSourceRow,
+  deliveryId: string,
+  quota: number,
+  now: number,
+  headers: Record<string, string>,
+): Promise<ApiError> {
+  const used = await db
+    .select({ n: usageCounters.tasksCreated })
+    .from(usageCounters)
+    .where(and(eq(usageCounters.accountId, source.accountId), eq(usageCounters.period, period(now))))
+    .get();
   const quotaError = quotaExceeded(quota, now);
   const error =
     (used?.n ?? 0) >= quota
       ? new ApiError({ status: 402, code: quotaError.code, message: quotaError.message, extra: quotaError.extra, headers })
-      : new ApiError({ status: 409, code: 'INGRESS_PIN_INVALID', message: 'This source’s pinned project or assignee no longer exists or is deactivated; an admin must update the source', headers });
-  await db.update(ingressDeliveries).set({ outcome: error.code.toLowerCase(), statusCode: error.status }).where(eq(ingressDeliveries.id, deliveryId));
+      : new ApiError({
+          status: 409,
+          code: 'INGRESS_PIN_INVALID',
+          message: 'This source’s pinned project or assignee no longer exists or is deactivated; an admin must update the source',
+          headers,
+        });
+  await db
+    .update(ingressDeliveries)
+    .set({ outcome: error.code.toLowerCase(), statusCode: error.status })
+    .where(eq(ingressDeliveries.id, deliveryId));
   return error;
 }

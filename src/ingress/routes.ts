@@ -14,23 +14,36 @@ import { createSource, deleteSource, getSource, listSourceDeliveries, listSource
 
 const tags = ['Ingress'];
 
-const path = z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'A dot path such as workflow.conclusion or runs.0.status');
+const path = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'A dot path such as workflow.conclusion or runs.0.status');
 
 const FilterSchema = z
   .strictObject({
     path,
     op: z.enum(['eq', 'neq', 'exists', 'not_exists']),
-    value: z.union([z.string().max(500), z.number(), z.boolean()]).optional().openapi({ description: 'For eq and neq (strict equality)' }),
+    value: z
+      .union([z.string().max(500), z.number(), z.boolean()])
+      .optional()
+      .openapi({ description: 'For eq and neq (strict equality)' }),
   })
   .openapi('IngressFilter');
 
 const TemplateSchema = z
   .strictObject({
-    content: z.string().min(1).max(2000).openapi({ description: 'Task title; {{dot.path}} placeholders resolve against the payload (primitives only)', example: 'CI failed: {{workflow.name}} on {{branch}}' }),
+    content: z.string().min(1).max(2000).openapi({
+      description: 'Task title; {{dot.path}} placeholders resolve against the payload (primitives only)',
+      example: 'CI failed: {{workflow.name}} on {{branch}}',
+    }),
     description: z.string().max(2000).optional(),
     priority: z.number().int().min(1).max(4).optional(),
     labels: z.array(z.string().min(1).max(100)).max(10).optional().openapi({ description: 'Static labels; `ingress` is always added' }),
-    dedupe_key: z.string().min(1).max(2000).optional().openapi({ description: 'A retried delivery with the same rendered key makes no new task; default: the body’s SHA-256', example: '{{run.id}}' }),
+    dedupe_key: z.string().min(1).max(2000).optional().openapi({
+      description: 'A retried delivery with the same rendered key makes no new task; default: the body’s SHA-256',
+      example: '{{run.id}}',
+    }),
   })
   .openapi('IngressTemplate');
 
@@ -57,14 +70,19 @@ const SourceSchema = z
   .openapi('IngressSource');
 
 const SourceWithSecretSchema = SourceSchema.extend({
-  secret: z.string().optional().openapi({ description: 'The signing secret: only in the answer that created the source or rotated it', example: 'ingsec_...' }),
+  secret: z
+    .string()
+    .optional()
+    .openapi({ description: 'The signing secret: only in the answer that created the source or rotated it', example: 'ingsec_...' }),
 }).openapi('IngressSourceWithSecret');
 
 const DeliverySchema = z
   .object({
     id: z.string(),
     source_id: z.string(),
-    outcome: z.string().openapi({ description: 'created, duplicate, filtered, or the refusal’s error code in lower case', example: 'created' }),
+    outcome: z
+      .string()
+      .openapi({ description: 'created, duplicate, filtered, or the refusal’s error code in lower case', example: 'created' }),
     status_code: z.number().int(),
     body_sha256: z.string(),
     body_bytes: z.number().int(),
@@ -172,7 +190,13 @@ const ingest = createRoute({
   description:
     'Sign the raw body: `X-Delega-Ingress-Signature: t=<unix seconds>,v1=<hex HMAC-SHA-256 of "<t>.<raw body>">` under the source’s secret, within 5 minutes. The task goes to the source’s pinned project and assignee, with the `ingress` label and `source_ingress_id`.',
   request: {
-    params: z.object({ sourceId: z.string().min(1).max(64).openapi({ param: { name: 'sourceId', in: 'path' }, example: 'ing_0abc' }) }),
+    params: z.object({
+      sourceId: z
+        .string()
+        .min(1)
+        .max(64)
+        .openapi({ param: { name: 'sourceId', in: 'path' }, example: 'ing_0abc' }),
+    }),
     headers: z.object({ 'x-delega-ingress-signature': z.string().optional().openapi({ example: 't=1767225600,v1=5f2b...' }) }),
   },
   responses: {
@@ -183,10 +207,14 @@ const ingest = createRoute({
     401: errorContent('Unsigned, malformed, stale (over 5 minutes) or wrong signature'),
     402: errorContent('The account’s monthly task quota is used up'),
     404: errorContent('No such source'),
-    409: errorContent('Replayed signed request (INGRESS_REPLAYED), paused source (INGRESS_SOURCE_PAUSED), or a pinned project or assignee gone'),
+    409: errorContent(
+      'Replayed signed request (INGRESS_REPLAYED), paused source (INGRESS_SOURCE_PAUSED), or a pinned project or assignee gone',
+    ),
     413: errorContent('Body larger than the limit'),
     422: errorContent('Template paths missing from the payload (INGRESS_TEMPLATE_PATH_MISSING)'),
-    429: errorContent('The source’s rate limit (verified new deliveries), or the smaller one for unsigned, badly signed or replayed ones; see Retry-After'),
+    429: errorContent(
+      'The source’s rate limit (verified new deliveries), or the smaller one for unsigned, badly signed or replayed ones; see Retry-After',
+    ),
   },
   'x-delega-operation': 'public',
 });
@@ -194,9 +222,24 @@ const ingest = createRoute({
 export const ingressRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listSources(database(c.env.DB), c.get('principal')), 200))
   .openapi(read, async (c) => c.json(await getSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
-  .openapi(create, async (c) => c.json(await createSource(database(c.env.DB), c.get('principal'), c.req.valid('json'), limit(c.env, 'INGRESS_SOURCES_PER_ACCOUNT'), Date.now()), 201))
-  .openapi(updateRoute('put'), async (c) => c.json(await updateSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200))
-  .openapi(updateRoute('patch'), async (c) => c.json(await updateSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200))
+  .openapi(create, async (c) =>
+    c.json(
+      await createSource(
+        database(c.env.DB),
+        c.get('principal'),
+        c.req.valid('json'),
+        limit(c.env, 'INGRESS_SOURCES_PER_ACCOUNT'),
+        Date.now(),
+      ),
+      201,
+    ),
+  )
+  .openapi(updateRoute('put'), async (c) =>
+    c.json(await updateSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+  )
+  .openapi(updateRoute('patch'), async (c) =>
+    c.json(await updateSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+  )
   .openapi(remove, async (c) => {
     const { id: sourceId } = c.req.valid('param');
     await deleteSource(database(c.env.DB), c.get('principal'), sourceId);
@@ -204,11 +247,21 @@ export const ingressRoutes = createRouter()
   })
   .openapi(deliveries, async (c) => {
     const q = c.req.valid('query');
-    return c.json(await listSourceDeliveries(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 50, offset: q.offset ?? 0 }), 200);
+    return c.json(
+      await listSourceDeliveries(database(c.env.DB), c.get('principal'), c.req.valid('param').id, {
+        limit: q.limit ?? 50,
+        offset: q.offset ?? 0,
+      }),
+      200,
+    );
   })
   .openapi(ingest, async (c) => {
     const max = limit(c.env, 'INGRESS_BODY_BYTES');
-    const tooLarge = new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${Math.floor(max / 1024)} KiB` });
+    const tooLarge = new ApiError({
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `Request body is larger than ${Math.floor(max / 1024)} KiB`,
+    });
     if (Number(c.req.header('Content-Length') ?? '0') > max) throw tooLarge;
     // The signature covers the exact bytes received, so the body is read raw, never re-serialised.
     const body = c.req.raw.body ? await readCapped(c.req.raw.body, max) : new Uint8Array();

@@ -100,7 +100,11 @@ export interface IngressSourceInput {
 const sourceNotFound = () => notFound('ingress source', 'INGRESS_SOURCE_NOT_FOUND');
 
 async function ownSource(db: Db, p: Principal, id: string): Promise<IngressSourceRow> {
-  const row = await db.select().from(ingressSources).where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId))).get();
+  const row = await db
+    .select()
+    .from(ingressSources)
+    .where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId)))
+    .get();
   if (!row) throw sourceNotFound();
   return row;
 }
@@ -113,7 +117,13 @@ function checkFilters(filters: IngressFilter[]): IngressFilter[] {
     if (f.value === undefined) details.push({ field: `filters.${i}.value`, message: `${f.op} needs a value` });
     return { path: f.path, op: f.op, value: f.value };
   });
-  if (details.length) throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid filters: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
+  if (details.length)
+    throw new ApiError({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      message: `Invalid filters: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+      details,
+    });
   return out;
 }
 
@@ -123,17 +133,28 @@ async function checkPins(db: Db, p: Principal, input: IngressSourceInput): Promi
   const agentId = input.default_assignee_agent_id;
   if (!projectId && !agentId) return;
   const [project, agent] = await db.batch([
-    db.select({ id: projects.id }).from(projects).where(and(eq(projects.id, projectId ?? ''), eq(projects.accountId, p.accountId))),
-    db.select({ id: agents.id }).from(agents).where(and(eq(agents.id, agentId ?? ''), eq(agents.accountId, p.accountId), eq(agents.active, true))),
+    db
+      .select({ id: projects.id })
+      .from(projects)
+      .where(and(eq(projects.id, projectId ?? ''), eq(projects.accountId, p.accountId))),
+    db
+      .select({ id: agents.id })
+      .from(agents)
+      .where(and(eq(agents.id, agentId ?? ''), eq(agents.accountId, p.accountId), eq(agents.active, true))),
   ]);
   const details: ErrorDetail[] = [];
   if (projectId && !project.length) details.push({ field: 'default_project_id', message: `No project ${projectId} in this account` });
   if (agentId && !agent.length) details.push({ field: 'default_assignee_agent_id', message: `No active agent ${agentId} in this account` });
-  if (details.length) throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: details.map((d) => d.message).join('; '), details });
+  if (details.length)
+    throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: details.map((d) => d.message).join('; '), details });
 }
 
 export async function listSources(db: Db, p: Principal): Promise<IngressSourceJson[]> {
-  const rows = await db.select().from(ingressSources).where(eq(ingressSources.accountId, p.accountId)).orderBy(asc(ingressSources.createdAt), asc(ingressSources.id));
+  const rows = await db
+    .select()
+    .from(ingressSources)
+    .where(eq(ingressSources.accountId, p.accountId))
+    .orderBy(asc(ingressSources.createdAt), asc(ingressSources.id));
   return rows.map((r) => sourceJson(r));
 }
 
@@ -141,7 +162,13 @@ export async function getSource(db: Db, p: Principal, id: string): Promise<Ingre
   return sourceJson(await ownSource(db, p, id));
 }
 
-export async function createSource(db: Db, p: Principal, input: IngressSourceInput & { name: string; template: IngressTemplate }, maxSources: number, now: number): Promise<IngressSourceJson> {
+export async function createSource(
+  db: Db,
+  p: Principal,
+  input: IngressSourceInput & { name: string; template: IngressTemplate },
+  maxSources: number,
+  now: number,
+): Promise<IngressSourceJson> {
   const filters = checkFilters(input.filters ?? []);
   await checkPins(db, p, input);
   const secret = generateIngressSecret();
@@ -163,7 +190,12 @@ export async function createSource(db: Db, p: Principal, input: IngressSourceInp
     updatedAt: ts,
   };
   const [inserted] = await sqlBatch(db, [insertUnderLimit(ingressSources, row, p.accountId, maxSources)]);
-  if (!inserted![0]) throw new ApiError({ status: 403, code: 'INGRESS_SOURCE_LIMIT_REACHED', message: `This account already has ${maxSources} ingress sources, the most allowed` });
+  if (!inserted![0])
+    throw new ApiError({
+      status: 403,
+      code: 'INGRESS_SOURCE_LIMIT_REACHED',
+      message: `This account already has ${maxSources} ingress sources, the most allowed`,
+    });
   return sourceJson(row, secret);
 }
 
@@ -180,7 +212,12 @@ export async function updateSource(db: Db, p: Principal, id: string, input: Ingr
   // The old secret stops working with this write.
   const secret = input.rotate_secret ? generateIngressSecret() : undefined;
   if (secret) changes.secret = secret;
-  const updated = await db.update(ingressSources).set(changes).where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId))).returning().get();
+  const updated = await db
+    .update(ingressSources)
+    .set(changes)
+    .where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId)))
+    .returning()
+    .get();
   return sourceJson(updated ?? { ...row, ...changes }, secret);
 }
 
@@ -194,7 +231,12 @@ export async function deleteSource(db: Db, p: Principal, id: string): Promise<vo
   ]);
 }
 
-export async function listSourceDeliveries(db: Db, p: Principal, id: string, page: { limit: number; offset: number }): Promise<IngressDeliveryJson[]> {
+export async function listSourceDeliveries(
+  db: Db,
+  p: Principal,
+  id: string,
+  page: { limit: number; offset: number },
+): Promise<IngressDeliveryJson[]> {
   await ownSource(db, p, id);
   const rows = await db
     .select()

@@ -34,7 +34,7 @@ export function valueAt(payload: unknown, path: string): unknown {
   let value: unknown = payload;
   for (const segment of path.split('.')) {
     if (value === null || typeof value !== 'object') return undefined;
-    if (!Object.prototype.hasOwnProperty.call(value, segment)) return undefined;
+    if (!Object.hasOwn(value, segment)) return undefined;
     value = (value as Record<string, unknown>)[segment];
   }
   return value;
@@ -53,6 +53,8 @@ export function passesFilters(filters: IngressFilter[], payload: unknown): boole
         return value === f.value;
       case 'neq':
         return value !== f.value;
+      default:
+        return false;
     }
   });
 }
@@ -77,9 +79,9 @@ function renderString(template: string, payload: unknown, field: string, missing
 export function renderTask(template: IngressTemplate, payload: unknown): RenderedTask {
   const missing: { field: string; path: string }[] = [];
   const content = renderString(template.content, payload, 'content', missing).trim().slice(0, 2000);
-  const description = template.description === undefined ? null : renderString(template.description, payload, 'description', missing).slice(0, 10_000);
+  const description =
+    template.description === undefined ? null : renderString(template.description, payload, 'description', missing).slice(0, 10_000);
   const dedupeKey = template.dedupe_key === undefined ? null : renderString(template.dedupe_key, payload, 'dedupe_key', missing);
   if (missing.length) throw new MissingPaths(missing);
   return { content, description, priority: template.priority ?? 1, labels: template.labels ?? [], dedupeKey };
 }
-

@@ -43,7 +43,7 @@ async function signedIn(c: Context<AppBindings>) {
 export const authorizeRoutes = new Hono<AppBindings>()
   .get('/authorize', async (c) => {
     const oauth = helpers(c.env);
-    let request;
+    let request: Awaited<ReturnType<typeof oauth.parseAuthRequest>>;
     try {
       request = await oauth.parseAuthRequest(c.req.raw);
     } catch (e) {
@@ -62,9 +62,14 @@ export const authorizeRoutes = new Hono<AppBindings>()
     const details = await oauth.describeConsent(request);
     const consent = await oauth.beginConsent(request);
     const radios = choices
-      .map((a, i) => `<label><input type="radio" name="agent_id" value="${escapeHtml(a.id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(a.displayName ?? a.name)} (${escapeHtml(a.name)}, ${a.role})</label>`)
+      .map(
+        (a, i) =>
+          `<label><input type="radio" name="agent_id" value="${escapeHtml(a.id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(a.displayName ?? a.name)} (${escapeHtml(a.name)}, ${a.role})</label>`,
+      )
       .join('');
-    const loopback = details.redirectIsLoopback ? '<p class="warn">This sends access to an app on your computer. Continue only if you just started connecting from it.</p>' : '';
+    const loopback = details.redirectIsLoopback
+      ? '<p class="warn">This sends access to an app on your computer. Continue only if you just started connecting from it.</p>'
+      : '';
     return page(
       `Connect ${details.clientName}?`,
       `<p><strong>${escapeHtml(details.clientName)}</strong> (${details.clientDomain ? `published by ${escapeHtml(details.clientDomain)}` : 'registered itself; its name is not verified'}) asks to use Delega's MCP tools. Access goes to <strong>${escapeHtml(details.redirectHost)}</strong>.</p>${loopback}
@@ -88,12 +93,24 @@ export const authorizeRoutes = new Hono<AppBindings>()
       const agent = await database(c.env.DB)
         .select({ id: agents.id, keyHash: agents.keyHash })
         .from(agents)
-        .where(and(eq(agents.id, typeof form.agent_id === 'string' ? form.agent_id : ''), eq(agents.accountId, human.principal.accountId), eq(agents.active, true)))
+        .where(
+          and(
+            eq(agents.id, typeof form.agent_id === 'string' ? form.agent_id : ''),
+            eq(agents.accountId, human.principal.accountId),
+            eq(agents.active, true),
+          ),
+        )
         .get();
       if (!agent) return failure('Choose one of your active agents.');
       const approved = await oauth.approveConsent(c.req.raw, handle, { scope: [MCP_SCOPE] });
       const props: OAuthProps = { agentId: agent.id, accountId: human.principal.accountId, keyHash: agent.keyHash };
-      const { redirectTo } = await oauth.completeAuthorization({ request: approved.request, userId: human.userId, metadata: { agentId: agent.id }, scope: [MCP_SCOPE], props });
+      const { redirectTo } = await oauth.completeAuthorization({
+        request: approved.request,
+        userId: human.userId,
+        metadata: { agentId: agent.id },
+        scope: [MCP_SCOPE],
+        props,
+      });
       approved.headers.set('Location', redirectTo);
       return new Response(null, { status: 302, headers: approved.headers });
     } catch (e) {
@@ -110,7 +127,7 @@ export function isOAuthRequest(request: Request): boolean {
   if (request.headers.has('X-Agent-Key')) return false;
   const bearer = request.headers.get('Authorization')?.match(/^Bearer\s+(\S+)/i)?.[1];
   // No credential at all: the provider answers 401 with the discovery challenge.
-  return !bearer || !bearer.startsWith('dlg_');
+  return !bearer?.startsWith('dlg_');
 }
 
 type FetchHandler = { fetch: (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> };
@@ -123,7 +140,9 @@ const providers = new Map<string, OAuthProvider<Env>>();
  * development the request's own origin, since dev servers run on any port).
  */
 export function oauthProviderFor(app: FetchHandler, request: Request, env: Env): OAuthProvider<Env> {
-  const origin = isDevelopment(env) ? new URL(request.url).origin : (env.PUBLIC_BASE_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
+  const origin = isDevelopment(env)
+    ? new URL(request.url).origin
+    : (env.PUBLIC_BASE_URL ?? new URL(request.url).origin).replace(/\/+$/, '');
   let provider = providers.get(origin);
   if (!provider) {
     const handler: FetchHandler = { fetch: (req, e, ctx) => app.fetch(req, e, ctx) };

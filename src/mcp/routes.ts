@@ -24,7 +24,12 @@ export const MCP_PATH = '/mcp';
  * its caller from authInfo. 2025-era requests, what today's hosts send, are answered by
  * `legacyAnswer` (the SDK's documented routing with `legacy: 'reject'`).
  */
-const handler = createMcpHandler((request) => mcpServer(request.authInfo!.extra!.tools as ToolContext), { route: MCP_PATH, corsOptions: false, responseMode: 'json', legacy: 'reject' });
+const handler = createMcpHandler((request) => mcpServer(request.authInfo!.extra!.tools as ToolContext), {
+  route: MCP_PATH,
+  corsOptions: false,
+  responseMode: 'json',
+  legacy: 'reject',
+});
 
 /**
  * A 2025-era request through the SDK's own stateless transport, answered as one JSON body. The
@@ -69,13 +74,21 @@ export const mcpRoutes = new Hono<AppBindings>()
   .options(MCP_PATH, () => new Response(null, { status: 204, headers: CORS_HEADERS }))
   .on(['GET', 'DELETE'], MCP_PATH, () =>
     Response.json(
-      { error: 'This MCP server is stateless: send each JSON-RPC message with POST /mcp (there is no session to open or end).', code: 'METHOD_NOT_ALLOWED' },
+      {
+        error: 'This MCP server is stateless: send each JSON-RPC message with POST /mcp (there is no session to open or end).',
+        code: 'METHOD_NOT_ALLOWED',
+      },
       { status: 405, headers: { ...CORS_HEADERS, Allow: 'POST, OPTIONS' } },
     ),
   )
   .post(MCP_PATH, async (c) => {
     const declared = Number(c.req.header('Content-Length') ?? 0);
-    if (declared > limit(c.env, 'BODY_BYTES')) throw new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${limit(c.env, 'BODY_BYTES')} bytes` });
+    if (declared > limit(c.env, 'BODY_BYTES'))
+      throw new ApiError({
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `Request body is larger than ${limit(c.env, 'BODY_BYTES')} bytes`,
+      });
     let admitted: Awaited<ReturnType<typeof admitRequest>>;
     try {
       // Set by the OAuth provider when the request carried one of its tokens (mcp/oauth.ts).
@@ -83,7 +96,13 @@ export const mcpRoutes = new Hono<AppBindings>()
       admitted = await admitRequest(c, oauth?.keyHash);
     } catch (e) {
       // Tells MCP hosts how to authenticate.
-      if (e instanceof ApiError && e.status === 401) throw new ApiError({ status: 401, code: e.code, message: e.message, headers: { ...e.headers, 'WWW-Authenticate': 'Bearer realm="delega"' } });
+      if (e instanceof ApiError && e.status === 401)
+        throw new ApiError({
+          status: 401,
+          code: e.code,
+          message: e.message,
+          headers: { ...e.headers, 'WWW-Authenticate': 'Bearer realm="delega"' },
+        });
       throw e;
     }
     c.set('principal', admitted.principal);
@@ -91,9 +110,10 @@ export const mcpRoutes = new Hono<AppBindings>()
     const authInfo: AuthInfo = { token: '', clientId: p.agentId, scopes: [], extra: { tools: toolContext(c.env, c.executionCtx, p) } };
     const { parsed: parsedBody, request } = await readBody(c.req.raw, limit(c.env, 'BODY_BYTES'));
     // A body that is not JSON is legacy too: the transport answers it with a JSON-RPC parse error.
-    const res = parsedBody === undefined || (await isLegacyRequest(request, parsedBody))
-      ? await legacyAnswer(request, authInfo, parsedBody)
-      : await handler.fetch(request, { authInfo, parsedBody });
+    const res =
+      parsedBody === undefined || (await isLegacyRequest(request, parsedBody))
+        ? await legacyAnswer(request, authInfo, parsedBody)
+        : await handler.fetch(request, { authInfo, parsedBody });
     const answer = new Response(res.body, res);
     for (const [name, value] of Object.entries({ ...CORS_HEADERS, ...admitted.rateHeaders })) answer.headers.set(name, value);
     return answer;

@@ -18,7 +18,10 @@ const BY_NAME = new Map(TOOLS.map((tool) => [tool.name, { tool, schema: z.object
 const INSTRUCTIONS =
   'Delega is a task queue for agents. Resume work with list_tasks (completed:false) and get_task_context, and recall earlier decisions before new work; take work with claim_task, keep the lease with heartbeat_task, finish with complete_task (with evidence) or hand back with release_task and a handoff note.';
 
-const text = (value: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: value }], ...(isError ? { isError: true } : {}) });
+const text = (value: string, isError = false): CallToolResult => ({
+  content: [{ type: 'text', text: value }],
+  ...(isError ? { isError: true } : {}),
+});
 
 /** Runs one tool call as the caller; every refusal is a tool error whose text says what to do. */
 export async function callTool(t: ToolContext, name: string, args: unknown): Promise<CallToolResult> {
@@ -30,12 +33,25 @@ export async function callTool(t: ToolContext, name: string, args: unknown): Pro
     const parsed = entry.schema.safeParse(args ?? {});
     if (!parsed.success) {
       const details = validationDetails(parsed.error);
-      throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid arguments for ${name}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
+      throw new ApiError({
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: `Invalid arguments for ${name}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+        details,
+      });
     }
     return text(await entry.tool.run(t, parsed.data));
   } catch (e) {
     if (e instanceof ApiError) return text(formatError(e), true);
-    console.error(JSON.stringify({ level: 'error', message: 'MCP tool failed', tool: name, error: String(e), stack: e instanceof Error ? e.stack : undefined }));
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        message: 'MCP tool failed',
+        tool: name,
+        error: String(e),
+        stack: e instanceof Error ? e.stack : undefined,
+      }),
+    );
     return text('Error: the server failed to run this tool; retry later.', true);
   }
 }

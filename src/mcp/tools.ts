@@ -36,7 +36,15 @@ import { CompleteBody, CreateTaskBody, DedupBody, DelegateBody, UpdateTaskBody }
 import { CreateWebhookBody } from '../webhooks/routes';
 import { TASK_EVENTS } from '../webhooks/events';
 import type { WaitUntil } from '../events/after-commit';
-import { addCommentChange, addLinkChange, completeTaskChange, createTaskChange, delegateTaskChange, deleteTaskChange, updateTaskChange } from '../tasks/use-cases';
+import {
+  addCommentChange,
+  addLinkChange,
+  completeTaskChange,
+  createTaskChange,
+  delegateTaskChange,
+  deleteTaskChange,
+  updateTaskChange,
+} from '../tasks/use-cases';
 import { claimNextChange, claimTaskChange, heartbeatChange, releaseChange, setStateChange } from '../work-queue/use-cases';
 import { ACTION_TYPES, CONDITION_FIELDS, CONDITION_OPS } from '../automations/rules';
 import { CreateAutomationBody, UpdateAutomationBody } from '../automations/routes';
@@ -78,7 +86,12 @@ function checked<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const details = validationDetails(result.error);
-  throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: `Invalid arguments: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details });
+  throw new ApiError({
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    message: `Invalid arguments: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+    details,
+  });
 }
 
 /** Tools take ids as strings or numbers (the local server's schema); the domain's ids are strings. */
@@ -113,7 +126,15 @@ const listTasksTool = defineTool({
     const page = await listTasks(
       t.db,
       t.principal,
-      { project_id: optionalId(a.project_id) ?? undefined, labels: a.label ? [a.label] : undefined, due: a.due, completed: a.completed, claimed: a.claimed, limit: 100, offset: 0 },
+      {
+        project_id: optionalId(a.project_id) ?? undefined,
+        labels: a.label ? [a.label] : undefined,
+        due: a.due,
+        completed: a.completed,
+        claimed: a.claimed,
+        limit: 100,
+        offset: 0,
+      },
       Date.now(),
     );
     return format.formatTaskList(page.tasks, page.hasMore);
@@ -142,7 +163,10 @@ const createTaskTool = defineTool({
     labels: z.array(z.string()).optional().describe('Labels'),
     priority: priority.optional().describe('1 normal, 2 medium, 3 high, 4 urgent'),
     due_date: z.string().optional().describe('Due date, YYYY-MM-DD'),
-    evidence_policy: z.enum(['required']).optional().describe("'required': completing needs structured evidence (commit, PR, CI check, ...)"),
+    evidence_policy: z
+      .enum(['required'])
+      .optional()
+      .describe("'required': completing needs structured evidence (commit, PR, CI check, ...)"),
   },
   async run(t, a) {
     const input = checked(CreateTaskBody, { ...a, project_id: optionalId(a.project_id) });
@@ -152,12 +176,14 @@ const createTaskTool = defineTool({
 });
 
 /** The update use-case of PUT /tasks/{id}: events for what changed, and a wake-up when the assignee changed. */
-const updateTaskUseCase = (t: ToolContext, taskId: string, input: z.output<typeof UpdateTaskBody>): Promise<TaskJson> => updateTaskChange(change(t), taskId, input);
+const updateTaskUseCase = (t: ToolContext, taskId: string, input: z.output<typeof UpdateTaskBody>): Promise<TaskJson> =>
+  updateTaskChange(change(t), taskId, input);
 
 const updateTaskTool = defineTool({
   name: 'update_task',
   operation: 'tasks.update',
-  description: 'Change fields of a task; only the fields given change. Only its creator or assignee (an admin: any task) may change it; a claim is not enough.',
+  description:
+    'Change fields of a task; only the fields given change. Only its creator or assignee (an admin: any task) may change it; a claim is not enough.',
   input: {
     task_id: id.describe('The task id'),
     content: z.string().optional().describe('New title'),
@@ -167,10 +193,17 @@ const updateTaskTool = defineTool({
     due_date: z.string().optional().describe('New due date, YYYY-MM-DD'),
     project_id: id.optional().describe('Move to this project'),
     assigned_to_agent_id: z.union([z.string(), z.number(), z.null()]).optional().describe('Assign to this agent, or null to unassign'),
-    evidence_policy: z.union([z.enum(['required']), z.null()]).optional().describe("'required', or null to clear (clearing a required policy needs an admin key)"),
+    evidence_policy: z
+      .union([z.enum(['required']), z.null()])
+      .optional()
+      .describe("'required', or null to clear (clearing a required policy needs an admin key)"),
   },
   async run(t, { task_id, ...fields }) {
-    const input = checked(UpdateTaskBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
+    const input = checked(UpdateTaskBody, {
+      ...fields,
+      project_id: optionalId(fields.project_id),
+      assigned_to_agent_id: optionalId(fields.assigned_to_agent_id),
+    });
     return `Task updated:\n\n${format.formatTaskDetail(await updateTaskUseCase(t, idOf(task_id), input))}`;
   },
 });
@@ -193,7 +226,8 @@ const assignTaskTool = defineTool({
 const delegateTaskTool = defineTool({
   name: 'delegate_task',
   operation: 'tasks.delegate',
-  description: "Delegate part of a task: creates a child task linked to it, and the parent's status becomes 'delegated' until its children are done. Use this rather than assign_task for handoffs between agents, so the chain is recorded.",
+  description:
+    "Delegate part of a task: creates a child task linked to it, and the parent's status becomes 'delegated' until its children are done. Use this rather than assign_task for handoffs between agents, so the chain is recorded.",
   input: {
     task_id: id.describe('The parent task id'),
     content: z.string().describe('Title of the child task'),
@@ -205,7 +239,11 @@ const delegateTaskTool = defineTool({
     assigned_to_agent_id: id.optional().describe('The agent to do the child task'),
   },
   async run(t, { task_id, ...fields }) {
-    const input = checked(DelegateBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
+    const input = checked(DelegateBody, {
+      ...fields,
+      project_id: optionalId(fields.project_id),
+      assigned_to_agent_id: optionalId(fields.assigned_to_agent_id),
+    });
     const task = await delegateTaskChange(change(t), idOf(task_id), input);
     return `Task delegated; the child task:\n\n${format.formatTaskDetail(task)}`;
   },
@@ -219,7 +257,10 @@ const getTaskChainTool = defineTool({
   async run(t, a) {
     const now = Date.now();
     const chain = await taskChain(t.db, t.principal, idOf(a.task_id));
-    return format.formatChain(chain.rootId, chain.rows.map((r) => taskJson(r, now)));
+    return format.formatChain(
+      chain.rootId,
+      chain.rows.map((r) => taskJson(r, now)),
+    );
   },
 });
 
@@ -252,7 +293,8 @@ const completeTaskTool = defineTool({
 const deleteTaskTool = defineTool({
   name: 'delete_task',
   operation: 'tasks.delete',
-  description: 'Delete a task for good, with its comments, context history and links. Only its creator or assignee (an admin: any task) may.',
+  description:
+    'Delete a task for good, with its comments, context history and links. Only its creator or assignee (an admin: any task) may.',
   input: { task_id: id.describe('The task id') },
   async run(t, a) {
     await deleteTaskChange(change(t), idOf(a.task_id));
@@ -364,7 +406,8 @@ const HISTORY_PAGE = 100;
 const getContextHistoryTool = defineTool({
   name: 'get_context_history',
   operation: 'tasks.context.read',
-  description: "The append-only ledger of a task's context: every write of every key, with its author, source and version. key narrows it to one key.",
+  description:
+    "The append-only ledger of a task's context: every write of every key, with its author, source and version. key narrows it to one key.",
   input: {
     task_id: id.describe('The task id'),
     key: z.string().optional().describe('Only this context key'),
@@ -386,13 +429,18 @@ const claimTaskTool = defineTool({
     task_id: id.optional().describe('Claim this task rather than the next one from the queue'),
     project_id: id.optional().describe('Queue claim only: from this project'),
     labels: z.array(z.string()).optional().describe('Queue claim only: tasks carrying all these labels'),
-    lease_seconds: leaseSeconds.optional().describe(`Lease in seconds (${LEASE_SECONDS.min}-${LEASE_SECONDS.max}, default ${LEASE_SECONDS.default})`),
+    lease_seconds: leaseSeconds
+      .optional()
+      .describe(`Lease in seconds (${LEASE_SECONDS.min}-${LEASE_SECONDS.max}, default ${LEASE_SECONDS.default})`),
   },
   async run(t, a) {
     const p = t.principal;
     if (a.task_id !== undefined) {
-      if (!isAllowed(p, 'queue.claim')) throw new ApiError({ status: 403, code: 'INSUFFICIENT_ROLE', message: 'This key may not claim a given task.' });
-      return claimedText(await claimTaskChange(change(t), { taskId: idOf(a.task_id), leaseSeconds: a.lease_seconds ?? LEASE_SECONDS.default }));
+      if (!isAllowed(p, 'queue.claim'))
+        throw new ApiError({ status: 403, code: 'INSUFFICIENT_ROLE', message: 'This key may not claim a given task.' });
+      return claimedText(
+        await claimTaskChange(change(t), { taskId: idOf(a.task_id), leaseSeconds: a.lease_seconds ?? LEASE_SECONDS.default }),
+      );
     }
     const body = checked(ClaimNextBody, { labels: a.labels, project_id: optionalId(a.project_id), lease_seconds: a.lease_seconds });
     const task = await claimNextChange(change(t), {
@@ -424,7 +472,9 @@ const heartbeatTaskTool = defineTool({
   async run(t, a) {
     const body = checked(HeartbeatBody, { lease_seconds: a.lease_seconds, state: a.state, detail: a.detail });
     const task = await heartbeatChange(change(t), idOf(a.task_id), body, stateReport(t));
-    const state = task.session_state ? ` Session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}.` : '';
+    const state = task.session_state
+      ? ` Session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}.`
+      : '';
     return `Lease on task ${task.id} extended until ${task.lease_expires_at}.${state}`;
   },
 });
@@ -481,12 +531,7 @@ const getUsageTool = defineTool({
   description: "The plan, this month's task count against its quota, the rate limit and the size limits.",
   input: {},
   async run(t) {
-    const u = await usage(
-      t.db,
-      t.principal,
-      usageLimitsFor(t.env, t.principal.plan),
-      Date.now(),
-    );
+    const u = await usage(t.db, t.principal, usageLimitsFor(t.env, t.principal.plan), Date.now());
     return format.formatUsage(u);
   },
 });
@@ -534,12 +579,20 @@ const registerAgentTool = defineTool({
     name: z.string().describe("Unique agent name, e.g. 'researcher'"),
     display_name: z.string().optional().describe("Human-readable name, e.g. 'Research Bot'"),
     description: z.string().optional().describe('What the agent does'),
-    role: z.enum(ROLES).optional().describe('worker (its own tasks; the default), coordinator (sees and comments on every task), admin (manages the account)'),
+    role: z
+      .enum(ROLES)
+      .optional()
+      .describe('worker (its own tasks; the default), coordinator (sees and comments on every task), admin (manages the account)'),
     permissions: z.array(z.string()).optional().describe('Not supported here: choose a role'),
   },
   async run(t, { permissions, ...fields }) {
     if (permissions?.length) {
-      throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: 'Invalid arguments: permissions: fine-grained permissions are not supported; choose a role (worker, coordinator or admin)', details: [{ field: 'permissions', message: 'Not supported; choose a role' }] });
+      throw new ApiError({
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: 'Invalid arguments: permissions: fine-grained permissions are not supported; choose a role (worker, coordinator or admin)',
+        details: [{ field: 'permissions', message: 'Not supported; choose a role' }],
+      });
     }
     const input = checked(CreateAgentBody, fields);
     const agent = await createAgent(t.db, keyPepper(t.env), t.principal, input, limit(t.env, 'AGENTS_PER_ACCOUNT'), Date.now());
@@ -566,7 +619,8 @@ const setAgentRoleTool = defineTool({
 const deleteAgentTool = defineTool({
   name: 'delete_agent',
   operation: 'agents.delete',
-  description: 'Delete an agent (admin). Refused for yourself, the recovery agent, the last active agent and agents that tasks, recurrences, automation rules or ingress sources refer to.',
+  description:
+    'Delete an agent (admin). Refused for yourself, the recovery agent, the last active agent and agents that tasks, recurrences, automation rules or ingress sources refer to.',
   input: { agent_id: id.describe('The agent id') },
   async run(t, a) {
     await deleteAgent(t.db, principalCache(t.env), t.principal, idOf(a.agent_id));
@@ -596,8 +650,18 @@ const createWebhookTool = defineTool({
   },
   async run(t, a) {
     const input = checked(CreateWebhookBody, a);
-    const webhook = await createWebhook(t.db, principalCache(t.env), { development: isDevelopment(t.env) }, t.principal, input, limit(t.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now());
-    const secret = webhook.secret ? `\n  Signing secret: ${format.maskSecret(webhook.secret)} (masked; shown only once: set your own with PUT /v1/webhooks/${webhook.id} to know it)` : '';
+    const webhook = await createWebhook(
+      t.db,
+      principalCache(t.env),
+      { development: isDevelopment(t.env) },
+      t.principal,
+      input,
+      limit(t.env, 'WEBHOOKS_PER_ACCOUNT'),
+      Date.now(),
+    );
+    const secret = webhook.secret
+      ? `\n  Signing secret: ${format.maskSecret(webhook.secret)} (masked; shown only once: set your own with PUT /v1/webhooks/${webhook.id} to know it)`
+      : '';
     return `Webhook created:\n\n${format.formatWebhook(webhook)}${secret}`;
   },
 });
@@ -621,7 +685,8 @@ const nullableId = z.union([z.string(), z.number(), z.null()]);
 const listRecurrencesTool = defineTool({
   name: 'list_recurrences',
   operation: 'recurrences.list',
-  description: 'List recurring task templates (up to 100, newest first). Each spawns an ordinary task at every occurrence; completing that task leaves the schedule in place.',
+  description:
+    'List recurring task templates (up to 100, newest first). Each spawns an ordinary task at every occurrence; completing that task leaves the schedule in place.',
   input: {},
   async run(t) {
     const rows = await listRecurrences(t.db, t.principal, { limit: 100, offset: 0 });
@@ -632,7 +697,8 @@ const listRecurrencesTool = defineTool({
 const createRecurringTaskTool = defineTool({
   name: 'create_recurring_task',
   operation: 'recurrences.create',
-  description: 'Create a recurring task template. The scheduler spawns an ordinary task from it at each occurrence, computed in its time zone, linked by source_recurrence_id.',
+  description:
+    'Create a recurring task template. The scheduler spawns an ordinary task from it at each occurrence, computed in its time zone, linked by source_recurrence_id.',
   input: {
     content: z.string().describe('Title of the spawned tasks'),
     description: z.string().optional().describe('Description of the spawned tasks'),
@@ -646,11 +712,18 @@ const createRecurringTaskTool = defineTool({
     anchor_day: z.number().int().min(1).max(31).optional().describe('Day of the month (monthly, yearly)'),
     anchor_month: z.number().int().min(1).max(12).optional().describe('Month (yearly)'),
     anchor_weekday: z.number().int().min(0).max(6).optional().describe('Weekday (weekly), Sunday 0'),
-    next_due_at: z.string().optional().describe('The first occurrence: ISO timestamp, or a date for local midnight (default: the first after now)'),
+    next_due_at: z
+      .string()
+      .optional()
+      .describe('The first occurrence: ISO timestamp, or a date for local midnight (default: the first after now)'),
     skip_if_open: z.boolean().optional().describe('Spawn nothing (and roll forward) while the previous task is still open'),
   },
   async run(t, a) {
-    const input = checked(CreateRecurrenceBody, { ...a, project_id: optionalId(a.project_id), assigned_to_agent_id: optionalId(a.assigned_to_agent_id) });
+    const input = checked(CreateRecurrenceBody, {
+      ...a,
+      project_id: optionalId(a.project_id),
+      assigned_to_agent_id: optionalId(a.assigned_to_agent_id),
+    });
     const row = await createRecurrence(t.db, t.principal, input, { maxPerAccount: limit(t.env, 'RECURRENCES_PER_ACCOUNT') }, Date.now());
     return `Recurring task created:\n\n${format.formatRecurrence(recurrenceJson(row))}`;
   },
@@ -659,7 +732,8 @@ const createRecurringTaskTool = defineTool({
 const updateRecurrenceTool = defineTool({
   name: 'update_recurrence',
   operation: 'recurrences.update',
-  description: 'Change a recurring task template; only the fields given change. active false pauses it, true resumes it. Changing the rule or resuming recomputes the next occurrence unless next_due_at is given.',
+  description:
+    'Change a recurring task template; only the fields given change. active false pauses it, true resumes it. Changing the rule or resuming recomputes the next occurrence unless next_due_at is given.',
   input: {
     recurrence_id: id.describe('The recurrence id'),
     content: z.string().optional().describe('Title of future spawned tasks'),
@@ -679,7 +753,11 @@ const updateRecurrenceTool = defineTool({
     skip_if_open: z.boolean().optional().describe('Spawn nothing while the previous task is still open'),
   },
   async run(t, { recurrence_id, ...fields }) {
-    const input = checked(UpdateRecurrenceBody, { ...fields, project_id: optionalId(fields.project_id), assigned_to_agent_id: optionalId(fields.assigned_to_agent_id) });
+    const input = checked(UpdateRecurrenceBody, {
+      ...fields,
+      project_id: optionalId(fields.project_id),
+      assigned_to_agent_id: optionalId(fields.assigned_to_agent_id),
+    });
     const row = await updateRecurrence(t.db, t.principal, idOf(recurrence_id), input, Date.now());
     return `Recurrence updated:\n\n${format.formatRecurrence(recurrenceJson(row))}`;
   },
@@ -720,7 +798,12 @@ const recallTool = defineTool({
   },
   async run(t, a) {
     const args = checked(RecallArgs, { q: a.q, project_id: optionalId(a.project_id), key: a.key });
-    const results = await searchContext(t.db, t.principal, { ...args, source: a.source, limit: a.limit ?? 20, include_superseded: a.include_superseded ?? false });
+    const results = await searchContext(t.db, t.principal, {
+      ...args,
+      source: a.source,
+      limit: a.limit ?? 20,
+      include_superseded: a.include_superseded ?? false,
+    });
     return format.formatRecall(args.q, results);
   },
 });
@@ -729,7 +812,9 @@ const recallTool = defineTool({
 
 const automationCondition = z.object({
   field: z.enum(CONDITION_FIELDS).describe('The task field to test'),
-  op: z.enum(CONDITION_OPS).describe('label: has/not_has; priority: eq/neq/gte/lte; ids: eq/neq/is_null/not_null; source (api, ingress): eq/neq'),
+  op: z
+    .enum(CONDITION_OPS)
+    .describe('label: has/not_has; priority: eq/neq/gte/lte; ids: eq/neq/is_null/not_null; source (api, ingress): eq/neq'),
   value: z.union([z.string(), z.number()]).optional().describe('The value to compare with (none for is_null/not_null)'),
 });
 
@@ -739,7 +824,12 @@ const automationAction = z.object({
   priority: priority.optional().describe('set_priority, create_task, delegate'),
   label: z.string().optional().describe('add_label'),
   policy: z.enum(['required']).optional().describe("set_evidence_policy: only 'required' (rules tighten, never loosen)"),
-  content: z.string().optional().describe('add_comment, create_task, delegate: text with {{event}}, {{task.id}}, {{task.content}}, {{task.priority}}, {{task.project_id}}, {{task.labels}}, {{task.due_date}}'),
+  content: z
+    .string()
+    .optional()
+    .describe(
+      'add_comment, create_task, delegate: text with {{event}}, {{task.id}}, {{task.content}}, {{task.priority}}, {{task.project_id}}, {{task.labels}}, {{task.due_date}}',
+    ),
   description: z.string().optional().describe('create_task, delegate: description template'),
   project_id: z.string().optional().describe('create_task: project of the new task'),
   labels: z.array(z.string()).optional().describe('create_task, delegate: labels of the new task'),
@@ -770,7 +860,14 @@ const createAutomationTool = defineTool({
   },
   async run(t, a) {
     const input = checked(CreateAutomationBody, a);
-    const rule = await createAutomation(t.db, principalCache(t.env), t.principal, input, limit(t.env, 'AUTOMATIONS_PER_ACCOUNT'), Date.now());
+    const rule = await createAutomation(
+      t.db,
+      principalCache(t.env),
+      t.principal,
+      input,
+      limit(t.env, 'AUTOMATIONS_PER_ACCOUNT'),
+      Date.now(),
+    );
     return `Automation created:\n\n${format.formatAutomation(rule)}`;
   },
 });
@@ -778,7 +875,8 @@ const createAutomationTool = defineTool({
 const updateAutomationTool = defineTool({
   name: 'update_automation',
   operation: 'automations.update',
-  description: 'Change an automation rule (admin); only the fields given change, conditions and actions are replaced whole. active true also re-enables a rule disabled after repeated failures.',
+  description:
+    'Change an automation rule (admin); only the fields given change, conditions and actions are replaced whole. active true also re-enables a rule disabled after repeated failures.',
   input: {
     automation_id: id.describe('The automation rule id'),
     name: z.string().optional().describe('New name'),
@@ -819,14 +917,20 @@ const ingressTemplate = z
     description: z.string().optional().describe('Task description template'),
     priority: priority.optional().describe('Priority of the created tasks'),
     labels: z.array(z.string()).optional().describe("Labels; 'ingress' is always added"),
-    dedupe_key: z.string().optional().describe('Template of a key that makes retried deliveries create no second task, e.g. {{run.id}} (default: the body hash)'),
+    dedupe_key: z
+      .string()
+      .optional()
+      .describe('Template of a key that makes retried deliveries create no second task, e.g. {{run.id}} (default: the body hash)'),
   })
   .describe('How a payload becomes a task: placeholders only, no expressions');
 
 /** The secret is shown once: masked, so it does not stay whole in a transcript. */
 function sourceText(heading: string, source: IngressSourceJson): string {
   const lines = [heading, '', format.formatIngressSource(source)];
-  if (source.secret) lines.push(`  Signing secret: ${format.maskSecret(source.secret)} (masked; shown only once: rotate it over the REST API, PUT /v1/ingress-sources/${source.id} with "rotate_secret": true, to read it whole)`);
+  if (source.secret)
+    lines.push(
+      `  Signing secret: ${format.maskSecret(source.secret)} (masked; shown only once: rotate it over the REST API, PUT /v1/ingress-sources/${source.id} with "rotate_secret": true, to read it whole)`,
+    );
   return lines.join('\n');
 }
 
@@ -863,7 +967,8 @@ const createIngressSourceTool = defineTool({
 const updateIngressSourceTool = defineTool({
   name: 'update_ingress_source',
   operation: 'ingress.update',
-  description: 'Change an inbound connector (admin); only the fields given change. rotate_secret true mints a new signing secret: the old one stops working at once.',
+  description:
+    'Change an inbound connector (admin); only the fields given change. rotate_secret true mints a new signing secret: the old one stops working at once.',
   input: {
     source_id: id.describe('The ingress source id'),
     name: z.string().optional().describe('New name'),

@@ -21,5 +21,10 @@ export function agentWords(text: string | null, maxChars: number): string | null
     .trim();
   if (clean === '') return null;
   const chars = [...clean];
-  return chars.length <= maxChars ? clean : `${chars.slice(0, maxChars - 1).join('').trimEnd()}…`;
+  return chars.length <= maxChars
+    ? clean
+    : `${chars
+        .slice(0, maxChars - 1)
+        .join('')
+        .trimEnd()}…`;
 }

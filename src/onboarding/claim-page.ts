@@ -87,11 +87,31 @@ ${list}
 }
 
 const FAILURES = {
-  missing: [400, 'Claim link incomplete', 'This page needs the whole link from the claim email, including the part after <code>?token=</code>. Copy the full link and try again.'],
-  unknown: [404, 'Claim link not recognised', 'This claim link is not valid. Make sure the whole link was copied; if it still fails, ask the agent to send a new claim email.'],
-  expired: [410, 'Claim link expired', 'Claim links last 7 days and this one has expired. Ask the agent to send a new claim email (it can call <code>POST /v1/agent/claim/resend</code>).'],
-  used: [410, 'Claim link already used', 'Each claim link works once, and this one has been used. If you claimed the agent, there is nothing more to do.'],
-  claimed: [409, 'Already claimed', 'This agent’s account has already been claimed; its key already has full access. There is nothing more to do.'],
+  missing: [
+    400,
+    'Claim link incomplete',
+    'This page needs the whole link from the claim email, including the part after <code>?token=</code>. Copy the full link and try again.',
+  ],
+  unknown: [
+    404,
+    'Claim link not recognised',
+    'This claim link is not valid. Make sure the whole link was copied; if it still fails, ask the agent to send a new claim email.',
+  ],
+  expired: [
+    410,
+    'Claim link expired',
+    'Claim links last 7 days and this one has expired. Ask the agent to send a new claim email (it can call <code>POST /v1/agent/claim/resend</code>).',
+  ],
+  used: [
+    410,
+    'Claim link already used',
+    'Each claim link works once, and this one has been used. If you claimed the agent, there is nothing more to do.',
+  ],
+  claimed: [
+    409,
+    'Already claimed',
+    'This agent’s account has already been claimed; its key already has full access. There is nothing more to do.',
+  ],
 } as const;
 
 function failurePage(c: Context<AppBindings>, kind: keyof typeof FAILURES): Response {
@@ -120,7 +140,12 @@ const FAILURE_BY_CODE: Record<string, keyof typeof FAILURES> = {
 const MAX_TOKEN = 200;
 
 /** Opens a dashboard session for the claimer (an email that already belongs to another account gets none). */
-async function signInClaimer(c: Context<AppBindings>, deps: OnboardingDeps, who: { email: string; accountId: string }, now: number): Promise<boolean> {
+async function signInClaimer(
+  c: Context<AppBindings>,
+  deps: OnboardingDeps,
+  who: { email: string; accountId: string },
+  now: number,
+): Promise<boolean> {
   const user = await deps.db.select({ id: users.id, accountId: users.accountId }).from(users).where(eq(users.email, who.email)).get();
   if (!user || user.accountId !== who.accountId) return false;
   await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
@@ -134,7 +159,7 @@ async function formToken(c: Context<AppBindings>): Promise<string> {
   if (Number(c.req.header('Content-Length') ?? '0') > 4096) return '';
   try {
     const form = await c.req.parseBody();
-    const token = form['token'];
+    const token = form.token;
     return typeof token === 'string' ? token.trim() : '';
   } catch {
     return '';
@@ -167,7 +192,8 @@ export const claimPageRoutes = new Hono<AppBindings>()
       const result = await completeClaim(deps, token, now);
       const name = escapeHtml(result.agent.label ?? result.agent.name);
       // The link came by email, so it signs the human in too, when that email is this account's user.
-      const signedIn = found.status === 'pending' && (await signInClaimer(c, deps, { email: found.token.email, accountId: result.account.id }, now));
+      const signedIn =
+        found.status === 'pending' && (await signInClaimer(c, deps, { email: found.token.email, accountId: result.account.id }, now));
       const next = signedIn
         ? '<p><a href="/app">Open your dashboard</a>: you are signed in.</p>'
         : '<p><a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.</p>';

@@ -33,7 +33,15 @@ export const devMailboxRoutes = new Hono<AppBindings>().get('/dev/mailbox', asyn
     .limit(max);
   return c.json(
     {
-      messages: rows.map((r) => ({ id: r.id, to: r.to, subject: r.subject, created_at: r.createdAt, text: r.text, html: r.html, ...extract(r.text) })),
+      messages: rows.map((r) => ({
+        id: r.id,
+        to: r.to,
+        subject: r.subject,
+        created_at: r.createdAt,
+        text: r.text,
+        html: r.html,
+        ...extract(r.text),
+      })),
     },
     200,
   );

@@ -18,7 +18,8 @@ ${bodyHtml}
 </body></html>`;
 }
 
-const codeBlock = (code: string) => `<p style="font-size:28px;font-weight:bold;letter-spacing:6px;font-family:ui-monospace,monospace">${escapeHtml(code)}</p>`;
+const codeBlock = (code: string) =>
+  `<p style="font-size:28px;font-weight:bold;letter-spacing:6px;font-family:ui-monospace,monospace">${escapeHtml(code)}</p>`;
 
 // Subjects never carry the code: the dev transport logs subjects.
 export function verificationEmail(to: string, code: string, ttlSeconds: number): EmailMessage {
@@ -27,7 +28,10 @@ export function verificationEmail(to: string, code: string, ttlSeconds: number):
     to,
     subject,
     text: `Your Delega verification code is ${code}\n\nIt expires in ${MINUTES(ttlSeconds)} minutes. Verify with:\n\n  POST /v1/verify {"email": "${to}", "code": "${code}"}\n\nIf you did not sign up for Delega, you can ignore this email.\n`,
-    html: layout('Verify your email', `<p>Your Delega verification code is:</p>${codeBlock(code)}<p>It expires in ${MINUTES(ttlSeconds)} minutes.</p>`),
+    html: layout(
+      'Verify your email',
+      `<p>Your Delega verification code is:</p>${codeBlock(code)}<p>It expires in ${MINUTES(ttlSeconds)} minutes.</p>`,
+    ),
   };
 }
 
@@ -71,11 +75,16 @@ export function claimEmail(input: ClaimEmailInput): EmailMessage {
   // Everything the agent wrote is quoted as its words, cleaned and short (see agent-words.ts).
   const label = agentWords(input.agentLabel, LABEL_MAX_CHARS);
   const useCase = agentWords(input.useCase, USE_CASE_MAX_CHARS);
-  const saysText = [label ? `  Name it gave: "${label}"` : null, useCase ? `  What it says it does: "${useCase}"` : null].filter(Boolean).join('\n');
-  const saysHtml = [label ? `<li>Name it gave: “${escapeHtml(label)}”</li>` : null, useCase ? `<li>What it says it does: “${escapeHtml(useCase)}”</li>` : null].filter(Boolean).join('');
-  const agentSays = saysText
-    ? `\nIn its own words (written by the agent, not checked by Delega; links removed):\n${saysText}\n`
-    : '';
+  const saysText = [label ? `  Name it gave: "${label}"` : null, useCase ? `  What it says it does: "${useCase}"` : null]
+    .filter(Boolean)
+    .join('\n');
+  const saysHtml = [
+    label ? `<li>Name it gave: “${escapeHtml(label)}”</li>` : null,
+    useCase ? `<li>What it says it does: “${escapeHtml(useCase)}”</li>` : null,
+  ]
+    .filter(Boolean)
+    .join('');
+  const agentSays = saysText ? `\nIn its own words (written by the agent, not checked by Delega; links removed):\n${saysText}\n` : '';
   return {
     to: input.to,
     subject: `Claim your Delega agent "${input.agentName}"`,
@@ -94,7 +103,9 @@ Delega never asks for this code by email, chat or phone, and nothing the agent w
     html: layout(
       'Claim your Delega agent',
       `<p>An AI agent named <strong>${escapeHtml(input.agentName)}</strong> signed up for Delega and gave this address as its human’s.</p>${
-        saysHtml ? `<p style="color:#555">In its own words (written by the agent, not checked by Delega; links removed):</p><ul style="color:#555">${saysHtml}</ul>` : ''
+        saysHtml
+          ? `<p style="color:#555">In its own words (written by the agent, not checked by Delega; links removed):</p><ul style="color:#555">${saysHtml}</ul>`
+          : ''
       }
 <p>Until you claim it, its key is restricted to one sandbox project. If you set up this agent yourself:</p>
 <p><a href="${escapeHtml(input.link)}" style="display:inline-block;background:#111;color:#fff;padding:10px 18px;border-radius:6px;text-decoration:none">Review and claim</a></p>

@@ -52,9 +52,17 @@ export interface OnboardingDeps {
 }
 
 // Each email address may receive only so many onboarding emails per hour.
-const mailRule = (deps: OnboardingDeps, email: string): RateRule => ({ scope: `mail:${email}`, windowSeconds: 3600, max: deps.limits.emailsPerHour });
+const mailRule = (deps: OnboardingDeps, email: string): RateRule => ({
+  scope: `mail:${email}`,
+  windowSeconds: 3600,
+  max: deps.limits.emailsPerHour,
+});
 // Code guesses are counted per address too, so rotating IPs does not buy more tries.
-const tryRule = (deps: OnboardingDeps, email: string): RateRule => ({ scope: `try:${email}`, windowSeconds: 60, max: deps.limits.perMinute });
+const tryRule = (deps: OnboardingDeps, email: string): RateRule => ({
+  scope: `try:${email}`,
+  windowSeconds: 60,
+  max: deps.limits.perMinute,
+});
 
 /** Sends without failing the request: the account exists either way and the email can be resent. */
 async function deliver(mailer: Mailer, message: EmailMessage, purpose: string): Promise<boolean> {
@@ -63,7 +71,9 @@ async function deliver(mailer: Mailer, message: EmailMessage, purpose: string): 
     return true;
   } catch (err) {
     // Only the purpose and the transport's error: never the recipient's code or link.
-    console.error(JSON.stringify({ level: 'error', event: 'mail_failed', purpose, message: err instanceof Error ? err.message : String(err) }));
+    console.error(
+      JSON.stringify({ level: 'error', event: 'mail_failed', purpose, message: err instanceof Error ? err.message : String(err) }),
+    );
     return false;
   }
 }
@@ -72,8 +82,13 @@ async function deliver(mailer: Mailer, message: EmailMessage, purpose: string): 
 function lockedOut(deps: OnboardingDeps, result: Extract<CodeResult, { status: 'locked_out' }>, now: number): ApiError {
   if (result.justLocked) deps.afterAnswer(() => deliver(deps.mailer, codeLockoutEmail(result.email, result.until), 'lockout'));
   const retryAfter = Math.max(1, Math.ceil((Date.parse(result.until) - now) / 1000));
-  return new ApiError({ status: 429, code: 'CODE_ATTEMPTS_LOCKED', message: `Too many wrong codes for this account: every code is refused until ${result.until}, and the account's email address has been told. Try again after that.`, extra: { locked_until: result.until, retry_after: retryAfter }, headers: { 'Retry-After': String(retryAfter) } }
-  );
+  return new ApiError({
+    status: 429,
+    code: 'CODE_ATTEMPTS_LOCKED',
+    message: `Too many wrong codes for this account: every code is refused until ${result.until}, and the account's email address has been told. Try again after that.`,
+    extra: { locked_until: result.until, retry_after: retryAfter },
+    headers: { 'Retry-After': String(retryAfter) },
+  });
 }
 
 const INVALID_CODE_MESSAGE = `Invalid or expired code. Codes are single use, expire after ${CODE_TTL_SECONDS / 60} minutes and allow ${MAX_CODE_ATTEMPTS} attempts; request a new one.`;
@@ -98,7 +113,8 @@ export interface SignupResult {
   message: string;
 }
 
-const emailTaken = () => conflict('EMAIL_TAKEN', 'An account with this email already exists. Use POST /v1/recover to get a new key for it.');
+const emailTaken = () =>
+  conflict('EMAIL_TAKEN', 'An account with this email already exists. Use POST /v1/recover to get a new key for it.');
 
 export async function signup(deps: OnboardingDeps, input: { email: string; name?: string | null }, now: number): Promise<SignupResult> {
   const { db } = deps;
@@ -107,12 +123,19 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
   const existing = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
   if (existing) throw emailTaken();
 
-  let made;
+  let made: Awaited<ReturnType<typeof createAccount>>;
   try {
     made = await createAccount(
       db,
       deps.pepper,
-      { status: 'active', agentName: 'default', agentDisplayName: input.name ? `${input.name}'s agent` : null, user: { email, name: input.name ?? null }, projectName: 'Inbox', sandbox: false },
+      {
+        status: 'active',
+        agentName: 'default',
+        agentDisplayName: input.name ? `${input.name}'s agent` : null,
+        user: { email, name: input.name ?? null },
+        projectName: 'Inbox',
+        sandbox: false,
+      },
       now,
     );
   } catch (err) {
@@ -141,13 +164,20 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
   };
 }
 
-export async function verifyEmail(deps: OnboardingDeps, input: { email: string; code: string }, now: number): Promise<{ verified: true; email: string }> {
+export async function verifyEmail(
+  deps: OnboardingDeps,
+  input: { email: string; code: string },
+  now: number,
+): Promise<{ verified: true; email: string }> {
   const email = input.email.toLowerCase();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
   const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'verify', code: input.code, lockout: deps.limits.lockout }, now);
   if (result.status === 'locked_out') throw lockedOut(deps, result, now);
   if (result.status !== 'ok') throw invalidCode();
-  await deps.db.update(users).set({ verifiedAt: isoSeconds(now) }).where(eq(users.email, email));
+  await deps.db
+    .update(users)
+    .set({ verifiedAt: isoSeconds(now) })
+    .where(eq(users.email, email));
   return { verified: true, email };
 }
 
@@ -157,7 +187,11 @@ export async function resendVerification(deps: OnboardingDeps, input: { email: s
   const email = input.email.toLowerCase();
   // Counted before the lookup, so known and unknown addresses are limited alike.
   await hitRates(deps.rate, [mailRule(deps, email)], now);
-  const user = await deps.db.select({ accountId: users.accountId, verifiedAt: users.verifiedAt }).from(users).where(eq(users.email, email)).get();
+  const user = await deps.db
+    .select({ accountId: users.accountId, verifiedAt: users.verifiedAt })
+    .from(users)
+    .where(eq(users.email, email))
+    .get();
   // After the answer: a known address must not answer slower than an unknown one.
   if (user && !user.verifiedAt) {
     deps.afterAnswer(async () => {
@@ -170,7 +204,8 @@ export async function resendVerification(deps: OnboardingDeps, input: { email: s
 
 // ---------------------------------------------------------------- recovery
 
-const RECOVERY_SENT = 'If an account uses that email, a 6-digit recovery code is on its way. Send it back with POST /v1/recover {email, code}.';
+const RECOVERY_SENT =
+  'If an account uses that email, a 6-digit recovery code is on its way. Send it back with POST /v1/recover {email, code}.';
 
 export async function requestRecovery(deps: OnboardingDeps, input: { email: string }, now: number): Promise<{ message: string }> {
   const email = input.email.toLowerCase();
@@ -212,9 +247,16 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
   const ts = isoSeconds(now);
   const [updated] = await db.batch([
     // Recovery is the way back in, so it also reactivates a deactivated recovery agent.
-    db.update(agents).set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts, active: true }).where(and(eq(agents.id, account.defaultAgentId), eq(agents.accountId, result.accountId))).returning(),
+    db
+      .update(agents)
+      .set({ keyHash: key.hash, keyPrefix: key.displayPrefix, keyRotatedAt: ts, updatedAt: ts, active: true })
+      .where(and(eq(agents.id, account.defaultAgentId), eq(agents.accountId, result.accountId)))
+      .returning(),
     // Answering the emailed code proves the address.
-    db.update(users).set({ verifiedAt: ts }).where(and(eq(users.email, email), isNull(users.verifiedAt))),
+    db
+      .update(users)
+      .set({ verifiedAt: ts })
+      .where(and(eq(users.email, email), isNull(users.verifiedAt))),
   ]);
   const row = updated[0];
   if (!row) throw invalidCode();
@@ -355,9 +397,18 @@ export async function lookupClaim(deps: Pick<OnboardingDeps, 'db' | 'pepper'>, t
 export function claimLookupError(status: 'unknown' | 'expired' | 'used' | 'claimed'): ApiError {
   switch (status) {
     case 'unknown':
-      return new ApiError({ status: 404, code: 'CLAIM_TOKEN_NOT_FOUND', message: 'This claim link is not valid. Check that the whole link was copied, or ask the agent to send a new one (POST /v1/agent/claim/resend).' });
+      return new ApiError({
+        status: 404,
+        code: 'CLAIM_TOKEN_NOT_FOUND',
+        message:
+          'This claim link is not valid. Check that the whole link was copied, or ask the agent to send a new one (POST /v1/agent/claim/resend).',
+      });
     case 'expired':
-      return new ApiError({ status: 400, code: 'CLAIM_TOKEN_EXPIRED', message: 'This claim link has expired (links last 7 days). Ask the agent to send a new one (POST /v1/agent/claim/resend).' });
+      return new ApiError({
+        status: 400,
+        code: 'CLAIM_TOKEN_EXPIRED',
+        message: 'This claim link has expired (links last 7 days). Ask the agent to send a new one (POST /v1/agent/claim/resend).',
+      });
     case 'used':
       return conflict('CLAIM_TOKEN_USED', 'This claim link was already used. Each link works once.');
     case 'claimed':
@@ -384,11 +435,19 @@ export interface ClaimResult {
  * full at once), the human becomes a verified user, and the token (if any) is spent. Each write
  * is conditional, so a second concurrent claim changes nothing.
  */
-async function activate(deps: Pick<OnboardingDeps, 'db' | 'keys'>, target: { accountId: string; email: string; tokenId?: string }, now: number): Promise<boolean> {
+async function activate(
+  deps: Pick<OnboardingDeps, 'db' | 'keys'>,
+  target: { accountId: string; email: string; tokenId?: string },
+  now: number,
+): Promise<boolean> {
   const { db } = deps;
   const ts = isoSeconds(now);
   const tokenSpend = target.tokenId
-    ? db.update(claimTokens).set({ usedAt: ts }).where(and(eq(claimTokens.id, target.tokenId), isNull(claimTokens.usedAt))).returning({ id: claimTokens.id })
+    ? db
+        .update(claimTokens)
+        .set({ usedAt: ts })
+        .where(and(eq(claimTokens.id, target.tokenId), isNull(claimTokens.usedAt)))
+        .returning({ id: claimTokens.id })
     : null;
   const flip = db
     .update(accounts)
@@ -396,7 +455,10 @@ async function activate(deps: Pick<OnboardingDeps, 'db' | 'keys'>, target: { acc
     .where(and(eq(accounts.id, target.accountId), eq(accounts.status, 'restricted')))
     .returning({ id: accounts.id });
   // One email holds at most one user; if the human already has an account, this one is still claimed.
-  const user = db.insert(users).values({ id: newId('usr', now), accountId: target.accountId, email: target.email, verifiedAt: ts, createdAt: ts }).onConflictDoNothing();
+  const user = db
+    .insert(users)
+    .values({ id: newId('usr', now), accountId: target.accountId, email: target.email, verifiedAt: ts, createdAt: ts })
+    .onConflictDoNothing();
   const [changed] = tokenSpend ? await db.batch([tokenSpend, flip, user]) : await db.batch([flip, user]);
   if (changed.length === 0) return false;
   // Every key of the account was restricted a moment ago.
@@ -436,17 +498,37 @@ async function pendingClaimEmail(db: Db, accountId: string): Promise<string | nu
 
 const noPendingClaim = () => conflict('NO_PENDING_CLAIM', 'This account has no pending claim to act on.');
 
-export async function resendClaim(deps: OnboardingDeps, p: Principal, now: number): Promise<{ sent: true; claim: { status: 'pending'; email: string; expires_at: string }; message: string }> {
+export async function resendClaim(
+  deps: OnboardingDeps,
+  p: Principal,
+  now: number,
+): Promise<{ sent: true; claim: { status: 'pending'; email: string; expires_at: string }; message: string }> {
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
   await hitRates(deps.rate, [mailRule(deps, email)], now);
-  const agent = await deps.db.select({ name: agents.name, label: agents.displayName, useCase: agents.useCase }).from(agents).where(eq(agents.id, p.agentId)).get();
+  const agent = await deps.db
+    .select({ name: agents.name, label: agents.displayName, useCase: agents.useCase })
+    .from(agents)
+    .where(eq(agents.id, p.agentId))
+    .get();
   const { expiresAt, sent } = await sendClaim(
     deps,
-    { accountId: p.accountId, agentId: p.agentId, email, agentName: agent?.name ?? p.agentName, agentLabel: agent?.label ?? null, useCase: agent?.useCase ?? null },
+    {
+      accountId: p.accountId,
+      agentId: p.agentId,
+      email,
+      agentName: agent?.name ?? p.agentName,
+      agentLabel: agent?.label ?? null,
+      useCase: agent?.useCase ?? null,
+    },
     now,
   );
-  if (!sent) throw new ApiError({ status: 503, code: 'EMAIL_UNAVAILABLE', message: 'The claim email could not be sent right now; try again shortly.' });
+  if (!sent)
+    throw new ApiError({
+      status: 503,
+      code: 'EMAIL_UNAVAILABLE',
+      message: 'The claim email could not be sent right now; try again shortly.',
+    });
   return {
     sent: true,
     claim: { status: 'pending', email: maskEmail(email), expires_at: expiresAt },
@@ -459,11 +541,22 @@ function claimCodeError(deps: OnboardingDeps, result: Exclude<CodeResult, { stat
     case 'locked_out':
       return lockedOut(deps, result, now);
     case 'invalid':
-      return new ApiError({ status: 400, code: 'INVALID_CODE', message: `Wrong code; ${result.attemptsRemaining} attempt${result.attemptsRemaining === 1 ? '' : 's'} left.`, extra: { attempts_remaining: result.attemptsRemaining } });
+      return new ApiError({
+        status: 400,
+        code: 'INVALID_CODE',
+        message: `Wrong code; ${result.attemptsRemaining} attempt${result.attemptsRemaining === 1 ? '' : 's'} left.`,
+        extra: { attempts_remaining: result.attemptsRemaining },
+      });
     case 'expired':
-      return badRequest('CODE_EXPIRED', `This code has expired (codes last ${CODE_TTL_SECONDS / 60} minutes). Get a new one with POST /v1/agent/claim/resend.`);
+      return badRequest(
+        'CODE_EXPIRED',
+        `This code has expired (codes last ${CODE_TTL_SECONDS / 60} minutes). Get a new one with POST /v1/agent/claim/resend.`,
+      );
     case 'locked':
-      return badRequest('CODE_LOCKED', `Too many wrong attempts: this code no longer works. Get a new one with POST /v1/agent/claim/resend.`);
+      return badRequest(
+        'CODE_LOCKED',
+        `Too many wrong attempts: this code no longer works. Get a new one with POST /v1/agent/claim/resend.`,
+      );
     case 'none':
       return badRequest('INVALID_CODE', 'No live claim code; get one with POST /v1/agent/claim/resend.');
   }
@@ -474,7 +567,12 @@ export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, otp: s
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'claim', code: otp, accountId: p.accountId, lockout: deps.limits.lockout }, now);
+  const result = await consumeCode(
+    deps.db,
+    deps.pepper,
+    { email, purpose: 'claim', code: otp, accountId: p.accountId, lockout: deps.limits.lockout },
+    now,
+  );
   if (result.status !== 'ok') throw claimCodeError(deps, result, now);
   if (!(await activate(deps, { accountId: p.accountId, email }, now))) throw claimLookupError('claimed');
   const agent = await deps.db.select({ label: agents.displayName }).from(agents).where(eq(agents.id, p.agentId)).get();

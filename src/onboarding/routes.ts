@@ -41,7 +41,11 @@ function linkBase(c: Context<AppBindings>): string {
   if (isDevelopment(c.env)) return new URL(c.req.url).origin;
   if (c.env.PUBLIC_BASE_URL) return c.env.PUBLIC_BASE_URL.replace(/\/+$/, '');
   console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: 'PUBLIC_BASE_URL is not set' }));
-  throw new ApiError({ status: 503, code: 'EMAIL_NOT_CONFIGURED', message: 'Email is not configured on this server (no PUBLIC_BASE_URL for links), so onboarding emails cannot be sent.' });
+  throw new ApiError({
+    status: 503,
+    code: 'EMAIL_NOT_CONFIGURED',
+    message: 'Email is not configured on this server (no PUBLIC_BASE_URL for links), so onboarding emails cannot be sent.',
+  });
 }
 
 /** Misconfigured email is a clear 503 before anything is created, never a half-made account. */
@@ -49,8 +53,14 @@ function requireMailer(c: Context<AppBindings>): Mailer {
   try {
     return mailerFor(c.env);
   } catch (err) {
-    console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: err instanceof Error ? err.message : String(err) }));
-    throw new ApiError({ status: 503, code: 'EMAIL_NOT_CONFIGURED', message: 'Email is not configured on this server, so onboarding emails cannot be sent. The operator must set MAIL_TRANSPORT.' });
+    console.error(
+      JSON.stringify({ level: 'error', event: 'mail_not_configured', message: err instanceof Error ? err.message : String(err) }),
+    );
+    throw new ApiError({
+      status: 503,
+      code: 'EMAIL_NOT_CONFIGURED',
+      message: 'Email is not configured on this server, so onboarding emails cannot be sent. The operator must set MAIL_TRANSPORT.',
+    });
   }
 }
 
@@ -67,21 +77,32 @@ export function onboardingDeps(c: Context<AppBindings>, sendsMail = true): Onboa
     limits: {
       perMinute: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE'),
       emailsPerHour: limit(c.env, 'EMAILS_PER_HOUR'),
-      lockout: { failures: limit(c.env, 'CODE_FAILURES_BEFORE_LOCKOUT'), baseSeconds: limit(c.env, 'CODE_LOCKOUT_SECONDS'), maxSeconds: limit(c.env, 'CODE_LOCKOUT_MAX_SECONDS') },
+      lockout: {
+        failures: limit(c.env, 'CODE_FAILURES_BEFORE_LOCKOUT'),
+        baseSeconds: limit(c.env, 'CODE_LOCKOUT_SECONDS'),
+        maxSeconds: limit(c.env, 'CODE_LOCKOUT_MAX_SECONDS'),
+      },
     },
     rate: rateCounter(c.env),
     keys: principalCache(c.env),
     afterAnswer: (work) =>
       c.executionCtx.waitUntil(
-        work().catch((err) => console.error(JSON.stringify({ level: 'error', event: 'after_answer_failed', message: err instanceof Error ? err.message : String(err) }))),
+        work().catch((err) =>
+          console.error(
+            JSON.stringify({ level: 'error', event: 'after_answer_failed', message: err instanceof Error ? err.message : String(err) }),
+          ),
+        ),
       ),
   };
 }
 
-
 /** The per-IP window shared by every unauthenticated onboarding route. */
 const limitOnboardingIp: MiddlewareHandler<AppBindings> = async (c, next) => {
-  const [decision] = await hitRates(rateCounter(c.env), [{ scope: `ip:${clientIp(c)}`, windowSeconds: 60, max: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE') }], Date.now());
+  const [decision] = await hitRates(
+    rateCounter(c.env),
+    [{ scope: `ip:${clientIp(c)}`, windowSeconds: 60, max: limit(c.env, 'ONBOARDING_RATE_PER_MINUTE') }],
+    Date.now(),
+  );
   await next();
   for (const [name, value] of Object.entries(rateLimitHeaders(decision!))) c.res.headers.set(name, value);
 };
@@ -103,7 +124,10 @@ const SignupBody = z.strictObject({ email, name: shortText(100).nullish() }).ope
 const VerifyBody = z.strictObject({ email, code }).openapi('VerifyRequest');
 const EmailBody = z.strictObject({ email }).openapi('EmailRequest');
 const RecoverBody = z
-  .strictObject({ email, code: code.optional().openapi({ description: 'Omit to have a code sent; include it to rotate the default agent’s key' }) })
+  .strictObject({
+    email,
+    code: code.optional().openapi({ description: 'Omit to have a code sent; include it to rotate the default agent’s key' }),
+  })
   .openapi('RecoverRequest');
 const AgentSignupBody = z
   .strictObject({
@@ -113,10 +137,14 @@ const AgentSignupBody = z
     use_case: shortText(1000).nullish().openapi({ description: 'What the agent does, shown to the human' }),
   })
   .openapi('AgentSignupRequest');
-const TokenBody = z.strictObject({ token: z.string().min(1).max(200).openapi({ description: 'The `token` query parameter of the magic link' }) }).openapi('ClaimTokenRequest');
+const TokenBody = z
+  .strictObject({ token: z.string().min(1).max(200).openapi({ description: 'The `token` query parameter of the magic link' }) })
+  .openapi('ClaimTokenRequest');
 const OtpBody = z.strictObject({ otp: code }).openapi('ClaimOtpRequest');
 
-const UserSchema = z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), verified: z.boolean(), created_at: timestamp }).openapi('User');
+const UserSchema = z
+  .object({ id: z.string(), email: z.string(), name: z.string().nullable(), verified: z.boolean(), created_at: timestamp })
+  .openapi('User');
 const MessageSchema = z.object({ message: z.string() }).openapi('Message');
 const PendingClaimSchema = z.object({
   status: z.literal('pending'),
@@ -155,7 +183,13 @@ const AgentSignupSchema = z
 const ClaimPreviewSchema = z
   .object({
     claim: PendingClaimSchema,
-    agent: z.object({ id: z.string(), name: z.string(), label: z.string().nullable(), use_case: z.string().nullable(), created_at: timestamp }),
+    agent: z.object({
+      id: z.string(),
+      name: z.string(),
+      label: z.string().nullable(),
+      use_case: z.string().nullable(),
+      created_at: timestamp,
+    }),
     account: z.object({ id: z.string(), status: z.literal('restricted'), created_at: timestamp }),
   })
   .openapi('ClaimPreview');
@@ -183,7 +217,11 @@ const signupRoute = onboardingRoute({
   summary: 'Human signup: account, default admin agent, first project and key',
   description: 'Emails a 6-digit verification code. The key is returned once, as `api_key` and `agent.api_key`.',
   request: { body: jsonBody(SignupBody) },
-  responses: { 201: jsonContent(SignupSchema, 'Account created'), 409: errorContent('An account with this email exists (EMAIL_TAKEN)'), ...mailUnavailable },
+  responses: {
+    201: jsonContent(SignupSchema, 'Account created'),
+    409: errorContent('An account with this email exists (EMAIL_TAKEN)'),
+    ...mailUnavailable,
+  },
 });
 
 const verifyRoute = onboardingRoute({
@@ -211,7 +249,8 @@ const recoverRoute = onboardingRoute({
   path: '/recover',
   tags,
   summary: 'Recover the default agent’s key: send a code, then trade it for a new key',
-  description: 'With `email` only: emails a recovery code (same answer for unknown emails). With `email` and `code`: rotates the default agent’s key and returns it; the old key stops working.',
+  description:
+    'With `email` only: emails a recovery code (same answer for unknown emails). With `email` and `code`: rotates the default agent’s key and returns it; the old key stops working.',
   request: { body: jsonBody(RecoverBody) },
   responses: { 200: jsonContent(z.union([MessageSchema, RecoverySchema]), 'Code sent, or the new key'), ...mailUnavailable },
 });
@@ -221,7 +260,8 @@ const agentSignupRoute = onboardingRoute({
   path: '/agent/signup',
   tags,
   summary: 'Agent-first signup: a restricted key and one sandbox project',
-  description: 'The human gets an email with a magic link (single use, 7 days) and a 6-digit code (15 minutes). After the claim the same key has full rights.',
+  description:
+    'The human gets an email with a magic link (single use, 7 days) and a 6-digit code (15 minutes). After the claim the same key has full rights.',
   request: { body: jsonBody(AgentSignupBody) },
   responses: { 201: jsonContent(AgentSignupSchema, 'Restricted account created'), ...mailUnavailable },
 });
@@ -273,7 +313,11 @@ const claimVerifyRoute = authedRoute('claim.verify', {
 });
 
 /** The domain call with its dependencies (the per-IP limit already ran, see onboardingRoute). */
-async function publicCall<T>(c: Context<AppBindings>, run: (deps: OnboardingDeps, now: number) => Promise<T>, sendsMail = true): Promise<T> {
+async function publicCall<T>(
+  c: Context<AppBindings>,
+  run: (deps: OnboardingDeps, now: number) => Promise<T>,
+  sendsMail = true,
+): Promise<T> {
   return run(onboardingDeps(c, sendsMail), Date.now());
 }
 
@@ -286,19 +330,30 @@ function withSecret<T>(c: Context<AppBindings>, answer: T): T {
 export const onboardingRoutes = createRouter()
   .openapi(signupRoute, async (c) => c.json(withSecret(c, await publicCall(c, (deps, now) => signup(deps, c.req.valid('json'), now))), 201))
   .openapi(verifyRoute, async (c) => c.json(await publicCall(c, (deps, now) => verifyEmail(deps, c.req.valid('json'), now), false), 200))
-  .openapi(resendVerificationRoute, async (c) => c.json(await publicCall(c, (deps, now) => resendVerification(deps, c.req.valid('json'), now)), 200))
+  .openapi(resendVerificationRoute, async (c) =>
+    c.json(await publicCall(c, (deps, now) => resendVerification(deps, c.req.valid('json'), now)), 200),
+  )
   .openapi(recoverRoute, async (c) => {
     const body = c.req.valid('json');
-    const answer = await publicCall(c, (deps, now) =>
-      body.code ? completeRecovery(deps, { email: body.email, code: body.code }, now) : requestRecovery(deps, body, now),
+    const answer = await publicCall(
+      c,
+      (deps, now) => (body.code ? completeRecovery(deps, { email: body.email, code: body.code }, now) : requestRecovery(deps, body, now)),
       !body.code,
     );
     if (body.code) secretAnswer(c);
     return c.json(answer, 200);
   })
-  .openapi(agentSignupRoute, async (c) => c.json(withSecret(c, await publicCall(c, (deps, now) => agentSignup(deps, c.req.valid('json'), now))), 201))
-  .openapi(previewRoute, async (c) => c.json(await publicCall(c, (deps, now) => previewClaim(deps, c.req.valid('json').token, now), false), 200))
-  .openapi(completeRoute, async (c) => c.json(await publicCall(c, (deps, now) => completeClaim(deps, c.req.valid('json').token, now), false), 200))
+  .openapi(agentSignupRoute, async (c) =>
+    c.json(withSecret(c, await publicCall(c, (deps, now) => agentSignup(deps, c.req.valid('json'), now))), 201),
+  )
+  .openapi(previewRoute, async (c) =>
+    c.json(await publicCall(c, (deps, now) => previewClaim(deps, c.req.valid('json').token, now), false), 200),
+  )
+  .openapi(completeRoute, async (c) =>
+    c.json(await publicCall(c, (deps, now) => completeClaim(deps, c.req.valid('json').token, now), false), 200),
+  )
   .openapi(claimResendRoute, async (c) => c.json(await resendClaim(onboardingDeps(c), c.get('principal'), Date.now()), 200))
-  .openapi(claimVerifyRoute, async (c) => c.json(await verifyClaimCode(onboardingDeps(c, false), c.get('principal'), c.req.valid('json').otp, Date.now()), 200))
+  .openapi(claimVerifyRoute, async (c) =>
+    c.json(await verifyClaimCode(onboardingDeps(c, false), c.get('principal'), c.req.valid('json').otp, Date.now()), 200),
+  )
   .route('/', accountRoutes);

@@ -31,18 +31,21 @@ export function addStatementCosts(counter: Pick<RoundTripCounter, 'rowsRead' | '
 
 export function countingD1(db: D1Database, counter: RoundTripCounter): D1Database {
   const originals = new WeakMap<object, D1PreparedStatement>();
-  const counted = <R>(run: () => Promise<R>) => async (): Promise<R> => {
-    counter.count++;
-    const result = counter.hops ? await counter.hops.hop(run) : await run();
-    addStatementCosts(counter, result);
-    return result;
-  };
+  const counted =
+    <R>(run: () => Promise<R>) =>
+    async (): Promise<R> => {
+      counter.count++;
+      const result = counter.hops ? await counter.hops.hop(run) : await run();
+      addStatementCosts(counter, result);
+      return result;
+    };
   const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
     const proxy = withOverrides(stmt, {
       bind: (...values: unknown[]) => wrap(stmt.bind(...values)),
       all: <T>() => counted(() => stmt.all<T>())(),
       run: <T>() => counted(() => stmt.run<T>())(),
-      first: ((column?: string) => counted(() => (column === undefined ? stmt.first() : stmt.first(column)))()) as D1PreparedStatement['first'],
+      first: ((column?: string) =>
+        counted(() => (column === undefined ? stmt.first() : stmt.first(column)))()) as D1PreparedStatement['first'],
       // raw() answers no meta, so the counter runs all() and hands back the same arrays
       // (column order; fine for the distinct column names our queries select).
       raw: (async (options?: { columnNames?: boolean }) => {
@@ -57,7 +60,8 @@ export function countingD1(db: D1Database, counter: RoundTripCounter): D1Databas
   return withOverrides(db, {
     prepare: (query: string) => wrap(db.prepare(query)),
     // A session (db/session.ts) is counted like the binding it came from.
-    withSession: (constraint?: string) => countingD1(db.withSession(constraint) as unknown as D1Database, counter) as unknown as D1DatabaseSession,
+    withSession: (constraint?: string) =>
+      countingD1(db.withSession(constraint) as unknown as D1Database, counter) as unknown as D1DatabaseSession,
     batch: async <T>(stmts: D1PreparedStatement[]) => {
       counter.count++;
       const send = () => db.batch<T>(stmts.map((s) => originals.get(s) ?? s));
@@ -103,14 +107,17 @@ function tallyingD1(db: D1Database, counter: RoundTripCounter): D1Database {
       all: <T>() => (once(), stmt.all<T>()),
       run: <T>() => (once(), stmt.run<T>()),
       first: ((column?: string) => (once(), column === undefined ? stmt.first() : stmt.first(column))) as D1PreparedStatement['first'],
-      raw: ((options?: { columnNames?: boolean }) => (once(), options?.columnNames ? stmt.raw({ columnNames: true }) : stmt.raw())) as D1PreparedStatement['raw'],
+      raw: ((options?: { columnNames?: boolean }) => (
+        once(), options?.columnNames ? stmt.raw({ columnNames: true }) : stmt.raw()
+      )) as D1PreparedStatement['raw'],
     });
     originals.set(proxy, stmt);
     return proxy;
   };
   return withOverrides(db, {
     prepare: (query: string) => wrap(db.prepare(query)),
-    withSession: (constraint?: string) => tallyingD1(db.withSession(constraint) as unknown as D1Database, counter) as unknown as D1DatabaseSession,
+    withSession: (constraint?: string) =>
+      tallyingD1(db.withSession(constraint) as unknown as D1Database, counter) as unknown as D1DatabaseSession,
     batch: <T>(stmts: D1PreparedStatement[]) => {
       counter.count++;
       counter.statements = (counter.statements ?? 0) + stmts.length;

@@ -32,6 +32,7 @@ export class HopMeter {
 export type StubMethods = Record<string, ((value: unknown) => number) | null>;
 
 /** A Durable Object namespace whose stubs count each call of `methods` as a hop. */
+// biome-ignore lint/suspicious/noExplicitAny: any Durable Object class; the namespace is handed back as it came
 export function meteredNamespace<N extends DurableObjectNamespace<any>>(ns: N, meter: HopMeter, methods: StubMethods): N {
   return namespaceWithStubs(ns, (stub) => {
     const overrides: Record<string, unknown> = {};
@@ -59,7 +60,9 @@ export function stubWithOverrides(stub: DurableObjectStub, overrides: Record<str
 }
 
 /** A Durable Object namespace whose `get` hands out `wrap(stub)`. */
+// biome-ignore lint/suspicious/noExplicitAny: any Durable Object class; the namespace is handed back as it came
 export function namespaceWithStubs<N extends DurableObjectNamespace<any>>(ns: N, wrap: (stub: DurableObjectStub) => DurableObjectStub): N {
-  const get = (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => wrap((ns as DurableObjectNamespace).get(id, options));
+  const get = (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) =>
+    wrap((ns as DurableObjectNamespace).get(id, options));
   return withOverrides(ns as DurableObjectNamespace, { get }) as unknown as N;
 }

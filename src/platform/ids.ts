@@ -4,7 +4,32 @@
  */
 import { randomBase62 } from './crypto';
 
-export type IdPrefix = 'usr' | 'acc' | 'agt' | 'prj' | 'tsk' | 'stk' | 'cmt' | 'whk' | 'dlv' | 'lnk' | 'rec' | 'run' | 'att' | 'cod' | 'clm' | 'msg' | 'aut' | 'arn' | 'evt' | 'ing' | 'idv' | 'dec' | 'sin' | 'ses' | 'ctx';
+export type IdPrefix =
+  | 'usr'
+  | 'acc'
+  | 'agt'
+  | 'prj'
+  | 'tsk'
+  | 'stk'
+  | 'cmt'
+  | 'whk'
+  | 'dlv'
+  | 'lnk'
+  | 'rec'
+  | 'run'
+  | 'att'
+  | 'cod'
+  | 'clm'
+  | 'msg'
+  | 'aut'
+  | 'arn'
+  | 'evt'
+  | 'ing'
+  | 'idv'
+  | 'dec'
+  | 'sin'
+  | 'ses'
+  | 'ctx';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 

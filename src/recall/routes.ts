@@ -18,7 +18,9 @@ const RecallSchema = z
         key: z.string(),
         value: z.unknown(),
         source: z.enum(CONTEXT_SOURCES),
-        score: z.number().openapi({ description: 'Higher is better: 1 + bm25 relevance, doubled for human_stated, halved when superseded' }),
+        score: z
+          .number()
+          .openapi({ description: 'Higher is better: 1 + bm25 relevance, doubled for human_stated, halved when superseded' }),
         version: z.number().int(),
         superseded: z.boolean(),
         recorded_at: timestamp,
@@ -41,7 +43,8 @@ const search = authedRoute('context.search', {
   path: '/context/search',
   tags: ['Context'],
   summary: 'Recall: search the context entries of every task the key may read',
-  description: 'Lexical (any of the words), ranked by relevance with human_stated entries weighted highest. Superseded (overwritten or removed) entries only with include_superseded=true.',
+  description:
+    'Lexical (any of the words), ranked by relevance with human_stated entries weighted highest. Superseded (overwritten or removed) entries only with include_superseded=true.',
   request: { query: SearchQuery },
   responses: { 200: jsonContent(RecallSchema, 'Matches, best first') },
 });

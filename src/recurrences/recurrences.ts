@@ -91,7 +91,9 @@ export function recurrenceJson(r: RecurrenceRow): RecurrenceJson {
 
 export const recurrenceNotFound = () => notFound('recurrence');
 
-export function ruleOf(r: Pick<RecurrenceRow, 'ruleType' | 'interval' | 'timezone' | 'anchorDay' | 'anchorMonth' | 'anchorWeekday' | 'timeOfDay'>): Rule {
+export function ruleOf(
+  r: Pick<RecurrenceRow, 'ruleType' | 'interval' | 'timezone' | 'anchorDay' | 'anchorMonth' | 'anchorWeekday' | 'timeOfDay'>,
+): Rule {
   return {
     ruleType: r.ruleType,
     interval: r.interval,
@@ -106,8 +108,10 @@ export function ruleOf(r: Pick<RecurrenceRow, 'ruleType' | 'interval' | 'timezon
 /** The recurrences `p` may see, as a condition on the table. */
 export function visibleRecurrences(p: Principal): SQL {
   const inAccount = eq(recurrences.accountId, p.accountId);
-  if (p.mode === 'restricted') return and(inAccount, eq(recurrences.createdByAgentId, p.agentId), eq(recurrences.projectId, p.sandboxProjectId ?? '∅'))!;
-  if (p.role === 'worker') return and(inAccount, or(eq(recurrences.createdByAgentId, p.agentId), eq(recurrences.assignedToAgentId, p.agentId)))!;
+  if (p.mode === 'restricted')
+    return and(inAccount, eq(recurrences.createdByAgentId, p.agentId), eq(recurrences.projectId, p.sandboxProjectId ?? '∅'))!;
+  if (p.role === 'worker')
+    return and(inAccount, or(eq(recurrences.createdByAgentId, p.agentId), eq(recurrences.assignedToAgentId, p.agentId)))!;
   return inAccount;
 }
 
@@ -122,7 +126,11 @@ function assertCanWrite(p: Principal, r: RecurrenceRow | undefined): asserts r i
   if (!r || !canSee(p, r)) throw recurrenceNotFound();
   if (p.role === 'admin' && p.mode !== 'restricted') return;
   if (r.createdByAgentId !== p.agentId && r.assignedToAgentId !== p.agentId) {
-    throw new ApiError({ status: 403, code: 'RECURRENCE_NOT_OWNED', message: 'Only the recurrence’s creator, its assignee or an admin can change it' });
+    throw new ApiError({
+      status: 403,
+      code: 'RECURRENCE_NOT_OWNED',
+      message: 'Only the recurrence’s creator, its assignee or an admin can change it',
+    });
   }
 }
 
@@ -175,29 +183,56 @@ async function checkReferences(db: Db, p: Principal, input: RecurrenceInput): Pr
   if (p.mode === 'restricted') {
     if (input.project_id && input.project_id !== p.sandboxProjectId) throw notFound('project');
     if (input.assigned_to_agent_id && input.assigned_to_agent_id !== p.agentId) {
-      throw new ApiError({ status: 403, code: 'ASSIGNMENT_NOT_ALLOWED', message: 'A restricted key can only assign recurrences to itself until a human claims the account' });
+      throw new ApiError({
+        status: 403,
+        code: 'ASSIGNMENT_NOT_ALLOWED',
+        message: 'A restricted key can only assign recurrences to itself until a human claims the account',
+      });
     }
   }
   const [project, agent] = await Promise.all([
-    input.project_id ? db.select({ id: projects.id }).from(projects).where(and(eq(projects.id, input.project_id), eq(projects.accountId, p.accountId))).get() : null,
+    input.project_id
+      ? db
+          .select({ id: projects.id })
+          .from(projects)
+          .where(and(eq(projects.id, input.project_id), eq(projects.accountId, p.accountId)))
+          .get()
+      : null,
     input.assigned_to_agent_id
-      ? db.select({ active: agents.active }).from(agents).where(and(eq(agents.id, input.assigned_to_agent_id), eq(agents.accountId, p.accountId))).get()
+      ? db
+          .select({ active: agents.active })
+          .from(agents)
+          .where(and(eq(agents.id, input.assigned_to_agent_id), eq(agents.accountId, p.accountId)))
+          .get()
       : null,
   ]);
   if (input.project_id && !project) throw notFound('project');
   if (input.assigned_to_agent_id) {
     if (!agent) throw notFound('agent');
-    if (!agent.active) throw new ApiError({ status: 409, code: 'AGENT_INACTIVE', message: 'That agent is deactivated and cannot be assigned recurrences' });
+    if (!agent.active)
+      throw new ApiError({ status: 409, code: 'AGENT_INACTIVE', message: 'That agent is deactivated and cannot be assigned recurrences' });
   }
 }
 
 export async function listRecurrences(db: Db, p: Principal, page: { limit: number; offset: number }): Promise<RecurrenceRow[]> {
-  return db.select().from(recurrences).where(visibleRecurrences(p)).orderBy(desc(recurrences.createdAt), desc(recurrences.id)).limit(page.limit).offset(page.offset);
+  return db
+    .select()
+    .from(recurrences)
+    .where(visibleRecurrences(p))
+    .orderBy(desc(recurrences.createdAt), desc(recurrences.id))
+    .limit(page.limit)
+    .offset(page.offset);
 }
 
 export type NewRecurrenceInput = RecurrenceInput & { content: string; rule_type: RuleType };
 
-export async function createRecurrence(db: Db, p: Principal, input: NewRecurrenceInput, opts: { maxPerAccount: number }, now: number): Promise<RecurrenceRow> {
+export async function createRecurrence(
+  db: Db,
+  p: Principal,
+  input: NewRecurrenceInput,
+  opts: { maxPerAccount: number },
+  now: number,
+): Promise<RecurrenceRow> {
   await checkReferences(db, p, input);
   const base: Rule = {
     ruleType: input.rule_type,
@@ -231,17 +266,27 @@ export async function createRecurrence(db: Db, p: Principal, input: NewRecurrenc
   };
   // The cap is a condition of the insert, so concurrent creates cannot pass it together.
   const columns = Object.entries(getTableColumns(recurrences));
-  const names = sql.join(columns.map(([, c]) => sql.identifier(c.name)), sql`, `);
-  const values = sql.join(columns.map(([key, c]) => {
-    const v = (row as unknown as Record<string, unknown>)[key];
-    return sql`${v === null || v === undefined ? null : c.mapToDriverValue(v)}`;
-  }), sql`, `);
+  const names = sql.join(
+    columns.map(([, c]) => sql.identifier(c.name)),
+    sql`, `,
+  );
+  const values = sql.join(
+    columns.map(([key, c]) => {
+      const v = (row as unknown as Record<string, unknown>)[key];
+      return sql`${v === null || v === undefined ? null : c.mapToDriverValue(v)}`;
+    }),
+    sql`, `,
+  );
   const [inserted] = await sqlBatch(db, [
     sql`insert into ${recurrences} (${names}) select ${values}
       where (select count(*) from ${recurrences} where account_id = ${p.accountId}) < ${opts.maxPerAccount} returning id`,
   ]);
   if (!inserted![0]) {
-    throw new ApiError({ status: 409, code: 'RECURRENCE_LIMIT_REACHED', message: `This account has ${opts.maxPerAccount} recurrences, the most allowed; delete one first` });
+    throw new ApiError({
+      status: 409,
+      code: 'RECURRENCE_LIMIT_REACHED',
+      message: `This account has ${opts.maxPerAccount} recurrences, the most allowed; delete one first`,
+    });
   }
   return row;
 }
@@ -250,7 +295,11 @@ const RULE_FIELDS = ['rule_type', 'interval', 'timezone', 'anchor_day', 'anchor_
 
 export async function updateRecurrence(db: Db, p: Principal, id: string, input: RecurrenceInput, now: number): Promise<RecurrenceRow> {
   const [before] = await Promise.all([
-    db.select().from(recurrences).where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId))).get(),
+    db
+      .select()
+      .from(recurrences)
+      .where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId)))
+      .get(),
     checkReferences(db, p, input),
   ]);
   assertCanWrite(p, before);
@@ -287,13 +336,22 @@ export async function updateRecurrence(db: Db, p: Principal, id: string, input: 
   }
   if (Object.keys(changes).length === 0) return before;
   changes.updatedAt = isoSeconds(now);
-  const after = await db.update(recurrences).set(changes).where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId))).returning().get();
+  const after = await db
+    .update(recurrences)
+    .set(changes)
+    .where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId)))
+    .returning()
+    .get();
   if (!after) throw recurrenceNotFound();
   return after;
 }
 
 export async function deleteRecurrence(db: Db, p: Principal, id: string): Promise<void> {
-  const row = await db.select().from(recurrences).where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId))).get();
+  const row = await db
+    .select()
+    .from(recurrences)
+    .where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId)))
+    .get();
   assertCanWrite(p, row);
   await db.delete(recurrences).where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId)));
 }

@@ -55,13 +55,19 @@ const fields = {
   anchor_day: z.number().int().min(1).max(31).nullish(),
   anchor_month: z.number().int().min(1).max(12).nullish(),
   anchor_weekday: z.number().int().min(0).max(6).nullish(),
-  next_due_at: dueDateInput.nullish().openapi({ type: 'string', description: 'The next occurrence; a bare date is local midnight. Omitted: the first occurrence of the rule after now, at local midnight.' }),
+  next_due_at: dueDateInput.nullish().openapi({
+    type: 'string',
+    description:
+      'The next occurrence; a bare date is local midnight. Omitted: the first occurrence of the rule after now, at local midnight.',
+  }),
   active: z.boolean().optional(),
   skip_if_open: z.boolean().optional(),
 };
 
 const CreateBody = z.strictObject({ content, rule_type: z.enum(RULE_TYPES), ...fields }).openapi('CreateRecurrence');
-const UpdateBody = z.strictObject({ content: content.optional(), rule_type: z.enum(RULE_TYPES).optional(), ...fields }).openapi('UpdateRecurrence');
+const UpdateBody = z
+  .strictObject({ content: content.optional(), rule_type: z.enum(RULE_TYPES).optional(), ...fields })
+  .openapi('UpdateRecurrence');
 
 const tags = ['Recurrences'];
 const params = idParams('rec');
@@ -82,7 +88,10 @@ const create = authedRoute('recurrences.create', {
   summary: 'Create a recurring task template',
   description: 'The scheduler spawns an ordinary task (with `source_recurrence_id`) at each occurrence, computed in `timezone`.',
   request: { body: jsonBody(CreateBody) },
-  responses: { 201: jsonContent(RecurrenceSchema, 'The recurrence'), 409: errorContent('Too many recurrences (RECURRENCE_LIMIT_REACHED) or the assignee is deactivated') },
+  responses: {
+    201: jsonContent(RecurrenceSchema, 'The recurrence'),
+    409: errorContent('Too many recurrences (RECURRENCE_LIMIT_REACHED) or the assignee is deactivated'),
+  },
 });
 
 const update = authedRoute('recurrences.update', {
@@ -111,7 +120,13 @@ export const recurrenceRoutes = createRouter()
     return c.json(rows.map(recurrenceJson), 200);
   })
   .openapi(create, async (c) => {
-    const row = await createRecurrence(database(c.env.DB), c.get('principal'), c.req.valid('json'), { maxPerAccount: limit(c.env, 'RECURRENCES_PER_ACCOUNT') }, Date.now());
+    const row = await createRecurrence(
+      database(c.env.DB),
+      c.get('principal'),
+      c.req.valid('json'),
+      { maxPerAccount: limit(c.env, 'RECURRENCES_PER_ACCOUNT') },
+      Date.now(),
+    );
     return c.json(recurrenceJson(row), 201);
   })
   .openapi(update, async (c) => {
@@ -123,7 +138,6 @@ export const recurrenceRoutes = createRouter()
     await deleteRecurrence(database(c.env.DB), c.get('principal'), id);
     return c.json({ deleted: true as const, id }, 200);
   });
-
 
 /** The body schemas, for the MCP tools that take the same arguments. */
 export { CreateBody as CreateRecurrenceBody, UpdateBody as UpdateRecurrenceBody };

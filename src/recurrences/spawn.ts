@@ -51,7 +51,14 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
       items.push({ rec: r.id, due: r.nextDueAt, next: isoSeconds(followingOccurrence(r, now)), task: newId('tsk', now) });
     } catch (e) {
       // A zone the runtime no longer knows: pause it rather than let it hold up every run.
-      console.error(JSON.stringify({ level: 'error', message: 'recurrence paused: its schedule cannot be computed', recurrenceId: r.id, error: String(e) }));
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          message: 'recurrence paused: its schedule cannot be computed',
+          recurrenceId: r.id,
+          error: String(e),
+        }),
+      );
       broken.push(r.id);
     }
   }
@@ -88,16 +95,28 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
     sql`update ${recurrences} set last_spawned_at = ${ts}
       where id in (select source_recurrence_id from ${tasks} where id in ${taskIds})`,
     outboxInsertPerTask(created!, sql`select id, account_id from ${tasks} where id in ${taskIds}`, now),
-    outboxInsertPerTask(assigned!, sql`select id, account_id from ${tasks} where id in ${taskIds} and assigned_to_agent_id is not null`, now),
+    outboxInsertPerTask(
+      assigned!,
+      sql`select id, account_id from ${tasks} where id in ${taskIds} and assigned_to_agent_id is not null`,
+      now,
+    ),
     sql`select t.*, a.active_webhooks + a.active_automations as account_listeners, a.claimers_waiting as account_claimers_waiting
       from ${tasks} t join accounts a on a.id = t.account_id where t.id in ${taskIds}`,
   ]);
-  const events = [...createdEvents!.map((r) => ({ id: r.id, task_id: r.task_id, event: created! })), ...assignedEvents!.map((r) => ({ id: r.id, task_id: r.task_id, event: assigned! }))];
+  const events = [
+    ...createdEvents!.map((r) => ({ id: r.id, task_id: r.task_id, event: created! })),
+    ...assignedEvents!.map((r) => ({ id: r.id, task_id: r.task_id, event: assigned! })),
+  ];
   return { advanced: advanced!.length + broken.length, spawned: spawned!, events };
 }
 
 /** Relays the spawned tasks' recorded events and wakes held claimers, as a create through the API does. */
-function announce(env: Env, spawned: Record<string, unknown>[], recordedRows: { id: unknown; task_id: unknown; event: TaskEvent }[], now: number): Promise<void> {
+function announce(
+  env: Env,
+  spawned: Record<string, unknown>[],
+  recordedRows: { id: unknown; task_id: unknown; event: TaskEvent }[],
+  now: number,
+): Promise<void> {
   const byId = new Map(spawned.map((raw) => [String(raw.id), raw]));
   const events: RecordedEvent[] = [];
   for (const r of recordedRows) {
@@ -107,7 +126,8 @@ function announce(env: Env, spawned: Record<string, unknown>[], recordedRows: { 
     events.push({ id: String(r.id), event: r.event, accountId: row.accountId, agentId: null, task: taskJson(row, now) });
   }
   const waits = new Set<string>();
-  for (const raw of spawned) if (wakes('recurrences.spawn', { claimers_waiting: Number(raw.account_claimers_waiting) > 0 })) waits.add(String(raw.account_id));
+  for (const raw of spawned)
+    if (wakes('recurrences.spawn', { claimers_waiting: Number(raw.account_claimers_waiting) > 0 })) waits.add(String(raw.account_id));
   // The cron has no request to wait on: the relay and wake-ups finish before the job does.
   const pending: Promise<unknown>[] = [];
   const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p) };

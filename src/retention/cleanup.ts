@@ -11,7 +11,19 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { database, type Db } from '../db/client';
-import { automationEffects, automationRuns, codeLockouts, emailCodes, eventOutbox, idempotencyKeys, ingressDeliveries, runs, stripeEvents, webhookAttempts, webhookDeliveries } from '../db/schema';
+import {
+  automationEffects,
+  automationRuns,
+  codeLockouts,
+  emailCodes,
+  eventOutbox,
+  idempotencyKeys,
+  ingressDeliveries,
+  runs,
+  stripeEvents,
+  webhookAttempts,
+  webhookDeliveries,
+} from '../db/schema';
 import { toRawQuery } from '../db/sql-batch';
 import type { Env } from '../env';
 import { limit, type LimitName } from '../platform/config';

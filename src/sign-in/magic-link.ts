@@ -98,7 +98,14 @@ export async function requestSignIn(deps: SignInDeps, input: { email: string; ne
     try {
       await deps.mailer.send(signInEmail(email, signInLink(deps.linkUrl, token, input.next ?? DEFAULT_NEXT)));
     } catch (err) {
-      console.error(JSON.stringify({ level: 'error', event: 'mail_failed', purpose: 'sign_in', message: err instanceof Error ? err.message : String(err) }));
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          event: 'mail_failed',
+          purpose: 'sign_in',
+          message: err instanceof Error ? err.message : String(err),
+        }),
+      );
     }
   }
   return { message: SIGN_IN_SENT };
@@ -130,7 +137,14 @@ export async function consumeSignIn(deps: Pick<SignInDeps, 'db' | 'pepper'>, tok
 export async function openSession(db: Db, pepper: string, who: { userId: string; accountId: string }, now: number): Promise<NewSession> {
   const token = randomBase62(43);
   const expiresAt = isoSeconds(addSeconds(now, SESSION_TTL_SECONDS));
-  await db.insert(humanSessions).values({ id: newId('ses', now), tokenHash: await sessionHash(pepper, token), userId: who.userId, accountId: who.accountId, expiresAt, createdAt: isoSeconds(now) });
+  await db.insert(humanSessions).values({
+    id: newId('ses', now),
+    tokenHash: await sessionHash(pepper, token),
+    userId: who.userId,
+    accountId: who.accountId,
+    expiresAt,
+    createdAt: isoSeconds(now),
+  });
   return { token, expiresAt, userId: who.userId };
 }
 
@@ -169,9 +183,15 @@ export async function loadHuman(db: Db, pepper: string, token: string | undefine
     .innerJoin(users, eq(users.id, humanSessions.userId))
     .innerJoin(accounts, and(eq(accounts.id, humanSessions.accountId), eq(accounts.id, users.accountId)))
     .innerJoin(agents, eq(agents.id, accounts.defaultAgentId))
-    .where(and(eq(humanSessions.tokenHash, await sessionHash(pepper, token)), isNull(humanSessions.revokedAt), gt(humanSessions.expiresAt, isoSeconds(now))))
+    .where(
+      and(
+        eq(humanSessions.tokenHash, await sessionHash(pepper, token)),
+        isNull(humanSessions.revokedAt),
+        gt(humanSessions.expiresAt, isoSeconds(now)),
+      ),
+    )
     .get();
-  if (!row || row.status !== 'active' || !row.agentId) return null;
+  if (row?.status !== 'active' || !row.agentId) return null;
   return {
     sessionId: row.sessionId,
     userId: row.userId,
@@ -194,16 +214,25 @@ export async function loadHuman(db: Db, pepper: string, token: string | undefine
 
 /** Signs out one session. */
 export async function revokeSession(db: Db, sessionId: string, now: number): Promise<void> {
-  await db.update(humanSessions).set({ revokedAt: isoSeconds(now) }).where(and(eq(humanSessions.id, sessionId), isNull(humanSessions.revokedAt)));
+  await db
+    .update(humanSessions)
+    .set({ revokedAt: isoSeconds(now) })
+    .where(and(eq(humanSessions.id, sessionId), isNull(humanSessions.revokedAt)));
 }
 
 /** Signs the human out everywhere. */
 export async function revokeAllSessions(db: Db, userId: string, now: number): Promise<void> {
-  await db.update(humanSessions).set({ revokedAt: isoSeconds(now) }).where(and(eq(humanSessions.userId, userId), isNull(humanSessions.revokedAt)));
+  await db
+    .update(humanSessions)
+    .set({ revokedAt: isoSeconds(now) })
+    .where(and(eq(humanSessions.userId, userId), isNull(humanSessions.revokedAt)));
 }
 
 /** Ends the session a cookie names, if any (signing in again replaces it, never keeps both). */
 export async function revokeSessionToken(db: Db, pepper: string, token: string | undefined, now: number): Promise<void> {
   if (!token || !TOKEN_PATTERN.test(token)) return;
-  await db.update(humanSessions).set({ revokedAt: isoSeconds(now) }).where(and(eq(humanSessions.tokenHash, await sessionHash(pepper, token)), isNull(humanSessions.revokedAt)));
+  await db
+    .update(humanSessions)
+    .set({ revokedAt: isoSeconds(now) })
+    .where(and(eq(humanSessions.tokenHash, await sessionHash(pepper, token)), isNull(humanSessions.revokedAt)));
 }

@@ -10,6 +10,9 @@ export function page(title: string, body: string, status = 200, headers?: Header
   h.set('Content-Type', 'text/html; charset=utf-8');
   h.set('Cache-Control', 'no-store');
   h.set('X-Frame-Options', 'DENY');
-  h.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'");
+  h.set(
+    'Content-Security-Policy',
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'",
+  );
   return new Response(html, { status, headers: h });
 }

@@ -21,12 +21,24 @@ const CommentSchema = z
 export const CreateCommentBody = z
   .strictObject({
     content: z.string().trim().min(1, 'Required').max(10_000, 'At most 10000 characters'),
-    author: z.string().trim().min(1).max(100, 'At most 100 characters').nullish().openapi({ description: 'Display name; defaults to the agent’s name' }),
+    author: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100, 'At most 100 characters')
+      .nullish()
+      .openapi({ description: 'Display name; defaults to the agent’s name' }),
   })
   .openapi('CreateComment');
 
 const taskParams = idParams('tsk');
-const params = taskParams.extend({ cid: z.string().min(1).max(64).openapi({ param: { name: 'cid', in: 'path' }, example: 'cmt_0abc' }) });
+const params = taskParams.extend({
+  cid: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'cid', in: 'path' }, example: 'cmt_0abc' }),
+});
 const tags = ['Comments'];
 
 const list = authedRoute('tasks.comments.read', {
@@ -59,10 +71,17 @@ const remove = authedRoute('tasks.comments.delete', {
 export const commentRoutes = createRouter()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
-    return c.json(await listComments(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 100, offset: q.offset ?? 0 }), 200);
+    return c.json(
+      await listComments(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 100, offset: q.offset ?? 0 }),
+      200,
+    );
   })
   .openapi(create, async (c) => {
-    const { comment } = await addCommentChange({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') }, c.req.valid('param').id, c.req.valid('json'));
+    const { comment } = await addCommentChange(
+      { fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') },
+      c.req.valid('param').id,
+      c.req.valid('json'),
+    );
     return c.json(comment, 201);
   })
   .openapi(remove, async (c) => {

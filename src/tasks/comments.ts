@@ -36,7 +36,11 @@ export const commentJson = (r: CommentRow): CommentJson => ({
   created_at: r.createdAt,
 });
 
-const taskQuery = (db: Db, p: Principal, taskId: string) => db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
+const taskQuery = (db: Db, p: Principal, taskId: string) =>
+  db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
 
 export async function listComments(db: Db, p: Principal, taskId: string, page: { limit: number; offset: number }): Promise<CommentJson[]> {
   const [task, rows] = await db.batch([
@@ -81,7 +85,10 @@ export async function addComment(
 export async function deleteComment(db: Db, p: Principal, taskId: string, id: string): Promise<void> {
   const [task, found] = await db.batch([
     taskQuery(db, p, taskId),
-    db.select().from(comments).where(and(eq(comments.id, id), eq(comments.taskId, taskId), eq(comments.accountId, p.accountId))),
+    db
+      .select()
+      .from(comments)
+      .where(and(eq(comments.id, id), eq(comments.taskId, taskId), eq(comments.accountId, p.accountId))),
   ]);
   assertCanRead(p, task[0]);
   const comment = found[0];

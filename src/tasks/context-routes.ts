@@ -26,7 +26,12 @@ const ContextSchema = z
   .openapi('TaskContext');
 
 const ConflictSchema = z
-  .object({ error: z.string(), code: z.literal('CONTEXT_VERSION_CONFLICT'), version: z.number().int(), context: z.record(z.string(), z.unknown()) })
+  .object({
+    error: z.string(),
+    code: z.literal('CONTEXT_VERSION_CONFLICT'),
+    version: z.number().int(),
+    context: z.record(z.string(), z.unknown()),
+  })
   .openapi('ContextConflict');
 
 const HistoryEntrySchema = z
@@ -44,7 +49,10 @@ const HistoryEntrySchema = z
   .openapi('ContextHistoryEntry');
 
 const HistorySchema = z
-  .object({ entries: z.array(HistoryEntrySchema), next_cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for older entries; null on the last page' }) })
+  .object({
+    entries: z.array(HistoryEntrySchema),
+    next_cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for older entries; null on the last page' }),
+  })
   .openapi('ContextHistory');
 
 const PatchBody = z.record(z.string(), z.unknown()).openapi('ContextPatch', {
@@ -69,12 +77,16 @@ const patch = authedRoute('tasks.context.write', {
   path: '/tasks/{id}/context',
   tags,
   summary: 'Merge a JSON object into the task context',
-  description: 'Concurrent merges of different keys never lose a key. `expected_version` guards the write: on mismatch 409 carries the current `version` and `context`.',
+  description:
+    'Concurrent merges of different keys never lose a key. `expected_version` guards the write: on mismatch 409 carries the current `version` and `context`.',
   request: {
     params,
     query: z.object({
       expected_version: queryInt(0, 2_147_483_647).optional(),
-      source: querySingle.pipe(z.enum(CONTEXT_SOURCES)).optional().openapi({ type: 'string', enum: [...CONTEXT_SOURCES], default: 'agent_inferred' }),
+      source: querySingle
+        .pipe(z.enum(CONTEXT_SOURCES))
+        .optional()
+        .openapi({ type: 'string', enum: [...CONTEXT_SOURCES], default: 'agent_inferred' }),
     }),
     body: jsonBody(PatchBody),
   },
@@ -95,7 +107,14 @@ const history = authedRoute('tasks.context.read', {
     query: z.object({
       key: querySingle.optional(),
       limit: paginationQuery.limit,
-      cursor: querySingle.pipe(z.string().max(600).refine((v) => parseHistoryCursor(v) !== null, 'Not a cursor from next_cursor')).optional(),
+      cursor: querySingle
+        .pipe(
+          z
+            .string()
+            .max(600)
+            .refine((v) => parseHistoryCursor(v) !== null, 'Not a cursor from next_cursor'),
+        )
+        .optional(),
     }),
   },
   responses: { 200: jsonContent(HistorySchema, 'A page of ledger entries') },
@@ -121,5 +140,8 @@ export const taskContextRoutes = createRouter()
   .openapi(history, async (c) => {
     const q = c.req.valid('query');
     const cursor = q.cursor === undefined ? undefined : (parseHistoryCursor(q.cursor) ?? undefined);
-    return c.json(await contextHistory(database(c.env.DB), c.get('principal'), c.req.valid('param').id, q.key, { limit: q.limit ?? 100, cursor }), 200);
+    return c.json(
+      await contextHistory(database(c.env.DB), c.get('principal'), c.req.valid('param').id, q.key, { limit: q.limit ?? 100, cursor }),
+      200,
+    );
   });

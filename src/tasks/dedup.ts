@@ -66,7 +66,8 @@ export function rankSimilar(query: string, docs: { id: string; content: string }
   const matches: Match[] = [];
   docs.forEach((d, i) => {
     const similarity = cosine(q, weigh(docTfs[i]!));
-    if (similarity > 0 && similarity >= threshold) matches.push({ id: d.id, content: d.content, similarity: Math.round(similarity * 1000) / 1000 });
+    if (similarity > 0 && similarity >= threshold)
+      matches.push({ id: d.id, content: d.content, similarity: Math.round(similarity * 1000) / 1000 });
   });
   return matches.sort((a, b) => b.similarity - a.similarity || a.id.localeCompare(b.id)).slice(0, DEDUP_MAX_MATCHES);
 }

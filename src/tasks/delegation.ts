@@ -13,7 +13,20 @@ import type { Principal } from '../access/policy';
 import { assertCanRead, assertCanWrite, canSee } from './task-access';
 import { sqlBatch } from '../db/sql-batch';
 import { taskJson, type TaskRow } from './task-json';
-import { checkReferences, countCreated, insertTaskGuarded, newTaskRow, planTaskEvents, quotaExceeded, readForWrite, recordIf, taskCompleted, taskExists, taskFromRaw, type NewTaskInput } from './tasks';
+import {
+  checkReferences,
+  countCreated,
+  insertTaskGuarded,
+  newTaskRow,
+  planTaskEvents,
+  quotaExceeded,
+  readForWrite,
+  recordIf,
+  taskCompleted,
+  taskExists,
+  taskFromRaw,
+  type NewTaskInput,
+} from './tasks';
 import { eventsOf } from '../events/effects';
 import { recorded, type Listeners, type RecordedEvent } from '../events/outbox';
 
@@ -37,13 +50,24 @@ export async function delegateTask(
   assertCanWrite(p, 'tasks.delegate', parent, now);
   if (parent.completed) throw taskCompleted();
   if (parent.depth + 1 > limits.maxDepth) {
-    throw new ApiError({ status: 422, code: 'DELEGATION_TOO_DEEP', message: `Delegation chains are at most ${limits.maxDepth} levels deep; this task is already at depth ${parent.depth}` });
+    throw new ApiError({
+      status: 422,
+      code: 'DELEGATION_TOO_DEEP',
+      message: `Delegation chains are at most ${limits.maxDepth} levels deep; this task is already at depth ${parent.depth}`,
+    });
   }
   checkReferences(p, input, found);
   if (found.used >= limits.quota) throw quotaExceeded(limits.quota, now);
   const child = newTaskRow(p, input, now, parent);
   const ts = isoSeconds(now);
-  const events = planTaskEvents(p, child.id, eventsOf('tasks.delegate', { assigned: Boolean(child.assignedToAgentId) }), listeners, now, child);
+  const events = planTaskEvents(
+    p,
+    child.id,
+    eventsOf('tasks.delegate', { assigned: Boolean(child.assignedToAgentId) }),
+    listeners,
+    now,
+    child,
+  );
   const parentOpen = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0)`;
   const [inserted, , updatedParent] = await sqlBatch(db, [
     insertTaskGuarded(child, limits.quota, now, [parentOpen]),
@@ -72,7 +96,12 @@ export async function taskChain(db: Db, p: Principal, id: string): Promise<Chain
   const rows = await db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.accountId, p.accountId), sql`${tasks.rootTaskId} = (select t.root_task_id from ${tasks} t where t.id = ${id} and t.account_id = ${p.accountId})`))
+    .where(
+      and(
+        eq(tasks.accountId, p.accountId),
+        sql`${tasks.rootTaskId} = (select t.root_task_id from ${tasks} t where t.id = ${id} and t.account_id = ${p.accountId})`,
+      ),
+    )
     .orderBy(asc(tasks.depth), asc(tasks.createdAt), asc(tasks.id));
   const target = rows.find((r) => r.id === id);
   assertCanRead(p, target);
@@ -81,8 +110,15 @@ export async function taskChain(db: Db, p: Principal, id: string): Promise<Chain
 
 export async function taskChildren(db: Db, p: Principal, id: string): Promise<TaskRow[]> {
   const [target, children] = await db.batch([
-    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
-    db.select().from(tasks).where(and(eq(tasks.parentTaskId, id), eq(tasks.accountId, p.accountId))).orderBy(asc(tasks.createdAt), asc(tasks.id)),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.parentTaskId, id), eq(tasks.accountId, p.accountId)))
+      .orderBy(asc(tasks.createdAt), asc(tasks.id)),
   ]);
   assertCanRead(p, target[0]);
   return children.filter((r) => canSee(p, r));

@@ -59,14 +59,26 @@ const remove = authedRoute('tasks.links.write', {
   path: '/tasks/{id}/links/{linkId}',
   tags,
   summary: 'Remove a link from the task',
-  request: { params: params.extend({ linkId: z.string().min(1).max(64).openapi({ param: { name: 'linkId', in: 'path' }, example: 'lnk_0abc' }) }) },
+  request: {
+    params: params.extend({
+      linkId: z
+        .string()
+        .min(1)
+        .max(64)
+        .openapi({ param: { name: 'linkId', in: 'path' }, example: 'lnk_0abc' }),
+    }),
+  },
   responses: { 200: jsonContent(DeletedSchema, 'Deleted') },
 });
 
 export const taskLinkRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listLinks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) => {
-    const { link } = await addLinkChange({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') }, c.req.valid('param').id, c.req.valid('json'));
+    const { link } = await addLinkChange(
+      { fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') },
+      c.req.valid('param').id,
+      c.req.valid('json'),
+    );
     return c.json(link, 201);
   })
   .openapi(remove, async (c) => {

@@ -9,7 +9,15 @@ import { parseContext } from './task-context';
 import { listTasks } from './task-list';
 import { taskJson, TaskSchema } from './task-json';
 import { EVIDENCE_KINDS, normaliseDueDate, PRIORITY_WORDS } from './tasks';
-import { completeTaskChange, createTaskChange, delegateTaskChange, deleteTaskChange, uncompleteTaskChange, updateTaskChange, type TaskChange } from './use-cases';
+import {
+  completeTaskChange,
+  createTaskChange,
+  delegateTaskChange,
+  deleteTaskChange,
+  uncompleteTaskChange,
+  updateTaskChange,
+  type TaskChange,
+} from './use-cases';
 import type { AppBindings } from '../env';
 import { limit } from '../platform/config';
 import { badRequest } from '../platform/errors';
@@ -27,7 +35,9 @@ export const EvidenceSchema = z
   .openapi('Evidence');
 
 const CompletedTaskSchema = TaskSchema.extend({
-  next_occurrence: timestamp.optional().openapi({ description: 'When the task came from a recurrence that is still active: its next occurrence' }),
+  next_occurrence: timestamp
+    .optional()
+    .openapi({ description: 'When the task came from a recurrence that is still active: its next occurrence' }),
 }).openapi('CompletedTask');
 
 const PRIORITY_MESSAGE = 'Priority must be 1, 2, 3 or 4, or one of low, medium, high, urgent';
@@ -37,14 +47,27 @@ export const priorityInput = z
   .union([z.number(), z.string()])
   .transform((v, ctx) => {
     const word = typeof v === 'string' ? v.trim().toLowerCase() : null;
-    const n = word === null ? v : word in PRIORITY_WORDS ? PRIORITY_WORDS[word as keyof typeof PRIORITY_WORDS] : /^[1-4]$/.test(word) ? Number(word) : NaN;
+    const n =
+      word === null
+        ? v
+        : word in PRIORITY_WORDS
+          ? PRIORITY_WORDS[word as keyof typeof PRIORITY_WORDS]
+          : /^[1-4]$/.test(word)
+            ? Number(word)
+            : NaN;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 4) {
       ctx.addIssue({ code: 'custom', message: PRIORITY_MESSAGE });
       return z.NEVER;
     }
     return n;
   })
-  .openapi({ oneOf: [{ type: 'integer', minimum: 1, maximum: 4 }, { type: 'string', enum: ['low', 'medium', 'high', 'urgent'] }], example: 2 });
+  .openapi({
+    oneOf: [
+      { type: 'integer', minimum: 1, maximum: 4 },
+      { type: 'string', enum: ['low', 'medium', 'high', 'urgent'] },
+    ],
+    example: 2,
+  });
 
 /** `YYYY-MM-DD` or a full ISO 8601 timestamp, stored normalised. */
 export const dueDateInput = z
@@ -97,12 +120,22 @@ export const DedupBody = z
 const DedupSchema = z
   .object({
     has_duplicates: z.boolean(),
-    matches: z.array(z.object({ task_id: z.string(), content: z.string(), score: z.number().openapi({ description: 'Cosine similarity, 0-1' }) })),
+    matches: z.array(
+      z.object({ task_id: z.string(), content: z.string(), score: z.number().openapi({ description: 'Cosine similarity, 0-1' }) }),
+    ),
   })
   .openapi('DedupMatches');
 
 const SubtaskItemSchema = z
-  .object({ id: z.string(), task_id: z.string(), content: z.string(), completed: z.boolean(), sort_order: z.number().int(), created_at: timestamp, updated_at: timestamp })
+  .object({
+    id: z.string(),
+    task_id: z.string(),
+    content: z.string(),
+    completed: z.boolean(),
+    sort_order: z.number().int(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
   .openapi('Subtask');
 
 const TaskDetailSchema = TaskSchema.extend({
@@ -128,9 +161,14 @@ const ListQuery = z.object({
   priority: priorityInput.optional().openapi({ type: 'string', example: '3' }),
   search: querySingle.pipe(z.string().max(200, 'At most 200 characters')).optional(),
   label: queryList.optional(),
-  labels: queryList.optional().openapi({ description: 'Comma list or repeated; every label must be on the task (at most 20 with `label`)' }),
+  labels: queryList
+    .optional()
+    .openapi({ description: 'Comma list or repeated; every label must be on the task (at most 20 with `label`)' }),
   due: z
-    .union([z.enum(['today', 'upcoming', 'overdue']), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Expected today, upcoming, overdue or a date YYYY-MM-DD')])
+    .union([
+      z.enum(['today', 'upcoming', 'overdue']),
+      z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'Expected today, upcoming, overdue or a date YYYY-MM-DD'),
+    ])
     .optional()
     .openapi({ description: 'today, upcoming, overdue (the MCP server), or one date YYYY-MM-DD (the Python SDK)' }),
   due_after: dateQuery.optional().openapi({ description: 'Due on or after' }),
@@ -196,9 +234,14 @@ const complete = authedRoute('tasks.complete', {
   path: '/tasks/{id}/complete',
   tags,
   summary: 'Complete a task (ends any live claim)',
-  description: 'An empty body is `{}`. With `evidence_policy: required`, at least one evidence item of kind commit, pr, ci_check, deploy_sha or artifact_url is needed (422 EVIDENCE_REQUIRED).',
+  description:
+    'An empty body is `{}`. With `evidence_policy: required`, at least one evidence item of kind commit, pr, ci_check, deploy_sha or artifact_url is needed (422 EVIDENCE_REQUIRED).',
   request: { params, body: jsonBody(CompleteBody, false) },
-  responses: { 200: jsonContent(CompletedTaskSchema, 'The whole completed task'), 409: errorContent('Already completed'), 422: errorContent('Evidence required') },
+  responses: {
+    200: jsonContent(CompletedTaskSchema, 'The whole completed task'),
+    409: errorContent('Already completed'),
+    422: errorContent('Evidence required'),
+  },
 });
 
 const uncomplete = authedRoute('tasks.uncomplete', {
@@ -257,7 +300,8 @@ type Ctx = Context<AppBindings>;
 /** The request's change: its caller, and where its effects go. */
 const change = (c: Ctx): TaskChange => ({ fx: { env: c.env, ctx: c.executionCtx }, principal: c.get('principal') });
 
-const isDueWord = (due: string | undefined): due is 'today' | 'upcoming' | 'overdue' => due === 'today' || due === 'upcoming' || due === 'overdue';
+const isDueWord = (due: string | undefined): due is 'today' | 'upcoming' | 'overdue' =>
+  due === 'today' || due === 'upcoming' || due === 'overdue';
 const laterDate = (a: string, b: string | undefined) => (b === undefined || a > b ? a : b);
 const earlierDate = (a: string, b: string | undefined) => (b === undefined || a < b ? a : b);
 
@@ -286,7 +330,9 @@ export const taskRoutes = createRouter()
     const maxLabels = limit(c.env, 'LABELS_PER_QUERY');
     // Each label is one more EXISTS in the listing's SQL; past the cap SQLite's expression tree overflows.
     if (labelSet.length > maxLabels) {
-      throw badRequest('VALIDATION_FAILED', `Invalid query: labels: at most ${maxLabels} labels`, [{ field: 'labels', message: `At most ${maxLabels} labels` }]);
+      throw badRequest('VALIDATION_FAILED', `Invalid query: labels: at most ${maxLabels} labels`, [
+        { field: 'labels', message: `At most ${maxLabels} labels` },
+      ]);
     }
     const page = await listTasks(
       database(c.env.DB),
@@ -358,12 +404,18 @@ export const taskRoutes = createRouter()
   .openapi(children, async (c) => {
     const now = Date.now();
     const rows = await taskChildren(database(c.env.DB), c.get('principal'), c.req.valid('param').id);
-    return c.json(rows.map((r) => taskJson(r, now)), 200);
+    return c.json(
+      rows.map((r) => taskJson(r, now)),
+      200,
+    );
   })
   .openapi(dedup, async (c) => {
     const body = c.req.valid('json');
     const matches = await findDuplicates(database(c.env.DB), c.get('principal'), body.content, body.threshold ?? 0.6);
-    return c.json({ has_duplicates: matches.length > 0, matches: matches.map((m) => ({ task_id: m.id, content: m.content, score: m.similarity })) }, 200);
+    return c.json(
+      { has_duplicates: matches.length > 0, matches: matches.map((m) => ({ task_id: m.id, content: m.content, score: m.similarity })) },
+      200,
+    );
   });
 
 const update = (c: Ctx, id: string, input: z.infer<typeof UpdateTaskBody>): Promise<TaskJson> => updateTaskChange(change(c), id, input);

@@ -41,8 +41,17 @@ export async function listAgentRuns(db: Db, p: Principal, agentId: string, page:
   if (agentId !== p.agentId && p.role === 'worker') throw notFound('agent');
   const mine = and(eq(runs.agentId, agentId), eq(runs.accountId, p.accountId));
   const [agent, rows, total] = await db.batch([
-    db.select({ id: agents.id }).from(agents).where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId))),
-    db.select().from(runs).where(mine).orderBy(desc(runs.claimedAt), desc(runs.claimedAtMs), desc(runs.id)).limit(page.limit).offset(page.offset),
+    db
+      .select({ id: agents.id })
+      .from(agents)
+      .where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId))),
+    db
+      .select()
+      .from(runs)
+      .where(mine)
+      .orderBy(desc(runs.claimedAt), desc(runs.claimedAtMs), desc(runs.id))
+      .limit(page.limit)
+      .offset(page.offset),
     db.select({ n: count() }).from(runs).where(mine),
   ]);
   if (!agent[0]) throw notFound('agent');

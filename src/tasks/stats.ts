@@ -90,25 +90,33 @@ function visibleParts(p: Principal): SQL[] {
     and(inAccount, eq(tasks.createdByAgentId, me))!,
     and(inAccount, eq(tasks.assignedToAgentId, me), not(tasks.createdByAgentId))!,
     and(inAccount, eq(tasks.claimedByAgentId, me), not(tasks.createdByAgentId), not(tasks.assignedToAgentId))!,
-    and(inAccount, eq(tasks.completedByAgentId, me), not(tasks.createdByAgentId), not(tasks.assignedToAgentId), not(tasks.claimedByAgentId))!,
+    and(
+      inAccount,
+      eq(tasks.completedByAgentId, me),
+      not(tasks.createdByAgentId),
+      not(tasks.assignedToAgentId),
+      not(tasks.claimedByAgentId),
+    )!,
   ];
 }
 
 function visibleQuery(db: Db, where: SQL, today: string, tomorrow: string) {
-  return db
-    .select({
-      projectId: tasks.projectId,
-      total: sql<number>`count(*)`,
-      completed: sql<number>`coalesce(sum(${tasks.completed}), 0)`,
-      completedToday: sql<number>`coalesce(sum(${tasks.completed} = 1 and ${tasks.completedAt} >= ${today}), 0)`,
-      dueToday: sql<number>`coalesce(sum(${tasks.completed} = 0 and ${tasks.dueDate} >= ${today} and ${tasks.dueDate} < ${tomorrow}), 0)`,
-      overdue: sql<number>`coalesce(sum(${tasks.completed} = 0 and ${tasks.dueDate} < ${today}), 0)`,
-    })
-    .from(tasks)
-    .where(where)
-    // `+project_id`: grouping in tasks_account_project_idx's order would walk the whole account's
-    // range of it; grouping an expression leaves SQLite the part's own index range (and a sort).
-    .groupBy(sql`+${tasks.projectId}`);
+  return (
+    db
+      .select({
+        projectId: tasks.projectId,
+        total: sql<number>`count(*)`,
+        completed: sql<number>`coalesce(sum(${tasks.completed}), 0)`,
+        completedToday: sql<number>`coalesce(sum(${tasks.completed} = 1 and ${tasks.completedAt} >= ${today}), 0)`,
+        dueToday: sql<number>`coalesce(sum(${tasks.completed} = 0 and ${tasks.dueDate} >= ${today} and ${tasks.dueDate} < ${tomorrow}), 0)`,
+        overdue: sql<number>`coalesce(sum(${tasks.completed} = 0 and ${tasks.dueDate} < ${today}), 0)`,
+      })
+      .from(tasks)
+      .where(where)
+      // `+project_id`: grouping in tasks_account_project_idx's order would walk the whole account's
+      // range of it; grouping an expression leaves SQLite the part's own index range (and a sort).
+      .groupBy(sql`+${tasks.projectId}`)
+  );
 }
 
 function visibleQueries(db: Db, p: Principal, today: string, tomorrow: string) {
@@ -208,7 +216,14 @@ function visibleStats(parts: readonly VisibleRow[][]): StatsJson {
 
 type Counter = { dim: string; n: number };
 
-function accountStats([totals, projectCounts, projectsDone, completedToday, dueToday, overdue]: readonly [Counter[], Counter[], Counter[], { n: number }[], { n: number }[], { n: number }[]]): StatsJson {
+function accountStats([totals, projectCounts, projectsDone, completedToday, dueToday, overdue]: readonly [
+  Counter[],
+  Counter[],
+  Counter[],
+  { n: number }[],
+  { n: number }[],
+  { n: number }[],
+]): StatsJson {
   const out: StatsJson = { total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {} };
   const counter = (dim: string) => totals.find((r) => r.dim === dim)?.n ?? 0;
   out.total = counter('all');

@@ -20,11 +20,21 @@ const SubtaskSchema = z
 const content = z.string().trim().min(1, 'Required').max(500, 'At most 500 characters');
 const sortOrder = z.number().int().min(-1_000_000).max(1_000_000);
 
-const CreateBody = z.strictObject({ content, completed: z.boolean().optional(), sort_order: sortOrder.optional() }).openapi('CreateSubtask');
-const UpdateBody = z.strictObject({ content: content.optional(), completed: z.boolean().optional(), sort_order: sortOrder.optional() }).openapi('UpdateSubtask');
+const CreateBody = z
+  .strictObject({ content, completed: z.boolean().optional(), sort_order: sortOrder.optional() })
+  .openapi('CreateSubtask');
+const UpdateBody = z
+  .strictObject({ content: content.optional(), completed: z.boolean().optional(), sort_order: sortOrder.optional() })
+  .openapi('UpdateSubtask');
 
 const taskParams = idParams('tsk');
-const params = taskParams.extend({ sid: z.string().min(1).max(64).openapi({ param: { name: 'sid', in: 'path' }, example: 'stk_0abc' }) });
+const params = taskParams.extend({
+  sid: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'sid', in: 'path' }, example: 'stk_0abc' }),
+});
 const tags = ['Subtasks'];
 
 const list = authedRoute('tasks.subtasks.read', {
@@ -75,7 +85,9 @@ const remove = authedRoute('tasks.subtasks.write', {
 
 export const subtaskRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listSubtasks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
-  .openapi(create, async (c) => c.json(await createSubtask(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 201))
+  .openapi(create, async (c) =>
+    c.json(await createSubtask(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 201),
+  )
   .openapi(updateRoute('put'), async (c) => {
     const { id, sid } = c.req.valid('param');
     return c.json(await updateSubtask(database(c.env.DB), c.get('principal'), id, sid, c.req.valid('json'), Date.now()), 200);

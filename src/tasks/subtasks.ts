@@ -37,9 +37,16 @@ export const subtaskJson = (r: SubtaskRow): SubtaskJson => ({
 
 const subtaskNotFound = () => notFound('subtask');
 
-const taskQuery = (db: Db, p: Principal, taskId: string) => db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
+const taskQuery = (db: Db, p: Principal, taskId: string) =>
+  db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
 const subtaskQuery = (db: Db, p: Principal, taskId: string, id: string) =>
-  db.select().from(subtasks).where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId)));
+  db
+    .select()
+    .from(subtasks)
+    .where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId)));
 
 export async function listSubtasks(db: Db, p: Principal, taskId: string): Promise<SubtaskJson[]> {
   return (await taskWithSubtasks(db, p, taskId)).subtasks;
@@ -49,7 +56,11 @@ export async function listSubtasks(db: Db, p: Principal, taskId: string): Promis
 export async function taskWithSubtasks(db: Db, p: Principal, taskId: string): Promise<{ task: TaskRow; subtasks: SubtaskJson[] }> {
   const [task, rows] = await db.batch([
     taskQuery(db, p, taskId),
-    db.select().from(subtasks).where(and(eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId))).orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
+    db
+      .select()
+      .from(subtasks)
+      .where(and(eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId)))
+      .orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
   ]);
   const row = task[0];
   assertCanRead(p, row);
@@ -67,16 +78,32 @@ export interface SubtaskInput {
   sort_order?: number;
 }
 
-export async function createSubtask(db: Db, p: Principal, taskId: string, input: SubtaskInput & { content: string }, now: number): Promise<SubtaskJson> {
+export async function createSubtask(
+  db: Db,
+  p: Principal,
+  taskId: string,
+  input: SubtaskInput & { content: string },
+  now: number,
+): Promise<SubtaskJson> {
   const task = await taskQuery(db, p, taskId).get();
   assertWritable(p, task, now);
   const ts = isoSeconds(now);
   const id = newId('stk', now);
   // Appended after the last item unless a position is given.
-  const order = input.sort_order ?? sql`(select coalesce(max(${subtasks.sortOrder}) + 1, 0) from ${subtasks} where ${subtasks.taskId} = ${taskId})`;
+  const order =
+    input.sort_order ?? sql`(select coalesce(max(${subtasks.sortOrder}) + 1, 0) from ${subtasks} where ${subtasks.taskId} = ${taskId})`;
   const row = await db
     .insert(subtasks)
-    .values({ id, taskId, accountId: p.accountId, content: input.content, completed: input.completed ?? false, sortOrder: order as number, createdAt: ts, updatedAt: ts })
+    .values({
+      id,
+      taskId,
+      accountId: p.accountId,
+      content: input.content,
+      completed: input.completed ?? false,
+      sortOrder: order as number,
+      createdAt: ts,
+      updatedAt: ts,
+    })
     .returning()
     .get();
   return subtaskJson(row);
@@ -89,7 +116,14 @@ async function readBoth(db: Db, p: Principal, taskId: string, id: string, now: n
   return sub[0];
 }
 
-export async function updateSubtask(db: Db, p: Principal, taskId: string, id: string, input: SubtaskInput, now: number): Promise<SubtaskJson> {
+export async function updateSubtask(
+  db: Db,
+  p: Principal,
+  taskId: string,
+  id: string,
+  input: SubtaskInput,
+  now: number,
+): Promise<SubtaskJson> {
   const current = await readBoth(db, p, taskId, id, now);
   const changes: Partial<SubtaskRow> = {};
   if (input.content !== undefined) changes.content = input.content;
@@ -97,7 +131,12 @@ export async function updateSubtask(db: Db, p: Principal, taskId: string, id: st
   if (input.sort_order !== undefined) changes.sortOrder = input.sort_order;
   if (Object.keys(changes).length === 0) return subtaskJson(current);
   changes.updatedAt = isoSeconds(now);
-  const row = await db.update(subtasks).set(changes).where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId))).returning().get();
+  const row = await db
+    .update(subtasks)
+    .set(changes)
+    .where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId)))
+    .returning()
+    .get();
   if (!row) throw subtaskNotFound();
   return subtaskJson(row);
 }

@@ -64,7 +64,10 @@ export function writableBy(p: Principal, op: Operation, now: number, t: string):
     assignee: sql`${a}.assigned_to_agent_id = ${p.agentId}`,
     live_claim: sql`(${a}.claimed_by_agent_id = ${p.agentId} and ${a}.lease_expires_at > ${isoSeconds(now)})`,
   };
-  const stands = sql`(${sql.join((standing.relations as readonly Relation[]).map((r) => relations[r]!), sql` or `)})`;
+  const stands = sql`(${sql.join(
+    (standing.relations as readonly Relation[]).map((r) => relations[r]!),
+    sql` or `,
+  )})`;
   if (p.mode === 'restricted') {
     return sql`(${inAccount} and ${a}.created_by_agent_id = ${p.agentId} and ${a}.project_id = ${p.sandboxProjectId ?? '∅'} and ${stands})`;
   }
@@ -77,10 +80,13 @@ export function assertCanWrite(p: Principal, op: Operation, row: TaskRow | undef
   if (!row || !canSee(p, row)) throw taskNotFound();
   if (standsFor(p, op, row, now)) return;
   const claimed = row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
-  throw new ApiError({ status: 403, code: 'TASK_NOT_OWNED', message: claimed
+  throw new ApiError({
+    status: 403,
+    code: 'TASK_NOT_OWNED',
+    message: claimed
       ? `Your claim lets you work this task (heartbeat, state, context, subtasks, links, comments, complete, release), not ${op === 'tasks.delete' ? 'delete it' : 'change it this way'}: only ${STANDINGS.owner.describe}.`
-      : `You can read this task but may not change it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.` }
-  );
+      : `You can read this task but may not change it. Claim it with POST /v1/tasks/${row.id}/claim, or have it assigned to you.`,
+  });
 }
 
 export function assertCanRead(p: Principal, row: TaskRow | undefined): asserts row is TaskRow {

@@ -14,7 +14,7 @@ import { ApiError, conflict } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
-import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
+import { assertCanRead, assertCanWrite, writableBy } from './task-access';
 import { sqlBatch } from '../db/sql-batch';
 import { taskCompleted, taskFromRaw } from './tasks';
 
@@ -47,20 +47,35 @@ export const parseContext = (text: string | null | undefined): Record<string, un
   }
 };
 
-const tooLarge = (max: number) => new ApiError({ status: 413, code: 'CONTEXT_TOO_LARGE', message: `Task context is capped at ${max} bytes of JSON; remove keys (set them to null) or store less` });
+const tooLarge = (max: number) =>
+  new ApiError({
+    status: 413,
+    code: 'CONTEXT_TOO_LARGE',
+    message: `Task context is capped at ${max} bytes of JSON; remove keys (set them to null) or store less`,
+  });
 
 const byteLength = (s: string) => new TextEncoder().encode(s).byteLength;
 
 export async function getContext(db: Db, p: Principal, id: string, withProvenance: boolean): Promise<ContextJson> {
   const [rows, raw] = await sqlBatch(db, [
-    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     // The newest ledger row per key (SQLite returns the row holding max(version) for bare columns).
     sql`select h.key, h.agent_id, coalesce(a.display_name, a.name) as author_name, h.source, h.created_at, max(h.version) as version
       from ${taskContextHistory} h left join ${agents} a on a.id = h.agent_id and a.account_id = h.account_id
       where h.task_id = ${withProvenance ? id : ''} and h.account_id = ${p.accountId} group by h.key`,
   ]);
   const row = rows![0] ? taskFromRaw(rows![0]) : undefined;
-  const ledger = raw as { key: string; agent_id: string | null; author_name: string | null; source: ContextSource; created_at: string; version: number }[];
+  const ledger = raw as {
+    key: string;
+    agent_id: string | null;
+    author_name: string | null;
+    source: ContextSource;
+    created_at: string;
+    version: number;
+  }[];
   assertCanRead(p, row);
   const context = parseContext(row.context);
   const out: ContextJson = { context, version: row.contextVersion };
@@ -68,7 +83,10 @@ export async function getContext(db: Db, p: Principal, id: string, withProvenanc
     out.provenance = Object.fromEntries(
       ledger
         .filter((l) => l.key in context)
-        .map((l) => [l.key, { author_agent_id: l.agent_id, author_name: l.author_name, source: l.source, version: l.version, created_at: l.created_at }]),
+        .map((l) => [
+          l.key,
+          { author_agent_id: l.agent_id, author_name: l.author_name, source: l.source, version: l.version, created_at: l.created_at },
+        ]),
     );
   }
   return out;
@@ -81,16 +99,32 @@ export interface PatchOptions {
 }
 
 const versionConflict = (version: number, context: Record<string, unknown>) =>
-  conflict('CONTEXT_VERSION_CONFLICT', `Context is at version ${version}, not the expected one; merge onto the current context and retry with expected_version=${version}`, { version, context });
+  conflict(
+    'CONTEXT_VERSION_CONFLICT',
+    `Context is at version ${version}, not the expected one; merge onto the current context and retry with expected_version=${version}`,
+    { version, context },
+  );
 
-export async function patchContext(db: Db, p: Principal, id: string, patch: Record<string, unknown>, opts: PatchOptions, now: number): Promise<ContextJson> {
+export async function patchContext(
+  db: Db,
+  p: Principal,
+  id: string,
+  patch: Record<string, unknown>,
+  opts: PatchOptions,
+  now: number,
+): Promise<ContextJson> {
   const patchText = JSON.stringify(patch);
   if (byteLength(patchText) > opts.maxBytes) throw tooLarge(opts.maxBytes);
   if (Object.keys(patch).length === 0) {
-    const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+    const row = await db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId)))
+      .get();
     assertCanWrite(p, 'tasks.context.write', row, now);
     if (row.completed) throw taskCompleted();
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion) throw versionConflict(row.contextVersion, parseContext(row.context));
+    if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion)
+      throw versionConflict(row.contextVersion, parseContext(row.context));
     return { context: parseContext(row.context), version: row.contextVersion };
   }
 
@@ -150,11 +184,22 @@ export function parseHistoryCursor(cursor: string): { version: number; key: stri
 }
 
 /** The ledger, newest first (by version, then key); `key` narrows it to one key. */
-export async function contextHistory(db: Db, p: Principal, id: string, key: string | undefined, page: { limit: number; cursor?: { version: number; key: string } }): Promise<HistoryPage> {
+export async function contextHistory(
+  db: Db,
+  p: Principal,
+  id: string,
+  key: string | undefined,
+  page: { limit: number; cursor?: { version: number; key: string } },
+): Promise<HistoryPage> {
   const h = taskContextHistory;
-  const after = page.cursor ? or(lt(h.version, page.cursor.version), and(eq(h.version, page.cursor.version), gt(h.key, page.cursor.key))) : undefined;
+  const after = page.cursor
+    ? or(lt(h.version, page.cursor.version), and(eq(h.version, page.cursor.version), gt(h.key, page.cursor.key)))
+    : undefined;
   const [rows, ledger] = await db.batch([
-    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     db
       .select({
         id: h.id,
@@ -165,7 +210,9 @@ export async function contextHistory(db: Db, p: Principal, id: string, key: stri
         agentId: h.agentId,
         authorName: sql<string | null>`coalesce(${agents.displayName}, ${agents.name})`,
         createdAt: h.createdAt,
-        supersededAt: sql<string | null>`(select min(n.created_at) from task_context_history n where n.task_id = ${h.taskId} and n.key = ${h.key} and n.version > ${h.version})`,
+        supersededAt: sql<
+          string | null
+        >`(select min(n.created_at) from task_context_history n where n.task_id = ${h.taskId} and n.key = ${h.key} and n.version > ${h.version})`,
       })
       .from(h)
       .leftJoin(agents, and(eq(agents.id, h.agentId), eq(agents.accountId, h.accountId)))

@@ -73,11 +73,16 @@ export const TaskSchema = z
     delegation_depth: z.number().int().openapi({ description: 'How many delegations below its root (a root task is 0)' }),
     session_state_detail: z.string().nullable().openapi({ description: 'Free text with the session state' }),
     handoff: z.string().nullable().openapi({ description: 'Same as handoff_note' }),
-    completion_evidence: z.array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() })).openapi({ description: 'Evidence sent with completions, oldest first' }),
+    completion_evidence: z
+      .array(z.object({ kind: z.string(), ref: z.string(), summary: z.string().optional() }))
+      .openapi({ description: 'Evidence sent with completions, oldest first' }),
   })
   .openapi('Task');
 
-export type TaskJson = ColumnsJson<typeof tasks, 'accountId' | 'lastHeartbeatAt' | 'context' | 'depth' | 'labels' | 'stateDetail' | 'evidence'> & {
+export type TaskJson = ColumnsJson<
+  typeof tasks,
+  'accountId' | 'lastHeartbeatAt' | 'context' | 'depth' | 'labels' | 'stateDetail' | 'evidence'
+> & {
   labels: string[];
   /** Same as parent_task_id: the Python SDK reads `parent_id`. */
   parent_id: string | null;

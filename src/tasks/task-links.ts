@@ -41,12 +41,20 @@ export const linkJson = (r: LinkRow): LinkJson => ({
   created_at: r.createdAt,
 });
 
-const taskQuery = (db: Db, p: Principal, taskId: string) => db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
+const taskQuery = (db: Db, p: Principal, taskId: string) =>
+  db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
 
 export async function listLinks(db: Db, p: Principal, taskId: string): Promise<LinkJson[]> {
   const [task, rows] = await db.batch([
     taskQuery(db, p, taskId),
-    db.select().from(taskLinks).where(and(eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId))).orderBy(asc(taskLinks.createdAt), asc(taskLinks.id)),
+    db
+      .select()
+      .from(taskLinks)
+      .where(and(eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId)))
+      .orderBy(asc(taskLinks.createdAt), asc(taskLinks.id)),
   ]);
   assertCanRead(p, task[0]);
   return rows.map(linkJson);
@@ -59,7 +67,14 @@ export interface LinkInput {
   url?: string | null;
 }
 
-export async function addLink(db: Db, p: Principal, taskId: string, input: LinkInput, now: number, listeners?: Listeners): Promise<{ task: TaskRow; link: LinkJson; events: RecordedEvent[] }> {
+export async function addLink(
+  db: Db,
+  p: Principal,
+  taskId: string,
+  input: LinkInput,
+  now: number,
+  listeners?: Listeners,
+): Promise<{ task: TaskRow; link: LinkJson; events: RecordedEvent[] }> {
   const task = await taskQuery(db, p, taskId).get();
   assertCanWrite(p, 'tasks.links.write', task, now);
   if (task.completed) throw taskCompleted();
@@ -80,10 +95,19 @@ export async function addLink(db: Db, p: Principal, taskId: string, input: LinkI
 }
 
 /** Removes one link of the task; a link of another task (or account) is 404. */
-export async function removeLink(db: Db, p: Principal, taskId: string, linkId: string, now: number): Promise<{ task: TaskRow; link: LinkJson }> {
+export async function removeLink(
+  db: Db,
+  p: Principal,
+  taskId: string,
+  linkId: string,
+  now: number,
+): Promise<{ task: TaskRow; link: LinkJson }> {
   const [task, link] = await db.batch([
     taskQuery(db, p, taskId),
-    db.select().from(taskLinks).where(and(eq(taskLinks.id, linkId), eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId))),
+    db
+      .select()
+      .from(taskLinks)
+      .where(and(eq(taskLinks.id, linkId), eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId))),
   ]);
   assertCanWrite(p, 'tasks.links.write', task[0], now);
   if (task[0].completed) throw taskCompleted();

@@ -110,7 +110,13 @@ function counterDimension(p: Principal, f: ListFilters): string | null {
   if (f.priority !== undefined) given.push(`priority:${f.priority}`);
   if (f.assigned_to !== undefined) given.push(`assigned:${f.assigned_to}`);
   if (labels.length === 1) given.push(`label:${labels[0]}`);
-  const uncounted = f.search !== undefined || f.due !== undefined || f.due_after !== undefined || f.due_before !== undefined || f.claimed !== undefined || labels.length > 1;
+  const uncounted =
+    f.search !== undefined ||
+    f.due !== undefined ||
+    f.due_after !== undefined ||
+    f.due_before !== undefined ||
+    f.claimed !== undefined ||
+    labels.length > 1;
   if (p.mode === 'restricted') return null;
   if (p.role === 'worker') return given.length === 0 && !uncounted ? `agent:${p.agentId}` : null;
   if (uncounted || given.length > 1) return null;
@@ -161,7 +167,9 @@ function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: nu
     return db
       .select(listColumns)
       .from(labelledTasks)
-      .where(and(eq(labelledTasks.accountId, p.accountId), eq(labelledTasks.label, first!), ...conds, ...rest.map((label) => hasLabel(label))))
+      .where(
+        and(eq(labelledTasks.accountId, p.accountId), eq(labelledTasks.label, first!), ...conds, ...rest.map((label) => hasLabel(label))),
+      )
       .orderBy(desc(labelledTasks.createdAt), desc(labelledTasks.id))
       .limit(limit)
       .offset(f.offset);
@@ -303,7 +311,10 @@ const taskFromPageRow = (row: unknown[]) => rowFromDriver<TaskFields>(listColumn
 
 /** The counter whose count is the listing's total. */
 const counterOf = (db: Db, p: Principal, dim: string) =>
-  db.select({ n: taskCounts.n }).from(taskCounts).where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim)));
+  db
+    .select({ n: taskCounts.n })
+    .from(taskCounts)
+    .where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim)));
 
 /**
  * The page in one statement: its rows as arrays (the cheapest shape D1 returns, far cheaper
@@ -334,7 +345,10 @@ export async function listTasks(db: Db, p: Principal, f: ListFilters, now: numbe
   const dim = counterDimension(p, f);
   const query = pageQuery(db, p, f, now, dim);
   const client = db.$client;
-  const rows = await client.prepare(query.sql).bind(...query.params).raw();
+  const rows = await client
+    .prepare(query.sql)
+    .bind(...query.params)
+    .raw();
   const found = rows.map((row) => taskJson(taskFromPageRow(row), now));
   if (dim === null) {
     const hasMore = found.length > f.limit;
@@ -342,7 +356,8 @@ export async function listTasks(db: Db, p: Principal, f: ListFilters, now: numbe
     const total = !hasMore && (tasks.length > 0 || f.offset === 0) ? f.offset + tasks.length : null;
     return { tasks, hasMore, total };
   }
-  if (found.length < f.limit && (found.length > 0 || f.offset === 0)) return { tasks: found, hasMore: false, total: f.offset + found.length };
+  if (found.length < f.limit && (found.length > 0 || f.offset === 0))
+    return { tasks: found, hasMore: false, total: f.offset + found.length };
   // Past the end of a counted listing no row carries the counter: read it (a second trip, only there).
   const counted = found.length > 0 ? (rows[0]![listedCount] as number | null) : ((await counterOf(db, p, dim).get())?.n ?? 0);
   const total = Math.max(0, counted ?? 0);

@@ -8,7 +8,18 @@
 import { and, eq, getTableColumns, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db/client';
-import { accounts, agents, automationEffects, comments, projects, subtasks, taskContextHistory, taskLinks, tasks, usageCounters } from '../db/schema';
+import {
+  accounts,
+  agents,
+  automationEffects,
+  comments,
+  projects,
+  subtasks,
+  taskContextHistory,
+  taskLinks,
+  tasks,
+  usageCounters,
+} from '../db/schema';
 import { ApiError, conflict, notFound } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
@@ -18,11 +29,23 @@ import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-
 import { sqlBatch, toRawQuery, type RawQuery, type RawRow } from '../db/sql-batch';
 import { NO_CLAIM, rowFromDriver, taskJson, type EvidenceItem, type TaskRow } from './task-json';
 import { eventsOf } from '../events/effects';
-import { outboxInsert, planEvents, PREVIOUS_STATEMENT_CHANGED, recorded, type Listeners, type PlannedEvent, type RecordedEvent } from '../events/outbox';
+import {
+  outboxInsert,
+  planEvents,
+  PREVIOUS_STATEMENT_CHANGED,
+  recorded,
+  type Listeners,
+  type PlannedEvent,
+  type RecordedEvent,
+} from '../events/outbox';
 
 /** The account's task row, context included. */
 export async function readTask(db: Db, accountId: string, id: string): Promise<TaskRow | undefined> {
-  return db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, accountId))).get();
+  return db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, id), eq(tasks.accountId, accountId)))
+    .get();
 }
 
 export const PRIORITY_WORDS = { low: 1, normal: 1, medium: 2, high: 3, urgent: 4 } as const;
@@ -39,7 +62,9 @@ export function normaliseDueDate(input: string): string | null {
   if (date) {
     const [, y, m, d] = date;
     const parsed = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
-    return parsed.getUTCFullYear() === Number(y) && parsed.getUTCMonth() === Number(m) - 1 && parsed.getUTCDate() === Number(d) ? value : null;
+    return parsed.getUTCFullYear() === Number(y) && parsed.getUTCMonth() === Number(m) - 1 && parsed.getUTCDate() === Number(d)
+      ? value
+      : null;
   }
   if (!DATE_TIME.test(value)) return null;
   // A timestamp without a zone is read as UTC, so the stored value never depends on the server.
@@ -89,8 +114,12 @@ export function quotaResetDate(now: number): string {
 }
 
 export const quotaExceeded = (quota: number, now: number) =>
-  new ApiError({ status: 402, code: 'TASK_QUOTA_EXCEEDED', message: `This account has created ${quota} tasks this month, the most its plan allows. The quota resets on ${quotaResetDate(now)}; upgrade with POST /v1/billing/checkout for more.`, extra: { task_limit: quota, reset_date: quotaResetDate(now) } }
-  );
+  new ApiError({
+    status: 402,
+    code: 'TASK_QUOTA_EXCEEDED',
+    message: `This account has created ${quota} tasks this month, the most its plan allows. The quota resets on ${quotaResetDate(now)}; upgrade with POST /v1/billing/checkout for more.`,
+    extra: { task_limit: quota, reset_date: quotaResetDate(now) },
+  });
 
 const projectNotFound = () => notFound('project');
 const agentNotFound = () => notFound('agent');
@@ -101,17 +130,26 @@ function assertRestrictedReferences(p: Principal, input: TaskInput): void {
   if (p.mode !== 'restricted') return;
   if (input.project_id && input.project_id !== p.sandboxProjectId) throw projectNotFound();
   if (input.assigned_to_agent_id && input.assigned_to_agent_id !== p.agentId) {
-    throw new ApiError({ status: 403, code: 'ASSIGNMENT_NOT_ALLOWED', message: 'A restricted key can only assign tasks to itself until a human claims the account' });
+    throw new ApiError({
+      status: 403,
+      code: 'ASSIGNMENT_NOT_ALLOWED',
+      message: 'A restricted key can only assign tasks to itself until a human claims the account',
+    });
   }
 }
 
-export function checkReferences(p: Principal, input: TaskInput, found: { project?: unknown[] | null; agent?: { active: boolean }[] | null }): void {
+export function checkReferences(
+  p: Principal,
+  input: TaskInput,
+  found: { project?: unknown[] | null; agent?: { active: boolean }[] | null },
+): void {
   assertRestrictedReferences(p, input);
   if (input.project_id && !found.project?.length) throw projectNotFound();
   if (input.assigned_to_agent_id) {
     const agent = found.agent?.[0];
     if (!agent) throw agentNotFound();
-    if (!agent.active) throw new ApiError({ status: 409, code: 'AGENT_INACTIVE', message: 'That agent is deactivated and cannot be assigned tasks' });
+    if (!agent.active)
+      throw new ApiError({ status: 409, code: 'AGENT_INACTIVE', message: 'That agent is deactivated and cannot be assigned tasks' });
   }
 }
 
@@ -119,10 +157,14 @@ export function checkReferences(p: Principal, input: TaskInput, found: { project
 function referenceGuards(p: Principal, input: TaskInput): SQL[] {
   const guards: SQL[] = [];
   if (input.project_id) {
-    guards.push(sql`exists (select 1 from ${projects} where ${projects.id} = ${input.project_id} and ${projects.accountId} = ${p.accountId})`);
+    guards.push(
+      sql`exists (select 1 from ${projects} where ${projects.id} = ${input.project_id} and ${projects.accountId} = ${p.accountId})`,
+    );
   }
   if (input.assigned_to_agent_id) {
-    guards.push(sql`exists (select 1 from ${agents} where ${agents.id} = ${input.assigned_to_agent_id} and ${agents.accountId} = ${p.accountId} and ${agents.active} = 1)`);
+    guards.push(
+      sql`exists (select 1 from ${agents} where ${agents.id} = ${input.assigned_to_agent_id} and ${agents.accountId} = ${p.accountId} and ${agents.active} = 1)`,
+    );
   }
   return guards;
 }
@@ -135,12 +177,39 @@ export async function readForWrite(db: Db, p: Principal, taskId: string | null, 
     slot[name] = queries.length;
     queries.push(q);
   };
-  if (taskId !== null) add('task', db.select().from(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))));
-  if (input.project_id) add('project', db.select({ id: projects.id }).from(projects).where(and(eq(projects.id, input.project_id), eq(projects.accountId, p.accountId))));
+  if (taskId !== null)
+    add(
+      'task',
+      db
+        .select()
+        .from(tasks)
+        .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
+    );
+  if (input.project_id)
+    add(
+      'project',
+      db
+        .select({ id: projects.id })
+        .from(projects)
+        .where(and(eq(projects.id, input.project_id), eq(projects.accountId, p.accountId))),
+    );
   if (input.assigned_to_agent_id) {
-    add('agent', db.select({ id: agents.id, active: agents.active }).from(agents).where(and(eq(agents.id, input.assigned_to_agent_id), eq(agents.accountId, p.accountId))));
+    add(
+      'agent',
+      db
+        .select({ id: agents.id, active: agents.active })
+        .from(agents)
+        .where(and(eq(agents.id, input.assigned_to_agent_id), eq(agents.accountId, p.accountId))),
+    );
   }
-  if (withUsage) add('usage', db.select({ n: usageCounters.tasksCreated }).from(usageCounters).where(and(eq(usageCounters.accountId, p.accountId), eq(usageCounters.period, period(now)))));
+  if (withUsage)
+    add(
+      'usage',
+      db
+        .select({ n: usageCounters.tasksCreated })
+        .from(usageCounters)
+        .where(and(eq(usageCounters.accountId, p.accountId), eq(usageCounters.period, period(now)))),
+    );
   const results = queries.length ? ((await db.batch(queries as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as unknown[][]) : [];
   const get = <T>(name: string): T[] | null => (slot[name] === undefined ? null : (results[slot[name]!] as T[]));
   return {
@@ -157,7 +226,10 @@ export async function readForWrite(db: Db, p: Principal, taskId: string | null, 
  */
 export function insertTaskGuarded(row: TaskRow, quota: number, now: number, guards: SQL[] = []) {
   const entries = Object.entries(taskColumns);
-  const names = sql.join(entries.map(([, c]) => sql.identifier(c.name)), sql`, `);
+  const names = sql.join(
+    entries.map(([, c]) => sql.identifier(c.name)),
+    sql`, `,
+  );
   const values = sql.join(
     entries.map(([key, c]) => {
       const v = (row as unknown as Record<string, unknown>)[key];
@@ -229,9 +301,24 @@ export interface CreatedTask {
 }
 
 /** The events of one write of a task by the principal, recorded only when the account has listeners. */
-export function planTaskEvents(p: Principal, taskId: string, events: PlannedEvent['event'][], listeners: Listeners | undefined, now: number, snapshot?: TaskRow): PlannedEvent[] {
+export function planTaskEvents(
+  p: Principal,
+  taskId: string,
+  events: PlannedEvent['event'][],
+  listeners: Listeners | undefined,
+  now: number,
+  snapshot?: TaskRow,
+): PlannedEvent[] {
   if (!listeners) return [];
-  return planEvents({ accountId: p.accountId, agentId: p.agentId, taskId, events, listeners, now, ...(snapshot ? { snapshot: taskJson(snapshot, now) } : {}) });
+  return planEvents({
+    accountId: p.accountId,
+    agentId: p.agentId,
+    taskId,
+    events,
+    listeners,
+    now,
+    ...(snapshot ? { snapshot: taskJson(snapshot, now) } : {}),
+  });
 }
 
 /** The outbox insert of `events`, as a list to spread into a batch. */
@@ -242,11 +329,22 @@ export const recordIf = (events: PlannedEvent[], now: number, when: SQL): SQL[] 
 
 export const taskExists = (id: string) => sql`exists (select 1 from ${tasks} where ${tasks.id} = ${id})`;
 
-export async function createTask(db: Db, p: Principal, input: NewTaskInput, quota: number, now: number, listeners?: Listeners): Promise<CreatedTask> {
+export async function createTask(
+  db: Db,
+  p: Principal,
+  input: NewTaskInput,
+  quota: number,
+  now: number,
+  listeners?: Listeners,
+): Promise<CreatedTask> {
   assertRestrictedReferences(p, input);
   const row = newTaskRow(p, input, now);
   const events = planTaskEvents(p, row.id, eventsOf('tasks.create', { assigned: Boolean(row.assignedToAgentId) }), listeners, now, row);
-  const [inserted] = await sqlBatch(db, [insertTaskGuarded(row, quota, now, referenceGuards(p, input)), countCreated(p.accountId, row.id, now), ...recordIf(events, now, taskExists(row.id))]);
+  const [inserted] = await sqlBatch(db, [
+    insertTaskGuarded(row, quota, now, referenceGuards(p, input)),
+    countCreated(p.accountId, row.id, now),
+    ...recordIf(events, now, taskExists(row.id)),
+  ]);
   const created = inserted![0];
   if (created) return { row, claimersWaiting: Boolean(created.claimers_waiting), events: recorded(events, taskJson(row, now)) };
   const found = await readForWrite(db, p, null, input, now, true);
@@ -255,13 +353,20 @@ export async function createTask(db: Db, p: Principal, input: NewTaskInput, quot
 }
 
 export async function getTask(db: Db, p: Principal, id: string): Promise<TaskRow> {
-  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+  const row = await db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId)))
+    .get();
   assertCanRead(p, row);
   return row;
 }
 
 export const taskCompleted = () =>
-  conflict('TASK_COMPLETED', 'This task is completed and cannot be changed; uncomplete it first with POST /v1/tasks/{id}/uncomplete (comments are still allowed)');
+  conflict(
+    'TASK_COMPLETED',
+    'This task is completed and cannot be changed; uncomplete it first with POST /v1/tasks/{id}/uncomplete (comments are still allowed)',
+  );
 
 export interface UpdateResult {
   before: TaskRow;
@@ -269,7 +374,14 @@ export interface UpdateResult {
   events: RecordedEvent[];
 }
 
-export async function updateTask(db: Db, p: Principal, id: string, input: TaskInput, now: number, listeners?: Listeners): Promise<UpdateResult> {
+export async function updateTask(
+  db: Db,
+  p: Principal,
+  id: string,
+  input: TaskInput,
+  now: number,
+  listeners?: Listeners,
+): Promise<UpdateResult> {
   const found = await readForWrite(db, p, id, input, now, false);
   const before = found.task;
   assertCanWrite(p, 'tasks.update', before, now);
@@ -296,9 +408,16 @@ export async function updateTask(db: Db, p: Principal, id: string, input: TaskIn
   const facts = { changed: true, newly_assigned: newAssignee && Boolean(changes.assignedToAgentId) };
   const events = planTaskEvents(p, id, eventsOf('tasks.update', facts), listeners, now);
   const [updated, ...rest] = await sqlBatch(db, [
-    db.update(tasks).set(changes).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false))).returning(),
+    db
+      .update(tasks)
+      .set(changes)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false)))
+      .returning(),
     ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
-    db.select({ completed: tasks.completed }).from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db
+      .select({ completed: tasks.completed })
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
   ]);
   const raw = updated![0];
   if (!raw) throw rest.at(-1)![0] ? taskCompleted() : taskNotFound();
@@ -316,9 +435,18 @@ export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) 
 }
 
 /** The deleted task, and whether its parent went back to the queue (it was the last open child). */
-export async function deleteTask(db: Db, p: Principal, id: string, now: number, listeners?: Listeners): Promise<{ row: TaskRow; parentReopened: boolean; events: RecordedEvent[] }> {
+export async function deleteTask(
+  db: Db,
+  p: Principal,
+  id: string,
+  now: number,
+  listeners?: Listeners,
+): Promise<{ row: TaskRow; parentReopened: boolean; events: RecordedEvent[] }> {
   const [rows, children] = await db.batch([
-    db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
     db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, id)).limit(1),
   ]);
   const row = rows[0];
@@ -346,8 +474,11 @@ export async function deleteTask(db: Db, p: Principal, id: string, now: number, 
 }
 
 const evidenceRequired = () =>
-  new ApiError({ status: 422, code: 'EVIDENCE_REQUIRED', message: `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)` }
-  );
+  new ApiError({
+    status: 422,
+    code: 'EVIDENCE_REQUIRED',
+    message: `This task requires evidence to complete: send {"evidence": [{"kind": "...", "ref": "..."}]} with at least one item of kind ${STRONG_EVIDENCE.join(', ')} (command_output alone is not enough)`,
+  });
 
 /** What a completion needs: who completes which task, with what evidence. */
 export interface Completion {
@@ -364,7 +495,10 @@ export interface Completion {
  */
 export function completionStatements(db: Db, { principal: p, taskId: id, evidence }: Completion, now: number): (SQL | SQLWrapper)[] {
   const ts = isoSeconds(now);
-  const strongKinds = sql.join(STRONG_EVIDENCE.map((k) => sql`${k}`), sql`, `);
+  const strongKinds = sql.join(
+    STRONG_EVIDENCE.map((k) => sql`${k}`),
+    sql`, `,
+  );
   const bringsStrong = evidence.some((e) => (STRONG_EVIDENCE as readonly string[]).includes(e.kind));
   const policyMet = sql`(${tasks.evidencePolicy} is null or ${bringsStrong ? 1 : 0} = 1
     or exists (select 1 from json_each(${tasks.evidence}) e where json_extract(e.value, '$.kind') in (${strongKinds})))`;
@@ -379,7 +513,13 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
       where ${tasks.id} = ${id} and ${writableBy(p, 'tasks.complete', now, 'tasks')} and ${tasks.completed} = 0 and ${policyMet}
       returning *`,
     // Completing ends any live claim, in the same transaction as the completion.
-    endOpenRun(db, id, 'completed', now, sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`),
+    endOpenRun(
+      db,
+      id,
+      'completed',
+      now,
+      sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`,
+    ),
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
     // A recurrence's instance answers when the next one is due (the scheduler spawns it).
     sql`select r.next_due_at from recurrences r where r.id = (select source_recurrence_id from ${tasks} where ${tasks.id} = ${id}) and r.active = 1`,
@@ -395,14 +535,22 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
 export function completionLandedQueries({ principal: p, taskId: id }: Completion, now: number): (RawQuery | null)[] {
   const ts = isoSeconds(now);
   return [
-    toRawQuery(sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 and completed_at = ${ts} and completed_by_agent_id = ${p.agentId}`),
+    toRawQuery(
+      sql`select * from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 and completed_at = ${ts} and completed_by_agent_id = ${p.agentId}`,
+    ),
     null,
-    toRawQuery(sql`select p.id from ${tasks} p join ${tasks} c on c.parent_task_id = p.id where c.id = ${id} and p.status = 'open' and p.completed = 0 and p.updated_at = ${ts}`),
+    toRawQuery(
+      sql`select p.id from ${tasks} p join ${tasks} c on c.parent_task_id = p.id where c.id = ${id} and p.status = 'open' and p.completed = 0 and p.updated_at = ${ts}`,
+    ),
   ];
 }
 
 /** The completion's event, recorded in its batch when the completion landed (appended after its statements). */
-export function completionEvents(completion: Completion, now: number, listeners?: Listeners): { events: PlannedEvent[]; statements: SQL[] } {
+export function completionEvents(
+  completion: Completion,
+  now: number,
+  listeners?: Listeners,
+): { events: PlannedEvent[]; statements: SQL[] } {
   const { principal: p, taskId: id } = completion;
   const events = planTaskEvents(p, id, eventsOf('tasks.complete'), listeners, now);
   // Sent right after the completing UPDATE (see completionBatch): a second completion in the same second records nothing.
@@ -415,7 +563,12 @@ export const PARENT_REOPENED_RESULT = 2;
 export const NEXT_OCCURRENCE_RESULT = 3;
 
 /** The completed task, or the error that says why it was not completed. */
-export async function completionOutcome(db: Db, { principal: p, taskId: id }: Completion, results: RawRow[][], now: number): Promise<TaskRow> {
+export async function completionOutcome(
+  db: Db,
+  { principal: p, taskId: id }: Completion,
+  results: RawRow[][],
+  now: number,
+): Promise<TaskRow> {
   const updated = results[0]?.[0];
   if (updated) return taskFromRaw(updated);
   // Refused: read the task to say why (a refusal costs a second round trip; a completion, none).
@@ -435,8 +588,18 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
  * Reopens a completed task. It returns to `delegated` when some of its children are still open
  * (it is waiting on them), else to `open`; `reopen_count` counts the reopenings.
  */
-export async function uncompleteTask(db: Db, p: Principal, id: string, now: number, listeners?: Listeners): Promise<{ row: TaskRow; events: RecordedEvent[] }> {
-  const row = await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))).get();
+export async function uncompleteTask(
+  db: Db,
+  p: Principal,
+  id: string,
+  now: number,
+  listeners?: Listeners,
+): Promise<{ row: TaskRow; events: RecordedEvent[] }> {
+  const row = await db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId)))
+    .get();
   assertCanWrite(p, 'tasks.uncomplete', row, now);
   if (!row.completed) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
   const ts = isoSeconds(now);
@@ -450,7 +613,9 @@ export async function uncompleteTask(db: Db, p: Principal, id: string, now: numb
   ];
   // A parent that went back to open because all its children were done waits on this one again.
   if (row.parentTaskId) {
-    statements.push(sql`update ${tasks} set status = 'delegated', updated_at = ${ts} where ${tasks.id} = ${row.parentTaskId} and status = 'open' and completed = 0`);
+    statements.push(
+      sql`update ${tasks} set status = 'delegated', updated_at = ${ts} where ${tasks.id} = ${row.parentTaskId} and status = 'open' and completed = 0`,
+    );
   }
   const [updated] = await sqlBatch(db, statements);
   if (!updated![0]) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');

@@ -40,7 +40,12 @@ export interface TaskChange {
   now?: number;
 }
 
-const setup = (u: TaskChange) => ({ p: u.principal, now: u.now ?? Date.now(), db: database(u.fx.env.DB), listeners: listenersOf(u.principal) });
+const setup = (u: TaskChange) => ({
+  p: u.principal,
+  now: u.now ?? Date.now(),
+  db: database(u.fx.env.DB),
+  listeners: listenersOf(u.principal),
+});
 const wakeIf = (u: TaskChange, yes: boolean) => (yes ? u.principal.accountId : null);
 
 export async function createTaskChange(u: TaskChange, input: NewTaskInput): Promise<TaskJson> {
@@ -53,7 +58,11 @@ export async function createTaskChange(u: TaskChange, input: NewTaskInput): Prom
 export async function updateTaskChange(u: TaskChange, id: string, input: TaskInput): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
   const { before, after, events } = await updateTask(db, p, id, input, now, listeners);
-  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, after !== before && wakes('tasks.update', { claimability_changed: claimabilityChanged(before, after) })), now });
+  afterCommit(u.fx, {
+    events,
+    wakeAccount: wakeIf(u, after !== before && wakes('tasks.update', { claimability_changed: claimabilityChanged(before, after) })),
+    now,
+  });
   return taskJson(after, now);
 }
 
@@ -64,7 +73,11 @@ export async function deleteTaskChange(u: TaskChange, id: string): Promise<void>
 }
 
 /** Completes through the account's claim queue: completions share its D1 batches with the fleet's claims. */
-export async function completeTaskChange(u: TaskChange, id: string, evidence: EvidenceItem[]): Promise<{ task: TaskJson; nextOccurrence: string | null }> {
+export async function completeTaskChange(
+  u: TaskChange,
+  id: string,
+  evidence: EvidenceItem[],
+): Promise<{ task: TaskJson; nextOccurrence: string | null }> {
   const { p, now, db, listeners } = setup(u);
   const completion = { principal: p, taskId: id, evidence };
   const recording = completionEvents(completion, now, listeners);
@@ -77,7 +90,11 @@ export async function completeTaskChange(u: TaskChange, id: string, evidence: Ev
   const results = [shifted[0]!, ...shifted.slice(1 + recording.statements.length)];
   const task = taskJson(await completionOutcome(db, completion, results, now), now);
   const parentReopened = Boolean(results[PARENT_REOPENED_RESULT]?.length);
-  afterCommit(u.fx, { events: recorded(recording.events, task), wakeAccount: wakeIf(u, wakes('tasks.complete', { parent_reopened: parentReopened })), now });
+  afterCommit(u.fx, {
+    events: recorded(recording.events, task),
+    wakeAccount: wakeIf(u, wakes('tasks.complete', { parent_reopened: parentReopened })),
+    now,
+  });
   const next = results[NEXT_OCCURRENCE_RESULT]?.[0]?.next_due_at;
   return { task, nextOccurrence: typeof next === 'string' ? next : null };
 }
@@ -112,9 +129,16 @@ export async function addLinkChange(u: TaskChange, id: string, input: LinkInput)
 }
 
 /** The tasks' JSON as they are now, for outbox rows recorded without it (the relay sweep's loader). */
-export async function currentTaskJson(env: Env, refs: { accountId: string; taskId: string }[], now: number): Promise<Map<string, TaskJson>> {
+export async function currentTaskJson(
+  env: Env,
+  refs: { accountId: string; taskId: string }[],
+  now: number,
+): Promise<Map<string, TaskJson>> {
   if (refs.length === 0) return new Map();
-  const rows = await database(env.DB).select().from(tasks).where(inArray(tasks.id, [...new Set(refs.map((r) => r.taskId))]));
+  const rows = await database(env.DB)
+    .select()
+    .from(tasks)
+    .where(inArray(tasks.id, [...new Set(refs.map((r) => r.taskId))]));
   const accountOf = new Map(refs.map((r) => [r.taskId, r.accountId]));
   return new Map(rows.filter((r) => accountOf.get(r.id) === r.accountId).map((r) => [r.id, taskJson(r, now)]));
 }

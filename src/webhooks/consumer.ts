@@ -41,7 +41,15 @@ export async function handleWebhookBatch(batch: MessageBatch<EventQueueMessage>,
       else await handleDelivery(delivery, env, deps);
     } catch (e) {
       // Our own failure (e.g. D1 unavailable), not the receiver's: try the message again later.
-      console.error(JSON.stringify({ level: 'error', message: 'webhook consumer failed', queue: batch.queue, deliveryId: message.body?.deliveryId, error: String(e) }));
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          message: 'webhook consumer failed',
+          queue: batch.queue,
+          deliveryId: message.body?.deliveryId,
+          error: String(e),
+        }),
+      );
       message.retry({ delaySeconds: limit(env, 'WEBHOOK_RETRY_BASE_SECONDS') });
     }
   }
@@ -52,13 +60,22 @@ async function handleDelivery(message: Message<WebhookMessage>, env: Env, deps: 
   const now = deps.now ?? Date.now;
   const { delivery, webhook } = await loadDelivery(db, message.body.deliveryId);
   // Deleted meanwhile, or a duplicate of a message whose delivery already finished.
-  if (!delivery || !webhook || webhook.accountId !== message.body.accountId || (delivery.status !== 'pending' && delivery.status !== 'retrying')) {
+  if (
+    !delivery ||
+    !webhook ||
+    webhook.accountId !== message.body.accountId ||
+    (delivery.status !== 'pending' && delivery.status !== 'retrying')
+  ) {
     message.ack();
     return;
   }
   const disableAfter = limit(env, 'WEBHOOK_FAILURES_BEFORE_DISABLE');
   if (!webhook.active) {
-    await failDelivery(db, delivery, 'Not sent: the webhook was deactivated before delivery', { countAgainstWebhook: false, disableAfter, now: now() });
+    await failDelivery(db, delivery, 'Not sent: the webhook was deactivated before delivery', {
+      countAgainstWebhook: false,
+      disableAfter,
+      now: now(),
+    });
     message.ack();
     return;
   }
@@ -70,7 +87,9 @@ async function handleDelivery(message: Message<WebhookMessage>, env: Env, deps: 
   const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
   await recordAttempt(db, delivery, outcome, status, { disableAfter, now: now() });
   if (outcome.kind === 'retry') {
-    message.retry({ delaySeconds: retryDelaySeconds(message.attempts, limit(env, 'WEBHOOK_RETRY_BASE_SECONDS'), limit(env, 'WEBHOOK_RETRY_MAX_SECONDS')) });
+    message.retry({
+      delaySeconds: retryDelaySeconds(message.attempts, limit(env, 'WEBHOOK_RETRY_BASE_SECONDS'), limit(env, 'WEBHOOK_RETRY_MAX_SECONDS')),
+    });
   } else {
     message.ack();
   }
@@ -91,10 +110,22 @@ async function handleDeadLetter(message: Message<WebhookMessage>, env: Env, deps
 }
 
 /** Runs the rules of one event; effects are idempotent, so a retry after a partial run is safe. */
-async function handleAutomationMessage(message: Message<AutomationMessage>, env: Env, deps: ConsumerDeps, deadLetters: boolean): Promise<void> {
+async function handleAutomationMessage(
+  message: Message<AutomationMessage>,
+  env: Env,
+  deps: ConsumerDeps,
+  deadLetters: boolean,
+): Promise<void> {
   const runAutomations = deps.automations;
   if (deadLetters || !runAutomations) {
-    console.error(JSON.stringify({ level: 'error', message: 'automation event dead-lettered', eventId: message.body.eventId, event: message.body.event }));
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        message: 'automation event dead-lettered',
+        eventId: message.body.eventId,
+        event: message.body.event,
+      }),
+    );
     message.ack();
     return;
   }

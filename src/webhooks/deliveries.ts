@@ -79,7 +79,12 @@ export async function sendMessages(env: Env, db: Db, rows: Pick<DeliveryRow, 'id
       await db
         .update(webhookDeliveries)
         .set({ status: 'failed', lastError: 'Could not be queued for delivery; redeliver it', updatedAt: isoSeconds(Date.now()) })
-        .where(inArray(webhookDeliveries.id, rows.slice(i).map((r) => r.id)));
+        .where(
+          inArray(
+            webhookDeliveries.id,
+            rows.slice(i).map((r) => r.id),
+          ),
+        );
       throw e;
     }
   }
@@ -88,7 +93,12 @@ export async function sendMessages(env: Env, db: Db, rows: Pick<DeliveryRow, 'id
 export async function loadDelivery(db: Db, deliveryId: string) {
   const [delivery, hook] = await db.batch([
     db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId)),
-    db.select().from(webhooks).where(sql`${webhooks.id} = (select ${webhookDeliveries.webhookId} from ${webhookDeliveries} where ${webhookDeliveries.id} = ${deliveryId})`),
+    db
+      .select()
+      .from(webhooks)
+      .where(
+        sql`${webhooks.id} = (select ${webhookDeliveries.webhookId} from ${webhookDeliveries} where ${webhookDeliveries.id} = ${deliveryId})`,
+      ),
   ]);
   return { delivery: delivery[0] ?? null, webhook: hook[0] ?? null };
 }
@@ -145,7 +155,12 @@ export async function recordAttempt(
 }
 
 /** Final failure without a new attempt (dead-lettered, or the webhook was switched off). */
-export async function failDelivery(db: Db, delivery: DeliveryRow, error: string, opts: { countAgainstWebhook: boolean; disableAfter: number; now: number }) {
+export async function failDelivery(
+  db: Db,
+  delivery: DeliveryRow,
+  error: string,
+  opts: { countAgainstWebhook: boolean; disableAfter: number; now: number },
+) {
   const update = db
     .update(webhookDeliveries)
     .set({ status: 'failed', lastError: error, updatedAt: isoSeconds(opts.now) })
@@ -186,7 +201,13 @@ export function deliveryJson(row: DeliveryRow, attempts: AttemptRow[]): Delivery
     last_error: row.lastError,
     created_at: row.createdAt,
     updated_at: row.updatedAt,
-    attempts: attempts.map((a) => ({ attempt: a.attempt, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs, created_at: a.createdAt })),
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt,
+      status_code: a.statusCode,
+      error: a.error,
+      duration_ms: a.durationMs,
+      created_at: a.createdAt,
+    })),
   };
 }
 
@@ -203,7 +224,12 @@ export async function listDeliveryLog(db: Db, webhookId: string, page: { limit: 
   const attempts = await db
     .select()
     .from(webhookAttempts)
-    .where(inArray(webhookAttempts.deliveryId, rows.map((r) => r.id)))
+    .where(
+      inArray(
+        webhookAttempts.deliveryId,
+        rows.map((r) => r.id),
+      ),
+    )
     .orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt));
   const byDelivery = new Map<string, AttemptRow[]>();
   for (const a of attempts) byDelivery.set(a.deliveryId, [...(byDelivery.get(a.deliveryId) ?? []), a]);

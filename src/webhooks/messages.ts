@@ -51,4 +51,7 @@ export function automationMessage(input: AutomationEventInput): MessageSendReque
 }
 
 export const isAutomationMessage = (body: unknown): body is AutomationMessage =>
-  typeof body === 'object' && body !== null && (body as { kind?: unknown }).kind === 'automation' && typeof (body as { eventId?: unknown }).eventId === 'string';
+  typeof body === 'object' &&
+  body !== null &&
+  (body as { kind?: unknown }).kind === 'automation' &&
+  typeof (body as { eventId?: unknown }).eventId === 'string';

@@ -32,7 +32,18 @@ export async function requeueStuckDeliveries(env: Env, now: number): Promise<num
     .limit(REQUEUE_PER_RUN);
   if (rows.length === 0) return 0;
   // Marked first: if the send fails, sendMessages marks them failed (with a record) instead.
-  await db.update(webhookDeliveries).set({ updatedAt: isoSeconds(now) }).where(and(stuck, inArray(webhookDeliveries.id, rows.map((r) => r.id))));
+  await db
+    .update(webhookDeliveries)
+    .set({ updatedAt: isoSeconds(now) })
+    .where(
+      and(
+        stuck,
+        inArray(
+          webhookDeliveries.id,
+          rows.map((r) => r.id),
+        ),
+      ),
+    );
   await sendMessages(env, db, rows);
   return rows.length;
 }

@@ -2,7 +2,17 @@
 import { z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { principalCache } from '../access/key-gate';
-import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, pingWebhook, redeliver, updateWebhook, WebhookSchema } from './webhooks';
+import {
+  createWebhook,
+  deleteWebhook,
+  getWebhook,
+  listDeliveries,
+  listWebhooks,
+  pingWebhook,
+  redeliver,
+  updateWebhook,
+  WebhookSchema,
+} from './webhooks';
 import type { Env } from '../env';
 import { isDevelopment, limit } from '../platform/config';
 import { TASK_EVENTS } from './events';
@@ -17,7 +27,10 @@ const EVENT_LIST = z
   .openapi({ items: { type: 'string', enum: [...TASK_EVENTS] }, example: ['task.created', 'task.completed'] });
 
 const WebhookWithSecretSchema = WebhookSchema.extend({
-  secret: z.string().optional().openapi({ description: 'The generated signing secret, shown only here and only when you did not send one', example: 'whsec_...' }),
+  secret: z
+    .string()
+    .optional()
+    .openapi({ description: 'The generated signing secret, shown only here and only when you did not send one', example: 'whsec_...' }),
 }).openapi('WebhookCreated');
 
 const AttemptSchema = z
@@ -70,7 +83,11 @@ const UpdateWebhookBody = z
 
 const params = idParams('whk');
 const deliveryParams = params.extend({
-  delivery_id: z.string().min(1).max(64).openapi({ param: { name: 'delivery_id', in: 'path' }, example: 'dlv_0abc' }),
+  delivery_id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'delivery_id', in: 'path' }, example: 'dlv_0abc' }),
 });
 const deliveryQuery = z.object({
   limit: queryInt(1, 100).optional().openapi({ type: 'integer', minimum: 1, maximum: 100, default: 50 }),
@@ -141,7 +158,10 @@ const ping = authedRoute('webhooks.test', {
   tags: ['Webhooks'],
   summary: 'Queue a signed `ping` delivery',
   request: { params },
-  responses: { 202: jsonContent(DeliverySchema, 'The queued delivery; follow it in the delivery log'), 409: errorContent('The webhook is inactive') },
+  responses: {
+    202: jsonContent(DeliverySchema, 'The queued delivery; follow it in the delivery log'),
+    409: errorContent('The webhook is inactive'),
+  },
 });
 
 const redeliverRoute = authedRoute('webhooks.redeliver', {
@@ -151,23 +171,56 @@ const redeliverRoute = authedRoute('webhooks.redeliver', {
   summary: 'Send a failed delivery again',
   description: 'Same body, new timestamp and signature; the new attempts are added to the same delivery’s log.',
   request: { params: deliveryParams },
-  responses: { 202: jsonContent(DeliverySchema, 'The delivery, queued again'), 409: errorContent('Not failed, or the webhook is inactive') },
+  responses: {
+    202: jsonContent(DeliverySchema, 'The delivery, queued again'),
+    409: errorContent('Not failed, or the webhook is inactive'),
+  },
 });
 
 export const webhookRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listWebhooks(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) => {
-    const hook = await createWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('json'), limit(c.env, 'WEBHOOKS_PER_ACCOUNT'), Date.now());
+    const hook = await createWebhook(
+      database(c.env.DB),
+      principalCache(c.env),
+      settings(c.env),
+      c.get('principal'),
+      c.req.valid('json'),
+      limit(c.env, 'WEBHOOKS_PER_ACCOUNT'),
+      Date.now(),
+    );
     // A generated signing secret is shown this once.
     secretAnswer(c);
     return c.json(hook, 201);
   })
   .openapi(read, async (c) => c.json(await getWebhook(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateWebhook(
+        database(c.env.DB),
+        principalCache(c.env),
+        settings(c.env),
+        c.get('principal'),
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        Date.now(),
+      ),
+      200,
+    ),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateWebhook(database(c.env.DB), principalCache(c.env), settings(c.env), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateWebhook(
+        database(c.env.DB),
+        principalCache(c.env),
+        settings(c.env),
+        c.get('principal'),
+        c.req.valid('param').id,
+        c.req.valid('json'),
+        Date.now(),
+      ),
+      200,
+    ),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
@@ -176,9 +229,17 @@ export const webhookRoutes = createRouter()
   })
   .openapi(deliveries, async (c) => {
     const q = c.req.valid('query');
-    return c.json(await listDeliveries(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 50, offset: q.offset ?? 0 }), 200);
+    return c.json(
+      await listDeliveries(database(c.env.DB), c.get('principal'), c.req.valid('param').id, {
+        limit: q.limit ?? 50,
+        offset: q.offset ?? 0,
+      }),
+      200,
+    );
   })
-  .openapi(ping, async (c) => c.json(await pingWebhook(c.env, database(c.env.DB), c.get('principal'), c.req.valid('param').id, Date.now()), 202))
+  .openapi(ping, async (c) =>
+    c.json(await pingWebhook(c.env, database(c.env.DB), c.get('principal'), c.req.valid('param').id, Date.now()), 202),
+  )
   .openapi(redeliverRoute, async (c) => {
     const { id, delivery_id } = c.req.valid('param');
     return c.json(await redeliver(c.env, database(c.env.DB), c.get('principal'), id, delivery_id, Date.now()), 202);

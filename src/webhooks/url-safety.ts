@@ -16,7 +16,12 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const BLOCKED_NAMES = [/^localhost$/, /\.localhost$/, /^metadata\.google\.internal$/, /^metadata$/, /\.internal$/];
 
 const unsafe = (reason: string) =>
-  new ApiError({ status: 400, code: 'UNSAFE_WEBHOOK_URL', message: `Webhook URL refused: ${reason}`, details: [{ field: 'url', message: reason }] });
+  new ApiError({
+    status: 400,
+    code: 'UNSAFE_WEBHOOK_URL',
+    message: `Webhook URL refused: ${reason}`,
+    details: [{ field: 'url', message: reason }],
+  });
 
 /** Returns the normalised URL, or throws UNSAFE_WEBHOOK_URL saying why. */
 export function checkWebhookUrl(raw: string, opts: { development: boolean }): string {
@@ -31,7 +36,8 @@ export function checkWebhookUrl(raw: string, opts: { development: boolean }): st
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
   const devLoopback = opts.development && LOOPBACK_HOSTS.has(host);
   if (url.protocol === 'http:') {
-    if (!devLoopback) throw unsafe(opts.development ? 'http is only allowed to localhost, 127.0.0.1 and [::1]; use https' : 'https is required');
+    if (!devLoopback)
+      throw unsafe(opts.development ? 'http is only allowed to localhost, 127.0.0.1 and [::1]; use https' : 'https is required');
   } else if (url.protocol !== 'https:') {
     throw unsafe('https is required');
   }
@@ -80,7 +86,7 @@ const IPV4_BLOCKS: [string, number, string][] = [
 function ipv4Refusal(addr: number): string | null {
   for (const [base, bits, what] of IPV4_BLOCKS) {
     const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-    if (((addr & mask) >>> 0) === parseIpv4(base)) return `the host is ${what}`;
+    if ((addr & mask) >>> 0 === parseIpv4(base)) return `the host is ${what}`;
   }
   return null;
 }
@@ -101,7 +107,8 @@ function ipv6Refusal(g: number[]): string | null {
   if (zeroPrefix(8)) return 'the host is the unspecified address';
   if (zeroPrefix(7) && g[7] === 1) return 'the host is a loopback address';
   // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) reach an IPv4 host.
-  if (zeroPrefix(5) && g[5] === 0xffff) return ipv4Refusal(embeddedV4) ?? 'IPv4-mapped IPv6 addresses are not allowed; use the IPv4 address';
+  if (zeroPrefix(5) && g[5] === 0xffff)
+    return ipv4Refusal(embeddedV4) ?? 'IPv4-mapped IPv6 addresses are not allowed; use the IPv4 address';
   if (zeroPrefix(6)) return 'IPv4-compatible IPv6 addresses are not allowed';
   if (g[0] === 0x64 && g[1] === 0xff9b) return ipv4Refusal(embeddedV4) ?? 'NAT64 addresses are not allowed';
   const first = g[0]!;

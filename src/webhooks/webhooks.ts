@@ -55,8 +55,20 @@ export function checkEvents(events: string[]): string[] {
   events.forEach((e, i) => {
     if (!known.has(e)) details.push({ field: `events.${i}`, message: `Unknown event "${e}"; valid events: ${TASK_EVENTS.join(', ')}` });
   });
-  if (details.length > 0) throw new ApiError({ status: 400, code: 'UNKNOWN_EVENT', message: `Unknown webhook event: ${details.map((d) => d.message.split(';')[0]).join(', ')}`, details });
-  if (events.length === 0) throw new ApiError({ status: 400, code: 'VALIDATION_FAILED', message: 'Subscribe to at least one event', details: [{ field: 'events', message: 'At least one event is required' }] });
+  if (details.length > 0)
+    throw new ApiError({
+      status: 400,
+      code: 'UNKNOWN_EVENT',
+      message: `Unknown webhook event: ${details.map((d) => d.message.split(';')[0]).join(', ')}`,
+      details,
+    });
+  if (events.length === 0)
+    throw new ApiError({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      message: 'Subscribe to at least one event',
+      details: [{ field: 'events', message: 'At least one event is required' }],
+    });
   return [...new Set(events)];
 }
 
@@ -66,13 +78,21 @@ export interface WebhookSettings {
 }
 
 async function ownWebhook(db: Db, p: Principal, id: string): Promise<WebhookRow> {
-  const row = await db.select().from(webhooks).where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId))).get();
+  const row = await db
+    .select()
+    .from(webhooks)
+    .where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId)))
+    .get();
   if (!row) throw webhookNotFound();
   return row;
 }
 
 export async function listWebhooks(db: Db, p: Principal): Promise<WebhookJson[]> {
-  const rows = await db.select().from(webhooks).where(eq(webhooks.accountId, p.accountId)).orderBy(asc(webhooks.createdAt), asc(webhooks.id));
+  const rows = await db
+    .select()
+    .from(webhooks)
+    .where(eq(webhooks.accountId, p.accountId))
+    .orderBy(asc(webhooks.createdAt), asc(webhooks.id));
   return rows.map((r) => webhookJson(r));
 }
 
@@ -88,7 +108,15 @@ export interface CreateWebhookInput {
   active?: boolean;
 }
 
-export async function createWebhook(db: Db, cache: PrincipalCache, settings: WebhookSettings, p: Principal, input: CreateWebhookInput, maxWebhooks: number, now: number): Promise<WebhookJson> {
+export async function createWebhook(
+  db: Db,
+  cache: PrincipalCache,
+  settings: WebhookSettings,
+  p: Principal,
+  input: CreateWebhookInput,
+  maxWebhooks: number,
+  now: number,
+): Promise<WebhookJson> {
   const url = checkWebhookUrl(input.url, settings);
   const events = checkEvents(input.events);
   const secret = input.secret ?? generateSecret();
@@ -127,7 +155,15 @@ export interface UpdateWebhookInput {
   active?: boolean;
 }
 
-export async function updateWebhook(db: Db, cache: PrincipalCache, settings: WebhookSettings, p: Principal, id: string, input: UpdateWebhookInput, now: number): Promise<WebhookJson> {
+export async function updateWebhook(
+  db: Db,
+  cache: PrincipalCache,
+  settings: WebhookSettings,
+  p: Principal,
+  id: string,
+  input: UpdateWebhookInput,
+  now: number,
+): Promise<WebhookJson> {
   const row = await ownWebhook(db, p, id);
   const changes: Partial<WebhookRow> = { updatedAt: isoSeconds(now) };
   if (input.url !== undefined) changes.url = checkWebhookUrl(input.url, settings);
@@ -139,7 +175,12 @@ export async function updateWebhook(db: Db, cache: PrincipalCache, settings: Web
     // Switching a webhook (back) on starts a fresh failure streak.
     if (input.active) Object.assign(changes, { consecutiveFailures: 0, disabledReason: null, disabledAt: null });
   }
-  const updated = await db.update(webhooks).set(changes).where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId))).returning().get();
+  const updated = await db
+    .update(webhooks)
+    .set(changes)
+    .where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId)))
+    .returning()
+    .get();
   if (input.active && !row.active) await cache.forgetAccount(p.accountId);
   return webhookJson(updated ?? { ...row, ...changes });
 }
@@ -190,6 +231,10 @@ export async function redeliver(env: Env, db: Db, p: Principal, id: string, deli
     .get();
   if (!updated) throw conflict('DELIVERY_NOT_FAILED', 'This delivery is already being redelivered');
   await sendMessages(env, db, [updated]);
-  const attempts = await db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, delivery.id)).orderBy(asc(webhookAttempts.attempt));
+  const attempts = await db
+    .select()
+    .from(webhookAttempts)
+    .where(eq(webhookAttempts.deliveryId, delivery.id))
+    .orderBy(asc(webhookAttempts.attempt));
   return deliveryJson(updated, attempts);
 }

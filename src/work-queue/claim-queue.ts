@@ -167,7 +167,10 @@ export class ClaimQueue extends DurableObject<Env> {
    * (so the Worker's answer lets its client read these writes back from a replica) and how many
    * round trips it waited on. work-queue/queue-receipts.ts calls it in the route's place.
    */
-  async withReceipt<M extends ReceiptMethod>(method: M, args: Parameters<ClaimQueue[M]>): Promise<{ value: Awaited<ReturnType<ClaimQueue[M]>>; receipt: D1Receipt }> {
+  async withReceipt<M extends ReceiptMethod>(
+    method: M,
+    args: Parameters<ClaimQueue[M]>,
+  ): Promise<{ value: Awaited<ReturnType<ClaimQueue[M]>>; receipt: D1Receipt }> {
     const receipt: D1Receipt = { bookmark: null, d1RoundTrips: 0, statements: 0, rowsRead: 0, rowsWritten: 0 };
     const call = this[method] as (...a: unknown[]) => Promise<Awaited<ReturnType<ClaimQueue[M]>>>;
     const value = await receipts.run(receipt, () => call.apply(this, args));
@@ -193,7 +196,17 @@ export class ClaimQueue extends DurableObject<Env> {
     }
     const held = account;
     return new Promise<TaskFields | null>((resolve, reject) => {
-      const waiter: Waiter = { req, resolve, reject, busy: false, again: false, timedOut: false, done: false, abandoned: false, receipt: receipts.getStore() };
+      const waiter: Waiter = {
+        req,
+        resolve,
+        reject,
+        busy: false,
+        again: false,
+        timedOut: false,
+        done: false,
+        abandoned: false,
+        receipt: receipts.getStore(),
+      };
       waiter.timer = setTimeout(() => this.timeOut(held, waiter), Math.max(0, deadline - Date.now()));
       held.waiters.add(waiter);
       void this.hold(held, waiter, seen);
@@ -214,7 +227,16 @@ export class ClaimQueue extends DurableObject<Env> {
   private account(accountId: string): AccountQueue {
     let account = this.accounts.get(accountId);
     if (!account) {
-      account = { id: accountId, waiters: new Set(), wakes: 0, waitingFlag: undefined, flagVisible: false, flagWrites: Promise.resolve(), clearTimer: undefined, nothingFor: new Map() };
+      account = {
+        id: accountId,
+        waiters: new Set(),
+        wakes: 0,
+        waitingFlag: undefined,
+        flagVisible: false,
+        flagWrites: Promise.resolve(),
+        clearTimer: undefined,
+        nothingFor: new Map(),
+      };
       this.accounts.set(accountId, account);
     }
     return account;
@@ -255,7 +277,9 @@ export class ClaimQueue extends DurableObject<Env> {
         .catch((e: unknown) => {
           account.waitingFlag = undefined;
           account.flagVisible = false;
-          console.error(JSON.stringify({ level: 'error', message: 'claimers_waiting write failed', accountId: account.id, error: String(e) }));
+          console.error(
+            JSON.stringify({ level: 'error', message: 'claimers_waiting write failed', accountId: account.id, error: String(e) }),
+          );
         }),
     );
     return account.flagWrites;
@@ -284,7 +308,10 @@ export class ClaimQueue extends DurableObject<Env> {
   async claimTask(req: ClaimTaskRequest): Promise<ClaimTaskResult> {
     let runId = '';
     const [, opened, updated] = await this.run(
-      (db, now) => [...claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)), ...claimEventQueries(req.event, runId, now)],
+      (db, now) => [
+        ...claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)),
+        ...claimEventQueries(req.event, runId, now),
+      ],
       0,
       () => claimLandedQueries(database(this.env.DB), 'task', runId),
     );
@@ -320,7 +347,8 @@ export class ClaimQueue extends DurableObject<Env> {
   async wake(accountId: string): Promise<void> {
     const account = this.account(accountId);
     // Woken with nobody held (e.g. a flag left set when this object was evicted): clear it.
-    if (account.waiters.size === 0 && account.waitingFlag !== false && account.clearTimer === undefined) void this.publishWaiting(account, false);
+    if (account.waiters.size === 0 && account.waitingFlag !== false && account.clearTimer === undefined)
+      void this.publishWaiting(account, false);
     this.wakeWaiters(account);
   }
 
@@ -549,7 +577,10 @@ export class ClaimQueue extends DurableObject<Env> {
     const now = Date.now();
     const released = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
     if (!released) return;
-    afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(req.claimer.accountId, [released.row], released.events, now), now });
+    afterCommit(
+      { env: this.env, ctx: this.ctx },
+      { events: releasedEvents(req.claimer.accountId, [released.row], released.events, now), now },
+    );
     this.wakeWaiters(this.account(req.claimer.accountId));
   }
 
@@ -557,7 +588,8 @@ export class ClaimQueue extends DurableObject<Env> {
   private leaseTimes(): Map<string, number> {
     if (!this.leases) {
       this.leases = new Map();
-      for (const [key, at] of this.ctx.storage.kv.list<number>({ prefix: LEASE_KEY_PREFIX })) this.leases.set(key.slice(LEASE_KEY_PREFIX.length), at);
+      for (const [key, at] of this.ctx.storage.kv.list<number>({ prefix: LEASE_KEY_PREFIX }))
+        this.leases.set(key.slice(LEASE_KEY_PREFIX.length), at);
     }
     return this.leases;
   }
@@ -603,7 +635,11 @@ export function shareLeading(group: { job: Job; queries: RawQuery[] }[]): { stat
 }
 
 /** Rows read back for a statement that landed, as its own result would have carried them. */
-const asResult = (rows: RawRow[]): D1Result<RawRow> => ({ results: rows, success: true, meta: { changes: rows.length } as D1Meta & Record<string, unknown> });
+const asResult = (rows: RawRow[]): D1Result<RawRow> => ({
+  results: rows,
+  success: true,
+  meta: { changes: rows.length } as D1Meta & Record<string, unknown>,
+});
 
 /** The claimed task from a claim's UPDATE ... RETURNING, if it took one. */
 function firstTask(result: D1Result<RawRow> | undefined): TaskFields | null {

@@ -11,7 +11,7 @@ import { and, asc, desc, eq, isNotNull, isNull, lte, or, sql, type SQL, type SQL
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
 import { runs, taskLabels, tasks } from '../db/schema';
-import { ApiError, conflict } from '../platform/errors';
+import { type ApiError, conflict } from '../platform/errors';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
@@ -74,7 +74,6 @@ export interface ClaimTaskResult {
   fresh: boolean;
 }
 
-
 const leaseRunOut = (nowIso: string) => lte(tasks.leaseExpiresAt, nowIso);
 
 /** What every claim of `c` needs, whatever the task's status: not completed, unassigned or assigned to `c`. */
@@ -98,7 +97,9 @@ function claimableBy(c: Claimer, nowIso: string): SQL {
 function hasAllLabels(labels: string[]): SQL | undefined {
   if (labels.length === 0) return undefined;
   return and(
-    ...labels.map((label) => sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${label})`),
+    ...labels.map(
+      (label) => sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${label})`,
+    ),
   );
 }
 
@@ -108,7 +109,11 @@ function hasAllLabels(labels: string[]): SQL | undefined {
  * priority down; tasks_account_lease_idx over the few lapsed leases) instead of sorting the account.
  */
 function bestTaskId(db: Db, req: ClaimNextRequest, nowIso: string): SQL {
-  const filters = and(mayTake(req.claimer), req.projectId === null ? undefined : eq(tasks.projectId, req.projectId), hasAllLabels(req.labels));
+  const filters = and(
+    mayTake(req.claimer),
+    req.projectId === null ? undefined : eq(tasks.projectId, req.projectId),
+    hasAllLabels(req.labels),
+  );
   const best = (state: SQL) =>
     db
       .select({ id: tasks.id, priority: tasks.priority, createdAt: tasks.createdAt })
@@ -185,7 +190,8 @@ function openRun(db: Db, c: Claimer, which: SQL, t: ClaimTimes) {
 }
 
 /** Claims whose lease ran out by `nowIso` (whatever the alarm has not swept yet). */
-const runOutIn = (accountId: string, nowIso: string) => and(eq(tasks.accountId, accountId), isNotNull(tasks.claimedByAgentId), leaseRunOut(nowIso))!;
+const runOutIn = (accountId: string, nowIso: string) =>
+  and(eq(tasks.accountId, accountId), isNotNull(tasks.claimedByAgentId), leaseRunOut(nowIso))!;
 
 /**
  * The task this claim has just taken, found by what the claim wrote: the claimer, claimed_at
@@ -253,7 +259,11 @@ export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number, run
   const rendered = renderedClaims.get(shape, () => {
     const marked: ClaimNextRequest = {
       ...req,
-      claimer: { accountId: mark('accountId'), agentId: mark('agentId'), sandboxProjectId: c.sandboxProjectId === null ? null : mark('sandbox') },
+      claimer: {
+        accountId: mark('accountId'),
+        agentId: mark('agentId'),
+        sandboxProjectId: c.sandboxProjectId === null ? null : mark('sandbox'),
+      },
       labels: req.labels.map((_, i) => mark(`label${i}`)),
       projectId: req.projectId === null ? null : mark('project'),
     };
@@ -283,7 +293,12 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number, 
   const c = req.claimer;
   const nowIso = isoSeconds(now);
   const isTarget = and(eq(tasks.id, req.taskId), eq(tasks.accountId, c.accountId));
-  const ownLive = and(isTarget, eq(tasks.claimedByAgentId, c.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false));
+  const ownLive = and(
+    isTarget,
+    eq(tasks.claimedByAgentId, c.agentId),
+    sql`${tasks.leaseExpiresAt} > ${nowIso}`,
+    eq(tasks.completed, false),
+  );
   const claimable = and(isTarget, claimableBy(c, nowIso))!;
   const times = claimTimes(now, req.leaseSeconds, runId);
   const fresh = claimFields(c, times);
@@ -291,7 +306,13 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number, 
   const keepIfOwn = (column: AnySQLiteColumn, value: string | null) =>
     sql`case when ${tasks.claimedByAgentId} = ${c.agentId} and ${tasks.leaseExpiresAt} > ${nowIso} then ${column} else ${value} end`;
   return [
-    closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(and(claimable, isNotNull(tasks.claimedByAgentId)))),
+    closeExpiredRuns(
+      db,
+      db
+        .select({ id: tasks.id })
+        .from(tasks)
+        .where(and(claimable, isNotNull(tasks.claimedByAgentId))),
+    ),
     openRun(db, c, claimable, times),
     db
       .update(tasks)
@@ -314,20 +335,38 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number, 
  */
 export function claimLandedQueries(db: Db, kind: 'next' | 'task', runId: string): (RawQuery | null)[] {
   const run = toRawQuery(db.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)));
-  const task = toRawQuery(db.select(taskFieldColumns).from(tasks).where(sql`${tasks.id} = (select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})`));
+  const task = toRawQuery(
+    db.select(taskFieldColumns).from(tasks).where(sql`${tasks.id} = (select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})`),
+  );
   // claimNextQueries: sweep, UPDATE (the task), run; claimTaskStatements: sweep, run, UPDATE.
   return kind === 'next' ? [null, task, null] : [null, run, task];
 }
 
 /** Records the claim's event in its batch, exactly when the claim landed (its run exists); appended after the claim's statements. */
 export function claimEventQueries(event: PlannedEvent | undefined, runId: string, now: number): RawQuery[] {
-  const insert = event && outboxInsert([event], now, sql`exists (select 1 from ${runs} where ${runs.id} = ${runId})`, { taskId: sql`(select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})` });
+  const insert =
+    event &&
+    outboxInsert([event], now, sql`exists (select 1 from ${runs} where ${runs.id} = ${runId})`, {
+      taskId: sql`(select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})`,
+    });
   return insert ? [toRawQuery(insert)] : [];
 }
 
 /** The claim event a principal's claim records (none when its account has no listeners). */
-export function plannedClaimEvent(p: Principal, listeners: Listeners, change: 'queue.claim' | 'queue.claim_next', now: number): PlannedEvent | undefined {
-  return planEvents({ accountId: p.accountId, agentId: p.agentId, taskId: '', events: eventsOf(change, { new_claim: true }), listeners, now })[0];
+export function plannedClaimEvent(
+  p: Principal,
+  listeners: Listeners,
+  change: 'queue.claim' | 'queue.claim_next',
+  now: number,
+): PlannedEvent | undefined {
+  return planEvents({
+    accountId: p.accountId,
+    agentId: p.agentId,
+    taskId: '',
+    events: eventsOf(change, { new_claim: true }),
+    listeners,
+    now,
+  })[0];
 }
 
 /** Why a targeted claim did not take the task: 404 for what the caller may not know of, else the 409. */
@@ -360,7 +399,13 @@ async function refuseWithoutClaim(db: Db, p: Principal, id: string): Promise<nev
 }
 
 const heldLiveBy = (p: Principal, id: string, nowIso: string) =>
-  and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.claimedByAgentId, p.agentId), sql`${tasks.leaseExpiresAt} > ${nowIso}`, eq(tasks.completed, false))!;
+  and(
+    eq(tasks.id, id),
+    eq(tasks.accountId, p.accountId),
+    eq(tasks.claimedByAgentId, p.agentId),
+    sql`${tasks.leaseExpiresAt} > ${nowIso}`,
+    eq(tasks.completed, false),
+  )!;
 
 export interface HeartbeatInput {
   lease_seconds?: number | null;
@@ -380,15 +425,37 @@ export interface ClaimWrite {
  * The task.state_changed event of a heartbeat or state report, recorded before the write in its
  * batch when the write will land and change the state (or set its detail).
  */
-function stateEvent(p: Principal, id: string, where: SQL, input: { state?: SessionState | null; detail?: string | null }, change: 'queue.heartbeat' | 'queue.state', listeners: Listeners | undefined, now: number) {
-  const events = listeners && input.state ? planEvents({ accountId: p.accountId, agentId: p.agentId, taskId: id, events: eventsOf(change, { state_changed: true }), listeners, now }) : [];
+function stateEvent(
+  p: Principal,
+  id: string,
+  where: SQL,
+  input: { state?: SessionState | null; detail?: string | null },
+  change: 'queue.heartbeat' | 'queue.state',
+  listeners: Listeners | undefined,
+  now: number,
+) {
+  const events =
+    listeners && input.state
+      ? planEvents({
+          accountId: p.accountId,
+          agentId: p.agentId,
+          taskId: id,
+          events: eventsOf(change, { state_changed: true }),
+          listeners,
+          now,
+        })
+      : [];
   const changes = input.detail !== undefined ? sql`1` : sql`${tasks.sessionState} is not ${input.state ?? null}`;
   // Without events it inserts nothing (a statement in the batch keeps its shape the same).
   const insert = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${where} and ${changes})`) ?? sql`select 1 where 0`;
   return { events, statement: insert };
 }
 
-const BEFORE_COLUMNS = { sessionState: 'session_state', leaseExpiresAt: 'lease_expires_at', claimedByAgentId: 'claimed_by_agent_id' } as const;
+const BEFORE_COLUMNS = {
+  sessionState: 'session_state',
+  leaseExpiresAt: 'lease_expires_at',
+  claimedByAgentId: 'claimed_by_agent_id',
+} as const;
 
 /**
  * A claim write's batch with raw statements (the event's insert among them): answers, by
@@ -401,7 +468,11 @@ async function claimWriteBatch(db: Db, statements: (SQL | SQLWrapper)[]): Promis
       rows.map((raw) =>
         'content' in raw
           ? taskFromRaw(raw)
-          : { sessionState: raw[BEFORE_COLUMNS.sessionState], leaseExpiresAt: raw[BEFORE_COLUMNS.leaseExpiresAt], claimedByAgentId: raw[BEFORE_COLUMNS.claimedByAgentId] },
+          : {
+              sessionState: raw[BEFORE_COLUMNS.sessionState],
+              leaseExpiresAt: raw[BEFORE_COLUMNS.leaseExpiresAt],
+              claimedByAgentId: raw[BEFORE_COLUMNS.claimedByAgentId],
+            },
       ) as TaskRow[] & ClaimWrite['before'][],
   );
 }
@@ -412,14 +483,24 @@ export interface ClaimWriteOptions {
 }
 
 /** Extends the caller's live lease from now; optionally reports the session state. */
-export async function heartbeat(db: Db, p: Principal, id: string, input: HeartbeatInput, now: number, opts: ClaimWriteOptions = {}): Promise<ClaimWrite> {
+export async function heartbeat(
+  db: Db,
+  p: Principal,
+  id: string,
+  input: HeartbeatInput,
+  now: number,
+  opts: ClaimWriteOptions = {},
+): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const where = heldLiveBy(p, id, nowIso);
   const recording = stateEvent(p, id, where, input, 'queue.heartbeat', opts.listeners, now);
   // The event's insert goes first: its condition reads the state before the write.
   const [, before, updated] = await claimWriteBatch(db, [
     recording.statement,
-    db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
+    db
+      .select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId })
+      .from(tasks)
+      .where(where),
     db
       .update(tasks)
       .set({
@@ -437,13 +518,23 @@ export async function heartbeat(db: Db, p: Principal, id: string, input: Heartbe
 }
 
 /** Sets the session state of the caller's live claim, leaving the lease as it is. */
-export async function setSessionState(db: Db, p: Principal, id: string, input: { state: SessionState; detail?: string | null }, now: number, opts: ClaimWriteOptions = {}): Promise<ClaimWrite> {
+export async function setSessionState(
+  db: Db,
+  p: Principal,
+  id: string,
+  input: { state: SessionState; detail?: string | null },
+  now: number,
+  opts: ClaimWriteOptions = {},
+): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const where = heldLiveBy(p, id, nowIso);
   const recording = stateEvent(p, id, where, input, 'queue.state', opts.listeners, now);
   const [, before, updated] = await claimWriteBatch(db, [
     recording.statement,
-    db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
+    db
+      .select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId })
+      .from(tasks)
+      .where(where),
     db
       .update(tasks)
       .set({ sessionState: input.state, updatedAt: nowIso, ...(input.detail !== undefined ? { stateDetail: input.detail } : {}) })
@@ -465,7 +556,14 @@ const backInQueue = (nowIso: string) => ({
  * Ends the live claim and returns the task to the queue at once. The holder may release;
  * admins may release anyone's claim (e.g. a stuck agent's).
  */
-export async function release(db: Db, p: Principal, id: string, input: { handoff?: string | null }, now: number, opts: ClaimWriteOptions = {}): Promise<ClaimWrite> {
+export async function release(
+  db: Db,
+  p: Principal,
+  id: string,
+  input: { handoff?: string | null },
+  now: number,
+  opts: ClaimWriteOptions = {},
+): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const isAdmin = p.role === 'admin' && p.mode !== 'restricted';
   const where = and(
@@ -475,11 +573,23 @@ export async function release(db: Db, p: Principal, id: string, input: { handoff
     sql`${tasks.leaseExpiresAt} > ${nowIso}`,
     eq(tasks.completed, false),
   )!;
-  const events = opts.listeners ? planEvents({ accountId: p.accountId, agentId: p.agentId, taskId: id, events: eventsOf('queue.release'), listeners: opts.listeners, now }) : [];
+  const events = opts.listeners
+    ? planEvents({
+        accountId: p.accountId,
+        agentId: p.agentId,
+        taskId: id,
+        events: eventsOf('queue.release'),
+        listeners: opts.listeners,
+        now,
+      })
+    : [];
   const record = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${where})`) ?? sql`select 1 where 0`;
   const [, before, , updated] = await claimWriteBatch(db, [
     record,
-    db.select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId }).from(tasks).where(where),
+    db
+      .select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId })
+      .from(tasks)
+      .where(where),
     endOpenRun(db, id, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
     db
       .update(tasks)
@@ -516,11 +626,7 @@ export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt
   const [released, , updated] = await sqlBatch(db, [
     outboxInsertPerTask('task.released', sql`select ${tasks.id} as id, ${tasks.accountId} as account_id from ${tasks} where ${where}`, now),
     endOpenRun(db, taskId, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
-    db
-      .update(tasks)
-      .set(backInQueue(nowIso))
-      .where(where)
-      .returning(),
+    db.update(tasks).set(backInQueue(nowIso)).where(where).returning(),
   ]);
   const row = updated![0];
   return row ? { row: taskFromRaw(row), events: eventIdsOf(released!) } : null;
@@ -541,18 +647,22 @@ function eventIdsOf(rows: Record<string, unknown>[]): Map<string, string> {
  * Returns every task of the account whose lease ran out by `now` to the queue and records
  * the runs as expired. Also answers the earliest lease still live, for the next alarm.
  */
-export async function expireLeases(db: Db, accountId: string, now: number): Promise<{ expired: TaskRow[]; events: Map<string, string>; nextLeaseAt: number | null }> {
+export async function expireLeases(
+  db: Db,
+  accountId: string,
+  now: number,
+): Promise<{ expired: TaskRow[]; events: Map<string, string>; nextLeaseAt: number | null }> {
   const nowIso = isoSeconds(now);
   const runOut = runOutIn(accountId, nowIso);
   const [, released, expired, next] = await sqlBatch(db, [
     closeExpiredRuns(db, db.select({ id: tasks.id }).from(tasks).where(runOut)),
     // The system's task.released per expired task, recorded before the write while the leases still match.
-    outboxInsertPerTask('task.released', sql`select ${tasks.id} as id, ${tasks.accountId} as account_id from ${tasks} where ${runOut}`, now),
-    db
-      .update(tasks)
-      .set(backInQueue(nowIso))
-      .where(runOut)
-      .returning(),
+    outboxInsertPerTask(
+      'task.released',
+      sql`select ${tasks.id} as id, ${tasks.accountId} as account_id from ${tasks} where ${runOut}`,
+      now,
+    ),
+    db.update(tasks).set(backInQueue(nowIso)).where(runOut).returning(),
     db
       .select({ at: tasks.leaseExpiresAt })
       .from(tasks)

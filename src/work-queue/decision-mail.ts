@@ -34,7 +34,14 @@ export function parseDecision(detail: string | null): Decision {
   if (!detail) return { question: null, options: [] };
   const question = /QUESTION:\s*([\s\S]*?)\s*(?:\/\s*)?(?=OPTIONS:|$)/i.exec(detail)?.[1]?.trim() || null;
   const optionText = /OPTIONS:\s*([^\n]*)/i.exec(detail)?.[1] ?? '';
-  const options = [...new Set(optionText.split(/[/|]/).map((o) => o.trim()).filter((o) => o !== ''))]
+  const options = [
+    ...new Set(
+      optionText
+        .split(/[/|]/)
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    ),
+  ]
     .slice(0, MAX_OPTIONS)
     .map((o) => o.slice(0, MAX_OPTION_CHARS));
   return { question: question?.slice(0, MAX_QUESTION_CHARS) ?? null, options };
@@ -44,7 +51,12 @@ export const tokenHash = (env: Env, token: string) => hmacSha256Hex(keyPepper(en
 
 /** The account's human: its oldest verified user (an unverified address is never mailed links). */
 async function humanEmail(db: Db, accountId: string): Promise<string | null> {
-  const user = await db.select({ email: users.email }).from(users).where(and(eq(users.accountId, accountId), isNotNull(users.verifiedAt))).orderBy(asc(users.createdAt)).get();
+  const user = await db
+    .select({ email: users.email })
+    .from(users)
+    .where(and(eq(users.accountId, accountId), isNotNull(users.verifiedAt)))
+    .orderBy(asc(users.createdAt))
+    .get();
   return user?.email ?? null;
 }
 
@@ -62,11 +74,20 @@ export function escalateIfWaiting(env: Env, ctx: WaitUntil, write: ClaimWrite, o
   if (write.row.sessionState !== 'waiting_input' || write.before.sessionState === 'waiting_input') return;
   const { linkBase } = opts;
   if (linkBase === null) {
-    console.error(JSON.stringify({ level: 'error', event: 'mail_not_configured', message: 'PUBLIC_BASE_URL is not set: no decision email', taskId: write.row.id }));
+    console.error(
+      JSON.stringify({
+        level: 'error',
+        event: 'mail_not_configured',
+        message: 'PUBLIC_BASE_URL is not set: no decision email',
+        taskId: write.row.id,
+      }),
+    );
     return;
   }
   ctx.waitUntil(
-    escalate(env, write.row, { now: opts.now, linkBase }).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'decision escalation failed', taskId: write.row.id, error: String(e) }))),
+    escalate(env, write.row, { now: opts.now, linkBase }).catch((e: unknown) =>
+      console.error(JSON.stringify({ level: 'error', message: 'decision escalation failed', taskId: write.row.id, error: String(e) })),
+    ),
   );
 }
 
@@ -90,7 +111,8 @@ export async function escalate(env: Env, task: TaskRow, { now, linkBase }: { now
   ]);
   if (!inserted![0]) return false;
   const link = `${linkBase.replace(/\/$/, '')}/answer?token=${token}`;
-  await mailerFor(env).send(decisionEmail({ to: email, task: task.content, decision, detail: task.stateDetail, link, ttlHours: LINK_TTL_SECONDS / 3600 }));
+  await mailerFor(env).send(
+    decisionEmail({ to: email, task: task.content, decision, detail: task.stateDetail, link, ttlHours: LINK_TTL_SECONDS / 3600 }),
+  );
   return true;
 }
-

@@ -59,7 +59,12 @@ export async function fleetAttention(db: Db, p: Principal, now: number): Promise
         and(isNull(tasks.claimedByAgentId), everExpired, sql`${lastOutcome} = 'expired'`),
       ),
     ),
-    list(and(live, sql`unixepoch(${nowIso}) - unixepoch(${heartbeatAt}) > (unixepoch(${tasks.leaseExpiresAt}) - unixepoch(${heartbeatAt})) / 2.0`)),
+    list(
+      and(
+        live,
+        sql`unixepoch(${nowIso}) - unixepoch(${heartbeatAt}) > (unixepoch(${tasks.leaseExpiresAt}) - unixepoch(${heartbeatAt})) / 2.0`,
+      ),
+    ),
     list(and(notStale, eq(tasks.sessionState, 'errored'))),
     list(and(notStale, eq(tasks.sessionState, 'waiting_input'))),
     // A date-only due date is overdue from the next day; a timestamp from that instant.

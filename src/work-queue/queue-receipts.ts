@@ -31,7 +31,10 @@ export function receiptedQueues(ns: Queues, session: RequestSession, metrics?: Q
     const overrides: Record<string, unknown> = {};
     for (const method of RECEIPT_METHODS) {
       overrides[method] = async (...args: unknown[]) => {
-        const { value, receipt } = await hop(() => raw.withReceipt!(method, args) as Promise<Receipted>, (r) => r.receipt.d1RoundTrips);
+        const { value, receipt } = await hop(
+          () => raw.withReceipt!(method, args) as Promise<Receipted>,
+          (r) => r.receipt.d1RoundTrips,
+        );
         session.note(receipt.bookmark);
         if (metrics) {
           metrics.d1.statements = (metrics.d1.statements ?? 0) + (receipt.statements ?? 0);

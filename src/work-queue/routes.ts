@@ -28,7 +28,10 @@ const leaseSeconds = z
   .min(LEASE_SECONDS.min)
   .max(LEASE_SECONDS.max)
   .nullish()
-  .openapi({ description: `Lease length in seconds (${LEASE_SECONDS.min}-${LEASE_SECONDS.max}, default ${LEASE_SECONDS.default})`, example: 300 });
+  .openapi({
+    description: `Lease length in seconds (${LEASE_SECONDS.min}-${LEASE_SECONDS.max}, default ${LEASE_SECONDS.default})`,
+    example: 300,
+  });
 const label = shortText(50).min(1, 'Must not be empty');
 const detail = shortText(2000).nullish();
 
@@ -46,14 +49,14 @@ export const ClaimNextBody = z
       .min(WAIT_SECONDS.min)
       .max(WAIT_SECONDS.max)
       .nullish()
-      .openapi({ description: `Hold the request up to this many seconds until a matching task appears (${WAIT_SECONDS.min}-${WAIT_SECONDS.max}, default ${WAIT_SECONDS.default})` }),
+      .openapi({
+        description: `Hold the request up to this many seconds until a matching task appears (${WAIT_SECONDS.min}-${WAIT_SECONDS.max}, default ${WAIT_SECONDS.default})`,
+      }),
   })
   .openapi('ClaimNext');
 
 const ClaimTaskBody = z.strictObject({ lease_seconds: leaseSeconds }).openapi('ClaimTask');
-export const HeartbeatBody = z
-  .strictObject({ lease_seconds: leaseSeconds, state: SESSION_STATE.nullish(), detail })
-  .openapi('Heartbeat');
+export const HeartbeatBody = z.strictObject({ lease_seconds: leaseSeconds, state: SESSION_STATE.nullish(), detail }).openapi('Heartbeat');
 export const StateBody = z.strictObject({ state: SESSION_STATE, detail }).openapi('SessionState');
 export const ReleaseBody = z
   .strictObject({ handoff: shortText(10_000).nullish().openapi({ description: 'Notes for whoever claims the task next' }) })
@@ -82,7 +85,9 @@ const claimOne = authedRoute('queue.claim', {
   request: { params, body: jsonBody(ClaimTaskBody, false) },
   responses: {
     200: jsonContent(TaskAnswer, 'The claimed task'),
-    409: errorContent('Completed (TASK_COMPLETED), assigned to another agent (TASK_ASSIGNED_ELSEWHERE), delegated (TASK_DELEGATED) or held by a live lease (TASK_ALREADY_CLAIMED)'),
+    409: errorContent(
+      'Completed (TASK_COMPLETED), assigned to another agent (TASK_ASSIGNED_ELSEWHERE), delegated (TASK_DELEGATED) or held by a live lease (TASK_ALREADY_CLAIMED)',
+    ),
   },
 });
 
@@ -130,7 +135,9 @@ export const queueRoutes = createRouter()
     const body = c.req.valid('json') ?? {};
     const labels = parseLabels(body.labels);
     if (labels.length > 20 || labels.some((l) => l.length > 50)) {
-      throw badRequest('VALIDATION_FAILED', 'Invalid request body: labels: at most 20 labels of at most 50 characters', [{ field: 'labels', message: 'At most 20 labels of at most 50 characters' }]);
+      throw badRequest('VALIDATION_FAILED', 'Invalid request body: labels: at most 20 labels of at most 50 characters', [
+        { field: 'labels', message: 'At most 20 labels of at most 50 characters' },
+      ]);
     }
     const queue = queueFor(c.env, p.accountId);
     const waitSeconds = body.wait_seconds ?? WAIT_SECONDS.default;
@@ -140,7 +147,14 @@ export const queueRoutes = createRouter()
     if (holdId) {
       c.req.raw.signal.addEventListener(
         'abort',
-        () => c.executionCtx.waitUntil(queue.abandon(p.accountId, holdId).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', message: 'abandoning a held claim failed', error: String(e) })))),
+        () =>
+          c.executionCtx.waitUntil(
+            queue
+              .abandon(p.accountId, holdId)
+              .catch((e: unknown) =>
+                console.error(JSON.stringify({ level: 'error', message: 'abandoning a held claim failed', error: String(e) })),
+              ),
+          ),
         { once: true },
       );
     }
@@ -156,7 +170,10 @@ export const queueRoutes = createRouter()
   .openapi(claimOne, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') ?? {};
-    return c.json({ task: await claimTaskChange(change(c), { taskId: id, leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default }) }, 200);
+    return c.json(
+      { task: await claimTaskChange(change(c), { taskId: id, leaseSeconds: body.lease_seconds ?? LEASE_SECONDS.default }) },
+      200,
+    );
   })
   .openapi(heartbeatRoute, async (c) => {
     const { id } = c.req.valid('param');

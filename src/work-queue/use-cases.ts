@@ -12,7 +12,17 @@ import type { Principal } from '../access/policy';
 import { readTask } from '../tasks/tasks';
 import { taskJson, type TaskJson } from '../tasks/task-json';
 import { queueFor } from './claim-queue';
-import { claimerOf, claimRefusal, heartbeat, plannedClaimEvent, release, setSessionState, type ClaimWrite, type HeartbeatInput, type SessionState } from './claims';
+import {
+  claimerOf,
+  claimRefusal,
+  heartbeat,
+  plannedClaimEvent,
+  release,
+  setSessionState,
+  type ClaimWrite,
+  type HeartbeatInput,
+  type SessionState,
+} from './claims';
 import { escalateIfWaiting } from './decision-mail';
 
 /** Who changes what, and where the change's effects go. */
@@ -71,11 +81,17 @@ export async function heartbeatChange(u: QueueChange, id: string, input: Heartbe
   const write = await heartbeat(database(u.fx.env.DB), p, id, input, now, { listeners: listenersOf(p) });
   const { leaseExpiresAt } = write.row;
   // A shorter lease than before must not wait for an alarm set for the old one.
-  if (leaseExpiresAt && write.before.leaseExpiresAt && leaseExpiresAt < write.before.leaseExpiresAt) noteLeaseChanged(u.fx, p.accountId, Date.parse(leaseExpiresAt));
+  if (leaseExpiresAt && write.before.leaseExpiresAt && leaseExpiresAt < write.before.leaseExpiresAt)
+    noteLeaseChanged(u.fx, p.accountId, Date.parse(leaseExpiresAt));
   return afterStateWrite(u, write, now, opts);
 }
 
-export async function setStateChange(u: QueueChange, id: string, input: { state: SessionState; detail?: string | null }, opts: StateReportOptions): Promise<TaskJson> {
+export async function setStateChange(
+  u: QueueChange,
+  id: string,
+  input: { state: SessionState; detail?: string | null },
+  opts: StateReportOptions,
+): Promise<TaskJson> {
   const p = u.principal;
   const now = Date.now();
   const write = await setSessionState(database(u.fx.env.DB), p, id, input, now, { listeners: listenersOf(p) });

@@ -56,7 +56,9 @@ describe('each kind of key against each route', () => {
         const res = await api(route.method, path, keys[kind], body);
         const refusedByTable = res.status === 403 && ['CLAIM_REQUIRED', 'INSUFFICIENT_ROLE', 'NOT_RESTRICTED'].includes(res.body?.code);
         if (allowed === refusedByTable || res.status === 401 || res.status === 500) {
-          mismatches.push(`${kind} ${route.method} ${route.path} (${op}): expected ${allowed ? 'allowed' : 'refused'}, got ${res.status} ${JSON.stringify(res.body)}`);
+          mismatches.push(
+            `${kind} ${route.method} ${route.path} (${op}): expected ${allowed ? 'allowed' : 'refused'}, got ${res.status} ${JSON.stringify(res.body)}`,
+          );
         }
       }
     }
@@ -97,13 +99,21 @@ describe('a live claim against every task write', () => {
     const worker = await makeAgent(account, 'worker');
     const mismatches: string[] = [];
     const taskStanding = (op: Operation) => standingFor(op) === 'owner' || standingFor(op) === 'work';
-    for (const route of routes.filter((r) => r.operation !== 'public' && taskStanding(r.operation as Operation) && !r.path.includes('{sid}'))) {
+    for (const route of routes.filter(
+      (r) => r.operation !== 'public' && taskStanding(r.operation as Operation) && !r.path.includes('{sid}'),
+    )) {
       const op = route.operation as Operation;
       const id = (await api('POST', '/v1/tasks', account.adminKey, { content: `for ${op}` })).body.id;
       expect((await api('POST', `/v1/tasks/${id}/claim`, worker.key, { lease_seconds: 300 })).status).toBe(200);
-      const res = await api(route.method, route.path.replace('{id}', id), worker.key, BODIES[op] ?? (route.method === 'DELETE' ? undefined : {}));
+      const res = await api(
+        route.method,
+        route.path.replace('{id}', id),
+        worker.key,
+        BODIES[op] ?? (route.method === 'DELETE' ? undefined : {}),
+      );
       const refused = res.status === 403 && res.body?.code === 'TASK_NOT_OWNED';
-      if (refused !== (standingFor(op) === 'owner')) mismatches.push(`${route.method} ${route.path} (${op}): ${res.status} ${JSON.stringify(res.body)}`);
+      if (refused !== (standingFor(op) === 'owner'))
+        mismatches.push(`${route.method} ${route.path} (${op}): ${res.status} ${JSON.stringify(res.body)}`);
     }
     expect(mismatches).toEqual([]);
   });

@@ -24,7 +24,14 @@ const callers = {} as Record<Kind, Caller>;
 
 /** A further worker of the caller's account (restricted accounts cannot create agents over the API). */
 async function otherAgent(c: Caller): Promise<{ id: string; key: string }> {
-  const made = await createAgent(db(), env.KEY_PEPPER!, { accountId: c.account.accountId } as Principal, { name: unique('t').slice(0, 32), role: 'worker' }, 100, Date.now());
+  const made = await createAgent(
+    db(),
+    env.KEY_PEPPER!,
+    { accountId: c.account.accountId } as Principal,
+    { name: unique('t').slice(0, 32), role: 'worker' },
+    100,
+    Date.now(),
+  );
   return { id: made.id, key: made.api_key! };
 }
 
@@ -33,7 +40,15 @@ async function commentBy(c: Caller, author: string): Promise<{ taskId: string; c
   const task = await api('POST', '/v1/tasks', c.key, { content: 'discuss' });
   expect(task.status, JSON.stringify(task.body)).toBe(201);
   const commentId = unique('cmt');
-  await db().insert(comments).values({ id: commentId, taskId: task.body.id, accountId: c.account.accountId, agentId: author, author: 'someone', content: 'a comment', createdAt: new Date().toISOString() });
+  await db().insert(comments).values({
+    id: commentId,
+    taskId: task.body.id,
+    accountId: c.account.accountId,
+    agentId: author,
+    author: 'someone',
+    content: 'a comment',
+    createdAt: new Date().toISOString(),
+  });
   return { taskId: task.body.id, commentId };
 }
 
@@ -79,7 +94,11 @@ const CASES: Case[] = [
     async call(c, target) {
       const { taskId, commentId } = await commentBy(c, target === 'self' ? c.id : c.account.adminId);
       const res = await api('DELETE', `/v1/tasks/${taskId}/comments/${commentId}`, c.key);
-      return { status: res.status, unchanged: async () => (await api('GET', `/v1/tasks/${taskId}/comments`, c.account.adminKey)).body.some((x: { id: string }) => x.id === commentId) };
+      return {
+        status: res.status,
+        unchanged: async () =>
+          (await api('GET', `/v1/tasks/${taskId}/comments`, c.account.adminKey)).body.some((x: { id: string }) => x.id === commentId),
+      };
     },
   },
 ];
@@ -115,7 +134,8 @@ describe('agent edits, key rotation and comment deletion, by the table', () => {
           const hidden = target === 'other' && op.startsWith('agents.') && routeAllows && !caps.operations['agents.list'].allowed;
           const refusedAs = hidden ? 404 : 403;
           const ok = said ? status === 200 : status === refusedAs && (await unchanged());
-          if (!ok) mismatches.push(`${kind} ${op} on ${target}: capabilities say ${said ? 'allowed' : 'refused'}, the call answered ${status}`);
+          if (!ok)
+            mismatches.push(`${kind} ${op} on ${target}: capabilities say ${said ? 'allowed' : 'refused'}, the call answered ${status}`);
         }
       }
       expect(mismatches).toEqual([]);

@@ -58,7 +58,7 @@ describe('API keys', () => {
 
   it.each([
     ['no key', {}],
-    ['an unknown key', { 'X-Agent-Key': 'dlg_' + 'A'.repeat(40) }],
+    ['an unknown key', { 'X-Agent-Key': `dlg_${'A'.repeat(40)}` }],
     ['a malformed key', { 'X-Agent-Key': 'not-a-key' }],
     ['a bearer token of another scheme', { Authorization: 'Basic dXNlcjpwYXNz' }],
   ])('answer 401 in the envelope for %s', async (_name, headers) => {

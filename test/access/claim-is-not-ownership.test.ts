@@ -88,8 +88,10 @@ describe('a claim gives work rights, never ownership', () => {
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');
     const caps = (await api('GET', '/v1/capabilities', worker.key)).body;
-    for (const op of ['tasks.delete', 'tasks.update', 'tasks.delegate', 'tasks.uncomplete']) expect(caps.operations[op].task, op).toBe('owner');
-    for (const op of ['tasks.complete', 'tasks.context.write', 'tasks.subtasks.write', 'tasks.links.write']) expect(caps.operations[op].task, op).toBe('work');
+    for (const op of ['tasks.delete', 'tasks.update', 'tasks.delegate', 'tasks.uncomplete'])
+      expect(caps.operations[op].task, op).toBe('owner');
+    for (const op of ['tasks.complete', 'tasks.context.write', 'tasks.subtasks.write', 'tasks.links.write'])
+      expect(caps.operations[op].task, op).toBe('work');
     expect(caps.task_standings.owner).toMatch(/creator or assignee/);
     expect(caps.task_standings.work).toMatch(/live claim/);
     expect(caps.operations['tasks.delete'].scope).toMatch(/a claim is not enough/);

@@ -113,7 +113,12 @@ describe('principal cache in the key object', () => {
     const worker = await makeAgent(account, 'worker');
     const limitOf = async (key: string) => (await me(key)).headers.get('X-RateLimit-Limit');
     expect(await limitOf(worker.key)).toBe(String(rateLimitFor(env, 'free')));
-    const body = JSON.stringify({ id: `evt_${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), type: 'checkout.session.completed', data: { object: { customer: 'cus_9', payment_status: 'paid', metadata: { account_id: account.accountId, plan: 'scale' } } } });
+    const body = JSON.stringify({
+      id: `evt_${crypto.randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      type: 'checkout.session.completed',
+      data: { object: { customer: 'cus_9', payment_status: 'paid', metadata: { account_id: account.accountId, plan: 'scale' } } },
+    });
     const t = Math.floor(Date.now() / 1000);
     const signature = `t=${t},v1=${await hmacSha256Hex(env.STRIPE_WEBHOOK_SECRET!, `${t}.${body}`)}`;
     const res = await api('POST', '/v1/billing/stripe-webhook', null, JSON.parse(body), { 'Stripe-Signature': signature });
@@ -152,14 +157,21 @@ describe('a write whose gate cannot be told to forget', () => {
     get: (id: DurableObjectId) => {
       const gate = env.KEY_GATE.get(id);
       // An RPC stub answers every property name with a remote method, so it is wrapped by hand.
-      const wrapped = { admit: (keyHash: string, nowMs: number) => gate.admit(keyHash, nowMs), forget: () => (forgetCalls++, Promise.reject(new Error('key gate unreachable'))) };
+      const wrapped = {
+        admit: (keyHash: string, nowMs: number) => gate.admit(keyHash, nowMs),
+        forget: () => (forgetCalls++, Promise.reject(new Error('key gate unreachable'))),
+      };
       return wrapped as unknown as typeof gate;
     },
   });
   const call = async (method: string, path: string, key: string, body?: unknown) => {
     const res = await app.request(
       path,
-      { method, headers: { 'X-Agent-Key': key, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
+      {
+        method,
+        headers: { 'X-Agent-Key': key, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      },
       { ...env, KEY_GATE: unreachableForget },
     );
     return { status: res.status, body: (await res.json()) as any };

@@ -60,11 +60,17 @@ describe('last seen', () => {
 
   it('shows on the agents page: never, or how long ago', async () => {
     const human = await signedInHuman();
-    const made = (await api('POST', '/v1/agents', human.apiKey, { name: 'seen-bot', role: 'worker' })).body as { id: string; api_key: string };
-    const row = (html: string) => html.slice(html.indexOf(`data-agent-id="${made.id}"`), html.indexOf('</tr>', html.indexOf(`data-agent-id="${made.id}"`)));
+    const made = (await api('POST', '/v1/agents', human.apiKey, { name: 'seen-bot', role: 'worker' })).body as {
+      id: string;
+      api_key: string;
+    };
+    const row = (html: string) =>
+      html.slice(html.indexOf(`data-agent-id="${made.id}"`), html.indexOf('</tr>', html.indexOf(`data-agent-id="${made.id}"`)));
     expect(row((await send('/app/agents', { cookie: human.cookie })).html)).toMatch(/data-last-seen="true">never</);
     await api('GET', '/v1/agent/me', made.api_key);
     await gateSettled(made.id);
-    expect(row((await send('/app/agents', { cookie: human.cookie })).html)).toMatch(/data-last-seen="true"><time datetime="[^"]+Z">just now<\/time>/);
+    expect(row((await send('/app/agents', { cookie: human.cookie })).html)).toMatch(
+      /data-last-seen="true"><time datetime="[^"]+Z">just now<\/time>/,
+    );
   });
 });

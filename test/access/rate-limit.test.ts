@@ -37,8 +37,15 @@ describe('rate limits per key', () => {
     const batch = 50;
     // makeAgent spent one request of the admin key's window.
     for (let sent = 1; sent < limit; sent += batch) {
-      const answers = await Promise.all(Array.from({ length: Math.min(batch, limit - sent) }, () => api('GET', '/v1/capabilities', account.adminKey)));
-      expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${JSON.stringify(a.body)}`).slice(0, 3)).toEqual([]);
+      const answers = await Promise.all(
+        Array.from({ length: Math.min(batch, limit - sent) }, () => api('GET', '/v1/capabilities', account.adminKey)),
+      );
+      expect(
+        answers
+          .filter((a) => a.status !== 200)
+          .map((a) => `${a.status} ${JSON.stringify(a.body)}`)
+          .slice(0, 3),
+      ).toEqual([]);
     }
     const over = await api('GET', '/v1/capabilities', account.adminKey);
     expect(over.status).toBe(429);
@@ -60,10 +67,16 @@ describe('rate limits per key', () => {
     const account = await makeAccount();
     const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
     const limit = Number(env.LIMIT_AUTH_FAILURES_PER_MINUTE);
-    const bad = (i: number) => api('GET', '/v1/capabilities', `dlg_${'x'.repeat(30)}${String(i).padStart(10, '0')}`, undefined, { 'CF-Connecting-IP': ip });
+    const bad = (i: number) =>
+      api('GET', '/v1/capabilities', `dlg_${'x'.repeat(30)}${String(i).padStart(10, '0')}`, undefined, { 'CF-Connecting-IP': ip });
     for (let sent = 0; sent < limit; sent += 50) {
       const answers = await Promise.all(Array.from({ length: Math.min(50, limit - sent) }, (_, i) => bad(sent + i)));
-      expect(answers.filter((a) => a.status !== 401).map((a) => a.status).slice(0, 3)).toEqual([]);
+      expect(
+        answers
+          .filter((a) => a.status !== 401)
+          .map((a) => a.status)
+          .slice(0, 3),
+      ).toEqual([]);
     }
     const over = await bad(limit);
     expect(over.status).toBe(429);
@@ -73,7 +86,7 @@ describe('rate limits per key', () => {
     expect((await api('GET', '/v1/capabilities', null, undefined, { 'CF-Connecting-IP': ip })).status).toBe(429);
     expect((await api('GET', '/v1/capabilities', account.adminKey, undefined, { 'CF-Connecting-IP': ip })).status).toBe(200);
     // Another address is unaffected, and the window ends.
-    expect((await api('GET', '/v1/capabilities', 'dlg_' + 'y'.repeat(40), undefined, { 'CF-Connecting-IP': `${ip}9` })).status).toBe(401);
+    expect((await api('GET', '/v1/capabilities', `dlg_${'y'.repeat(40)}`, undefined, { 'CF-Connecting-IP': `${ip}9` })).status).toBe(401);
     vi.setSystemTime(new Date('2026-03-01T11:01:00Z'));
     expect((await bad(0)).status).toBe(401);
   });

@@ -104,7 +104,16 @@ describe('agents', () => {
 
     const busy = await makeAgent(account, 'worker');
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    await db().insert(tasks).values({ id: 'tsk_ref1', accountId: account.accountId, rootTaskId: 'tsk_ref1', content: 'x', createdByAgentId: account.adminId, assignedToAgentId: busy.id, createdAt: now, updatedAt: now });
+    await db().insert(tasks).values({
+      id: 'tsk_ref1',
+      accountId: account.accountId,
+      rootTaskId: 'tsk_ref1',
+      content: 'x',
+      createdByAgentId: account.adminId,
+      assignedToAgentId: busy.id,
+      createdAt: now,
+      updatedAt: now,
+    });
     const referenced = await api('DELETE', `/v1/agents/${busy.id}`, account.adminKey);
     expect(referenced.status).toBe(409);
     expect(referenced.body.code).toBe('AGENT_REFERENCED');
@@ -123,13 +132,25 @@ describe('agents', () => {
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');
     const ruleMaker = await makeAgent(account, 'admin');
-    const recurrence = await api('POST', '/v1/recurrences', account.adminKey, { content: 'weekly report', rule_type: 'weekly', assigned_to_agent_id: worker.id });
+    const recurrence = await api('POST', '/v1/recurrences', account.adminKey, {
+      content: 'weekly report',
+      rule_type: 'weekly',
+      assigned_to_agent_id: worker.id,
+    });
     expect(recurrence.status, JSON.stringify(recurrence.body)).toBe(201);
     const ownRecurrence = await api('POST', '/v1/recurrences', worker.key, { content: 'my standup', rule_type: 'daily' });
     expect(ownRecurrence.status).toBe(201);
-    const rule = await api('POST', '/v1/automations', ruleMaker.key, { name: 'route bugs', event: 'task.created', actions: [{ type: 'assign', agent_id: worker.id }] });
+    const rule = await api('POST', '/v1/automations', ruleMaker.key, {
+      name: 'route bugs',
+      event: 'task.created',
+      actions: [{ type: 'assign', agent_id: worker.id }],
+    });
     expect(rule.status, JSON.stringify(rule.body)).toBe(201);
-    const source = await api('POST', '/v1/ingress-sources', account.adminKey, { name: 'ci', template: { content: '{{title}}' }, default_assignee_agent_id: worker.id });
+    const source = await api('POST', '/v1/ingress-sources', account.adminKey, {
+      name: 'ci',
+      template: { content: '{{title}}' },
+      default_assignee_agent_id: worker.id,
+    });
     expect(source.status, JSON.stringify(source.body)).toBe(201);
 
     const refused = await api('DELETE', `/v1/agents/${worker.id}`, account.adminKey);
@@ -154,8 +175,12 @@ describe('agents', () => {
     // Detached, it goes.
     expect((await api('DELETE', `/v1/recurrences/${recurrence.body.id}`, account.adminKey)).status).toBe(200);
     expect((await api('DELETE', `/v1/recurrences/${ownRecurrence.body.id}`, account.adminKey)).status).toBe(200);
-    expect((await api('PUT', `/v1/automations/${rule.body.id}`, account.adminKey, { actions: [{ type: 'add_label', label: 'bug' }] })).status).toBe(200);
-    expect((await api('PUT', `/v1/ingress-sources/${source.body.id}`, account.adminKey, { default_assignee_agent_id: null })).status).toBe(200);
+    expect(
+      (await api('PUT', `/v1/automations/${rule.body.id}`, account.adminKey, { actions: [{ type: 'add_label', label: 'bug' }] })).status,
+    ).toBe(200);
+    expect((await api('PUT', `/v1/ingress-sources/${source.body.id}`, account.adminKey, { default_assignee_agent_id: null })).status).toBe(
+      200,
+    );
     expect((await api('DELETE', `/v1/agents/${worker.id}`, account.adminKey)).status).toBe(200);
   });
 
@@ -202,11 +227,18 @@ describe('agents', () => {
 describe('agent permissions (the MCP server’s register_agent)', () => {
   it('maps the scopes to a role, and refuses unknown scopes or scopes with a role', async () => {
     const a = await makeAccount();
-    const scoped = await api('POST', '/v1/agents', a.adminKey, { name: 'reader-bot', permissions: ['tasks.read_all', 'tasks.comment_all'] });
+    const scoped = await api('POST', '/v1/agents', a.adminKey, {
+      name: 'reader-bot',
+      permissions: ['tasks.read_all', 'tasks.comment_all'],
+    });
     expect(scoped.status).toBe(201);
     expect(scoped.body.role).toBe('coordinator');
     expect((await api('POST', '/v1/agents', a.adminKey, { name: 'plain-bot', permissions: [] })).body.role).toBe('worker');
-    for (const body of [{ name: 'bad-bot', permissions: ['tasks.delete_all'] }, { name: 'bad-bot', permissions: 'tasks.read_all' }, { name: 'bad-bot', role: 'admin', permissions: ['tasks.read_all'] }]) {
+    for (const body of [
+      { name: 'bad-bot', permissions: ['tasks.delete_all'] },
+      { name: 'bad-bot', permissions: 'tasks.read_all' },
+      { name: 'bad-bot', role: 'admin', permissions: ['tasks.read_all'] },
+    ]) {
       expect((await api('POST', '/v1/agents', a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }
     expect((await api('GET', '/v1/agents', a.adminKey)).body.map((x: { name: string }) => x.name)).not.toContain('bad-bot');

@@ -32,20 +32,33 @@ describe('billing', () => {
 
   it('a signed Stripe event moves the plan; cancelling moves it back to free', async () => {
     const account = await makeAccount();
-    const completed = JSON.stringify({ id: `evt_${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), type: 'checkout.session.completed', data: { object: { customer: 'cus_123', payment_status: 'paid', metadata: { account_id: account.accountId, plan: 'scale' } } } });
+    const completed = JSON.stringify({
+      id: `evt_${crypto.randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      type: 'checkout.session.completed',
+      data: { object: { customer: 'cus_123', payment_status: 'paid', metadata: { account_id: account.accountId, plan: 'scale' } } },
+    });
     const res = await api('POST', '/v1/billing/stripe-webhook', null, completed, { 'Stripe-Signature': await stripeHeader(completed) });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: true, handled: true });
     expect(await planOf(account.accountId)).toBe('scale');
 
-    const deleted = JSON.stringify({ id: `evt_${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), type: 'customer.subscription.deleted', data: { object: { customer: 'cus_123', metadata: { account_id: account.accountId } } } });
+    const deleted = JSON.stringify({
+      id: `evt_${crypto.randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      type: 'customer.subscription.deleted',
+      data: { object: { customer: 'cus_123', metadata: { account_id: account.accountId } } },
+    });
     await api('POST', '/v1/billing/stripe-webhook', null, deleted, { 'Stripe-Signature': await stripeHeader(deleted) });
     expect(await planOf(account.accountId)).toBe('free');
   });
 
   it('refuses unsigned, wrongly signed and stale events, changing nothing', async () => {
     const account = await makeAccount();
-    const body = JSON.stringify({ type: 'checkout.session.completed', data: { object: { metadata: { account_id: account.accountId, plan: 'pro' } } } });
+    const body = JSON.stringify({
+      type: 'checkout.session.completed',
+      data: { object: { metadata: { account_id: account.accountId, plan: 'pro' } } },
+    });
     const cases = [
       {},
       { 'Stripe-Signature': 'garbage' },

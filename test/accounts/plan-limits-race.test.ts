@@ -18,17 +18,52 @@ async function fill(table: 'agents' | 'projects' | 'webhooks', accountId: string
   const missing = upTo - (await have());
   for (let i = 0; i < missing; i++) {
     const id = unique('fill').replace(/-/g, '');
-    if (table === 'agents') await db().insert(agents).values({ id: `agt_${id}`, accountId, name: `fill-${i}`, keyHash: `h${id}`, keyPrefix: 'dlg_x', createdAt: ts, updatedAt: ts });
-    if (table === 'projects') await db().insert(projects).values({ id: `prj_${id}`, accountId, name: `fill ${i}`, createdAt: ts, updatedAt: ts });
-    if (table === 'webhooks') await db().insert(webhooks).values({ id: `whk_${id}`, accountId, url: 'https://hooks.example.com/x', events: '["task.created"]', secret: 'whsec_fill_0123456789abcdef', createdAt: ts, updatedAt: ts });
+    if (table === 'agents')
+      await db()
+        .insert(agents)
+        .values({ id: `agt_${id}`, accountId, name: `fill-${i}`, keyHash: `h${id}`, keyPrefix: 'dlg_x', createdAt: ts, updatedAt: ts });
+    if (table === 'projects')
+      await db()
+        .insert(projects)
+        .values({ id: `prj_${id}`, accountId, name: `fill ${i}`, createdAt: ts, updatedAt: ts });
+    if (table === 'webhooks')
+      await db()
+        .insert(webhooks)
+        .values({
+          id: `whk_${id}`,
+          accountId,
+          url: 'https://hooks.example.com/x',
+          events: '["task.created"]',
+          secret: 'whsec_fill_0123456789abcdef',
+          createdAt: ts,
+          updatedAt: ts,
+        });
   }
   return have;
 }
 
 const CASES = [
-  { table: 'agents', path: '/v1/agents', body: (i: number) => ({ name: `racer-${i}` }), max: LIMIT_DEFAULTS.AGENTS_PER_ACCOUNT, code: 'AGENT_LIMIT_REACHED' },
-  { table: 'projects', path: '/v1/projects', body: (i: number) => ({ name: `Racer ${i}` }), max: LIMIT_DEFAULTS.PROJECTS_PER_ACCOUNT, code: 'PROJECT_LIMIT_REACHED' },
-  { table: 'webhooks', path: '/v1/webhooks', body: () => ({ url: 'https://hooks.example.com/race', events: ['task.created'] }), max: LIMIT_DEFAULTS.WEBHOOKS_PER_ACCOUNT, code: 'WEBHOOK_LIMIT_REACHED' },
+  {
+    table: 'agents',
+    path: '/v1/agents',
+    body: (i: number) => ({ name: `racer-${i}` }),
+    max: LIMIT_DEFAULTS.AGENTS_PER_ACCOUNT,
+    code: 'AGENT_LIMIT_REACHED',
+  },
+  {
+    table: 'projects',
+    path: '/v1/projects',
+    body: (i: number) => ({ name: `Racer ${i}` }),
+    max: LIMIT_DEFAULTS.PROJECTS_PER_ACCOUNT,
+    code: 'PROJECT_LIMIT_REACHED',
+  },
+  {
+    table: 'webhooks',
+    path: '/v1/webhooks',
+    body: () => ({ url: 'https://hooks.example.com/race', events: ['task.created'] }),
+    max: LIMIT_DEFAULTS.WEBHOOKS_PER_ACCOUNT,
+    code: 'WEBHOOK_LIMIT_REACHED',
+  },
 ] as const;
 
 describe('plan limits hold under parallel creates', () => {

@@ -70,7 +70,11 @@ describe('projects', () => {
   it('other accounts’ projects are 404 for every verb', async () => {
     const mine = await makeAccount();
     const theirs = await makeAccount();
-    for (const [method, body] of [['GET', undefined], ['PUT', { name: 'x' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PUT', { name: 'x' }],
+      ['DELETE', undefined],
+    ] as const) {
       const res = await api(method, `/v1/projects/${theirs.projectId}`, mine.adminKey, body);
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('PROJECT_NOT_FOUND');

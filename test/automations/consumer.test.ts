@@ -35,12 +35,21 @@ describe('the consumer with automation events', () => {
   it('delegates: a child assigned to the agent, the parent delegated; a claimed parent is left alone', async () => {
     const acct = await makeAccount();
     const worker = await makeAgent(acct, 'worker');
-    const rule = await makeRule(acct, { event: 'task.updated', actions: [{ type: 'delegate', agent_id: worker.id, content: 'Research {{task.content}}', priority: 2 }] });
+    const rule = await makeRule(acct, {
+      event: 'task.updated',
+      actions: [{ type: 'delegate', agent_id: worker.id, content: 'Research {{task.content}}', priority: 2 }],
+    });
     const parent = await makeTask(acct, { content: 'pricing' });
     await runAutomations(env, await messageFor(acct, 'task.updated', parent.id), Date.now());
     const children = (await api('GET', `/v1/tasks/${parent.id}/children`, acct.adminKey)).body;
     expect(children).toHaveLength(1);
-    expect(children[0]).toMatchObject({ content: 'Research pricing', assigned_to_agent_id: worker.id, priority: 2, parent_task_id: parent.id, delegation_depth: 1 });
+    expect(children[0]).toMatchObject({
+      content: 'Research pricing',
+      assigned_to_agent_id: worker.id,
+      priority: 2,
+      parent_task_id: parent.id,
+      delegation_depth: 1,
+    });
     expect((await taskOf(acct, parent.id)).status).toBe('delegated');
 
     const claimed = await makeTask(acct, { content: 'held', assigned_to_agent_id: worker.id });

@@ -17,7 +17,10 @@ describe('rules on live events', () => {
     const route = await makeRule(acct, {
       event: 'task.created',
       conditions: [{ field: 'label', op: 'has', value: 'bug' }],
-      actions: [{ type: 'assign', agent_id: worker.id }, { type: 'set_priority', priority: 3 }],
+      actions: [
+        { type: 'assign', agent_id: worker.id },
+        { type: 'set_priority', priority: 3 },
+      ],
     });
     const onAssigned = await makeRule(acct, {
       event: 'task.updated',
@@ -62,7 +65,10 @@ describe('rules on live events', () => {
 
   it('stops a cascade at 25 actions per originating event', async () => {
     const acct = await makeAccount();
-    const fan = await makeRule(acct, { event: 'task.commented', actions: Array.from({ length: 5 }, (_, i) => ({ type: 'add_comment', content: `fan ${i}` })) });
+    const fan = await makeRule(acct, {
+      event: 'task.commented',
+      actions: Array.from({ length: 5 }, (_, i) => ({ type: 'add_comment', content: `fan ${i}` })),
+    });
     const task = await makeTask(acct);
     expect((await api('POST', `/v1/tasks/${task.id}/comments`, acct.adminKey, { content: 'start' })).status).toBe(201);
     // 1 run at hop 0 (5 comments), 5 at hop 1 (20 more, then the budget is spent), 20 at hop 2 (all skipped).
@@ -77,7 +83,10 @@ describe('rules on live events', () => {
 
   it('never reacts to a task it created, and the created task counts against the quota', async () => {
     const acct = await makeAccount();
-    const follow = await makeRule(acct, { event: 'task.created', actions: [{ type: 'create_task', content: 'Follow-up: {{task.content}}', labels: ['follow-up'], priority: 2 }] });
+    const follow = await makeRule(acct, {
+      event: 'task.created',
+      actions: [{ type: 'create_task', content: 'Follow-up: {{task.content}}', labels: ['follow-up'], priority: 2 }],
+    });
     // Reacts to every created task, the follow-up included: its run says that event was handled.
     const observer = await makeRule(acct, { event: 'task.created', actions: [{ type: 'add_label', label: 'seen' }] });
     const usageBefore = (await api('GET', '/v1/usage', acct.adminKey)).body;
@@ -97,7 +106,14 @@ describe('rules on live events', () => {
   it('skips field changes on a task under another agent’s live claim (comments still go through)', async () => {
     const acct = await makeAccount();
     const worker = await makeAgent(acct, 'worker');
-    const rule = await makeRule(acct, { event: 'task.commented', conditions: [{ field: 'label', op: 'has', value: 'ops' }], actions: [{ type: 'set_priority', priority: 4 }, { type: 'add_comment', content: 'noted' }] });
+    const rule = await makeRule(acct, {
+      event: 'task.commented',
+      conditions: [{ field: 'label', op: 'has', value: 'ops' }],
+      actions: [
+        { type: 'set_priority', priority: 4 },
+        { type: 'add_comment', content: 'noted' },
+      ],
+    });
     const task = await makeTask(acct, { labels: ['ops'], assigned_to_agent_id: worker.id });
     expect((await api('POST', `/v1/tasks/${task.id}/claim`, worker.key, { lease_seconds: 600 })).status).toBe(200);
     expect((await api('POST', `/v1/tasks/${task.id}/comments`, worker.key, { content: 'working' })).status).toBe(201);
@@ -111,11 +127,21 @@ describe('rules on live events', () => {
 
   it('sets the evidence policy to required and never clears it', async () => {
     const acct = await makeAccount();
-    await makeRule(acct, { event: 'task.created', actions: [{ type: 'set_evidence_policy', policy: 'required' }, { type: 'add_label', label: 'done' }] });
+    await makeRule(acct, {
+      event: 'task.created',
+      actions: [
+        { type: 'set_evidence_policy', policy: 'required' },
+        { type: 'add_label', label: 'done' },
+      ],
+    });
     const task = await makeTask(acct);
     await until(async () => (await taskOf(acct, task.id)).labels.includes('done'));
     expect((await taskOf(acct, task.id)).evidence_policy).toBe('required');
-    const bad = await api('POST', '/v1/automations', acct.adminKey, { name: 'loosen', event: 'task.created', actions: [{ type: 'set_evidence_policy', policy: null }] });
+    const bad = await api('POST', '/v1/automations', acct.adminKey, {
+      name: 'loosen',
+      event: 'task.created',
+      actions: [{ type: 'set_evidence_policy', policy: null }],
+    });
     expect(bad.status).toBe(400);
   });
 });
@@ -123,13 +149,22 @@ describe('rules on live events', () => {
 describe('the engine, as the consumer calls it', () => {
   it('applies nothing twice when an event is delivered again', async () => {
     const acct = await makeAccount();
-    const rule = await makeRule(acct, { event: 'task.updated', actions: [{ type: 'add_comment', content: 'c' }, { type: 'create_task', content: 'child of {{task.id}}' }, { type: 'add_label', label: 'x' }] });
+    const rule = await makeRule(acct, {
+      event: 'task.updated',
+      actions: [
+        { type: 'add_comment', content: 'c' },
+        { type: 'create_task', content: 'child of {{task.id}}' },
+        { type: 'add_label', label: 'x' },
+      ],
+    });
     const task = await makeTask(acct);
     const msg = await messageFor(acct, 'task.updated', task.id);
     await runAutomations(env, msg, Date.now());
     await runAutomations(env, msg, Date.now());
     expect(await commentsOf(acct, task.id)).toHaveLength(1);
-    const created = ((await api('GET', '/v1/tasks?limit=100', acct.adminKey)).body as any[]).filter((t) => t.content === `child of ${task.id}`);
+    const created = ((await api('GET', '/v1/tasks?limit=100', acct.adminKey)).body as any[]).filter(
+      (t) => t.content === `child of ${task.id}`,
+    );
     expect(created).toHaveLength(1);
     expect((await taskOf(acct, task.id)).labels).toEqual(['x']);
     expect(await runsOf(acct, rule.id)).toHaveLength(1);
@@ -173,9 +208,23 @@ describe('the engine, as the consumer calls it', () => {
   it('emits no event for an account with neither webhooks nor rules', () => {
     const ctx = { waitUntil: vi.fn() };
     const task = { id: 'tsk_x' } as never;
-    emitTaskEvent(env, ctx, { event: 'task.created', accountId: 'acc_x', agentId: null, task, accountHasWebhooks: false, accountHasAutomations: false });
+    emitTaskEvent(env, ctx, {
+      event: 'task.created',
+      accountId: 'acc_x',
+      agentId: null,
+      task,
+      accountHasWebhooks: false,
+      accountHasAutomations: false,
+    });
     expect(ctx.waitUntil).not.toHaveBeenCalled();
-    emitTaskEvent(env, ctx, { event: 'task.created', accountId: 'acc_x', agentId: null, task, accountHasWebhooks: false, accountHasAutomations: true });
+    emitTaskEvent(env, ctx, {
+      event: 'task.created',
+      accountId: 'acc_x',
+      agentId: null,
+      task,
+      accountHasWebhooks: false,
+      accountHasAutomations: true,
+    });
     expect(ctx.waitUntil).toHaveBeenCalledTimes(1);
   });
 });

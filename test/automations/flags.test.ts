@@ -11,7 +11,8 @@ import { authenticate } from '../../src/access/authentication';
 import { api, db, makeAccount } from '../helpers/fixtures';
 import { makeRule, makeTask, messageFor, ruleOf } from './helpers';
 
-const activeCount = async (accountId: string) => (await db().select().from(accounts).where(eq(accounts.id, accountId)).get())!.activeAutomations;
+const activeCount = async (accountId: string) =>
+  (await db().select().from(accounts).where(eq(accounts.id, accountId)).get())!.activeAutomations;
 
 describe('active automation count on the account', () => {
   it('follows create, deactivate, reactivate, disable by the engine and delete, and the principal says so', async () => {

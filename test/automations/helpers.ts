@@ -40,7 +40,12 @@ export const until = (check: () => Promise<boolean>, timeout = 15_000) => vi.wai
 let seq = 0;
 
 /** A queue message for `event` on the task as it is now. */
-export async function messageFor(acct: TestAccount, event: string, taskId: string, extra: Partial<AutomationMessage> = {}): Promise<AutomationMessage> {
+export async function messageFor(
+  acct: TestAccount,
+  event: string,
+  taskId: string,
+  extra: Partial<AutomationMessage> = {},
+): Promise<AutomationMessage> {
   const task = await taskOf(acct, taskId);
   const eventId = `evt_test${Date.now().toString(36)}${(seq++).toString(36)}`;
   return { ...automationMessage({ eventId, accountId: acct.accountId, event, agentId: acct.adminId, task }).body, ...extra };

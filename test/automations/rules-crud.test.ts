@@ -15,14 +15,20 @@ describe('automation rules CRUD', () => {
       name: 'Route bugs',
       event: 'task.created',
       conditions: [{ field: 'label', op: 'has', value: 'bug' }],
-      actions: [{ type: 'assign', agent_id: worker.id }, { type: 'set_priority', priority: 3 }],
+      actions: [
+        { type: 'assign', agent_id: worker.id },
+        { type: 'set_priority', priority: 3 },
+      ],
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       name: 'Route bugs',
       event: 'task.created',
       conditions: [{ field: 'label', op: 'has', value: 'bug' }],
-      actions: [{ type: 'assign', agent_id: worker.id }, { type: 'set_priority', priority: 3 }],
+      actions: [
+        { type: 'assign', agent_id: worker.id },
+        { type: 'set_priority', priority: 3 },
+      ],
       active: true,
       run_count: 0,
       failure_count: 0,
@@ -34,7 +40,10 @@ describe('automation rules CRUD', () => {
     const listed = await api('GET', '/v1/automations', acct.adminKey);
     expect(listed.body.map((r: any) => r.id)).toEqual([id]);
 
-    const put = await api('PUT', `/v1/automations/${id}`, acct.adminKey, { conditions: [{ field: 'priority', op: 'gte', value: 2 }], actions: [{ type: 'add_label', label: 'triage' }] });
+    const put = await api('PUT', `/v1/automations/${id}`, acct.adminKey, {
+      conditions: [{ field: 'priority', op: 'gte', value: 2 }],
+      actions: [{ type: 'add_label', label: 'triage' }],
+    });
     expect(put.status).toBe(200);
     expect(put.body.conditions).toEqual([{ field: 'priority', op: 'gte', value: 2 }]);
     expect(put.body.actions).toEqual([{ type: 'add_label', label: 'triage' }]);
@@ -50,7 +59,11 @@ describe('automation rules CRUD', () => {
     const acct = await makeAccount();
     for (const role of ['worker', 'coordinator'] as const) {
       const agent = await makeAgent(acct, role);
-      const res = await api('POST', '/v1/automations', agent.key, { name: 'x', event: 'task.created', actions: [{ type: 'add_label', label: 'x' }] });
+      const res = await api('POST', '/v1/automations', agent.key, {
+        name: 'x',
+        event: 'task.created',
+        actions: [{ type: 'add_label', label: 'x' }],
+      });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('INSUFFICIENT_ROLE');
       expect((await api('GET', '/v1/automations', agent.key)).status).toBe(403);
@@ -104,6 +117,9 @@ describe('automation rules CRUD', () => {
     const input = { name: 'r', event: 'task.created', actions: [{ type: 'add_label' as const, label: 'x' }] };
     await Promise.all([0, 1, 2].map(() => createAutomation(db(), principalCache(env), p, input, 2, Date.now()).catch((e: unknown) => e)));
     expect((await api('GET', '/v1/automations', acct.adminKey)).body).toHaveLength(2);
-    await expect(createAutomation(db(), principalCache(env), p, input, 2, Date.now())).rejects.toMatchObject({ status: 403, code: 'AUTOMATION_LIMIT_REACHED' });
+    await expect(createAutomation(db(), principalCache(env), p, input, 2, Date.now())).rejects.toMatchObject({
+      status: 403,
+      code: 'AUTOMATION_LIMIT_REACHED',
+    });
   });
 });

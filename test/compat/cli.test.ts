@@ -53,22 +53,44 @@ describe.skipIf(clientsMissing !== null)('the CLI, built unchanged, as a subproc
         expect(JSON.parse(await cli(['whoami', '--json'], { saved: true })).agent.id).toBe(me.agentId);
 
         const status = await cli(['status'], { saved: true });
-        for (const line of [`API: ${server.baseUrl}/${mode}`, 'Status: connected', 'Server Version: ', `Agent ID: ${me.agentId}`, 'Plan: free', 'Tasks: 0 completed / 0 pending / 0 total', 'Agents: 1 active / 1 total']) {
+        for (const line of [
+          `API: ${server.baseUrl}/${mode}`,
+          'Status: connected',
+          'Server Version: ',
+          `Agent ID: ${me.agentId}`,
+          'Plan: free',
+          'Tasks: 0 completed / 0 pending / 0 total',
+          'Agents: 1 active / 1 total',
+        ]) {
           expect(status).toContain(line);
         }
         expect(status).not.toContain('unreachable');
         expect(JSON.parse(await cli(['status', '--json'], { saved: true }))).toMatchObject({ healthy: true, agent: { id: me.agentId } });
 
-        expect(JSON.parse(await cli(['reset', '--dry-run', '--json']))).toMatchObject({ dry_run: true, would_remove: { config_dir: join(home, '.delega') } });
+        expect(JSON.parse(await cli(['reset', '--dry-run', '--json']))).toMatchObject({
+          dry_run: true,
+          would_remove: { config_dir: join(home, '.delega') },
+        });
         expect(await cli(['reset', '--force'])).toContain(`Removed ${join(home, '.delega')}`);
         expect(existsSync(join(home, '.delega'))).toBe(false);
         expect(await cli(['whoami'], { saved: true, fails: true })).toContain('Not authenticated. Run: delega login');
       });
 
       it('tasks: create, list, show, delegate, assign, chain, set-context, dedup, complete, delete', async () => {
-        const created = await cli(['tasks', 'create', 'Fix the login bug', '--priority', '3', '--labels', 'auth,bug', '--due', '2030-01-15']);
+        const created = await cli([
+          'tasks',
+          'create',
+          'Fix the login bug',
+          '--priority',
+          '3',
+          '--labels',
+          'auth,bug',
+          '--due',
+          '2030-01-15',
+        ]);
         const id = /Task created: (tsk_\w+)/.exec(created)![1]!;
-        for (const line of ['Content: Fix the login bug', 'Priority: P3', 'Status: open', 'Due: Jan 15, 2030']) expect(created).toContain(line);
+        for (const line of ['Content: Fix the login bug', 'Priority: P3', 'Status: open', 'Due: Jan 15, 2030'])
+          expect(created).toContain(line);
 
         const list = await cli(['tasks', 'list']);
         expect(list).toContain(id.slice(0, 8));
@@ -82,11 +104,23 @@ describe.skipIf(clientsMissing !== null)('the CLI, built unchanged, as a subproc
         expect(await cli(['tasks', 'assign', child.id, '--unassign'])).toBe(`Task ${child.id} unassigned.\n`);
         expect(await cli(['tasks', 'assign', child.id, me.agentId])).toBe(`Task ${child.id} assigned to ${me.agentId}.\n`);
 
-        expect(await cli(['tasks', 'set-context', id, '--kv', 'step=triaged', '--kv', 'count=3'])).toContain(`Context updated for task ${id}.`);
+        expect(await cli(['tasks', 'set-context', id, '--kv', 'step=triaged', '--kv', 'count=3'])).toContain(
+          `Context updated for task ${id}.`,
+        );
         const shown = await cli(['tasks', 'show', child.id]);
-        for (const line of [`ID: ${child.id}`, 'Content: Write the test', `Delegated To: ${me.agentId}`, `Parent Task: ${id}`, `Root Task: ${id}`, 'Delegation Depth: 1', 'Created: ']) expect(shown).toContain(line);
+        for (const line of [
+          `ID: ${child.id}`,
+          'Content: Write the test',
+          `Delegated To: ${me.agentId}`,
+          `Parent Task: ${id}`,
+          `Root Task: ${id}`,
+          'Delegation Depth: 1',
+          'Created: ',
+        ])
+          expect(shown).toContain(line);
         const parent = await cli(['tasks', 'show', id]);
-        for (const line of ['Status: delegated', 'Labels: auth, bug', 'Due: Jan 15, 2030', 'Context:', '"step": "triaged"', '"count": 3']) expect(parent).toContain(line);
+        for (const line of ['Status: delegated', 'Labels: auth, bug', 'Due: Jan 15, 2030', 'Context:', '"step": "triaged"', '"count": 3'])
+          expect(parent).toContain(line);
 
         const chain = await cli(['tasks', 'chain', child.id]);
         expect(chain).toContain(`Delegation chain (root #${id}, depth 1, 0/3 complete):`);
@@ -114,17 +148,37 @@ describe.skipIf(clientsMissing !== null)('the CLI, built unchanged, as a subproc
         expect(list).toContain('CLI Bot');
         expect(await cli(['agents', 'rotate', agentId, '--dry-run'])).toContain(`Would rotate API key for agent "CLI Bot" (${agentId}).`);
         expect(await cli(['agents', 'rotate', agentId, '--yes'])).toMatch(/New API Key: dlg_\w+/);
-        expect(JSON.parse(await cli(['agents', 'rotate', agentId, '--yes', '--json']))).toMatchObject({ id: agentId, api_key: expect.stringMatching(/^dlg_/) });
+        expect(JSON.parse(await cli(['agents', 'rotate', agentId, '--yes', '--json']))).toMatchObject({
+          id: agentId,
+          api_key: expect.stringMatching(/^dlg_/),
+        });
         expect(await cli(['agents', 'delete', agentId, '--dry-run'])).toContain(`Would delete agent "CLI Bot" (${agentId}).`);
         expect(await cli(['agents', 'delete', agentId, '--yes'])).toBe(`Agent ${agentId} deleted.\n`);
       });
 
       it('stats and usage', async () => {
         const stats = await cli(['stats']);
-        for (const line of ['Total Tasks: 3', 'Completed: 1', 'Pending: 2', 'Total Agents: 1', 'Active Agents: 1', 'By Project: {"No project":3}']) expect(stats).toContain(line);
+        for (const line of [
+          'Total Tasks: 3',
+          'Completed: 1',
+          'Pending: 2',
+          'Total Agents: 1',
+          'Active Agents: 1',
+          'By Project: {"No project":3}',
+        ])
+          expect(stats).toContain(line);
         if (mode === 'v1') {
           const usage = await cli(['usage']);
-          for (const line of ['Plan: free', 'Tasks: 4/1000 (resets ', 'Agents: 1/25', 'Webhooks: 0/10', 'Projects: ', 'Rate limit: 100000 req/min', 'Max content chars: 500']) expect(usage).toContain(line);
+          for (const line of [
+            'Plan: free',
+            'Tasks: 4/1000 (resets ',
+            'Agents: 1/25',
+            'Webhooks: 0/10',
+            'Projects: ',
+            'Rate limit: 100000 req/min',
+            'Max content chars: 500',
+          ])
+            expect(usage).toContain(line);
         } else {
           // The CLI calls /usage hosted-only and refuses it on a local /api URL itself.
           expect(await cli(['usage'], { fails: true })).toContain('only available on the hosted Delega API');

@@ -12,8 +12,16 @@ let key: string;
 
 /** What the clients send: JSON bodies, X-Agent-Key, POST actions with an empty JSON body. */
 async function call(method: string, path: string, body?: unknown, opts: { key?: string; rawQuery?: string } = {}) {
-  const headers: Record<string, string> = { 'X-Agent-Key': opts.key ?? key, 'Content-Type': 'application/json', Accept: 'application/json' };
-  const res = await fetch(`${api}${path}`, { method, headers, body: body === undefined ? (method === 'POST' ? '' : undefined) : JSON.stringify(body) });
+  const headers: Record<string, string> = {
+    'X-Agent-Key': opts.key ?? key,
+    'Content-Type': 'application/json',
+    Accept: 'application/json',
+  };
+  const res = await fetch(`${api}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? (method === 'POST' ? '' : undefined) : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
@@ -42,8 +50,15 @@ describe('Python SDK', () => {
   it('creates, lists (bare array), filters with Python-encoded query values, updates and completes', async () => {
     const created = await call('POST', '/tasks', { content: 'Deploy to production', priority: 1, labels: ['ops'] });
     expect(created.status).toBe(201);
-    for (const field of ['id', 'content', 'priority', 'labels', 'completed', 'parent_id', 'created_at', 'updated_at']) expect(created.body).toHaveProperty(field);
-    await call('POST', '/tasks', { content: 'Fix bug', description: 'Crash on login', priority: 3, labels: ['urgent', 'bug'], due_date: '2026-12-01' });
+    for (const field of ['id', 'content', 'priority', 'labels', 'completed', 'parent_id', 'created_at', 'updated_at'])
+      expect(created.body).toHaveProperty(field);
+    await call('POST', '/tasks', {
+      content: 'Fix bug',
+      description: 'Crash on login',
+      priority: 3,
+      labels: ['urgent', 'bug'],
+      due_date: '2026-12-01',
+    });
 
     const all = await call('GET', '/tasks');
     expect(Array.isArray(all.body)).toBe(true);
@@ -114,7 +129,11 @@ describe('Python SDK', () => {
     expect(project.body).toMatchObject({ name: 'Backend', emoji: '⚙️', color: '#3498db' });
     expect((await call('GET', '/projects')).body.length).toBeGreaterThan(0);
 
-    const hook = await call('POST', '/webhooks', { url: 'https://example.com/webhook', events: ['task.created', 'task.completed'], secret: 'whsec_compat_secret_value' });
+    const hook = await call('POST', '/webhooks', {
+      url: 'https://example.com/webhook',
+      events: ['task.created', 'task.completed'],
+      secret: 'whsec_compat_secret_value',
+    });
     expect(hook.status).toBe(201);
     expect((await call('GET', '/webhooks')).body[0]).not.toHaveProperty('secret');
 
@@ -133,7 +152,11 @@ describe('MCP server', () => {
     await call('POST', `/tasks/${mid.body.id}/delegate`, { content: 'Leaf' });
     const chain = await call('GET', `/tasks/${mid.body.id}/chain`);
     expect(chain.body.root_id).toBe(root.body.id);
-    expect(chain.body.chain.map((t: { content: string; delegation_depth: number }) => [t.content, t.delegation_depth])).toEqual([['Root', 0], ['Mid', 1], ['Leaf', 2]]);
+    expect(chain.body.chain.map((t: { content: string; delegation_depth: number }) => [t.content, t.delegation_depth])).toEqual([
+      ['Root', 0],
+      ['Mid', 1],
+      ['Leaf', 2],
+    ]);
 
     const first = await call('PATCH', `/tasks/${root.body.id}/context`, { repo: 'delega' });
     expect(first.body).toEqual({ context: { repo: 'delega' }, version: 1 });
@@ -148,11 +171,16 @@ describe('MCP server', () => {
 describe('CLI', () => {
   it('reads /stats and /usage, and error bodies carry a string error', async () => {
     const stats = await call('GET', '/stats');
-    expect(stats.body).toMatchObject({ total: expect.any(Number), completed_today: expect.any(Number), due_today: expect.any(Number), overdue: expect.any(Number) });
+    expect(stats.body).toMatchObject({
+      total: expect.any(Number),
+      completed_today: expect.any(Number),
+      due_today: expect.any(Number),
+      overdue: expect.any(Number),
+    });
     expect(stats.body).toHaveProperty('by_project');
     const usage = await call('GET', '/usage');
     expect(usage.status).toBe(200);
-    const unauthorised = await call('GET', '/tasks', undefined, { key: 'dlg_' + 'Z'.repeat(40) });
+    const unauthorised = await call('GET', '/tasks', undefined, { key: `dlg_${'Z'.repeat(40)}` });
     expect(unauthorised.status).toBe(401);
     expect(typeof unauthorised.body.error).toBe('string');
   });

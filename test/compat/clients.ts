@@ -13,7 +13,18 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,7 +39,8 @@ export const clientsMissing: string | null = existsSync(join(CLIENTS_DIR, 'deleg
   : `the public clients' sources are not at ${CLIENTS_DIR} (set DELEGA_CLIENTS_DIR): client compatibility is not checked`;
 
 /** Why the Python SDK cannot run here (no python3), or null. */
-export const pythonMissing: string | null = clientsMissing ?? (spawnSync('python3', ['--version']).status === 0 ? null : 'python3 is not installed: the Python SDK is not checked');
+export const pythonMissing: string | null =
+  clientsMissing ?? (spawnSync('python3', ['--version']).status === 0 ? null : 'python3 is not installed: the Python SDK is not checked');
 
 /**
  * An interpreter that can import httpx (Debian's `python3-httpx` is for `/usr/bin/python3`, which
@@ -42,7 +54,10 @@ export const asyncPython: { bin: string; missing: null } | { bin: null; missing:
     if (probe.status === 0) return { bin, missing: null };
     tried.push(`${bin}: ${probe.error ? probe.error.message : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`)}`);
   }
-  return { bin: null, missing: `no python3 here can import httpx (${tried.join('; ')}); install python3-httpx (scripts/install-python-httpx.sh) or pip install httpx` };
+  return {
+    bin: null,
+    missing: `no python3 here can import httpx (${tried.join('; ')}); install python3-httpx (scripts/install-python-httpx.sh) or pip install httpx`,
+  };
 })();
 
 // ── MCP client (source) ──
@@ -54,18 +69,67 @@ export interface McpModules {
   formatters: Record<McpFormatter, (...args: any[]) => string>;
 }
 export type McpFormatter =
-  | 'formatTask' | 'formatTaskDetail' | 'formatRecurrence' | 'formatChain' | 'formatDedupResult' | 'formatUsage' | 'formatProject'
-  | 'formatAgent' | 'formatFleetAttention' | 'formatAutomation' | 'formatIngressSource' | 'formatRecall' | 'maskApiKey' | 'normalizePermissions';
+  | 'formatTask'
+  | 'formatTaskDetail'
+  | 'formatRecurrence'
+  | 'formatChain'
+  | 'formatDedupResult'
+  | 'formatUsage'
+  | 'formatProject'
+  | 'formatAgent'
+  | 'formatFleetAttention'
+  | 'formatAutomation'
+  | 'formatIngressSource'
+  | 'formatRecall'
+  | 'maskApiKey'
+  | 'normalizePermissions';
 
 /** The published client's public methods (delega-mcp 1.18.3). */
 export type McpMethod =
-  | 'listTasks' | 'getTask' | 'listTaskLinks' | 'linkTask' | 'getTaskContext' | 'createTask' | 'updateTask' | 'assignTask' | 'completeTask' | 'deleteTask'
-  | 'listRecurrences' | 'createRecurrence' | 'updateRecurrence' | 'deleteRecurrence'
-  | 'delegateTask' | 'getTaskChain' | 'updateTaskContext' | 'getContextHistory' | 'findDuplicateTasks' | 'getUsage'
-  | 'claimTask' | 'heartbeatTask' | 'setTaskState' | 'releaseTask' | 'addComment' | 'listProjects' | 'getStats' | 'getFleetAttention' | 'searchContext'
-  | 'listAgents' | 'registerAgent' | 'setAgentRole' | 'deleteAgent' | 'listWebhooks' | 'createWebhook' | 'deleteWebhook'
-  | 'listAutomations' | 'createAutomation' | 'updateAutomation' | 'deleteAutomation'
-  | 'listIngressSources' | 'createIngressSource' | 'updateIngressSource' | 'deleteIngressSource';
+  | 'listTasks'
+  | 'getTask'
+  | 'listTaskLinks'
+  | 'linkTask'
+  | 'getTaskContext'
+  | 'createTask'
+  | 'updateTask'
+  | 'assignTask'
+  | 'completeTask'
+  | 'deleteTask'
+  | 'listRecurrences'
+  | 'createRecurrence'
+  | 'updateRecurrence'
+  | 'deleteRecurrence'
+  | 'delegateTask'
+  | 'getTaskChain'
+  | 'updateTaskContext'
+  | 'getContextHistory'
+  | 'findDuplicateTasks'
+  | 'getUsage'
+  | 'claimTask'
+  | 'heartbeatTask'
+  | 'setTaskState'
+  | 'releaseTask'
+  | 'addComment'
+  | 'listProjects'
+  | 'getStats'
+  | 'getFleetAttention'
+  | 'searchContext'
+  | 'listAgents'
+  | 'registerAgent'
+  | 'setAgentRole'
+  | 'deleteAgent'
+  | 'listWebhooks'
+  | 'createWebhook'
+  | 'deleteWebhook'
+  | 'listAutomations'
+  | 'createAutomation'
+  | 'updateAutomation'
+  | 'deleteAutomation'
+  | 'listIngressSources'
+  | 'createIngressSource'
+  | 'updateIngressSource'
+  | 'deleteIngressSource';
 export type McpClient = Record<McpMethod, (...args: any[]) => Promise<any>>;
 
 let mcpModules: Promise<McpModules> | undefined;
@@ -144,8 +208,17 @@ async function buildClient(name: string): Promise<string> {
   const work = mkdtempSync(join(cacheRoot, `${name}-building-`));
   cpSync(source, work, { recursive: true, filter: (p) => !p.includes('node_modules') && !p.endsWith('/dist') });
   // npm and the build scripts run under the project's Node, like every npm script here.
-  const env = { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
-  for (const args of [['install', '--no-audit', '--no-fund'], ['run', 'build']]) {
+  const env = {
+    ...process.env,
+    PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
+  for (const args of [
+    ['install', '--no-audit', '--no-fund'],
+    ['run', 'build'],
+  ]) {
     const result = await run('npm', args, { cwd: work, env });
     if (result.code !== 0) {
       rmSync(work, { recursive: true, force: true });
@@ -167,7 +240,11 @@ interface RunResult {
   stderr: string;
 }
 
-function run(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<RunResult> {
+function run(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
+): Promise<RunResult> {
   return new Promise((res, rej) => {
     const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -276,7 +353,10 @@ globalThis.fetch = (input, init) => { const url = typeof input === 'string' ? in
   return {
     request,
     callTool: async (name, toolArgs = {}) => {
-      const result = (await request('tools/call', { name, arguments: toolArgs })) as { content: { type: string; text: string }[]; isError?: boolean };
+      const result = (await request('tools/call', { name, arguments: toolArgs })) as {
+        content: { type: string; text: string }[];
+        isError?: boolean;
+      };
       return { text: result.content.map((c) => c.text).join('\n'), isError: result.isError === true };
     },
     stderr: () => stderr,
@@ -297,7 +377,11 @@ globalThis.fetch = (input, init) => { const url = typeof input === 'string' ? in
  * bound to `Delega(api_key=key, base_url=baseUrl)`. The snippet assigns `out`; its JSON is returned.
  */
 export async function runPython<T = any>(code: string, opts: PythonRun): Promise<T> {
-  return runPythonScript<T>('python3', `client = Delega(api_key=os.environ["DELEGA_API_KEY"], base_url=os.environ["DELEGA_BASE_URL"])\n${code}`, opts);
+  return runPythonScript<T>(
+    'python3',
+    `client = Delega(api_key=os.environ["DELEGA_API_KEY"], base_url=os.environ["DELEGA_BASE_URL"])\n${code}`,
+    opts,
+  );
 }
 
 /**
@@ -306,7 +390,10 @@ export async function runPython<T = any>(code: string, opts: PythonRun): Promise
  */
 export async function runAsyncPython<T = any>(code: string, opts: PythonRun): Promise<T> {
   if (asyncPython.bin === null) throw new Error(asyncPython.missing);
-  const body = code.split('\n').map((line) => `        ${line}`).join('\n');
+  const body = code
+    .split('\n')
+    .map((line) => `        ${line}`)
+    .join('\n');
   const script = [
     'import asyncio',
     'from delega import AsyncDelega',

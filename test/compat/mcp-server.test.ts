@@ -73,10 +73,14 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
         const id = idIn(created, 'tsk');
         expect(created).toContain('  Due: 2030-01-15');
         expect(await call('update_task', { task_id: id, priority: 3, description: 'Cut v2' })).toContain('  Priority: 3');
-        expect(await call('link_task', { task_id: id, kind: 'branch', repo: 'acme/api', ref: 'release/v2' })).toContain(`Task #${id} linked:`);
+        expect(await call('link_task', { task_id: id, kind: 'branch', repo: 'acme/api', ref: 'release/v2' })).toContain(
+          `Task #${id} linked:`,
+        );
         expect(await call('list_task_links', { task_id: id })).toContain('  branch: acme/api release/v2');
 
-        expect(await call('update_task_context', { task_id: id, context: { step: 'tagging' }, source: 'human_stated' })).toContain(`Context updated for task #${id} (now version 1).`);
+        expect(await call('update_task_context', { task_id: id, context: { step: 'tagging' }, source: 'human_stated' })).toContain(
+          `Context updated for task #${id} (now version 1).`,
+        );
         const conflict = await call('update_task_context', { task_id: id, context: { step: 'late' }, expected_version: 0 }, true);
         expect(conflict).toContain('Current context (version 1):');
         const context = await call('get_task_context', { task_id: id, include_provenance: true });
@@ -87,7 +91,8 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
         expect(history).not.toContain('No context history found.');
 
         const detail = await call('get_task', { task_id: id });
-        for (const line of ['  Description: Cut v2', '  Context:', '"step": "tagging"', '  Links:', '    branch: acme/api release/v2']) expect(detail).toContain(line);
+        for (const line of ['  Description: Cut v2', '  Context:', '"step": "tagging"', '  Links:', '    branch: acme/api release/v2'])
+          expect(detail).toContain(line);
 
         const child = await call('delegate_task', { task_id: id, content: 'Write the notes', assigned_to_agent_id: me.agentId });
         const childId = idIn(child, 'tsk');
@@ -95,14 +100,18 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
         expect(await call('get_task_chain', { task_id: childId })).toContain(`Delegation chain (root #${id}, depth 1, 0/2 complete):`);
         expect(await call('assign_task', { task_id: childId, agent_id: null })).toContain('Task unassigned:');
         expect(await call('find_duplicate_tasks', { content: 'Ship the release' })).toContain(`  [#${id}] Ship the release (score 1.00)`);
-        expect(await call('add_comment', { task_id: id, content: 'Tagged', author: 'Ada' })).toBe(`Comment added to task #${id}:\n  "Tagged" — Ada`);
+        expect(await call('add_comment', { task_id: id, content: 'Tagged', author: 'Ada' })).toBe(
+          `Comment added to task #${id}:\n  "Tagged" — Ada`,
+        );
         expect(await call('list_projects')).toMatch(/\[#prj_\w+\] /);
         const stats = await call('get_stats');
         expect(stats).toContain('  Total tasks: 2');
         expect(stats).toContain('  By project:\n    No project: 2');
         expect(await call('list_tasks', { completed: false, label: 'ops' })).toContain(`[#${id}] Ship the release`);
 
-        expect(await call('complete_task', { task_id: childId, evidence: [{ kind: 'commit', ref: 'abc123' }] })).toBe(`Task #${childId} completed.`);
+        expect(await call('complete_task', { task_id: childId, evidence: [{ kind: 'commit', ref: 'abc123' }] })).toBe(
+          `Task #${childId} completed.`,
+        );
         const other = idIn(await call('create_task', { content: 'Throwaway' }), 'tsk');
         expect(await call('delete_task', { task_id: other })).toBe(`Task #${other} deleted.`);
         expect(await call('get_task', { task_id: other }, true)).toMatch(/^Error: /);
@@ -121,7 +130,9 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
         const hookId = /ID: (whk_\w+)/.exec(hook)![1]!;
         expect(hook).toContain('  Events: task.created, task.claimed');
         expect(hook).toContain('(masked)');
-        expect(await call('list_webhooks')).toBe(`[#${hookId}] https://hooks.example.com/mcp\n  Events: task.created, task.claimed\n  Active: yes`);
+        expect(await call('list_webhooks')).toBe(
+          `[#${hookId}] https://hooks.example.com/mcp\n  Events: task.created, task.claimed\n  Active: yes`,
+        );
         expect(await call('delete_webhook', { webhook_id: hookId })).toBe(`Webhook #${hookId} deleted.`);
       });
 
@@ -139,12 +150,25 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
         });
         const id = idIn(created, 'rec');
         expect(created).toMatch(/^Recurring task created:\n\n/);
-        for (const line of ['  Labels: ops', '  Priority: 2', '  Rule: weekly, every 2, weekday 1', '  Timezone: Europe/Berlin', '  Active: yes', '  Skip if open: no'])
+        for (const line of [
+          '  Labels: ops',
+          '  Priority: 2',
+          '  Rule: weekly, every 2, weekday 1',
+          '  Timezone: Europe/Berlin',
+          '  Active: yes',
+          '  Skip if open: no',
+        ])
           expect(created).toContain(line);
         expect(created).toMatch(/\n {2}Next due: 2030-01-07T09:00:00(\.000)?Z\n/);
         expect(created).toMatch(/\n {2}Created by: /);
         expect(await call('list_recurrences')).toContain(`[#${id}] Rotate the keys\n  Labels: ops`);
-        const paused = await call('update_recurrence', { recurrence_id: id, active: false, rule_type: 'monthly', anchor_day: 15, anchor_weekday: null });
+        const paused = await call('update_recurrence', {
+          recurrence_id: id,
+          active: false,
+          rule_type: 'monthly',
+          anchor_day: 15,
+          anchor_weekday: null,
+        });
         expect(paused).toMatch(/^Recurrence updated:\n\n/);
         expect(paused).toContain('  Rule: monthly, every 2, day 15');
         expect(paused).toContain('  Active: no');
@@ -159,19 +183,30 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
           name: `Triage bugs ${mode}`,
           event: 'task.created',
           conditions: [{ field: 'label', op: 'has', value: 'bug' }],
-          actions: [{ type: 'add_label', label: 'triaged' }, { type: 'add_comment', content: 'Seen: {{task.content}}' }],
+          actions: [
+            { type: 'add_label', label: 'triaged' },
+            { type: 'add_comment', content: 'Seen: {{task.content}}' },
+          ],
         });
         const id = idIn(created, 'aut');
-        expect(created).toBe(`Automation created:\n[#${id}] Triage bugs ${mode}\n  When: task.created · If: label has bug\n  Then: add_label, add_comment\n  Active: yes · Runs: 0`);
+        expect(created).toBe(
+          `Automation created:\n[#${id}] Triage bugs ${mode}\n  When: task.created · If: label has bug\n  Then: add_label, add_comment\n  Active: yes · Runs: 0`,
+        );
         const task = idIn(await call('create_task', { content: 'Login is broken', labels: ['bug'] }), 'tsk');
         const listed = await until('the rule to run', async () => {
           const text = await call('list_automations');
           return /Runs: 1/.test(text) && text;
         });
-        expect(listed).toMatch(new RegExp(`^\\[#${id}\\] Triage bugs ${mode}\\n.*\\n.*\\n {2}Active: yes · Runs: 1 · Last run: \\d{4}-\\d{2}-\\d{2}T\\S+$`));
+        expect(listed).toMatch(
+          new RegExp(`^\\[#${id}\\] Triage bugs ${mode}\\n.*\\n.*\\n {2}Active: yes · Runs: 1 · Last run: \\d{4}-\\d{2}-\\d{2}T\\S+$`),
+        );
         expect(await call('get_task', { task_id: task })).toMatch(/ {2}Labels: (bug, triaged|triaged, bug)/);
         const paused = await call('update_automation', { automation_id: id, active: false, event: 'task.completed' });
-        expect(paused).toMatch(new RegExp(`^Automation updated:\\n\\[#${id}\\] Triage bugs ${mode}\\n {2}When: task\\.completed · If: label has bug\\n.*\\n {2}Active: no · Runs: 1 · Last run: `));
+        expect(paused).toMatch(
+          new RegExp(
+            `^Automation updated:\\n\\[#${id}\\] Triage bugs ${mode}\\n {2}When: task\\.completed · If: label has bug\\n.*\\n {2}Active: no · Runs: 1 · Last run: `,
+          ),
+        );
         expect(await call('delete_automation', { automation_id: id })).toBe(`Automation #${id} deleted.`);
         expect(await call('delete_automation', { automation_id: id }, true)).toMatch(/^Error: /);
         expect(await call('list_automations')).toBe('No automation rules configured.');
@@ -180,7 +215,11 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
       it('ingress sources: create with a once-shown secret, list, rotate and delete', async () => {
         expect(await call('list_ingress_sources')).toBe('No ingress sources configured.');
         const template = { content: 'CI failed: {{workflow.name}}', labels: ['ci'], dedupe_key: '{{run.id}}' };
-        const created = await call('create_ingress_source', { name: `ci-${mode}`, template, filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }] });
+        const created = await call('create_ingress_source', {
+          name: `ci-${mode}`,
+          template,
+          filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }],
+        });
         const id = idIn(created, 'ing');
         expect(created).toContain(`Ingress source created:\n[#${id}] ci-${mode}\n  Ingest: POST /v1/ingress/${id} (hmac-sha256)\n`);
         expect(created).toContain(`  Template: ${JSON.stringify(template)}`);
@@ -208,7 +247,11 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
 
       it('recall finds a decision on its task', async () => {
         const id = idIn(await call('create_task', { content: 'Choose the queue backend' }), 'tsk');
-        await call('update_task_context', { task_id: id, context: { queue_backend: 'cloudflare queues over kafka' }, source: 'human_stated' });
+        await call('update_task_context', {
+          task_id: id,
+          context: { queue_backend: 'cloudflare queues over kafka' },
+          source: 'human_stated',
+        });
         const found = await call('recall', { q: 'kafka' });
         expect(found).toMatch(/^Recall — 1 match\(es\) for "kafka":\n\n/);
         expect(found).toContain('[human_stated] queue_backend: cloudflare queues over kafka');
@@ -219,19 +262,34 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
       if (mode === 'hosted') {
         it('claim, heartbeat, state, fleet attention, release with a handoff, re-claim and usage', async () => {
           const id = idIn(await call('create_task', { content: 'Migrate the database', labels: ['db'] }), 'tsk');
-          expect(await call('claim_task', { labels: ['db'], lease_seconds: 120 })).toMatch(new RegExp(`^Task claimed \\(lease expires \\d{4}-[\\d-]+T[\\d:]+Z\\):\\n\\n\\[#${id}\\]`));
-          expect(await call('heartbeat_task', { task_id: id, state: 'waiting_input', detail: 'need creds' })).toMatch(/^Lease extended until \d{4}-[\d-]+T[\d:]+Z\. State: waiting_input\.$/);
+          expect(await call('claim_task', { labels: ['db'], lease_seconds: 120 })).toMatch(
+            new RegExp(`^Task claimed \\(lease expires \\d{4}-[\\d-]+T[\\d:]+Z\\):\\n\\n\\[#${id}\\]`),
+          );
+          expect(await call('heartbeat_task', { task_id: id, state: 'waiting_input', detail: 'need creds' })).toMatch(
+            /^Lease extended until \d{4}-[\d-]+T[\d:]+Z\. State: waiting_input\.$/,
+          );
           expect(await call('set_task_state', { task_id: id, state: 'errored', detail: 'migration failed' })).toMatch(
             new RegExp(`^Task #${id} state set to errored — "migration failed" \\(lease unchanged, expires \\d{4}-[\\d-]+T[\\d:]+Z\\)\\.$`),
           );
           const board = await call('fleet_attention');
           expect(board).toContain('Errored (1):');
           expect(board).toContain(`  #${id} Migrate the database — "migration failed"`);
-          expect(await call('release_task', { task_id: id, handoff: 'schema done; blocked on creds' })).toBe(`Task #${id} released back to the queue with a handoff note.`);
-          expect(await call('claim_task', { task_id: id })).toContain(`  ↩ Resuming from #${me.agentId} [errored]: "schema done; blocked on creds"`);
+          expect(await call('release_task', { task_id: id, handoff: 'schema done; blocked on creds' })).toBe(
+            `Task #${id} released back to the queue with a handoff note.`,
+          );
+          expect(await call('claim_task', { task_id: id })).toContain(
+            `  ↩ Resuming from #${me.agentId} [errored]: "schema done; blocked on creds"`,
+          );
           expect(await call('claim_task', { labels: ['no-such-label'] })).toBe('No claimable tasks in the queue.');
           const usage = await call('get_usage');
-          for (const line of ['  Plan: free', '  Agents: 1/25', '  Webhooks: 0/10', '  Rate limit: 100000 req/min', '  Max content chars: 500']) expect(usage).toContain(line);
+          for (const line of [
+            '  Plan: free',
+            '  Agents: 1/25',
+            '  Webhooks: 0/10',
+            '  Rate limit: 100000 req/min',
+            '  Max content chars: 500',
+          ])
+            expect(usage).toContain(line);
         });
       } else {
         it('refuses the hosted-only tools itself, and fleet attention answers', async () => {
@@ -243,7 +301,8 @@ describe.skipIf(clientsMissing !== null)('the MCP server, built unchanged, over 
             release_task: { task_id: id },
             get_usage: {},
           };
-          for (const tool of HOSTED_ONLY_TOOLS) expect(await call(tool, args[tool], true)).toMatch(/^Error: \w+ is only available on the Delega API/);
+          for (const tool of HOSTED_ONLY_TOOLS)
+            expect(await call(tool, args[tool], true)).toMatch(/^Error: \w+ is only available on the Delega API/);
           expect(await call('fleet_attention')).toBe('Fleet attention: nothing needs attention right now.');
         });
       }

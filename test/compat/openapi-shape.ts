@@ -47,10 +47,15 @@ function check(doc: OpenApiDoc, schema: Schema, value: unknown, at: string, prob
   if (schema.allOf) {
     // An extended schema: one object with the properties of all its parts.
     const parts = schema.allOf.map((s) => resolve(doc, s));
-    const merged: Schema = { type: 'object', properties: Object.assign({}, ...parts.map((s) => s.properties)), required: parts.flatMap((s) => s.required ?? []) };
+    const merged: Schema = {
+      type: 'object',
+      properties: Object.assign({}, ...parts.map((s) => s.properties)),
+      required: parts.flatMap((s) => s.required ?? []),
+    };
     return check(doc, merged, value, at, problems);
   }
-  if (schema.enum && !schema.enum.includes(value)) problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   if (schema.type) {
     const types = Array.isArray(schema.type) ? schema.type : [schema.type];
     const t = jsonType(value);

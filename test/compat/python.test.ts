@@ -24,7 +24,8 @@ describe.skipIf(pythonMissing !== null)('the Python SDK, unchanged', () => {
   for (const mode of ['api', 'v1'] as const) {
     describe(`base ${mode === 'api' ? 'http://127.0.0.1:PORT (/api)' : 'http://127.0.0.1:PORT/v1'}`, () => {
       let me: { key: string; agentId: string };
-      const py = <T = any,>(code: string) => runPython<T>(code, { baseUrl: mode === 'api' ? server.baseUrl : `${server.baseUrl}/v1`, key: me.key });
+      const py = <T = any>(code: string) =>
+        runPython<T>(code, { baseUrl: mode === 'api' ? server.baseUrl : `${server.baseUrl}/v1`, key: me.key });
       beforeAll(async () => {
         me = await newAccount(server.baseUrl, `py-${mode}`);
       });
@@ -88,7 +89,8 @@ out = {"a": a, "api_key": a.api_key, "listed": [x.api_key for x in listed], "nam
         beforeAll(async () => {
           me = await newAccount(server.baseUrl, `py-async-${mode}`);
         });
-        const apy = <T = any,>(code: string) => runAsyncPython<T>(code, { baseUrl: mode === 'api' ? server.baseUrl : `${server.baseUrl}/v1`, key: me.key });
+        const apy = <T = any>(code: string) =>
+          runAsyncPython<T>(code, { baseUrl: mode === 'api' ? server.baseUrl : `${server.baseUrl}/v1`, key: me.key });
 
         it('tasks: every method and filter, as the sync client', async () => {
           const out = await apy(`
@@ -171,7 +173,9 @@ out = {"a": a, "api_key": a.api_key, "listed": [x.api_key for x in listed], "nam
     it('accepts a real delivery with its secret, refuses a changed body or another secret', async () => {
       const me = await newAccount(server.baseUrl, 'py-hook');
       const secret = 'whsec_verify_with_python';
-      expect((await http(server.baseUrl, 'POST', '/v1/webhooks', { key: me.key, body: { url, events: ['task.created'], secret } })).status).toBe(201);
+      expect(
+        (await http(server.baseUrl, 'POST', '/v1/webhooks', { key: me.key, body: { url, events: ['task.created'], secret } })).status,
+      ).toBe(201);
       expect((await http(server.baseUrl, 'POST', '/v1/tasks', { key: me.key, body: { content: 'Signed' } })).status).toBe(201);
       await expect.poll(() => deliveries.length, { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
       const d = deliveries[0]!;
@@ -191,7 +195,12 @@ out = {"ok": check(body, secret), "tampered": check(body + b" ", secret), "other
         {
           baseUrl: server.baseUrl,
           key: me.key,
-          env: { HOOK_BODY: Buffer.from(d.body).toString('base64'), HOOK_SIG: String(d.headers['x-delega-signature']), HOOK_TS: String(d.headers['x-delega-timestamp']), HOOK_SECRET: secret },
+          env: {
+            HOOK_BODY: Buffer.from(d.body).toString('base64'),
+            HOOK_SIG: String(d.headers['x-delega-signature']),
+            HOOK_TS: String(d.headers['x-delega-timestamp']),
+            HOOK_SECRET: secret,
+          },
         },
       );
       expect(out).toEqual({ ok: true, tampered: 'signature mismatch', other: 'signature mismatch' });
@@ -201,7 +210,15 @@ out = {"ok": check(body, secret), "tampered": check(body + b" ", secret), "other
 
 /** What the tasks snippet (sync or async) must have seen. */
 function expectTasks(out: any): void {
-  expect(out.t).toMatchObject({ content: 'Deploy to production', description: 'Ship v2', priority: 3, labels: ['ops', 'deploy'], due_date: '2030-01-15', completed: false, parent_id: null });
+  expect(out.t).toMatchObject({
+    content: 'Deploy to production',
+    description: 'Ship v2',
+    priority: 3,
+    labels: ['ops', 'deploy'],
+    due_date: '2030-01-15',
+    completed: false,
+    parent_id: null,
+  });
   expect(out.t.created_at).toMatch(/Z$/);
   expect(out.fix.priority).toBe(2);
   expect(out.got).toEqual(out.t);
@@ -235,7 +252,17 @@ function expectAgents(out: any, agentId: string, client: 'sync' | 'async'): void
   if (client === 'sync') expect(out.hook_removed).toBe(true);
   expect(out.me).toMatchObject({ agent: { id: agentId }, account: { plan: 'free' } });
   // The same-named method calls different routes: Delega.usage() is GET /stats, AsyncDelega.usage() is GET /usage.
-  if (client === 'sync') expect(out.usage).toMatchObject({ total: expect.any(Number), completed: expect.any(Number), by_project: expect.any(Object) });
-  else expect(out.usage).toMatchObject({ plan: 'free', period: expect.stringMatching(/^\d{4}-\d{2}$/), task_count: expect.any(Number), task_limit: expect.any(Number), agent_count: 1, project_count: expect.any(Number), webhook_count: 1 });
+  if (client === 'sync')
+    expect(out.usage).toMatchObject({ total: expect.any(Number), completed: expect.any(Number), by_project: expect.any(Object) });
+  else
+    expect(out.usage).toMatchObject({
+      plan: 'free',
+      period: expect.stringMatching(/^\d{4}-\d{2}$/),
+      task_count: expect.any(Number),
+      task_limit: expect.any(Number),
+      agent_count: 1,
+      project_count: expect.any(Number),
+      webhook_count: 1,
+    });
   expect(out.auth).toBe(401);
 }

@@ -14,7 +14,9 @@ import { startDevServer, type DevServer } from '../e2e/harness';
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLIENT_SRC = join(resolve(process.env.DELEGA_CLIENTS_DIR ?? join(ROOT, '..', 'shared', 'clients')), 'delega-mcp', 'src');
 const HOSTED = 'https://api.delega.dev';
-const missing = existsSync(join(CLIENT_SRC, 'delega-client.ts')) ? null : `the MCP client's source is not at ${CLIENT_SRC} (set DELEGA_CLIENTS_DIR)`;
+const missing = existsSync(join(CLIENT_SRC, 'delega-client.ts'))
+  ? null
+  : `the MCP client's source is not at ${CLIENT_SRC} (set DELEGA_CLIENTS_DIR)`;
 if (missing) console.warn(`SKIPPING the MCP recurrence/recall compatibility test: ${missing}`);
 
 // JavaScript to us: the client's own types are not part of this project.
@@ -88,13 +90,20 @@ describe.skipIf(missing !== null)('MCP client: recurrences and recall (hosted mo
 
   it('the scheduler spawns the due occurrence once; completing it answers the next occurrence', async () => {
     const due = new Date(Date.now() - 60_000).toISOString();
-    const recurrence = await client.createRecurrence!({ content: 'Rotate keys', rule_type: 'daily', timezone: 'Europe/Berlin', next_due_at: due });
+    const recurrence = await client.createRecurrence!({
+      content: 'Rotate keys',
+      rule_type: 'daily',
+      timezone: 'Europe/Berlin',
+      next_due_at: due,
+    });
     // Fired twice, as a late or repeated trigger might: one task.
     for (let i = 0; i < 2; i++) {
       const fired = await originalFetch(`${server.baseUrl}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
       expect(fired.status).toBe(200);
     }
-    const tasks = ((await client.listTasks!({})) as { id: string; content: string; source_recurrence_id: string }[]).filter((t) => t.source_recurrence_id === recurrence.id);
+    const tasks = ((await client.listTasks!({})) as { id: string; content: string; source_recurrence_id: string }[]).filter(
+      (t) => t.source_recurrence_id === recurrence.id,
+    );
     expect(tasks.map((t) => t.content)).toEqual(['Rotate keys']);
     const [after] = (await client.listRecurrences!()) as { next_due_at: string; last_spawned_at: string }[];
     expect(format.formatRecurrence!(after)).toContain(`  Last spawned: ${after!.last_spawned_at}`);
@@ -115,10 +124,14 @@ describe.skipIf(missing !== null)('MCP client: recurrences and recall (hosted mo
     // The key token_store matches "token" too; the human-stated entry ranks first.
     expect(lines[0]).toBe('Recall — 2 match(es) for "token expire":');
     expect(lines.slice(1, 4).join('\n')).toMatch(
-      new RegExp(`^\\n\\[human_stated\\] token_expiry: access tokens expire after 15 minutes\\n  ↳ task #${task.id} \\(Auth design\\) · score \\d+(\\.\\d+)?$`),
+      new RegExp(
+        `^\\n\\[human_stated\\] token_expiry: access tokens expire after 15 minutes\\n  ↳ task #${task.id} \\(Auth design\\) · score \\d+(\\.\\d+)?$`,
+      ),
     );
     const objects = format.formatRecall!(await client.searchContext!({ q: 'kv', include_superseded: true })) as string;
     expect(objects).toContain('[agent_inferred] token_store: {"kind":"kv","ttl":900}');
-    expect(format.formatRecall!(await client.searchContext!({ q: 'nothing-matches-this' }))).toBe('No matching decision-memory for "nothing-matches-this".');
+    expect(format.formatRecall!(await client.searchContext!({ q: 'nothing-matches-this' }))).toBe(
+      'No matching decision-memory for "nothing-matches-this".',
+    );
   });
 });

@@ -21,16 +21,25 @@ interface Page {
   html: string;
 }
 
-async function send(path: string, init: { method?: string; form?: Record<string, string>; cookie?: string; origin?: string | null } = {}): Promise<Page> {
+async function send(
+  path: string,
+  init: { method?: string; form?: Record<string, string>; cookie?: string; origin?: string | null } = {},
+): Promise<Page> {
   const headers: Record<string, string> = { 'CF-Connecting-IP': freshIp() };
   if (init.cookie) headers.Cookie = `delega_human=${init.cookie}`;
   if (init.form) headers['Content-Type'] = FORM;
   if (init.origin !== null && init.method === 'POST') headers.Origin = init.origin ?? BASE;
-  const res = await SELF.fetch(`${BASE}${path}`, { method: init.method ?? 'GET', headers, body: init.form ? new URLSearchParams(init.form).toString() : undefined, redirect: 'manual' });
+  const res = await SELF.fetch(`${BASE}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.form ? new URLSearchParams(init.form).toString() : undefined,
+    redirect: 'manual',
+  });
   return { status: res.status, headers: res.headers, html: await res.text() };
 }
 
-const post = (path: string, form: Record<string, string>, cookie?: string, origin?: string | null) => send(path, { method: 'POST', form, cookie, origin });
+const post = (path: string, form: Record<string, string>, cookie?: string, origin?: string | null) =>
+  send(path, { method: 'POST', form, cookie, origin });
 
 function cookieOf(res: Page): string {
   const set = res.headers.get('Set-Cookie') ?? '';
@@ -42,7 +51,12 @@ function cookieOf(res: Page): string {
 /** An active account whose human (a user row) can sign in. */
 async function humanAccount() {
   const email = freshEmail('human');
-  const made = await createAccount(db(), env.KEY_PEPPER!, { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } }, Date.now());
+  const made = await createAccount(
+    db(),
+    env.KEY_PEPPER!,
+    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    Date.now(),
+  );
   return { email, ...made };
 }
 
@@ -249,13 +263,17 @@ describe('a large board', () => {
         accountId: human.accountId,
         content: `bulk task ${i}`,
         createdBy: human.agentId,
-        createdAt: new Date(now - i * 1000).toISOString().slice(0, 19) + 'Z',
+        createdAt: `${new Date(now - i * 1000).toISOString().slice(0, 19)}Z`,
         labels: i % 3 ? '["ops"]' : '["ci"]',
       })),
     );
     const counter = { count: 0 };
     const ctx = createExecutionContext();
-    const res = await createApp().fetch(new Request(`${BASE}/app?label=ops`, { headers: { Cookie: `delega_human=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+    const res = await createApp().fetch(
+      new Request(`${BASE}/app?label=ops`, { headers: { Cookie: `delega_human=${cookie}` } }),
+      { ...env, DB: countingD1(env.DB, counter) },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     const html = await res.text();
     expect(res.status).toBe(200);
@@ -317,13 +335,27 @@ describe('what a human may do', () => {
     // Edit and assign from a card: only the fields the card carries change; complete and reopen from the board.
     await api('PATCH', `/v1/tasks/${task!.id}`, human.apiKey, { description: 'keep me', due_date: '2030-01-01' });
     const worker = (await api('POST', '/v1/agents', human.apiKey, { name: 'card-worker', role: 'worker' })).body as { id: string };
-    const edited = await post(`/app/tasks/${task!.id}/edit`, { content: 'Ship it today', priority: '4', assigned_to_agent_id: worker.id, back: '/app?label=ci' }, cookie);
+    const edited = await post(
+      `/app/tasks/${task!.id}/edit`,
+      { content: 'Ship it today', priority: '4', assigned_to_agent_id: worker.id, back: '/app?label=ci' },
+      cookie,
+    );
     expect(edited.status).toBe(303);
     expect(edited.headers.get('Location')).toBe('/app?label=ci');
-    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({ content: 'Ship it today', priority: 4, assigned_to_agent_id: worker.id, description: 'keep me', due_date: '2030-01-01', labels: ['ci', 'release'] });
+    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({
+      content: 'Ship it today',
+      priority: 4,
+      assigned_to_agent_id: worker.id,
+      description: 'keep me',
+      due_date: '2030-01-01',
+      labels: ['ci', 'release'],
+    });
     // A back link outside the dashboard is ignored.
     expect((await post(`/app/tasks/${task!.id}/complete`, { back: 'https://evil.example/' }, cookie)).headers.get('Location')).toBe('/app');
-    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({ completed: true, completed_by_agent_id: human.agentId });
+    expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({
+      completed: true,
+      completed_by_agent_id: human.agentId,
+    });
     expect((await post(`/app/tasks/${task!.id}/complete`, {}, cookie)).status).toBe(409);
     expect((await post(`/app/tasks/${task!.id}/reopen`, { back: '/app' }, cookie)).status).toBe(303);
     expect((await api('GET', `/v1/tasks/${task!.id}`, human.apiKey)).body).toMatchObject({ completed: false, reopen_count: 1 });
@@ -345,7 +377,9 @@ describe('what a human may do', () => {
     const theirs = await humanAccount();
     const { cookie } = await signIn(mine.email);
     const task = (await api('POST', '/v1/tasks', theirs.apiKey, { content: 'their secret task' })).body as { id: string };
-    const hook = (await api('POST', '/v1/webhooks', theirs.apiKey, { url: 'https://example.com/hook', events: ['task.created'] })).body as { id: string };
+    const hook = (await api('POST', '/v1/webhooks', theirs.apiKey, { url: 'https://example.com/hook', events: ['task.created'] })).body as {
+      id: string;
+    };
 
     expect((await send(`/app/tasks/${task.id}`, { cookie })).status).toBe(404);
     expect((await post(`/app/tasks/${task.id}/complete`, {}, cookie)).status).toBe(404);
@@ -398,8 +432,17 @@ describe('agents, webhooks and usage pages', () => {
   it('creates a webhook with its secret shown once and refuses bad ones', async () => {
     const human = await humanAccount();
     const { cookie } = await signIn(human.email);
-    const body = new URLSearchParams([['url', 'https://example.com/hook'], ['events', 'task.created'], ['events', 'task.completed']]).toString();
-    const res = await SELF.fetch(`${BASE}/app/webhooks`, { method: 'POST', headers: { Cookie: `delega_human=${cookie}`, Origin: BASE, 'Content-Type': FORM }, body, redirect: 'manual' });
+    const body = new URLSearchParams([
+      ['url', 'https://example.com/hook'],
+      ['events', 'task.created'],
+      ['events', 'task.completed'],
+    ]).toString();
+    const res = await SELF.fetch(`${BASE}/app/webhooks`, {
+      method: 'POST',
+      headers: { Cookie: `delega_human=${cookie}`, Origin: BASE, 'Content-Type': FORM },
+      body,
+      redirect: 'manual',
+    });
     const html = await res.text();
     expect(res.status).toBe(200);
     expect(html).toMatch(/data-secret="webhook-secret">whsec_/);
@@ -430,13 +473,28 @@ describe('D1 round trips per page', () => {
     const { cookie } = await signIn(human.email);
     for (let i = 0; i < 30; i++) await post('/app/tasks', { content: `task ${i}`, labels: i % 2 ? 'odd' : 'even' }, cookie);
     const [task] = await db().select().from(tasks).where(eq(tasks.accountId, human.accountId)).limit(1);
-    const hook = (await api('POST', '/v1/webhooks', human.apiKey, { url: 'https://example.com/hook', events: ['task.created'] })).body as { id: string };
+    const hook = (await api('POST', '/v1/webhooks', human.apiKey, { url: 'https://example.com/hook', events: ['task.created'] })).body as {
+      id: string;
+    };
     const app = createApp();
-    const paths = ['/app', '/app?label=odd&q=task&open_offset=25', `/app/tasks/${task!.id}`, '/app/agents', '/app/fleet', '/app/webhooks', `/app/webhooks/${hook.id}`, '/app/usage'];
+    const paths = [
+      '/app',
+      '/app?label=odd&q=task&open_offset=25',
+      `/app/tasks/${task!.id}`,
+      '/app/agents',
+      '/app/fleet',
+      '/app/webhooks',
+      `/app/webhooks/${hook.id}`,
+      '/app/usage',
+    ];
     for (const path of paths) {
       const counter = { count: 0 };
       const ctx = createExecutionContext();
-      const res = await app.fetch(new Request(`${BASE}${path}`, { headers: { Cookie: `delega_human=${cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+      const res = await app.fetch(
+        new Request(`${BASE}${path}`, { headers: { Cookie: `delega_human=${cookie}` } }),
+        { ...env, DB: countingD1(env.DB, counter) },
+        ctx,
+      );
       await waitOnExecutionContext(ctx);
       expect(res.status, path).toBe(200);
       expect(counter.count, path).toBeLessThanOrEqual(3);

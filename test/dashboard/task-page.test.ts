@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { api } from '../helpers/fixtures';
 import { post, send, signedInHuman } from '../helpers/dashboard';
 
-const newTask = async (key: string, body: Record<string, unknown> = {}) => (await api('POST', '/v1/tasks', key, { content: 'Ship the release', ...body })).body as { id: string };
+const newTask = async (key: string, body: Record<string, unknown> = {}) =>
+  (await api('POST', '/v1/tasks', key, { content: 'Ship the release', ...body })).body as { id: string };
 
 describe('task page: subtasks and links', () => {
   it('adds, checks off and deletes subtasks; adds and removes links; as the API sees them', async () => {
@@ -28,10 +29,21 @@ describe('task page: subtasks and links', () => {
     subs = (await api('GET', `/v1/tasks/${task.id}/subtasks`, apiKey)).body;
     expect(subs).toHaveLength(1);
 
-    expect((await post(`/app/tasks/${task.id}/links`, { kind: 'pr', ref: '#42', repo: 'acme/api', url: 'https://github.com/acme/api/pull/42' }, cookie)).status).toBe(303);
+    expect(
+      (
+        await post(
+          `/app/tasks/${task.id}/links`,
+          { kind: 'pr', ref: '#42', repo: 'acme/api', url: 'https://github.com/acme/api/pull/42' },
+          cookie,
+        )
+      ).status,
+    ).toBe(303);
     expect((await post(`/app/tasks/${task.id}/links`, { kind: 'branch', ref: 'release/1.2', repo: '', url: '' }, cookie)).status).toBe(303);
     const links = (await api('GET', `/v1/tasks/${task.id}/links`, apiKey)).body;
-    expect(links).toMatchObject([{ kind: 'pr', ref: '#42', repo: 'acme/api', url: 'https://github.com/acme/api/pull/42' }, { kind: 'branch', ref: 'release/1.2', repo: null, url: null }]);
+    expect(links).toMatchObject([
+      { kind: 'pr', ref: '#42', repo: 'acme/api', url: 'https://github.com/acme/api/pull/42' },
+      { kind: 'branch', ref: 'release/1.2', repo: null, url: null },
+    ]);
     expect((await send(`/app/tasks/${task.id}`, { cookie })).html).toContain('href="https://github.com/acme/api/pull/42"');
     expect((await post(`/app/tasks/${task.id}/links/${links[0].id}/delete`, {}, cookie)).status).toBe(303);
     expect((await api('GET', `/v1/tasks/${task.id}/links`, apiKey)).body).toMatchObject([{ kind: 'branch' }]);
@@ -46,7 +58,9 @@ describe('task page: subtasks and links', () => {
     const task = await newTask(mine.apiKey);
     expect((await post(`/app/tasks/${task.id}/subtasks`, { content: '  ' }, mine.cookie)).status).toBe(400);
     expect((await post(`/app/tasks/${task.id}/subtasks`, { content: 'x'.repeat(501) }, mine.cookie)).status).toBe(400);
-    expect((await post(`/app/tasks/${task.id}/links`, { kind: 'pr', ref: '#1', url: 'javascript:alert(1)' }, mine.cookie)).status).toBe(400);
+    expect((await post(`/app/tasks/${task.id}/links`, { kind: 'pr', ref: '#1', url: 'javascript:alert(1)' }, mine.cookie)).status).toBe(
+      400,
+    );
     expect((await post(`/app/tasks/${task.id}/links`, { kind: 'tweet', ref: 'x' }, mine.cookie)).status).toBe(400);
     expect((await post(`/app/tasks/${task.id}/links`, { kind: 'pr', ref: '' }, mine.cookie)).status).toBe(400);
     expect((await post(`/app/tasks/${task.id}/subtasks/stk_nothing/toggle`, {}, mine.cookie)).status).toBe(404);
@@ -77,7 +91,10 @@ describe('task page: subtasks and links', () => {
 describe('task page: history', () => {
   it('tells creation, claims, delegation, context, comments and completion in one timeline, oldest first', async () => {
     const { cookie, apiKey } = await signedInHuman();
-    const worker = (await api('POST', '/v1/agents', apiKey, { name: 'hist-worker', display_name: 'Hist Worker', role: 'worker' })).body as { id: string; api_key: string };
+    const worker = (await api('POST', '/v1/agents', apiKey, { name: 'hist-worker', display_name: 'Hist Worker', role: 'worker' })).body as {
+      id: string;
+      api_key: string;
+    };
     const task = await newTask(apiKey, { labels: ['hist'] });
     const claimed = await api('POST', '/v1/tasks/claim', worker.api_key, { labels: ['hist'], lease_seconds: 300 });
     expect(claimed.body.task.id).toBe(task.id);
@@ -134,7 +151,8 @@ describe('board: delegate from a card, and what a card may be dragged to', () =>
     const held = await newTask(apiKey, { content: 'held one', labels: ['held'] });
     await api('POST', '/v1/tasks/claim', worker.api_key, { labels: ['held'], lease_seconds: 300 });
     const html = (await send('/app', { cookie })).html;
-    const card = (id: string) => html.slice(html.indexOf(`data-task-id="${id}"`) - 40, html.indexOf('>', html.indexOf(`data-task-id="${id}"`)));
+    const card = (id: string) =>
+      html.slice(html.indexOf(`data-task-id="${id}"`) - 40, html.indexOf('>', html.indexOf(`data-task-id="${id}"`)));
     expect(card(open.id)).toContain('draggable="true" data-moves="done"');
     expect(card(done.id)).toContain('draggable="true" data-moves="open"');
     // The account's admin may complete a task another agent holds (the API allows it), never release it.

@@ -22,19 +22,62 @@ describe('recurrences page', () => {
     expect(empty.status).toBe(200);
     expect(empty.html).toContain('No recurrences yet');
 
-    const made = await post('/app/recurrences', { content: 'Rotate the on-call rota', rule_type: 'weekly', interval: '2', timezone: 'Europe/Amsterdam', labels: 'ops, rota', priority: '3', next_due_at: '2031-01-06', skip_if_open: 'true' }, cookie);
+    const made = await post(
+      '/app/recurrences',
+      {
+        content: 'Rotate the on-call rota',
+        rule_type: 'weekly',
+        interval: '2',
+        timezone: 'Europe/Amsterdam',
+        labels: 'ops, rota',
+        priority: '3',
+        next_due_at: '2031-01-06',
+        skip_if_open: 'true',
+      },
+      cookie,
+    );
     expect(made.status).toBe(303);
     const id = idFrom(made.headers.get('Location'), 'recurrences');
     const [rec] = (await api('GET', '/v1/recurrences', human.apiKey)).body;
-    expect(rec).toMatchObject({ id, content: 'Rotate the on-call rota', rule_type: 'weekly', interval: 2, timezone: 'Europe/Amsterdam', labels: ['ops', 'rota'], priority: 3, skip_if_open: true, active: true });
+    expect(rec).toMatchObject({
+      id,
+      content: 'Rotate the on-call rota',
+      rule_type: 'weekly',
+      interval: 2,
+      timezone: 'Europe/Amsterdam',
+      labels: ['ops', 'rota'],
+      priority: 3,
+      skip_if_open: true,
+      active: true,
+    });
     const due = rec.next_due_at;
 
     const page = await send(`/app/recurrences/${id}`, { cookie });
     expect(page.html).toContain('every 2 weeks (Europe/Amsterdam)');
     // Editing the text keeps the schedule; the rule is resent by the form but unchanged.
-    const edited = await post(`/app/recurrences/${id}/edit`, { content: 'Rotate the rota', rule_type: 'weekly', interval: '2', timezone: 'Europe/Amsterdam', was_rule_type: 'weekly', was_interval: '2', was_timezone: 'Europe/Amsterdam', labels: 'ops', priority: '1' }, cookie);
+    const edited = await post(
+      `/app/recurrences/${id}/edit`,
+      {
+        content: 'Rotate the rota',
+        rule_type: 'weekly',
+        interval: '2',
+        timezone: 'Europe/Amsterdam',
+        was_rule_type: 'weekly',
+        was_interval: '2',
+        was_timezone: 'Europe/Amsterdam',
+        labels: 'ops',
+        priority: '1',
+      },
+      cookie,
+    );
     expect(edited.status).toBe(303);
-    expect((await api('GET', '/v1/recurrences', human.apiKey)).body[0]).toMatchObject({ content: 'Rotate the rota', labels: ['ops'], priority: 1, next_due_at: due, skip_if_open: false });
+    expect((await api('GET', '/v1/recurrences', human.apiKey)).body[0]).toMatchObject({
+      content: 'Rotate the rota',
+      labels: ['ops'],
+      priority: 1,
+      next_due_at: due,
+      skip_if_open: false,
+    });
 
     expect((await post(`/app/recurrences/${id}/pause`, {}, cookie)).status).toBe(303);
     expect((await api('GET', '/v1/recurrences', human.apiKey)).body[0].active).toBe(false);
@@ -71,10 +114,24 @@ describe('automations page', () => {
   it('creates a rule from JSON, shows its run log, edits, pauses, resumes and deletes', async () => {
     const human = await signedInHuman();
     const { cookie } = human;
-    const made = await post('/app/automations', { name: 'Label CI work', event: 'task.created', conditions: '[{"field":"label","op":"has","value":"ci"}]', actions: '[{"type":"set_priority","priority":4}]' }, cookie);
+    const made = await post(
+      '/app/automations',
+      {
+        name: 'Label CI work',
+        event: 'task.created',
+        conditions: '[{"field":"label","op":"has","value":"ci"}]',
+        actions: '[{"type":"set_priority","priority":4}]',
+      },
+      cookie,
+    );
     expect(made.status).toBe(303);
     const id = idFrom(made.headers.get('Location'), 'automations');
-    expect((await api('GET', `/v1/automations/${id}`, human.apiKey)).body).toMatchObject({ name: 'Label CI work', event: 'task.created', active: true, actions: [{ type: 'set_priority', priority: 4 }] });
+    expect((await api('GET', `/v1/automations/${id}`, human.apiKey)).body).toMatchObject({
+      name: 'Label CI work',
+      event: 'task.created',
+      active: true,
+      actions: [{ type: 'set_priority', priority: 4 }],
+    });
 
     const task = (await api('POST', '/v1/tasks', human.apiKey, { content: 'Flaky test', labels: ['ci'] })).body;
     await until(async () => (await api('GET', `/v1/automations/${id}/runs`, human.apiKey)).body.length > 0);
@@ -83,8 +140,21 @@ describe('automations page', () => {
     expect(page.html).toMatch(/data-run-status="true">succeeded</);
     expect(page.html).toContain('set_priority: applied');
 
-    expect((await post(`/app/automations/${id}/edit`, { name: 'Urgent CI', event: 'task.updated', conditions: '', actions: '[{"type":"add_label","label":"triage"}]' }, cookie)).status).toBe(303);
-    expect((await api('GET', `/v1/automations/${id}`, human.apiKey)).body).toMatchObject({ name: 'Urgent CI', event: 'task.updated', conditions: [], actions: [{ type: 'add_label', label: 'triage' }] });
+    expect(
+      (
+        await post(
+          `/app/automations/${id}/edit`,
+          { name: 'Urgent CI', event: 'task.updated', conditions: '', actions: '[{"type":"add_label","label":"triage"}]' },
+          cookie,
+        )
+      ).status,
+    ).toBe(303);
+    expect((await api('GET', `/v1/automations/${id}`, human.apiKey)).body).toMatchObject({
+      name: 'Urgent CI',
+      event: 'task.updated',
+      conditions: [],
+      actions: [{ type: 'add_label', label: 'triage' }],
+    });
     expect((await post(`/app/automations/${id}/pause`, {}, cookie)).status).toBe(303);
     expect((await api('GET', `/v1/automations/${id}`, human.apiKey)).body.active).toBe(false);
     expect((await post(`/app/automations/${id}/resume`, {}, cookie)).status).toBe(303);
@@ -118,11 +188,25 @@ describe('ingress page', () => {
   it('creates a source with its secret shown once, logs deliveries, edits, rotates, pauses and deletes', async () => {
     const human = await signedInHuman();
     const { cookie } = human;
-    const made = await post('/app/ingress', { name: 'CI failures', template_content: 'CI failed: {{workflow}}', template_labels: 'ci', priority: '3', filters: '[{"path":"conclusion","op":"eq","value":"failure"}]' }, cookie);
+    const made = await post(
+      '/app/ingress',
+      {
+        name: 'CI failures',
+        template_content: 'CI failed: {{workflow}}',
+        template_labels: 'ci',
+        priority: '3',
+        filters: '[{"path":"conclusion","op":"eq","value":"failure"}]',
+      },
+      cookie,
+    );
     expect(made.status).toBe(200);
     const secret = made.html.match(/data-secret="ingress-secret">([^<]+)</)![1]!;
     const [source] = (await api('GET', '/v1/ingress-sources', human.apiKey)).body;
-    expect(source).toMatchObject({ name: 'CI failures', template: { content: 'CI failed: {{workflow}}', labels: ['ci'], priority: 3 }, filters: [{ path: 'conclusion', op: 'eq', value: 'failure' }] });
+    expect(source).toMatchObject({
+      name: 'CI failures',
+      template: { content: 'CI failed: {{workflow}}', labels: ['ci'], priority: 3 },
+      filters: [{ path: 'conclusion', op: 'eq', value: 'failure' }],
+    });
     // Shown once: the list and the source's page never show it again.
     expect((await send('/app/ingress', { cookie })).html).not.toContain(secret);
 
@@ -134,8 +218,20 @@ describe('ingress page', () => {
     expect(page.html).toMatch(/data-delivery-outcome="true">created</);
     expect(page.html).toContain(`href="/app/tasks/${delivered.body.task_id}"`);
 
-    expect((await post(`/app/ingress/${source.id}/edit`, { name: 'CI', template_content: 'Broken: {{workflow}}', priority: '1', filters: '' }, cookie)).status).toBe(303);
-    expect((await api('GET', `/v1/ingress-sources/${source.id}`, human.apiKey)).body).toMatchObject({ name: 'CI', template: { content: 'Broken: {{workflow}}', priority: 1 }, filters: [] });
+    expect(
+      (
+        await post(
+          `/app/ingress/${source.id}/edit`,
+          { name: 'CI', template_content: 'Broken: {{workflow}}', priority: '1', filters: '' },
+          cookie,
+        )
+      ).status,
+    ).toBe(303);
+    expect((await api('GET', `/v1/ingress-sources/${source.id}`, human.apiKey)).body).toMatchObject({
+      name: 'CI',
+      template: { content: 'Broken: {{workflow}}', priority: 1 },
+      filters: [],
+    });
 
     const rotated = await post(`/app/ingress/${source.id}/rotate`, {}, cookie);
     const fresh = rotated.html.match(/data-secret="ingress-secret">([^<]+)</)![1]!;
@@ -176,17 +272,43 @@ describe('another account', () => {
     const mine = await signedInHuman();
     const theirs = await signedInHuman();
     const rec = (await api('POST', '/v1/recurrences', theirs.apiKey, { content: 'their recurrence', rule_type: 'daily' })).body;
-    const rule = (await api('POST', '/v1/automations', theirs.apiKey, { name: 'their rule', event: 'task.created', actions: [{ type: 'add_label', label: 'x' }] })).body;
+    const rule = (
+      await api('POST', '/v1/automations', theirs.apiKey, {
+        name: 'their rule',
+        event: 'task.created',
+        actions: [{ type: 'add_label', label: 'x' }],
+      })
+    ).body;
     const source = (await api('POST', '/v1/ingress-sources', theirs.apiKey, { name: 'their source', template: { content: 'x' } })).body;
     const c = mine.cookie;
     for (const path of [`/app/recurrences/${rec.id}`, `/app/automations/${rule.id}`, `/app/ingress/${source.id}`]) {
       expect((await send(path, { cookie: c })).status, path).toBe(404);
-      for (const action of ['pause', 'delete', 'edit']) expect((await post(`${path}/${action}`, { name: 'mine', content: 'mine', rule_type: 'daily', event: 'task.created', actions: '[{"type":"add_label","label":"y"}]', template_content: 'y' }, c)).status, `${path}/${action}`).toBe(404);
+      for (const action of ['pause', 'delete', 'edit'])
+        expect(
+          (
+            await post(
+              `${path}/${action}`,
+              {
+                name: 'mine',
+                content: 'mine',
+                rule_type: 'daily',
+                event: 'task.created',
+                actions: '[{"type":"add_label","label":"y"}]',
+                template_content: 'y',
+              },
+              c,
+            )
+          ).status,
+          `${path}/${action}`,
+        ).toBe(404);
     }
     expect((await post(`/app/ingress/${source.id}/rotate`, {}, c)).status).toBe(404);
     expect((await api('GET', '/v1/recurrences', theirs.apiKey)).body[0]).toMatchObject({ content: 'their recurrence', active: true });
     expect((await api('GET', `/v1/automations/${rule.id}`, theirs.apiKey)).body).toMatchObject({ name: 'their rule', active: true });
-    expect((await api('GET', `/v1/ingress-sources/${source.id}`, theirs.apiKey)).body).toMatchObject({ name: 'their source', active: true });
+    expect((await api('GET', `/v1/ingress-sources/${source.id}`, theirs.apiKey)).body).toMatchObject({
+      name: 'their source',
+      active: true,
+    });
     for (const path of ['/app/recurrences', '/app/automations', '/app/ingress']) {
       const html = (await send(path, { cookie: c })).html;
       expect(html).not.toContain('their ');
@@ -198,13 +320,26 @@ describe('D1 round trips of these pages', () => {
   it('no page needs more than 3', async () => {
     const human = await signedInHuman();
     const rec = (await api('POST', '/v1/recurrences', human.apiKey, { content: 'r', rule_type: 'daily' })).body;
-    const rule = (await api('POST', '/v1/automations', human.apiKey, { name: 'r', event: 'task.created', actions: [{ type: 'add_label', label: 'x' }] })).body;
+    const rule = (
+      await api('POST', '/v1/automations', human.apiKey, { name: 'r', event: 'task.created', actions: [{ type: 'add_label', label: 'x' }] })
+    ).body;
     const source = (await api('POST', '/v1/ingress-sources', human.apiKey, { name: 's', template: { content: 'x' } })).body;
     const app = createApp();
-    for (const path of ['/app/recurrences', `/app/recurrences/${rec.id}`, '/app/automations', `/app/automations/${rule.id}`, '/app/ingress', `/app/ingress/${source.id}`]) {
+    for (const path of [
+      '/app/recurrences',
+      `/app/recurrences/${rec.id}`,
+      '/app/automations',
+      `/app/automations/${rule.id}`,
+      '/app/ingress',
+      `/app/ingress/${source.id}`,
+    ]) {
       const counter = { count: 0 };
       const ctx = createExecutionContext();
-      const res = await app.fetch(new Request(`${BASE}${path}`, { headers: { Cookie: `delega_human=${human.cookie}` } }), { ...env, DB: countingD1(env.DB, counter) }, ctx);
+      const res = await app.fetch(
+        new Request(`${BASE}${path}`, { headers: { Cookie: `delega_human=${human.cookie}` } }),
+        { ...env, DB: countingD1(env.DB, counter) },
+        ctx,
+      );
       await waitOnExecutionContext(ctx);
       expect(res.status, path).toBe(200);
       expect(counter.count, path).toBeLessThanOrEqual(3);

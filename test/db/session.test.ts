@@ -36,7 +36,13 @@ describe('D1 sessions and bookmarks', () => {
   it('claims and completions (written by the claim queue) answer a bookmark that covers them', async () => {
     const account = await makeAccount();
     const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'Claim me', labels: ['bookmarked'] });
-    const claimed = await api('POST', '/v1/tasks/claim', account.adminKey, { labels: ['bookmarked'] }, { 'X-D1-Bookmark': bookmarkOf(created)! });
+    const claimed = await api(
+      'POST',
+      '/v1/tasks/claim',
+      account.adminKey,
+      { labels: ['bookmarked'] },
+      { 'X-D1-Bookmark': bookmarkOf(created)! },
+    );
     expect(claimed.body.task.id).toBe(created.body.id);
     const afterClaim = bookmarkOf(claimed)!;
     expect(afterClaim).toMatch(BOOKMARK);
@@ -55,10 +61,13 @@ describe('D1 sessions and bookmarks', () => {
     const account = await makeAccount();
     const held = api('POST', '/v1/tasks/claim', account.adminKey, { labels: ['held-bookmark'], wait_seconds: 20 });
     // Parked once its queue published that claimers wait.
-    await vi.waitFor(async () => {
-      const row = await db().select({ waiting: accounts.claimersWaiting }).from(accounts).where(eq(accounts.id, account.accountId)).get();
-      expect(row?.waiting).toBe(true);
-    }, { timeout: 10_000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        const row = await db().select({ waiting: accounts.claimersWaiting }).from(accounts).where(eq(accounts.id, account.accountId)).get();
+        expect(row?.waiting).toBe(true);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
     const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'Wake the claimer', labels: ['held-bookmark'] });
     const claimed = await held;
     expect(claimed.body.task.id).toBe(created.body.id);
@@ -68,7 +77,13 @@ describe('D1 sessions and bookmarks', () => {
 
   it('a malformed bookmark is a 400 that changes nothing; an empty one is none', async () => {
     const account = await makeAccount();
-    for (const bad of ['garbage', '00000001-00000002-00004e2f', 'zzzzzzzz-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653', '00000001-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653-extra', 'x'.repeat(5000)]) {
+    for (const bad of [
+      'garbage',
+      '00000001-00000002-00004e2f',
+      'zzzzzzzz-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653',
+      '00000001-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653-extra',
+      'x'.repeat(5000),
+    ]) {
       const res = await api('POST', '/v1/tasks', account.adminKey, { content: 'Never written' }, { 'X-D1-Bookmark': bad });
       expect(res.status, bad.slice(0, 40)).toBe(400);
       expect(res.body.code).toBe('INVALID_BOOKMARK');
@@ -86,7 +101,11 @@ describe('D1 sessions and bookmarks', () => {
   it('browsers may send the bookmark and read it back (CORS)', async () => {
     const preflight = await SELF.fetch(`${BASE}/v1/tasks`, {
       method: 'OPTIONS',
-      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-agent-key, x-d1-bookmark' },
+      headers: {
+        Origin: 'https://app.example',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'x-agent-key, x-d1-bookmark',
+      },
     });
     expect(preflight.headers.get('Access-Control-Allow-Headers')?.toLowerCase()).toContain('x-d1-bookmark');
     const account = await makeAccount();
@@ -103,7 +122,9 @@ describe('D1 sessions and bookmarks', () => {
 
   it('API reads may start on a replica (or at their bookmark); writes and pages start at the primary', () => {
     const asked: (string | undefined)[] = [];
-    const d1 = withOverrides(env.DB, { withSession: ((c?: string) => (asked.push(c), env.DB.withSession(c))) as D1Database['withSession'] });
+    const d1 = withOverrides(env.DB, {
+      withSession: ((c?: string) => (asked.push(c), env.DB.withSession(c))) as D1Database['withSession'],
+    });
     const mark = '00000001-00000002-00004e2f-0a83ea2fceebc654de0640c422be4653';
     const cases: [string, string, string | null][] = [
       ['GET', '/v1/tasks', null],

@@ -16,7 +16,12 @@ type WorkerRequest = Parameters<typeof worker.fetch>[0];
 /** A request through the Worker, waiting for its waitUntil work (the email) to finish. */
 async function call<T = any>(method: string, path: string, key: string | null, body?: unknown) {
   const ctx = createExecutionContext();
-  const res = await jsonRequest<T>((url, init) => worker.fetch(new Request(url, init) as WorkerRequest, env, ctx), `${BASE}${path}`, method, { key, body });
+  const res = await jsonRequest<T>(
+    (url, init) => worker.fetch(new Request(url, init) as WorkerRequest, env, ctx),
+    `${BASE}${path}`,
+    method,
+    { key, body },
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -36,7 +41,15 @@ async function page(method: 'GET' | 'POST', query: string, form?: Record<string,
 async function accountWithHuman(): Promise<TestAccount & { email: string }> {
   const acct = await makeAccount();
   const email = `human-${acct.accountId.slice(-8).toLowerCase()}@example.com`;
-  await db().insert(users).values({ id: `usr_${acct.accountId.slice(4)}`, accountId: acct.accountId, email, verifiedAt: '2026-01-01T00:00:00Z', createdAt: '2026-01-01T00:00:00Z' });
+  await db()
+    .insert(users)
+    .values({
+      id: `usr_${acct.accountId.slice(4)}`,
+      accountId: acct.accountId,
+      email,
+      verifiedAt: '2026-01-01T00:00:00Z',
+      createdAt: '2026-01-01T00:00:00Z',
+    });
   return { ...acct, email };
 }
 
@@ -45,9 +58,10 @@ async function waitingTask(acct: TestAccount, content: string, detail: string, v
   const created = await call('POST', '/v1/tasks', acct.adminKey, { content });
   const id = created.body.id as string;
   expect((await call('POST', `/v1/tasks/${id}/claim`, acct.adminKey, {})).status).toBe(200);
-  const res = via === 'state'
-    ? await call('POST', `/v1/tasks/${id}/state`, acct.adminKey, { state: 'waiting_input', detail })
-    : await call('POST', `/v1/tasks/${id}/heartbeat`, acct.adminKey, { state: 'waiting_input', detail });
+  const res =
+    via === 'state'
+      ? await call('POST', `/v1/tasks/${id}/state`, acct.adminKey, { state: 'waiting_input', detail })
+      : await call('POST', `/v1/tasks/${id}/heartbeat`, acct.adminKey, { state: 'waiting_input', detail });
   expect(res.status).toBe(200);
   return id;
 }
@@ -57,8 +71,14 @@ const tokenIn = (text: string) => /\/answer\?token=([A-Za-z0-9]+)/.exec(text)![1
 
 describe('parsing the question', () => {
   it('reads QUESTION and OPTIONS on one line or two', () => {
-    expect(parseDecision('QUESTION: Ship on Friday? / OPTIONS: yes / no / wait')).toEqual({ question: 'Ship on Friday?', options: ['yes', 'no', 'wait'] });
-    expect(parseDecision('Blocked.\nQUESTION: Which region?\nOPTIONS: eu | us')).toEqual({ question: 'Which region?', options: ['eu', 'us'] });
+    expect(parseDecision('QUESTION: Ship on Friday? / OPTIONS: yes / no / wait')).toEqual({
+      question: 'Ship on Friday?',
+      options: ['yes', 'no', 'wait'],
+    });
+    expect(parseDecision('Blocked.\nQUESTION: Which region?\nOPTIONS: eu | us')).toEqual({
+      question: 'Which region?',
+      options: ['eu', 'us'],
+    });
     expect(parseDecision('need a human')).toEqual({ question: null, options: [] });
     expect(parseDecision(null)).toEqual({ question: null, options: [] });
   });
@@ -68,7 +88,9 @@ describe('the link base', () => {
   it('is the request origin in development, else only PUBLIC_BASE_URL (never the Host)', () => {
     const url = 'https://attacker.example/v1/tasks/x/state';
     expect(answerLinkBase({ ...env, ENVIRONMENT: 'development' }, 'http://127.0.0.1:9999/v1/tasks/x/state')).toBe('http://127.0.0.1:9999');
-    expect(answerLinkBase({ ...env, ENVIRONMENT: 'production', PUBLIC_BASE_URL: 'https://api.delega.dev/' }, url)).toBe('https://api.delega.dev');
+    expect(answerLinkBase({ ...env, ENVIRONMENT: 'production', PUBLIC_BASE_URL: 'https://api.delega.dev/' }, url)).toBe(
+      'https://api.delega.dev',
+    );
     expect(answerLinkBase({ ...env, ENVIRONMENT: 'production', PUBLIC_BASE_URL: '' }, url)).toBeNull();
   });
 });
@@ -104,7 +126,9 @@ describe('decision answers', () => {
     const context = await call('GET', `/v1/tasks/${id}/context?include_provenance=true`, acct.adminKey);
     expect(context.body.context.human_decision).toMatchObject({ question: 'Ship on Friday?', answer: 'yes', answered_by: acct.email });
     const history = await call('GET', `/v1/tasks/${id}/context/history?key=human_decision`, acct.adminKey);
-    expect(history.body.entries).toMatchObject([{ source: 'human_stated', author_agent_id: null, value: { question: 'Ship on Friday?', answer: 'yes' } }]);
+    expect(history.body.entries).toMatchObject([
+      { source: 'human_stated', author_agent_id: null, value: { question: 'Ship on Friday?', answer: 'yes' } },
+    ]);
     const notes = await db().select().from(comments).where(eq(comments.taskId, id)).all();
     expect(notes).toMatchObject([{ author: acct.email, agentId: null, content: 'Human answer to "Ship on Friday?": yes' }]);
     // Recall finds it, human-stated.
@@ -175,7 +199,10 @@ describe('decision answers', () => {
     const id = await waitingTask(acct, 'Race', 'QUESTION: A or B? / OPTIONS: A / B');
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
     const now = Date.now();
-    const outcomes = await Promise.all([recordAnswer(env, createExecutionContext(), token, 'A', now), recordAnswer(env, createExecutionContext(), token, 'B', now)]);
+    const outcomes = await Promise.all([
+      recordAnswer(env, createExecutionContext(), token, 'A', now),
+      recordAnswer(env, createExecutionContext(), token, 'B', now),
+    ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['recorded', 'used']);
     expect(await db().select().from(comments).where(eq(comments.taskId, id)).all()).toHaveLength(1);
   });
@@ -186,7 +213,13 @@ describe('decision answers', () => {
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
     const outcome = await recordAnswer({ ...env, LIMIT_CONTEXT_BYTES: '16' }, createExecutionContext(), token, 'keep', Date.now());
     expect(outcome).toEqual({ status: 'recorded', inContext: false });
-    expect(await db().select().from(comments).where(and(eq(comments.taskId, id), eq(comments.author, acct.email))).all()).toHaveLength(1);
+    expect(
+      await db()
+        .select()
+        .from(comments)
+        .where(and(eq(comments.taskId, id), eq(comments.author, acct.email)))
+        .all(),
+    ).toHaveLength(1);
     const context = await call('GET', `/v1/tasks/${id}/context`, acct.adminKey);
     expect(context.body.context).toEqual({});
   });
@@ -206,7 +239,14 @@ describe('decision answers', () => {
     expect(await db().select().from(decisionLinks).where(eq(decisionLinks.taskId, id)).all()).toHaveLength(0);
     // An address not yet verified is never mailed a link.
     const unverified = `unverified-${lonely.accountId.slice(-8).toLowerCase()}@example.com`;
-    await db().insert(users).values({ id: `usr_${lonely.accountId.slice(4)}`, accountId: lonely.accountId, email: unverified, createdAt: '2026-01-01T00:00:00Z' });
+    await db()
+      .insert(users)
+      .values({
+        id: `usr_${lonely.accountId.slice(4)}`,
+        accountId: lonely.accountId,
+        email: unverified,
+        createdAt: '2026-01-01T00:00:00Z',
+      });
     const other = await waitingTask(lonely, 'Still nobody', 'QUESTION: Anyone now?');
     expect(await db().select().from(decisionLinks).where(eq(decisionLinks.taskId, other)).all()).toHaveLength(0);
     expect(await mailsTo(unverified)).toHaveLength(0);

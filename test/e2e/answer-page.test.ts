@@ -51,12 +51,19 @@ describe.skipIf(!hasChromium)('decision answer page in headless Chromium', () =>
     const { human, key } = await verifiedHuman('answer', 'Ada');
     const task = await http(server.baseUrl, 'POST', '/v1/tasks', { key, body: { content: 'Release <2.0>' } });
     await http(server.baseUrl, 'POST', `/v1/tasks/${task.body.id}/claim`, { key, body: {} });
-    const state = await http(server.baseUrl, 'POST', `/v1/tasks/${task.body.id}/state`, { key, body: { state: 'waiting_input', detail: 'QUESTION: Ship on Friday? / OPTIONS: Ship it / Wait a week' } });
+    const state = await http(server.baseUrl, 'POST', `/v1/tasks/${task.body.id}/state`, {
+      key,
+      body: { state: 'waiting_input', detail: 'QUESTION: Ship on Friday? / OPTIONS: Ship it / Wait a week' },
+    });
     expect(state.status).toBe(200);
 
     // The mail goes out after the answer (waitUntil): wait for it to be in the mailbox.
-    const mailbox = () => http<{ messages: { subject: string; links: string[] }[] }>(server.baseUrl, 'GET', `/dev/mailbox?to=${encodeURIComponent(human)}`);
-    await vi.waitUntil(async () => (await mailbox()).body.messages.some((m) => m.subject.startsWith('Decision needed')), { timeout: 10_000, interval: 100 });
+    const mailbox = () =>
+      http<{ messages: { subject: string; links: string[] }[] }>(server.baseUrl, 'GET', `/dev/mailbox?to=${encodeURIComponent(human)}`);
+    await vi.waitUntil(async () => (await mailbox()).body.messages.some((m) => m.subject.startsWith('Decision needed')), {
+      timeout: 10_000,
+      interval: 100,
+    });
     const mail = (await mailbox()).body.messages.find((m) => m.subject.startsWith('Decision needed'))!;
     const link = mail.links.find((l) => l.includes('/answer?token='))!;
 
@@ -93,10 +100,19 @@ describe.skipIf(!hasChromium)('decision answer page in headless Chromium', () =>
     const { human, key } = await verifiedHuman('free', 'Grace');
     const task = await http(server.baseUrl, 'POST', '/v1/tasks', { key, body: { content: 'Pick a replica' } });
     await http(server.baseUrl, 'POST', `/v1/tasks/${task.body.id}/claim`, { key, body: {} });
-    await http(server.baseUrl, 'POST', `/v1/tasks/${task.body.id}/heartbeat`, { key, body: { state: 'waiting_input', detail: 'Which replica should I promote?' } });
-    const mailbox = () => http<{ messages: { subject: string; links: string[] }[] }>(server.baseUrl, 'GET', `/dev/mailbox?to=${encodeURIComponent(human)}`);
-    await vi.waitUntil(async () => (await mailbox()).body.messages.some((m) => m.subject.startsWith('Decision needed')), { timeout: 10_000, interval: 100 });
-    const link = (await mailbox()).body.messages.find((m) => m.subject.startsWith('Decision needed'))!.links.find((l) => l.includes('/answer?token='))!;
+    await http(server.baseUrl, 'POST', `/v1/tasks/${task.body.id}/heartbeat`, {
+      key,
+      body: { state: 'waiting_input', detail: 'Which replica should I promote?' },
+    });
+    const mailbox = () =>
+      http<{ messages: { subject: string; links: string[] }[] }>(server.baseUrl, 'GET', `/dev/mailbox?to=${encodeURIComponent(human)}`);
+    await vi.waitUntil(async () => (await mailbox()).body.messages.some((m) => m.subject.startsWith('Decision needed')), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    const link = (await mailbox()).body.messages
+      .find((m) => m.subject.startsWith('Decision needed'))!
+      .links.find((l) => l.includes('/answer?token='))!;
 
     const page = await context.newPage();
     await page.goto(link);

@@ -38,7 +38,9 @@ describe.skipIf(!hasChromium)('claim page in headless Chromium', () => {
 
   async function signUpAgent(name: string, label: string) {
     const human = `${name}-${Date.now().toString(36)}@example.com`;
-    const signup = await http(server.baseUrl, 'POST', '/v1/agent/signup', { body: { human_email: human, agent_name: name, agent_label: label, use_case: 'Keeps the backlog tidy' } });
+    const signup = await http(server.baseUrl, 'POST', '/v1/agent/signup', {
+      body: { human_email: human, agent_name: name, agent_label: label, use_case: 'Keeps the backlog tidy' },
+    });
     expect(signup.status).toBe(201);
     const mailbox = await http<{ messages: { links: string[] }[] }>(server.baseUrl, 'GET', `/dev/mailbox?to=${encodeURIComponent(human)}`);
     const link = mailbox.body.messages[0]!.links[0]!;

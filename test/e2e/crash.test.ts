@@ -40,7 +40,12 @@ async function startReceiver(status: (n: number) => number): Promise<Receiver> {
   return { url: `http://127.0.0.1:${port}/hook`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, everyMs = 500): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs: number,
+  everyMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -99,7 +104,10 @@ describe('a crash under load', () => {
     const flaky = await startReceiver((n) => (n % 3 === 0 ? 500 : 200));
     const dead = await startReceiver(() => 503);
     receivers.push(flaky, dead);
-    for (const [receiver, events] of [[flaky, ['task.completed', 'task.released']], [dead, ['task.released']]] as const) {
+    for (const [receiver, events] of [
+      [flaky, ['task.completed', 'task.released']],
+      [dead, ['task.released']],
+    ] as const) {
       const res = await http(base, 'POST', '/v1/webhooks', { key: admin, body: { url: receiver.url, events } });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
@@ -117,7 +125,10 @@ describe('a crash under load', () => {
       const agent = agents[n % agents.length]!;
       while (!crashed) {
         try {
-          const res = await http(base, 'POST', '/v1/tasks/claim', { key: agent.key, body: { labels: ['crash'], lease_seconds: LEASE_SECONDS } });
+          const res = await http(base, 'POST', '/v1/tasks/claim', {
+            key: agent.key,
+            body: { labels: ['crash'], lease_seconds: LEASE_SECONDS },
+          });
           const task = res.body?.task as { id: string } | null | undefined;
           if (!task) {
             if (res.status === 200) return;
@@ -142,7 +153,10 @@ describe('a crash under load', () => {
     await server.restart();
 
     // No task lost; each held by at most one agent, with exactly one open run that agrees.
-    const tasks = () => server.query<TaskState>(`select id, status, completed, claimed_by_agent_id, lease_expires_at from tasks where content like 'crash job %'`);
+    const tasks = () =>
+      server.query<TaskState>(
+        `select id, status, completed, claimed_by_agent_id, lease_expires_at from tasks where content like 'crash job %'`,
+      );
     const runs = () => server.query<RunState>(`select task_id, agent_id, ended_at, outcome from runs`);
     const after = tasks();
     expect(after).toHaveLength(TASKS);
@@ -151,7 +165,11 @@ describe('a crash under load', () => {
     expect(new Set(open.map((r) => r.task_id)).size).toBe(open.length);
     for (const t of after) {
       const mine = open.filter((r) => r.task_id === t.id);
-      if (t.status === 'claimed') expect(mine.map((r) => r.agent_id), t.id).toEqual([t.claimed_by_agent_id]);
+      if (t.status === 'claimed')
+        expect(
+          mine.map((r) => r.agent_id),
+          t.id,
+        ).toEqual([t.claimed_by_agent_id]);
       else expect(mine, t.id).toEqual([]);
     }
     const held = after.filter((t) => t.status === 'claimed');
@@ -162,8 +180,16 @@ describe('a crash under load', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, lastLease - Date.now())));
     await until('every lapsed lease returned to the queue', () => tasks().every((t) => t.status !== 'claimed'), 20_000, 1000);
     const ended = runs();
-    for (const t of held) expect(ended.filter((r) => r.task_id === t.id && r.ended_at === null), t.id).toEqual([]);
-    for (const t of held) expect(ended.some((r) => r.task_id === t.id && r.outcome === 'expired'), t.id).toBe(true);
+    for (const t of held)
+      expect(
+        ended.filter((r) => r.task_id === t.id && r.ended_at === null),
+        t.id,
+      ).toEqual([]);
+    for (const t of held)
+      expect(
+        ended.some((r) => r.task_id === t.id && r.outcome === 'expired'),
+        t.id,
+      ).toBe(true);
 
     // The rest of the work is done after the restart; each task completed exactly once.
     crashed = false;
@@ -176,14 +202,19 @@ describe('a crash under load', () => {
     // Every recorded delivery, from before the crash or after, reaches its receiver or fails with a record.
     type Delivery = { id: string; event: string; status: string; last_error: string | null; webhook_url: string };
     const deliveries = () =>
-      server.query<Delivery>(`select d.id, d.event, d.status, d.last_error, w.url as webhook_url from webhook_deliveries d join webhooks w on w.id = d.webhook_id`);
+      server.query<Delivery>(
+        `select d.id, d.event, d.status, d.last_error, w.url as webhook_url from webhook_deliveries d join webhooks w on w.id = d.webhook_id`,
+      );
     const settled = await until(
       'every delivery succeeded or failed',
       async () => {
         await server.runScheduled(); // queues again what the crash left without a message
         const all = deliveries();
         const open = all.filter((d) => d.status !== 'succeeded' && d.status !== 'failed');
-        if (open.length) console.log(`crash test: ${open.length} of ${all.length} deliveries open (${[...new Set(open.map((d) => `${d.webhook_url === dead.url ? 'dead' : 'flaky'}:${d.status}`))].join(', ')})`);
+        if (open.length)
+          console.log(
+            `crash test: ${open.length} of ${all.length} deliveries open (${[...new Set(open.map((d) => `${d.webhook_url === dead.url ? 'dead' : 'flaky'}:${d.status}`))].join(', ')})`,
+          );
         return open.length === 0 && all;
       },
       60_000,
@@ -199,7 +230,9 @@ describe('a crash under load', () => {
     // before the kill may have no delivery. Every completion after the restart has one per webhook.
     const completedEvents = settled.filter((d) => d.webhook_url === flaky.url && d.event === 'task.completed').length;
     const requeued = (server.logs().match(/stuck webhook deliveries queued again/g) ?? []).length;
-    console.log(`crash test: ${before} completions answered before the crash, ${held.length} leases live at the restart; ${completedEvents} of ${TASKS} task.completed events recorded; ${requeued} runs queued stuck deliveries again`);
+    console.log(
+      `crash test: ${before} completions answered before the crash, ${held.length} leases live at the restart; ${completedEvents} of ${TASKS} task.completed events recorded; ${requeued} runs queued stuck deliveries again`,
+    );
     // The lease (30 s at least) and the dead letters' retries set the pace; well under that bound.
   }, 240_000);
 });

@@ -71,7 +71,11 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await page.getByLabel('Email').fill(email);
     await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await expect(page.getByRole('status').innerText()).resolves.toContain('sign-in link is on its way');
-    const mailbox = await http<{ messages: { subject: string; links: string[] }[] }>(server.baseUrl, 'GET', `/dev/mailbox?to=${encodeURIComponent(email)}`);
+    const mailbox = await http<{ messages: { subject: string; links: string[] }[] }>(
+      server.baseUrl,
+      'GET',
+      `/dev/mailbox?to=${encodeURIComponent(email)}`,
+    );
     const link = mailbox.body.messages.find((m) => m.subject === 'Sign in to Delega')!.links[0]!;
     await page.goto(link);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -134,7 +138,10 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await expect(column(page, 'open').locator(`.card[data-task-id="${taskId}"]`).count()).resolves.toBe(0);
 
     // It asks a question: the card moves to "waiting on input".
-    await http(server.baseUrl, 'POST', `/v1/tasks/${taskId}/state`, { key, body: { state: 'waiting_input', detail: 'Quarantine or fix?' } });
+    await http(server.baseUrl, 'POST', `/v1/tasks/${taskId}/state`, {
+      key,
+      body: { state: 'waiting_input', detail: 'Quarantine or fix?' },
+    });
     const waitingCard = column(page, 'waiting').locator(`.card[data-task-id="${taskId}"]`);
     await waitingCard.waitFor({ timeout: 20_000 });
     await expect(waitingCard.innerText()).resolves.toContain('Quarantine or fix?');
@@ -164,7 +171,10 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await expect(page.locator('#h-evidence + ul').innerText()).resolves.toContain('abc1234');
     // The worker no longer sees it (it neither holds nor completed it); the account's admin key does.
     const done = await http(server.baseUrl, 'GET', `/v1/tasks/${taskId}`, { key: adminKey });
-    expect(done.body).toMatchObject({ completed: true, completion_evidence: [{ kind: 'commit', ref: 'abc1234', summary: 'Quarantined the test' }] });
+    expect(done.body).toMatchObject({
+      completed: true,
+      completion_evidence: [{ kind: 'commit', ref: 'abc1234', summary: 'Quarantined the test' }],
+    });
     await page.getByRole('link', { name: '← Board' }).click();
     await expect(column(page, 'done').innerText()).resolves.toContain('Triage flaky test');
 
@@ -217,10 +227,13 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   /** WCAG contrast ratio of two computed rgb() colours. */
   function contrast(a: string, b: string): number {
     const lum = (rgb: string) => {
-      const [r, g, bl] = rgb.match(/\d+/g)!.slice(0, 3).map((v) => {
-        const c = Number(v) / 255;
-        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-      });
+      const [r, g, bl] = rgb
+        .match(/\d+/g)!
+        .slice(0, 3)
+        .map((v) => {
+          const c = Number(v) / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
       return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
     };
     const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
@@ -231,7 +244,8 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     const { page, key } = await signedInHuman('lin');
     const errors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    const make = async (body: Record<string, unknown>) => (await http(server.baseUrl, 'POST', '/v1/tasks', { key, body })).body.id as string;
+    const make = async (body: Record<string, unknown>) =>
+      (await http(server.baseUrl, 'POST', '/v1/tasks', { key, body })).body.id as string;
     const plain = await make({ content: 'Drag me to done' });
     const strict = await make({ content: 'Needs evidence', evidence_policy: 'required' });
     const finished = await make({ content: 'Reopen me' });
@@ -295,7 +309,11 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Rotate the rota');
     await page.getByRole('button', { name: 'Pause Rotate the rota' }).click();
     await expect(page.locator('tr[data-recurrence-id] [data-state]').innerText()).resolves.toBe('paused');
-    expect((await http(server.baseUrl, 'GET', '/v1/recurrences', { key })).body[0]).toMatchObject({ content: 'Rotate the rota', rule_type: 'weekly', active: false });
+    expect((await http(server.baseUrl, 'GET', '/v1/recurrences', { key })).body[0]).toMatchObject({
+      content: 'Rotate the rota',
+      rule_type: 'weekly',
+      active: false,
+    });
     await page.getByRole('link', { name: 'Ingress' }).click();
     await page.getByLabel('Name').fill('CI failures');
     await page.getByLabel('Task title template').fill('CI failed: {{workflow}}');

@@ -30,8 +30,8 @@ describe('wrangler dev, over HTTP', () => {
 
   it('serves the same routes under /api and /v1', async () => {
     for (const path of ['/capabilities', '/agents', '/projects', '/nope']) {
-      const v1 = await http(server.baseUrl, 'GET', `/v1${path}`, { key: 'dlg_' + 'x'.repeat(40) });
-      const api = await http(server.baseUrl, 'GET', `/api${path}`, { key: 'dlg_' + 'x'.repeat(40) });
+      const v1 = await http(server.baseUrl, 'GET', `/v1${path}`, { key: `dlg_${'x'.repeat(40)}` });
+      const api = await http(server.baseUrl, 'GET', `/api${path}`, { key: `dlg_${'x'.repeat(40)}` });
       expect(api.status).toBe(v1.status);
       expect((api.body as { code: string }).code).toBe((v1.body as { code: string }).code);
     }
@@ -49,7 +49,9 @@ describe('wrangler dev, over HTTP', () => {
     for (const path of ['/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/claim', '/v1/webhooks', '/v1/agent/signup', '/v1/billing/checkout']) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/', '/health', '/v1/agents', '/v1/agents/{id}', '/v1/projects', '/v1/capabilities']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/', '/health', '/v1/agents', '/v1/agents/{id}', '/v1/projects', '/v1/capabilities']),
+    );
     const docs = await fetch(`${server.baseUrl}/docs`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('/docs/assets/scalar-api-reference.js');
@@ -66,13 +68,25 @@ describe('wrangler dev, over HTTP', () => {
   });
 
   it('the production configuration builds, with every binding it needs', () => {
-    const out = spawnSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--env', 'production', '--outdir', mkdtempSync(join(tmpdir(), 'delega-dry-'))], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
-    });
+    const out = spawnSync(
+      join(ROOT, 'node_modules', '.bin', 'wrangler'),
+      ['deploy', '--dry-run', '--env', 'production', '--outdir', mkdtempSync(join(tmpdir(), 'delega-dry-'))],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' },
+      },
+    );
     expect(out.status, out.stderr).toBe(0);
-    for (const binding of ['env.DB', 'env.CLAIM_QUEUE (ClaimQueue)', 'env.RATE_LIMITER (RateLimiter)', 'env.KEY_GATE (KeyGate)', 'env.WEBHOOKS', 'env.EMAIL', 'env.ENVIRONMENT ("production")']) {
+    for (const binding of [
+      'env.DB',
+      'env.CLAIM_QUEUE (ClaimQueue)',
+      'env.RATE_LIMITER (RateLimiter)',
+      'env.KEY_GATE (KeyGate)',
+      'env.WEBHOOKS',
+      'env.EMAIL',
+      'env.ENVIRONMENT ("production")',
+    ]) {
       expect(out.stdout).toContain(binding);
     }
   });

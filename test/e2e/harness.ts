@@ -69,7 +69,21 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const launch = async () => {
     child = spawn(
       WRANGLER,
-      ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false', '--test-scheduled', ...vars],
+      [
+        'dev',
+        '--local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--inspector-port',
+        String(inspector),
+        '--persist-to',
+        persist,
+        '--show-interactive-dev-session=false',
+        '--test-scheduled',
+        ...vars,
+      ],
       { cwd: ROOT, env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     child.stdout?.on('data', (d) => (output += d));
@@ -108,7 +122,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     baseUrl,
     port,
     inspectorPort: inspector,
-    query: <T,>(sql: string): T[] => {
+    query: <T>(sql: string): T[] => {
       const out = spawnSync(WRANGLER, ['d1', 'execute', 'DB', '--local', '--persist-to', persist, '--json', '--command', sql], {
         cwd: ROOT,
         encoding: 'utf8',
@@ -147,6 +161,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 }
 
 /** A JSON request against the dev server. */
-export function http<T = any>(base: string, method: string, path: string, opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+export function http<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
   return jsonRequest<T>(fetch, `${base}${path}`, method, opts);
 }

@@ -12,7 +12,9 @@ let adminKey: string;
 
 beforeAll(async () => {
   server = await startDevServer();
-  const signup = await http(server.baseUrl, 'POST', '/v1/signup', { body: { email: `ingress-${Date.now()}@example.com`, name: 'Ingress Tester' } });
+  const signup = await http(server.baseUrl, 'POST', '/v1/signup', {
+    body: { email: `ingress-${Date.now()}@example.com`, name: 'Ingress Tester' },
+  });
   expect(signup.status, JSON.stringify(signup.body)).toBe(201);
   adminKey = (signup.body as { api_key: string }).api_key;
 });
@@ -29,7 +31,11 @@ function sign(secret: string, body: string, t = Math.floor(Date.now() / 1000)): 
 }
 
 async function post(sourceId: string, body: string, signature: string) {
-  const res = await fetch(`${server.baseUrl}/v1/ingress/${sourceId}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Delega-Ingress-Signature': signature }, body });
+  const res = await fetch(`${server.baseUrl}/v1/ingress/${sourceId}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Delega-Ingress-Signature': signature },
+    body,
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -47,7 +53,13 @@ describe('a CI failure through an ingress source', () => {
   it('becomes a task, an opted-in rule acts on it, a rule that did not opt in leaves it alone, and a retry creates nothing', async () => {
     const source = await api('POST', '/v1/ingress-sources', {
       name: 'github-actions-ci',
-      template: { content: 'CI failed: {{workflow.name}} on {{branch}}', description: 'Run {{run.id}}', priority: 3, labels: ['ci'], dedupe_key: '{{run.id}}' },
+      template: {
+        content: 'CI failed: {{workflow.name}} on {{branch}}',
+        description: 'Run {{run.id}}',
+        priority: 3,
+        labels: ['ci'],
+        dedupe_key: '{{run.id}}',
+      },
       filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }],
     });
     expect(source.status).toBe(201);
@@ -56,13 +68,28 @@ describe('a CI failure through an ingress source', () => {
     const optedIn = await api('POST', '/v1/automations', {
       name: 'Triage CI failures',
       event: 'task.created',
-      conditions: [{ field: 'source', op: 'eq', value: 'ingress' }, { field: 'label', op: 'has', value: 'ci' }],
-      actions: [{ type: 'add_comment', content: 'Triage: {{task.content}}' }, { type: 'set_priority', priority: 4 }],
+      conditions: [
+        { field: 'source', op: 'eq', value: 'ingress' },
+        { field: 'label', op: 'has', value: 'ci' },
+      ],
+      actions: [
+        { type: 'add_comment', content: 'Triage: {{task.content}}' },
+        { type: 'set_priority', priority: 4 },
+      ],
     });
-    const everyTask = await api('POST', '/v1/automations', { name: 'Tag everything', event: 'task.created', actions: [{ type: 'add_label', label: 'tagged' }] });
+    const everyTask = await api('POST', '/v1/automations', {
+      name: 'Tag everything',
+      event: 'task.created',
+      actions: [{ type: 'add_label', label: 'tagged' }],
+    });
     expect([optedIn.status, everyTask.status]).toEqual([201, 201]);
 
-    const payload = JSON.stringify({ workflow: { name: 'test', conclusion: 'failure' }, branch: 'main', run: { id: 4242 }, repository: 'acme/api' });
+    const payload = JSON.stringify({
+      workflow: { name: 'test', conclusion: 'failure' },
+      branch: 'main',
+      run: { id: 4242 },
+      repository: 'acme/api',
+    });
     const sentAt = Math.floor(Date.now() / 1000);
     const first = await post(sourceId, payload, sign(secret, payload, sentAt));
     expect(first.status).toBe(201);

@@ -40,7 +40,8 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
   let worker: { id: string; api_key: string };
 
   async function mailbox(to: string) {
-    return (await http<{ messages: { links: string[]; codes: string[] }[] }>(base, 'GET', `/dev/mailbox?to=${encodeURIComponent(to)}`)).body.messages;
+    return (await http<{ messages: { links: string[]; codes: string[] }[] }>(base, 'GET', `/dev/mailbox?to=${encodeURIComponent(to)}`)).body
+      .messages;
   }
 
   beforeAll(async () => {
@@ -57,7 +58,12 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     const signup = await http(base, 'POST', '/v1/signup', { body: { email: HUMAN } });
     adminKey = signup.body.api_key;
     await http(base, 'POST', '/v1/verify', { body: { email: HUMAN, code: (await mailbox(HUMAN))[0]!.codes[0] } });
-    worker = (await http(base, 'POST', '/v1/agents', { key: adminKey, body: { name: 'oauth-worker', display_name: 'OAuth Worker', role: 'worker' } })).body;
+    worker = (
+      await http(base, 'POST', '/v1/agents', {
+        key: adminKey,
+        body: { name: 'oauth-worker', display_name: 'OAuth Worker', role: 'worker' },
+      })
+    ).body;
   }, 180_000);
 
   afterAll(async () => {
@@ -68,12 +74,25 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
 
   /** Registers a host, walks the human through sign-in and consent, and returns the host's token. */
   async function connectByOAuth(agentName: string, opts: { signedIn: boolean }): Promise<{ accessToken: string; clientId: string }> {
-    const metadata = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as { registration_endpoint: string; token_endpoint: string };
-    expect(metadata).toMatchObject({ authorization_endpoint: `${base}/authorize`, token_endpoint: `${base}/oauth/token`, registration_endpoint: `${base}/oauth/register` });
+    const metadata = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as {
+      registration_endpoint: string;
+      token_endpoint: string;
+    };
+    expect(metadata).toMatchObject({
+      authorization_endpoint: `${base}/authorize`,
+      token_endpoint: `${base}/oauth/token`,
+      registration_endpoint: `${base}/oauth/register`,
+    });
     const registered = await fetch(metadata.registration_endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ client_name: 'E2E Host', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
+      body: JSON.stringify({
+        client_name: 'E2E Host',
+        redirect_uris: [CALLBACK],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      }),
     });
     expect(registered.status).toBe(201);
     const { client_id: clientId } = (await registered.json()) as { client_id: string };
@@ -121,7 +140,14 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     const token = await fetch(metadata.token_endpoint, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK, client_id: clientId, code_verifier: verifier, resource: `${base}/mcp` }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: CALLBACK,
+        client_id: clientId,
+        code_verifier: verifier,
+        resource: `${base}/mcp`,
+      }),
     });
     expect(token.status).toBe(200);
     const body = (await token.json()) as { access_token: string; token_type: string };
@@ -132,7 +158,9 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
 
   async function mcpClient(accessToken: string): Promise<Client> {
     const client = new Client({ name: 'oauth-host', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${accessToken}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${accessToken}` } } }),
+    );
     return client;
   }
 
@@ -142,7 +170,9 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('claim_task');
     expect(names).not.toContain('list_agents');
-    const created = (await client.callTool({ name: 'create_task', arguments: { content: 'Made over OAuth' } })) as { content: { text: string }[] };
+    const created = (await client.callTool({ name: 'create_task', arguments: { content: 'Made over OAuth' } })) as {
+      content: { text: string }[];
+    };
     expect(created.content[0]!.text).toContain(`Created by: ${worker.id}`);
     await client.close();
 
@@ -154,7 +184,11 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     expect(revoked.status).toBe(200);
     const after = await fetch(`${base}/mcp`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      headers: {
+        Authorization: `Bearer ${accessToken}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
     });
     expect(after.status).toBe(401);
@@ -165,7 +199,11 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     const ping = () =>
       fetch(`${base}/mcp`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        headers: {
+          Authorization: `Bearer ${accessToken}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
       });
     expect((await ping()).status).toBe(200);
@@ -176,7 +214,9 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     await heading(page, 'Connections');
     expect(await page.getAttribute('nav a[href="/app/connections"]', 'aria-current')).toBe('page');
     const row = page.locator(`tr:has(code:text-is("${clientId}"))`);
-    await expect(row.innerText()).resolves.toMatch(/E2E Host[\s\S]*tokens go to 127\.0\.0\.1:9[\s\S]*OAuth Worker \(worker\)[\s\S]*\d{4}-\d\d-\d\dT/);
+    await expect(row.innerText()).resolves.toMatch(
+      /E2E Host[\s\S]*tokens go to 127\.0\.0\.1:9[\s\S]*OAuth Worker \(worker\)[\s\S]*\d{4}-\d\d-\d\dT/,
+    );
     // Under the dashboard's CSP: no inline script or style, nothing from elsewhere.
     const res = await page.request.get(`${base}/app/connections`);
     expect(res.headers()['content-security-policy']).toContain("script-src 'self'");
@@ -185,7 +225,12 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     // Refusals that change nothing: a made-up grant id, a revoke posted from another site, no session.
     const session = (await context.cookies(base)).find((c) => c.name === 'delega_human')!.value;
     const revoke = (grantId: string, headers: Record<string, string>) =>
-      fetch(`${base}/app/connections/${grantId}/revoke`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body: '' });
+      fetch(`${base}/app/connections/${grantId}/revoke`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+        body: '',
+      });
     expect((await revoke('grant-that-is-not-yours', { Cookie: `delega_human=${session}`, Origin: base })).status).toBe(404);
     const grantId = await row.getAttribute('data-grant-id');
     expect(grantId).toBeTruthy();
@@ -208,8 +253,17 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     const ping = () =>
       fetch(`${base}/mcp`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+        headers: {
+          Authorization: `Bearer ${accessToken}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+        }),
       });
     expect((await ping()).status).toBe(200);
     expect((await http(base, 'POST', `/v1/agents/${worker.id}/rotate-key`, { key: adminKey })).status).toBe(200);
@@ -243,7 +297,11 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     await heading(page, 'Sign in to Delega');
     expect(new URL(page.url()).pathname).toBe('/app/sign-in');
     // The consent POST without a session changes nothing.
-    const unsigned = await fetch(`${base}/authorize`, { method: 'POST', headers: { Cookie: `delega_human=${'A'.repeat(43)}`, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'handle=x&decision=approve' });
+    const unsigned = await fetch(`${base}/authorize`, {
+      method: 'POST',
+      headers: { Cookie: `delega_human=${'A'.repeat(43)}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'handle=x&decision=approve',
+    });
     expect(unsigned.status).toBe(401);
 
     const [mail] = await mailbox(HUMAN);
@@ -254,7 +312,11 @@ describe.skipIf(!hasChromium)('MCP OAuth in headless Chromium', () => {
     await page.close();
 
     const token = new URL(used).searchParams.get('token')!;
-    const crossSite = await fetch(`${base}/app/sign-in/link`, { method: 'POST', headers: { Origin: 'https://evil.example', 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+    const crossSite = await fetch(`${base}/app/sign-in/link`, {
+      method: 'POST',
+      headers: { Origin: 'https://evil.example', 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+    });
     expect(crossSite.status).toBe(403);
     expect(crossSite.headers.get('Set-Cookie')).toBeNull();
   });

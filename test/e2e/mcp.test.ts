@@ -65,7 +65,9 @@ beforeAll(async () => {
   const stranger = await humanSignup('eve@example.com');
   const worker = await http(base, 'POST', '/v1/agents', { key: admin, body: { name: 'worker-1', role: 'worker' } });
   const coordinator = await http(base, 'POST', '/v1/agents', { key: admin, body: { name: 'coord-1', role: 'coordinator' } });
-  const restricted = await http(base, 'POST', '/v1/agent/signup', { body: { human_email: 'grace@example.com', agent_name: 'sandbox-bot', use_case: 'tests' } });
+  const restricted = await http(base, 'POST', '/v1/agent/signup', {
+    body: { human_email: 'grace@example.com', agent_name: 'sandbox-bot', use_case: 'tests' },
+  });
   workerId = worker.body.id;
   keys = { admin, stranger, worker: worker.body.api_key, coordinator: coordinator.body.api_key, restricted: restricted.body.api_key };
 }, 180_000);
@@ -76,11 +78,58 @@ afterAll(async () => {
 });
 
 const RECURRENCE_TOOLS = ['list_recurrences', 'create_recurring_task', 'update_recurrence', 'delete_recurrence'];
-const ADMIN_ONLY_FEATURES = ['list_automations', 'create_automation', 'update_automation', 'delete_automation', 'list_ingress_sources', 'create_ingress_source', 'update_ingress_source', 'delete_ingress_source'];
-const EVERY_KIND = ['list_tasks', 'get_task', 'link_task', 'list_task_links', 'create_task', 'update_task', 'assign_task', 'get_usage', 'complete_task', 'claim_task', 'heartbeat_task', 'set_task_state', 'release_task', 'add_comment', 'list_projects', ...RECURRENCE_TOOLS];
-const FULL_KEYS = [...EVERY_KIND, 'delegate_task', 'get_task_chain', 'get_task_context', 'update_task_context', 'get_context_history', 'find_duplicate_tasks', 'delete_task', 'get_stats', 'fleet_attention', 'recall'];
+const ADMIN_ONLY_FEATURES = [
+  'list_automations',
+  'create_automation',
+  'update_automation',
+  'delete_automation',
+  'list_ingress_sources',
+  'create_ingress_source',
+  'update_ingress_source',
+  'delete_ingress_source',
+];
+const EVERY_KIND = [
+  'list_tasks',
+  'get_task',
+  'link_task',
+  'list_task_links',
+  'create_task',
+  'update_task',
+  'assign_task',
+  'get_usage',
+  'complete_task',
+  'claim_task',
+  'heartbeat_task',
+  'set_task_state',
+  'release_task',
+  'add_comment',
+  'list_projects',
+  ...RECURRENCE_TOOLS,
+];
+const FULL_KEYS = [
+  ...EVERY_KIND,
+  'delegate_task',
+  'get_task_chain',
+  'get_task_context',
+  'update_task_context',
+  'get_context_history',
+  'find_duplicate_tasks',
+  'delete_task',
+  'get_stats',
+  'fleet_attention',
+  'recall',
+];
 const OVERSEERS = [...FULL_KEYS, 'list_agents'];
-const ADMIN = [...OVERSEERS, 'register_agent', 'set_agent_role', 'delete_agent', 'list_webhooks', 'create_webhook', 'delete_webhook', ...ADMIN_ONLY_FEATURES];
+const ADMIN = [
+  ...OVERSEERS,
+  'register_agent',
+  'set_agent_role',
+  'delete_agent',
+  'list_webhooks',
+  'create_webhook',
+  'delete_webhook',
+  ...ADMIN_ONLY_FEATURES,
+];
 
 describe('MCP over Streamable HTTP at /mcp', () => {
   it('initializes as the delega server, with instructions for the agent', async () => {
@@ -106,16 +155,32 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(tools).toHaveLength(44);
     for (const [kind, names] of expected.slice(0, 3)) for (const name of ADMIN_ONLY_FEATURES) expect(names, kind).not.toContain(name);
     const recall = tools.find((t) => t.name === 'recall')!;
-    expect(Object.keys(recall.inputSchema.properties ?? {}).sort()).toEqual(['include_superseded', 'key', 'limit', 'project_id', 'q', 'source']);
+    expect(Object.keys(recall.inputSchema.properties ?? {}).sort()).toEqual([
+      'include_superseded',
+      'key',
+      'limit',
+      'project_id',
+      'q',
+      'source',
+    ]);
     const claim = tools.find((t) => t.name === 'claim_task')!;
     expect(Object.keys(claim.inputSchema.properties ?? {}).sort()).toEqual(['labels', 'lease_seconds', 'project_id', 'task_id']);
   });
 
   it('takes the key as X-Agent-Key too, and refuses a missing or made-up key with 401 and WWW-Authenticate', async () => {
     expect((await (await connect(keys.worker, 'x-agent-key')).listTools()).tools.length).toBe(FULL_KEYS.length);
-    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+    };
     const post = (headers: Record<string, string>) =>
-      fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
+      fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(init),
+      });
     const madeUp = await post({ Authorization: `Bearer dlg_${'x'.repeat(40)}` });
     expect(madeUp.status).toBe(401);
     expect(madeUp.headers.get('WWW-Authenticate')).toContain('Bearer');
@@ -131,18 +196,32 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     const res = await fetch(`${base}/mcp`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('X-RateLimit-Limit')).toBe('2000');
     const remaining = Number(res.headers.get('X-RateLimit-Remaining'));
-    const again = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+    const again = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
     expect(Number(again.headers.get('X-RateLimit-Remaining'))).toBe(remaining - 1);
     expect(res.headers.get('Mcp-Session-Id')).toBeNull();
     const oversize = await fetch(`${base}/mcp`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'create_task', arguments: { content: 'x'.repeat(70_000) } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'create_task', arguments: { content: 'x'.repeat(70_000) } },
+      }),
     });
     expect(oversize.status).toBe(413);
     expect(await oversize.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
@@ -160,7 +239,11 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     } as RequestInit);
     expect(chunked.status).toBe(413);
     // Not JSON: the JSON-RPC parse error, as JSON.
-    const garbled = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker }, body: '{"jsonrpc":' });
+    const garbled = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Agent-Key': keys.worker },
+      body: '{"jsonrpc":',
+    });
     expect(garbled.status).toBe(400);
     expect(await garbled.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
     // A 2025-era request is answered as one JSON body, not an event stream.
@@ -170,7 +253,14 @@ describe('MCP over Streamable HTTP at /mcp', () => {
 
   it('runs every task tool end to end: create, read, change, link, comment, context, dedup, delegate, chain, delete', async () => {
     const admin = await connect(keys.admin);
-    const created = await ok(admin, 'create_task', { content: 'Fix the flaky login test', description: 'Fails one run in ten', labels: ['ci'], priority: 3, due_date: '2030-01-15', evidence_policy: 'required' });
+    const created = await ok(admin, 'create_task', {
+      content: 'Fix the flaky login test',
+      description: 'Fails one run in ten',
+      labels: ['ci'],
+      priority: 3,
+      due_date: '2030-01-15',
+      evidence_policy: 'required',
+    });
     const taskId = idIn(created, 'tsk');
     expect(created).toContain('Task created');
     expect(created).toContain('Evidence policy: required');
@@ -186,12 +276,27 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(await ok(admin, 'assign_task', { task_id: taskId, agent_id: workerId })).toContain(`Assigned to: ${workerId}`);
     expect(await ok(admin, 'assign_task', { task_id: taskId, agent_id: null })).toContain('Task unassigned');
 
-    expect(await ok(admin, 'link_task', { task_id: taskId, kind: 'pr', repo: 'acme/api', ref: '42', url: 'https://github.com/acme/api/pull/42' })).toContain('pr: acme/api 42');
+    expect(
+      await ok(admin, 'link_task', {
+        task_id: taskId,
+        kind: 'pr',
+        repo: 'acme/api',
+        ref: '42',
+        url: 'https://github.com/acme/api/pull/42',
+      }),
+    ).toContain('pr: acme/api 42');
     expect(await ok(admin, 'list_task_links', { task_id: taskId })).toContain('pr: acme/api 42 <https://github.com/acme/api/pull/42>');
     expect(await ok(admin, 'add_comment', { task_id: taskId, content: 'Seen on main too' })).toContain('"Seen on main too"');
 
     expect(await ok(admin, 'get_task_context', { task_id: taskId })).toContain('has no saved context yet (version 0');
-    expect(await ok(admin, 'update_task_context', { task_id: taskId, context: { cause: 'race in session setup' }, expected_version: 0, source: 'agent_observed' })).toContain('now version 1');
+    expect(
+      await ok(admin, 'update_task_context', {
+        task_id: taskId,
+        context: { cause: 'race in session setup' },
+        expected_version: 0,
+        source: 'agent_observed',
+      }),
+    ).toContain('now version 1');
     const conflict = await call(admin, 'update_task_context', { task_id: taskId, context: { cause: 'other' }, expected_version: 0 });
     expect(conflict.isError).toBe(true);
     expect(conflict.text).toContain('CONTEXT_VERSION_CONFLICT');
@@ -200,7 +305,9 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     const withProvenance = await ok(admin, 'get_task_context', { task_id: taskId, include_provenance: true });
     expect(withProvenance).toContain('"cause": "race in session setup"');
     expect(withProvenance).toContain('cause: v1, agent_observed');
-    expect(await ok(admin, 'get_context_history', { task_id: taskId, key: 'cause' })).toContain('v1 cause = "race in session setup" (agent_observed');
+    expect(await ok(admin, 'get_context_history', { task_id: taskId, key: 'cause' })).toContain(
+      'v1 cause = "race in session setup" (agent_observed',
+    );
 
     const detail = await ok(admin, 'get_task', { task_id: taskId });
     expect(detail).toContain('Description: Fails one run in ten');
@@ -208,9 +315,16 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(detail).toContain('Links:');
 
     expect(await ok(admin, 'find_duplicate_tasks', { content: 'flaky login test fix' })).toContain(`[${taskId}]`);
-    expect(await ok(admin, 'find_duplicate_tasks', { content: 'quarterly tax filing', threshold: 0.9 })).toBe('No similar open tasks found.');
+    expect(await ok(admin, 'find_duplicate_tasks', { content: 'quarterly tax filing', threshold: 0.9 })).toBe(
+      'No similar open tasks found.',
+    );
 
-    const delegated = await ok(admin, 'delegate_task', { task_id: taskId, content: 'Bisect the failing commit', assigned_to_agent_id: workerId, priority: 2 });
+    const delegated = await ok(admin, 'delegate_task', {
+      task_id: taskId,
+      content: 'Bisect the failing commit',
+      assigned_to_agent_id: workerId,
+      priority: 2,
+    });
     const childId = idIn(delegated, 'tsk');
     expect(delegated).toContain(`Delegation: depth 1, parent ${taskId}, root ${taskId}`);
     const chain = await ok(admin, 'get_task_chain', { task_id: childId });
@@ -226,27 +340,41 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   it('runs the work queue: claim (next and given), heartbeat, state, release with a handoff, complete with evidence', async () => {
     const admin = await connect(keys.admin);
     const worker = await connect(keys.worker);
-    const taskId = idIn(await ok(admin, 'create_task', { content: 'Rotate the staging certificates', labels: ['ops'], evidence_policy: 'required' }), 'tsk');
+    const taskId = idIn(
+      await ok(admin, 'create_task', { content: 'Rotate the staging certificates', labels: ['ops'], evidence_policy: 'required' }),
+      'tsk',
+    );
 
     const claimed = await ok(worker, 'claim_task', { labels: ['ops'], lease_seconds: 120 });
     expect(claimed).toContain(`Claimed task ${taskId}; the lease runs until`);
     expect(claimed).toMatch(/Claimed by: agt_\w+, lease until \d{4}-/);
     expect(await ok(worker, 'claim_task', { labels: ['ops'] })).toBe('No claimable task in the queue right now.');
 
-    expect(await ok(worker, 'heartbeat_task', { task_id: taskId, lease_seconds: 600, state: 'working', detail: 'renewing' })).toMatch(/Lease on task \w+ extended until .+ Session state: working \("renewing"\)/);
-    expect(await ok(worker, 'set_task_state', { task_id: taskId, state: 'waiting_input', detail: 'needs the DNS token' })).toContain('session state: waiting_input ("needs the DNS token"). The lease is unchanged');
+    expect(await ok(worker, 'heartbeat_task', { task_id: taskId, lease_seconds: 600, state: 'working', detail: 'renewing' })).toMatch(
+      /Lease on task \w+ extended until .+ Session state: working \("renewing"\)/,
+    );
+    expect(await ok(worker, 'set_task_state', { task_id: taskId, state: 'waiting_input', detail: 'needs the DNS token' })).toContain(
+      'session state: waiting_input ("needs the DNS token"). The lease is unchanged',
+    );
 
     const coordinator = await connect(keys.coordinator);
-    expect(await ok(coordinator, 'fleet_attention')).toContain(`Waiting for input (1):\n  [${taskId}] Rotate the staging certificates, held by ${workerId} ("needs the DNS token")`);
+    expect(await ok(coordinator, 'fleet_attention')).toContain(
+      `Waiting for input (1):\n  [${taskId}] Rotate the staging certificates, held by ${workerId} ("needs the DNS token")`,
+    );
 
-    expect(await ok(worker, 'release_task', { task_id: taskId, handoff: 'certs generated; upload blocked on the DNS token' })).toContain('with the handoff note "certs generated; upload blocked on the DNS token"');
+    expect(await ok(worker, 'release_task', { task_id: taskId, handoff: 'certs generated; upload blocked on the DNS token' })).toContain(
+      'with the handoff note "certs generated; upload blocked on the DNS token"',
+    );
     const reclaimed = await ok(worker, 'claim_task', { task_id: taskId });
     expect(reclaimed).toContain(`↩ Handoff from ${workerId} [waiting_input]: "certs generated; upload blocked on the DNS token"`);
 
     const noEvidence = await call(worker, 'complete_task', { task_id: taskId });
     expect(noEvidence.isError).toBe(true);
     expect(noEvidence.text).toContain('EVIDENCE_REQUIRED');
-    const completed = await ok(worker, 'complete_task', { task_id: taskId, evidence: [{ kind: 'commit', ref: 'a1b2c3d', summary: 'new certs' }] });
+    const completed = await ok(worker, 'complete_task', {
+      task_id: taskId,
+      evidence: [{ kind: 'commit', ref: 'a1b2c3d', summary: 'new certs' }],
+    });
     expect(completed).toContain(`Task ${taskId} completed.`);
     expect(completed).toContain('Completion evidence:\n    - commit: a1b2c3d (new certs)');
     expect(completed).toMatch(/Status: completed \(completed .+ by agt_/);
@@ -278,7 +406,10 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(refusedPermissions.text).toContain('choose a role');
 
     expect(await ok(admin, 'list_webhooks')).toBe('No webhooks configured.');
-    const webhook = await ok(admin, 'create_webhook', { url: 'https://hooks.example.com/delega', events: ['task.created', 'task.completed'] });
+    const webhook = await ok(admin, 'create_webhook', {
+      url: 'https://hooks.example.com/delega',
+      events: ['task.created', 'task.completed'],
+    });
     const webhookId = idIn(webhook, 'whk');
     expect(webhook).toContain('Events: task.created, task.completed');
     expect(webhook).toMatch(/Signing secret: whsec_\w{2}…\w{4} \(masked/);
@@ -289,8 +420,13 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   it('refuses clearly: a worker calling an admin tool, a restricted key outside its sandbox, another account’s id, bad arguments', async () => {
     const worker = await connect(keys.worker);
     const adminOnly = await call(worker, 'register_agent', { name: 'sneaky' });
-    expect(adminOnly).toEqual({ isError: true, text: expect.stringContaining("needs an agent with role admin; this agent's role is worker") });
-    expect((await call(worker, 'set_agent_role', { agent_id: workerId, role: 'admin' })).text).toContain("set_agent_role needs an agent with role admin; this agent's role is worker");
+    expect(adminOnly).toEqual({
+      isError: true,
+      text: expect.stringContaining("needs an agent with role admin; this agent's role is worker"),
+    });
+    expect((await call(worker, 'set_agent_role', { agent_id: workerId, role: 'admin' })).text).toContain(
+      "set_agent_role needs an agent with role admin; this agent's role is worker",
+    );
     const overseer = await call(worker, 'list_agents');
     expect(overseer.text).toContain('role coordinator or admin');
 
@@ -335,7 +471,15 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   it('runs the recurrence tools: create, list, pause, delete; another account cannot touch them', async () => {
     const worker = await connect(keys.worker);
     expect(await ok(worker, 'list_recurrences')).toBe('No recurrences found.');
-    const created = await ok(worker, 'create_recurring_task', { content: 'Weekly dependency review', labels: ['deps'], priority: 2, rule_type: 'weekly', anchor_weekday: 1, timezone: 'Europe/Berlin', skip_if_open: true });
+    const created = await ok(worker, 'create_recurring_task', {
+      content: 'Weekly dependency review',
+      labels: ['deps'],
+      priority: 2,
+      rule_type: 'weekly',
+      anchor_weekday: 1,
+      timezone: 'Europe/Berlin',
+      skip_if_open: true,
+    });
     const recurrenceId = idIn(created, 'rec');
     expect(created).toContain('Recurring task created');
     expect(created).toContain('Rule: weekly, weekday 1 (Monday), time zone Europe/Berlin');
@@ -360,14 +504,20 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     }
     expect(await ok(stranger, 'list_recurrences')).toBe('No recurrences found.');
     expect(await ok(worker, 'list_recurrences')).toContain('Weekly dependency review');
-    expect(await ok(worker, 'delete_recurrence', { recurrence_id: recurrenceId })).toBe(`Recurrence ${recurrenceId} deleted; the tasks it spawned remain.`);
+    expect(await ok(worker, 'delete_recurrence', { recurrence_id: recurrenceId })).toBe(
+      `Recurrence ${recurrenceId} deleted; the tasks it spawned remain.`,
+    );
     expect(await ok(worker, 'list_recurrences')).toBe('No recurrences found.');
   });
 
   it('recalls a decision from any readable task, and nothing from another account', async () => {
     const admin = await connect(keys.admin);
     const taskId = idIn(await ok(admin, 'create_task', { content: 'Decide the token lifetime' }), 'tsk');
-    await ok(admin, 'update_task_context', { task_id: taskId, context: { token_expiry_policy: 'access tokens live 15 minutes' }, source: 'human_stated' });
+    await ok(admin, 'update_task_context', {
+      task_id: taskId,
+      context: { token_expiry_policy: 'access tokens live 15 minutes' },
+      source: 'human_stated',
+    });
     const recalled = await ok(admin, 'recall', { q: 'token expiry', limit: 5 });
     expect(recalled).toMatch(/^1 context entry matches "token expiry", best first:/);
     expect(recalled).toContain('[human_stated] token_expiry_policy: access tokens live 15 minutes');
@@ -382,7 +532,15 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   it('runs the automation and ingress-source tools for an admin, with the secret masked; refuses workers and foreign ids', async () => {
     const admin = await connect(keys.admin);
     expect(await ok(admin, 'list_automations')).toBe('No automation rules configured.');
-    const rule = await ok(admin, 'create_automation', { name: 'Triage bugs', event: 'task.created', conditions: [{ field: 'label', op: 'has', value: 'bug' }], actions: [{ type: 'set_priority', priority: 3 }, { type: 'add_label', label: 'triaged' }] });
+    const rule = await ok(admin, 'create_automation', {
+      name: 'Triage bugs',
+      event: 'task.created',
+      conditions: [{ field: 'label', op: 'has', value: 'bug' }],
+      actions: [
+        { type: 'set_priority', priority: 3 },
+        { type: 'add_label', label: 'triaged' },
+      ],
+    });
     const ruleId = idIn(rule, 'aut');
     expect(rule).toContain('When: task.created, if label has "bug"');
     expect(rule).toContain('Then: set_priority, add_label');
@@ -394,7 +552,11 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     const noActions = await call(admin, 'update_automation', { automation_id: ruleId, actions: [] });
     expect(noActions.text).toContain('actions: At least one action');
 
-    const source = await ok(admin, 'create_ingress_source', { name: 'ci-failures', template: { content: 'CI failed: {{workflow.name}}', priority: 3, dedupe_key: '{{run.id}}' }, filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }] });
+    const source = await ok(admin, 'create_ingress_source', {
+      name: 'ci-failures',
+      template: { content: 'CI failed: {{workflow.name}}', priority: 3, dedupe_key: '{{run.id}}' },
+      filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }],
+    });
     const sourceId = idIn(source, 'ing');
     expect(source).toContain(`Ingest: POST /v1/ingress/${sourceId} (signed hmac-sha256)`);
     expect(source).toContain('Filters: workflow.conclusion eq "failure"');
@@ -415,8 +577,14 @@ describe('MCP over Streamable HTTP at /mcp', () => {
       expect(await call(worker, name, args), name).toEqual({ isError: true, text: expect.stringContaining('admin') });
     }
     const stranger = await connect(keys.stranger);
-    expect(await call(stranger, 'update_automation', { automation_id: ruleId, active: true })).toEqual({ isError: true, text: expect.stringContaining('AUTOMATION_NOT_FOUND') });
-    expect(await call(stranger, 'delete_ingress_source', { source_id: sourceId })).toEqual({ isError: true, text: expect.stringContaining('INGRESS_SOURCE_NOT_FOUND') });
+    expect(await call(stranger, 'update_automation', { automation_id: ruleId, active: true })).toEqual({
+      isError: true,
+      text: expect.stringContaining('AUTOMATION_NOT_FOUND'),
+    });
+    expect(await call(stranger, 'delete_ingress_source', { source_id: sourceId })).toEqual({
+      isError: true,
+      text: expect.stringContaining('INGRESS_SOURCE_NOT_FOUND'),
+    });
     expect(await ok(stranger, 'list_ingress_sources')).toBe('No ingress sources configured.');
 
     expect(await ok(admin, 'delete_automation', { automation_id: ruleId })).toBe(`Automation ${ruleId} deleted.`);
@@ -451,7 +619,11 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(me.body.mcp).toEqual({
       // PUBLIC_BASE_URL of the development configuration.
       url: 'http://127.0.0.1:8787/mcp',
-      config: { mcpServers: { delega: { type: 'http', url: 'http://127.0.0.1:8787/mcp', headers: { Authorization: 'Bearer ${DELEGA_AGENT_KEY}' } } } },
+      config: {
+        mcpServers: {
+          delega: { type: 'http', url: 'http://127.0.0.1:8787/mcp', headers: { Authorization: 'Bearer ${DELEGA_AGENT_KEY}' } },
+        },
+      },
       how: expect.stringContaining('DELEGA_AGENT_KEY'),
     });
     expect(JSON.stringify(me.body.mcp)).not.toContain(keys.worker);

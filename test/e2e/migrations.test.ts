@@ -17,8 +17,14 @@ function generate(schemaFile: string): { output: string; files: string[] } {
   try {
     cpSync(join(ROOT, 'migrations'), join(dir, 'migrations'), { recursive: true });
     // drizzle-kit reads `out` relative to where it runs.
-    writeFileSync(join(dir, 'drizzle.config.mjs'), `export default ${JSON.stringify({ dialect: 'sqlite', schema: schemaFile, out: './migrations' })};\n`);
-    const run = spawnSync(join(ROOT, 'node_modules', '.bin', 'drizzle-kit'), ['generate', '--config', 'drizzle.config.mjs'], { cwd: dir, encoding: 'utf8' });
+    writeFileSync(
+      join(dir, 'drizzle.config.mjs'),
+      `export default ${JSON.stringify({ dialect: 'sqlite', schema: schemaFile, out: './migrations' })};\n`,
+    );
+    const run = spawnSync(join(ROOT, 'node_modules', '.bin', 'drizzle-kit'), ['generate', '--config', 'drizzle.config.mjs'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     return { output: `${run.stdout}${run.stderr}`, files: readdirSync(join(dir, 'migrations')).filter((f) => f.endsWith('.sql')) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -41,7 +47,10 @@ describe('migrations and the drizzle schema', () => {
       const extended = join(dir, 'schema.ts');
       symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
       // The same schema plus one table, imported from the real file so every table stays.
-      writeFileSync(extended, `export * from ${JSON.stringify(schema.replace(/\.ts$/, ''))};\nimport { sqliteTable, text } from 'drizzle-orm/sqlite-core';\nexport const probe = sqliteTable('probe', { id: text('id').primaryKey() });\n`);
+      writeFileSync(
+        extended,
+        `export * from ${JSON.stringify(schema.replace(/\.ts$/, ''))};\nimport { sqliteTable, text } from 'drizzle-orm/sqlite-core';\nexport const probe = sqliteTable('probe', { id: text('id').primaryKey() });\n`,
+      );
       const { files } = generate(extended);
       const next = String(migrations.length).padStart(4, '0');
       expect(files.filter((f) => !migrations.includes(f))).toEqual([expect.stringMatching(new RegExp(`^${next}_`))]);

@@ -38,13 +38,23 @@ describe('README walk-through over HTTP', () => {
     const human = email('ada');
 
     // 1. The agent signs itself up.
-    const signup = await http(base, 'POST', '/v1/agent/signup', { body: { human_email: human, agent_name: 'build-bot', use_case: 'CI triage' } });
+    const signup = await http(base, 'POST', '/v1/agent/signup', {
+      body: { human_email: human, agent_name: 'build-bot', use_case: 'CI triage' },
+    });
     expect(signup.status).toBe(201);
-    expect(signup.body).toMatchObject({ mode: 'restricted', api_key: expect.stringMatching(/^dlg_/), sandbox_project: { is_sandbox: true } });
+    expect(signup.body).toMatchObject({
+      mode: 'restricted',
+      api_key: expect.stringMatching(/^dlg_/),
+      sandbox_project: { is_sandbox: true },
+    });
     const key = signup.body.api_key as string;
 
     const before = await http(base, 'GET', '/v1/agent/me', { key });
-    expect(before.body).toMatchObject({ mode: 'restricted', account: { status: 'restricted' }, sandbox_project: { id: signup.body.sandbox_project.id } });
+    expect(before.body).toMatchObject({
+      mode: 'restricted',
+      account: { status: 'restricted' },
+      sandbox_project: { id: signup.body.sandbox_project.id },
+    });
     const capsBefore = await http(base, 'GET', '/v1/capabilities', { key });
     expect(capsBefore.body.mode).toBe('restricted');
     const refused = await http(base, 'GET', '/v1/agents', { key });
@@ -78,7 +88,11 @@ describe('README walk-through over HTTP', () => {
 
     // 3. The same key now has full rights.
     const after = await http(base, 'GET', '/v1/agent/me', { key });
-    expect(after.body).toMatchObject({ mode: 'admin', account: { status: 'active' }, sandbox_project: { id: signup.body.sandbox_project.id } });
+    expect(after.body).toMatchObject({
+      mode: 'admin',
+      account: { status: 'active' },
+      sandbox_project: { id: signup.body.sandbox_project.id },
+    });
     const capsAfter = await http(base, 'GET', '/v1/capabilities', { key });
     expect(capsAfter.body.mode).toBe('admin');
     expect(capsAfter.body.operations['agents.list'].allowed).toBe(true);

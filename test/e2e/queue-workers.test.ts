@@ -30,7 +30,10 @@ describe('parallel workers over HTTP', () => {
     }
     const ids = new Set<string>();
     for (let i = 0; i < TASKS; i++) {
-      const res = await http(base, 'POST', '/v1/tasks', { key: admin, body: { content: `job ${i}`, priority: 1 + (i % 4), labels: ['worker'] } });
+      const res = await http(base, 'POST', '/v1/tasks', {
+        key: admin,
+        body: { content: `job ${i}`, priority: 1 + (i % 4), labels: ['worker'] },
+      });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       ids.add(res.body.id);
     }
@@ -42,7 +45,10 @@ describe('parallel workers over HTTP', () => {
       const agent = agents[n % agents.length]!;
       const me = `worker ${n}`;
       while (completed.size < TASKS) {
-        const res = await http(base, 'POST', '/v1/tasks/claim', { key: agent.key, body: { labels: ['worker'], lease_seconds: 60, wait_seconds: 1 } });
+        const res = await http(base, 'POST', '/v1/tasks/claim', {
+          key: agent.key,
+          body: { labels: ['worker'], lease_seconds: 60, wait_seconds: 1 },
+        });
         if (res.status !== 200) problems.push(`${me}: claim ${res.status} ${JSON.stringify(res.body)}`);
         const task = res.body?.task;
         if (!task) continue;
@@ -56,7 +62,10 @@ describe('parallel workers over HTTP', () => {
           if (rel.status !== 200) problems.push(`${me}: release ${rel.status}`);
         } else {
           // As the SDK sends it: JSON content type, no body.
-          const done = await http(base, 'POST', `/v1/tasks/${task.id}/complete`, { key: agent.key, headers: { 'Content-Type': 'application/json' } });
+          const done = await http(base, 'POST', `/v1/tasks/${task.id}/complete`, {
+            key: agent.key,
+            headers: { 'Content-Type': 'application/json' },
+          });
           if (done.status !== 200) problems.push(`${me}: complete ${task.id} ${done.status} ${JSON.stringify(done.body)}`);
           else completed.set(task.id, (completed.get(task.id) ?? 0) + 1);
         }

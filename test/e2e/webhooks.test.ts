@@ -71,8 +71,17 @@ let adminKey: string;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
-  server = await startDevServer({ vars: { LIMIT_WEBHOOK_RETRY_BASE_SECONDS: '1', LIMIT_WEBHOOK_RETRY_MAX_SECONDS: '1', LIMIT_WEBHOOK_TIMEOUT_MS: '3000', LIMIT_RATE_PER_MINUTE: '10000' } });
-  const signup = await http(server.baseUrl, 'POST', '/v1/signup', { body: { email: `hooks-${Date.now()}@example.com`, name: 'Hook Tester' } });
+  server = await startDevServer({
+    vars: {
+      LIMIT_WEBHOOK_RETRY_BASE_SECONDS: '1',
+      LIMIT_WEBHOOK_RETRY_MAX_SECONDS: '1',
+      LIMIT_WEBHOOK_TIMEOUT_MS: '3000',
+      LIMIT_RATE_PER_MINUTE: '10000',
+    },
+  });
+  const signup = await http(server.baseUrl, 'POST', '/v1/signup', {
+    body: { email: `hooks-${Date.now()}@example.com`, name: 'Hook Tester' },
+  });
   expect(signup.status, JSON.stringify(signup.body)).toBe(201);
   adminKey = (signup.body as { api_key: string }).api_key;
 });
@@ -83,7 +92,10 @@ afterAll(async () => {
 });
 
 async function subscribe(receiver: Receiver): Promise<string> {
-  const res = await http<{ id: string; secret: string }>(server.baseUrl, 'POST', '/v1/webhooks', { key: adminKey, body: { url: receiver.url, events: ['task.created', 'task.state_changed'] } });
+  const res = await http<{ id: string; secret: string }>(server.baseUrl, 'POST', '/v1/webhooks', {
+    key: adminKey,
+    body: { url: receiver.url, events: ['task.created', 'task.state_changed'] },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   expect(res.body.secret).toMatch(/^whsec_/);
   receiver.secret = res.body.secret;
@@ -105,8 +117,15 @@ describe('webhooks over wrangler dev', () => {
     const ping = await http<{ id: string }>(server.baseUrl, 'POST', `/v1/webhooks/${id}/test`, { key: adminKey });
     expect(ping.status).toBe(202);
 
-    const entry = await until('the delivery to succeed', async () => (await deliveryLog(id)).find((d) => d.id === ping.body.id && d.status === 'succeeded'));
-    expect(entry.attempts.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([[1, 503], [2, 503], [3, 503], [4, 200]]);
+    const entry = await until('the delivery to succeed', async () =>
+      (await deliveryLog(id)).find((d) => d.id === ping.body.id && d.status === 'succeeded'),
+    );
+    expect(entry.attempts.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([
+      [1, 503],
+      [2, 503],
+      [3, 503],
+      [4, 200],
+    ]);
     expect(receiver.deliveries.filter((d) => d.status < 300)).toHaveLength(1);
     expect(receiver.deliveries).toHaveLength(4);
     for (const d of receiver.deliveries) {
@@ -133,7 +152,12 @@ describe('webhooks over wrangler dev', () => {
     });
     const port = await freePort();
     await new Promise<void>((resolve) => down.listen(port, '127.0.0.1', resolve));
-    const receiver: Receiver = { url: `http://127.0.0.1:${port}/delega`, deliveries: [], secret: '', close: () => new Promise<void>((resolve) => down.close(() => resolve())) };
+    const receiver: Receiver = {
+      url: `http://127.0.0.1:${port}/delega`,
+      deliveries: [],
+      secret: '',
+      close: () => new Promise<void>((resolve) => down.close(() => resolve())),
+    };
     receivers.push(receiver);
     const id = await subscribe(receiver);
 
@@ -154,9 +178,13 @@ describe('webhooks over wrangler dev', () => {
     expect(connections).toBeGreaterThanOrEqual(9);
     // wrangler.toml: max_retries = 8, so 9 attempts, then the dead-letter queue.
     expect(entry.attempts).toHaveLength(9);
-    expect(entry.attempts.every((a: { status_code: number | null; error: string }) => a.status_code === null && /^Network error/.test(a.error))).toBe(true);
+    expect(
+      entry.attempts.every((a: { status_code: number | null; error: string }) => a.status_code === null && /^Network error/.test(a.error)),
+    ).toBe(true);
     expect(entry.last_error).toMatch(/^Dead-lettered after 9 attempts/);
-    const hook = await http<{ consecutive_failures: number; active: boolean }>(server.baseUrl, 'GET', `/v1/webhooks/${id}`, { key: adminKey });
+    const hook = await http<{ consecutive_failures: number; active: boolean }>(server.baseUrl, 'GET', `/v1/webhooks/${id}`, {
+      key: adminKey,
+    });
     expect(hook.body).toMatchObject({ consecutive_failures: 1, active: true });
   });
 
@@ -164,11 +192,18 @@ describe('webhooks over wrangler dev', () => {
     const receiver = await startReceiver(() => 200);
     receivers.push(receiver);
     await subscribe(receiver);
-    const created = await http<{ id: string }>(server.baseUrl, 'POST', '/v1/tasks', { key: adminKey, body: { content: 'Webhook e2e task' } });
+    const created = await http<{ id: string }>(server.baseUrl, 'POST', '/v1/tasks', {
+      key: adminKey,
+      body: { content: 'Webhook e2e task' },
+    });
     // Reported as skipped, not passed, while the task routes are not mounted yet.
     if (created.status === 404) ctx.skip();
     expect(created.status).toBe(201);
-    await until('task.created to arrive', async () => receiver.deliveries.find((d) => d.headers['x-delega-event'] === 'task.created'), 30_000);
+    await until(
+      'task.created to arrive',
+      async () => receiver.deliveries.find((d) => d.headers['x-delega-event'] === 'task.created'),
+      30_000,
+    );
     const got = receiver.deliveries.find((d) => d.headers['x-delega-event'] === 'task.created')!;
     expect(got.verified).toBe(true);
     expect(JSON.parse(got.body)).toMatchObject({ event: 'task.created', task: { id: created.body.id, content: 'Webhook e2e task' } });

@@ -42,7 +42,9 @@ async function recordedBy(accountId: string, act: () => Promise<unknown>): Promi
   const rows = await db()
     .select()
     .from(eventOutbox)
-    .where(before.length ? and(eq(eventOutbox.accountId, accountId), notInArray(eventOutbox.id, before)) : eq(eventOutbox.accountId, accountId));
+    .where(
+      before.length ? and(eq(eventOutbox.accountId, accountId), notInArray(eventOutbox.id, before)) : eq(eventOutbox.accountId, accountId),
+    );
   return rows.map((r) => `${r.event} ${r.taskId} ${r.agentId}`).sort();
 }
 
@@ -80,7 +82,8 @@ const ROWS: Partial<Record<Change, Row>> = {
   },
   'tasks.update': {
     arrange: (s) => newTask(s),
-    act: async (s, id) => ok(await api('PUT', `/v1/tasks/${id}`, s.acct.adminKey, { content: 'Renamed', assigned_to_agent_id: s.worker.id })),
+    act: async (s, id) =>
+      ok(await api('PUT', `/v1/tasks/${id}`, s.acct.adminKey, { content: 'Renamed', assigned_to_agent_id: s.worker.id })),
     facts: { changed: true, newly_assigned: true, claimability_changed: true },
     by: 'admin',
   },
@@ -217,7 +220,11 @@ describe('the effects table is what each change records', () => {
         subject = typeof made === 'string' ? made : arranged;
       });
       const agent = row.by === 'admin' ? s.acct.adminId : row.by === 'worker' ? s.worker.id : null;
-      expect(got).toEqual(eventsOf(change, row.facts).map((e) => `${e} ${subject} ${agent}`).sort());
+      expect(got).toEqual(
+        eventsOf(change, row.facts)
+          .map((e) => `${e} ${subject} ${agent}`)
+          .sort(),
+      );
     });
   }
 
@@ -226,10 +233,14 @@ describe('the effects table is what each change records', () => {
     const id = await newTask(s, { content: 'Same' });
     expect(await recordedBy(s.acct.accountId, async () => ok(await api('PUT', `/v1/tasks/${id}`, s.acct.adminKey, {})))).toEqual([]);
     await claim(s, id);
-    expect(await recordedBy(s.acct.accountId, async () => ok(await api('POST', `/v1/tasks/${id}/heartbeat`, s.worker.key, {})))).toEqual([]);
+    expect(await recordedBy(s.acct.accountId, async () => ok(await api('POST', `/v1/tasks/${id}/heartbeat`, s.worker.key, {})))).toEqual(
+      [],
+    );
     // Reporting the state it already has, without a detail, changes nothing either.
     ok(await api('POST', `/v1/tasks/${id}/state`, s.worker.key, { state: 'working' }));
-    expect(await recordedBy(s.acct.accountId, async () => ok(await api('POST', `/v1/tasks/${id}/state`, s.worker.key, { state: 'working' })))).toEqual([]);
+    expect(
+      await recordedBy(s.acct.accountId, async () => ok(await api('POST', `/v1/tasks/${id}/state`, s.worker.key, { state: 'working' }))),
+    ).toEqual([]);
   });
 
   it('an account with neither webhooks nor rules records nothing', async () => {
@@ -264,13 +275,28 @@ describe('an event exists exactly when its change committed', () => {
 
   it('a create over the monthly quota records no event', async () => {
     const s = await setup();
-    await db().run(`insert into usage_counters (account_id, period, tasks_created) values ('${s.acct.accountId}', '${new Date().toISOString().slice(0, 7)}', 1000000) on conflict (account_id, period) do update set tasks_created = 1000000` as never);
-    expect(await recordedBy(s.acct.accountId, async () => ok(await api('POST', '/v1/tasks', s.acct.adminKey, { content: 'Over' }), 402))).toEqual([]);
+    await db().run(
+      `insert into usage_counters (account_id, period, tasks_created) values ('${s.acct.accountId}', '${new Date().toISOString().slice(0, 7)}', 1000000) on conflict (account_id, period) do update set tasks_created = 1000000` as never,
+    );
+    expect(
+      await recordedBy(s.acct.accountId, async () => ok(await api('POST', '/v1/tasks', s.acct.adminKey, { content: 'Over' }), 402)),
+    ).toEqual([]);
   });
 
   it('the relay marks each recorded event relayed once its deliveries are recorded', async () => {
     const s = await setup();
     const id = await newTask(s);
-    await expect.poll(async () => (await db().select().from(eventOutbox).where(inArray(eventOutbox.taskId, [id])))[0]?.relayedAt ?? null, { timeout: 10_000, interval: 50 }).not.toBeNull();
+    await expect
+      .poll(
+        async () =>
+          (
+            await db()
+              .select()
+              .from(eventOutbox)
+              .where(inArray(eventOutbox.taskId, [id]))
+          )[0]?.relayedAt ?? null,
+        { timeout: 10_000, interval: 50 },
+      )
+      .not.toBeNull();
   });
 });

@@ -36,7 +36,15 @@ async function unrelayed(acct: TestAccount, taskId: string, opts: { event?: stri
   const id = newId('evt');
   await db()
     .insert(eventOutbox)
-    .values({ id, accountId: acct.accountId, event: opts.event ?? 'task.updated', agentId: acct.adminId, taskId, task: opts.task === undefined ? null : JSON.stringify(opts.task), createdAt: isoSeconds(Date.now() - opts.ageMs) });
+    .values({
+      id,
+      accountId: acct.accountId,
+      event: opts.event ?? 'task.updated',
+      agentId: acct.adminId,
+      taskId,
+      task: opts.task === undefined ? null : JSON.stringify(opts.task),
+      createdAt: isoSeconds(Date.now() - opts.ageMs),
+    });
   return id;
 }
 
@@ -55,7 +63,13 @@ describe('the relay sweep', () => {
     expect((await row(id)).relayedAt).not.toBeNull();
     const deliveries = (await deliveriesOf(webhookId)).filter((d) => JSON.parse(d.payload).task.content === 'Renamed since');
     expect(deliveries).toHaveLength(2);
-    for (const d of deliveries) expect(JSON.parse(d.payload)).toMatchObject({ event: 'task.updated', task: { id: taskId }, agent: { id: acct.adminId }, account_id: acct.accountId });
+    for (const d of deliveries)
+      expect(JSON.parse(d.payload)).toMatchObject({
+        event: 'task.updated',
+        task: { id: taskId },
+        agent: { id: acct.adminId },
+        account_id: acct.accountId,
+      });
 
     // Nothing is left for the next run: no second delivery.
     await runCron();
@@ -90,7 +104,9 @@ describe('the relay sweep', () => {
 
   it('relays nothing for an event that was never recorded (its write did not commit)', async () => {
     const { acct, webhookId, taskId } = await account();
-    await relayEvents(env, [{ id: newId('evt'), event: 'task.updated', accountId: acct.accountId, agentId: acct.adminId, task: { id: taskId } }]);
+    await relayEvents(env, [
+      { id: newId('evt'), event: 'task.updated', accountId: acct.accountId, agentId: acct.adminId, task: { id: taskId } },
+    ]);
     expect(await deliveriesOf(webhookId)).toHaveLength(0);
   });
 });
@@ -102,12 +118,20 @@ describe('outbox retention', () => {
     const old = await unrelayed(acct, taskId, { ageMs: 10 * DAY });
     const recent = await unrelayed(acct, taskId, { ageMs: 10 * DAY });
     const never = await unrelayed(acct, taskId, { ageMs: 10 * DAY });
-    await db().update(eventOutbox).set({ relayedAt: isoSeconds(Date.now() - 8 * DAY) }).where(eq(eventOutbox.id, old));
-    await db().update(eventOutbox).set({ relayedAt: isoSeconds(Date.now() - 6 * DAY) }).where(eq(eventOutbox.id, recent));
+    await db()
+      .update(eventOutbox)
+      .set({ relayedAt: isoSeconds(Date.now() - 8 * DAY) })
+      .where(eq(eventOutbox.id, old));
+    await db()
+      .update(eventOutbox)
+      .set({ relayedAt: isoSeconds(Date.now() - 6 * DAY) })
+      .where(eq(eventOutbox.id, recent));
     const { deleteExpired } = await import('../../src/retention/cleanup');
     // The clean-up alone: a row not relayed yet stays for the sweep.
     await deleteExpired(env, Date.now());
-    const left = (await db().select({ id: eventOutbox.id }).from(eventOutbox).where(eq(eventOutbox.accountId, acct.accountId))).map((r) => r.id);
+    const left = (await db().select({ id: eventOutbox.id }).from(eventOutbox).where(eq(eventOutbox.accountId, acct.accountId))).map(
+      (r) => r.id,
+    );
     expect(left).not.toContain(old);
     expect(left).toContain(recent);
     expect(left).toContain(never);

@@ -29,36 +29,40 @@ export interface BulkTask {
 const ROWS_PER_INSERT = 250;
 const STATEMENTS_PER_BATCH = 20;
 
-const literal = (v: string | number | null | undefined) => (v === null || v === undefined ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`);
+const literal = (v: string | number | null | undefined) =>
+  v === null || v === undefined ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`;
 
 export async function bulkInsertTasks(seeds: BulkTask[]): Promise<void> {
   const statements: D1PreparedStatement[] = [];
   for (let start = 0; start < seeds.length; start += ROWS_PER_INSERT) {
-    const values = seeds.slice(start, start + ROWS_PER_INSERT).map((t) =>
-      `(${[
-        t.id,
-        t.accountId,
-        t.projectId,
-        t.id,
-        t.content,
-        t.description,
-        t.priority ?? 1,
-        t.labels ?? '[]',
-        t.dueDate,
-        t.assignedTo,
-        t.createdBy,
-        t.completed ? 1 : 0,
-        t.completedAt,
-        t.completedBy,
-        t.claimedBy,
-        t.claimedAt,
-        t.leaseExpiresAt,
-        t.createdAt,
-        t.createdAt,
-      ]
-        .map(literal)
-        .join(', ')})`,
-    );
+    const values = seeds
+      .slice(start, start + ROWS_PER_INSERT)
+      .map(
+        (t) =>
+          `(${[
+            t.id,
+            t.accountId,
+            t.projectId,
+            t.id,
+            t.content,
+            t.description,
+            t.priority ?? 1,
+            t.labels ?? '[]',
+            t.dueDate,
+            t.assignedTo,
+            t.createdBy,
+            t.completed ? 1 : 0,
+            t.completedAt,
+            t.completedBy,
+            t.claimedBy,
+            t.claimedAt,
+            t.leaseExpiresAt,
+            t.createdAt,
+            t.createdAt,
+          ]
+            .map(literal)
+            .join(', ')})`,
+      );
     statements.push(
       env.DB.prepare(
         `INSERT INTO tasks (id, account_id, project_id, root_task_id, content, description, priority, labels, due_date, assigned_to_agent_id, created_by_agent_id, completed, completed_at, completed_by_agent_id, claimed_by_agent_id, claimed_at, lease_expires_at, created_at, updated_at) VALUES ${values.join(', ')}`,

@@ -11,21 +11,35 @@ export interface Page {
   html: string;
 }
 
-export async function send(path: string, init: { method?: string; form?: Record<string, string> | [string, string][]; cookie?: string; origin?: string | null } = {}): Promise<Page> {
+export async function send(
+  path: string,
+  init: { method?: string; form?: Record<string, string> | [string, string][]; cookie?: string; origin?: string | null } = {},
+): Promise<Page> {
   const headers: Record<string, string> = { 'CF-Connecting-IP': freshIp() };
   if (init.cookie) headers.Cookie = `delega_human=${init.cookie}`;
   if (init.form) headers['Content-Type'] = 'application/x-www-form-urlencoded';
   if (init.origin !== null && init.method === 'POST') headers.Origin = init.origin ?? BASE;
-  const res = await SELF.fetch(`${BASE}${path}`, { method: init.method ?? 'GET', headers, body: init.form ? new URLSearchParams(init.form).toString() : undefined, redirect: 'manual' });
+  const res = await SELF.fetch(`${BASE}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.form ? new URLSearchParams(init.form).toString() : undefined,
+    redirect: 'manual',
+  });
   return { status: res.status, headers: res.headers, html: await res.text() };
 }
 
-export const post = (path: string, form: Record<string, string> | [string, string][], cookie?: string) => send(path, { method: 'POST', form, cookie });
+export const post = (path: string, form: Record<string, string> | [string, string][], cookie?: string) =>
+  send(path, { method: 'POST', form, cookie });
 
 /** An active account whose human (a user row) can sign in, signed in. */
 export async function signedInHuman(): Promise<{ email: string; accountId: string; agentId: string; apiKey: string; cookie: string }> {
   const email = freshEmail('human');
-  const made = await createAccount(db(), env.KEY_PEPPER!, { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } }, Date.now());
+  const made = await createAccount(
+    db(),
+    env.KEY_PEPPER!,
+    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    Date.now(),
+  );
   expect((await post('/app/sign-in', { email })).status).toBe(200);
   const { token } = await latestMail(email);
   const signedIn = await post('/app/sign-in/link', { token: token! });

@@ -55,6 +55,12 @@ export async function agentRow(id: string) {
 export type ApiResult<T = unknown> = JsonResult<T>;
 
 /** One request through the Worker, as a client would send it. */
-export function api<T = any>(method: string, path: string, key?: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult<T>> {
+export function api<T = any>(
+  method: string,
+  path: string,
+  key?: string | null,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResult<T>> {
   return jsonRequest<T>((url, init) => SELF.fetch(url, init), `${BASE}${path}`, method, { key, body, headers });
 }

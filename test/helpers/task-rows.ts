@@ -20,7 +20,11 @@ export interface TaskSeed extends Partial<Omit<TaskRow, 'labels'>> {
 }
 
 /** The columns without a default; every other column takes the one in the schema, unless seeded. */
-function rowFor(account: TestAccount, seed: TaskSeed, now: number): NewTaskRow & { id: string; accountId: string; createdAt: string; labelList: string[] } {
+function rowFor(
+  account: TestAccount,
+  seed: TaskSeed,
+  now: number,
+): NewTaskRow & { id: string; accountId: string; createdAt: string; labelList: string[] } {
   const { labels = [], ageSeconds = 0, ...fields } = seed;
   const created = isoSeconds(now - ageSeconds * 1000);
   const id = fields.id ?? newId('tsk', now - ageSeconds * 1000);
@@ -47,7 +51,9 @@ export async function insertTasks(account: TestAccount, seeds: TaskSeed[]): Prom
   const writes = rows.flatMap(({ labelList, ...row }) => [
     d.insert(tasks).values(row),
     // A trigger may already mirror tasks.labels into task_labels; writing them too is harmless.
-    ...labelList.map((label) => d.insert(taskLabels).values({ taskId: row.id, accountId: row.accountId, label, createdAt: row.createdAt }).onConflictDoNothing()),
+    ...labelList.map((label) =>
+      d.insert(taskLabels).values({ taskId: row.id, accountId: row.accountId, label, createdAt: row.createdAt }).onConflictDoNothing(),
+    ),
   ]);
   // D1 caps statements per batch well above this, but chunk to stay polite.
   for (let i = 0; i < writes.length; i += 50) {
@@ -77,7 +83,11 @@ export async function runsOf(taskId: string) {
  */
 export async function expireLease(id: string, secondsAgo = 1): Promise<void> {
   const at = Date.now() - secondsAgo * 1000;
-  const [row] = await db().update(tasks).set({ leaseExpiresAt: isoSeconds(at) }).where(eq(tasks.id, id)).returning({ accountId: tasks.accountId });
+  const [row] = await db()
+    .update(tasks)
+    .set({ leaseExpiresAt: isoSeconds(at) })
+    .where(eq(tasks.id, id))
+    .returning({ accountId: tasks.accountId });
   if (!row) return;
   await runInDurableObject(queueFor(env, row.accountId), (queue: ClaimQueue) => {
     (queue as unknown as { setLease(accountId: string, at: number): void }).setLease(row.accountId, at);
@@ -91,4 +101,3 @@ export async function leaseAlarm(accountId: string): Promise<{ lease: number | u
     alarm: await state.storage.getAlarm(),
   }));
 }
-

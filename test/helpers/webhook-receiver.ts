@@ -35,7 +35,10 @@ export function makeReceiver(script: Script = () => new Response('ok', { status:
       const req = new Request(input, init);
       const body = await req.text();
       received.push({ url: req.url, headers: Object.fromEntries(req.headers), body });
-      return script(received.length, new Request(req.url, { method: req.method, headers: req.headers, body, signal: init?.signal ?? null }));
+      return script(
+        received.length,
+        new Request(req.url, { method: req.method, headers: req.headers, body, signal: init?.signal ?? null }),
+      );
     },
   };
   receivers.set(url, receiver);

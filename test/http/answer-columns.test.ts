@@ -43,7 +43,10 @@ describe('answers derived from the tables', () => {
 
   it('taskJson maps a row whatever its columns, without the hidden ones', () => {
     const row = Object.fromEntries(Object.keys(getTableColumns(tasks)).map((k) => [k, null])) as never;
-    const json = taskJson({ ...(row as object), labels: '[]', evidence: '[]', accountId: 'acc_x', lastHeartbeatAt: 'x' } as never, Date.now());
+    const json = taskJson(
+      { ...(row as object), labels: '[]', evidence: '[]', accountId: 'acc_x', lastHeartbeatAt: 'x' } as never,
+      Date.now(),
+    );
     expect(json).not.toHaveProperty('account_id');
     expect(json).not.toHaveProperty('last_heartbeat_at');
     expect(Object.keys(json).sort()).toEqual(Object.keys(TaskSchema.shape).sort());

@@ -16,7 +16,11 @@ describe('bad input', () => {
     const res = await api('POST', '/v1/projects', account.adminKey, 'name=x', { 'Content-Type': 'application/x-www-form-urlencoded' });
     expect(res.status).toBe(415);
     expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
-    const none = await SELF.fetch(`${BASE}/v1/projects`, { method: 'POST', headers: { 'X-Agent-Key': account.adminKey }, body: '{"name":"x"}' });
+    const none = await SELF.fetch(`${BASE}/v1/projects`, {
+      method: 'POST',
+      headers: { 'X-Agent-Key': account.adminKey },
+      body: '{"name":"x"}',
+    });
     expect(none.status).toBe(415);
   });
 
@@ -32,7 +36,12 @@ describe('bad input', () => {
         controller.close();
       },
     });
-    const chunked = await SELF.fetch(`${BASE}/v1/projects`, { method: 'POST', headers: { 'X-Agent-Key': account.adminKey, 'Content-Type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+    const chunked = await SELF.fetch(`${BASE}/v1/projects`, {
+      method: 'POST',
+      headers: { 'X-Agent-Key': account.adminKey, 'Content-Type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     expect(chunked.status).toBe(413);
     expect((await api('GET', '/v1/projects', account.adminKey)).body).toHaveLength(1);
   });
@@ -41,10 +50,17 @@ describe('bad input', () => {
     const account = await makeAccount();
     const res = await api('POST', `/v1/agents/${account.adminId}/rotate-key`, account.adminKey, '', { 'Content-Type': 'application/json' });
     expect(res.status).toBe(200);
-    const noType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, { method: 'POST', headers: { 'X-Agent-Key': res.body.api_key } });
+    const noType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, {
+      method: 'POST',
+      headers: { 'X-Agent-Key': res.body.api_key },
+    });
     expect(noType.status).toBe(200);
     // What Node's fetch and Python's requests.post(url) send: no Content-Type, Content-Length: 0.
-    const emptyNoType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, { method: 'POST', headers: { 'X-Agent-Key': ((await noType.json()) as { api_key: string }).api_key }, body: '' });
+    const emptyNoType = await SELF.fetch(`${BASE}/v1/agents/${account.adminId}/rotate-key`, {
+      method: 'POST',
+      headers: { 'X-Agent-Key': ((await noType.json()) as { api_key: string }).api_key },
+      body: '',
+    });
     expect(emptyNoType.status).toBe(200);
   });
 
@@ -75,12 +91,22 @@ describe('bad input', () => {
     expect(deep.body).toMatchObject({ code: 'JSON_TOO_DEEP', error: expect.stringContaining('32') });
     const arrays = await api('PATCH', `/v1/tasks/${t}/context`, account.adminKey, `{"k":${'['.repeat(40)}${']'.repeat(40)}}`);
     expect(arrays.body.code).toBe('JSON_TOO_DEEP');
-    const created = await api('POST', '/v1/tasks', account.adminKey, `{"content":"c","description":${JSON.stringify('{'.repeat(500))},"x":${nest(60)}}`);
+    const created = await api(
+      'POST',
+      '/v1/tasks',
+      account.adminKey,
+      `{"content":"c","description":${JSON.stringify('{'.repeat(500))},"x":${nest(60)}}`,
+    );
     expect(created.body.code).toBe('JSON_TOO_DEEP');
     expect((await api('GET', `/v1/tasks/${t}/context`, account.adminKey)).body).toEqual({ context: {}, version: 0 });
     expect((await api('GET', '/v1/tasks', account.adminKey)).body).toHaveLength(1);
     // Brackets inside strings do not count, and 32 levels (the whole body included) are fine.
-    const fine = await api('PATCH', `/v1/tasks/${t}/context`, account.adminKey, `{"s":${JSON.stringify('[{'.repeat(200) + '\\"')},"k":${nest(31)}}`);
+    const fine = await api(
+      'PATCH',
+      `/v1/tasks/${t}/context`,
+      account.adminKey,
+      `{"s":${JSON.stringify(`${'[{'.repeat(200)}\\"`)},"k":${nest(31)}}`,
+    );
     expect(fine.status).toBe(200);
     expect(fine.body.version).toBe(1);
   });

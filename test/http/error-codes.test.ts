@@ -7,7 +7,8 @@ describe('error codes in the OpenAPI document', () => {
   it("the Error schema's code enum is ERROR_CODES", async () => {
     const res = await api('GET', '/v1/openapi.json');
     expect(res.status).toBe(200);
-    const code = (res.body as { components: { schemas: { Error: { properties: { code: { enum: string[] } } } } } }).components.schemas.Error.properties.code;
+    const code = (res.body as { components: { schemas: { Error: { properties: { code: { enum: string[] } } } } } }).components.schemas.Error
+      .properties.code;
     expect([...code.enum].sort()).toEqual([...ERROR_CODES].sort());
   });
 

@@ -20,12 +20,18 @@ const ids: Record<string, string> = {};
 async function fingerprint(accountId: string): Promise<string> {
   const tables = await env.DB.prepare("select name from sqlite_master where type = 'table'").all<{ name: string }>();
   // D1 refuses to introspect its own metadata tables; account data lives in ours.
-  const ours = tables.results.map((t) => t.name).filter((n) => !n.startsWith('_cf') && !n.startsWith('sqlite_') && !n.startsWith('d1_') && !n.includes('idempotency') && !n.includes('rate'));
+  const ours = tables.results
+    .map((t) => t.name)
+    .filter(
+      (n) => !n.startsWith('_cf') && !n.startsWith('sqlite_') && !n.startsWith('d1_') && !n.includes('idempotency') && !n.includes('rate'),
+    );
   const columns = await env.DB.batch(ours.map((n) => env.DB.prepare(`select name from pragma_table_info('${n}')`)));
   const names = columns.map((c) => (c.results as { name: string }[]).map((col) => `"${col.name}"`));
   const scoped = ours.map((n, i) => ({ n, cols: names[i]! })).filter((t) => t.cols.includes('"account_id"'));
   // Ordered by every column, since WITHOUT ROWID tables (labelled_tasks) have no rowid.
-  const parts = await env.DB.batch(scoped.map((t) => env.DB.prepare(`select * from "${t.n}" where account_id = ?1 order by ${t.cols.join(', ')}`).bind(accountId)));
+  const parts = await env.DB.batch(
+    scoped.map((t) => env.DB.prepare(`select * from "${t.n}" where account_id = ?1 order by ${t.cols.join(', ')}`).bind(accountId)),
+  );
   return JSON.stringify(parts.map((p) => p.results));
 }
 
@@ -55,9 +61,20 @@ function concretePath(path: string): string {
 const jsonBody = fc.oneof(
   fc.object({ maxDepth: 2, maxKeys: 6 }),
   fc.jsonValue({ maxDepth: 2 }),
-  fc.record({ content: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), priority: fc.oneof(fc.integer(), fc.string()), labels: fc.oneof(fc.array(fc.string()), fc.string()) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      content: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+      priority: fc.oneof(fc.integer(), fc.string()),
+      labels: fc.oneof(fc.array(fc.string()), fc.string()),
+    },
+    { requiredKeys: [] },
+  ),
 );
-const query = fc.dictionary(fc.constantFrom('expected_version', 'source', 'limit', 'offset', 'include', 'key', 'x'), fc.string({ maxLength: 12 }), { maxKeys: 3 });
+const query = fc.dictionary(
+  fc.constantFrom('expected_version', 'source', 'limit', 'offset', 'include', 'key', 'x'),
+  fc.string({ maxLength: 12 }),
+  { maxKeys: 3 },
+);
 
 describe('fuzz every write route', () => {
   it('never answers 5xx, always the envelope, and a 4xx writes nothing', async () => {
@@ -70,9 +87,11 @@ describe('fuzz every write route', () => {
           const path = concretePath(route.path) + (qs ? `?${qs}` : '');
           const before = await fingerprint(account.accountId);
           const res = await api(route.method, path, account.adminKey, JSON.stringify(body));
-          if (res.status >= 500) failures.push(`${route.method} ${path} ${JSON.stringify(body)} -> ${res.status} ${JSON.stringify(res.body)}`);
+          if (res.status >= 500)
+            failures.push(`${route.method} ${path} ${JSON.stringify(body)} -> ${res.status} ${JSON.stringify(res.body)}`);
           if (res.status >= 400) {
-            if (typeof res.body?.error !== 'string' || typeof res.body?.code !== 'string') failures.push(`${route.method} ${path}: not the envelope: ${JSON.stringify(res.body)}`);
+            if (typeof res.body?.error !== 'string' || typeof res.body?.code !== 'string')
+              failures.push(`${route.method} ${path}: not the envelope: ${JSON.stringify(res.body)}`);
             const after = await fingerprint(account.accountId);
             if (after !== before) failures.push(`${route.method} ${path} ${JSON.stringify(body)} -> ${res.status} but changed data`);
           }

@@ -32,7 +32,9 @@ describe('Idempotency-Key', () => {
 
   it('runs two concurrent requests with one key once', async () => {
     const account = await makeAccount();
-    const answers = await Promise.all(Array.from({ length: 6 }, () => api('POST', '/v1/projects', account.adminKey, { name: 'Race' }, withKey('race'))));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => api('POST', '/v1/projects', account.adminKey, { name: 'Race' }, withKey('race'))),
+    );
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
     expect(statuses).toContain(201);
@@ -84,11 +86,15 @@ describe('Idempotency-Key', () => {
     const first = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
     expect(first.status).toBe(201);
     // As if the isolate died before storing the answer: the key is held with no answer.
-    await env.DB.prepare('update idempotency_keys set status = null, body = null, created_at = ?1').bind(new Date(Date.now() - 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z')).run();
+    await env.DB.prepare('update idempotency_keys set status = null, body = null, created_at = ?1')
+      .bind(new Date(Date.now() - 30_000).toISOString().replace(/\.\d{3}Z$/, 'Z'))
+      .run();
     const soon = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
     expect(soon.status).toBe(409);
     expect(soon.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
-    await env.DB.prepare('update idempotency_keys set created_at = ?1').bind(new Date(Date.now() - 120_000).toISOString().replace(/\.\d{3}Z$/, 'Z')).run();
+    await env.DB.prepare('update idempotency_keys set created_at = ?1')
+      .bind(new Date(Date.now() - 120_000).toISOString().replace(/\.\d{3}Z$/, 'Z'))
+      .run();
     const later = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
     expect(later.status).toBe(201);
     const replay = await api('POST', '/v1/projects', account.adminKey, { name: 'Orphan' }, withKey('orphan'));
@@ -131,7 +137,12 @@ describe('Idempotency-Key on the public routes (signup, claim, recovery)', () =>
 
   it('public and authenticated scopes never meet: an agent reusing a signup key runs its own request', async () => {
     const account = await makeAccount();
-    const signup = await anonWithKey('POST', '/v1/agent/signup', { human_email: freshEmail('scope'), agent_name: 'scope-bot' }, 'shared-scope');
+    const signup = await anonWithKey(
+      'POST',
+      '/v1/agent/signup',
+      { human_email: freshEmail('scope'), agent_name: 'scope-bot' },
+      'shared-scope',
+    );
     const project = await api('POST', '/v1/projects', account.adminKey, { name: 'Scoped' }, withKey('shared-scope'));
     expect(signup.status).toBe(201);
     expect(project.status).toBe(201);

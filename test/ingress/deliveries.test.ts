@@ -41,7 +41,16 @@ describe('a signed delivery', () => {
 
     const log = (await api('GET', `/v1/ingress-sources/${source.id}/deliveries`, acct.adminKey)).body;
     expect(log).toEqual([
-      { id: res.body.delivery_id, source_id: source.id, outcome: 'created', status_code: 201, body_sha256: await sha256(body), body_bytes: body.length, task_id: task.id, created_at: expect.any(String) },
+      {
+        id: res.body.delivery_id,
+        source_id: source.id,
+        outcome: 'created',
+        status_code: 201,
+        body_sha256: await sha256(body),
+        body_bytes: body.length,
+        task_id: task.id,
+        created_at: expect.any(String),
+      },
     ]);
     const counted = (await api('GET', `/v1/ingress-sources/${source.id}`, acct.adminKey)).body;
     expect(counted.delivery_count).toBe(1);
@@ -106,21 +115,76 @@ describe('bad deliveries', () => {
     const cases: [string, () => Promise<{ status: number; body: any }>, number, string][] = [
       ['unsigned', () => deliver(source.id, JSON.stringify(ciFailure(10)), null), 401, 'INGRESS_SIGNATURE_MISSING'],
       ['malformed signature', () => deliver(source.id, JSON.stringify(ciFailure(10)), 'sha256=abc'), 401, 'INGRESS_SIGNATURE_MALFORMED'],
-      ['wrong secret', async () => deliver(source.id, JSON.stringify(ciFailure(10)), await signature('ingsec_wrong', JSON.stringify(ciFailure(10)))), 401, 'INGRESS_SIGNATURE_INVALID'],
-      ['body changed after signing', async () => deliver(source.id, JSON.stringify(ciFailure(11)), await signature(source.secret, JSON.stringify(ciFailure(10)))), 401, 'INGRESS_SIGNATURE_INVALID'],
-      ['stale (6 minutes old)', async () => deliver(source.id, JSON.stringify(ciFailure(10)), await signature(source.secret, JSON.stringify(ciFailure(10)), nowSeconds() - 360)), 401, 'INGRESS_SIGNATURE_STALE'],
-      ['from the future', async () => deliver(source.id, JSON.stringify(ciFailure(10)), await signature(source.secret, JSON.stringify(ciFailure(10)), nowSeconds() + 360)), 401, 'INGRESS_SIGNATURE_STALE'],
+      [
+        'wrong secret',
+        async () => deliver(source.id, JSON.stringify(ciFailure(10)), await signature('ingsec_wrong', JSON.stringify(ciFailure(10)))),
+        401,
+        'INGRESS_SIGNATURE_INVALID',
+      ],
+      [
+        'body changed after signing',
+        async () => deliver(source.id, JSON.stringify(ciFailure(11)), await signature(source.secret, JSON.stringify(ciFailure(10)))),
+        401,
+        'INGRESS_SIGNATURE_INVALID',
+      ],
+      [
+        'stale (6 minutes old)',
+        async () =>
+          deliver(
+            source.id,
+            JSON.stringify(ciFailure(10)),
+            await signature(source.secret, JSON.stringify(ciFailure(10)), nowSeconds() - 360),
+          ),
+        401,
+        'INGRESS_SIGNATURE_STALE',
+      ],
+      [
+        'from the future',
+        async () =>
+          deliver(
+            source.id,
+            JSON.stringify(ciFailure(10)),
+            await signature(source.secret, JSON.stringify(ciFailure(10)), nowSeconds() + 360),
+          ),
+        401,
+        'INGRESS_SIGNATURE_STALE',
+      ],
       ['replayed', () => deliver(source.id, body, replayed), 409, 'INGRESS_REPLAYED'],
-      ['non-JSON', async () => deliver(source.id, 'workflow=failed', await signature(source.secret, 'workflow=failed')), 400, 'INGRESS_BODY_NOT_JSON'],
+      [
+        'non-JSON',
+        async () => deliver(source.id, 'workflow=failed', await signature(source.secret, 'workflow=failed')),
+        400,
+        'INGRESS_BODY_NOT_JSON',
+      ],
       ['a JSON scalar', async () => deliver(source.id, '42', await signature(source.secret, '42')), 400, 'INGRESS_BODY_NOT_JSON'],
-      ['missing template path', async () => signedDelivery(source, { workflow: { name: 'test' }, run: { id: 12 } }), 422, 'INGRESS_TEMPLATE_PATH_MISSING'],
-      ['object where a primitive goes', async () => signedDelivery(source, ciFailure(13, { branch: { name: 'main' } })), 422, 'INGRESS_TEMPLATE_PATH_MISSING'],
+      [
+        'missing template path',
+        async () => signedDelivery(source, { workflow: { name: 'test' }, run: { id: 12 } }),
+        422,
+        'INGRESS_TEMPLATE_PATH_MISSING',
+      ],
+      [
+        'object where a primitive goes',
+        async () => signedDelivery(source, ciFailure(13, { branch: { name: 'main' } })),
+        422,
+        'INGRESS_TEMPLATE_PATH_MISSING',
+      ],
       ['paused source', async () => signedDelivery(paused, ciFailure(14)), 409, 'INGRESS_SOURCE_PAUSED'],
-      ['unknown source', async () => signedDelivery({ id: 'ing_doesnotexist', secret: source.secret }, ciFailure(15)), 404, 'INGRESS_SOURCE_NOT_FOUND'],
-      ['oversized', async () => {
-        const big = JSON.stringify({ ...ciFailure(16), pad: 'x'.repeat(70_000) });
-        return deliver(source.id, big, await signature(source.secret, big));
-      }, 413, 'PAYLOAD_TOO_LARGE'],
+      [
+        'unknown source',
+        async () => signedDelivery({ id: 'ing_doesnotexist', secret: source.secret }, ciFailure(15)),
+        404,
+        'INGRESS_SOURCE_NOT_FOUND',
+      ],
+      [
+        'oversized',
+        async () => {
+          const big = JSON.stringify({ ...ciFailure(16), pad: 'x'.repeat(70_000) });
+          return deliver(source.id, big, await signature(source.secret, big));
+        },
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
     ];
     for (const [why, send, status, code] of cases) {
       const res = await send();
@@ -141,17 +205,31 @@ describe('bad deliveries', () => {
   it('limits deliveries per source, with the usual headers', async () => {
     const acct = await makeAccount();
     const source = await makeSource(acct);
-    const deps = { db: database(env.DB), env: { ...env, LIMIT_INGRESS_RATE_PER_MINUTE: '2' }, ctx: { waitUntil: () => {} }, rate: rateCounter(env), now: Date.now() };
+    const deps = {
+      db: database(env.DB),
+      env: { ...env, LIMIT_INGRESS_RATE_PER_MINUTE: '2' },
+      ctx: { waitUntil: () => {} },
+      rate: rateCounter(env),
+      now: Date.now(),
+    };
     const send = async (run: number) => {
       const body = JSON.stringify(ciFailure(run));
-      return receiveDelivery(deps, { sourceId: source.id, signature: await signature(source.secret, body), body: new TextEncoder().encode(body) });
+      return receiveDelivery(deps, {
+        sourceId: source.id,
+        signature: await signature(source.secret, body),
+        body: new TextEncoder().encode(body),
+      });
     };
     expect((await send(1)).headers['X-RateLimit-Remaining']).toBe('1');
     expect((await send(2)).headers['X-RateLimit-Remaining']).toBe('0');
     const refused = await send(3).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ApiError);
     expect((refused as ApiError).status).toBe(429);
-    expect((refused as ApiError).headers).toMatchObject({ 'X-RateLimit-Limit': '2', 'X-RateLimit-Remaining': '0', 'Retry-After': expect.any(String) });
+    expect((refused as ApiError).headers).toMatchObject({
+      'X-RateLimit-Limit': '2',
+      'X-RateLimit-Remaining': '0',
+      'Retry-After': expect.any(String),
+    });
     expect(await accountTasks(acct)).toHaveLength(2);
   });
 });
@@ -192,10 +270,20 @@ describe('deliveries the account cannot take', () => {
     const worker = await makeAgent(acct, 'worker');
     const source = await makeSource(acct);
     const pinned = await makeSource(acct, { default_assignee_agent_id: worker.id });
-    const deps = (limits: Record<string, string>) => ({ db: database(env.DB), env: { ...env, ...limits }, ctx: { waitUntil: () => {} }, rate: rateCounter(env), now: Date.now() });
+    const deps = (limits: Record<string, string>) => ({
+      db: database(env.DB),
+      env: { ...env, ...limits },
+      ctx: { waitUntil: () => {} },
+      rate: rateCounter(env),
+      now: Date.now(),
+    });
     const send = async (src: { id: string; secret: string }, run: number, limits: Record<string, string> = {}) => {
       const body = JSON.stringify(ciFailure(run));
-      return receiveDelivery(deps(limits), { sourceId: src.id, signature: await signature(src.secret, body), body: new TextEncoder().encode(body) }).catch((e: unknown) => e as ApiError);
+      return receiveDelivery(deps(limits), {
+        sourceId: src.id,
+        signature: await signature(src.secret, body),
+        body: new TextEncoder().encode(body),
+      }).catch((e: unknown) => e as ApiError);
     };
     expect(await send(source, 1, { LIMIT_TASKS_PER_MONTH: '1' })).toMatchObject({ status: 201 });
     expect(await send(source, 2, { LIMIT_TASKS_PER_MONTH: '1' })).toMatchObject({ status: 402, code: 'TASK_QUOTA_EXCEEDED' });
@@ -204,8 +292,12 @@ describe('deliveries the account cannot take', () => {
     expect((await api('PUT', `/v1/agents/${worker.id}`, acct.adminKey, { active: false })).status).toBe(200);
     expect(await send(pinned, 3)).toMatchObject({ status: 409, code: 'INGRESS_PIN_INVALID' });
     expect(await accountTasks(acct)).toHaveLength(1);
-    const outcomes = async (id: string) => (await api('GET', `/v1/ingress-sources/${id}/deliveries`, acct.adminKey)).body.map((d: any) => [d.outcome, d.status_code]);
-    expect(await outcomes(source.id)).toEqual([['task_quota_exceeded', 402], ['created', 201]]);
+    const outcomes = async (id: string) =>
+      (await api('GET', `/v1/ingress-sources/${id}/deliveries`, acct.adminKey)).body.map((d: any) => [d.outcome, d.status_code]);
+    expect(await outcomes(source.id)).toEqual([
+      ['task_quota_exceeded', 402],
+      ['created', 201],
+    ]);
     expect(await outcomes(pinned.id)).toEqual([['ingress_pin_invalid', 409]]);
   });
 });
@@ -216,11 +308,21 @@ describe('ingress tasks and automations', () => {
     const everyTask = await makeRule(acct, { event: 'task.created', actions: [{ type: 'add_label', label: 'seen-by-all' }] });
     const triage = await makeRule(acct, {
       event: 'task.created',
-      conditions: [{ field: 'source', op: 'eq', value: 'ingress' }, { field: 'label', op: 'has', value: 'ci' }],
-      actions: [{ type: 'add_comment', content: 'Triage {{task.content}}' }, { type: 'create_task', content: 'Investigate: {{task.content}}' }],
+      conditions: [
+        { field: 'source', op: 'eq', value: 'ingress' },
+        { field: 'label', op: 'has', value: 'ci' },
+      ],
+      actions: [
+        { type: 'add_comment', content: 'Triage {{task.content}}' },
+        { type: 'create_task', content: 'Investigate: {{task.content}}' },
+      ],
     });
     // Opts in too, without a label condition: it sees the task triage makes, so its run marks that event handled.
-    const watcher = await makeRule(acct, { event: 'task.created', conditions: [{ field: 'source', op: 'eq', value: 'ingress' }], actions: [{ type: 'add_label', label: 'watched' }] });
+    const watcher = await makeRule(acct, {
+      event: 'task.created',
+      conditions: [{ field: 'source', op: 'eq', value: 'ingress' }],
+      actions: [{ type: 'add_label', label: 'watched' }],
+    });
     const res = await signedDelivery(await makeSource(acct), ciFailure(77));
     expect(res.status).toBe(201);
     const ingressTaskId = res.body.task_id;

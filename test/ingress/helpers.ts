@@ -29,7 +29,12 @@ export interface Delivered {
 }
 
 /** POSTs `body` (raw text) to the source's endpoint with the given signature header (or none). */
-export async function deliver(sourceId: string, body: string, sig: string | null, headers: Record<string, string> = {}): Promise<Delivered> {
+export async function deliver(
+  sourceId: string,
+  body: string,
+  sig: string | null,
+  headers: Record<string, string> = {},
+): Promise<Delivered> {
   const res = await SELF.fetch(`${BASE}/v1/ingress/${sourceId}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(sig ? { 'X-Delega-Ingress-Signature': sig } : {}), ...headers },
@@ -65,7 +70,10 @@ export const ciFailure = (runId: number, extra: Record<string, unknown> = {}) =>
   ...extra,
 });
 
-export async function makeSource(acct: TestAccount, body: Record<string, unknown> = {}): Promise<{ id: string; secret: string } & Record<string, any>> {
+export async function makeSource(
+  acct: TestAccount,
+  body: Record<string, unknown> = {},
+): Promise<{ id: string; secret: string } & Record<string, any>> {
   const res = await api('POST', '/v1/ingress-sources', acct.adminKey, { name: 'github-actions-ci', template: CI_TEMPLATE, ...body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body;

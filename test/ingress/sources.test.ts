@@ -10,7 +10,11 @@ describe('ingress sources CRUD', () => {
   it('creates a source with its secret shown once, lists it without, and deletes it with its endpoint', async () => {
     const acct = await makeAccount();
     const worker = await makeAgent(acct, 'worker');
-    const source = await makeSource(acct, { filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }], default_project_id: acct.projectId, default_assignee_agent_id: worker.id });
+    const source = await makeSource(acct, {
+      filters: [{ path: 'workflow.conclusion', op: 'eq', value: 'failure' }],
+      default_project_id: acct.projectId,
+      default_assignee_agent_id: worker.id,
+    });
     expect(source).toMatchObject({
       name: 'github-actions-ci',
       ingest_path: `/v1/ingress/${source.id}`,

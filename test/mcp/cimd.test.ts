@@ -39,14 +39,24 @@ async function send(path: string, init: { method?: string; form?: Record<string,
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
     headers.Origin = BASE;
   }
-  return SELF.fetch(`${BASE}${path}`, { method: init.method ?? 'GET', headers, body: init.form ? new URLSearchParams(init.form).toString() : undefined, redirect: 'manual' });
+  return SELF.fetch(`${BASE}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.form ? new URLSearchParams(init.form).toString() : undefined,
+    redirect: 'manual',
+  });
 }
 const cookiesOf = (res: Response) => res.headers.getSetCookie().map((c) => c.split(';')[0]!);
 
 /** A human with an account, signed in to the dashboard: the session cookie. */
 async function signedInHuman() {
   const email = freshEmail('cimd');
-  const made = await createAccount(db(), env.KEY_PEPPER!, { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } }, Date.now());
+  const made = await createAccount(
+    db(),
+    env.KEY_PEPPER!,
+    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    Date.now(),
+  );
   expect((await send('/app/sign-in', { method: 'POST', form: { email } })).status).toBe(200);
   const { token } = await latestMail(email);
   const signedIn = await send('/app/sign-in/link', { method: 'POST', form: { token: token! } });
@@ -55,9 +65,15 @@ async function signedInHuman() {
 }
 
 async function pkce() {
-  const verifier = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const verifier = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
-  const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const challenge = btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   return { verifier, challenge };
 }
 
@@ -67,7 +83,14 @@ const RESOURCE = `${env.PUBLIC_BASE_URL}/mcp`;
 const authorizePath = (challenge: string, redirectUri = CALLBACK) =>
   `/authorize?${new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state: 'st', scope: 'mcp', resource: RESOURCE })}`;
 
-const DOCUMENT = { client_id: CLIENT_ID, client_name: 'CIMD Host', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] };
+const DOCUMENT = {
+  client_id: CLIENT_ID,
+  client_name: 'CIMD Host',
+  redirect_uris: [CALLBACK],
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+};
 
 describe('Client ID Metadata Documents', () => {
   it('are advertised in the authorization server metadata', async () => {
@@ -87,7 +110,11 @@ describe('Client ID Metadata Documents', () => {
     expect(html).toContain('published by host.example');
     const handle = html.match(/name="handle" value="([^"]+)"/)![1]!;
 
-    const approved = await send('/authorize', { method: 'POST', cookies: [human.cookie, ...cookiesOf(consent)], form: { handle, decision: 'approve', agent_id: human.agentId } });
+    const approved = await send('/authorize', {
+      method: 'POST',
+      cookies: [human.cookie, ...cookiesOf(consent)],
+      form: { handle, decision: 'approve', agent_id: human.agentId },
+    });
     expect(approved.status).toBe(302);
     const redirect = new URL(approved.headers.get('Location')!);
     expect(`${redirect.origin}${redirect.pathname}`).toBe(CALLBACK);
@@ -96,14 +123,30 @@ describe('Client ID Metadata Documents', () => {
     const token = await SELF.fetch(`${BASE}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK, client_id: CLIENT_ID, code_verifier: verifier, resource: RESOURCE }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: CALLBACK,
+        client_id: CLIENT_ID,
+        code_verifier: verifier,
+        resource: RESOURCE,
+      }),
     });
     expect(token.status).toBe(200);
     const { access_token: accessToken } = (await token.json()) as { access_token: string };
     const mcp = await SELF.fetch(RESOURCE, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'create_task', arguments: { content: 'Made by a CIMD host' } } }),
+      headers: {
+        Authorization: `Bearer ${accessToken}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'create_task', arguments: { content: 'Made by a CIMD host' } },
+      }),
     });
     expect(mcp.status).toBe(200);
     expect(await mcp.text()).toContain(`Created by: ${human.agentId}`);

@@ -19,7 +19,11 @@ const app = createApp();
 async function call(path: string, body: unknown, headers: Record<string, string> = {}) {
   const ctx = createExecutionContext();
   const res = await app.fetch(
-    new Request(`https://api.test${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp(), ...headers }, body: JSON.stringify(body) }),
+    new Request(`https://api.test${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp(), ...headers },
+      body: JSON.stringify(body),
+    }),
     { ...env, LIMIT_CODE_FAILURES_BEFORE_LOCKOUT: String(FAILURES), LIMIT_ONBOARDING_RATE_PER_MINUTE: '100' },
     ctx,
   );
@@ -58,7 +62,10 @@ describe('account lockout after repeated wrong codes', () => {
     expect(await mailCount(email)).toBe(mails);
 
     // When the lock has run out (its time moved back), the right code works and clears the record.
-    await db().update(codeLockouts).set({ lockedUntil: '2000-01-01T00:00:00Z' }).where(eq(codeLockouts.accountId, (await lockoutOf(email)).accountId));
+    await db()
+      .update(codeLockouts)
+      .set({ lockedUntil: '2000-01-01T00:00:00Z' })
+      .where(eq(codeLockouts.accountId, (await lockoutOf(email)).accountId));
     const ok = await call('/v1/recover', { email, code: second.code });
     expect(ok.status).toBe(200);
     expect(ok.body.api_key).toMatch(/^dlg_/);
@@ -103,7 +110,11 @@ describe('account lockout after repeated wrong codes', () => {
 });
 
 async function lockoutOf(email: string) {
-  const row = await env.DB.prepare('select l.account_id as accountId from code_lockouts l join users u on u.account_id = l.account_id where u.email = ?').bind(email).first<{ accountId: string }>();
+  const row = await env.DB.prepare(
+    'select l.account_id as accountId from code_lockouts l join users u on u.account_id = l.account_id where u.email = ?',
+  )
+    .bind(email)
+    .first<{ accountId: string }>();
   if (!row) throw new Error('no lockout record');
   return row;
 }

@@ -25,7 +25,11 @@ function heldMailbox() {
 async function call(path: string, body: unknown, mailbox: ReturnType<typeof heldMailbox>) {
   const ctx = createExecutionContext();
   const res = await createApp().fetch(
-    new Request(`https://api.test${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp() }, body: JSON.stringify(body) }),
+    new Request(`https://api.test${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp() },
+      body: JSON.stringify(body),
+    }),
     { ...env, MAIL_TRANSPORT: 'cloudflare', EMAIL: mailbox.binding },
     ctx,
   );

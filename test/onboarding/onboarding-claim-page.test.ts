@@ -11,7 +11,11 @@ async function page(path: string, init: RequestInit = {}) {
 }
 
 const confirm = (token: string) =>
-  page('/claim', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+  page('/claim', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
 
 describe('the claim page', () => {
   it('shows what is being claimed, without claiming it, and a confirm form', async () => {

@@ -24,7 +24,9 @@ describe('mailer selection', () => {
     expect(() => mailerFor({ ...env, ENVIRONMENT: 'production', MAIL_TRANSPORT: 'dev' })).toThrow(/only allowed in development and test/);
     expect(() => mailerFor({ ...env, ENVIRONMENT: 'staging', MAIL_TRANSPORT: undefined })).toThrow(/only allowed in development and test/);
     expect(() => mailerFor({ ...env, MAIL_TRANSPORT: 'cloudflare', EMAIL: undefined })).toThrow(/EMAIL/);
-    expect(() => mailerFor({ ...env, MAIL_TRANSPORT: 'http', MAIL_API_URL: 'https://mail.example', MAIL_API_KEY: undefined })).toThrow(/MAIL_API_KEY/);
+    expect(() => mailerFor({ ...env, MAIL_TRANSPORT: 'http', MAIL_API_URL: 'https://mail.example', MAIL_API_KEY: undefined })).toThrow(
+      /MAIL_API_KEY/,
+    );
     expect(() => mailerFor({ ...env, MAIL_TRANSPORT: 'pigeon' })).toThrow(/Unknown MAIL_TRANSPORT/);
   });
 
@@ -44,9 +46,20 @@ describe('production transports', () => {
     await ok.send(message);
     expect(seen[0]!.url).toBe('https://mail.example/emails');
     expect((seen[0]!.init.headers as Record<string, string>).Authorization).toBe('Bearer sk_test');
-    expect(JSON.parse(seen[0]!.init.body as string)).toEqual({ from: 'Delega <noreply@delega.dev>', to: ['ada@example.com'], subject: 'Hello', text: 'code 123456', html: '<p>code 123456</p>' });
+    expect(JSON.parse(seen[0]!.init.body as string)).toEqual({
+      from: 'Delega <noreply@delega.dev>',
+      to: ['ada@example.com'],
+      subject: 'Hello',
+      text: 'code 123456',
+      html: '<p>code 123456</p>',
+    });
 
-    const failing = httpMailer('https://mail.example/emails', 'sk_test', 'x@y.z', async () => new Response('code 123456 rejected', { status: 422 }));
+    const failing = httpMailer(
+      'https://mail.example/emails',
+      'sk_test',
+      'x@y.z',
+      async () => new Response('code 123456 rejected', { status: 422 }),
+    );
     await expect(failing.send(message)).rejects.toThrow('Email API answered 422');
     // The provider's body (which may echo the code) is not in the error.
     await expect(failing.send(message)).rejects.not.toThrow(/123456/);
@@ -56,7 +69,15 @@ describe('production transports', () => {
     const sent: unknown[] = [];
     const binding = { send: async (m: unknown) => (sent.push(m), { messageId: 'x' }) } as unknown as SendEmail;
     await cloudflareMailer(binding, 'Delega <noreply@delega.dev>').send(message);
-    expect(sent).toEqual([{ from: { name: 'Delega', email: 'noreply@delega.dev' }, to: 'ada@example.com', subject: 'Hello', text: 'code 123456', html: '<p>code 123456</p>' }]);
+    expect(sent).toEqual([
+      {
+        from: { name: 'Delega', email: 'noreply@delega.dev' },
+        to: 'ada@example.com',
+        subject: 'Hello',
+        text: 'code 123456',
+        html: '<p>code 123456</p>',
+      },
+    ]);
   });
 });
 
@@ -71,7 +92,16 @@ describe('templates', () => {
   });
 
   it('claim email: link and OTP in both parts, escaped in HTML', () => {
-    const m = claimEmail({ to: 'a@b.co', link: 'https://x.test/claim?token=abc&x=1', otp: '135790', agentName: 'bot', agentLabel: '<b>Bot</b>', useCase: null, tokenTtlSeconds: 7 * 86400, codeTtlSeconds: 900 });
+    const m = claimEmail({
+      to: 'a@b.co',
+      link: 'https://x.test/claim?token=abc&x=1',
+      otp: '135790',
+      agentName: 'bot',
+      agentLabel: '<b>Bot</b>',
+      useCase: null,
+      tokenTtlSeconds: 7 * 86400,
+      codeTtlSeconds: 900,
+    });
     expect(m.text).toContain('https://x.test/claim?token=abc&x=1');
     expect(m.text).toContain('135790');
     expect(m.text).toContain('7 days');
@@ -86,7 +116,12 @@ describe('configuration seen through the app', () => {
   // Mail some routes send after their answer is awaited with the execution context.
   const post = async (path: string, body: unknown, overrides: Partial<typeof env>) => {
     const ctx = createExecutionContext();
-    const res = await app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp() }, body: JSON.stringify(body) }, { ...env, ...overrides }, ctx);
+    const res = await app.request(
+      path,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': freshIp() }, body: JSON.stringify(body) },
+      { ...env, ...overrides },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return res;
   };
@@ -97,7 +132,11 @@ describe('configuration seen through the app', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ error: expect.stringContaining('Email is not configured'), code: 'EMAIL_NOT_CONFIGURED' });
     expect(await db().select().from(users).where(eq(users.email, email)).get()).toBeUndefined();
-    const agent = await post('/v1/agent/signup', { human_email: email, agent_name: 'no-mail' }, { MAIL_TRANSPORT: 'cloudflare', EMAIL: undefined });
+    const agent = await post(
+      '/v1/agent/signup',
+      { human_email: email, agent_name: 'no-mail' },
+      { MAIL_TRANSPORT: 'cloudflare', EMAIL: undefined },
+    );
     expect(agent.status).toBe(503);
 
     const verify = await post('/v1/verify', { email, code: '123456' }, { MAIL_TRANSPORT: 'http', MAIL_API_URL: undefined });

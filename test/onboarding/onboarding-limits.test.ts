@@ -40,7 +40,8 @@ describe('onboarding rate limits', () => {
     pinToMinute();
     const ip = freshIp();
     const answers = [];
-    for (let i = 0; i <= perMinute; i++) answers.push(await anon('POST', '/v1/agent/signup', { human_email: freshEmail('h'), agent_name: 'rate-bot' }, ip));
+    for (let i = 0; i <= perMinute; i++)
+      answers.push(await anon('POST', '/v1/agent/signup', { human_email: freshEmail('h'), agent_name: 'rate-bot' }, ip));
     expect(answers.slice(0, perMinute).every((a) => a.status === 201)).toBe(true);
     expect(answers[perMinute]!.status).toBe(429);
   });

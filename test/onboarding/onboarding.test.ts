@@ -81,7 +81,7 @@ describe('human signup, verification and recovery', () => {
   });
 
   it('refuses malformed emails, missing fields and unknown fields with 400 and details', async () => {
-    for (const bad of ['nope', 'a@', '@example.com', 'a b@example.com', '', 'x'.repeat(250) + '@example.com', 42, null]) {
+    for (const bad of ['nope', 'a@', '@example.com', 'a b@example.com', '', `${'x'.repeat(250)}@example.com`, 42, null]) {
       const res = await anon('POST', '/v1/signup', { email: bad });
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(res.body.code).toBe('VALIDATION_FAILED');
@@ -192,7 +192,11 @@ describe('human signup, verification and recovery', () => {
 
     const done = await anon('POST', '/v1/recover', { email, code: mail.code });
     expect(done.status).toBe(200);
-    expect(done.body).toMatchObject({ recovered: true, api_key: expect.stringMatching(/^dlg_/), agent: { id: signup.body.agent.id, is_default: true } });
+    expect(done.body).toMatchObject({
+      recovered: true,
+      api_key: expect.stringMatching(/^dlg_/),
+      agent: { id: signup.body.agent.id, is_default: true },
+    });
     expect(done.body.agent.api_key).toBe(done.body.api_key);
     expect(done.body.api_key).not.toBe(oldKey);
 
@@ -236,7 +240,12 @@ describe('human signup, verification and recovery', () => {
 describe('agent-first signup and the human claim', () => {
   it('runs the whole flow: restricted key, claim email, preview, claim, same key now full', async () => {
     const email = freshEmail('human');
-    const res = await anon('POST', '/v1/agent/signup', { human_email: email, agent_name: 'deploy-bot', agent_label: 'Deploy Bot', use_case: 'Ships releases' });
+    const res = await anon('POST', '/v1/agent/signup', {
+      human_email: email,
+      agent_name: 'deploy-bot',
+      agent_label: 'Deploy Bot',
+      use_case: 'Ships releases',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       api_key: expect.stringMatching(/^dlg_/),
@@ -267,7 +276,11 @@ describe('agent-first signup and the human claim', () => {
       role: 'admin',
       account: { status: 'restricted', claimed_at: null },
       sandbox_project: { id: sandboxId, is_sandbox: true },
-      claim: { status: 'pending', email: expect.stringContaining('***@example.com'), how: expect.stringContaining('/v1/agent/claim/verify') },
+      claim: {
+        status: 'pending',
+        email: expect.stringContaining('***@example.com'),
+        how: expect.stringContaining('/v1/agent/claim/verify'),
+      },
     });
     const capsBefore = await api('GET', '/v1/capabilities', key);
     expect(capsBefore.body.mode).toBe('restricted');
@@ -286,10 +299,20 @@ describe('agent-first signup and the human claim', () => {
 
     const done = await anon('POST', '/v1/claim/complete', { token: mail.token });
     expect(done.status).toBe(200);
-    expect(done.body).toMatchObject({ claimed: true, mode: 'admin', account: { id: res.body.account.id, status: 'active' }, agent: { name: 'deploy-bot' } });
+    expect(done.body).toMatchObject({
+      claimed: true,
+      mode: 'admin',
+      account: { id: res.body.account.id, status: 'active' },
+      agent: { name: 'deploy-bot' },
+    });
 
     const after = await api('GET', '/v1/agent/me', key);
-    expect(after.body).toMatchObject({ mode: 'admin', account: { status: 'active', claimed_at: expect.any(String) }, sandbox_project: { id: sandboxId }, claim: { status: 'claimed', how: null } });
+    expect(after.body).toMatchObject({
+      mode: 'admin',
+      account: { status: 'active', claimed_at: expect.any(String) },
+      sandbox_project: { id: sandboxId },
+      claim: { status: 'claimed', how: null },
+    });
     const capsAfter = await api('GET', '/v1/capabilities', key);
     expect(capsAfter.body.mode).toBe('admin');
     expect(capsAfter.body.operations['agents.list'].allowed).toBe(true);
@@ -303,7 +326,11 @@ describe('agent-first signup and the human claim', () => {
 
   it('refuses a restricted key on full-mode operations, saying the human must claim', async () => {
     const { key } = await agentFirst();
-    for (const [method, path] of [['GET', '/v1/agents'], ['POST', '/v1/projects'], ['POST', '/v1/agents']] as const) {
+    for (const [method, path] of [
+      ['GET', '/v1/agents'],
+      ['POST', '/v1/projects'],
+      ['POST', '/v1/agents'],
+    ] as const) {
       const res = await api(method, path, key, method === 'POST' ? { name: 'xyz' } : undefined);
       expect(res.status, path).toBe(403);
       expect(res.body.code).toBe('CLAIM_REQUIRED');

@@ -47,7 +47,8 @@ describe('public replays never hand out keys', () => {
     const sent = { email: freshEmail('limit') };
     expect((await api('POST', '/v1/resend-verification', null, sent, withKey(key, ip))).status).toBe(200);
     const max = Number(env.LIMIT_ONBOARDING_RATE_PER_MINUTE ?? 10);
-    for (let i = 1; i < max; i++) await api('POST', '/v1/resend-verification', null, { email: freshEmail('filler') }, { 'CF-Connecting-IP': ip });
+    for (let i = 1; i < max; i++)
+      await api('POST', '/v1/resend-verification', null, { email: freshEmail('filler') }, { 'CF-Connecting-IP': ip });
     const replay = await api('POST', '/v1/resend-verification', null, sent, withKey(key, ip));
     expect(replay.status).toBe(429);
   });
@@ -89,7 +90,13 @@ describe('Cache-Control: no-store on every answer that carries a secret', () => 
 describe('magic links use PUBLIC_BASE_URL only', () => {
   it('never the request Host', async () => {
     const email = freshEmail('host');
-    const res = await api('POST', '/v1/agent/signup', null, { human_email: email, agent_name: 'host-bot' }, { 'CF-Connecting-IP': freshIp(), Host: 'evil.example' });
+    const res = await api(
+      'POST',
+      '/v1/agent/signup',
+      null,
+      { human_email: email, agent_name: 'host-bot' },
+      { 'CF-Connecting-IP': freshIp(), Host: 'evil.example' },
+    );
     expect(res.status).toBe(201);
     const mail = await latestMail(email);
     expect(mail.link!.startsWith(`${env.PUBLIC_BASE_URL}/`)).toBe(true);
@@ -121,7 +128,9 @@ describe('parallel key rotations', () => {
   it('every key answered is the live one; the losers get 409', async () => {
     const account = await makeAccount();
     const agent = await api('POST', '/v1/agents', account.adminKey, { name: 'rotated-in-parallel' });
-    const results = await Promise.all(Array.from({ length: 6 }, () => api('POST', `/v1/agents/${agent.body.id}/rotate-key`, account.adminKey)));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => api('POST', `/v1/agents/${agent.body.id}/rotate-key`, account.adminKey)),
+    );
     const won = results.filter((r) => r.status === 200);
     expect(won.length).toBeGreaterThanOrEqual(1);
     for (const r of results.filter((r) => r.status !== 200)) expect(r.body.code).toBe('KEY_ROTATION_CONFLICT');

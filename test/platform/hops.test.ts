@@ -21,7 +21,14 @@ async function measured(method: string, path: string, key: string, body?: unknow
     { key, body, headers: { 'X-D1-Metrics': '1' } },
   );
   await waitOnExecutionContext(ctx);
-  return { status: res.status, body: res.body, d1: Number(res.headers.get('X-D1-Round-Trips')), hops: Number(res.headers.get('X-Remote-Hops')), statements: Number(res.headers.get('X-D1-Statements')), rowsWritten: Number(res.headers.get('X-D1-Rows-Written')) };
+  return {
+    status: res.status,
+    body: res.body,
+    d1: Number(res.headers.get('X-D1-Round-Trips')),
+    hops: Number(res.headers.get('X-Remote-Hops')),
+    statements: Number(res.headers.get('X-D1-Statements')),
+    rowsWritten: Number(res.headers.get('X-D1-Rows-Written')),
+  };
 }
 
 describe('remote hops per request', () => {
@@ -66,7 +73,11 @@ describe('remote hops per request', () => {
 
   it('a request without metrics carries no counts', async () => {
     const account = await makeAccount();
-    const res = await worker.fetch(new Request(`${BASE}/v1/tasks`, { headers: { 'X-Agent-Key': account.adminKey } }) as Request<unknown, IncomingRequestCfProperties>, { ...env, D1_METRICS: '1' }, createExecutionContext());
+    const res = await worker.fetch(
+      new Request(`${BASE}/v1/tasks`, { headers: { 'X-Agent-Key': account.adminKey } }) as Request<unknown, IncomingRequestCfProperties>,
+      { ...env, D1_METRICS: '1' },
+      createExecutionContext(),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Remote-Hops')).toBeNull();
     expect(res.headers.get('X-D1-Round-Trips')).toBeNull();
@@ -81,7 +92,10 @@ describe('the hop meter', () => {
     expect(meter.count).toBe(1);
     await call();
     expect(meter.count).toBe(2);
-    await meter.hop(() => Promise.resolve({ trips: 2 }), (v) => v.trips);
+    await meter.hop(
+      () => Promise.resolve({ trips: 2 }),
+      (v) => v.trips,
+    );
     expect(meter.count).toBe(5);
     // A call started before the last ones completed follows only what had completed when it started.
     const meter2 = new HopMeter();

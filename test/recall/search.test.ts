@@ -31,7 +31,12 @@ describe('recall', () => {
     decided = await task(acct.adminKey, { content: 'Token policy', project_id: acct.projectId });
     guessed = await task(acct.adminKey, { content: 'Session cleanup' });
     await remember(acct.adminKey, guessed, { token_expiry: 'probably 60 minutes for the auth token' });
-    await remember(acct.adminKey, decided, { token_expiry: 'auth token expiry is 15 minutes', owner: { team: 'identity' } }, 'human_stated');
+    await remember(
+      acct.adminKey,
+      decided,
+      { token_expiry: 'auth token expiry is 15 minutes', owner: { team: 'identity' } },
+      'human_stated',
+    );
   });
 
   it('answers {query, count, results} ranked, human-stated first, with the task content', async () => {
@@ -40,7 +45,13 @@ describe('recall', () => {
     expect(res.body.query).toBe('auth token expiry');
     expect(res.body.count).toBe(2);
     expect(res.body.results.map((r: { task_id: string }) => r.task_id)).toEqual([decided, guessed]);
-    expect(res.body.results[0]).toMatchObject({ task_content: 'Token policy', key: 'token_expiry', value: 'auth token expiry is 15 minutes', source: 'human_stated', superseded: false });
+    expect(res.body.results[0]).toMatchObject({
+      task_content: 'Token policy',
+      key: 'token_expiry',
+      value: 'auth token expiry is 15 minutes',
+      source: 'human_stated',
+      superseded: false,
+    });
     expect(res.body.results[0].score).toBeGreaterThan(res.body.results[1].score);
     // Object values come back parsed; keys are searched too.
     const owner = await recall(acct.adminKey, 'q=identity');
@@ -66,8 +77,12 @@ describe('recall', () => {
   });
 
   it('filters by project, source, key and limit', async () => {
-    expect((await recall(acct.adminKey, `q=token&project_id=${acct.projectId}`)).body.results.map((r: { task_id: string }) => r.task_id)).toEqual([decided]);
-    expect((await recall(acct.adminKey, 'q=token&source=agent_inferred')).body.results.map((r: { task_id: string }) => r.task_id)).toEqual([guessed]);
+    expect(
+      (await recall(acct.adminKey, `q=token&project_id=${acct.projectId}`)).body.results.map((r: { task_id: string }) => r.task_id),
+    ).toEqual([decided]);
+    expect((await recall(acct.adminKey, 'q=token&source=agent_inferred')).body.results.map((r: { task_id: string }) => r.task_id)).toEqual([
+      guessed,
+    ]);
     expect((await recall(acct.adminKey, 'q=token&key=owner')).body.count).toBe(0);
     expect((await recall(acct.adminKey, 'q=token&limit=1')).body.count).toBe(1);
   });
@@ -81,7 +96,16 @@ describe('recall', () => {
   });
 
   it('refuses bad queries with 400', async () => {
-    for (const query of ['', 'q=', 'q=x&limit=0', 'q=x&limit=101', 'q=x&limit=ten', 'q=x&source=rumour', `q=${'x'.repeat(501)}`, 'q=x&include_superseded=maybe']) {
+    for (const query of [
+      '',
+      'q=',
+      'q=x&limit=0',
+      'q=x&limit=101',
+      'q=x&limit=ten',
+      'q=x&source=rumour',
+      `q=${'x'.repeat(501)}`,
+      'q=x&include_superseded=maybe',
+    ]) {
       const res = await recall(acct.adminKey, query);
       expect(res.status, query).toBe(400);
     }
@@ -95,7 +119,9 @@ describe('recall', () => {
     expect(workerView.body.results.map((r: { task_id: string }) => r.task_id)).toEqual([mine]);
     // Assigned to it later, the admin's decision becomes visible to it.
     await api('PUT', `/v1/tasks/${decided}`, acct.adminKey, { assigned_to_agent_id: worker.id });
-    expect((await recall(worker.key, 'q=token')).body.results.map((r: { task_id: string }) => r.task_id).sort()).toEqual([decided, mine].sort());
+    expect((await recall(worker.key, 'q=token')).body.results.map((r: { task_id: string }) => r.task_id).sort()).toEqual(
+      [decided, mine].sort(),
+    );
     await api('PUT', `/v1/tasks/${decided}`, acct.adminKey, { assigned_to_agent_id: null });
 
     const stranger = await makeAccount();
@@ -110,15 +136,24 @@ describe('recall at 20,000 tasks', () => {
     const acct = await makeAccount();
     const created = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const ids = Array.from({ length: 20_000 }, (_, i) => `tsk_bulk${acct.accountId.slice(4)}${i}`);
-    await bulkInsertTasks(ids.map((id) => ({ id, accountId: acct.accountId, content: 'Routine', createdBy: acct.adminId, createdAt: created })));
+    await bulkInsertTasks(
+      ids.map((id) => ({ id, accountId: acct.accountId, content: 'Routine', createdBy: acct.adminId, createdAt: created })),
+    );
     // Every task carries a context entry; three mention the rare word.
     const statements: D1PreparedStatement[] = [];
     for (let start = 0; start < ids.length; start += 500) {
       const values = ids
         .slice(start, start + 500)
-        .map((id, i) => `('ctx_${id}', '${id}', '${acct.accountId}', 'note', '"${start + i < 3 ? 'rotate the quokka credentials' : 'routine maintenance window'}"', 1, 'agent_inferred', '${created}')`)
+        .map(
+          (id, i) =>
+            `('ctx_${id}', '${id}', '${acct.accountId}', 'note', '"${start + i < 3 ? 'rotate the quokka credentials' : 'routine maintenance window'}"', 1, 'agent_inferred', '${created}')`,
+        )
         .join(', ');
-      statements.push(env.DB.prepare(`insert into task_context_history (id, task_id, account_id, key, value, version, source, created_at) values ${values}`));
+      statements.push(
+        env.DB.prepare(
+          `insert into task_context_history (id, task_id, account_id, key, value, version, source, created_at) values ${values}`,
+        ),
+      );
     }
     await env.DB.batch(statements);
 

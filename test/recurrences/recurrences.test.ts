@@ -2,12 +2,24 @@
 import { describe, expect, it } from 'vitest';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
 
-const weekly = { content: 'Weekly report', rule_type: 'weekly', anchor_weekday: 1, timezone: 'America/Chicago', next_due_at: '2026-06-22T14:00:00Z', skip_if_open: true };
+const weekly = {
+  content: 'Weekly report',
+  rule_type: 'weekly',
+  anchor_weekday: 1,
+  timezone: 'America/Chicago',
+  next_due_at: '2026-06-22T14:00:00Z',
+  skip_if_open: true,
+};
 
 describe('recurrences CRUD', () => {
   it('creates, lists, pauses, resumes and deletes, answering every field', async () => {
     const acct = await makeAccount();
-    const created = await api('POST', '/v1/recurrences', acct.adminKey, { ...weekly, labels: ['ops', 'ops'], priority: 'high', description: 'Numbers for Monday' });
+    const created = await api('POST', '/v1/recurrences', acct.adminKey, {
+      ...weekly,
+      labels: ['ops', 'ops'],
+      priority: 'high',
+      description: 'Numbers for Monday',
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       content: 'Weekly report',
@@ -44,7 +56,12 @@ describe('recurrences CRUD', () => {
     const next = new Date(resumed.body.next_due_at);
     expect(next.getTime()).toBeGreaterThan(Date.now());
     expect(next.getTime() - Date.now()).toBeLessThanOrEqual(8 * 86_400_000);
-    const chicago = new Intl.DateTimeFormat('en-US', { timeZone: 'America/Chicago', weekday: 'short', hour: 'numeric', hourCycle: 'h23' }).format(next);
+    const chicago = new Intl.DateTimeFormat('en-US', {
+      timeZone: 'America/Chicago',
+      weekday: 'short',
+      hour: 'numeric',
+      hourCycle: 'h23',
+    }).format(next);
     expect(chicago).toBe('Mon, 09');
 
     const removed = await api('DELETE', `/v1/recurrences/${id}`, acct.adminKey);
@@ -55,9 +72,22 @@ describe('recurrences CRUD', () => {
 
   it('starts a monthly rule without next_due_at at local midnight on its anchor day, and keeps the 31st', async () => {
     const acct = await makeAccount();
-    const res = await api('POST', '/v1/recurrences', acct.adminKey, { content: 'Rent', rule_type: 'monthly', anchor_day: 31, timezone: 'Europe/Berlin' });
+    const res = await api('POST', '/v1/recurrences', acct.adminKey, {
+      content: 'Rent',
+      rule_type: 'monthly',
+      anchor_day: 31,
+      timezone: 'Europe/Berlin',
+    });
     expect(res.status).toBe(201);
-    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', day: 'numeric', month: 'numeric', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    const local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Berlin',
+      day: 'numeric',
+      month: 'numeric',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(new Date(res.body.next_due_at))
       .reduce<Record<string, string>>((o, p) => ({ ...o, [p.type]: p.value }), {});
     expect(`${local.hour}:${local.minute}`).toBe('00:00');
@@ -95,8 +125,13 @@ describe('recurrences CRUD', () => {
     const mine = await makeAccount();
     const theirs = await makeAccount();
     const other = (await api('POST', '/v1/recurrences', theirs.adminKey, { content: 'Theirs', rule_type: 'daily' })).body;
-    expect((await api('POST', '/v1/recurrences', mine.adminKey, { content: 'x', rule_type: 'daily', project_id: theirs.projectId })).status).toBe(404);
-    expect((await api('POST', '/v1/recurrences', mine.adminKey, { content: 'x', rule_type: 'daily', assigned_to_agent_id: theirs.adminId })).status).toBe(404);
+    expect(
+      (await api('POST', '/v1/recurrences', mine.adminKey, { content: 'x', rule_type: 'daily', project_id: theirs.projectId })).status,
+    ).toBe(404);
+    expect(
+      (await api('POST', '/v1/recurrences', mine.adminKey, { content: 'x', rule_type: 'daily', assigned_to_agent_id: theirs.adminId }))
+        .status,
+    ).toBe(404);
     expect((await api('PUT', `/v1/recurrences/${other.id}`, mine.adminKey, { active: false })).status).toBe(404);
     expect((await api('DELETE', `/v1/recurrences/${other.id}`, mine.adminKey)).status).toBe(404);
     expect((await api('GET', '/v1/recurrences', mine.adminKey)).body).toEqual([]);
@@ -109,14 +144,22 @@ describe('recurrences CRUD', () => {
     const worker = await makeAgent(acct, 'worker');
     const coordinator = await makeAgent(acct, 'coordinator');
     const adminOwn = (await api('POST', '/v1/recurrences', acct.adminKey, { content: 'Admin only', rule_type: 'daily' })).body;
-    const assigned = (await api('POST', '/v1/recurrences', acct.adminKey, { content: 'For the worker', rule_type: 'daily', assigned_to_agent_id: worker.id })).body;
+    const assigned = (
+      await api('POST', '/v1/recurrences', acct.adminKey, {
+        content: 'For the worker',
+        rule_type: 'daily',
+        assigned_to_agent_id: worker.id,
+      })
+    ).body;
     const workerOwn = (await api('POST', '/v1/recurrences', worker.key, { content: 'Worker’s own', rule_type: 'daily' })).body;
 
     const seen = (await api('GET', '/v1/recurrences', worker.key)).body.map((r: { id: string }) => r.id).sort();
     expect(seen).toEqual([assigned.id, workerOwn.id].sort());
     expect((await api('PUT', `/v1/recurrences/${adminOwn.id}`, worker.key, { active: false })).status).toBe(404);
     expect((await api('PUT', `/v1/recurrences/${assigned.id}`, worker.key, { skip_if_open: true })).status).toBe(200);
-    expect((await api('POST', '/v1/recurrences', worker.key, { content: 'x', rule_type: 'daily', assigned_to_agent_id: 'agt_nope' })).status).toBe(404);
+    expect(
+      (await api('POST', '/v1/recurrences', worker.key, { content: 'x', rule_type: 'daily', assigned_to_agent_id: 'agt_nope' })).status,
+    ).toBe(404);
 
     expect((await api('GET', '/v1/recurrences', coordinator.key)).body).toHaveLength(3);
     const refused = await api('PUT', `/v1/recurrences/${workerOwn.id}`, coordinator.key, { active: false });

@@ -50,7 +50,12 @@ describe('next occurrence in the recurrence time zone', () => {
 
   it('uses the last day of a 30-day month for the 31st, and the 31st again after', () => {
     const r = rule({ ruleType: 'monthly', anchorDay: 31 });
-    expect(series(r, '2026-03-31T09:00:00Z', 4)).toEqual(['2026-03-31T09:00:00Z', '2026-04-30T09:00:00Z', '2026-05-31T09:00:00Z', '2026-06-30T09:00:00Z']);
+    expect(series(r, '2026-03-31T09:00:00Z', 4)).toEqual([
+      '2026-03-31T09:00:00Z',
+      '2026-04-30T09:00:00Z',
+      '2026-05-31T09:00:00Z',
+      '2026-06-30T09:00:00Z',
+    ]);
     expect(series(r, '2027-01-31T09:00:00Z', 3)).toEqual(['2027-01-31T09:00:00Z', '2027-02-28T09:00:00Z', '2027-03-31T09:00:00Z']);
   });
 
@@ -69,7 +74,11 @@ describe('next occurrence in the recurrence time zone', () => {
     const monday = rule({ ruleType: 'weekly', anchorWeekday: 1, timezone: 'America/Chicago' });
     expect(series(monday, '2026-06-22T14:00:00Z', 3)).toEqual(['2026-06-22T14:00:00Z', '2026-06-29T14:00:00Z', '2026-07-06T14:00:00Z']);
     const fortnightly = rule({ ruleType: 'weekly', anchorWeekday: 5, interval: 2 });
-    expect(series(fortnightly, '2026-12-04T09:00:00Z', 3)).toEqual(['2026-12-04T09:00:00Z', '2026-12-18T09:00:00Z', '2027-01-01T09:00:00Z']);
+    expect(series(fortnightly, '2026-12-04T09:00:00Z', 3)).toEqual([
+      '2026-12-04T09:00:00Z',
+      '2026-12-18T09:00:00Z',
+      '2027-01-01T09:00:00Z',
+    ]);
   });
 
   it('snaps a first due date off the weekday onto the weekday after it', () => {
@@ -86,8 +95,12 @@ describe('next occurrence in the recurrence time zone', () => {
 
   it('starts a new schedule at the first anchored occurrence after now', () => {
     const now = at('2026-06-10T12:00:00Z');
-    expect(iso(firstOccurrence(rule({ ruleType: 'monthly', anchorDay: 1, timezone: 'America/Chicago', timeOfDay: '00:00:00' }), now))).toBe('2026-07-01T05:00:00Z');
-    expect(iso(firstOccurrence(rule({ ruleType: 'weekly', anchorWeekday: 1, timezone: 'America/Chicago' }), now))).toBe('2026-06-15T14:00:00Z');
+    expect(iso(firstOccurrence(rule({ ruleType: 'monthly', anchorDay: 1, timezone: 'America/Chicago', timeOfDay: '00:00:00' }), now))).toBe(
+      '2026-07-01T05:00:00Z',
+    );
+    expect(iso(firstOccurrence(rule({ ruleType: 'weekly', anchorWeekday: 1, timezone: 'America/Chicago' }), now))).toBe(
+      '2026-06-15T14:00:00Z',
+    );
     expect(iso(firstOccurrence(rule({ timeOfDay: '13:00:00' }), now))).toBe('2026-06-10T13:00:00Z');
     expect(iso(firstOccurrence(rule({ timeOfDay: '11:00:00' }), now))).toBe('2026-06-11T11:00:00Z');
     expect(iso(firstOccurrence(rule({ ruleType: 'yearly', anchorMonth: 2, anchorDay: 29 }), now))).toBe('2027-02-28T09:00:00Z');

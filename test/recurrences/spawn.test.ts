@@ -17,7 +17,10 @@ const DAY = 86_400_000;
 async function dueRecurrence(acct: TestAccount, body: Record<string, unknown>, due: number): Promise<string> {
   const res = await api('POST', '/v1/recurrences', acct.adminKey, { rule_type: 'daily', ...body });
   expect(res.status).toBe(201);
-  await db().update(recurrences).set({ nextDueAt: isoSeconds(due), timeOfDay: new Date(due).toISOString().slice(11, 19) }).where(eq(recurrences.id, res.body.id));
+  await db()
+    .update(recurrences)
+    .set({ nextDueAt: isoSeconds(due), timeOfDay: new Date(due).toISOString().slice(11, 19) })
+    .where(eq(recurrences.id, res.body.id));
   return res.body.id as string;
 }
 
@@ -29,12 +32,32 @@ describe('spawning due recurrences', () => {
     const acct = await makeAccount();
     const worker = await makeAgent(acct, 'worker');
     const now = Date.now();
-    const id = await dueRecurrence(acct, { content: 'Rotate logs', description: 'All hosts', labels: ['ops'], priority: 3, assigned_to_agent_id: worker.id, project_id: acct.projectId }, now - MINUTE);
+    const id = await dueRecurrence(
+      acct,
+      {
+        content: 'Rotate logs',
+        description: 'All hosts',
+        labels: ['ops'],
+        priority: 3,
+        assigned_to_agent_id: worker.id,
+        project_id: acct.projectId,
+      },
+      now - MINUTE,
+    );
     await spawnDueRecurrences(env, now);
 
     const spawned = await spawnedBy(id);
     expect(spawned).toHaveLength(1);
-    expect(spawned[0]).toMatchObject({ content: 'Rotate logs', description: 'All hosts', labels: '["ops"]', priority: 3, assignedToAgentId: worker.id, projectId: acct.projectId, createdByAgentId: acct.adminId, status: 'open' });
+    expect(spawned[0]).toMatchObject({
+      content: 'Rotate logs',
+      description: 'All hosts',
+      labels: '["ops"]',
+      priority: 3,
+      assignedToAgentId: worker.id,
+      projectId: acct.projectId,
+      createdByAgentId: acct.adminId,
+      status: 'open',
+    });
     const task = await api('GET', `/v1/tasks/${spawned[0]!.id}`, worker.key);
     expect(task.body).toMatchObject({ source_recurrence_id: id, labels: ['ops'] });
     // It is in the label listing and the counters like any task.
@@ -94,7 +117,10 @@ describe('spawning due recurrences', () => {
     const now = Date.now();
     const paused = await dueRecurrence(acct, { content: 'Paused' }, now - MINUTE);
     await api('PUT', `/v1/recurrences/${paused}`, acct.adminKey, { active: false });
-    await db().update(recurrences).set({ nextDueAt: isoSeconds(now - MINUTE) }).where(eq(recurrences.id, paused));
+    await db()
+      .update(recurrences)
+      .set({ nextDueAt: isoSeconds(now - MINUTE) })
+      .where(eq(recurrences.id, paused));
     const deleted = await dueRecurrence(acct, { content: 'Deleted later' }, now - MINUTE);
     await spawnDueRecurrences(env, now);
     expect(await spawnedBy(paused)).toHaveLength(0);
@@ -110,7 +136,9 @@ describe('spawning due recurrences', () => {
   it('counts against the monthly task quota and skips the occurrence when it is used up', async () => {
     const acct = await makeAccount();
     const now = Date.now();
-    await db().insert(usageCounters).values({ accountId: acct.accountId, period: period(now), tasksCreated: 999 });
+    await db()
+      .insert(usageCounters)
+      .values({ accountId: acct.accountId, period: period(now), tasksCreated: 999 });
     const a = await dueRecurrence(acct, { content: 'A' }, now - 2 * MINUTE);
     const b = await dueRecurrence(acct, { content: 'B' }, now - MINUTE);
     await spawnDueRecurrences(env, now);
@@ -123,7 +151,10 @@ describe('spawning due recurrences', () => {
 
   it('emits task.created and task.assigned for the spawned task like any created task', async () => {
     const acct = await makeAccount();
-    const hook = await api('POST', '/v1/webhooks', acct.adminKey, { url: 'https://hooks.example.com/delega', events: ['task.created', 'task.assigned'] });
+    const hook = await api('POST', '/v1/webhooks', acct.adminKey, {
+      url: 'https://hooks.example.com/delega',
+      events: ['task.created', 'task.assigned'],
+    });
     expect(hook.status).toBe(201);
     const now = Date.now();
     const id = await dueRecurrence(acct, { content: 'Hooked', assigned_to_agent_id: acct.adminId }, now - MINUTE);
@@ -151,7 +182,12 @@ describe('spawning due recurrences', () => {
     await db().run(sql`insert into recurrences (id, account_id, content, created_by_agent_id, rule_type, timezone, time_of_day, next_due_at, created_at, updated_at)
       select 'rec_bulk_' || ${acct.accountId} || '_' || value, ${acct.accountId}, 'Bulk ' || value, ${acct.adminId}, 'daily', 'UTC', '00:00:00', ${due}, ${due}, ${due}
       from (with recursive n(value) as (select 1 union all select value + 1 from n where value < 1200) select value from n)`);
-    const limited = { ...env, LIMIT_RECURRENCE_SPAWN_BATCH: '300', LIMIT_RECURRENCE_SPAWN_BATCHES_PER_RUN: '2', LIMIT_TASKS_PER_MONTH: '5000' };
+    const limited = {
+      ...env,
+      LIMIT_RECURRENCE_SPAWN_BATCH: '300',
+      LIMIT_RECURRENCE_SPAWN_BATCHES_PER_RUN: '2',
+      LIMIT_TASKS_PER_MONTH: '5000',
+    };
     const first = await spawnDueRecurrences(limited, now);
     expect(first).toMatchObject({ batches: 2, spawned: 600 });
     const second = await spawnDueRecurrences(limited, now + MINUTE);
@@ -191,13 +227,21 @@ describe('spawning due recurrences', () => {
 
   it('is seen by automation rules like any created task (an account with rules and no webhooks)', async () => {
     const acct = await makeAccount();
-    const rule = await api('POST', '/v1/automations', acct.adminKey, { name: 'Tag spawned', event: 'task.created', conditions: [], actions: [{ type: 'add_label', label: 'from-rule' }] });
+    const rule = await api('POST', '/v1/automations', acct.adminKey, {
+      name: 'Tag spawned',
+      event: 'task.created',
+      conditions: [],
+      actions: [{ type: 'add_label', label: 'from-rule' }],
+    });
     expect(rule.status, JSON.stringify(rule.body)).toBe(201);
     const now = Date.now();
     const id = await dueRecurrence(acct, { content: 'Ruled' }, now - MINUTE);
     await spawnDueRecurrences(env, now);
     const [task] = await spawnedBy(id);
     // The rule runs in the queue consumer: wait for its label to appear.
-    await vi.waitUntil(async () => (await api('GET', `/v1/tasks/${task!.id}`, acct.adminKey)).body.labels.includes('from-rule'), { timeout: 10_000, interval: 50 });
+    await vi.waitUntil(async () => (await api('GET', `/v1/tasks/${task!.id}`, acct.adminKey)).body.labels.includes('from-rule'), {
+      timeout: 10_000,
+      interval: 50,
+    });
   });
 });

@@ -4,14 +4,28 @@ import { describe, expect, it } from 'vitest';
 import { createAccount } from '../../src/accounts/accounts';
 import type { EmailMessage } from '../../src/email/mailer';
 import { rateCounter } from '../../src/access/rate-limiter';
-import { consumeSignIn, loadHuman, requestSignIn, revokeSession, safeNext, SESSION_TTL_SECONDS, SIGN_IN_TTL_SECONDS, type SignInDeps } from '../../src/sign-in/magic-link';
+import {
+  consumeSignIn,
+  loadHuman,
+  requestSignIn,
+  revokeSession,
+  safeNext,
+  SESSION_TTL_SECONDS,
+  SIGN_IN_TTL_SECONDS,
+  type SignInDeps,
+} from '../../src/sign-in/magic-link';
 import { db, unique } from '../helpers/fixtures';
 
 const NOW = Date.parse('2026-06-01T10:00:00Z');
 
 async function setup() {
   const email = `${unique('human')}@example.com`;
-  const account = await createAccount(db(), env.KEY_PEPPER!, { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } }, NOW);
+  const account = await createAccount(
+    db(),
+    env.KEY_PEPPER!,
+    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    NOW,
+  );
   const sent: EmailMessage[] = [];
   const deps: SignInDeps = {
     db: db(),
@@ -34,7 +48,9 @@ describe('magic-link sign-in', () => {
     expect(link().searchParams.get('next')).toBe('/authorize?x=1');
     const token = link().searchParams.get('token')!;
     const session = await consumeSignIn(deps, token, NOW + 60_000);
-    expect(session).toMatchObject({ expiresAt: new Date(NOW + 60_000 + SESSION_TTL_SECONDS * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    expect(session).toMatchObject({
+      expiresAt: new Date(NOW + 60_000 + SESSION_TTL_SECONDS * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
     expect(await consumeSignIn(deps, token, NOW + 61_000)).toBeNull();
 
     const human = await loadHuman(db(), env.KEY_PEPPER!, session!.token, NOW + 62_000);
@@ -81,6 +97,16 @@ describe('magic-link sign-in', () => {
   it('sends the browser only to paths on this site after sign-in', () => {
     expect(safeNext('/authorize?a=1&b=%2F')).toBe('/authorize?a=1&b=%2F');
     expect(safeNext('/app/agents')).toBe('/app/agents');
-    for (const evil of ['https://evil.example', '//evil.example', '/\\evil.example', '/a\nb', `/${'a'.repeat(3000)}`, 'javascript:alert(1)', '', undefined]) expect(safeNext(evil)).toBe('/app');
+    for (const evil of [
+      'https://evil.example',
+      '//evil.example',
+      '/\\evil.example',
+      '/a\nb',
+      `/${'a'.repeat(3000)}`,
+      'javascript:alert(1)',
+      '',
+      undefined,
+    ])
+      expect(safeNext(evil)).toBe('/app');
   });
 });

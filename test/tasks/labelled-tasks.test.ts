@@ -8,17 +8,23 @@ import { api, makeAccount, makeAgent, type TestAccount } from '../helpers/fixtur
 
 /** Rows in one table and not the other, both ways, for the account. */
 async function drift(accountId: string): Promise<number> {
-  const cols = (await env.DB.prepare(`SELECT name FROM pragma_table_info('labelled_tasks') WHERE name <> 'label'`).all<{ name: string }>()).results.map((c) => `"${c.name}"`);
+  const cols = (
+    await env.DB.prepare(`SELECT name FROM pragma_table_info('labelled_tasks') WHERE name <> 'label'`).all<{ name: string }>()
+  ).results.map((c) => `"${c.name}"`);
   const fromTasks = `SELECT j.value AS label, ${cols.map((c) => `t.${c}`).join(', ')} FROM tasks t, json_each(t.labels) j WHERE t.account_id = ?1 AND j.type = 'text'`;
   const copies = `SELECT label, ${cols.join(', ')} FROM labelled_tasks WHERE account_id = ?1`;
-  const row = await env.DB.prepare(`SELECT (SELECT count(*) FROM (${fromTasks} EXCEPT ${copies})) + (SELECT count(*) FROM (${copies} EXCEPT ${fromTasks})) AS n`)
+  const row = await env.DB.prepare(
+    `SELECT (SELECT count(*) FROM (${fromTasks} EXCEPT ${copies})) + (SELECT count(*) FROM (${copies} EXCEPT ${fromTasks})) AS n`,
+  )
     .bind(accountId)
     .first<{ n: number }>();
   return row!.n;
 }
 
 const copiesOf = async (taskId: string) =>
-  (await env.DB.prepare(`SELECT label FROM labelled_tasks WHERE id = ? ORDER BY label`).bind(taskId).all<{ label: string }>()).results.map((r) => r.label);
+  (await env.DB.prepare(`SELECT label FROM labelled_tasks WHERE id = ? ORDER BY label`).bind(taskId).all<{ label: string }>()).results.map(
+    (r) => r.label,
+  );
 
 async function ok(account: TestAccount, method: string, path: string, body?: unknown, key = account.adminKey) {
   const res = await api(method, path, key, body);

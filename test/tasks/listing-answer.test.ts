@@ -20,8 +20,11 @@ import { insertTasks, type TaskSeed } from '../helpers/task-rows';
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const at = (offsetSeconds: number) => isoSeconds(NOW + offsetSeconds * 1000);
 
-const text = fc.oneof(fc.string({ unit: 'binary' }), fc.constantFrom('quote " and \\ backslash', 'line\nbreak\ttab\u0001', 'emoji 🚀 ünïcode', '</script>', ''));
-const maybe = <T,>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
+const text = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.constantFrom('quote " and \\ backslash', 'line\nbreak\ttab\u0001', 'emoji 🚀 ünïcode', '</script>', ''),
+);
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
 
 const seed: fc.Arbitrary<TaskSeed> = fc.record({
   content: text.filter((s) => s.length > 0),
@@ -71,13 +74,22 @@ describe('the listing answer', () => {
   it('a listing shows each task exactly as its own GET does', async () => {
     const account = await makeAccount();
     for (const content of ['plain', 'with "quotes" and ünïcode 🚀']) {
-      await api('POST', '/v1/tasks', account.adminKey, { content, labels: ['a', 'b'], description: 'd', priority: 'high', due_date: '2026-12-01' });
+      await api('POST', '/v1/tasks', account.adminKey, {
+        content,
+        labels: ['a', 'b'],
+        description: 'd',
+        priority: 'high',
+        due_date: '2026-12-01',
+      });
     }
     const claimed = await api('POST', '/v1/tasks', account.adminKey, { content: 'to claim', labels: ['q'] });
     expect((await api('POST', `/v1/tasks/${claimed.body.id}/claim`, account.adminKey, { lease_seconds: 60 })).status).toBe(200);
     const expired = await api('POST', '/v1/tasks', account.adminKey, { content: 'lease ran out' });
     expect((await api('POST', `/v1/tasks/${expired.body.id}/claim`, account.adminKey, {})).status).toBe(200);
-    await db().update(tasks).set({ leaseExpiresAt: isoSeconds(Date.now() - 5000) }).where(eq(tasks.id, expired.body.id));
+    await db()
+      .update(tasks)
+      .set({ leaseExpiresAt: isoSeconds(Date.now() - 5000) })
+      .where(eq(tasks.id, expired.body.id));
     const done = await api('POST', '/v1/tasks', account.adminKey, { content: 'done' });
     await api('POST', `/v1/tasks/${done.body.id}/complete`, account.adminKey, { evidence: [{ kind: 'pr', ref: '#7' }] });
 
@@ -90,7 +102,9 @@ describe('the listing answer', () => {
       const { context: _context, subtasks: _subtasks, ...own } = (await api('GET', `/v1/tasks/${task.id}`, account.adminKey)).body;
       expect(task).toEqual(own);
     }
-    const expiredListed = (list.body as { id: string; status: string; claimed_by_agent_id: string | null }[]).find((t) => t.id === expired.body.id);
+    const expiredListed = (list.body as { id: string; status: string; claimed_by_agent_id: string | null }[]).find(
+      (t) => t.id === expired.body.id,
+    );
     expect(expiredListed).toMatchObject({ status: 'open', claimed_by_agent_id: null });
   });
 });
@@ -138,7 +152,17 @@ describe('rendered listings are kept per isolate', () => {
 
   it('which is why due and claimed listings are rendered afresh: theirs depends on the time', () => {
     const d = db();
-    const p = { agentId: 'agt_a', agentName: 'a', accountId: 'acc_a', role: 'admin', mode: 'full', plan: 'free', sandboxProjectId: null, isDefaultAgent: true, hasWebhooks: false } as Principal;
+    const p = {
+      agentId: 'agt_a',
+      agentName: 'a',
+      accountId: 'acc_a',
+      role: 'admin',
+      mode: 'full',
+      plan: 'free',
+      sandboxProjectId: null,
+      isDefaultAgent: true,
+      hasWebhooks: false,
+    } as Principal;
     for (const f of [{ due: 'today' as const }, { due: 'overdue' as const }, { claimed: true }, { claimed: false }]) {
       const render = (now: number) => toRawQuery(listQuery(d, p, { limit: 10, offset: 0, ...f }, now));
       expect(render(NOW + 2 * 86_400_000), JSON.stringify(f)).not.toEqual(render(NOW));

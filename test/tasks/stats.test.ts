@@ -83,10 +83,18 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     const dues = [null, date(-3), date(-1), date(0), `${date(0)}T23:00:00Z`, date(1), date(9)];
     for (let i = 0; i < 84; i++) {
       const completed = i % 3 === 0;
-      const completedAt = !completed ? null : i % 4 === 0 ? ts(0) : i % 4 === 1 ? ts(-2 * DAY) : i % 4 === 2 ? `${date(0)}T00:00:00Z` : ts(-DAY);
+      const completedAt = !completed
+        ? null
+        : i % 4 === 0
+          ? ts(0)
+          : i % 4 === 1
+            ? ts(-2 * DAY)
+            : i % 4 === 2
+              ? `${date(0)}T00:00:00Z`
+              : ts(-DAY);
       seeds.push({
         projectId: projects[i % 3],
-        createdByAgentId: creators[i % 5 % 3]!,
+        createdByAgentId: creators[(i % 5) % 3]!,
         assignedToAgentId: i % 7 === 0 ? w1.id : i % 7 === 1 ? w2.id : null,
         claimedByAgentId: i % 11 === 0 ? w1.id : i % 11 === 1 ? w2.id : null,
         claimedAt: i % 11 < 2 ? ts(0) : null,
@@ -105,7 +113,9 @@ describe('stats answer what a brute-force count answers, for every kind of key',
 
   /** The route's answer for these totals: projects by name, and the CLI's field names. */
   const asAnswer = async (stats: StatsJson) => {
-    const names = new Map(((await api('GET', '/v1/projects', a.adminKey)).body as { id: string; name: string }[]).map((x) => [x.id, x.name]));
+    const names = new Map(
+      ((await api('GET', '/v1/projects', a.adminKey)).body as { id: string; name: string }[]).map((x) => [x.id, x.name]),
+    );
     const agents = (await api('GET', '/v1/agents', a.adminKey)).body as { active: boolean }[];
     const byName: Record<string, number> = {};
     for (const [id, counts] of Object.entries(stats.by_project)) {
@@ -142,7 +152,7 @@ describe('stats answer what a brute-force count answers, for every kind of key',
 
   it('on the seeded rows', async () => {
     const principals = await check('seeded');
-    const admin = (await bruteForce(principals[0]![1], now));
+    const admin = await bruteForce(principals[0]![1], now);
     // The grid covers what it should: every group non-empty, tasks without a project included.
     expect(admin.completed_today).toBeGreaterThan(0);
     expect(admin.due_today).toBeGreaterThan(0);
@@ -150,15 +160,25 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     expect(Object.keys(admin.by_project).sort()).toEqual([a.projectId, second, NO_PROJECT].sort());
     // A worker's total is also the agent:<id> counter (the same visibility rule, kept by triggers).
     const workerTotal = (await bruteForce(principals.find(([n]) => n === 'worker')![1], now)).total;
-    const counted = await env.DB.prepare('SELECT n FROM task_counts WHERE account_id = ? AND dim = ?').bind(a.accountId, `agent:${ids.w1}`).first<{ n: number }>();
+    const counted = await env.DB.prepare('SELECT n FROM task_counts WHERE account_id = ? AND dim = ?')
+      .bind(a.accountId, `agent:${ids.w1}`)
+      .first<{ n: number }>();
     expect(counted?.n).toBe(workerTotal);
   });
 
   it('after completions, reopenings, moves between projects, reassignments and deletions', async () => {
-    const list = (await api('GET', '/v1/tasks?limit=100', a.adminKey)).body as { id: string; completed: boolean; project_id: string | null }[];
+    const list = (await api('GET', '/v1/tasks?limit=100', a.adminKey)).body as {
+      id: string;
+      completed: boolean;
+      project_id: string | null;
+    }[];
     const open = list.filter((t) => !t.completed);
     const done = list.filter((t) => t.completed);
-    const [toComplete, toMoveIn, toMoveOut] = [open.slice(0, 4), open.filter((t) => t.project_id === null).slice(-3), open.filter((t) => t.project_id === a.projectId).slice(-2)];
+    const [toComplete, toMoveIn, toMoveOut] = [
+      open.slice(0, 4),
+      open.filter((t) => t.project_id === null).slice(-3),
+      open.filter((t) => t.project_id === a.projectId).slice(-2),
+    ];
     for (const t of toComplete) expect((await api('POST', `/v1/tasks/${t.id}/complete`, a.adminKey)).status).toBe(200);
     for (const t of done.slice(0, 4)) expect((await api('POST', `/v1/tasks/${t.id}/uncomplete`, a.adminKey)).status).toBe(200);
     for (const t of toMoveIn) {
@@ -167,14 +187,18 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     for (const t of toMoveOut) {
       expect((await api('PUT', `/v1/tasks/${t.id}`, a.adminKey, { project_id: null, due_date: date(0) })).status).toBe(200);
     }
-    for (const t of [...done.slice(-2), ...open.slice(4, 7)]) expect((await api('DELETE', `/v1/tasks/${t.id}`, a.adminKey)).status).toBe(200);
+    for (const t of [...done.slice(-2), ...open.slice(4, 7)])
+      expect((await api('DELETE', `/v1/tasks/${t.id}`, a.adminKey)).status).toBe(200);
     await check('after writes');
   });
 
   it('a project whose tasks all left is not listed; no "none" group without such tasks', async () => {
     const b = await makeAccount();
     const p = await principalOf(b.adminKey);
-    const [t1] = await insertTasks(b, [{ projectId: b.projectId }, { projectId: b.projectId, completed: true, status: 'completed', completedAt: ts(0) }]);
+    const [t1] = await insertTasks(b, [
+      { projectId: b.projectId },
+      { projectId: b.projectId, completed: true, status: 'completed', completedAt: ts(0) },
+    ]);
     const other = (await api('POST', '/v1/projects', b.adminKey, { name: 'Other' })).body.id as string;
     expect((await taskStats(db(), p, now)).by_project).toEqual({ [b.projectId]: { total: 2, completed: 1 } });
     expect((await api('PUT', `/v1/tasks/${t1}`, b.adminKey, { project_id: other })).status).toBe(200);
@@ -183,14 +207,34 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     // The answer names projects and adds the fields the CLI prints.
     const projectName = (await api('GET', '/v1/projects', b.adminKey)).body.find((x: { id: string }) => x.id === b.projectId).name;
     expect(empty.body).toEqual({
-      total: 1, completed: 1, open: 0, completed_today: 1, due_today: 0, overdue: 0, by_project: { [projectName]: 1 },
-      total_tasks: 1, completed_tasks: 1, pending_tasks: 0, total_agents: 1, active_agents: 1,
+      total: 1,
+      completed: 1,
+      open: 0,
+      completed_today: 1,
+      due_today: 0,
+      overdue: 0,
+      by_project: { [projectName]: 1 },
+      total_tasks: 1,
+      completed_tasks: 1,
+      pending_tasks: 0,
+      total_agents: 1,
+      active_agents: 1,
     });
     expect(await taskStats(db(), p, now)).toEqual(await bruteForce(p, now));
     const fresh = await makeAccount();
     expect((await api('GET', '/v1/stats', fresh.adminKey)).body).toEqual({
-      total: 0, completed: 0, open: 0, completed_today: 0, due_today: 0, overdue: 0, by_project: {},
-      total_tasks: 0, completed_tasks: 0, pending_tasks: 0, total_agents: 1, active_agents: 1,
+      total: 0,
+      completed: 0,
+      open: 0,
+      completed_today: 0,
+      due_today: 0,
+      overdue: 0,
+      by_project: {},
+      total_tasks: 0,
+      completed_tasks: 0,
+      pending_tasks: 0,
+      total_agents: 1,
+      active_agents: 1,
     });
   });
 
@@ -207,7 +251,15 @@ describe('stats answer what a brute-force count answers, for every kind of key',
     ]);
     const got = await measured(p, now);
     expect(got.stats).toEqual(await bruteForce(p, now));
-    expect(got.stats).toEqual({ total: 3, completed: 1, open: 2, completed_today: 1, due_today: 1, overdue: 1, by_project: { [r.projectId]: { total: 3, completed: 1 } } });
+    expect(got.stats).toEqual({
+      total: 3,
+      completed: 1,
+      open: 2,
+      completed_today: 1,
+      due_today: 1,
+      overdue: 1,
+      by_project: { [r.projectId]: { total: 3, completed: 1 } },
+    });
     expect(got.trips).toBe(1);
   });
 });
@@ -304,19 +356,32 @@ describe('stats query plans', () => {
       expect(statements.length).toBeGreaterThan(0);
       for (const s of statements) {
         const q = s.toSQL();
-        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+          .bind(...q.params)
+          .all<{ detail: string }>();
         const details = plan.results.map((r) => r.detail);
         const label = `${p.mode}/${p.role} ${q.sql}: ${details.join(' | ')}`;
-        expect(details.some((d) => /^SCAN (tasks|task_counts)\b/.test(d)), label).toBe(false);
+        expect(
+          details.some((d) => /^SCAN (tasks|task_counts)\b/.test(d)),
+          label,
+        ).toBe(false);
         // A search on account_id alone would walk the whole account.
-        expect(details.some((d) => /^SEARCH tasks USING (COVERING )?INDEX \w+ \(account_id=\?\)$/.test(d)), label).toBe(false);
-        expect(details.some((d) => /^SEARCH (tasks|task_counts)\b/.test(d) || /MULTI-INDEX OR/.test(d)), label).toBe(true);
+        expect(
+          details.some((d) => /^SEARCH tasks USING (COVERING )?INDEX \w+ \(account_id=\?\)$/.test(d)),
+          label,
+        ).toBe(false);
+        expect(
+          details.some((d) => /^SEARCH (tasks|task_counts)\b/.test(d) || /MULTI-INDEX OR/.test(d)),
+          label,
+        ).toBe(true);
       }
     }
   });
 
   it('the completed_at index exists in the database and in the drizzle schema', async () => {
-    const row = await env.DB.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'tasks_account_completed_at_idx'`).first<{ sql: string }>();
+    const row = await env.DB.prepare(
+      `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'tasks_account_completed_at_idx'`,
+    ).first<{ sql: string }>();
     expect(row?.sql).toMatch(/ON `tasks` \(`account_id`,`completed_at`\)/);
     const declared = getTableConfig(tasks).indexes.find((i) => i.config.name === 'tasks_account_completed_at_idx');
     expect(declared?.config.columns.map((c) => ('name' in c ? c.name : null))).toEqual(['account_id', 'completed_at']);

@@ -21,7 +21,13 @@ const STEPS: Step[] = [
   { op: 'tasks.subtasks.read', method: 'GET', path: (id) => `/v1/tasks/${id}/subtasks`, status: 200 },
   { op: 'tasks.comments.write', method: 'POST', path: (id) => `/v1/tasks/${id}/comments`, body: { content: 'c' }, status: 201 },
   { op: 'tasks.comments.read', method: 'GET', path: (id) => `/v1/tasks/${id}/comments`, status: 200 },
-  { op: 'tasks.links.write', method: 'POST', path: (id) => `/v1/tasks/${id}/links`, body: { kind: 'url', ref: 'x', url: 'https://example.com' }, status: 201 },
+  {
+    op: 'tasks.links.write',
+    method: 'POST',
+    path: (id) => `/v1/tasks/${id}/links`,
+    body: { kind: 'url', ref: 'x', url: 'https://example.com' },
+    status: 201,
+  },
   { op: 'tasks.links.read', method: 'GET', path: (id) => `/v1/tasks/${id}/links`, status: 200 },
   { op: 'tasks.dedup', method: 'POST', path: () => '/v1/tasks/dedup', body: { content: 'mine' }, status: 200 },
   { op: 'account.stats', method: 'GET', path: () => '/v1/stats', status: 200 },
@@ -67,7 +73,10 @@ describe('visibility and ownership', () => {
     const claimed = await mk(a.adminKey, { content: 'claimed' });
     const completed = await mk(a.adminKey, { content: 'completed' });
     const hidden = await mk(w2.key, { content: 'hidden' });
-    await db().update(tasks).set({ claimedByAgentId: w1.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 60_000), status: 'claimed' }).where(eq(tasks.id, claimed));
+    await db()
+      .update(tasks)
+      .set({ claimedByAgentId: w1.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 60_000), status: 'claimed' })
+      .where(eq(tasks.id, claimed));
     await db().update(tasks).set({ completed: true, completedByAgentId: w1.id, status: 'completed' }).where(eq(tasks.id, completed));
     const list = await api('GET', '/v1/tasks', w1.key);
     expect(list.body.map((t: { id: string }) => t.id).sort()).toEqual([own, assigned, claimed, completed].sort());
@@ -105,11 +114,17 @@ describe('visibility and ownership', () => {
       expect(r.body.error).toContain(`POST /v1/tasks/${t}/claim`);
     }
     // A live claim lets the coordinator work the task, not rewrite it.
-    await db().update(tasks).set({ claimedByAgentId: coord.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 60_000), status: 'claimed' }).where(eq(tasks.id, t));
+    await db()
+      .update(tasks)
+      .set({ claimedByAgentId: coord.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 60_000), status: 'claimed' })
+      .where(eq(tasks.id, t));
     expect((await api('PATCH', `/v1/tasks/${t}/context`, coord.key, { step: 1 })).status).toBe(200);
     expect((await api('PUT', `/v1/tasks/${t}`, coord.key, { content: 'claimed edit' })).status).toBe(403);
     // An expired one gives nothing.
-    await db().update(tasks).set({ leaseExpiresAt: iso(Date.now() - 1000) }).where(eq(tasks.id, t));
+    await db()
+      .update(tasks)
+      .set({ leaseExpiresAt: iso(Date.now() - 1000) })
+      .where(eq(tasks.id, t));
     expect((await api('PATCH', `/v1/tasks/${t}/context`, coord.key, { step: 2 })).status).toBe(403);
   });
 

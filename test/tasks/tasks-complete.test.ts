@@ -6,19 +6,38 @@ describe('completing a task', () => {
   it('appends evidence in order across completions and keeps objects as objects', async () => {
     const account = await makeAccount();
     const task = await api('POST', '/v1/tasks', account.adminKey, { content: 'ship it', evidence_policy: 'required' });
-    const weak = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey, { evidence: [{ kind: 'command_output', ref: 'npm test', summary: 'green' }] });
+    const weak = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey, {
+      evidence: [{ kind: 'command_output', ref: 'npm test', summary: 'green' }],
+    });
     expect(weak.status).toBe(422);
     expect(weak.body.code).toBe('EVIDENCE_REQUIRED');
-    expect((await api('GET', `/v1/tasks/${task.body.id}`, account.adminKey)).body).toMatchObject({ completed: false, completion_evidence: [] });
+    expect((await api('GET', `/v1/tasks/${task.body.id}`, account.adminKey)).body).toMatchObject({
+      completed: false,
+      completion_evidence: [],
+    });
 
-    const first = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey, { evidence: [{ kind: 'pr', ref: '#1' }, { kind: 'command_output', ref: 'npm test' }] });
+    const first = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey, {
+      evidence: [
+        { kind: 'pr', ref: '#1' },
+        { kind: 'command_output', ref: 'npm test' },
+      ],
+    });
     expect(first.status).toBe(200);
-    expect(first.body.completion_evidence).toEqual([{ kind: 'pr', ref: '#1' }, { kind: 'command_output', ref: 'npm test' }]);
+    expect(first.body.completion_evidence).toEqual([
+      { kind: 'pr', ref: '#1' },
+      { kind: 'command_output', ref: 'npm test' },
+    ]);
     await api('POST', `/v1/tasks/${task.body.id}/uncomplete`, account.adminKey);
     // Stored strong evidence satisfies the policy on the next completion.
-    const second = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey, { evidence: [{ kind: 'commit', ref: 'abc123', summary: 'fix' }] });
+    const second = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey, {
+      evidence: [{ kind: 'commit', ref: 'abc123', summary: 'fix' }],
+    });
     expect(second.status).toBe(200);
-    expect(second.body.completion_evidence).toEqual([{ kind: 'pr', ref: '#1' }, { kind: 'command_output', ref: 'npm test' }, { kind: 'commit', ref: 'abc123', summary: 'fix' }]);
+    expect(second.body.completion_evidence).toEqual([
+      { kind: 'pr', ref: '#1' },
+      { kind: 'command_output', ref: 'npm test' },
+      { kind: 'commit', ref: 'abc123', summary: 'fix' },
+    ]);
     const again = await api('POST', `/v1/tasks/${task.body.id}/complete`, account.adminKey);
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('TASK_ALREADY_COMPLETED');
@@ -36,6 +55,10 @@ describe('completing a task', () => {
     expect(invisible.status).toBe(404);
     const other = await makeAccount();
     expect((await api('POST', `/v1/tasks/${task.body.id}/complete`, other.adminKey)).status).toBe(404);
-    expect((await api('GET', `/v1/tasks/${task.body.id}`, account.adminKey)).body).toMatchObject({ completed: false, status: 'open', completed_at: null });
+    expect((await api('GET', `/v1/tasks/${task.body.id}`, account.adminKey)).body).toMatchObject({
+      completed: false,
+      status: 'open',
+      completed_at: null,
+    });
   });
 });

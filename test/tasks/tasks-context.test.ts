@@ -31,7 +31,9 @@ describe('task context', () => {
   it('never loses a key when unguarded merges of different keys race', async () => {
     const a = await makeAccount();
     const t = (await api('POST', '/v1/tasks', a.adminKey, { content: 't' })).body.id;
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => api('PATCH', `/v1/tasks/${t}/context`, a.adminKey, { [`k${i}`]: i })));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => api('PATCH', `/v1/tasks/${t}/context`, a.adminKey, { [`k${i}`]: i })),
+    );
     expect(results.every((r) => r.status === 200)).toBe(true);
     const final = (await api('GET', `/v1/tasks/${t}/context`, a.adminKey)).body;
     expect(final.version).toBe(12);
@@ -61,7 +63,15 @@ describe('task context', () => {
     await api('PATCH', `/v1/tasks/${t}/context?source=agent_observed`, a.adminKey, { owner: null });
     const prov = (await api('GET', `/v1/tasks/${t}/context?include=provenance`, a.adminKey)).body;
     expect(prov.context).toEqual({ budget: 120 });
-    expect(prov.provenance).toEqual({ budget: { author_agent_id: a.adminId, author_name: expect.any(String), source: 'agent_inferred', version: 2, created_at: expect.stringMatching(/Z$/) } });
+    expect(prov.provenance).toEqual({
+      budget: {
+        author_agent_id: a.adminId,
+        author_name: expect.any(String),
+        source: 'agent_inferred',
+        version: 2,
+        created_at: expect.stringMatching(/Z$/),
+      },
+    });
     const history = (await api('GET', `/v1/tasks/${t}/context/history`, a.adminKey)).body;
     // Newest first; a value replaced by a later write of its key says when.
     expect(history.entries.map((h: any) => [h.version, h.key, h.value, h.source, h.author_agent_id, h.superseded_at === null])).toEqual([
@@ -78,7 +88,9 @@ describe('task context', () => {
     const seen: number[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const page: any = (await api('GET', `/v1/tasks/${t}/context/history?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, a.adminKey)).body;
+      const page: any = (
+        await api('GET', `/v1/tasks/${t}/context/history?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, a.adminKey)
+      ).body;
       seen.push(...page.entries.map((h: any) => h.version));
       cursor = page.next_cursor;
     }

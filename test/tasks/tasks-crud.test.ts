@@ -67,7 +67,13 @@ describe('task CRUD', () => {
       assigned_to_agent_id: worker.id,
       evidence_policy: 'required',
     });
-    for (const [word, n] of [['low', 1], ['medium', 2], ['high', 3], [2, 2], ['3', 3]] as const) {
+    for (const [word, n] of [
+      ['low', 1],
+      ['medium', 2],
+      ['high', 3],
+      [2, 2],
+      ['3', 3],
+    ] as const) {
       const r = await api('POST', '/v1/tasks', a.adminKey, { content: 'p', priority: word, due_date: '2026-02-28' });
       expect(r.status).toBe(201);
       expect(r.body.priority).toBe(n);
@@ -120,7 +126,16 @@ describe('task CRUD', () => {
     expect(g.status).toBe(404);
     expect(g.body.code).toBe('AGENT_NOT_FOUND');
     const t = await api('POST', '/v1/tasks', b.adminKey, { content: 'theirs' });
-    for (const [method, path] of [['GET', ''], ['PUT', ''], ['DELETE', ''], ['POST', '/complete'], ['POST', '/uncomplete'], ['GET', '/comments'], ['GET', '/context'], ['GET', '/chain']] as const) {
+    for (const [method, path] of [
+      ['GET', ''],
+      ['PUT', ''],
+      ['DELETE', ''],
+      ['POST', '/complete'],
+      ['POST', '/uncomplete'],
+      ['GET', '/comments'],
+      ['GET', '/context'],
+      ['GET', '/chain'],
+    ] as const) {
       const r = await api(method, `/v1/tasks/${t.body.id}${path}`, a.adminKey, method === 'PUT' ? { content: 'y' } : undefined);
       expect(r.status, `${method} ${path}`).toBe(404);
       expect(r.body.code).toBe('TASK_NOT_FOUND');
@@ -142,7 +157,15 @@ describe('task CRUD', () => {
     const empty = await api('PUT', `/v1/tasks/${t.id}`, a.adminKey);
     expect(empty.status).toBe(200);
     expect(empty.body.content).toBe('New');
-    for (const body of [{ priority: 0 }, { priority: 5 }, { labels: Array(21).fill('x') }, { due_date: '01/02/2026' }, { content: '' }, { nope: 1 }, { content: 7 }]) {
+    for (const body of [
+      { priority: 0 },
+      { priority: 5 },
+      { labels: Array(21).fill('x') },
+      { due_date: '01/02/2026' },
+      { content: '' },
+      { nope: 1 },
+      { content: 7 },
+    ]) {
       const r = await api('PUT', `/v1/tasks/${t.id}`, a.adminKey, body);
       expect(r.status, JSON.stringify(body)).toBe(400);
     }
@@ -180,14 +203,26 @@ describe('task CRUD', () => {
     expect(none.body.code).toBe('EVIDENCE_REQUIRED');
     const weak = await api('POST', `/v1/tasks/${t.id}/complete`, a.adminKey, { evidence: [{ kind: 'command_output', ref: 'ok' }] });
     expect(weak.status).toBe(422);
-    for (const bad of [{ evidence: [{ kind: 'tweet', ref: 'x' }] }, { evidence: [{ kind: 'pr' }] }, { evidence: 'pr' }, { evidence: [{ kind: 'pr', ref: 'x', extra: 1 }] }, { proof: [] }]) {
+    for (const bad of [
+      { evidence: [{ kind: 'tweet', ref: 'x' }] },
+      { evidence: [{ kind: 'pr' }] },
+      { evidence: 'pr' },
+      { evidence: [{ kind: 'pr', ref: 'x', extra: 1 }] },
+      { proof: [] },
+    ]) {
       expect((await api('POST', `/v1/tasks/${t.id}/complete`, a.adminKey, bad)).status, JSON.stringify(bad)).toBe(400);
     }
     const ok = await api('POST', `/v1/tasks/${t.id}/complete`, a.adminKey, {
-      evidence: [{ kind: 'command_output', ref: 'tests passed' }, { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' }],
+      evidence: [
+        { kind: 'command_output', ref: 'tests passed' },
+        { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' },
+      ],
     });
     expect(ok.status).toBe(200);
-    expect(ok.body.completion_evidence).toEqual([{ kind: 'command_output', ref: 'tests passed' }, { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' }]);
+    expect(ok.body.completion_evidence).toEqual([
+      { kind: 'command_output', ref: 'tests passed' },
+      { kind: 'pr', ref: 'acme/api#12', summary: 'the fix' },
+    ]);
     expect((await api('GET', `/v1/tasks/${t.id}`, a.adminKey)).body.completion_evidence).toHaveLength(2);
   });
 
@@ -196,13 +231,20 @@ describe('task CRUD', () => {
     const t = (await api('POST', '/v1/tasks', a.adminKey, { content: 'Claimed' })).body;
     const start = Date.now();
     const lease = new Date(start + 300_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await db().update(tasks).set({ status: 'claimed', claimedByAgentId: a.adminId, claimedAt: t.created_at, leaseExpiresAt: lease }).where(eq(tasks.id, t.id));
+    await db()
+      .update(tasks)
+      .set({ status: 'claimed', claimedByAgentId: a.adminId, claimedAt: t.created_at, leaseExpiresAt: lease })
+      .where(eq(tasks.id, t.id));
     await env.DB.prepare(`INSERT INTO runs (id, account_id, agent_id, task_id, claimed_at, claimed_at_ms) VALUES ('run_t1', ?, ?, ?, ?, ?)`)
       .bind(a.accountId, a.adminId, t.id, t.created_at, start - 5000)
       .run();
     const done = await api('POST', `/v1/tasks/${t.id}/complete`, a.adminKey);
     expect(done.body).toMatchObject({ status: 'completed', claimed_by_agent_id: null, lease_expires_at: null, claimed_at: null });
-    const run = await env.DB.prepare(`SELECT outcome, ended_at, duration_ms FROM runs WHERE id = 'run_t1'`).first<{ outcome: string; ended_at: string; duration_ms: number }>();
+    const run = await env.DB.prepare(`SELECT outcome, ended_at, duration_ms FROM runs WHERE id = 'run_t1'`).first<{
+      outcome: string;
+      ended_at: string;
+      duration_ms: number;
+    }>();
     expect(run?.outcome).toBe('completed');
     expect(run?.ended_at).toMatch(/Z$/);
     expect(run!.duration_ms).toBeGreaterThanOrEqual(5000);
@@ -228,7 +270,9 @@ describe('task CRUD', () => {
   it('never lets concurrent creates overrun the quota', async () => {
     const a = await makeAccount();
     const month = new Date().toISOString().slice(0, 7);
-    await env.DB.prepare('INSERT INTO usage_counters (account_id, period, tasks_created) VALUES (?, ?, 997)').bind(a.accountId, month).run();
+    await env.DB.prepare('INSERT INTO usage_counters (account_id, period, tasks_created) VALUES (?, ?, 997)')
+      .bind(a.accountId, month)
+      .run();
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => api('POST', '/v1/tasks', a.adminKey, { content: `race ${i}` })));
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     expect(results.filter((r) => r.status === 402)).toHaveLength(5);
@@ -239,7 +283,9 @@ describe('task CRUD', () => {
   it('counts created tasks against the monthly quota and refuses past it with 402 TASK_QUOTA_EXCEEDED', async () => {
     const a = await makeAccount();
     const month = new Date().toISOString().slice(0, 7);
-    await env.DB.prepare('INSERT INTO usage_counters (account_id, period, tasks_created) VALUES (?, ?, 998)').bind(a.accountId, month).run();
+    await env.DB.prepare('INSERT INTO usage_counters (account_id, period, tasks_created) VALUES (?, ?, 998)')
+      .bind(a.accountId, month)
+      .run();
     expect((await api('POST', '/v1/tasks', a.adminKey, { content: 'one' })).status).toBe(201);
     const parent = await api('POST', '/v1/tasks', a.adminKey, { content: 'two' });
     expect(parent.status).toBe(201);
@@ -250,7 +296,13 @@ describe('task CRUD', () => {
     expect((await api('POST', `/v1/tasks/${parent.body.id}/delegate`, a.adminKey, { content: 'child' })).status).toBe(402);
     const usage = await api('GET', '/v1/usage', a.adminKey);
     expect(usage.status).toBe(200);
-    expect(usage.body).toMatchObject({ plan: 'free', task_count: 1000, task_limit: 1000, tasks_remaining: 0, rate_limit: { requests_per_minute: Number(env.LIMIT_RATE_PER_MINUTE ?? 60) } });
+    expect(usage.body).toMatchObject({
+      plan: 'free',
+      task_count: 1000,
+      task_limit: 1000,
+      tasks_remaining: 0,
+      rate_limit: { requests_per_minute: Number(env.LIMIT_RATE_PER_MINUTE ?? 60) },
+    });
     expect(usage.body.reset_date).toMatch(/^\d{4}-\d{2}-01$/);
   });
 });

@@ -9,7 +9,12 @@ describe('delegation', () => {
     const a = await makeAccount();
     const worker = await makeAgent(a, 'worker');
     const root = (await api('POST', '/v1/tasks', a.adminKey, { content: 'Research pricing', project_id: a.projectId })).body;
-    const child = await api('POST', `/v1/tasks/${root.id}/delegate`, a.adminKey, { content: 'Competitor A', assigned_to_agent_id: worker.id, priority: 'high', labels: ['research'] });
+    const child = await api('POST', `/v1/tasks/${root.id}/delegate`, a.adminKey, {
+      content: 'Competitor A',
+      assigned_to_agent_id: worker.id,
+      priority: 'high',
+      labels: ['research'],
+    });
     expect(child.status).toBe(201);
     expect(child.body).toMatchObject({
       content: 'Competitor A',
@@ -29,12 +34,21 @@ describe('delegation', () => {
     // The worker delegates further; the accountable agent stays the root's.
     const grandchild = await api('POST', `/v1/tasks/${child.body.id}/delegate`, worker.key, { content: 'Pricing page' });
     expect(grandchild.status).toBe(201);
-    expect(grandchild.body).toMatchObject({ delegation_depth: 2, root_task_id: root.id, accountable_agent_id: a.adminId, created_by_agent_id: worker.id });
+    expect(grandchild.body).toMatchObject({
+      delegation_depth: 2,
+      root_task_id: root.id,
+      accountable_agent_id: a.adminId,
+      created_by_agent_id: worker.id,
+    });
 
     const chain = await api('GET', `/v1/tasks/${grandchild.body.id}/chain`, a.adminKey);
     expect(chain.status).toBe(200);
     expect(chain.body).toMatchObject({ root_id: root.id, depth: 2, completed_count: 0, total_count: 3 });
-    expect(chain.body.chain.map((t: any) => [t.id, t.delegation_depth])).toEqual([[root.id, 0], [child.body.id, 1], [grandchild.body.id, 2]]);
+    expect(chain.body.chain.map((t: any) => [t.id, t.delegation_depth])).toEqual([
+      [root.id, 0],
+      [child.body.id, 1],
+      [grandchild.body.id, 2],
+    ]);
     const children = await api('GET', `/v1/tasks/${root.id}/children`, a.adminKey);
     expect(children.body.map((t: any) => t.id)).toEqual([child.body.id]);
     expect((await api('GET', `/v1/tasks/${grandchild.body.id}/children`, a.adminKey)).body).toEqual([]);
@@ -84,10 +98,21 @@ describe('delegation', () => {
     const a = await makeAccount();
     const other = await makeAccount();
     const root = (await api('POST', '/v1/tasks', a.adminKey, { content: 'p' })).body.id;
-    for (const body of [{}, { content: '' }, { content: 'x', priority: 0 }, { content: 'x', priority: 5 }, { content: 'x', labels: Array(21).fill('l') }, { content: 'x', due_date: 'soon' }, { content: 'x', parent_task_id: root }, { content: 'x'.repeat(501) }]) {
+    for (const body of [
+      {},
+      { content: '' },
+      { content: 'x', priority: 0 },
+      { content: 'x', priority: 5 },
+      { content: 'x', labels: Array(21).fill('l') },
+      { content: 'x', due_date: 'soon' },
+      { content: 'x', parent_task_id: root },
+      { content: 'x'.repeat(501) },
+    ]) {
       expect((await api('POST', `/v1/tasks/${root}/delegate`, a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }
-    expect((await api('POST', `/v1/tasks/${root}/delegate`, a.adminKey, { content: 'x', assigned_to_agent_id: other.adminId })).status).toBe(404);
+    expect(
+      (await api('POST', `/v1/tasks/${root}/delegate`, a.adminKey, { content: 'x', assigned_to_agent_id: other.adminId })).status,
+    ).toBe(404);
     expect((await api('POST', `/v1/tasks/tsk_missing/delegate`, a.adminKey, { content: 'x' })).status).toBe(404);
   });
 

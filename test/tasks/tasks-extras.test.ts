@@ -12,7 +12,11 @@ describe('subtasks', () => {
     expect(s0.status).toBe(201);
     expect([s1.sort_order, s2.sort_order]).toEqual([0, 1]);
     expect(s1).toMatchObject({ task_id: t, content: 'first', completed: false });
-    expect((await api('GET', `/v1/tasks/${t}/subtasks`, a.adminKey)).body.map((s: any) => s.content)).toEqual(['zeroth', 'first', 'second']);
+    expect((await api('GET', `/v1/tasks/${t}/subtasks`, a.adminKey)).body.map((s: any) => s.content)).toEqual([
+      'zeroth',
+      'first',
+      'second',
+    ]);
     const upd = await api('PUT', `/v1/tasks/${t}/subtasks/${s1.id}`, a.adminKey, { content: 'first!', sort_order: 5 });
     expect(upd.body).toMatchObject({ content: 'first!', sort_order: 5 });
     expect((await api('PATCH', `/v1/tasks/${t}/subtasks/${s1.id}`, a.adminKey, { completed: true })).body.completed).toBe(true);
@@ -20,7 +24,14 @@ describe('subtasks', () => {
     expect((await api('POST', `/v1/tasks/${t}/subtasks/${s2.id}/toggle`, a.adminKey)).body.completed).toBe(false);
     expect((await api('DELETE', `/v1/tasks/${t}/subtasks/${s2.id}`, a.adminKey)).body).toEqual({ deleted: true, id: s2.id });
     expect((await api('POST', `/v1/tasks/${t}/subtasks/${s2.id}/toggle`, a.adminKey)).status).toBe(404);
-    for (const body of [{}, { content: '' }, { content: 'x'.repeat(501) }, { content: 'x', completed: 'yes' }, { content: 'x', sort_order: 1.5 }, { content: 'x', extra: 1 }]) {
+    for (const body of [
+      {},
+      { content: '' },
+      { content: 'x'.repeat(501) },
+      { content: 'x', completed: 'yes' },
+      { content: 'x', sort_order: 1.5 },
+      { content: 'x', extra: 1 },
+    ]) {
       expect((await api('POST', `/v1/tasks/${t}/subtasks`, a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }
     expect((await api('PUT', `/v1/tasks/${t}/subtasks/${s1.id}`, a.adminKey, { completed: 1 })).status).toBe(400);
@@ -39,8 +50,18 @@ describe('comments', () => {
     expect(c1.body).toMatchObject({ task_id: t, content: 'one', author: 'admin-agent', agent_id: a.adminId });
     await api('POST', `/v1/tasks/${t}/comments`, a.adminKey, { content: 'two', author: 'Ada' });
     const list = await api('GET', `/v1/tasks/${t}/comments`, a.adminKey);
-    expect(list.body.map((c: any) => [c.content, c.author])).toEqual([['one', 'admin-agent'], ['two', 'Ada']]);
-    for (const body of [{}, { content: '' }, { content: 5 }, { content: 'x'.repeat(10_001) }, { content: 'x', author: 'y'.repeat(101) }, { content: 'x', mood: 'happy' }]) {
+    expect(list.body.map((c: any) => [c.content, c.author])).toEqual([
+      ['one', 'admin-agent'],
+      ['two', 'Ada'],
+    ]);
+    for (const body of [
+      {},
+      { content: '' },
+      { content: 5 },
+      { content: 'x'.repeat(10_001) },
+      { content: 'x', author: 'y'.repeat(101) },
+      { content: 'x', mood: 'happy' },
+    ]) {
       expect((await api('POST', `/v1/tasks/${t}/comments`, a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }
   });
@@ -50,12 +71,32 @@ describe('links', () => {
   it('adds and lists links, and refuses bad input', async () => {
     const a = await makeAccount();
     const t = (await api('POST', '/v1/tasks', a.adminKey, { content: 't' })).body.id;
-    const l = await api('POST', `/v1/tasks/${t}/links`, a.adminKey, { kind: 'pr', repo: 'acme/api', ref: '42', url: 'https://github.com/acme/api/pull/42' });
+    const l = await api('POST', `/v1/tasks/${t}/links`, a.adminKey, {
+      kind: 'pr',
+      repo: 'acme/api',
+      ref: '42',
+      url: 'https://github.com/acme/api/pull/42',
+    });
     expect(l.status).toBe(201);
-    expect(l.body).toMatchObject({ task_id: t, kind: 'pr', repo: 'acme/api', ref: '42', url: 'https://github.com/acme/api/pull/42', created_by_agent_id: a.adminId });
+    expect(l.body).toMatchObject({
+      task_id: t,
+      kind: 'pr',
+      repo: 'acme/api',
+      ref: '42',
+      url: 'https://github.com/acme/api/pull/42',
+      created_by_agent_id: a.adminId,
+    });
     await api('POST', `/v1/tasks/${t}/links`, a.adminKey, { kind: 'branch', ref: 'feature/x' });
     expect((await api('GET', `/v1/tasks/${t}/links`, a.adminKey)).body.map((x: any) => x.kind)).toEqual(['pr', 'branch']);
-    for (const body of [{}, { kind: 'issue', ref: 'x' }, { kind: 'pr' }, { kind: 'url', ref: 'x', url: 'ftp://x' }, { kind: 'url', ref: 'x', url: 'not a url' }, { kind: 'pr', ref: 'x'.repeat(501) }, { kind: 'pr', ref: '1', sha: 'abc' }]) {
+    for (const body of [
+      {},
+      { kind: 'issue', ref: 'x' },
+      { kind: 'pr' },
+      { kind: 'url', ref: 'x', url: 'ftp://x' },
+      { kind: 'url', ref: 'x', url: 'not a url' },
+      { kind: 'pr', ref: 'x'.repeat(501) },
+      { kind: 'pr', ref: '1', sha: 'abc' },
+    ]) {
       expect((await api('POST', `/v1/tasks/${t}/links`, a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }
   });
@@ -92,7 +133,13 @@ describe('dedup', () => {
     await api('POST', `/v1/tasks/${ids[0]}/complete`, a.adminKey);
     const after = await api('POST', '/v1/tasks/dedup', a.adminKey, { content: 'Research competitor pricing', threshold: 0.99 });
     expect(after.body).toEqual({ has_duplicates: false, matches: [] });
-    for (const body of [{}, { content: '' }, { content: 'x', threshold: 2 }, { content: 'x', threshold: 'high' }, { content: 'x', other: 1 }]) {
+    for (const body of [
+      {},
+      { content: '' },
+      { content: 'x', threshold: 2 },
+      { content: 'x', threshold: 'high' },
+      { content: 'x', other: 1 },
+    ]) {
       expect((await api('POST', '/v1/tasks/dedup', a.adminKey, body)).status, JSON.stringify(body)).toBe(400);
     }
   });
@@ -135,12 +182,33 @@ describe('OpenAPI document', () => {
   it('lists every task route of the contract', async () => {
     const doc = (await api('GET', '/v1/openapi.json')).body;
     const expected: [string, string][] = [
-      ['/v1/tasks', 'get'], ['/v1/tasks', 'post'], ['/v1/tasks/{id}', 'get'], ['/v1/tasks/{id}', 'put'], ['/v1/tasks/{id}', 'patch'], ['/v1/tasks/{id}', 'delete'],
-      ['/v1/tasks/{id}/complete', 'post'], ['/v1/tasks/{id}/uncomplete', 'post'], ['/v1/tasks/{id}/delegate', 'post'], ['/v1/tasks/{id}/chain', 'get'], ['/v1/tasks/{id}/children', 'get'],
-      ['/v1/tasks/{id}/context', 'get'], ['/v1/tasks/{id}/context', 'patch'], ['/v1/tasks/{id}/context/history', 'get'],
-      ['/v1/tasks/{id}/subtasks', 'get'], ['/v1/tasks/{id}/subtasks', 'post'], ['/v1/tasks/{id}/subtasks/{sid}', 'put'], ['/v1/tasks/{id}/subtasks/{sid}', 'delete'], ['/v1/tasks/{id}/subtasks/{sid}/toggle', 'post'],
-      ['/v1/tasks/{id}/comments', 'get'], ['/v1/tasks/{id}/comments', 'post'], ['/v1/tasks/{id}/comments/{cid}', 'delete'],
-      ['/v1/tasks/{id}/links', 'get'], ['/v1/tasks/{id}/links', 'post'], ['/v1/tasks/dedup', 'post'], ['/v1/stats', 'get'], ['/v1/usage', 'get'],
+      ['/v1/tasks', 'get'],
+      ['/v1/tasks', 'post'],
+      ['/v1/tasks/{id}', 'get'],
+      ['/v1/tasks/{id}', 'put'],
+      ['/v1/tasks/{id}', 'patch'],
+      ['/v1/tasks/{id}', 'delete'],
+      ['/v1/tasks/{id}/complete', 'post'],
+      ['/v1/tasks/{id}/uncomplete', 'post'],
+      ['/v1/tasks/{id}/delegate', 'post'],
+      ['/v1/tasks/{id}/chain', 'get'],
+      ['/v1/tasks/{id}/children', 'get'],
+      ['/v1/tasks/{id}/context', 'get'],
+      ['/v1/tasks/{id}/context', 'patch'],
+      ['/v1/tasks/{id}/context/history', 'get'],
+      ['/v1/tasks/{id}/subtasks', 'get'],
+      ['/v1/tasks/{id}/subtasks', 'post'],
+      ['/v1/tasks/{id}/subtasks/{sid}', 'put'],
+      ['/v1/tasks/{id}/subtasks/{sid}', 'delete'],
+      ['/v1/tasks/{id}/subtasks/{sid}/toggle', 'post'],
+      ['/v1/tasks/{id}/comments', 'get'],
+      ['/v1/tasks/{id}/comments', 'post'],
+      ['/v1/tasks/{id}/comments/{cid}', 'delete'],
+      ['/v1/tasks/{id}/links', 'get'],
+      ['/v1/tasks/{id}/links', 'post'],
+      ['/v1/tasks/dedup', 'post'],
+      ['/v1/stats', 'get'],
+      ['/v1/usage', 'get'],
     ];
     for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
   });

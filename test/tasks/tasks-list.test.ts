@@ -18,14 +18,26 @@ async function seed() {
   const t = {
     bug: await make({ content: 'Fix login bug', labels: ['bug', 'urgent'], priority: 4, project_id: a.projectId, due_date: day(-2) }),
     docs: await make({ content: 'Write docs', description: 'The LOGIN page too', labels: ['docs'], priority: 2, due_date: day(0) }),
-    deploy: await make({ content: 'Deploy 100%_done', labels: ['bug'], project_id: other.id, assigned_to_agent_id: worker.id, due_date: `${day(3)}T09:00:00Z` }),
+    deploy: await make({
+      content: 'Deploy 100%_done',
+      labels: ['bug'],
+      project_id: other.id,
+      assigned_to_agent_id: worker.id,
+      due_date: `${day(3)}T09:00:00Z`,
+    }),
     done: await make({ content: 'Old chore', labels: ['urgent'], due_date: day(-5) }),
     plain: await make({ content: 'Plain' }),
   };
   await api('POST', `/v1/tasks/${t.done.id}/complete`, a.adminKey);
-  await db().update(tasks).set({ claimedByAgentId: worker.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 600_000), status: 'claimed' }).where(eq(tasks.id, t.plain.id));
+  await db()
+    .update(tasks)
+    .set({ claimedByAgentId: worker.id, claimedAt: iso(Date.now()), leaseExpiresAt: iso(Date.now() + 600_000), status: 'claimed' })
+    .where(eq(tasks.id, t.plain.id));
   // An expired lease is no claim.
-  await db().update(tasks).set({ claimedByAgentId: worker.id, claimedAt: iso(Date.now() - 900_000), leaseExpiresAt: iso(Date.now() - 1000), status: 'claimed' }).where(eq(tasks.id, t.docs.id));
+  await db()
+    .update(tasks)
+    .set({ claimedByAgentId: worker.id, claimedAt: iso(Date.now() - 900_000), leaseExpiresAt: iso(Date.now() - 1000), status: 'claimed' })
+    .where(eq(tasks.id, t.docs.id));
   return { a, worker, other, t };
 }
 
@@ -45,8 +57,8 @@ describe('GET /v1/tasks', () => {
   it('filters by every contract filter', async () => {
     const { a, worker, other, t } = await seed();
     const cases: [string, string[]][] = [
-      ['project_id=' + a.projectId, [t.bug.id]],
-      ['project_id=' + other.id, [t.deploy.id]],
+      [`project_id=${a.projectId}`, [t.bug.id]],
+      [`project_id=${other.id}`, [t.deploy.id]],
       ['completed=true', [t.done.id]],
       ['completed=False', [t.bug.id, t.docs.id, t.deploy.id, t.plain.id]],
       ['completed=1', [t.done.id]],
@@ -69,7 +81,7 @@ describe('GET /v1/tasks', () => {
       [`due_after=${day(-3)}&due_before=${day(3)}`, [t.bug.id, t.docs.id, t.deploy.id]],
       ['claimed=true', [t.plain.id]],
       ['claimed=false', [t.bug.id, t.docs.id, t.deploy.id, t.done.id]],
-      ['assigned_to=' + worker.id, [t.deploy.id]],
+      [`assigned_to=${worker.id}`, [t.deploy.id]],
       ['completed=false&priority=1&label=bug', [t.deploy.id]],
     ];
     for (const [query, expected] of cases) {
@@ -153,7 +165,8 @@ describe('GET /v1/tasks', () => {
 describe('due as one date (the Python SDK’s due=)', () => {
   it('lists the tasks due on that day, date or timestamp, and refuses other words', async () => {
     const a = await makeAccount();
-    const make = async (due_date: string) => (await api('POST', '/v1/tasks', a.adminKey, { content: `due ${due_date}`, due_date })).body.id as string;
+    const make = async (due_date: string) =>
+      (await api('POST', '/v1/tasks', a.adminKey, { content: `due ${due_date}`, due_date })).body.id as string;
     const [day, stamp] = [await make('2030-01-15'), await make('2030-01-15T18:30:00Z')];
     await make('2030-01-14');
     await make('2030-01-16');

@@ -69,15 +69,39 @@ describe('round trips per operation', () => {
       ['listLinks', (d) => listLinks(d, p, id)],
       ['taskStats', (d) => taskStats(d, p, now)],
       ['statsAnswer', (d) => statsAnswer(d, p, now)],
-      ['usage', (d) => usage(d, p, { tasksPerMonth: 1000, ratePerMinute: 60, contextBytes: 1000, bodyBytes: 1000, delegationDepth: 10, agentsPerAccount: 25, webhooksPerAccount: 10, projectsPerAccount: 100 }, now)],
+      [
+        'usage',
+        (d) =>
+          usage(
+            d,
+            p,
+            {
+              tasksPerMonth: 1000,
+              ratePerMinute: 60,
+              contextBytes: 1000,
+              bodyBytes: 1000,
+              delegationDepth: 10,
+              agentsPerAccount: 25,
+              webhooksPerAccount: 10,
+              projectsPerAccount: 100,
+            },
+            now,
+          ),
+      ],
       ['findDuplicates', (d) => findDuplicates(d, p, 'root task', 0.6)],
     ];
     for (const [name, fn] of reads) expect(await trips(fn), name).toBe(1);
 
     let childId = '';
     const writes: [string, (d: any) => Promise<unknown>][] = [
-      ['createTask', (d) => createTask(d, p, { content: 'n', labels: ['a'], project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now)],
-      ['updateTask', (d) => updateTask(d, p, id, { content: 'u', labels: ['b'], project_id: a.projectId, assigned_to_agent_id: a.adminId }, now)],
+      [
+        'createTask',
+        (d) => createTask(d, p, { content: 'n', labels: ['a'], project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now),
+      ],
+      [
+        'updateTask',
+        (d) => updateTask(d, p, id, { content: 'u', labels: ['b'], project_id: a.projectId, assigned_to_agent_id: a.adminId }, now),
+      ],
       ['patchContext', (d) => patchContext(d, p, id, { k: 1 }, { source: 'agent_inferred', maxBytes: 10_000 }, now)],
       ['createSubtask', (d) => createSubtask(d, p, id, { content: 's2' }, now)],
       ['updateSubtask', (d) => updateSubtask(d, p, id, sub, { content: 's3' }, now)],
@@ -86,14 +110,19 @@ describe('round trips per operation', () => {
       ['addComment', (d) => addComment(d, p, id, { content: 'c2' }, now)],
       ['deleteComment', (d) => deleteComment(d, p, id, cmt)],
       ['addLink', (d) => addLink(d, p, id, { kind: 'pr', ref: '#1' }, now)],
-      ['delegateTask', async (d) => (childId = (await delegateTask(d, p, id, { content: 'child' }, { quota: 1000, maxDepth: 10 }, now)).child.id)],
+      [
+        'delegateTask',
+        async (d) => (childId = (await delegateTask(d, p, id, { content: 'child' }, { quota: 1000, maxDepth: 10 }, now)).child.id),
+      ],
       ['completeTask child', (d) => completeTask(d, p, childId, [], now)],
       ['uncompleteTask child', (d) => uncompleteTask(d, p, childId, now)],
       ['deleteTask child', (d) => deleteTask(d, p, childId, now)],
     ];
     for (const [name, fn] of writes) expect(await trips(fn), name).toBeLessThanOrEqual(2);
     // The hottest write checks its references and the quota inside the insert: one trip.
-    expect(await trips((d) => createTask(d, p, { content: 'one trip', project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now))).toBe(1);
+    expect(
+      await trips((d) => createTask(d, p, { content: 'one trip', project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now)),
+    ).toBe(1);
     // So does a context merge: access, version and size are conditions of the merge itself.
     expect(await trips((d) => patchContext(d, p, id, { one: 'trip' }, { source: 'agent_inferred', maxBytes: 10_000 }, now))).toBe(1);
     // So does completion: access, state and the evidence policy are conditions of the update.
@@ -133,11 +162,19 @@ describe('list query plans', () => {
     for (const p of principals) {
       for (const f of filters) {
         const q = listQuery(db(), p, { limit: 100, offset: 0, ...f }, Date.now()).toSQL();
-        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+          .bind(...q.params)
+          .all<{ detail: string }>();
         const details = plan.results.map((r) => r.detail);
         const label = `${p.mode}/${p.role} ${JSON.stringify(f)}: ${details.join(' | ')}`;
-        expect(details.some((d) => /^SCAN (tasks|task_labels)\b/.test(d)), label).toBe(false);
-        expect(details.some((d) => /SEARCH (tasks|task_labels)/.test(d) || /MULTI-INDEX OR/.test(d)), label).toBe(true);
+        expect(
+          details.some((d) => /^SCAN (tasks|task_labels)\b/.test(d)),
+          label,
+        ).toBe(false);
+        expect(
+          details.some((d) => /SEARCH (tasks|task_labels)/.test(d) || /MULTI-INDEX OR/.test(d)),
+          label,
+        ).toBe(true);
       }
     }
   });
@@ -286,15 +323,30 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
 describe('schema guards', () => {
   it('labelled_tasks has every column of tasks but the context, plus the label', async () => {
     const columns = async (table: string) =>
-      (await env.DB.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?) ORDER BY name`).bind(table).all<{ name: string; type: string; notnull: number }>()).results;
+      (
+        await env.DB.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?) ORDER BY name`)
+          .bind(table)
+          .all<{ name: string; type: string; notnull: number }>()
+      ).results;
     const fromTasks = (await columns('tasks')).filter((c) => c.name !== 'context');
-    expect(await columns('labelled_tasks')).toEqual([...fromTasks, { name: 'label', type: 'TEXT', notnull: 1 }].sort((a, b) => a.name.localeCompare(b.name)));
+    expect(await columns('labelled_tasks')).toEqual(
+      [...fromTasks, { name: 'label', type: 'TEXT', notnull: 1 }].sort((a, b) => a.name.localeCompare(b.name)),
+    );
   });
 
   it('has the triggers that keep task_labels and task_counts exact', async () => {
     const rows = await env.DB.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).all<{ name: string }>();
     expect(rows.results.map((r) => r.name)).toEqual(
-      expect.arrayContaining(['tasks_count_after_delete', 'tasks_count_after_insert', 'tasks_count_after_update', 'tasks_labels_after_delete', 'tasks_labels_after_insert', 'tasks_labels_after_update', 'task_labels_count_after_delete', 'task_labels_count_after_insert']),
+      expect.arrayContaining([
+        'tasks_count_after_delete',
+        'tasks_count_after_insert',
+        'tasks_count_after_update',
+        'tasks_labels_after_delete',
+        'tasks_labels_after_insert',
+        'tasks_labels_after_update',
+        'task_labels_count_after_delete',
+        'task_labels_count_after_insert',
+      ]),
     );
   });
 });

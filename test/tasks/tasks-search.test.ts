@@ -102,10 +102,58 @@ describe('search', () => {
     for (const content of texts) made.push(await make(a, { content }));
     const newestFirst = [...made].reverse();
     const terms = [
-      '"', '""', '"hello"', 'a"b', '"a"b"', 'AND', 'cats AND dogs', 'OR', 'or that', 'NEAR', 'NEAR(one two)', 'NEAR(',
-      '*', 'abc*', '* st', '(', '(parenthesised)', ')', '-minus', '^caret', '+plus', 'content:login', 'description:',
-      ':', '🚀', '🚀🚀', '🚀🚀🚀', '🚀 l', '日本', '日本語', 'のタスク', '\t', 'b\th', '   ', '  ', ' ', '%', '%_', '_d', '\\', 'k\\s',
-      "'", "it's", '{', '}', 'a;b', '--', 'NOT', 'x NOT y', '\u00ad', 'ab\u0000cd', ' "; drop table tasks; --',
+      '"',
+      '""',
+      '"hello"',
+      'a"b',
+      '"a"b"',
+      'AND',
+      'cats AND dogs',
+      'OR',
+      'or that',
+      'NEAR',
+      'NEAR(one two)',
+      'NEAR(',
+      '*',
+      'abc*',
+      '* st',
+      '(',
+      '(parenthesised)',
+      ')',
+      '-minus',
+      '^caret',
+      '+plus',
+      'content:login',
+      'description:',
+      ':',
+      '🚀',
+      '🚀🚀',
+      '🚀🚀🚀',
+      '🚀 l',
+      '日本',
+      '日本語',
+      'のタスク',
+      '\t',
+      'b\th',
+      '   ',
+      '  ',
+      ' ',
+      '%',
+      '%_',
+      '_d',
+      '\\',
+      'k\\s',
+      "'",
+      "it's",
+      '{',
+      '}',
+      'a;b',
+      '--',
+      'NOT',
+      'x NOT y',
+      '\u00ad',
+      'ab\u0000cd',
+      ' "; drop table tasks; --',
     ];
     for (const term of terms) {
       const res = await search(a, term);
@@ -129,7 +177,13 @@ describe('search', () => {
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
     const t1 = await make(a, { content: 'Deploy widget', labels: ['ops'], priority: 4, project_id: a.projectId, due_date: day(5) });
     const t2 = await make(a, { content: 'Widget docs', labels: ['docs'], priority: 2, project_id: other.id, due_date: day(1) });
-    const t3 = await make(a, { content: 'Review', description: 'the widget PR', labels: ['ops', 'docs'], assigned_to_agent_id: worker.id, due_date: day(3) });
+    const t3 = await make(a, {
+      content: 'Review',
+      description: 'the widget PR',
+      labels: ['ops', 'docs'],
+      assigned_to_agent_id: worker.id,
+      due_date: day(3),
+    });
     const t4 = await make(a, { content: 'Gadget', labels: ['ops'], priority: 4 });
     await api('POST', `/v1/tasks/${t2.id}/complete`, a.adminKey);
     const cases: [string, Task[]][] = [
@@ -154,7 +208,7 @@ describe('search', () => {
     expect(ids((await api('GET', '/v1/tasks?label=ops&priority=4', a.adminKey)).body)).toEqual([t4.id, t1.id]);
   });
 
-  it("answers only what a worker may see", async () => {
+  it('answers only what a worker may see', async () => {
     const a = await makeAccount();
     const worker = await makeAgent(a, 'worker');
     const mine = await make(a, { content: 'Shared term alpha' }, worker.key);
@@ -250,7 +304,8 @@ describe('search', () => {
     // Page by page, both plans (small pages make the count bound small) agree with it.
     for (const limit of [1, 2, 4]) {
       const got: string[] = [];
-      for (let offset = 0; offset < listing.length; offset += limit) got.push(...ids((await search(a, 'zeta', `&limit=${limit}&offset=${offset}`)).body));
+      for (let offset = 0; offset < listing.length; offset += limit)
+        got.push(...ids((await search(a, 'zeta', `&limit=${limit}&offset=${offset}`)).body));
       expect(got, `limit ${limit}`).toEqual(listing);
     }
   });
@@ -274,7 +329,14 @@ describe('search', () => {
     );
     const everything = (await listTasks(db(), p, { limit: 500, offset: 0 }, now)).tasks;
     // 'task' (60 matches) and 'a' (under 3 characters) walk; the others (at most 40) use the index.
-    const terms: [string, number][] = [['omega', 30], ['task', 60], ['task 1', 11], ['OMEGA notes', 15], ['plain task', 40], ['a', 60]];
+    const terms: [string, number][] = [
+      ['omega', 30],
+      ['task', 60],
+      ['task 1', 11],
+      ['OMEGA notes', 15],
+      ['plain task', 40],
+      ['a', 60],
+    ];
     for (const [term, count] of terms) {
       const expected = everything.filter((t) => likeMatches(t, term)).map((t) => t.id);
       expect(expected, term).toHaveLength(count);

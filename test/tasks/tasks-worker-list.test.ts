@@ -146,7 +146,12 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
         description: i % 11 === 0 ? 'Needs BILLING review' : null,
         priority: (i % 4) + 1,
         labels: i % 5 === 0 ? '["bug","ops"]' : i % 5 === 1 || i % 5 === 3 ? '["docs"]' : i % 5 === 4 ? '["bug"]' : '[]',
-        dueDate: i % 3 === 2 ? null : i % 4 === 1 ? `${iso(now + offset * DAY_MS).slice(0, 10)}T09:00:00Z` : iso(now + offset * DAY_MS).slice(0, 10),
+        dueDate:
+          i % 3 === 2
+            ? null
+            : i % 4 === 1
+              ? `${iso(now + offset * DAY_MS).slice(0, 10)}T09:00:00Z`
+              : iso(now + offset * DAY_MS).slice(0, 10),
         assignedTo: assigned.has(i) ? me : i % 20 === 9 ? busyId : i % 7 === 0 ? other : null,
         createdBy: created.has(i) ? me : i % 10 === 7 ? busyId : a.adminId,
         completed: doneBy !== null,
@@ -273,25 +278,35 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
     ['priority=3 (matches none of its tasks)', { priority: 3 }, 'seen'],
     ['label bug (only on the tasks assigned to it)', { labels: ['bug'] }, 'seen'],
     ['due_after', { due_after: today }, 'seen'],
-  ] as [string, Partial<ListFilters>, 'page' | 'seen'][])('a worker that sees 3,000 tasks, %s: the reference page, rows read by the %s', async (name, raw, bound) => {
-    const seen = reference(all, busyId, {}, now);
-    expect(seen).toHaveLength(3_000);
-    for (const offset of [0, 100]) {
-      const f = { limit: PAGE, offset, ...raw } as ListFilters;
-      const want = reference(all, busyId, f, now);
-      const c = { count: 0, rowsRead: 0 };
-      const page = await listTasks(database(countingD1(env.DB, c)), busy, f, now);
-      const label = `busy ${name} offset ${offset}`;
-      expect(pageIds(page), label).toEqual(want.slice(offset, offset + PAGE));
-      expect(page.hasMore, label).toBe(want.length > offset + PAGE);
-      const reach = offset + PAGE + 1;
-      const budget = bound === 'seen' ? 2 * seen.length + 50 : 4 * reach + 50 + (raw.search ? rareBound(f) + 1 : 0);
-      expect(c.rowsRead, label).toBeLessThan(budget);
-    }
-  });
+  ] as [string, Partial<ListFilters>, 'page' | 'seen'][])(
+    'a worker that sees 3,000 tasks, %s: the reference page, rows read by the %s',
+    async (name, raw, bound) => {
+      const seen = reference(all, busyId, {}, now);
+      expect(seen).toHaveLength(3_000);
+      for (const offset of [0, 100]) {
+        const f = { limit: PAGE, offset, ...raw } as ListFilters;
+        const want = reference(all, busyId, f, now);
+        const c = { count: 0, rowsRead: 0 };
+        const page = await listTasks(database(countingD1(env.DB, c)), busy, f, now);
+        const label = `busy ${name} offset ${offset}`;
+        expect(pageIds(page), label).toEqual(want.slice(offset, offset + PAGE));
+        expect(page.hasMore, label).toBe(want.length > offset + PAGE);
+        const reach = offset + PAGE + 1;
+        const budget = bound === 'seen' ? 2 * seen.length + 50 : 4 * reach + 50 + (raw.search ? rareBound(f) + 1 : 0);
+        expect(c.rowsRead, label).toBeLessThan(budget);
+      }
+    },
+  );
 
   it('pages through everything the worker sees, each task once, no gaps', async () => {
-    for (const raw of [{}, { completed: false }, { labels: ['docs'] }, { due_after: iso(now - 30 * DAY_MS).slice(0, 10) }, { search: 'search' }, { claimed: false }] as Partial<ListFilters>[]) {
+    for (const raw of [
+      {},
+      { completed: false },
+      { labels: ['docs'] },
+      { due_after: iso(now - 30 * DAY_MS).slice(0, 10) },
+      { search: 'search' },
+      { claimed: false },
+    ] as Partial<ListFilters>[]) {
       const want = reference(all, me, raw, now);
       const seen: string[] = [];
       for (let offset = 0; ; offset += 7) {
@@ -311,7 +326,12 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
   it('shows a task held by all four ranges once', async () => {
     const id = `tsk_wl${String(EVERY_RANGE).padStart(6, '0')}`;
     const row = all.find((r) => r.id === id)!;
-    expect([row.created_by_agent_id, row.assigned_to_agent_id, row.claimed_by_agent_id, row.completed_by_agent_id]).toEqual([me, me, me, me]);
+    expect([row.created_by_agent_id, row.assigned_to_agent_id, row.claimed_by_agent_id, row.completed_by_agent_id]).toEqual([
+      me,
+      me,
+      me,
+      me,
+    ]);
     const page = await listTasks(db(), worker, { limit: 200, offset: 0 }, now);
     expect(pageIds(page).filter((x) => x === id)).toHaveLength(1);
     expect(pageIds(page)).toEqual(reference(all, me, {}, now));
@@ -321,17 +341,30 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
   });
 
   it('never reads an account-wide range: every tasks read is one of the four agent ranges or a key lookup', async () => {
-    for (const [name, raw] of [...single, ['combined', { completed: false, priority: 2, labels: ['bug'], search: 'search', due: 'overdue' }]] as [string, Partial<ListFilters>][]) {
+    for (const [name, raw] of [
+      ...single,
+      ['combined', { completed: false, priority: 2, labels: ['bug'], search: 'search', due: 'overdue' }],
+    ] as [string, Partial<ListFilters>][]) {
       const q = listQuery(db(), worker, { limit: PAGE, offset: 10, ...resolve(raw) } as ListFilters, now).toSQL();
-      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+        .bind(...q.params)
+        .all<{ detail: string }>();
       const details = plan.results.map((r) => r.detail);
       const label = `${name}: ${details.join(' | ')}`;
-      expect(details.some((d) => /^SCAN (tasks|task_labels)\b/.test(d)), label).toBe(false);
+      expect(
+        details.some((d) => /^SCAN (tasks|task_labels)\b/.test(d)),
+        label,
+      ).toBe(false);
       const reads = details.filter((d) => /^SEARCH (tasks|task_labels)\b/.test(d));
       expect(reads.length, label).toBeGreaterThan(0);
       for (const d of reads) {
-        const agentRange = /^SEARCH tasks USING INDEX tasks_account_(creator|assigned|claimed_by|completed_by)_idx \(account_id=\? AND (created_by|assigned_to|claimed_by|completed_by)_agent_id=\?\)$/.test(d);
-        const keyLookup = /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid=\?\)$/.test(d) || /^SEARCH task_labels USING (COVERING )?INDEX sqlite_autoindex_task_labels_1 \(task_id=\? AND label=\?\)$/.test(d);
+        const agentRange =
+          /^SEARCH tasks USING INDEX tasks_account_(creator|assigned|claimed_by|completed_by)_idx \(account_id=\? AND (created_by|assigned_to|claimed_by|completed_by)_agent_id=\?\)$/.test(
+            d,
+          );
+        const keyLookup =
+          /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid=\?\)$/.test(d) ||
+          /^SEARCH task_labels USING (COVERING )?INDEX sqlite_autoindex_task_labels_1 \(task_id=\? AND label=\?\)$/.test(d);
         expect(agentRange || keyLookup, `${d} in ${label}`).toBe(true);
       }
       // Every plan (a search's common arm too) reads the four ranges, each once.
@@ -340,17 +373,26 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
   });
 
   it('the completed-by index carries created_at and id, in the database and in the drizzle schema', async () => {
-    const row = await env.DB.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'tasks_account_completed_by_idx'`).first<{ sql: string }>();
+    const row = await env.DB.prepare(
+      `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'tasks_account_completed_by_idx'`,
+    ).first<{ sql: string }>();
     expect(row?.sql).toMatch(/ON `tasks` \(`account_id`,`completed_by_agent_id`,`created_at`,`id`\)/);
     const declared = getTableConfig(tasks).indexes.find((i) => i.config.name === 'tasks_account_completed_by_idx');
-    expect(declared?.config.columns.map((c) => ('name' in c ? c.name : null))).toEqual(['account_id', 'completed_by_agent_id', 'created_at', 'id']);
+    expect(declared?.config.columns.map((c) => ('name' in c ? c.name : null))).toEqual([
+      'account_id',
+      'completed_by_agent_id',
+      'created_at',
+      'id',
+    ]);
   });
 
   it('leaves admins on the account-wide plan', async () => {
     const admin = await authenticate(db(), env.KEY_PEPPER!, a.adminKey);
     const c = { count: 0, rowsRead: 0 };
     const page = await listTasks(database(countingD1(env.DB, c)), admin, { limit: PAGE, offset: 0 }, now);
-    const want = [...all].sort((x, y) => (x.created_at < y.created_at ? 1 : x.created_at > y.created_at ? -1 : x.id < y.id ? 1 : -1)).map((r) => r.id);
+    const want = [...all]
+      .sort((x, y) => (x.created_at < y.created_at ? 1 : x.created_at > y.created_at ? -1 : x.id < y.id ? 1 : -1))
+      .map((r) => r.id);
     expect(pageIds(page)).toEqual(want.slice(0, PAGE));
     expect(page.total).toBe(N);
     expect(c.rowsRead).toBeLessThan(2 * PAGE);

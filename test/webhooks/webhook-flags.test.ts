@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { accounts, webhooks } from '../../src/db/schema';
 import { api, db, makeAccount } from '../helpers/fixtures';
 
-const activeCount = async (accountId: string) => (await db().select().from(accounts).where(eq(accounts.id, accountId)).get())!.activeWebhooks;
+const activeCount = async (accountId: string) =>
+  (await db().select().from(accounts).where(eq(accounts.id, accountId)).get())!.activeWebhooks;
 
 describe('active webhook count on the account', () => {
   it('follows create, deactivate, reactivate, disable by the system and delete', async () => {

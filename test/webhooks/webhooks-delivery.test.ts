@@ -21,11 +21,41 @@ const DLQ = 'delega-webhooks-dlq';
 function sampleTask(acct: TestAccount, content = 'Ship the release'): TaskJson {
   const ts = '2026-01-15T10:30:00Z';
   return {
-    id: 'tsk_sample0000000000000001', content, description: null, priority: 1, labels: [], due_date: null, project_id: acct.projectId,
-    parent_task_id: null, parent_id: null, root_task_id: 'tsk_sample0000000000000001', delegation_depth: 0, assigned_to_agent_id: null,
-    created_by_agent_id: acct.adminId, accountable_agent_id: null, status: 'open', completed: false, completed_at: null,
-    completed_by_agent_id: null, claimed_by_agent_id: null, claimed_at: null, lease_expires_at: null, session_state: null,
-    session_state_detail: null, handoff: null, handoff_note: null, handoff_by_agent_id: null, handoff_state: null, source_recurrence_id: null, source_ingress_id: null, evidence_policy: null, completion_evidence: [], context_version: 0, reopen_count: 0, created_at: ts, updated_at: ts,
+    id: 'tsk_sample0000000000000001',
+    content,
+    description: null,
+    priority: 1,
+    labels: [],
+    due_date: null,
+    project_id: acct.projectId,
+    parent_task_id: null,
+    parent_id: null,
+    root_task_id: 'tsk_sample0000000000000001',
+    delegation_depth: 0,
+    assigned_to_agent_id: null,
+    created_by_agent_id: acct.adminId,
+    accountable_agent_id: null,
+    status: 'open',
+    completed: false,
+    completed_at: null,
+    completed_by_agent_id: null,
+    claimed_by_agent_id: null,
+    claimed_at: null,
+    lease_expires_at: null,
+    session_state: null,
+    session_state_detail: null,
+    handoff: null,
+    handoff_note: null,
+    handoff_by_agent_id: null,
+    handoff_state: null,
+    source_recurrence_id: null,
+    source_ingress_id: null,
+    evidence_policy: null,
+    completion_evidence: [],
+    context_version: 0,
+    reopen_count: 0,
+    created_at: ts,
+    updated_at: ts,
   };
 }
 
@@ -45,7 +75,12 @@ async function storedDelivery(acct: TestAccount, webhookId: string, event = 'tas
 async function consume(queue: string, rows: DeliveryRow[], receiver: Receiver | null, opts: { attempts?: number; env?: typeof env } = {}) {
   const batch = createMessageBatch<WebhookMessage>(
     queue,
-    rows.map((r) => ({ id: `msg-${r.id}`, timestamp: new Date(), attempts: opts.attempts ?? 1, body: { deliveryId: r.id, webhookId: r.webhookId, accountId: r.accountId } })),
+    rows.map((r) => ({
+      id: `msg-${r.id}`,
+      timestamp: new Date(),
+      attempts: opts.attempts ?? 1,
+      body: { deliveryId: r.id, webhookId: r.webhookId, accountId: r.accountId },
+    })),
   );
   // getQueueResult does not report delaySeconds, so the retry calls are observed directly.
   const delays = new Map<string, number | undefined>();
@@ -102,7 +137,14 @@ describe('event emission and signing', () => {
     expect(got.headers['x-delega-timestamp']).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     const body = JSON.parse(got.body);
     expect(Object.keys(body)).toEqual(['event', 'timestamp', 'task', 'agent', 'account_id', 'delivery_id']);
-    expect(body).toEqual({ event: 'task.created', timestamp: expect.any(String), task, agent: { id: acct.adminId }, account_id: acct.accountId, delivery_id: got.headers['x-delega-delivery'] });
+    expect(body).toEqual({
+      event: 'task.created',
+      timestamp: expect.any(String),
+      task,
+      agent: { id: acct.adminId },
+      account_id: acct.accountId,
+      delivery_id: got.headers['x-delega-delivery'],
+    });
   });
 
   it('reaches only active webhooks of the same account subscribed to that event', async () => {
@@ -138,7 +180,13 @@ describe('the consumer: retry classification', () => {
     expect(result.explicitAcks).toEqual([`msg-${d.id}`]);
     expect(result.retryMessages).toEqual([]);
     const [entry] = await log(acct, sub.id);
-    expect(entry).toMatchObject({ id: d.id, status: 'succeeded', attempt_count: 1, last_status_code: status, attempts: [{ attempt: 1, status_code: status, error: null }] });
+    expect(entry).toMatchObject({
+      id: d.id,
+      status: 'succeeded',
+      attempt_count: 1,
+      last_status_code: status,
+      attempts: [{ attempt: 1, status_code: status, error: null }],
+    });
   });
 
   it.each([500, 502, 503, 504, 429])('%i is retried with backoff and the delivery shows retrying', async (status) => {
@@ -150,13 +198,19 @@ describe('the consumer: retry classification', () => {
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: `msg-${d.id}`, delaySeconds: 30 }]);
     const [entry] = await log(acct, sub.id);
-    expect(entry).toMatchObject({ status: 'retrying', last_status_code: status, attempts: [{ attempt: 1, status_code: status, error: `HTTP ${status}` }] });
+    expect(entry).toMatchObject({
+      status: 'retrying',
+      last_status_code: status,
+      attempts: [{ attempt: 1, status_code: status, error: `HTTP ${status}` }],
+    });
     expect((await hook(acct, sub.id)).consecutive_failures).toBe(0);
   });
 
   it.each([400, 401, 403, 404, 410, 422, 301])('%i is final: acked, failed, counted against the webhook', async (status) => {
     const acct = await makeAccount();
-    const receiver = makeReceiver(() => new Response('no', { status, headers: status === 301 ? { Location: 'https://elsewhere.example.net/' } : {} }));
+    const receiver = makeReceiver(
+      () => new Response('no', { status, headers: status === 301 ? { Location: 'https://elsewhere.example.net/' } : {} }),
+    );
     const sub = await subscribe(acct, receiver.url);
     const d = await storedDelivery(acct, sub.id);
     const result = await consume(MAIN, [d], receiver);
@@ -177,7 +231,15 @@ describe('the consumer: retry classification', () => {
     const result = await consume(MAIN, [d], receiver);
     expect(result.retryMessages).toEqual([{ msgId: `msg-${d.id}`, delaySeconds: 30 }]);
     const [entry] = await log(acct, sub.id);
-    expect(entry.attempts).toEqual([{ attempt: 1, status_code: null, error: expect.stringContaining('connection refused'), duration_ms: expect.any(Number), created_at: expect.any(String) }]);
+    expect(entry.attempts).toEqual([
+      {
+        attempt: 1,
+        status_code: null,
+        error: expect.stringContaining('connection refused'),
+        duration_ms: expect.any(Number),
+        created_at: expect.any(String),
+      },
+    ]);
   });
 
   it('a receiver slower than the timeout is aborted and retried', async () => {
@@ -224,7 +286,12 @@ describe('the consumer: retry classification', () => {
     for (const r of receiver.received) expect(await verify(sub.secret, r.headers, r.body)).toBe(true);
     const [entry] = await log(acct, sub.id);
     expect(entry.status).toBe('succeeded');
-    expect(entry.attempts.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([[1, 500], [2, 500], [3, 500], [4, 200]]);
+    expect(entry.attempts.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([
+      [1, 500],
+      [2, 500],
+      [3, 500],
+      [4, 200],
+    ]);
     expect((await hook(acct, sub.id)).consecutive_failures).toBe(0);
   });
 });
@@ -244,7 +311,11 @@ describe('the consumer: dead letters and stale messages', () => {
     expect(dead.explicitAcks).toEqual([`msg-${d.id}`]);
     expect(receiver.received).toHaveLength(2);
     let [entry] = await log(acct, sub.id);
-    expect(entry).toMatchObject({ status: 'failed', attempt_count: 2, last_error: expect.stringMatching(/^Dead-lettered after 2 attempts/) });
+    expect(entry).toMatchObject({
+      status: 'failed',
+      attempt_count: 2,
+      last_error: expect.stringMatching(/^Dead-lettered after 2 attempts/),
+    });
     expect((await hook(acct, sub.id)).consecutive_failures).toBe(1);
 
     up = true;
@@ -253,8 +324,15 @@ describe('the consumer: dead letters and stale messages', () => {
     expect(again.body).toMatchObject({ id: d.id, status: 'pending', attempts: [{ attempt: 1 }, { attempt: 2 }] });
     // The real queue consumer picks the redelivery up.
     await vi.waitUntil(() => receiver.received.length === 3, { timeout: 10_000, interval: 50 });
-    entry = await vi.waitUntil(async () => ((await log(acct, sub.id))[0].status === 'succeeded' ? (await log(acct, sub.id))[0] : null), { timeout: 10_000, interval: 50 });
-    expect(entry.attempts.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([[1, 503], [2, 503], [3, 200]]);
+    entry = await vi.waitUntil(async () => ((await log(acct, sub.id))[0].status === 'succeeded' ? (await log(acct, sub.id))[0] : null), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    expect(entry.attempts.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([
+      [1, 503],
+      [2, 503],
+      [3, 200],
+    ]);
     expect(receiver.received[2]!.body).toBe(receiver.received[0]!.body);
     expect((await hook(acct, sub.id)).consecutive_failures).toBe(0);
   });
@@ -308,7 +386,11 @@ describe('auto-deactivation', () => {
 
     await consume(MAIN, [await storedDelivery(acct, sub.id)], receiver);
     const off = await hook(acct, sub.id);
-    expect(off).toMatchObject({ active: false, consecutive_failures: 20, disabled_reason: expect.stringContaining('20 consecutive failed deliveries') });
+    expect(off).toMatchObject({
+      active: false,
+      consecutive_failures: 20,
+      disabled_reason: expect.stringContaining('20 consecutive failed deliveries'),
+    });
     expect(off.disabled_reason).toContain('HTTP 410');
 
     // No new deliveries are recorded for it while it is off.

@@ -12,7 +12,19 @@ beforeAll(() => {
 });
 afterAll(() => spy.mockRestore());
 
-const ALL_EVENTS = ['task.created', 'task.updated', 'task.completed', 'task.deleted', 'task.assigned', 'task.delegated', 'task.commented', 'task.claimed', 'task.released', 'task.state_changed', 'task.linked'];
+const ALL_EVENTS = [
+  'task.created',
+  'task.updated',
+  'task.completed',
+  'task.deleted',
+  'task.assigned',
+  'task.delegated',
+  'task.commented',
+  'task.claimed',
+  'task.released',
+  'task.state_changed',
+  'task.linked',
+];
 
 interface Setup {
   acct: TestAccount;
@@ -38,7 +50,10 @@ async function seedTask(acct: TestAccount): Promise<{ id: string }> {
 /** Waits until `event` was delivered, then checks it was emitted exactly once (delivery log and receiver). */
 async function expectExactlyOnce(s: Setup, event: string, taskId: string) {
   await vi.waitUntil(() => s.receiver.received.some((r) => r.headers['x-delega-event'] === event), { timeout: 10_000, interval: 50 });
-  const log = (await api('GET', `/v1/webhooks/${s.webhookId}/deliveries?limit=100`, s.acct.adminKey)).body as { event: string; status: string }[];
+  const log = (await api('GET', `/v1/webhooks/${s.webhookId}/deliveries?limit=100`, s.acct.adminKey)).body as {
+    event: string;
+    status: string;
+  }[];
   expect(log.filter((d) => d.event === event)).toHaveLength(1);
   const got = s.receiver.received.filter((r) => r.headers['x-delega-event'] === event);
   expect(got).toHaveLength(1);
@@ -117,7 +132,15 @@ const CASES: Case[] = [
     event: 'task.linked',
     run: async (s) => {
       const task = await seedTask(s.acct);
-      expect((await api('POST', `/v1/tasks/${task.id}/links`, s.acct.adminKey, { kind: 'pr', ref: '42', url: 'https://github.com/delega-dev/delega/pull/42' })).status).toBe(201);
+      expect(
+        (
+          await api('POST', `/v1/tasks/${task.id}/links`, s.acct.adminKey, {
+            kind: 'pr',
+            ref: '42',
+            url: 'https://github.com/delega-dev/delega/pull/42',
+          })
+        ).status,
+      ).toBe(201);
       return task.id;
     },
   },
@@ -143,7 +166,9 @@ const CASES: Case[] = [
     run: async (s) => {
       const task = await seedTask(s.acct);
       expect((await api('POST', `/v1/tasks/${task.id}/claim`, s.acct.adminKey, {})).status).toBe(200);
-      expect((await api('POST', `/v1/tasks/${task.id}/state`, s.acct.adminKey, { state: 'waiting_input', detail: 'Need the API token' })).status).toBe(200);
+      expect(
+        (await api('POST', `/v1/tasks/${task.id}/state`, s.acct.adminKey, { state: 'waiting_input', detail: 'Need the API token' })).status,
+      ).toBe(200);
       return task.id;
     },
   },

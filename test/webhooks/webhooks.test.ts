@@ -59,7 +59,10 @@ describe('webhook CRUD', () => {
   it('updates with PUT and PATCH, and deletes with {deleted, id}', async () => {
     const acct = await makeAccount();
     const { body: hook } = await createHook(acct.adminKey);
-    const put = await api('PUT', `/v1/webhooks/${hook.id}`, acct.adminKey, { url: 'https://other.example.org/x', events: ['task.deleted', 'task.deleted'] });
+    const put = await api('PUT', `/v1/webhooks/${hook.id}`, acct.adminKey, {
+      url: 'https://other.example.org/x',
+      events: ['task.deleted', 'task.deleted'],
+    });
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ id: hook.id, url: 'https://other.example.org/x', events: ['task.deleted'], active: true });
     const patch = await api('PATCH', `/v1/webhooks/${hook.id}`, acct.adminKey, { active: false, description: null });
@@ -122,7 +125,19 @@ describe('webhook CRUD', () => {
 
   it('accepts every documented event', async () => {
     const acct = await makeAccount();
-    const all = ['task.created', 'task.updated', 'task.completed', 'task.deleted', 'task.assigned', 'task.delegated', 'task.commented', 'task.claimed', 'task.released', 'task.state_changed', 'task.linked'];
+    const all = [
+      'task.created',
+      'task.updated',
+      'task.completed',
+      'task.deleted',
+      'task.assigned',
+      'task.delegated',
+      'task.commented',
+      'task.claimed',
+      'task.released',
+      'task.state_changed',
+      'task.linked',
+    ];
     const res = await createHook(acct.adminKey, { events: all });
     expect(res.status).toBe(201);
     expect(res.body.events).toEqual(all);
@@ -130,7 +145,10 @@ describe('webhook CRUD', () => {
 
   it('refuses unknown fields, missing fields and short secrets', async () => {
     const acct = await makeAccount();
-    expect((await createHook(acct.adminKey, { colour: 'red' })).body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'colour', message: 'Unknown field' }] });
+    expect((await createHook(acct.adminKey, { colour: 'red' })).body).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ field: 'colour', message: 'Unknown field' }],
+    });
     expect((await api('POST', '/v1/webhooks', acct.adminKey, { events: ['task.created'] })).status).toBe(400);
     expect((await createHook(acct.adminKey, { secret: 'short' })).status).toBe(400);
   });
@@ -149,7 +167,13 @@ describe('webhook OpenAPI', () => {
     const res = await api('GET', '/v1/openapi.json');
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.paths)).toEqual(
-      expect.arrayContaining(['/v1/webhooks', '/v1/webhooks/{id}', '/v1/webhooks/{id}/deliveries', '/v1/webhooks/{id}/test', '/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver']),
+      expect.arrayContaining([
+        '/v1/webhooks',
+        '/v1/webhooks/{id}',
+        '/v1/webhooks/{id}/deliveries',
+        '/v1/webhooks/{id}/test',
+        '/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver',
+      ]),
     );
   });
 });
@@ -217,21 +241,30 @@ describe('webhook URL safety', () => {
     expect((await api('GET', `/v1/webhooks/${hook.id}`, acct.adminKey)).body.url).toBe(HOOK);
   });
 
-  it.each(['https://hooks.example.com/x?token=1', 'https://8.8.8.8/hook', 'https://[2606:4700:4700::1111]/hook', 'https://172.32.0.1/x', 'https://hooks.example.com:8443/x'])(
-    'accepts the public URL %s',
-    async (url) => {
-      const acct = await makeAccount();
-      const res = await api('POST', '/v1/webhooks', acct.adminKey, { url, events: ['task.created'] });
-      expect(res.status).toBe(201);
-    },
-  );
+  it.each([
+    'https://hooks.example.com/x?token=1',
+    'https://8.8.8.8/hook',
+    'https://[2606:4700:4700::1111]/hook',
+    'https://172.32.0.1/x',
+    'https://hooks.example.com:8443/x',
+  ])('accepts the public URL %s', async (url) => {
+    const acct = await makeAccount();
+    const res = await api('POST', '/v1/webhooks', acct.adminKey, { url, events: ['task.created'] });
+    expect(res.status).toBe(201);
+  });
 
   it('allows http only to localhost, 127.0.0.1 and [::1] in development', () => {
     const dev = { development: true };
     for (const url of ['http://localhost:3000/hook', 'http://127.0.0.1:9000/hook', 'http://[::1]:9000/hook', 'https://localhost/hook']) {
       expect(checkWebhookUrl(url, dev)).toBe(new URL(url).href);
     }
-    for (const url of ['http://hooks.example.com/x', 'http://10.0.0.1/x', 'https://10.0.0.1/x', 'http://2130706434/x', 'https://169.254.169.254/']) {
+    for (const url of [
+      'http://hooks.example.com/x',
+      'http://10.0.0.1/x',
+      'https://10.0.0.1/x',
+      'http://2130706434/x',
+      'https://169.254.169.254/',
+    ]) {
       expect(() => checkWebhookUrl(url, dev), url).toThrow(/Webhook URL refused/);
     }
     expect(() => checkWebhookUrl('http://localhost:3000/hook', { development: false })).toThrow(/https is required/);
@@ -252,7 +285,13 @@ describe('ping and the delivery log', () => {
     const got = receiver.received[0]!;
     expect(got.headers['x-delega-event']).toBe('ping');
     expect(got.headers['x-delega-delivery']).toBe(ping.body.id);
-    expect(JSON.parse(got.body)).toMatchObject({ event: 'ping', task: null, agent: { id: acct.adminId }, account_id: acct.accountId, delivery_id: ping.body.id });
+    expect(JSON.parse(got.body)).toMatchObject({
+      event: 'ping',
+      task: null,
+      agent: { id: acct.adminId },
+      account_id: acct.accountId,
+      delivery_id: ping.body.id,
+    });
 
     const log = await vi.waitUntil(
       async () => {

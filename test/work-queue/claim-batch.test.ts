@@ -16,6 +16,11 @@ describe('a claim queue batch', () => {
     ]);
     // The first job does not share: its sweep is its own; the next two share one.
     expect(statements).toEqual([sweep, claim(0), sweep, claim(1), claim(2), otherMoment, claim(3)]);
-    expect(slots).toEqual([[0, 1], [2, 3], [2, 4], [5, 6]]);
+    expect(slots).toEqual([
+      [0, 1],
+      [2, 3],
+      [2, 4],
+      [5, 6],
+    ]);
   });
 });

@@ -60,7 +60,10 @@ describe('an idle long-poll fleet', () => {
     expect(await held(account.accountId)).toBe(workers.length - 1);
     const second = await api('POST', '/v1/tasks', account.adminKey, { content: 'wake another', labels: ['idle'] });
     const answers = await Promise.all(parked);
-    const got = answers.map((a) => a.body.task?.id).filter(Boolean).sort();
+    const got = answers
+      .map((a) => a.body.task?.id)
+      .filter(Boolean)
+      .sort();
     expect(got).toEqual([created.body.id, second.body.id].sort());
   }, 20_000);
 
@@ -109,7 +112,13 @@ describe('accounts sharing a claim queue object', () => {
     const tasks = await Promise.all(accounts.map((a) => insertTask(a)));
     const counter = await countQueueD1(accounts[0]!.accountId);
     const queue = queueFor(env, accounts[0]!.accountId);
-    const req = (a: TestAccount): ClaimNextRequest => ({ claimer: { accountId: a.accountId, agentId: a.adminId, sandboxProjectId: null }, labels: [], projectId: null, leaseSeconds: 60, waitSeconds: 0 });
+    const req = (a: TestAccount): ClaimNextRequest => ({
+      claimer: { accountId: a.accountId, agentId: a.adminId, sandboxProjectId: null },
+      labels: [],
+      projectId: null,
+      leaseSeconds: 60,
+      waitSeconds: 0,
+    });
     const got = await Promise.all(accounts.map((a) => queue.claimNext(req(a))));
     expect(got.map((t) => t?.id)).toEqual(tasks);
     // The first claim goes alone; the others arrive while it is in flight and share the next batch.

@@ -38,17 +38,32 @@ async function loseAnswerOnce(account: TestAccount, when: (statements: number) =
 
 /** Tasks of the account held by a claim right now, and the runs still open. */
 async function held(account: TestAccount) {
-  const claimed = await db().select({ id: tasks.id, by: tasks.claimedByAgentId }).from(tasks).where(and(eq(tasks.accountId, account.accountId), eq(tasks.status, 'claimed')));
-  const open = await db().select({ taskId: runs.taskId, agentId: runs.agentId }).from(runs).where(and(eq(runs.accountId, account.accountId), isNull(runs.endedAt)));
+  const claimed = await db()
+    .select({ id: tasks.id, by: tasks.claimedByAgentId })
+    .from(tasks)
+    .where(and(eq(tasks.accountId, account.accountId), eq(tasks.status, 'claimed')));
+  const open = await db()
+    .select({ taskId: runs.taskId, agentId: runs.agentId })
+    .from(runs)
+    .where(and(eq(runs.accountId, account.accountId), isNull(runs.endedAt)));
   return { claimed, open };
 }
 
 describe('a queue batch that committed but lost its answer', () => {
   it('claims batched together each get the task they took, and no claim takes a second one', async () => {
     const account = await makeAccount();
-    await insertTasks(account, Array.from({ length: 8 }, () => ({})));
+    await insertTasks(
+      account,
+      Array.from({ length: 8 }, () => ({})),
+    );
     const agents = await Promise.all(Array.from({ length: 4 }, () => makeAgent(account, 'worker')));
-    const req = (agentId: string): ClaimNextRequest => ({ claimer: { accountId: account.accountId, agentId, sandboxProjectId: null }, labels: [], projectId: null, leaseSeconds: 60, waitSeconds: 0 });
+    const req = (agentId: string): ClaimNextRequest => ({
+      claimer: { accountId: account.accountId, agentId, sandboxProjectId: null },
+      labels: [],
+      projectId: null,
+      leaseSeconds: 60,
+      waitSeconds: 0,
+    });
     // The first claim goes out alone; the other three share the next batch, whose answer is lost.
     const lost = await loseAnswerOnce(account, (n) => n > 3);
     const queue = queueFor(env, account.accountId);

@@ -28,7 +28,12 @@ describe('GET /v1/agents/{id}/runs', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Total-Count')).toBe('4');
     const byTask = new Map(res.body.map((r: any) => [r.task_id, r]));
-    expect(byTask.get(released)).toMatchObject({ agent_id: worker.id, outcome: 'released', ended_at: expect.any(String), duration_ms: expect.any(Number) });
+    expect(byTask.get(released)).toMatchObject({
+      agent_id: worker.id,
+      outcome: 'released',
+      ended_at: expect.any(String),
+      duration_ms: expect.any(Number),
+    });
     expect(byTask.get(expired)).toMatchObject({ outcome: 'expired' });
     expect(byTask.get(completed)).toMatchObject({ outcome: 'completed' });
     expect(byTask.get(live)).toMatchObject({ outcome: null, ended_at: null, duration_ms: null });
@@ -61,7 +66,11 @@ describe('GET /v1/agents/{id}/runs', () => {
   it('workers read only their own runs; coordinators read any agent of the account', async () => {
     const account = await makeAccount();
     const other = await makeAccount();
-    const [w1, w2, coordinator] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker'), await makeAgent(account, 'coordinator')];
+    const [w1, w2, coordinator] = [
+      await makeAgent(account, 'worker'),
+      await makeAgent(account, 'worker'),
+      await makeAgent(account, 'coordinator'),
+    ];
     expect((await api('GET', `/v1/agents/${w2.id}/runs`, w1.key)).status).toBe(404);
     expect((await api('GET', `/v1/agents/${w1.id}/runs`, w1.key)).status).toBe(200);
     expect((await api('GET', `/v1/agents/${w1.id}/runs`, coordinator.key)).status).toBe(200);
@@ -89,13 +98,17 @@ describe('GET /v1/fleet/attention', () => {
       { reopenCount: 3 },
       { reopenCount: 5, completed: true, status: 'completed', dueDate: '2000-01-01' },
     ]);
-    for (const id of [expired, swept, silent, chatty, errored, waiting]) expect((await post(worker.key, `/v1/tasks/${id}/claim`, { lease_seconds: 600 })).status).toBe(200);
+    for (const id of [expired, swept, silent, chatty, errored, waiting])
+      expect((await post(worker.key, `/v1/tasks/${id}/claim`, { lease_seconds: 600 })).status).toBe(200);
     // One lapsed lease the alarm already swept, one it has not reached yet.
     await expireLease(swept!);
     expect(await runDurableObjectAlarm(queueFor(env, account.accountId))).toBe(true);
     await expireLease(expired!);
     // The silent holder's last heartbeat was 400 s ago, on a lease of 600 s: past half of it.
-    await db().update(tasks).set({ lastHeartbeatAt: isoSeconds(now - 400_000), leaseExpiresAt: isoSeconds(now + 200_000) }).where(eq(tasks.id, silent!));
+    await db()
+      .update(tasks)
+      .set({ lastHeartbeatAt: isoSeconds(now - 400_000), leaseExpiresAt: isoSeconds(now + 200_000) })
+      .where(eq(tasks.id, silent!));
     await post(worker.key, `/v1/tasks/${chatty}/heartbeat`);
     await post(worker.key, `/v1/tasks/${errored}/state`, { state: 'errored', detail: 'boom' });
     await post(worker.key, `/v1/tasks/${waiting}/state`, { state: 'waiting_input' });
@@ -107,7 +120,11 @@ describe('GET /v1/fleet/attention', () => {
     expect(ids('silent_holders')).toEqual([silent]);
     expect(ids('errored')).toEqual([errored]);
     expect(res.body.count).toBe(7);
-    expect(res.body.buckets.errored[0]).toMatchObject({ session_state: 'errored', session_state_detail: 'boom', claimed_by_agent_id: worker.id });
+    expect(res.body.buckets.errored[0]).toMatchObject({
+      session_state: 'errored',
+      session_state_detail: 'boom',
+      claimed_by_agent_id: worker.id,
+    });
     expect(ids('waiting_input')).toEqual([waiting]);
     expect(ids('overdue')).toEqual([overdue]);
     expect(ids('looping')).toEqual([reopened]);

@@ -48,7 +48,14 @@ describe('POST /v1/tasks/claim', () => {
     const res = await claim(worker.key, { lease_seconds: 120 });
     expect(res.status).toBe(200);
     const task = res.body.task;
-    expect(task).toMatchObject({ id, status: 'claimed', claimed_by_agent_id: worker.id, assigned_to_agent_id: worker.id, session_state: 'working', completed: false });
+    expect(task).toMatchObject({
+      id,
+      status: 'claimed',
+      claimed_by_agent_id: worker.id,
+      assigned_to_agent_id: worker.id,
+      session_state: 'working',
+      completed: false,
+    });
     const lease = Date.parse(task.lease_expires_at) - Date.parse(task.claimed_at);
     expect(lease).toBe(120_000);
     expect(Date.parse(task.claimed_at)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
@@ -138,7 +145,13 @@ describe('POST /v1/tasks/claim', () => {
     const account = await makeAccount();
     const ids = await insertTasks(account, [{ priority: 2 }, { priority: 1 }]);
     const d = database(env.DB);
-    const req: ClaimNextRequest = { claimer: { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null }, labels: [], projectId: null, leaseSeconds: 60, waitSeconds: 0 };
+    const req: ClaimNextRequest = {
+      claimer: { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null },
+      labels: [],
+      projectId: null,
+      leaseSeconds: 60,
+      waitSeconds: 0,
+    };
     const now = Date.now();
     const both = [...claimNextQueries(d, req, now), ...claimNextQueries(d, req, now)];
     const results = await env.DB.batch(both.map((q) => env.DB.prepare(q.sql).bind(...q.params)));
@@ -149,13 +162,20 @@ describe('POST /v1/tasks/claim', () => {
 
   it('refuses bad input with 400 and field details', async () => {
     const account = await makeAccount();
-    for (const body of [{ lease_seconds: 29 }, { lease_seconds: 3601 }, { wait_seconds: 31 }, { wait_seconds: -1 }, { surprise: true }, { labels: [''] }]) {
+    for (const body of [
+      { lease_seconds: 29 },
+      { lease_seconds: 3601 },
+      { wait_seconds: 31 },
+      { wait_seconds: -1 },
+      { surprise: true },
+      { labels: [''] },
+    ]) {
       const res = await claim(account.adminKey, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.code).toBe('VALIDATION_FAILED');
       expect(res.body.details.length).toBeGreaterThan(0);
     }
-    expect((await claim('dlg_' + 'x'.repeat(40))).status).toBe(401);
+    expect((await claim(`dlg_${'x'.repeat(40)}`)).status).toBe(401);
   });
 
   it('restricted keys claim only tasks they created in their sandbox', async () => {
@@ -204,7 +224,9 @@ describe('the claim query', () => {
     const plans: string[] = [];
     for (const statement of statements) {
       const { sql, params } = statement.toSQL();
-      const plan = await env.DB.prepare(`explain query plan ${sql}`).bind(...params).all<{ detail: string }>();
+      const plan = await env.DB.prepare(`explain query plan ${sql}`)
+        .bind(...params)
+        .all<{ detail: string }>();
       plans.push(plan.results.map((r) => r.detail).join('\n'));
     }
     const update = plans[CLAIMED_RESULT]!;
@@ -222,15 +244,32 @@ describe('the claim query', () => {
     const d = database(env.DB);
     const now = Date.parse('2026-04-01T08:00:00Z');
     const shapes: ClaimNextRequest[] = [
-      { claimer: { accountId: 'acc_a', agentId: 'agt_a', sandboxProjectId: null }, labels: [], projectId: null, leaseSeconds: 300, waitSeconds: 0 },
-      { claimer: { accountId: 'acc_b', agentId: 'agt_b', sandboxProjectId: 'prj_s' }, labels: ['x', 'y'], projectId: 'prj_p', leaseSeconds: 45, waitSeconds: 5 },
+      {
+        claimer: { accountId: 'acc_a', agentId: 'agt_a', sandboxProjectId: null },
+        labels: [],
+        projectId: null,
+        leaseSeconds: 300,
+        waitSeconds: 0,
+      },
+      {
+        claimer: { accountId: 'acc_b', agentId: 'agt_b', sandboxProjectId: 'prj_s' },
+        labels: ['x', 'y'],
+        projectId: 'prj_p',
+        leaseSeconds: 45,
+        waitSeconds: 5,
+      },
     ];
     for (const req of shapes) {
       for (const at of [now, now + 61_000]) {
         // Twice per shape: the second comes from the cache, with this claim's values.
         for (let i = 0; i < 2; i++) {
-          const cached = claimNextQueries(d, req, at).map((q) => ({ ...q, params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)) }));
-          const fresh = claimNextStatements(d, req, at).map((s) => s.toSQL()).map((q) => ({ sql: q.sql, params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)) }));
+          const cached = claimNextQueries(d, req, at).map((q) => ({
+            ...q,
+            params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)),
+          }));
+          const fresh = claimNextStatements(d, req, at)
+            .map((s) => s.toSQL())
+            .map((q) => ({ sql: q.sql, params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)) }));
           expect(cached).toEqual(fresh);
           expect(JSON.stringify(cached)).not.toContain('\\u0000');
         }
@@ -240,16 +279,25 @@ describe('the claim query', () => {
 
   it('reads a handful of rows per claim however many tasks are open', async () => {
     const account = await makeAccount();
-    await insertTasks(account, Array.from({ length: 2000 }, (_, i) => ({ labels: i % 2 ? ['odd'] : ['even'], priority: 1 + (i % 4), ageSeconds: i })));
+    await insertTasks(
+      account,
+      Array.from({ length: 2000 }, (_, i) => ({ labels: i % 2 ? ['odd'] : ['even'], priority: 1 + (i % 4), ageSeconds: i })),
+    );
     const d = database(env.DB);
     const claimer = { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null };
     for (const labels of [[], ['odd'], ['even']]) {
-      const results = (await d.batch(claimNextStatements(d, { claimer, labels, projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()) as never)) as { meta?: { rows_read?: number } }[] | unknown[][];
+      const results = (await d.batch(
+        claimNextStatements(d, { claimer, labels, projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()) as never,
+      )) as { meta?: { rows_read?: number } }[] | unknown[][];
       const claimed = results[CLAIMED_RESULT] as unknown[];
       expect(claimed, String(labels)).toHaveLength(1);
     }
     // rows_read through the raw D1 API (drizzle's batch hides meta).
-    const statements = claimNextStatements(d, { claimer, labels: ['odd'], projectId: null, leaseSeconds: 300, waitSeconds: 0 }, Date.now()).map((s) => s.toSQL());
+    const statements = claimNextStatements(
+      d,
+      { claimer, labels: ['odd'], projectId: null, leaseSeconds: 300, waitSeconds: 0 },
+      Date.now(),
+    ).map((s) => s.toSQL());
     const ran = await env.DB.batch(statements.map(({ sql, params }) => env.DB.prepare(sql).bind(...params)));
     expect(ran[CLAIMED_RESULT]!.results).toHaveLength(1);
     // The walk, the task row and what the triggers read to keep counters and copies.
@@ -284,7 +332,12 @@ describe('POST /v1/tasks/claim with wait_seconds', () => {
     const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'Ship it', labels: ['deploy'], priority: 'high' });
     expect(created.status).toBe(201);
     const res = await waiting;
-    expect(res.body.task).toMatchObject({ id: created.body.id, status: 'claimed', claimed_by_agent_id: worker.id, assigned_to_agent_id: null });
+    expect(res.body.task).toMatchObject({
+      id: created.body.id,
+      status: 'claimed',
+      claimed_by_agent_id: worker.id,
+      assigned_to_agent_id: null,
+    });
   });
 
   it('answers {task: null} at the deadline', async () => {
@@ -313,7 +366,10 @@ describe('completions go through the account queue', () => {
   it('share D1 batches with claims: parallel claim-and-complete loops complete every task exactly once', async () => {
     const account = await makeAccount();
     const workers = await Promise.all(Array.from({ length: 4 }, () => makeAgent(account, 'worker')));
-    const ids = await insertTasks(account, Array.from({ length: 60 }, (_, i) => ({ labels: ['loop'], priority: (i % 4) + 1 })));
+    const ids = await insertTasks(
+      account,
+      Array.from({ length: 60 }, (_, i) => ({ labels: ['loop'], priority: (i % 4) + 1 })),
+    );
     const done: string[] = [];
     await Promise.all(
       Array.from({ length: 12 }, async (_, w) => {
@@ -338,9 +394,18 @@ describe('completions go through the account queue', () => {
 
   it('a failing job in a shared batch fails alone: the claims batched with it still land', async () => {
     const account = await makeAccount();
-    await insertTasks(account, Array.from({ length: 3 }, () => ({ labels: ['iso'] })));
+    await insertTasks(
+      account,
+      Array.from({ length: 3 }, () => ({ labels: ['iso'] })),
+    );
     const queue = queueFor(env, account.accountId);
-    const req = (agentId: string): ClaimNextRequest => ({ claimer: { accountId: account.accountId, agentId, sandboxProjectId: null }, labels: ['iso'], projectId: null, leaseSeconds: 60, waitSeconds: 0 });
+    const req = (agentId: string): ClaimNextRequest => ({
+      claimer: { accountId: account.accountId, agentId, sandboxProjectId: null },
+      labels: ['iso'],
+      projectId: null,
+      leaseSeconds: 60,
+      waitSeconds: 0,
+    });
     // The first claim goes out alone; the rest queue up behind it and share the next batch.
     const [first, bad, second, third] = await Promise.allSettled([
       queue.claimNext(req(account.adminId)),
@@ -359,7 +424,10 @@ describe('completions go through the account queue', () => {
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');
     const parent = await api('POST', '/v1/tasks', account.adminKey, { content: 'Parent', labels: ['umbrella'] });
-    const child = await api('POST', `/v1/tasks/${parent.body.id}/delegate`, account.adminKey, { content: 'Child', assigned_to_agent_id: account.adminId });
+    const child = await api('POST', `/v1/tasks/${parent.body.id}/delegate`, account.adminKey, {
+      content: 'Child',
+      assigned_to_agent_id: account.adminId,
+    });
     expect(child.status).toBe(201);
     const waiting = claim(worker.key, { wait_seconds: 20, labels: ['umbrella'] });
     await new Promise((r) => setTimeout(r, 200));
@@ -374,7 +442,10 @@ describe('completions go through the account queue', () => {
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');
     const parent = await api('POST', '/v1/tasks', account.adminKey, { content: 'Parent', labels: ['umbrella'] });
-    const child = await api('POST', `/v1/tasks/${parent.body.id}/delegate`, account.adminKey, { content: 'Child', assigned_to_agent_id: account.adminId });
+    const child = await api('POST', `/v1/tasks/${parent.body.id}/delegate`, account.adminKey, {
+      content: 'Child',
+      assigned_to_agent_id: account.adminId,
+    });
     const waiting = claim(worker.key, { wait_seconds: 20, labels: ['umbrella'] });
     await new Promise((r) => setTimeout(r, 200));
     const started = Date.now();
@@ -458,9 +529,20 @@ describe('accounts.claimers_waiting: creates wake the queue only when someone wa
 });
 
 describe('a held claim whose client went away (abandon)', () => {
-  const claimerOf = (account: { accountId: string; adminId: string }) => ({ accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null });
+  const claimerOf = (account: { accountId: string; adminId: string }) => ({
+    accountId: account.accountId,
+    agentId: account.adminId,
+    sandboxProjectId: null,
+  });
   const hold = (account: { accountId: string; adminId: string }, holdId: string, labels: string[], waitSeconds = 10) =>
-    queueFor(env, account.accountId).claimNext({ claimer: claimerOf(account), holdId, labels, projectId: null, leaseSeconds: 60, waitSeconds });
+    queueFor(env, account.accountId).claimNext({
+      claimer: claimerOf(account),
+      holdId,
+      labels,
+      projectId: null,
+      leaseSeconds: 60,
+      waitSeconds,
+    });
 
   it('stops waiting at once, and a task created afterwards stays claimable', async () => {
     const account = await makeAccount();
@@ -658,9 +740,19 @@ describe('heartbeat, state and release', () => {
     const account = await makeAccount();
     const id = await insertTask(account);
     const claimed = (await claimId(account.adminKey, id, { lease_seconds: 30 })).body.task;
-    const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`, { lease_seconds: 900, state: 'waiting_input', detail: 'needs a token' });
+    const res = await post(account.adminKey, `/v1/tasks/${id}/heartbeat`, {
+      lease_seconds: 900,
+      state: 'waiting_input',
+      detail: 'needs a token',
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id, status: 'claimed', session_state: 'waiting_input', session_state_detail: 'needs a token', claimed_at: claimed.claimed_at });
+    expect(res.body).toMatchObject({
+      id,
+      status: 'claimed',
+      session_state: 'waiting_input',
+      session_state_detail: 'needs a token',
+      claimed_at: claimed.claimed_at,
+    });
     expect(Date.parse(res.body.lease_expires_at)).toBeGreaterThanOrEqual(Date.parse(claimed.claimed_at) + 900_000);
   });
 
@@ -707,7 +799,11 @@ describe('heartbeat, state and release', () => {
     const claimed = (await claimId(account.adminKey, id, { lease_seconds: 60 })).body.task;
     const res = await post(account.adminKey, `/v1/tasks/${id}/state`, { state: 'errored', detail: 'disk full' });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ session_state: 'errored', session_state_detail: 'disk full', lease_expires_at: claimed.lease_expires_at });
+    expect(res.body).toMatchObject({
+      session_state: 'errored',
+      session_state_detail: 'disk full',
+      lease_expires_at: claimed.lease_expires_at,
+    });
     expect((await post(account.adminKey, `/v1/tasks/${id}/state`, { state: 'asleep' })).status).toBe(400);
     expect((await post(account.adminKey, `/v1/tasks/${id}/state`, {})).status).toBe(400);
   });
@@ -719,7 +815,14 @@ describe('heartbeat, state and release', () => {
     await claimId(a.key, id);
     const res = await post(a.key, `/v1/tasks/${id}/release`, { handoff: 'tests pass; docs left' });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id, status: 'open', claimed_by_agent_id: null, claimed_at: null, lease_expires_at: null, handoff: 'tests pass; docs left' });
+    expect(res.body).toMatchObject({
+      id,
+      status: 'open',
+      claimed_by_agent_id: null,
+      claimed_at: null,
+      lease_expires_at: null,
+      handoff: 'tests pass; docs left',
+    });
     const next = (await claim(b.key)).body.task;
     expect(next).toMatchObject({ id, claimed_by_agent_id: b.id, handoff: 'tests pass; docs left' });
     expect((await runsOf(id)).map((r) => [r.agentId, r.outcome])).toEqual([
@@ -741,7 +844,12 @@ describe('heartbeat, state and release', () => {
     await claimId(a.key, id);
     await post(a.key, `/v1/tasks/${id}/state`, { state: 'waiting_input', detail: 'need prod DB creds' });
     const released = (await post(a.key, `/v1/tasks/${id}/release`)).body;
-    expect(released).toMatchObject({ handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input', session_state: null });
+    expect(released).toMatchObject({
+      handoff_note: 'need prod DB creds',
+      handoff_by_agent_id: a.id,
+      handoff_state: 'waiting_input',
+      session_state: null,
+    });
     const next = (await claim(b.key)).body.task;
     expect(next).toMatchObject({ id, handoff_note: 'need prod DB creds', handoff_by_agent_id: a.id, handoff_state: 'waiting_input' });
     const again = (await post(b.key, `/v1/tasks/${id}/release`, { handoff: 'creds requested' })).body;
@@ -765,7 +873,10 @@ describe('webhook events', () => {
     try {
       const account = await makeAccount();
       const receiver = makeReceiver();
-      const hook = await api('POST', '/v1/webhooks', account.adminKey, { url: receiver.url, events: ['task.claimed', 'task.released', 'task.state_changed'] });
+      const hook = await api('POST', '/v1/webhooks', account.adminKey, {
+        url: receiver.url,
+        events: ['task.claimed', 'task.released', 'task.state_changed'],
+      });
       expect(hook.status).toBe(201);
       const worker = await makeAgent(account, 'worker');
       const [first, second] = await insertTasks(account, [{ ageSeconds: 10 }, {}]);
