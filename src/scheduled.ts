@@ -9,6 +9,7 @@ import { cleanupJob } from './retention/cleanup';
 import { requeueJob } from './webhooks/requeue';
 import { relaySweepJob } from './events/relay';
 import { currentTaskJson } from './tasks/use-cases';
+import { principalForgetSweepJob } from './access/forget-sweep';
 
 export interface ScheduledJob {
   name: string;
@@ -20,6 +21,7 @@ export const jobs: ScheduledJob[] = [
   cleanupJob,
   requeueJob,
   relaySweepJob(currentTaskJson),
+  principalForgetSweepJob,
 ];
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx?: ExecutionContext): Promise<void> {

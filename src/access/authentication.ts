@@ -1,7 +1,7 @@
 /**
  * API keys to principals. A key's principal is read from D1 in one query (`loadKeyHolder`),
  * by the key's own Durable Object (access/key-gate.ts), which keeps it until it is told the
- * principal may have changed (`PrincipalCache`) or it is a minute old.
+ * principal may have changed (`PrincipalCache`, backed by the `principal_forgets` sweep).
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';

@@ -7,8 +7,11 @@
  *
  * Cached principals go stale when an agent, its key or its account changes. Every write that
  * changes what a principal holds calls `forget` on the keys it touches (see PrincipalCache
- * in access/authentication.ts), after the write commits. As a backstop against a lost
- * `forget` call, a principal is re-read from D1 at least every PRINCIPAL_TTL_MS.
+ * in access/authentication.ts), after the write commits. A lost `forget` call is made good by
+ * D1 itself: triggers record the keys of every such write in `principal_forgets`, in the
+ * write's transaction, and the scheduled sweep (access/forget-sweep.ts) tells their gates again
+ * within a minute. So a gate never re-reads on a timer while nothing changes (an idle fleet's
+ * keys cost D1 nothing); PRINCIPAL_TTL_MS only bounds a change D1's triggers cannot see.
  *
  * The same object records when its agent was last seen: one D1 write at most every
  * LAST_SEEN_WRITE_MS per key, after the answer (never a write per request).
@@ -23,7 +26,8 @@ import { isoSeconds } from '../platform/time';
 import { RateLimiter, type RateDecision } from './rate-limiter';
 import { meteredEnv } from '../platform/d1-metrics';
 
-export const PRINCIPAL_TTL_MS = 60_000;
+/** The last bound on a cached principal, for a change no trigger records (a database restored from a backup). */
+export const PRINCIPAL_TTL_MS = 24 * 60 * 60_000;
 /** How stale an agent's `last_seen_at` may be (a restarted gate writes at its first request). */
 export const LAST_SEEN_WRITE_MS = 5 * 60_000;
 /** Where the object keeps the principal it read, so an eviction does not cost a D1 read. */
@@ -126,7 +130,7 @@ export class KeyGate extends RateLimiter {
   }
 }
 
-function gateFor(env: Env, keyHash: string) {
+export function gateFor(env: Env, keyHash: string) {
   return env.KEY_GATE.get(env.KEY_GATE.idFromName(keyHash));
 }
 
@@ -138,7 +142,8 @@ export function admitKey(env: Env, keyHash: string, nowMs: number): Promise<Admi
 /**
  * The cache the domain tells when principals may be stale. It never throws: it is told after
  * the write committed, and that write's answer (a new key, say) must still reach the caller. A
- * gate that cannot be told is tried once more, then logged; it re-reads within PRINCIPAL_TTL_MS.
+ * gate that cannot be told is tried once more, then logged; the scheduled sweep tells it again
+ * (its write recorded the key in `principal_forgets`).
  */
 export function principalCache(env: Env): PrincipalCache {
   const forgetKeys = async (hashes: Iterable<string>) => {
@@ -168,7 +173,7 @@ export function principalCache(env: Env): PrincipalCache {
 }
 
 /** The keys whose gate did not take the `forget`, with why. */
-async function forgetEach(env: Env, hashes: string[]): Promise<{ hash: string; error: unknown }[]> {
+export async function forgetEach(env: Env, hashes: string[]): Promise<{ hash: string; error: unknown }[]> {
   const outcomes = await Promise.allSettled(hashes.map((hash) => gateFor(env, hash).forget()));
   return outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ hash: hashes[i]!, error: o.reason as unknown }] : []));
 }
@@ -177,7 +182,7 @@ function logForgetFailure(keys: number | null, error: unknown): void {
   console.error(
     JSON.stringify({
       level: 'error',
-      message: `key gate forget failed; principals re-read within ${PRINCIPAL_TTL_MS / 1000} s`,
+      message: 'key gate forget failed; the scheduled sweep tells it again',
       keys: keys ?? 'account',
       error: String(error),
     }),

@@ -16,6 +16,9 @@ export interface RateDecision {
   resetAt: number;
 }
 
+/** How often at most a busy key's count is written to storage. */
+const CHECKPOINT_MS = 1000;
+
 interface WindowState {
   window: number;
   count: number;
@@ -25,6 +28,8 @@ export class RateLimiter extends DurableObject<Env> {
   /** The live window; the object is single-threaded, so memory is the exact count. */
   private state: WindowState | undefined;
   private checkpointPending = false;
+  /** When the count was last written to storage (memory only: a restarted object writes at its first hit). */
+  private checkpointedAt = Number.NEGATIVE_INFINITY;
 
   hit(limit: number, windowSeconds: number, nowMs: number): RateDecision {
     const window = Math.floor(nowMs / 1000 / windowSeconds);
@@ -33,24 +38,31 @@ export class RateLimiter extends DurableObject<Env> {
     const resetAt = (window + 1) * windowSeconds;
     if (count >= limit) return { allowed: false, limit, remaining: 0, resetAt };
     this.state = { window, count: count + 1 };
-    this.scheduleCheckpoint();
+    this.scheduleCheckpoint(Date.now());
     return { allowed: true, limit, remaining: limit - count - 1, resetAt };
   }
 
   /**
-   * A storage write per request costs more than the rest of the request, so the count is
-   * checkpointed at most once a second. An object is evicted only after it has been idle, by
-   * which time the checkpoint has run, so counts survive eviction; a crash can forget at most
-   * the last second's hits.
+   * A storage write per request costs more than the rest of a busy key's request, so the count
+   * is written at most once a second: at once when the last write is older (a key that calls now
+   * and then, such as a parked claimer every 30 s, costs one write and no alarm), else by an
+   * alarm a second after it. An object is evicted only after it has been idle, by which time the
+   * alarm has run, so counts survive eviction; a crash can forget at most the last second's hits.
    */
-  private scheduleCheckpoint(): void {
+  private scheduleCheckpoint(nowMs: number): void {
+    if (nowMs - this.checkpointedAt >= CHECKPOINT_MS) {
+      this.checkpointedAt = nowMs;
+      this.ctx.storage.kv.put('w', this.state);
+      return;
+    }
     if (this.checkpointPending) return;
     this.checkpointPending = true;
-    void this.ctx.storage.setAlarm(Date.now() + 1000);
+    void this.ctx.storage.setAlarm(this.checkpointedAt + CHECKPOINT_MS);
   }
 
   override alarm(): void {
     this.checkpointPending = false;
+    this.checkpointedAt = Date.now();
     if (this.state) this.ctx.storage.kv.put('w', this.state);
   }
 }

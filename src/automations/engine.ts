@@ -16,7 +16,7 @@ import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
-import { queueFor } from '../work-queue/claim-queue';
+import { wakeHeldClaimersNow } from '../events/after-commit';
 import { eventsOf, type Change } from '../events/effects';
 import { outboxInsert, planEvents, PREVIOUS_STATEMENT_CHANGED, recorded, type PlannedEvent, type RecordedEvent } from '../events/outbox';
 import { relayEvents } from '../events/relay';
@@ -43,8 +43,8 @@ interface RunContext {
   now: number;
   /** Events the applied actions recorded (each in its action's batch), relayed after the run. */
   caused: RecordedEvent[];
-  /** Whether a created, reassigned or relabelled task may wake held long-poll claims. */
-  wake: boolean;
+  /** How many created, reassigned or relabelled tasks may wake held long-poll claims (all of them try). */
+  wake: number;
 }
 
 class ActionFailed extends Error {}
@@ -76,7 +76,7 @@ export async function runAutomations(env: Env, msg: AutomationMessage, now: numb
     return matches(conditions, msg.task);
   });
   if (matching.length === 0) return;
-  const ctx: RunContext = { env, db, msg, rule: matching[0]!, current: current[0], now, caused: [], wake: false };
+  const ctx: RunContext = { env, db, msg, rule: matching[0]!, current: current[0], now, caused: [], wake: 0 };
   for (const rule of matching) {
     ctx.rule = rule;
     const log = await runRule(ctx);
@@ -91,13 +91,7 @@ export async function runAutomations(env: Env, msg: AutomationMessage, now: numb
       ),
     );
   }
-  if (ctx.wake) {
-    await queueFor(env, msg.accountId)
-      .wake(msg.accountId)
-      .catch((e: unknown) =>
-        console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId: msg.accountId, error: String(e) })),
-      );
-  }
+  if (ctx.wake > 0) await wakeHeldClaimersNow(env, msg.accountId);
 }
 
 /** The rule's actions in order, each with its outcome; a spent cascade budget ends the run. */
@@ -237,7 +231,7 @@ function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, gua
         );
       ctx.current = taskFromRaw(row);
       // A new assignee or label can make the task claimable for a held claimer.
-      if (action.type === 'assign' || action.type === 'add_label') ctx.wake = true;
+      if (action.type === 'assign' || action.type === 'add_label') ctx.wake++;
       // Assignment changes fire task.updated too (not task.assigned), like every field change.
       ctx.caused.push(...recorded(events, taskJson(ctx.current, ctx.now)));
     },
@@ -328,7 +322,7 @@ function createTask(ctx: RunContext, key: string, action: Action): ActionPlan {
     after([inserted]) {
       const created = inserted![0];
       if (!created) throw new ActionFailed(NOT_CREATED);
-      if (created.claimers_waiting) ctx.wake = true;
+      if (created.claimers_waiting) ctx.wake++;
       ctx.caused.push(...recorded(events, taskJson(row, ctx.now)));
     },
   };
@@ -354,7 +348,7 @@ function delegate(ctx: RunContext, key: string, action: Action): ActionPlan {
     after([inserted, , updatedParent]) {
       const created = inserted![0];
       if (!created) throw new ActionFailed(NOT_CREATED);
-      if (created.claimers_waiting) ctx.wake = true;
+      if (created.claimers_waiting) ctx.wake++;
       if (updatedParent![0]) ctx.current = taskFromRaw(updatedParent![0]);
       ctx.caused.push(...recorded(events, taskJson(child, ctx.now)));
     },

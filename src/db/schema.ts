@@ -426,6 +426,17 @@ export const eventOutbox = sqliteTable(
   (t) => [index('event_outbox_unrelayed_idx').on(t.relayedAt, t.createdAt)],
 );
 
+/**
+ * Keys whose cached principal (access/key-gate.ts) a committed write made stale, recorded by
+ * triggers (migration 0020) in the write's own transaction, whoever wrote. The writer tells the
+ * gates at once; the scheduled sweep tells them again and deletes the rows, so a lost call is
+ * made good within a minute and the gates never need to re-read on a timer.
+ */
+export const principalForgets = sqliteTable('principal_forgets', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  keyHash: text('key_hash').notNull(),
+});
+
 /** Every delivery attempt, for the delivery log. */
 export const webhookAttempts = sqliteTable(
   'webhook_attempts',

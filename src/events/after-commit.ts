@@ -33,20 +33,53 @@ export function shardOf(accountId: string, shards: number): number {
   return (hash >>> 0) % shards;
 }
 
-export function afterCommit(fx: Effects, effects: { events?: RecordedEvent[]; wakeAccount?: string | null; now?: number }): void {
-  if (effects.events?.length) relayLater(fx.env, fx.ctx, effects.events, effects.now);
-  if (effects.wakeAccount) wakeHeldClaimers(fx, effects.wakeAccount);
+/**
+ * Which held claimers a wake-up is for. Tasks whose assignee is known (null: unassigned) wake
+ * `tasks` claimers per claim filter (of that assignee only, for assigned tasks); unknown (a
+ * mixed set): every held claimer of the account tries.
+ */
+export interface WakeScope {
+  tasks?: number;
+  assignee?: string | null;
 }
 
-/** A task may have become claimable (created, released, uncompleted, reassigned): held long-poll claims try again at once. */
-export function wakeHeldClaimers(fx: Effects, accountId: string): void {
-  fx.ctx.waitUntil(
-    claimQueueOf(fx.env, accountId)
-      .wake(accountId)
+/** The scope of a wake-up for these tasks: their common assignee, when they share one. */
+export function wakeScopeOf(tasks: { assignedToAgentId: string | null }[]): WakeScope {
+  const assignees = new Set(tasks.map((t) => t.assignedToAgentId));
+  return assignees.size === 1 ? { tasks: tasks.length, assignee: [...assignees][0]! } : {};
+}
+
+export interface CommittedEffects {
+  events?: RecordedEvent[];
+  /** The account whose held claimers may now find a task. */
+  wakeAccount?: string | null;
+  /** Which of them (default: every one). */
+  wakeScope?: WakeScope;
+  now?: number;
+}
+
+export function afterCommit(fx: Effects, effects: CommittedEffects): void {
+  if (effects.events?.length) relayLater(fx.env, fx.ctx, effects.events, effects.now);
+  if (effects.wakeAccount) wakeHeldClaimers(fx, effects.wakeAccount, effects.wakeScope);
+}
+
+/**
+ * Tasks of the account may have become claimable (created, released, uncompleted, reassigned):
+ * held long-poll claims (those of `scope`) try again at once, after the answer.
+ */
+export function wakeHeldClaimers(fx: Effects, accountId: string, scope: WakeScope = {}): void {
+  fx.ctx.waitUntil(wakeHeldClaimersNow(fx.env, accountId, scope));
+}
+
+/** The same, awaited (a queue consumer, which has no answer to wait for). */
+export function wakeHeldClaimersNow(env: Env, accountId: string, scope: WakeScope = {}): Promise<void> {
+  return (
+    claimQueueOf(env, accountId)
+      .wake(accountId, scope)
       // A missed wake-up only delays held claimers until their deadline; never fail the write.
       .catch((e: unknown) =>
         console.error(JSON.stringify({ level: 'error', message: 'claim queue wake failed', accountId, error: String(e) })),
-      ),
+      )
   );
 }
 

@@ -21,7 +21,7 @@ import { isoSeconds } from '../platform/time';
 import { sqlBatch } from '../db/sql-batch';
 import { taskJson } from '../tasks/task-json';
 import { period, taskFromRaw } from '../tasks/tasks';
-import { afterCommit } from '../events/after-commit';
+import { afterCommit, wakeScopeOf } from '../events/after-commit';
 import type { TaskEvent } from '../webhooks/events';
 import { eventsOf, wakes } from '../events/effects';
 import { outboxInsertPerTask, type RecordedEvent } from '../events/outbox';
@@ -125,14 +125,18 @@ function announce(
     const row = taskFromRaw(raw);
     events.push({ id: String(r.id), event: r.event, accountId: row.accountId, agentId: null, task: taskJson(row, now) });
   }
-  const waits = new Set<string>();
+  // Per account with held claimers, the tasks it was given: they say which claimers try.
+  const waits = new Map<string, { assignedToAgentId: string | null }[]>();
   for (const raw of spawned)
-    if (wakes('recurrences.spawn', { claimers_waiting: Number(raw.account_claimers_waiting) > 0 })) waits.add(String(raw.account_id));
+    if (wakes('recurrences.spawn', { claimers_waiting: Number(raw.account_claimers_waiting) > 0 })) {
+      const id = String(raw.account_id);
+      waits.set(id, [...(waits.get(id) ?? []), taskFromRaw(raw)]);
+    }
   // The cron has no request to wait on: the relay and wake-ups finish before the job does.
   const pending: Promise<unknown>[] = [];
   const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p) };
   afterCommit({ env, ctx }, { events, now });
-  for (const accountId of waits) afterCommit({ env, ctx }, { wakeAccount: accountId });
+  for (const [accountId, tasks] of waits) afterCommit({ env, ctx }, { wakeAccount: accountId, wakeScope: wakeScopeOf(tasks) });
   return Promise.all(pending).then(() => undefined);
 }
 

@@ -8,7 +8,7 @@ import { database } from '../db/client';
 import { tasks } from '../db/schema';
 import type { Env } from '../env';
 import { toRawQuery, type RawRow } from '../db/sql-batch';
-import { afterCommit, claimQueueOf, type Effects } from '../events/after-commit';
+import { afterCommit, claimQueueOf, wakeScopeOf, type Effects } from '../events/after-commit';
 import { wakes } from '../events/effects';
 import { listenersOf, recorded } from '../events/outbox';
 import type { Principal } from '../access/policy';
@@ -51,7 +51,12 @@ const wakeIf = (u: TaskChange, yes: boolean) => (yes ? u.principal.accountId : n
 export async function createTaskChange(u: TaskChange, input: NewTaskInput): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
   const { row, claimersWaiting, events } = await createTask(db, p, input, limit(u.fx.env, 'TASKS_PER_MONTH'), now, listeners);
-  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.create', { claimers_waiting: claimersWaiting })), now });
+  afterCommit(u.fx, {
+    events,
+    wakeAccount: wakeIf(u, wakes('tasks.create', { claimers_waiting: claimersWaiting })),
+    wakeScope: wakeScopeOf([row]),
+    now,
+  });
   return taskJson(row, now);
 }
 
@@ -61,6 +66,7 @@ export async function updateTaskChange(u: TaskChange, id: string, input: TaskInp
   afterCommit(u.fx, {
     events,
     wakeAccount: wakeIf(u, after !== before && wakes('tasks.update', { claimability_changed: claimabilityChanged(before, after) })),
+    wakeScope: wakeScopeOf([after]),
     now,
   });
   return taskJson(after, now);
@@ -102,7 +108,7 @@ export async function completeTaskChange(
 export async function uncompleteTaskChange(u: TaskChange, id: string): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
   const { row, events } = await uncompleteTask(db, p, id, now, listeners);
-  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.uncomplete')), now });
+  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.uncomplete')), wakeScope: wakeScopeOf([row]), now });
   return taskJson(row, now);
 }
 
@@ -110,7 +116,7 @@ export async function delegateTaskChange(u: TaskChange, id: string, input: NewTa
   const { p, now, db, listeners } = setup(u);
   const limits = { quota: limit(u.fx.env, 'TASKS_PER_MONTH'), maxDepth: limit(u.fx.env, 'DELEGATION_DEPTH') };
   const { child, events } = await delegateTask(db, p, id, input, limits, now, listeners);
-  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.delegate')), now });
+  afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.delegate')), wakeScope: wakeScopeOf([child]), now });
   return taskJson(child, now);
 }
 

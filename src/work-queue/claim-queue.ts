@@ -1,6 +1,6 @@
 /**
  * The claim queues: accounts are spread over CLAIM_QUEUE_SHARDS Durable Objects
- * (`queueFor(env, accountId)`), and each object serves every account placed on it. It
+ * (`claimQueueOf(env, accountId)`), and each object serves every account placed on it. It
  * - serialises claims: requests that arrive while a D1 batch is in flight are sent together in
  *   the next batch, whichever of its accounts they come from, so a burst of claimers costs a few
  *   D1 round trips, not one each, and a fleet of one-agent accounts batches like one big account;
@@ -8,7 +8,8 @@
  *   under load a task's claim and completion cost a fraction of a round trip each;
  * - holds long-poll claimers (`wait_seconds`) in memory, per account, and retries them when a
  *   task of their account may have become claimable: `wake()` (created, released, uncompleted,
- *   reassigned, relabelled) or a lease expiring. A claimer that comes back while nothing changed
+ *   reassigned, relabelled) or a lease expiring; one claimer per claimable task and claim shape
+ *   tries, not every one held (see `wakeWaiters`). A claimer that comes back while nothing changed
  *   since the same claim found nothing is held without asking D1 again (see `knownEmpty`);
  * - keeps one alarm at the earliest lease expiry of its accounts, and on it returns their
  *   expired tasks to the queue;
@@ -43,7 +44,7 @@ import { taskFromRaw } from '../tasks/tasks';
 import { taskJson, type TaskFields } from '../tasks/task-json';
 import type { Env } from '../env';
 import { newId } from '../platform/ids';
-import { afterCommit, claimQueueOf } from '../events/after-commit';
+import { afterCommit, wakeScopeOf, type WakeScope } from '../events/after-commit';
 import type { RecordedEvent } from '../events/outbox';
 import { meteredEnv } from '../platform/d1-metrics';
 
@@ -79,6 +80,10 @@ export interface Job {
 
 interface Waiter {
   req: ClaimNextRequest;
+  /** `shapeOf(req)`: waiters of one shape would find the same tasks. */
+  shape: string;
+  /** `filterOf(req)`: waiters of one filter would find the same unassigned tasks. */
+  filter: string;
   resolve: (row: TaskFields | null) => void;
   reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
@@ -126,8 +131,6 @@ const HOLD_MEMORY_MS = 60_000;
 export type ReceiptMethod = 'claimNext' | 'claimTask' | 'commit';
 const receipts = new AsyncLocalStorage<D1Receipt>();
 
-export const queueFor = claimQueueOf;
-
 /** The system's task.released events a write recorded (outbox id by task id), with the tasks as it answered them. */
 function releasedEvents(accountId: string, rows: TaskFields[], ids: Map<string, string>, now: number): RecordedEvent[] {
   return rows.flatMap((row) => {
@@ -137,11 +140,14 @@ function releasedEvents(accountId: string, rows: TaskFields[], ids: Map<string, 
 }
 
 /** Which shared object serves an account (its tests place accounts by it). */
-export { shardOf } from '../events/after-commit';
+export { claimQueueOf, shardOf } from '../events/after-commit';
 
 /** Claims of one shape find the same tasks: same claimer (assignee, sandbox), labels and project. */
 const shapeOf = (req: ClaimNextRequest) =>
   JSON.stringify([req.claimer.agentId, req.claimer.sandboxProjectId, [...req.labels].sort(), req.projectId]);
+/** Claims of one filter find the same unassigned tasks: labels and project (a sandboxed claimer sees only its own tasks). */
+const filterOf = (req: ClaimNextRequest) =>
+  JSON.stringify([req.claimer.sandboxProjectId === null ? null : req.claimer.agentId, [...req.labels].sort(), req.projectId]);
 
 export class ClaimQueue extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -198,6 +204,8 @@ export class ClaimQueue extends DurableObject<Env> {
     return new Promise<TaskFields | null>((resolve, reject) => {
       const waiter: Waiter = {
         req,
+        shape: shape ?? shapeOf(req),
+        filter: filterOf(req),
         resolve,
         reject,
         busy: false,
@@ -343,13 +351,13 @@ export class ClaimQueue extends DurableObject<Env> {
     this.abandonedEarly.set(holdId, Date.now() + HOLD_MEMORY_MS);
   }
 
-  /** Something may have become claimable in the account: its held claimers try again. */
-  async wake(accountId: string): Promise<void> {
+  /** Tasks may have become claimable in the account: its held claimers that may take them try again (see `wakeWaiters`). */
+  async wake(accountId: string, scope: WakeScope = {}): Promise<void> {
     const account = this.account(accountId);
     // Woken with nobody held (e.g. a flag left set when this object was evicted): clear it.
     if (account.waiters.size === 0 && account.waitingFlag !== false && account.clearTimer === undefined)
       void this.publishWaiting(account, false);
-    this.wakeWaiters(account);
+    this.wakeWaiters(account, scope);
   }
 
   /** A lease of the account now ends at `at` (e.g. a heartbeat shortened it): make sure the alarm is no later. */
@@ -373,7 +381,7 @@ export class ClaimQueue extends DurableObject<Env> {
         const { expired, events, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
         this.setLease(accountId, nextLeaseAt);
         afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(accountId, expired, events, now), now });
-        if (expired.length > 0) this.wakeWaiters(this.account(accountId));
+        if (expired.length > 0) this.wakeWaiters(this.account(accountId), wakeScopeOf(expired));
       }),
     );
     let next = Infinity;
@@ -503,10 +511,35 @@ export class ClaimQueue extends DurableObject<Env> {
     }
   }
 
-  private wakeWaiters(account: AccountQueue): void {
+  /**
+   * Tasks may have become claimable. With their assignee known (`scope.assignee`; null for
+   * unassigned tasks), `scope.tasks` held claimers per claim filter try, oldest first, only the
+   * assignee's for assigned tasks: claimers of one filter find the same unassigned tasks, and a
+   * task assigned to one agent only that agent's claims find. Unknown: every held claimer tries.
+   * A claimer that ends without settling the question (it won a task: there may be more; it
+   * failed; it timed out with a wake-up pending) passes it on to the next of its filter
+   * (`passOn`), so none is lost, and a created task costs one or two claims, not one per claimer.
+   */
+  private wakeWaiters(account: AccountQueue, scope: WakeScope): void {
     account.wakes++;
     account.nothingFor.clear();
-    for (const waiter of account.waiters) this.attempt(account, waiter);
+    const { assignee } = scope;
+    const perFilter = assignee === undefined ? Infinity : (scope.tasks ?? 1);
+    const woken = new Map<string, number>();
+    for (const waiter of account.waiters) {
+      if (assignee && waiter.req.claimer.agentId !== assignee) continue;
+      const n = woken.get(waiter.filter) ?? 0;
+      if (n >= perFilter) continue;
+      woken.set(waiter.filter, n + 1);
+      this.attempt(account, waiter);
+    }
+  }
+
+  /** The next held claimer of `from`'s filter tries in its place: one of the same agent first (a wake-up for its assigned task). */
+  private passOn(account: AccountQueue, from: Waiter): void {
+    const candidates = [...account.waiters].filter((w) => w !== from && !w.done && w.filter === from.filter);
+    const next = candidates.find((w) => w.req.claimer.agentId === from.req.claimer.agentId) ?? candidates[0];
+    if (next) this.attempt(account, next);
   }
 
   private attempt(account: AccountQueue, waiter: Waiter): void {
@@ -517,6 +550,7 @@ export class ClaimQueue extends DurableObject<Env> {
     }
     waiter.busy = true;
     const tryClaim = async () => {
+      let passOn = false;
       try {
         do {
           waiter.again = false;
@@ -526,16 +560,23 @@ export class ClaimQueue extends DurableObject<Env> {
           if (!row && flagVisible && account.flagVisible) account.nothingFor.set(shapeOf(waiter.req), seen);
           if (row && waiter.abandoned) {
             this.settle(account, waiter, null);
+            // Its task goes back to the queue, and that wakes a claimer.
             return void (await this.giveBack(waiter.req, row.id, row.claimedAt));
           }
           // A task won after the deadline is still handed over, never left claimed by nobody.
+          passOn = row !== null;
           if (row) return this.settle(account, waiter, row);
         } while (waiter.again && !waiter.timedOut);
-        if (waiter.timedOut) this.settle(account, waiter, null);
+        if (waiter.timedOut) {
+          passOn = waiter.again;
+          this.settle(account, waiter, null);
+        }
       } catch (error) {
+        passOn = true;
         this.settle(account, waiter, null, error);
       } finally {
         waiter.busy = false;
+        if (passOn) this.passOn(account, waiter);
       }
     };
     // Woken by another call (a create's wake, the alarm): the batches are still this claim's.
@@ -581,7 +622,7 @@ export class ClaimQueue extends DurableObject<Env> {
       { env: this.env, ctx: this.ctx },
       { events: releasedEvents(req.claimer.accountId, [released.row], released.events, now), now },
     );
-    this.wakeWaiters(this.account(req.claimer.accountId));
+    this.wakeWaiters(this.account(req.claimer.accountId), wakeScopeOf([released.row]));
   }
 
   /** The `lease:` storage keys, read once per object life. */

@@ -3,7 +3,7 @@
  * ClaimQueue object, not by the Worker, so their D1 bookmark comes back in the object's answer
  * (`withReceipt`) and joins the request's session (the answer's `X-D1-Bookmark`). With a hop
  * meter, each call counts as a hop plus the D1 round trips the object made behind it.
- * Routes keep calling `queueFor(env, ...)`: the entry hands them this namespace in env.
+ * Routes and use-cases call `claimQueueOf(env, ...)`: the entry hands them this namespace in env.
  */
 import type { D1Receipt, RequestSession } from '../db/session';
 import type { RoundTripCounter } from '../platform/d1-metrics';

@@ -10,7 +10,7 @@ import { LEASE_SECONDS, WAIT_SECONDS } from './claims';
 import { answerLinkBase } from './decision-mail';
 import type { AppBindings } from '../env';
 import { badRequest } from '../platform/errors';
-import { queueFor } from './claim-queue';
+import { claimQueueOf } from './claim-queue';
 import { claimNextChange, claimTaskChange, heartbeatChange, releaseChange, setStateChange, type QueueChange } from './use-cases';
 import { authedRoute, createRouter, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
 import { shortText } from '../http/schemas';
@@ -139,7 +139,7 @@ export const queueRoutes = createRouter()
         { field: 'labels', message: 'At most 20 labels of at most 50 characters' },
       ]);
     }
-    const queue = queueFor(c.env, p.accountId);
+    const queue = claimQueueOf(c.env, p.accountId);
     const waitSeconds = body.wait_seconds ?? WAIT_SECONDS.default;
     // A held claim whose client disconnects is abandoned: it stops waiting, and a task it won
     // goes back to the queue rather than sitting claimed by nobody until its lease ends.

@@ -5,13 +5,13 @@
  * the events, wake held claimers, note a shortened lease, start a decision mail.
  */
 import { database } from '../db/client';
-import { afterCommit, noteLeaseChanged, type Effects } from '../events/after-commit';
+import { afterCommit, noteLeaseChanged, wakeScopeOf, type Effects } from '../events/after-commit';
 import { wakes } from '../events/effects';
 import { listenersOf, recorded } from '../events/outbox';
 import type { Principal } from '../access/policy';
 import { readTask } from '../tasks/tasks';
 import { taskJson, type TaskJson } from '../tasks/task-json';
-import { queueFor } from './claim-queue';
+import { claimQueueOf } from './claim-queue';
 import {
   claimerOf,
   claimRefusal,
@@ -43,7 +43,7 @@ export interface ClaimNextInput {
 export async function claimNextChange(u: QueueChange, input: ClaimNextInput): Promise<TaskJson | null> {
   const p = u.principal;
   const event = plannedClaimEvent(p, listenersOf(p), 'queue.claim_next', Date.now());
-  const row = await queueFor(u.fx.env, p.accountId).claimNext({ claimer: claimerOf(p), ...input, ...(event ? { event } : {}) });
+  const row = await claimQueueOf(u.fx.env, p.accountId).claimNext({ claimer: claimerOf(p), ...input, ...(event ? { event } : {}) });
   if (!row) return null;
   const now = Date.now();
   const task = taskJson(row, now);
@@ -55,7 +55,7 @@ export async function claimNextChange(u: QueueChange, input: ClaimNextInput): Pr
 export async function claimTaskChange(u: QueueChange, input: { taskId: string; leaseSeconds: number }): Promise<TaskJson> {
   const p = u.principal;
   const event = plannedClaimEvent(p, listenersOf(p), 'queue.claim', Date.now());
-  const result = await queueFor(u.fx.env, p.accountId).claimTask({ claimer: claimerOf(p), ...input, ...(event ? { event } : {}) });
+  const result = await claimQueueOf(u.fx.env, p.accountId).claimTask({ claimer: claimerOf(p), ...input, ...(event ? { event } : {}) });
   const now = Date.now();
   if (!result.row) throw claimRefusal(p, await readTask(database(u.fx.env.DB), p.accountId, input.taskId), now);
   const task = taskJson(result.row, now);
@@ -103,6 +103,11 @@ export async function releaseChange(u: QueueChange, id: string, input: { handoff
   const now = Date.now();
   const write = await release(database(u.fx.env.DB), p, id, input, now, { listeners: listenersOf(p) });
   const task = taskJson(write.row, now);
-  afterCommit(u.fx, { events: recorded(write.events, task), wakeAccount: wakes('queue.release') ? p.accountId : null, now });
+  afterCommit(u.fx, {
+    events: recorded(write.events, task),
+    wakeAccount: wakes('queue.release') ? p.accountId : null,
+    wakeScope: wakeScopeOf([write.row]),
+    now,
+  });
   return task;
 }

@@ -1,15 +1,17 @@
 /**
  * A key's principal lives in its Durable Object (access/key-gate.ts). These tests warm that
  * cache with a request first, then change the agent, key or account through the API, and
- * check that the very next request sees the change; and that the cache really is used (a
- * change that bypasses the API shows only once the principal is a minute old).
+ * check that the very next request sees the change; that the cache really is used (a change
+ * whose gate was never told shows once the scheduled sweep of `principal_forgets` tells it);
+ * and that D1's triggers record every change a principal caches, and nothing else.
  */
 import { env, evictDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { agents } from '../../src/db/schema';
+import { accounts, agents, principalForgets } from '../../src/db/schema';
 import { rateLimitFor } from '../../src/platform/config';
 import { PRINCIPAL_TTL_MS } from '../../src/access/key-gate';
+import { sweepPrincipalForgets } from '../../src/access/forget-sweep';
 import { keyHashOf } from '../../src/access/authentication';
 import { keyPepper } from '../../src/platform/config';
 import { hmacSha256Hex } from '../../src/platform/crypto';
@@ -22,20 +24,31 @@ import { installReceivers, makeReceiver } from '../helpers/webhook-receiver';
 afterEach(() => vi.useRealTimers());
 
 const me = (key: string) => api('GET', '/v1/agent/me', key);
+const forgetRows = async (keyHash: string) =>
+  (await db().select().from(principalForgets).where(eq(principalForgets.keyHash, keyHash))).length;
 
 describe('principal cache in the key object', () => {
-  it('serves a known key without reading D1, and re-reads it once it is a minute old', async () => {
+  it('serves a known key without reading D1, even an hour on; the sweep tells it of a change nobody told it of', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2026-05-01T09:00:00Z'));
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');
     const role = async () => (await api('GET', '/v1/capabilities', worker.key)).body.role;
     expect(await role()).toBe('worker');
-    // A write behind the API's back (no forget): the object still answers from memory.
+    await sweepPrincipalForgets(env);
+    // A write behind the API's back (no forget): the object still answers from memory, with no timed re-read.
     await db().update(agents).set({ role: 'coordinator' }).where(eq(agents.id, worker.id));
     expect(await role()).toBe('worker');
-    vi.setSystemTime(Date.now() + PRINCIPAL_TTL_MS + 1000);
+    vi.setSystemTime(Date.now() + 60 * 60_000);
+    expect(await role()).toBe('worker');
+    // The write's trigger recorded the key; the scheduled sweep tells its gate and deletes the row.
+    const keyHash = (await agentRow(worker.id))!.keyHash;
+    expect(await forgetRows(keyHash)).toBe(1);
+    expect(await sweepPrincipalForgets(env)).toBeGreaterThanOrEqual(1);
     expect(await role()).toBe('coordinator');
+    expect(await forgetRows(keyHash)).toBe(0);
+    // PRINCIPAL_TTL_MS is only the last bound, for a change no trigger sees.
+    expect(PRINCIPAL_TTL_MS).toBeGreaterThanOrEqual(24 * 60 * 60_000);
   });
 
   it('an object back from an eviction answers from its storage, and a forget clears that too', async () => {
@@ -128,6 +141,58 @@ describe('principal cache in the key object', () => {
   });
 });
 
+describe('principal_forgets: what D1 records for the sweep', () => {
+  it('records a key for each change its principal caches, in the same write, and nothing for the rest', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const hashOf = async (id: string) => (await agentRow(id))!.keyHash;
+    const [adminHash, workerHash] = [await hashOf(account.adminId), await hashOf(worker.id)];
+    await sweepPrincipalForgets(env);
+    // What a principal does not hold: an agent's last-seen time, its description, the account's claimers flag.
+    await db().update(agents).set({ lastSeenAt: '2026-01-01T00:00:00Z', description: 'x' }).where(eq(agents.id, worker.id));
+    await db().update(accounts).set({ claimersWaiting: true }).where(eq(accounts.id, account.accountId));
+    expect(await forgetRows(workerHash)).toBe(0);
+    expect(await forgetRows(adminHash)).toBe(0);
+    // An agent's role: its key.
+    expect((await api('PUT', `/v1/agents/${worker.id}`, account.adminKey, { role: 'coordinator' })).status).toBe(200);
+    expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([1, 0]);
+    // The account's plan: every key of the account.
+    await db().update(accounts).set({ plan: 'pro' }).where(eq(accounts.id, account.accountId));
+    expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([2, 1]);
+    // The first active webhook changes hasWebhooks for every key; a second one changes nothing cached.
+    const hook = { url: 'https://example.com/hook', events: ['task.created'] };
+    expect((await api('POST', '/v1/webhooks', account.adminKey, hook)).status).toBe(201);
+    expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([3, 2]);
+    expect((await api('POST', '/v1/webhooks', account.adminKey, hook)).status).toBe(201);
+    expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([3, 2]);
+    // A deleted agent: its key.
+    expect((await api('DELETE', `/v1/agents/${worker.id}`, account.adminKey)).status).toBe(200);
+    expect(await forgetRows(workerHash)).toBe(4);
+    await sweepPrincipalForgets(env);
+    expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([0, 0]);
+  });
+
+  it('a gate the sweep cannot reach keeps its rows for the next run; the others are deleted', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const [adminHash, workerHash] = [(await agentRow(account.adminId))!.keyHash, (await agentRow(worker.id))!.keyHash];
+    await sweepPrincipalForgets(env);
+    await db().update(accounts).set({ plan: 'scale' }).where(eq(accounts.id, account.accountId));
+    const unreachable = {
+      ...env.KEY_GATE,
+      idFromName: (name: string) => env.KEY_GATE.idFromName(name),
+      get: (id: DurableObjectId) =>
+        id.equals(env.KEY_GATE.idFromName(workerHash))
+          ? { forget: () => Promise.reject(new Error('gate unreachable')) }
+          : env.KEY_GATE.get(id),
+    } as unknown as typeof env.KEY_GATE;
+    await sweepPrincipalForgets({ ...env, KEY_GATE: unreachable });
+    expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([1, 0]);
+    await sweepPrincipalForgets(env);
+    expect(await forgetRows(workerHash)).toBe(0);
+  });
+});
+
 describe('webhooks and warmed keys', () => {
   let spy: ReturnType<typeof installReceivers>;
   beforeAll(() => {
@@ -177,7 +242,7 @@ describe('a write whose gate cannot be told to forget', () => {
     return { status: res.status, body: (await res.json()) as any };
   };
 
-  it('still answers: the new key is shown, the change is made, the failure is logged and the old key lapses within a minute', async () => {
+  it('still answers: the new key is shown, the change is made, the failure is logged and the sweep makes the old key lapse', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2026-06-01T09:00:00Z'));
     const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -192,8 +257,10 @@ describe('a write whose gate cannot be told to forget', () => {
       expect(forgetCalls).toBe(2); // tried, then tried once more
       expect(logged).toHaveBeenCalledWith(expect.stringContaining('key gate forget failed'));
       expect((await me(rotated.body.api_key)).status).toBe(200);
-      // The old key's gate was never told; its one-minute re-read is the backstop.
-      vi.setSystemTime(Date.now() + PRINCIPAL_TTL_MS + 1000);
+      // The old key's gate was never told: the rotation's trigger recorded the key, and the
+      // scheduled sweep tells the gate (the next minute's run at the latest).
+      expect((await me(worker.key)).status).toBe(200);
+      await sweepPrincipalForgets(env);
       expect((await me(worker.key)).status).toBe(401);
 
       const other = await makeAgent(account, 'worker');

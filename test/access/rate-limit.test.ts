@@ -126,4 +126,16 @@ describe('rate limits per key', () => {
     });
     expect(afterEviction).toMatchObject({ allowed: true, remaining: 1 });
   });
+
+  it('a key that calls now and then is written at once, with no alarm (a parked claimer every 30 s costs one write)', async () => {
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('sparse-subject'));
+    const t = Date.parse('2026-03-01T10:00:00Z');
+    const stored = await runInDurableObject(stub, (limiter: RateLimiter, state) => {
+      limiter.hit(5, 60, t);
+      return state.storage.kv.get('w');
+    });
+    expect(stored).toEqual({ window: Math.floor(t / 60_000), count: 1 });
+    expect(await runInDurableObject(stub, (_limiter: RateLimiter, state) => state.storage.getAlarm())).toBeNull();
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+  });
 });

@@ -8,7 +8,7 @@ import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { eventOutbox } from '../../src/db/schema';
 import { EFFECTS, eventsOf, type Change, type Facts } from '../../src/events/effects';
-import { queueFor } from '../../src/work-queue/claim-queue';
+import { claimQueueOf } from '../../src/work-queue/claim-queue';
 import { api, db, makeAccount, makeAgent, type TestAccount, type TestAgent } from '../helpers/fixtures';
 import { expireLease } from '../helpers/task-rows';
 import { installReceivers, makeReceiver } from '../helpers/webhook-receiver';
@@ -185,7 +185,7 @@ const ROWS: Partial<Record<Change, Row>> = {
     },
     act: async (s, id) => {
       await expireLease(id);
-      expect(await runDurableObjectAlarm(queueFor(env, s.acct.accountId))).toBe(true);
+      expect(await runDurableObjectAlarm(claimQueueOf(env, s.acct.accountId))).toBe(true);
     },
     facts: {},
     by: null,

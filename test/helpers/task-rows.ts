@@ -4,7 +4,7 @@
  */
 import { env, runInDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
-import { LEASE_KEY_PREFIX, queueFor, type ClaimQueue } from '../../src/work-queue/claim-queue';
+import { LEASE_KEY_PREFIX, claimQueueOf, type ClaimQueue } from '../../src/work-queue/claim-queue';
 import { runs, taskLabels, tasks } from '../../src/db/schema';
 import type { TaskRow } from '../../src/tasks/task-json';
 
@@ -89,14 +89,14 @@ export async function expireLease(id: string, secondsAgo = 1): Promise<void> {
     .where(eq(tasks.id, id))
     .returning({ accountId: tasks.accountId });
   if (!row) return;
-  await runInDurableObject(queueFor(env, row.accountId), (queue: ClaimQueue) => {
+  await runInDurableObject(claimQueueOf(env, row.accountId), (queue: ClaimQueue) => {
     (queue as unknown as { setLease(accountId: string, at: number): void }).setLease(row.accountId, at);
   });
 }
 
 /** The account's earliest lease end as its claim queue knows it, and the queue's alarm (no later). */
 export async function leaseAlarm(accountId: string): Promise<{ lease: number | undefined; alarm: number | null }> {
-  return runInDurableObject(queueFor(env, accountId), async (_, state) => ({
+  return runInDurableObject(claimQueueOf(env, accountId), async (_, state) => ({
     lease: state.storage.kv.get<number>(`${LEASE_KEY_PREFIX}${accountId}`),
     alarm: await state.storage.getAlarm(),
   }));

@@ -9,14 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { runs, tasks } from '../../src/db/schema';
 import type { ClaimNextRequest } from '../../src/work-queue/claims';
 import { withOverrides } from '../../src/platform/with-overrides';
-import { queueFor, type ClaimQueue } from '../../src/work-queue/claim-queue';
+import { claimQueueOf, type ClaimQueue } from '../../src/work-queue/claim-queue';
 import { api, db, makeAccount, makeAgent, type TestAccount } from '../helpers/fixtures';
 import { insertTasks, taskRow } from '../helpers/task-rows';
 
 /** Makes the account's queue lose the answer of the first batch `when` picks, after D1 committed it. */
 async function loseAnswerOnce(account: TestAccount, when: (statements: number) => boolean, opts: { commit: boolean } = { commit: true }) {
   const lost = { count: 0 };
-  await runInDurableObject(queueFor(env, account.accountId), (queue: ClaimQueue) => {
+  await runInDurableObject(claimQueueOf(env, account.accountId), (queue: ClaimQueue) => {
     const real = queue.d1;
     // Each batch runs in a D1 session of its own (for its bookmark): the session's batch is the one to break.
     queue.d1 = withOverrides(real, {
@@ -66,7 +66,7 @@ describe('a queue batch that committed but lost its answer', () => {
     });
     // The first claim goes out alone; the other three share the next batch, whose answer is lost.
     const lost = await loseAnswerOnce(account, (n) => n > 3);
-    const queue = queueFor(env, account.accountId);
+    const queue = claimQueueOf(env, account.accountId);
     const answered = await Promise.all(agents.map((a) => queue.claimNext(req(a.id))));
     expect(lost.count).toBe(1);
     const got = answered.map((t, i) => ({ id: t?.id, by: agents[i]!.id }));

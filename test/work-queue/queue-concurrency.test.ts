@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { runs, tasks } from '../../src/db/schema';
 import { database } from '../../src/db/client';
 import { claimNextStatements } from '../../src/work-queue/claims';
-import { queueFor } from '../../src/work-queue/claim-queue';
+import { claimQueueOf } from '../../src/work-queue/claim-queue';
 import { api, db, makeAccount, makeAgent, type TestAccount, type TestAgent } from '../helpers/fixtures';
 import { expireLease, insertTasks } from '../helpers/task-rows';
 
@@ -100,7 +100,7 @@ describe('claimers that heartbeat, release, abandon, complete and re-claim at ra
         account,
         Array.from({ length: 20 }, (_, i) => ({ priority: 1 + (i % 3), ageSeconds: i })),
       );
-      const stub = queueFor(env, account.accountId);
+      const stub = claimQueueOf(env, account.accountId);
 
       /** Who holds each task as far as the agents know; an agent gives a task up before telling the API. */
       const holders = new Map<string, string>();

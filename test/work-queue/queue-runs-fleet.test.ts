@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { isoDate, isoSeconds } from '../../src/platform/time';
-import { queueFor } from '../../src/work-queue/claim-queue';
+import { claimQueueOf } from '../../src/work-queue/claim-queue';
 import { tasks } from '../../src/db/schema';
 import { api, db, makeAccount, makeAgent } from '../helpers/fixtures';
 import { expireLease, insertTask, insertTasks } from '../helpers/task-rows';
@@ -18,7 +18,7 @@ describe('GET /v1/agents/{id}/runs', () => {
     await post(worker.key, `/v1/tasks/${released}/release`);
     await post(worker.key, `/v1/tasks/${expired}/claim`);
     await expireLease(expired!);
-    await runDurableObjectAlarm(queueFor(env, account.accountId));
+    await runDurableObjectAlarm(claimQueueOf(env, account.accountId));
     await post(worker.key, `/v1/tasks/${completed}/claim`);
     expect((await post(worker.key, `/v1/tasks/${completed}/complete`)).status).toBe(200);
     const live = await insertTask(account);
@@ -102,7 +102,7 @@ describe('GET /v1/fleet/attention', () => {
       expect((await post(worker.key, `/v1/tasks/${id}/claim`, { lease_seconds: 600 })).status).toBe(200);
     // One lapsed lease the alarm already swept, one it has not reached yet.
     await expireLease(swept!);
-    expect(await runDurableObjectAlarm(queueFor(env, account.accountId))).toBe(true);
+    expect(await runDurableObjectAlarm(claimQueueOf(env, account.accountId))).toBe(true);
     await expireLease(expired!);
     // The silent holder's last heartbeat was 400 s ago, on a lease of 600 s: past half of it.
     await db()

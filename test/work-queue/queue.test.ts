@@ -2,8 +2,8 @@ import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject,
 import { describe, expect, it, vi } from 'vitest';
 import { database } from '../../src/db/client';
 import { claimNextQueries, claimNextStatements, CLAIMED_RESULT, type ClaimNextRequest } from '../../src/work-queue/claims';
-import { CLAIMERS_WAITING_GRACE_MS, queueFor, type ClaimQueue } from '../../src/work-queue/claim-queue';
-import { notifyTaskAvailable } from '../../src/work-queue/notify';
+import { CLAIMERS_WAITING_GRACE_MS, claimQueueOf, type ClaimQueue } from '../../src/work-queue/claim-queue';
+import { wakeHeldClaimers } from '../../src/events/after-commit';
 import worker from '../../src/index';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
 import { expireLease, insertTask, insertTasks, leaseAlarm, runsOf, taskRow } from '../helpers/task-rows';
@@ -22,7 +22,7 @@ async function nextId(key: string, body?: unknown): Promise<string | null> {
 
 async function notify(accountId: string) {
   const ctx = createExecutionContext();
-  notifyTaskAvailable(env, ctx, accountId);
+  wakeHeldClaimers({ env, ctx }, accountId);
   await waitOnExecutionContext(ctx);
 }
 
@@ -398,7 +398,7 @@ describe('completions go through the account queue', () => {
       account,
       Array.from({ length: 3 }, () => ({ labels: ['iso'] })),
     );
-    const queue = queueFor(env, account.accountId);
+    const queue = claimQueueOf(env, account.accountId);
     const req = (agentId: string): ClaimNextRequest => ({
       claimer: { accountId: account.accountId, agentId, sandboxProjectId: null },
       labels: ['iso'],
@@ -469,7 +469,7 @@ describe('accounts.claimers_waiting: creates wake the queue only when someone wa
     const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'for the held claimer', labels: ['later'] });
     expect((await waiting).body.task?.id).toBe(created.body.id);
     // The queue clears the flag once nobody has waited for the grace period.
-    const stub = queueFor(env, account.accountId);
+    const stub = claimQueueOf(env, account.accountId);
     await runInDurableObject(stub, async (queue: ClaimQueue) => {
       type Held = { clearTimer?: ReturnType<typeof setTimeout>; waiters: Set<unknown> };
       const q = queue as unknown as { accounts: Map<string, Held>; publishWaiting(a: Held, v: boolean): Promise<void> };
@@ -502,7 +502,7 @@ describe('accounts.claimers_waiting: creates wake the queue only when someone wa
 
   it('a task created just before the flag was visible (so nobody woke the queue) is still found', async () => {
     const account = await makeAccount();
-    const stub = queueFor(env, account.accountId);
+    const stub = claimQueueOf(env, account.accountId);
     const claimer = { accountId: account.accountId, agentId: account.adminId, sandboxProjectId: null };
     const got = await runInDurableObject(stub, async (queue: ClaimQueue) => {
       const q = queue as unknown as { publishWaiting(a: unknown, v: boolean): Promise<void> };
@@ -535,7 +535,7 @@ describe('a held claim whose client went away (abandon)', () => {
     sandboxProjectId: null,
   });
   const hold = (account: { accountId: string; adminId: string }, holdId: string, labels: string[], waitSeconds = 10) =>
-    queueFor(env, account.accountId).claimNext({
+    claimQueueOf(env, account.accountId).claimNext({
       claimer: claimerOf(account),
       holdId,
       labels,
@@ -549,7 +549,7 @@ describe('a held claim whose client went away (abandon)', () => {
     const started = Date.now();
     const waiting = hold(account, 'h-wait', ['gone']);
     await new Promise((r) => setTimeout(r, 100));
-    await queueFor(env, account.accountId).abandon(account.accountId, 'h-wait');
+    await claimQueueOf(env, account.accountId).abandon(account.accountId, 'h-wait');
     expect(await waiting).toBeNull();
     expect(Date.now() - started).toBeLessThan(5000);
     const created = await api('POST', '/v1/tasks', account.adminKey, { content: 'after the client left', labels: ['gone'] });
@@ -561,7 +561,7 @@ describe('a held claim whose client went away (abandon)', () => {
     const id = await insertTask(account, { labels: ['handed'] });
     const row = await hold(account, 'h-handed', ['handed']);
     expect(row?.id).toBe(id);
-    await queueFor(env, account.accountId).abandon(account.accountId, 'h-handed');
+    await claimQueueOf(env, account.accountId).abandon(account.accountId, 'h-handed');
     const after = await taskRow(id);
     expect(after).toMatchObject({ status: 'open', claimedByAgentId: null, leaseExpiresAt: null });
     expect((await runsOf(id)).map((r) => r.outcome)).toEqual(['released']);
@@ -572,7 +572,7 @@ describe('a held claim whose client went away (abandon)', () => {
   it('an abandon that arrives before its claim makes that claim answer nothing', async () => {
     const account = await makeAccount();
     const id = await insertTask(account, { labels: ['early'] });
-    await queueFor(env, account.accountId).abandon(account.accountId, 'h-early');
+    await claimQueueOf(env, account.accountId).abandon(account.accountId, 'h-early');
     expect(await hold(account, 'h-early', ['early'])).toBeNull();
     expect((await taskRow(id))?.claimedByAgentId).toBeNull();
   });
@@ -604,7 +604,7 @@ describe('a held claim whose client went away (abandon)', () => {
     const id = await insertTask(account, { labels: ['done'] });
     expect((await hold(account, 'h-done', ['done']))?.id).toBe(id);
     expect((await post(account.adminKey, `/v1/tasks/${id}/complete`)).status).toBe(200);
-    await queueFor(env, account.accountId).abandon(account.accountId, 'h-done');
+    await claimQueueOf(env, account.accountId).abandon(account.accountId, 'h-done');
     expect(await taskRow(id)).toMatchObject({ completed: true, status: 'completed' });
     expect((await runsOf(id)).map((r) => r.outcome)).toEqual(['completed']);
   });
@@ -618,7 +618,7 @@ describe('lease expiry without any caller', () => {
     const long = (await claim(worker.key, { lease_seconds: 600 })).body.task;
     const short = (await claim(worker.key, { lease_seconds: 60 })).body.task;
     expect([long.id, short.id]).toEqual([first, second]);
-    const stub = queueFor(env, account.accountId);
+    const stub = claimQueueOf(env, account.accountId);
     // The queue serves other accounts too: its alarm is at their earliest lease or ours.
     const before = await leaseAlarm(account.accountId);
     expect(before.lease).toBe(Date.parse(short.lease_expires_at));
@@ -643,7 +643,7 @@ describe('lease expiry without any caller', () => {
     for (const id of ids) expect((await claimId(account.adminKey, id)).status).toBe(200);
     await expireLease(ids[0]!);
     await expireLease(ids[1]!);
-    expect(await runDurableObjectAlarm(queueFor(env, account.accountId))).toBe(true);
+    expect(await runDurableObjectAlarm(claimQueueOf(env, account.accountId))).toBe(true);
     expect((await runsOf(ids[0]!)).map((r) => r.outcome)).toEqual(['expired']);
     expect((await runsOf(ids[1]!)).map((r) => r.outcome)).toEqual(['expired']);
     expect((await runsOf(ids[2]!)).map((r) => r.outcome)).toEqual([null]);
@@ -659,7 +659,7 @@ describe('lease expiry without any caller', () => {
     const waiting = claim(b.key, { wait_seconds: 20 });
     await new Promise((r) => setTimeout(r, 200));
     await expireLease(id);
-    expect(await runDurableObjectAlarm(queueFor(env, account.accountId))).toBe(true);
+    expect(await runDurableObjectAlarm(claimQueueOf(env, account.accountId))).toBe(true);
     expect((await waiting).body.task).toMatchObject({ id, claimed_by_agent_id: b.id });
     expect((await runsOf(id)).map((r) => r.outcome)).toEqual(['expired', null]);
   });
@@ -885,7 +885,7 @@ describe('webhook events', () => {
       await post(worker.key, `/v1/tasks/${first}/release`);
       await claimId(worker.key, second!);
       await expireLease(second!);
-      await runDurableObjectAlarm(queueFor(env, account.accountId));
+      await runDurableObjectAlarm(claimQueueOf(env, account.accountId));
 
       await vi.waitUntil(() => receiver.received.length >= 5, { timeout: 10_000, interval: 50 });
       const events = receiver.received.map((r) => JSON.parse(r.body)).map((b) => [b.event, b.task.id, b.agent?.id ?? null]);

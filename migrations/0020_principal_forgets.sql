@@ -1,0 +1,23 @@
+CREATE TABLE `principal_forgets` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`key_hash` text NOT NULL
+);
+--> statement-breakpoint
+-- Every write that changes what a key gate caches (access/authentication.ts loadKeyHolder) records
+-- the keys to tell, in its own transaction, so no path can change a principal unrecorded.
+CREATE TRIGGER `agents_principal_after_update` AFTER UPDATE OF `name`, `role`, `active`, `key_hash`, `sandbox_project_id`, `account_id` ON `agents`
+WHEN NEW.`name` IS NOT OLD.`name` OR NEW.`role` IS NOT OLD.`role` OR NEW.`active` IS NOT OLD.`active` OR NEW.`key_hash` IS NOT OLD.`key_hash`
+  OR NEW.`sandbox_project_id` IS NOT OLD.`sandbox_project_id` OR NEW.`account_id` IS NOT OLD.`account_id` BEGIN
+  INSERT INTO `principal_forgets` (`key_hash`) VALUES (OLD.`key_hash`);
+END;
+--> statement-breakpoint
+CREATE TRIGGER `agents_principal_after_delete` AFTER DELETE ON `agents` BEGIN
+  INSERT INTO `principal_forgets` (`key_hash`) VALUES (OLD.`key_hash`);
+END;
+--> statement-breakpoint
+-- Account fields every key of the account caches; the listener counts matter only as none / some.
+CREATE TRIGGER `accounts_principal_after_update` AFTER UPDATE OF `status`, `plan`, `default_agent_id`, `active_webhooks`, `active_automations` ON `accounts`
+WHEN NEW.`status` IS NOT OLD.`status` OR NEW.`plan` IS NOT OLD.`plan` OR NEW.`default_agent_id` IS NOT OLD.`default_agent_id`
+  OR (NEW.`active_webhooks` > 0) IS NOT (OLD.`active_webhooks` > 0) OR (NEW.`active_automations` > 0) IS NOT (OLD.`active_automations` > 0) BEGIN
+  INSERT INTO `principal_forgets` (`key_hash`) SELECT `key_hash` FROM `agents` WHERE `account_id` = NEW.`id`;
+END;
