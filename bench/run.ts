@@ -1121,6 +1121,11 @@ interface IdleResult {
   /** Claim answers that came back while the fleet idled (held claims reaching their deadline), per second. */
   repollsPerSec: number;
   quiet: Record<string, D1Use>;
+  /** workerd CPU ms per second over the quiet interval (the fleet alone), and per claim answered meanwhile. */
+  quietCpuPerSec: number | null;
+  quietCpuPerPoll: number | null;
+  /** workerd CPU ms per GET /health request (without the fleet). */
+  healthCpu: number | null;
   wakeMs: number[];
   lostWakes: number;
   errors: number;
@@ -1143,7 +1148,12 @@ async function idleFleet(base: string): Promise<IdleResult> {
 
   const without: number[] = [];
   const withFleet: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
+  const healthCpus: (number | null)[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const h = await healthAt32(base);
+    without.push(h.rps);
+    healthCpus.push(h.cpu);
+  }
 
   const parking = new Agent({ keepAlive: true });
   const createdAt = new Map<string, number>();
@@ -1190,7 +1200,11 @@ async function idleFleet(base: string): Promise<IdleResult> {
   for (let round = 0; round < ROUNDS; round++) withFleet.push((await healthAt32(base)).rps);
 
   const tallyBefore = await d1Tally(base);
+  const quietCpuBefore = workerdCpuMs();
+  const quietPollsBefore = polls;
   await sleep(IDLE_QUIET_SECONDS * 1000);
+  const quietCpu = cpuPer(quietCpuBefore, IDLE_QUIET_SECONDS);
+  const quietCpuPerPoll = cpuPer(quietCpuBefore, polls - quietPollsBefore);
   const quiet = d1Since(tallyBefore, await d1Tally(base));
   const repollsPerSec = (polls - pollsBefore) / ((performance.now() - pollStart) / 1000);
 
@@ -1216,7 +1230,19 @@ async function idleFleet(base: string): Promise<IdleResult> {
   parking.destroy();
   await Promise.all(loops);
   for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
-  return { without, withFleet, parked, repollsPerSec, quiet, wakeMs: wakeMs.sort((a, b) => a - b), lostWakes, errors };
+  return {
+    without,
+    withFleet,
+    parked,
+    repollsPerSec,
+    quiet,
+    quietCpuPerSec: quietCpu,
+    quietCpuPerPoll,
+    healthCpu: medianOrNull(healthCpus),
+    wakeMs: wakeMs.sort((a, b) => a - b),
+    lostWakes,
+    errors,
+  };
 }
 
 async function fleetBench(base: string, server: Awaited<ReturnType<typeof startDevServer>>) {
@@ -1280,11 +1306,11 @@ function fleetSection(): string[] {
     out.push(
       '## Idle fleet',
       '',
-      `${idle.parked} long-poll claimers (each its own key) over ${IDLE_ACCOUNTS} accounts, each holding \`POST /v1/tasks/claim\` with \`wait_seconds: ${IDLE_WAIT_SECONDS}\` for a label no task has and coming straight back when its hold ends (started spread over one hold, so ${idle.repollsPerSec.toFixed(1)} come back per second). \`GET /health\` at 32 connections without them (${ROUNDS} rounds before and ${ROUNDS} after) and with them parked (${ROUNDS} rounds), medians. D1 over ${IDLE_QUIET_SECONDS} quiet seconds (nothing created or changed), by who sent it (\`GET /health\` requests that arrive meanwhile, not the bench's, are counted apart). Then ${IDLE_WAKES} tasks are created one at a time, across the accounts: wake latency is from sending the create to the parked claimer receiving the task.`,
+      `${idle.parked} long-poll claimers (each its own key) over ${IDLE_ACCOUNTS} accounts, each holding \`POST /v1/tasks/claim\` with \`wait_seconds: ${IDLE_WAIT_SECONDS}\` for a label no task has and coming straight back when its hold ends (started spread over one hold, so ${idle.repollsPerSec.toFixed(1)} come back per second). \`GET /health\` at 32 connections without them (${ROUNDS} rounds before and ${ROUNDS} after) and with them parked (${ROUNDS} rounds), medians. D1 over ${IDLE_QUIET_SECONDS} quiet seconds (nothing created or changed), by who sent it (\`GET /health\` requests that arrive meanwhile, not the bench's, are counted apart). The fleet's workerd CPU over the quiet interval (nothing else runs then) is also given per second and per claim answered, and in \`GET /health\` requests' worth of CPU per second: unlike the throughput ratio, it does not move with the machine's other load. Then ${IDLE_WAKES} tasks are created one at a time, across the accounts: wake latency is from sending the create to the parked claimer receiving the task.`,
       '',
-      '| /health req/s without | with the fleet parked | cost | D1 in the quiet interval: worker / key gates / claim queues (calls, statements) | /health probes meanwhile (D1 calls) | wake p50 ms | wake p99 ms | wakes lost | errors |',
-      '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
-      `| ${without.toFixed(0)} | ${withFleet.toFixed(0)} | ${(cost * 100).toFixed(1)}% | ${['worker', 'KeyGate', 'ClaimQueue'].map((s) => `${idle.quiet[s]?.calls ?? 0}, ${idle.quiet[s]?.statements ?? 0}`).join(' / ')} | ${idle.quiet.health?.calls ?? 0} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${idle.lostWakes} | ${idle.errors} |`,
+      '| /health req/s without | with the fleet parked | cost | D1 in the quiet interval: worker / key gates / claim queues (calls, statements) | /health probes meanwhile (D1 calls) | fleet workerd CPU ms/s (per answered claim) | the same in /health requests per second | wake p50 ms | wake p99 ms | wakes lost | errors |',
+      '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${without.toFixed(0)} | ${withFleet.toFixed(0)} | ${(cost * 100).toFixed(1)}% | ${['worker', 'KeyGate', 'ClaimQueue'].map((s) => `${idle.quiet[s]?.calls ?? 0}, ${idle.quiet[s]?.statements ?? 0}`).join(' / ')} | ${idle.quiet.health?.calls ?? 0} | ${fixed(idle.quietCpuPerSec, 1)} (${fixed(idle.quietCpuPerPoll, 2)}) | ${idle.quietCpuPerSec !== null && idle.healthCpu ? (idle.quietCpuPerSec / idle.healthCpu).toFixed(0) : '-'} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${idle.lostWakes} | ${idle.errors} |`,
       '',
       `- ${cost <= 0.1 ? 'met' : 'NOT met'}: the parked fleet costs at most 10% of /health throughput (${(cost * 100).toFixed(1)}%; per round without: ${idle.without.map((x) => x.toFixed(0)).join(', ')}; with: ${idle.withFleet.map((x) => x.toFixed(0)).join(', ')})`,
       `- ${quietTotal.statements === 0 ? 'met' : 'NOT met'}: no D1 statements while nothing changes (${quietTotal.statements} in ${IDLE_QUIET_SECONDS} s; the claim path: ${claimPath})`,
