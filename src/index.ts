@@ -43,17 +43,15 @@ function requestEnv(env: Env, session: RequestSession, metrics: Metrics | null):
 
 export default {
   async fetch(request, plainEnv, ctx) {
+    const path = new URL(request.url).pathname;
     // /health apart: load balancers and uptime probes call it whatever the fleet does.
-    const env =
-      plainEnv.D1_METRICS === '1'
-        ? meteredEnv(plainEnv, new URL(request.url).pathname.endsWith('/health') ? 'health' : 'worker')
-        : plainEnv;
-    if (env.D1_METRICS === '1' && new URL(request.url).pathname === '/__d1-metrics') return Response.json(isolateD1Tally);
+    const env = plainEnv.D1_METRICS === '1' ? meteredEnv(plainEnv, path.endsWith('/health') ? 'health' : 'worker') : plainEnv;
+    if (env.D1_METRICS === '1' && path === '/__d1-metrics') return Response.json(isolateD1Tally);
     let session: RequestSession;
     try {
       session = new RequestSession(env.DB, {
         method: request.method,
-        path: new URL(request.url).pathname,
+        path,
         bookmark: requestedBookmark(request.headers.get(BOOKMARK_HEADER)),
       });
     } catch (e) {

@@ -28,6 +28,8 @@ export interface DevServer {
   restart: () => Promise<void>;
   /** Runs the scheduled handler once, as the Cron Trigger would. */
   runScheduled: () => Promise<void>;
+  /** The process group of wrangler dev and its workerd (to count this server's CPU apart from another's). */
+  processGroup: () => number | undefined;
   stop: () => Promise<void>;
 }
 
@@ -47,13 +49,16 @@ export interface DevServerOptions {
   stateRoot?: string;
   /** Extra environment for wrangler (e.g. to turn off local tracing for a benchmark). */
   env?: Record<string, string>;
+  /** The checkout to serve (default this one): the A/B benchmark serves another commit beside it. */
+  root?: string;
 }
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const root = opts.root ?? ROOT;
   const persist = mkdtempSync(join(opts.stateRoot ?? tmpdir(), 'delega-e2e-'));
   const wranglerEnv = { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', ...opts.env };
   const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
-    cwd: ROOT,
+    cwd: root,
     encoding: 'utf8',
     env: wranglerEnv,
   });
@@ -84,7 +89,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
         '--test-scheduled',
         ...vars,
       ],
-      { cwd: ROOT, env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      { cwd: root, env: wranglerEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));
@@ -124,7 +129,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     inspectorPort: inspector,
     query: <T>(sql: string): T[] => {
       const out = spawnSync(WRANGLER, ['d1', 'execute', 'DB', '--local', '--persist-to', persist, '--json', '--command', sql], {
-        cwd: ROOT,
+        cwd: root,
         encoding: 'utf8',
         env: wranglerEnv,
       });
@@ -133,6 +138,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       return parsed.flatMap((r) => r.results);
     },
     logs: () => output,
+    processGroup: () => child.pid,
     crash: async () => {
       await signalGroup('SIGKILL', 10_000);
       // workerd too: nothing may answer on the port any more.

@@ -1,0 +1,253 @@
+/**
+ * `npm run bench:ab -- <git ref>`: this checkout (A) against the code at <ref> (B), in one run.
+ * Both are served by `wrangler dev` side by side (B from a temporary git worktree sharing this
+ * checkout's node_modules), each with fresh local state in memory, and every row runs on both,
+ * the order alternating by round, so the machine's load falls on both alike. A row's figures are
+ * the medians over the rounds; CPU is that server's process group per request (or per task), the
+ * figure the machine's other load moves least. Prints a table; RESULTS.md is left as it is.
+ * Options: BENCH_SECONDS (default 4), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default 1).
+ */
+import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type DevServer, http, startDevServer } from '../test/e2e/harness.ts';
+import { postJson } from './keep-alive-client.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const CONNECTIONS = 32;
+const CLAIM_WORKERS = 8;
+const CLAIM_TASKS = 400;
+const STATE_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+/** Linux reports process CPU in clock ticks of 1/100 s. */
+const CLOCK_TICKS = 100;
+
+/** CPU ms of every process in the server's process group (wrangler, its proxy and workerd), from /proc. */
+function groupCpuMs(server: DevServer): number | null {
+  const group = server.processGroup();
+  if (!group || !existsSync('/proc/self/stat')) return null;
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== group) continue;
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+
+interface Sample {
+  rps: number;
+  p99: number;
+  cpu: number | null;
+}
+
+interface Side {
+  label: string;
+  server: DevServer;
+  key: string;
+  writerKey: string;
+  taskId: string;
+  samples: Map<string, Sample[]>;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)]!;
+};
+
+async function signup(base: string, tag: string): Promise<string> {
+  const res = await http(base, 'POST', '/v1/signup', {
+    body: { email: `ab-${tag}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com` },
+  });
+  if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { api_key: string }).api_key;
+}
+
+async function createTasks(base: string, key: string, count: number, labels: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const res = await http(base, 'POST', '/v1/tasks', { key, body: { content: `A/B task ${i}`, priority: (i % 4) + 1, labels } });
+        if (res.status !== 201) throw new Error(`seed failed: ${res.status} ${JSON.stringify(res.body)}`);
+        ids.push((res.body as { id: string }).id);
+      }
+    }),
+  );
+  return ids;
+}
+
+async function prepare(label: string, server: DevServer): Promise<Side> {
+  const base = server.baseUrl;
+  const key = await signup(base, label);
+  const ids = await createTasks(base, key, 100, ['bench']);
+  return { label, server, key, writerKey: await signup(base, `${label}-writer`), taskId: ids[0]!, samples: new Map() };
+}
+
+interface Endpoint {
+  name: string;
+  request: (side: Side) => { method?: string; path: string; key?: string; body?: unknown };
+}
+
+const ENDPOINTS: Endpoint[] = [
+  { name: 'GET /health', request: () => ({ path: '/health' }) },
+  { name: 'GET /v1/tasks (100 tasks)', request: (s) => ({ path: '/v1/tasks', key: s.key }) },
+  { name: 'GET /v1/tasks?label=bench', request: (s) => ({ path: '/v1/tasks?label=bench', key: s.key }) },
+  { name: 'GET /v1/tasks/{id}', request: (s) => ({ path: `/v1/tasks/${s.taskId}`, key: s.key }) },
+  {
+    name: 'PATCH /v1/tasks/{id}/context',
+    request: (s) => ({ method: 'PATCH', path: `/v1/tasks/${s.taskId}/context`, key: s.key, body: { step: 'ab' } }),
+  },
+  {
+    name: 'POST /v1/tasks',
+    request: (s) => ({ method: 'POST', path: '/v1/tasks', key: s.writerKey, body: { content: 'A/B task', labels: ['ab'] } }),
+  },
+];
+
+function record(side: Side, row: string, sample: Sample) {
+  if (!side.samples.has(row)) side.samples.set(row, []);
+  side.samples.get(row)!.push(sample);
+}
+
+async function loadEndpoint(side: Side, endpoint: Endpoint) {
+  const r = endpoint.request(side);
+  const headers: Record<string, string> = {};
+  if (r.key) headers['X-Agent-Key'] = r.key;
+  if (r.body !== undefined) headers['Content-Type'] = 'application/json';
+  const run = (duration: number) =>
+    autocannon({
+      url: side.server.baseUrl + r.path,
+      method: (r.method ?? 'GET') as 'GET',
+      headers,
+      body: r.body === undefined ? undefined : JSON.stringify(r.body),
+      connections: CONNECTIONS,
+      duration,
+    });
+  if (WARMUP > 0) await run(WARMUP);
+  const before = groupCpuMs(side.server);
+  const result = await run(SECONDS);
+  const after = groupCpuMs(side.server);
+  if (result.non2xx + result.errors > 0)
+    throw new Error(`${side.label} ${endpoint.name}: ${result.non2xx + result.errors} failed requests`);
+  record(side, endpoint.name, {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    cpu: before === null || after === null ? null : (after - before) / result.requests.total,
+  });
+}
+
+/** CLAIM_WORKERS workers claim and complete CLAIM_TASKS fresh tasks of a fresh account until none is left. */
+async function claimAndComplete(side: Side) {
+  const base = side.server.baseUrl;
+  const admin = await signup(base, `${side.label}-queue`);
+  await createTasks(base, admin, CLAIM_TASKS, ['queue']);
+  const latencies: number[] = [];
+  let completed = 0;
+  const before = groupCpuMs(side.server);
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLAIM_WORKERS }, async () => {
+      for (;;) {
+        const t0 = performance.now();
+        const res = await postJson(base, '/v1/tasks/claim', admin, { labels: ['queue'], lease_seconds: 60 });
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200) throw new Error(`claim failed: ${res.status}`);
+        const task = (res.body as { task: { id: string } | null }).task;
+        if (!task) break;
+        const done = await postJson(base, `/v1/tasks/${task.id}/complete`, admin);
+        if (done.status !== 200) throw new Error(`complete failed: ${done.status}`);
+        completed++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const after = groupCpuMs(side.server);
+  if (completed !== CLAIM_TASKS) throw new Error(`${side.label}: ${completed} of ${CLAIM_TASKS} tasks completed`);
+  latencies.sort((a, b) => a - b);
+  record(side, `claim+complete x${CLAIM_WORKERS} (tasks/s)`, {
+    rps: completed / seconds,
+    p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    cpu: before === null || after === null ? null : (after - before) / completed,
+  });
+}
+
+function report(a: Side, b: Side, ref: string, sha: string) {
+  const rows = [...a.samples.keys()];
+  const fmt = (x: number | null, d: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
+  const mid = (s: Sample[], pick: (x: Sample) => number | null) => {
+    const xs = s.map(pick).filter((x): x is number => x !== null);
+    return xs.length === s.length ? median(xs) : null;
+  };
+  const lines = [
+    `A/B: A = this checkout, B = ${ref} (${sha}); ${ROUNDS} rounds, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s timed per row and side; claim+complete: ${CLAIM_WORKERS} workers, ${CLAIM_TASKS} fresh tasks. Medians over the rounds. CPU: each server's process group, ms per request (per task for claim+complete).`,
+    '',
+    '| row | A req/s | B req/s | A / B | A CPU ms | B CPU ms | A CPU / B CPU | A p99 ms | B p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const row of rows) {
+    const sa = a.samples.get(row)!;
+    const sb = b.samples.get(row)!;
+    const [ra, rb] = [mid(sa, (x) => x.rps)!, mid(sb, (x) => x.rps)!];
+    const [ca, cb] = [mid(sa, (x) => x.cpu), mid(sb, (x) => x.cpu)];
+    lines.push(
+      `| ${row} | ${fmt(ra, 0)} | ${fmt(rb, 0)} | ${fmt(ra / rb, 2)} | ${fmt(ca, 2)} | ${fmt(cb, 2)} | ${ca !== null && cb ? fmt(ca / cb, 2) : '-'} | ${fmt(
+        mid(sa, (x) => x.p99),
+        0,
+      )} | ${fmt(
+        mid(sb, (x) => x.p99),
+        0,
+      )} |`,
+    );
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
+async function main() {
+  const ref = process.argv[2];
+  if (!ref) throw new Error('usage: npm run bench:ab -- <git ref>');
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const worktree = join(mkdtempSync(join(tmpdir(), 'delega-ab-')), sha);
+  execFileSync('git', ['worktree', 'add', '--detach', worktree, sha], { cwd: ROOT, stdio: 'ignore' });
+  symlinkSync(join(ROOT, 'node_modules'), join(worktree, 'node_modules'));
+  const vars = {
+    LIMIT_RATE_PER_MINUTE: '100000000',
+    LIMIT_TASKS_PER_MONTH: '100000000',
+    LIMIT_ONBOARDING_RATE_PER_MINUTE: '100000',
+    LIMIT_EMAILS_PER_HOUR: '100000',
+  };
+  const env = { X_LOCAL_OBSERVABILITY: 'false' };
+  const servers: DevServer[] = [];
+  try {
+    servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars }));
+    servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars, root: worktree }));
+    const a = await prepare('A', servers[0]!);
+    const b = await prepare('B', servers[1]!);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [a, b] : [b, a];
+      for (const endpoint of ENDPOINTS) for (const side of order) await loadEndpoint(side, endpoint);
+      for (const side of order) await claimAndComplete(side);
+      process.stdout.write(`round ${round + 1} of ${ROUNDS} done\n`);
+    }
+    report(a, b, ref, sha);
+  } finally {
+    for (const s of servers) await s.stop();
+    execFileSync('git', ['worktree', 'remove', '--force', worktree], { cwd: ROOT, stdio: 'ignore' });
+    rmSync(join(worktree, '..'), { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
