@@ -6,7 +6,9 @@
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { eventOutbox } from '../../src/db/schema';
+import { eventOutbox, recurrences, tasks } from '../../src/db/schema';
+import { isoSeconds } from '../../src/platform/time';
+import { spawnDueRecurrences } from '../../src/recurrences/spawn';
 import { EFFECTS, eventsOf, type Change, type Facts } from '../../src/events/effects';
 import { claimQueueOf } from '../../src/work-queue/claim-queue';
 import { api, db, makeAccount, makeAgent, type TestAccount, type TestAgent } from '../helpers/fixtures';
@@ -190,6 +192,31 @@ const ROWS: Partial<Record<Change, Row>> = {
     facts: {},
     by: null,
   },
+  'recurrences.spawn': {
+    arrange: async (s) => {
+      const res = await api('POST', '/v1/recurrences', s.acct.adminKey, {
+        rule_type: 'daily',
+        content: 'Every day',
+        assigned_to_agent_id: s.worker.id,
+      });
+      ok(res, 201);
+      // Due a minute ago: the scheduler reads only the table.
+      const due = Date.now() - 60_000;
+      await db()
+        .update(recurrences)
+        .set({ nextDueAt: isoSeconds(due), timeOfDay: new Date(due).toISOString().slice(11, 19) })
+        .where(eq(recurrences.id, res.body.id));
+      return res.body.id as string;
+    },
+    act: async (_s, recurrenceId) => {
+      await spawnDueRecurrences(env, Date.now());
+      const spawned = await db().select({ id: tasks.id }).from(tasks).where(eq(tasks.sourceRecurrenceId, recurrenceId));
+      expect(spawned).toHaveLength(1);
+      return spawned[0]!.id;
+    },
+    facts: { assigned: true },
+    by: null,
+  },
 };
 
 /** Rows whose events other suites check through their own entry points (not an API write by a key). */
@@ -197,7 +224,6 @@ const ELSEWHERE: Partial<Record<Change, string>> = {
   'queue.hold_abandoned': 'test/work-queue/queue.test.ts (a held claim whose client went away)',
   'decisions.answer': 'test/decisions/answers.test.ts',
   'ingress.deliver': 'test/ingress/deliveries.test.ts',
-  'recurrences.spawn': 'test/recurrences/spawn.test.ts',
   'automations.field_action': 'test/automations/engine.test.ts',
   'automations.add_comment': 'test/automations/engine.test.ts',
   'automations.create_task': 'test/automations/engine.test.ts',
