@@ -689,9 +689,16 @@ function report() {
     '',
   ];
   const text = lines.join('\n');
-  writeFileSync(join(import.meta.dirname, 'RESULTS.md'), text);
+  const file = join(import.meta.dirname, 'RESULTS.md');
+  // Sections recorded apart (A/B runs of \`npm run bench:ab\`) stay below the marker, run after run.
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const kept = before.includes(KEPT_MARKER) ? before.slice(before.indexOf(KEPT_MARKER)) : '';
+  writeFileSync(file, kept ? `${text}\n${kept}` : text);
   process.stdout.write(`\n${text}\n`);
 }
+
+/** Everything from this line on in RESULTS.md was recorded by other commands and is kept by \`npm run bench\`. */
+const KEPT_MARKER = '<!-- Kept across runs of npm run bench: sections recorded by other commands. -->';
 
 // ---------------------------------------------------------------- MCP (BENCH_ONLY=mcp)
 
