@@ -145,15 +145,6 @@ export async function enqueueTaskEvents(env: Env, inputs: TaskEventInput[], now:
   );
 }
 
-export function emitTaskEvent(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, input: TaskEventInput): void {
-  if (input.accountHasWebhooks === false && input.accountHasAutomations === false) return;
-  ctx.waitUntil(
-    enqueueTaskEvents(env, [input]).catch((e: unknown) =>
-      console.error(JSON.stringify({ level: 'error', message: 'task event failed', event: input.event, error: String(e) })),
-    ),
-  );
-}
-
 /** Rows the sweep relays per run at most. */
 const SWEEP_ROWS = 100;
 

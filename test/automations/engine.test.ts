@@ -4,9 +4,9 @@
  * directly with a message, as the consumer does.
  */
 import { env } from 'cloudflare:test';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAutomations } from '../../src/automations/engine';
-import { emitTaskEvent } from '../../src/events/relay';
+import { enqueueTaskEvents } from '../../src/events/relay';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
 import { commentsOf, makeRule, makeTask, messageFor, ruleOf, runsOf, taskOf, testEnv, until } from './helpers';
 
@@ -205,26 +205,14 @@ describe('the engine, as the consumer calls it', () => {
     expect(extra).toHaveLength(0);
   });
 
-  it('emits no event for an account with neither webhooks nor rules', () => {
-    const ctx = { waitUntil: vi.fn() };
-    const task = { id: 'tsk_x' } as never;
-    emitTaskEvent(env, ctx, {
-      event: 'task.created',
-      accountId: 'acc_x',
-      agentId: null,
-      task,
-      accountHasWebhooks: false,
-      accountHasAutomations: false,
-    });
-    expect(ctx.waitUntil).not.toHaveBeenCalled();
-    emitTaskEvent(env, ctx, {
-      event: 'task.created',
-      accountId: 'acc_x',
-      agentId: null,
-      task,
-      accountHasWebhooks: false,
-      accountHasAutomations: true,
-    });
-    expect(ctx.waitUntil).toHaveBeenCalledTimes(1);
+  it('records no event for an account with neither webhooks nor rules, and one when it has rules', async () => {
+    const acct = await makeAccount();
+    const recorded = async () =>
+      (await env.DB.prepare('SELECT count(*) AS n FROM event_outbox WHERE account_id = ?').bind(acct.accountId).first<{ n: number }>())!.n;
+    const input = { event: 'task.created' as const, accountId: acct.accountId, agentId: null, task: { id: 'tsk_x' } as never };
+    await enqueueTaskEvents(env, [{ ...input, accountHasWebhooks: false, accountHasAutomations: false }]);
+    expect(await recorded()).toBe(0);
+    await enqueueTaskEvents(env, [{ ...input, accountHasWebhooks: false, accountHasAutomations: true }]);
+    expect(await recorded()).toBe(1);
   });
 });

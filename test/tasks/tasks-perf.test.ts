@@ -9,8 +9,11 @@
  *   see src/tasks/task-list.ts).
  */
 import { env } from 'cloudflare:test';
+import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { database } from '../../src/db/client';
+import { LABELLED_TASKS_TRIGGERS, labelledTasksTriggerSql } from '../../src/db/labelled-tasks';
+import { tasks } from '../../src/db/schema';
 import type { Principal } from '../../src/access/policy';
 import { authenticate } from '../../src/access/authentication';
 import { addComment, deleteComment, listComments } from '../../src/tasks/comments';
@@ -332,6 +335,16 @@ describe('schema guards', () => {
     expect(await columns('labelled_tasks')).toEqual(
       [...fromTasks, { name: 'label', type: 'TEXT', notnull: 1 }].sort((a, b) => a.name.localeCompare(b.name)),
     );
+  });
+
+  it("labelled_tasks' triggers copy exactly the columns of the drizzle tasks table (as `npm run db:generate` renders them)", async () => {
+    const rendered = labelledTasksTriggerSql(getTableConfig(tasks).columns.map((c) => c.name));
+    for (const name of LABELLED_TASKS_TRIGGERS) {
+      const row = await env.DB.prepare(`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?`)
+        .bind(name)
+        .first<{ sql: string }>();
+      expect(row?.sql, name).toBe(rendered[name]);
+    }
   });
 
   it('has the triggers that keep task_labels and task_counts exact', async () => {

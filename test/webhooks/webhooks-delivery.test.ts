@@ -1,7 +1,9 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { webhookDeliveries } from '../../src/db/schema';
-import type { TaskJson } from '../../src/tasks/task-json';
+import type { Principal } from '../../src/access/policy';
+import { taskJson, type TaskJson } from '../../src/tasks/task-json';
+import { newTaskRow } from '../../src/tasks/tasks';
 import { handleWebhookBatch } from '../../src/webhooks/consumer';
 import { newDelivery, type DeliveryRow } from '../../src/webhooks/deliveries';
 import { enqueueTaskEvents } from '../../src/events/relay';
@@ -18,45 +20,15 @@ afterAll(() => spy.mockRestore());
 const MAIN = 'delega-webhooks';
 const DLQ = 'delega-webhooks-dlq';
 
+/** A task's answer as a new row gives it, so a column added to tasks is in it with nothing written here. */
 function sampleTask(acct: TestAccount, content = 'Ship the release'): TaskJson {
-  const ts = '2026-01-15T10:30:00Z';
-  return {
-    id: 'tsk_sample0000000000000001',
-    content,
-    description: null,
-    priority: 1,
-    labels: [],
-    due_date: null,
-    project_id: acct.projectId,
-    parent_task_id: null,
-    parent_id: null,
-    root_task_id: 'tsk_sample0000000000000001',
-    delegation_depth: 0,
-    assigned_to_agent_id: null,
-    created_by_agent_id: acct.adminId,
-    accountable_agent_id: null,
-    status: 'open',
-    completed: false,
-    completed_at: null,
-    completed_by_agent_id: null,
-    claimed_by_agent_id: null,
-    claimed_at: null,
-    lease_expires_at: null,
-    session_state: null,
-    session_state_detail: null,
-    handoff: null,
-    handoff_note: null,
-    handoff_by_agent_id: null,
-    handoff_state: null,
-    source_recurrence_id: null,
-    source_ingress_id: null,
-    evidence_policy: null,
-    completion_evidence: [],
-    context_version: 0,
-    reopen_count: 0,
-    created_at: ts,
-    updated_at: ts,
-  };
+  const now = Date.parse('2026-01-15T10:30:00Z');
+  const author = { accountId: acct.accountId, agentId: acct.adminId, mode: 'admin', sandboxProjectId: null } as Principal;
+  const id = 'tsk_sample0000000000000001';
+  return taskJson(
+    { ...newTaskRow(author, { content, project_id: acct.projectId }, now), id, rootTaskId: id, accountableAgentId: null },
+    now,
+  );
 }
 
 async function subscribe(acct: TestAccount, url: string, body: Record<string, unknown> = {}): Promise<{ id: string; secret: string }> {
