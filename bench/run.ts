@@ -1234,6 +1234,13 @@ async function idleFleet(base: string): Promise<IdleResult> {
   }
 
   stopping = true;
+  process.stdout.write(
+    `wake ms, slowest ten: ${[...wakeMs]
+      .sort((a, b) => b - a)
+      .slice(0, 10)
+      .map((x) => x.toFixed(0))
+      .join(', ')}\n`,
+  );
   parking.destroy();
   await Promise.all(loops);
   for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
