@@ -62,16 +62,24 @@ export interface D1Receipt {
   rowsWritten?: number;
 }
 
-/** One request's D1 session, and the bookmarks of writes other places (Durable Objects) made for it. */
+/**
+ * One request's D1 session, and the bookmarks of writes other places (Durable Objects) made for
+ * it. The session opens at the request's first query: many requests make none (a held claim, a
+ * capabilities read).
+ */
 export class RequestSession {
   readonly db: D1Database;
-  private readonly session: D1DatabaseSession;
+  private session: D1DatabaseSession | undefined;
   private noted: string | null;
 
   constructor(d1: D1Database, opts: { method: string; path: string; bookmark: string | null }) {
     const replicaMayAnswer = !WRITE_METHODS.has(opts.method.toUpperCase()) && /^\/(v1|api)\//.test(opts.path);
-    this.session = d1.withSession(replicaMayAnswer ? (opts.bookmark ?? 'first-unconstrained') : 'first-primary');
-    this.db = sessionDatabase(d1, this.session);
+    const constraint = replicaMayAnswer ? (opts.bookmark ?? 'first-unconstrained') : 'first-primary';
+    const open = () => (this.session ??= d1.withSession(constraint));
+    this.db = withOverrides(d1, {
+      prepare: (query: string) => open().prepare(query),
+      batch: <T>(statements: D1PreparedStatement[]) => open().batch<T>(statements),
+    });
     this.noted = opts.bookmark;
   }
 
@@ -82,6 +90,6 @@ export class RequestSession {
 
   /** The bookmark to answer: at least as fresh as everything this request wrote, read or was sent. */
   bookmark(): string | null {
-    return latestBookmark(this.session.getBookmark(), this.noted);
+    return latestBookmark(this.session?.getBookmark(), this.noted);
   }
 }

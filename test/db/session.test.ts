@@ -134,7 +134,11 @@ describe('D1 sessions and bookmarks', () => {
       ['GET', '/app', null],
       ['GET', '/health', null],
     ];
-    for (const [method, path, bookmark] of cases) new RequestSession(d1, { method, path, bookmark });
+    const sessions = cases.map(([method, path, bookmark]) => new RequestSession(d1, { method, path, bookmark }));
+    // A session opens at its request's first query: none yet.
+    expect(asked).toEqual([]);
+    expect(sessions.map((s) => s.bookmark())).toEqual([null, mark, mark, null, null, null]);
+    for (const s of sessions) s.db.prepare('select 1');
     expect(asked).toEqual(['first-unconstrained', mark, 'first-primary', 'first-primary', 'first-primary', 'first-primary']);
   });
 });
