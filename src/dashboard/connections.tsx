@@ -13,6 +13,7 @@ import { database } from '../db/client';
 import { agents } from '../db/schema';
 import type { Env, Variables } from '../env';
 import { ApiError } from '../platform/errors';
+import { htmlDocument } from '../platform/html';
 import type { Human } from '../sign-in/magic-link';
 import { Layout, type Viewer } from './views';
 
@@ -170,7 +171,7 @@ export const connectionRoutes = new Hono<Bindings>()
     const human = c.get('human');
     const connections = await connectionsOf(c.env, human);
     return c.html(
-      `<!doctype html>\n${await (<ConnectionsPage viewer={viewer(human)} connections={connections} revoked={c.req.query('revoked') === '1'} />)}`,
+      htmlDocument(<ConnectionsPage viewer={viewer(human)} connections={connections} revoked={c.req.query('revoked') === '1'} />),
     );
   })
   .post('/connections/:grantId/revoke', async (c) => {

@@ -5,23 +5,23 @@
  */
 import type { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { HtmlEscapedString } from 'hono/utils/html';
 import { database, type Db } from '../db/client';
 import { authorize, type Operation } from '../access/policy';
 import type { Env, Variables } from '../env';
 import { ApiError } from '../platform/errors';
+import { type HtmlNode, htmlDocument } from '../platform/html';
 import type { Human } from '../sign-in/magic-link';
 import type { Viewer } from './views';
 
 export type DashboardBindings = { Bindings: Env; Variables: Variables & { human: Human } };
 export type Ctx = Context<DashboardBindings>;
 
-export async function render(
+export function render(
   c: Ctx,
-  page: HtmlEscapedString | Promise<HtmlEscapedString>,
+  page: HtmlNode,
   status: 200 | 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 = 200,
-): Promise<Response> {
-  return c.html(`<!doctype html>\n${await page}`, status);
+): Response {
+  return c.html(htmlDocument(page), status);
 }
 
 export const viewerOf = (h: Human | undefined): Viewer | null => (h ? { email: h.email, name: h.name } : null);
