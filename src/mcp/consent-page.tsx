@@ -13,7 +13,7 @@ const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) =
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width,initial-scale=1" />
       <title>{title}</title>
-      {/* A constant: JSX would escape its quotes. */}
+      {/* A constant, as written (JSX would escape it as text). */}
       <style dangerouslySetInnerHTML={{ __html: STYLE }} />
     </head>
     <body>

@@ -26,10 +26,10 @@ function page(c: Context<AppBindings>, status: PageStatus, title: string, body: 
 
 function previewPage(c: Context<AppBindings>, token: string, preview: ClaimPreview): Response {
   const { agent, claim } = preview;
-  const rows: [string, string][] = [
+  const rows: [string, string | null][] = [
     ['Agent', agent.name],
-    ...(agent.label ? [['Label', agent.label] as [string, string]] : []),
-    ...(agent.use_case ? [['What it does', agent.use_case] as [string, string]] : []),
+    ['Label', agent.label],
+    ['What it does', agent.use_case],
     ['Your email', claim.email],
     ['Signed up', agent.created_at],
     ['Link expires', claim.expires_at],
@@ -41,12 +41,14 @@ function previewPage(c: Context<AppBindings>, token: string, preview: ClaimPrevi
     <>
       <p>An AI agent signed up for Delega and named you as its human. Until you claim it, its key works only inside one sandbox project.</p>
       <dl>
-        {rows.map(([k, v]) => (
-          <>
-            <dt>{k}</dt>
-            <dd>{v}</dd>
-          </>
-        ))}
+        {rows
+          .filter(([, v]) => v)
+          .map(([k, v]) => (
+            <>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </>
+          ))}
       </dl>
       <p>Claiming makes you the owner of this account and gives the agent’s existing key full access.</p>
       <form method="post" action="/claim">
