@@ -13,7 +13,9 @@ import { database } from '../db/client';
 import { agents } from '../db/schema';
 import type { Env, Variables } from '../env';
 import { ApiError } from '../platform/errors';
+import { htmlDocument } from '../platform/html';
 import type { Human } from '../sign-in/magic-link';
+import { Notice, Table } from './kit';
 import { Layout, type Viewer } from './views';
 
 type Bindings = { Bindings: Env; Variables: Variables & { human: Human } };
@@ -97,11 +99,7 @@ async function connectionsOf(env: Env, human: Human): Promise<Connection[]> {
 export const ConnectionsPage: FC<{ viewer: Viewer; connections: Connection[]; revoked?: boolean }> = ({ viewer, connections, revoked }) => (
   <Layout title="Connections" viewer={viewer} section="connections">
     <h1>Connections</h1>
-    {revoked ? (
-      <p class="panel notice" role="status">
-        Connection revoked: the app can no longer use Delega with it.
-      </p>
-    ) : null}
+    <Notice text={revoked ? 'Connection revoked: the app can no longer use Delega with it.' : undefined} />
     <p class="muted">
       Apps you connected to Delega's MCP server by signing in (OAuth). Each acts as the agent you chose, with that agent's role; revoking
       ends its access at once. Delega does not record when a connection was last used. Apps that use an API key are not listed here: rotate
@@ -111,52 +109,41 @@ export const ConnectionsPage: FC<{ viewer: Viewer; connections: Connection[]; re
       {connections.length === 0 ? (
         <p class="empty">No app is connected.</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>App</th>
-              <th>Acts as</th>
-              <th>Granted</th>
-              <th>Expires</th>
-              <th></th>
+        <Table head={['App', 'Acts as', 'Granted', 'Expires', '']}>
+          {connections.map((g) => (
+            <tr data-grant-id={g.grantId}>
+              <td>
+                <strong>{g.clientName}</strong>
+                <div class="muted small">{g.redirectHost ? `tokens go to ${g.redirectHost}` : null}</div>
+                <div class="muted small">
+                  client <code>{g.clientId}</code>
+                </div>
+              </td>
+              <td>
+                {g.agent ? (
+                  <>
+                    {g.agent.name} <span class="muted small">({g.agent.role})</span>
+                  </>
+                ) : (
+                  <span class="muted">{g.agentId ? `deleted agent ${g.agentId}` : 'unknown'}</span>
+                )}
+              </td>
+              <td class="small">{g.grantedAt}</td>
+              <td class="small">{g.expiresAt ?? 'when revoked'}</td>
+              <td>
+                <form
+                  method="post"
+                  action={`/app/connections/${encodeURIComponent(g.grantId)}/revoke`}
+                  data-confirm={`Revoke ${g.clientName}? It stops working at once.`}
+                >
+                  <button class="danger" type="submit" aria-label={`Revoke ${g.clientName}`}>
+                    Revoke
+                  </button>
+                </form>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {connections.map((g) => (
-              <tr data-grant-id={g.grantId}>
-                <td>
-                  <strong>{g.clientName}</strong>
-                  <div class="muted small">{g.redirectHost ? `tokens go to ${g.redirectHost}` : null}</div>
-                  <div class="muted small">
-                    client <code>{g.clientId}</code>
-                  </div>
-                </td>
-                <td>
-                  {g.agent ? (
-                    <>
-                      {g.agent.name} <span class="muted small">({g.agent.role})</span>
-                    </>
-                  ) : (
-                    <span class="muted">{g.agentId ? `deleted agent ${g.agentId}` : 'unknown'}</span>
-                  )}
-                </td>
-                <td class="small">{g.grantedAt}</td>
-                <td class="small">{g.expiresAt ?? 'when revoked'}</td>
-                <td>
-                  <form
-                    method="post"
-                    action={`/app/connections/${encodeURIComponent(g.grantId)}/revoke`}
-                    data-confirm={`Revoke ${g.clientName}? It stops working at once.`}
-                  >
-                    <button class="danger" type="submit" aria-label={`Revoke ${g.clientName}`}>
-                      Revoke
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </div>
   </Layout>
@@ -170,7 +157,7 @@ export const connectionRoutes = new Hono<Bindings>()
     const human = c.get('human');
     const connections = await connectionsOf(c.env, human);
     return c.html(
-      `<!doctype html>\n${await (<ConnectionsPage viewer={viewer(human)} connections={connections} revoked={c.req.query('revoked') === '1'} />)}`,
+      htmlDocument(<ConnectionsPage viewer={viewer(human)} connections={connections} revoked={c.req.query('revoked') === '1'} />),
     );
   })
   .post('/connections/:grantId/revoke', async (c) => {

@@ -13,6 +13,7 @@ import type { WebhookJson } from '../webhooks/webhooks';
 import type { DeliveryJson } from '../webhooks/deliveries';
 import { TASK_EVENTS } from '../webhooks/events';
 import { EVIDENCE_KINDS } from '../tasks/tasks';
+import { AgentOptions, agentName, DeleteForm, EmptyNote, Facts, Notice, PRIORITY, PriorityOptions, ProjectOptions, Table } from './kit';
 import { HistorySection, LinksSection, SubtasksSection } from './task-sections';
 import { COLUMN_PAGE, COLUMNS, type BoardData, type BoardFilters, type ColumnName, type TaskPageData } from './queries';
 
@@ -144,13 +145,6 @@ export const ErrorPage: FC<{ viewer: Viewer | null; status: number; code: string
 // ------------------------------------------------------------------ board
 
 const COLUMN_TITLES: Record<ColumnName, string> = { open: 'Open', claimed: 'Claimed', waiting: 'Waiting on input', done: 'Done' };
-const PRIORITY = ['', 'normal', 'medium', 'high', 'urgent'];
-
-const agentName = (agents: AgentJson[], id: string | null) => {
-  if (!id) return null;
-  const a = agents.find((x) => x.id === id);
-  return a ? (a.display_name ?? a.name) : id;
-};
 
 function until(iso: string | null, now: number): string {
   if (!iso) return '';
@@ -215,22 +209,11 @@ const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: numbe
               <input id={`c-${task.id}`} name="content" value={task.content} required maxlength={500} class="wide" />
               <label for={`p-${task.id}`}>Priority</label>
               <select id={`p-${task.id}`} name="priority">
-                {[1, 2, 3, 4].map((n) => (
-                  <option value={String(n)} selected={n === task.priority}>
-                    {PRIORITY[n]}
-                  </option>
-                ))}
+                <PriorityOptions selected={task.priority} />
               </select>
               <label for={`a-${task.id}`}>Assign to</label>
               <select id={`a-${task.id}`} name="assigned_to_agent_id">
-                <option value="">(anyone)</option>
-                {data.agents
-                  .filter((a) => a.active || a.id === task.assigned_to_agent_id)
-                  .map((a) => (
-                    <option value={a.id} selected={a.id === task.assigned_to_agent_id}>
-                      {a.display_name ?? a.name}
-                    </option>
-                  ))}
+                <AgentOptions agents={data.agents} empty="(anyone)" selected={task.assigned_to_agent_id} />
               </select>
               <button type="submit">Save</button>
             </form>
@@ -245,12 +228,7 @@ const Card: FC<{ task: TaskJson; column: ColumnName; data: BoardData; now: numbe
               <input id={`d-${task.id}`} name="content" required maxlength={500} class="wide" />
               <label for={`da-${task.id}`}>To</label>
               <select id={`da-${task.id}`} name="assigned_to_agent_id">
-                <option value="">(anyone)</option>
-                {data.agents
-                  .filter((a) => a.active)
-                  .map((a) => (
-                    <option value={a.id}>{a.display_name ?? a.name}</option>
-                  ))}
+                <AgentOptions agents={data.agents} empty="(anyone)" />
               </select>
               <button type="submit">Delegate</button>
             </form>
@@ -314,10 +292,7 @@ export const BoardPage: FC<{ viewer: Viewer; data: BoardData; filters: BoardFilt
           <div>
             <label for="new-task-priority">Priority</label>
             <select id="new-task-priority" name="priority">
-              <option value="1">normal</option>
-              <option value="2">medium</option>
-              <option value="3">high</option>
-              <option value="4">urgent</option>
+              <PriorityOptions />
             </select>
           </div>
           <div>
@@ -327,23 +302,13 @@ export const BoardPage: FC<{ viewer: Viewer; data: BoardData; filters: BoardFilt
           <div>
             <label for="new-task-project">Project</label>
             <select id="new-task-project" name="project_id">
-              <option value="">(none)</option>
-              {data.projects.map((p) => (
-                <option value={p.id} selected={p.id === filters.project}>
-                  {p.name}
-                </option>
-              ))}
+              <ProjectOptions projects={data.projects} empty="(none)" selected={filters.project} />
             </select>
           </div>
           <div>
             <label for="new-task-assignee">Assign to</label>
             <select id="new-task-assignee" name="assigned_to_agent_id">
-              <option value="">(anyone)</option>
-              {data.agents
-                .filter((a) => a.active)
-                .map((a) => (
-                  <option value={a.id}>{a.display_name ?? a.name}</option>
-                ))}
+              <AgentOptions agents={data.agents} empty="(anyone)" />
             </select>
           </div>
           <input type="hidden" name="back" value={back} />
@@ -360,12 +325,7 @@ export const BoardPage: FC<{ viewer: Viewer; data: BoardData; filters: BoardFilt
         <div>
           <label for="filter-project">Project</label>
           <select id="filter-project" name="project">
-            <option value="">All</option>
-            {data.projects.map((p) => (
-              <option value={p.id} selected={p.id === filters.project}>
-                {p.name}
-              </option>
-            ))}
+            <ProjectOptions projects={data.projects} empty="All" selected={filters.project} />
           </select>
         </div>
         <div>
@@ -382,12 +342,7 @@ export const BoardPage: FC<{ viewer: Viewer; data: BoardData; filters: BoardFilt
         <div>
           <label for="filter-assignee">Assignee</label>
           <select id="filter-assignee" name="assignee">
-            <option value="">Anyone</option>
-            {data.agents.map((a) => (
-              <option value={a.id} selected={a.id === filters.assignee}>
-                {a.display_name ?? a.name}
-              </option>
-            ))}
+            <AgentOptions agents={data.agents} empty="Anyone" selected={filters.assignee} all />
           </select>
         </div>
         <button type="submit">Filter</button>
@@ -454,19 +409,6 @@ const EMPTY: Record<ColumnName, string> = {
 };
 
 // ------------------------------------------------------------------ task page
-
-export const Facts: FC<{ rows: [string, Child][] }> = ({ rows }) => (
-  <dl class="facts">
-    {rows
-      .filter(([, v]) => v !== null && v !== undefined && v !== '')
-      .map(([k, v]) => (
-        <>
-          <dt>{k}</dt>
-          <dd>{v}</dd>
-        </>
-      ))}
-  </dl>
-);
 
 export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> = ({ viewer, data, now }) => {
   const t = data.task;
@@ -562,34 +504,22 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
               <p class="muted">Empty. Agents write it with PATCH /v1/tasks/{t.id}/context.</p>
             )}
             {data.history.length ? (
-              <table>
-                <thead>
+              <Table head={['Version', 'Key', 'Value', 'Source', 'By', 'At']}>
+                {data.history.map((h) => (
                   <tr>
-                    <th>Version</th>
-                    <th>Key</th>
-                    <th>Value</th>
-                    <th>Source</th>
-                    <th>By</th>
-                    <th>At</th>
+                    <td>{h.version}</td>
+                    <td>
+                      <code>{h.key}</code>
+                    </td>
+                    <td>
+                      <code>{h.value ?? '(removed)'}</code>
+                    </td>
+                    <td>{h.source}</td>
+                    <td>{name(h.agent_id) ?? '—'}</td>
+                    <td class="small">{h.created_at}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {data.history.map((h) => (
-                    <tr>
-                      <td>{h.version}</td>
-                      <td>
-                        <code>{h.key}</code>
-                      </td>
-                      <td>
-                        <code>{h.value ?? '(removed)'}</code>
-                      </td>
-                      <td>{h.source}</td>
-                      <td>{name(h.agent_id) ?? '—'}</td>
-                      <td class="small">{h.created_at}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             ) : null}
           </section>
           <section class="panel" aria-labelledby="h-comments">
@@ -653,24 +583,13 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
                 </textarea>
                 <label for="edit-priority">Priority</label>
                 <select id="edit-priority" name="priority">
-                  {[1, 2, 3, 4].map((n) => (
-                    <option value={String(n)} selected={n === t.priority}>
-                      {PRIORITY[n]}
-                    </option>
-                  ))}
+                  <PriorityOptions selected={t.priority} />
                 </select>
                 <label for="edit-labels">Labels</label>
                 <input id="edit-labels" name="labels" value={t.labels.join(', ')} />
                 <label for="edit-assignee">Assign to</label>
                 <select id="edit-assignee" name="assigned_to_agent_id">
-                  <option value="">(anyone)</option>
-                  {data.agents
-                    .filter((a) => a.active || a.id === t.assigned_to_agent_id)
-                    .map((a) => (
-                      <option value={a.id} selected={a.id === t.assigned_to_agent_id}>
-                        {a.display_name ?? a.name}
-                      </option>
-                    ))}
+                  <AgentOptions agents={data.agents} empty="(anyone)" selected={t.assigned_to_agent_id} />
                 </select>
                 <label for="edit-due">Due</label>
                 <input id="edit-due" name="due_date" type="date" value={t.due_date?.slice(0, 10) ?? ''} />
@@ -684,12 +603,7 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
                 <input id="delegate-content" name="content" required maxlength={500} class="wide" />
                 <label for="delegate-assignee">To</label>
                 <select id="delegate-assignee" name="assigned_to_agent_id">
-                  <option value="">(anyone)</option>
-                  {data.agents
-                    .filter((a) => a.active)
-                    .map((a) => (
-                      <option value={a.id}>{a.display_name ?? a.name}</option>
-                    ))}
+                  <AgentOptions agents={data.agents} empty="(anyone)" />
                 </select>
                 <p>
                   <button type="submit">Delegate</button>
@@ -717,27 +631,18 @@ export const TaskPage: FC<{ viewer: Viewer; data: TaskPageData; now: number }> =
           <section class="panel" aria-labelledby="h-runs">
             <h2 id="h-runs">Runs</h2>
             {data.runs.length ? (
-              <table>
-                <thead>
+              <Table head={['Agent', 'Claimed', 'Outcome']}>
+                {data.runs.map((r) => (
                   <tr>
-                    <th>Agent</th>
-                    <th>Claimed</th>
-                    <th>Outcome</th>
+                    <td>{name(r.agent_id)}</td>
+                    <td class="small">{r.claimed_at}</td>
+                    <td>
+                      {r.outcome ?? 'running'}
+                      {r.duration_ms !== null ? ` (${Math.round(r.duration_ms / 1000)} s)` : ''}
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {data.runs.map((r) => (
-                    <tr>
-                      <td>{name(r.agent_id)}</td>
-                      <td class="small">{r.claimed_at}</td>
-                      <td>
-                        {r.outcome ?? 'running'}
-                        {r.duration_ms !== null ? ` (${Math.round(r.duration_ms / 1000)} s)` : ''}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             ) : (
               <p class="muted">No agent has claimed it yet.</p>
             )}
@@ -800,74 +705,56 @@ export const AgentsPage: FC<{ viewer: Viewer; agents: AgentJson[]; newKey?: { ag
       </form>
     </div>
     <div class="panel">
-      <table>
-        <thead>
-          <tr>
-            <th>Agent</th>
-            <th>Role</th>
-            <th>Mode</th>
-            <th>Status</th>
-            <th>Key</th>
-            <th>Last seen</th>
-            <th>Created</th>
-            <th>Actions</th>
+      <Table head={['Agent', 'Role', 'Mode', 'Status', 'Key', 'Last seen', 'Created', 'Actions']}>
+        {agents.map((a) => (
+          <tr data-agent-id={a.id}>
+            <td>
+              <strong>{a.display_name ?? a.name}</strong> <span class="muted small">{a.name}</span>
+              {a.is_default ? <span class="chip">recovery agent (you act as it)</span> : null}
+            </td>
+            <td>
+              <form method="post" action={`/app/agents/${a.id}/role`} class="row">
+                <select name="role" aria-label={`Role of ${a.name}`}>
+                  {(['worker', 'coordinator', 'admin'] as const).map((r) => (
+                    <option value={r} selected={r === a.role}>
+                      {r}
+                    </option>
+                  ))}
+                </select>
+                <button class="quiet" type="submit">
+                  Set
+                </button>
+              </form>
+            </td>
+            <td>{modeFor('active', a.role)}</td>
+            <td>{a.active ? 'active' : 'deactivated'}</td>
+            <td>
+              <code>{a.key_prefix}…</code>
+            </td>
+            <td class="small" data-last-seen>
+              {a.last_seen_at ? <time datetime={a.last_seen_at}>{ago(a.last_seen_at, Date.now())}</time> : 'never'}
+            </td>
+            <td class="small">{a.created_at}</td>
+            <td class="row">
+              <form
+                method="post"
+                action={`/app/agents/${a.id}/rotate`}
+                data-confirm={`Rotate the key of ${a.name}? The old key stops working at once.`}
+              >
+                <button class="quiet" type="submit">
+                  Rotate key
+                </button>
+              </form>
+              <form method="post" action={`/app/agents/${a.id}/${a.active ? 'deactivate' : 'activate'}`}>
+                <button class="quiet" type="submit">
+                  {a.active ? 'Deactivate' : 'Activate'}
+                </button>
+              </form>
+              <DeleteForm action={`/app/agents/${a.id}`} what={a.name} confirm={`Delete ${a.name}?`} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {agents.map((a) => (
-            <tr data-agent-id={a.id}>
-              <td>
-                <strong>{a.display_name ?? a.name}</strong> <span class="muted small">{a.name}</span>
-                {a.is_default ? <span class="chip">recovery agent (you act as it)</span> : null}
-              </td>
-              <td>
-                <form method="post" action={`/app/agents/${a.id}/role`} class="row">
-                  <select name="role" aria-label={`Role of ${a.name}`}>
-                    {(['worker', 'coordinator', 'admin'] as const).map((r) => (
-                      <option value={r} selected={r === a.role}>
-                        {r}
-                      </option>
-                    ))}
-                  </select>
-                  <button class="quiet" type="submit">
-                    Set
-                  </button>
-                </form>
-              </td>
-              <td>{modeFor('active', a.role)}</td>
-              <td>{a.active ? 'active' : 'deactivated'}</td>
-              <td>
-                <code>{a.key_prefix}…</code>
-              </td>
-              <td class="small" data-last-seen>
-                {a.last_seen_at ? <time datetime={a.last_seen_at}>{ago(a.last_seen_at, Date.now())}</time> : 'never'}
-              </td>
-              <td class="small">{a.created_at}</td>
-              <td class="row">
-                <form
-                  method="post"
-                  action={`/app/agents/${a.id}/rotate`}
-                  data-confirm={`Rotate the key of ${a.name}? The old key stops working at once.`}
-                >
-                  <button class="quiet" type="submit">
-                    Rotate key
-                  </button>
-                </form>
-                <form method="post" action={`/app/agents/${a.id}/${a.active ? 'deactivate' : 'activate'}`}>
-                  <button class="quiet" type="submit">
-                    {a.active ? 'Deactivate' : 'Activate'}
-                  </button>
-                </form>
-                <form method="post" action={`/app/agents/${a.id}/delete`} data-confirm={`Delete ${a.name}?`}>
-                  <button class="danger" type="submit" aria-label={`Delete ${a.name}`}>
-                    Delete
-                  </button>
-                </form>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
     </div>
   </Layout>
 );
@@ -889,9 +776,9 @@ export const FleetPage: FC<{ viewer: Viewer; attention: Attention }> = ({ viewer
     <Layout title="Attention" viewer={viewer} section="fleet">
       <h1>What needs a human now</h1>
       {any ? null : (
-        <div class="panel" role="note">
-          <p>Nothing needs you right now. Tasks appear here when an agent waits on an answer, errors, goes silent, or a task is overdue.</p>
-        </div>
+        <EmptyNote>
+          Nothing needs you right now. Tasks appear here when an agent waits on an answer, errors, goes silent, or a task is overdue.
+        </EmptyNote>
       )}
       {ATTENTION_TITLES.filter(([k]) => attention.buckets[k].length > 0).map(([k, title, hint]) => (
         <section class="panel" aria-labelledby={`att-${k}`}>
@@ -957,32 +844,21 @@ export const WebhooksPage: FC<{ viewer: Viewer; webhooks: WebhookJson[]; created
       </form>
     </div>
     {webhooks.length === 0 ? (
-      <div class="panel" role="note">
-        <p>No webhooks yet. Add one above to have Delega POST signed task events to your systems.</p>
-      </div>
+      <EmptyNote>No webhooks yet. Add one above to have Delega POST signed task events to your systems.</EmptyNote>
     ) : (
       <div class="panel">
-        <table>
-          <thead>
+        <Table head={['URL', 'Events', 'Status']}>
+          {webhooks.map((w) => (
             <tr>
-              <th>URL</th>
-              <th>Events</th>
-              <th>Status</th>
+              <td>
+                <a href={`/app/webhooks/${w.id}`}>{w.url}</a>
+                {w.description ? <div class="muted small">{w.description}</div> : null}
+              </td>
+              <td class="small">{w.events.join(', ')}</td>
+              <td>{w.active ? 'active' : `disabled${w.disabled_reason ? `: ${w.disabled_reason}` : ''}`}</td>
             </tr>
-          </thead>
-          <tbody>
-            {webhooks.map((w) => (
-              <tr>
-                <td>
-                  <a href={`/app/webhooks/${w.id}`}>{w.url}</a>
-                  {w.description ? <div class="muted small">{w.description}</div> : null}
-                </td>
-                <td class="small">{w.events.join(', ')}</td>
-                <td>{w.active ? 'active' : `disabled${w.disabled_reason ? `: ${w.disabled_reason}` : ''}`}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       </div>
     )}
   </Layout>
@@ -999,11 +875,7 @@ export const WebhookPage: FC<{ viewer: Viewer; webhook: WebhookJson; deliveries:
       <a href="/app/webhooks">← Webhooks</a>
     </p>
     <h1>{webhook.url}</h1>
-    {notice ? (
-      <p class="panel notice" role="status">
-        {notice}
-      </p>
-    ) : null}
+    <Notice text={notice} />
     <div class="panel">
       <Facts
         rows={[
@@ -1024,42 +896,31 @@ export const WebhookPage: FC<{ viewer: Viewer; webhook: WebhookJson; deliveries:
       {deliveries.length === 0 ? (
         <p class="muted">No deliveries yet. Send a test ping, or change a task.</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>Event</th>
-              <th>Status</th>
-              <th>Attempts</th>
-              <th>Created</th>
-              <th></th>
+        <Table head={['Event', 'Status', 'Attempts', 'Created', '']}>
+          {deliveries.map((d) => (
+            <tr data-delivery-id={d.id}>
+              <td>{d.event}</td>
+              <td data-delivery-status>{d.status}</td>
+              <td class="small">
+                {d.attempts.length === 0
+                  ? '—'
+                  : d.attempts.map((a) => (
+                      <div>
+                        #{a.attempt}: {a.status_code ?? a.error ?? 'no answer'} ({a.duration_ms} ms)
+                      </div>
+                    ))}
+              </td>
+              <td class="small">{d.created_at}</td>
+              <td>
+                <form method="post" action={`/app/webhooks/${webhook.id}/deliveries/${d.id}/redeliver`}>
+                  <button class="quiet" type="submit">
+                    Redeliver
+                  </button>
+                </form>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {deliveries.map((d) => (
-              <tr data-delivery-id={d.id}>
-                <td>{d.event}</td>
-                <td data-delivery-status>{d.status}</td>
-                <td class="small">
-                  {d.attempts.length === 0
-                    ? '—'
-                    : d.attempts.map((a) => (
-                        <div>
-                          #{a.attempt}: {a.status_code ?? a.error ?? 'no answer'} ({a.duration_ms} ms)
-                        </div>
-                      ))}
-                </td>
-                <td class="small">{d.created_at}</td>
-                <td>
-                  <form method="post" action={`/app/webhooks/${webhook.id}/deliveries/${d.id}/redeliver`}>
-                    <button class="quiet" type="submit">
-                      Redeliver
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </section>
   </Layout>

@@ -10,20 +10,22 @@ import type { AutomationJson, AutomationRunJson } from '../automations/store';
 import type { IngressDeliveryJson, IngressSourceJson } from '../ingress/sources';
 import { TASK_EVENTS } from '../webhooks/events';
 import type { Choices } from './workflow-queries';
-import { Facts, Layout, type Viewer } from './views';
+import {
+  AgentOptions,
+  agentLabel,
+  agentName,
+  DeleteForm,
+  EmptyNote,
+  Facts,
+  Notice,
+  PauseForm,
+  PriorityOptions,
+  ProjectOptions,
+  Table,
+} from './kit';
+import { Layout, type Viewer } from './views';
 
-const PRIORITY = ['', 'normal', 'medium', 'high', 'urgent'];
 const RULE_TYPES = ['daily', 'weekly', 'monthly', 'yearly'] as const;
-const agentLabel = (a: AgentJson) => a.display_name ?? a.name;
-const nameOf = (agents: AgentJson[], id: string | null) =>
-  id ? (agents.find((a) => a.id === id) ? agentLabel(agents.find((a) => a.id === id)!) : id) : null;
-
-const Notice: FC<{ text?: string }> = ({ text }) =>
-  text ? (
-    <p class="panel notice" role="status">
-      {text}
-    </p>
-  ) : null;
 
 const AgentSelect: FC<{ id: string; name: string; label: string; agents: AgentJson[]; selected: string | null }> = ({
   id,
@@ -35,14 +37,7 @@ const AgentSelect: FC<{ id: string; name: string; label: string; agents: AgentJs
   <div>
     <label for={id}>{label}</label>
     <select id={id} name={name}>
-      <option value="">(nobody)</option>
-      {agents
-        .filter((a) => a.active || a.id === selected)
-        .map((a) => (
-          <option value={a.id} selected={a.id === selected}>
-            {agentLabel(a)}
-          </option>
-        ))}
+      <AgentOptions agents={agents} empty="(nobody)" selected={selected} />
     </select>
   </div>
 );
@@ -51,12 +46,7 @@ const ProjectSelect: FC<{ id: string; name: string; choices: Choices; selected: 
   <div>
     <label for={id}>Project</label>
     <select id={id} name={name}>
-      <option value="">(none)</option>
-      {choices.projects.map((p) => (
-        <option value={p.id} selected={p.id === selected}>
-          {p.name}
-        </option>
-      ))}
+      <ProjectOptions projects={choices.projects} empty="(none)" selected={selected} />
     </select>
   </div>
 );
@@ -65,29 +55,9 @@ const PrioritySelect: FC<{ id: string; selected: number }> = ({ id, selected }) 
   <div>
     <label for={id}>Priority</label>
     <select id={id} name="priority">
-      {[1, 2, 3, 4].map((n) => (
-        <option value={String(n)} selected={n === selected}>
-          {PRIORITY[n]}
-        </option>
-      ))}
+      <PriorityOptions selected={selected} />
     </select>
   </div>
-);
-
-const PauseForm: FC<{ action: string; active: boolean; what: string }> = ({ action, active, what }) => (
-  <form method="post" action={`${action}/${active ? 'pause' : 'resume'}`}>
-    <button class="quiet" type="submit" aria-label={`${active ? 'Pause' : 'Resume'} ${what}`}>
-      {active ? 'Pause' : 'Resume'}
-    </button>
-  </form>
-);
-
-const DeleteForm: FC<{ action: string; what: string; confirm: string }> = ({ action, what, confirm }) => (
-  <form method="post" action={`${action}/delete`} data-confirm={confirm}>
-    <button class="danger" type="submit" aria-label={`Delete ${what}`}>
-      Delete
-    </button>
-  </form>
 );
 
 // ------------------------------------------------------------------ recurrences
@@ -171,43 +141,32 @@ export const RecurrencesPage: FC<{ viewer: Viewer; data: Choices & { recurrences
       </form>
     </div>
     {data.recurrences.length === 0 ? (
-      <div class="panel" role="note">
-        <p>No recurrences yet. A recurrence makes an ordinary task at each occurrence (the next one is shown here), for agents to claim.</p>
-      </div>
+      <EmptyNote>
+        No recurrences yet. A recurrence makes an ordinary task at each occurrence (the next one is shown here), for agents to claim.
+      </EmptyNote>
     ) : (
       <div class="panel">
-        <table>
-          <thead>
-            <tr>
-              <th>Task</th>
-              <th>Repeats</th>
-              <th>Next due</th>
-              <th>Status</th>
-              <th>Actions</th>
+        <Table head={['Task', 'Repeats', 'Next due', 'Status', 'Actions']}>
+          {data.recurrences.map((r) => (
+            <tr data-recurrence-id={r.id}>
+              <td>
+                <a href={`/app/recurrences/${r.id}`}>{r.content}</a>
+                {r.assigned_to_agent_id ? <div class="muted small">for {agentName(data.agents, r.assigned_to_agent_id)}</div> : null}
+              </td>
+              <td>{ruleText(r)}</td>
+              <td class="small">{r.next_due_at}</td>
+              <td data-state>{r.active ? 'active' : 'paused'}</td>
+              <td class="row">
+                <PauseForm action={`/app/recurrences/${r.id}`} active={r.active} what={r.content} />
+                <DeleteForm
+                  action={`/app/recurrences/${r.id}`}
+                  what={r.content}
+                  confirm={`Delete the recurrence "${r.content}"? Tasks it made stay.`}
+                />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.recurrences.map((r) => (
-              <tr data-recurrence-id={r.id}>
-                <td>
-                  <a href={`/app/recurrences/${r.id}`}>{r.content}</a>
-                  {r.assigned_to_agent_id ? <div class="muted small">for {nameOf(data.agents, r.assigned_to_agent_id)}</div> : null}
-                </td>
-                <td>{ruleText(r)}</td>
-                <td class="small">{r.next_due_at}</td>
-                <td data-state>{r.active ? 'active' : 'paused'}</td>
-                <td class="row">
-                  <PauseForm action={`/app/recurrences/${r.id}`} active={r.active} what={r.content} />
-                  <DeleteForm
-                    action={`/app/recurrences/${r.id}`}
-                    what={r.content}
-                    confirm={`Delete the recurrence "${r.content}"? Tasks it made stay.`}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       </div>
     )}
   </Layout>
@@ -228,7 +187,7 @@ export const RecurrencePage: FC<{ viewer: Viewer; data: Choices & { recurrence: 
             ['Next due', r.next_due_at],
             ['Status', r.active ? 'active' : 'paused'],
             ['Last task made', r.last_spawned_at],
-            ['Created by', nameOf(data.agents, r.created_by_agent_id)],
+            ['Created by', agentName(data.agents, r.created_by_agent_id)],
           ]}
         />
         <div class="row">
@@ -339,38 +298,25 @@ export const AutomationsPage: FC<{ viewer: Viewer; data: Choices & { automations
       </form>
     </div>
     {data.automations.length === 0 ? (
-      <div class="panel" role="note">
-        <p>No rules yet. A rule acts on a task event inside the service: assign, label, comment, delegate, create a task.</p>
-      </div>
+      <EmptyNote>No rules yet. A rule acts on a task event inside the service: assign, label, comment, delegate, create a task.</EmptyNote>
     ) : (
       <div class="panel">
-        <table>
-          <thead>
-            <tr>
-              <th>Rule</th>
-              <th>When</th>
-              <th>Runs</th>
-              <th>Status</th>
-              <th>Actions</th>
+        <Table head={['Rule', 'When', 'Runs', 'Status', 'Actions']}>
+          {data.automations.map((a) => (
+            <tr data-automation-id={a.id}>
+              <td>
+                <a href={`/app/automations/${a.id}`}>{a.name}</a>
+              </td>
+              <td>{a.event}</td>
+              <td>{a.run_count}</td>
+              <td data-state>{a.active ? 'active' : `paused${a.disabled_reason ? `: ${a.disabled_reason}` : ''}`}</td>
+              <td class="row">
+                <PauseForm action={`/app/automations/${a.id}`} active={a.active} what={a.name} />
+                <DeleteForm action={`/app/automations/${a.id}`} what={a.name} confirm={`Delete the rule "${a.name}" and its run log?`} />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.automations.map((a) => (
-              <tr data-automation-id={a.id}>
-                <td>
-                  <a href={`/app/automations/${a.id}`}>{a.name}</a>
-                </td>
-                <td>{a.event}</td>
-                <td>{a.run_count}</td>
-                <td data-state>{a.active ? 'active' : `paused${a.disabled_reason ? `: ${a.disabled_reason}` : ''}`}</td>
-                <td class="row">
-                  <PauseForm action={`/app/automations/${a.id}`} active={a.active} what={a.name} />
-                  <DeleteForm action={`/app/automations/${a.id}`} what={a.name} confirm={`Delete the rule "${a.name}" and its run log?`} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       </div>
     )}
   </Layout>
@@ -417,33 +363,23 @@ export const AutomationPage: FC<{ viewer: Viewer; data: Choices & { automation: 
         {data.runs.length === 0 ? (
           <p class="muted">No runs yet. The rule runs when {a.event} fires and its conditions hold.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Task</th>
-                <th>Status</th>
-                <th>Actions</th>
+          <Table head={['When', 'Task', 'Status', 'Actions']}>
+            {data.runs.map((r) => (
+              <tr data-run-id={r.id}>
+                <td class="small">{r.created_at}</td>
+                <td>{r.task_id ? <a href={`/app/tasks/${r.task_id}`}>{r.task_id}</a> : '—'}</td>
+                <td data-run-status>{r.status}</td>
+                <td class="small">
+                  {r.actions.map((x) => (
+                    <div>
+                      {x.type}: {x.outcome}
+                      {x.detail ? ` (${x.detail})` : ''}
+                    </div>
+                  ))}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {data.runs.map((r) => (
-                <tr data-run-id={r.id}>
-                  <td class="small">{r.created_at}</td>
-                  <td>{r.task_id ? <a href={`/app/tasks/${r.task_id}`}>{r.task_id}</a> : '—'}</td>
-                  <td data-run-status>{r.status}</td>
-                  <td class="small">
-                    {r.actions.map((x) => (
-                      <div>
-                        {x.type}: {x.outcome}
-                        {x.detail ? ` (${x.detail})` : ''}
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         )}
       </section>
     </Layout>
@@ -555,44 +491,31 @@ export const IngressPage: FC<{
       </form>
     </div>
     {data.sources.length === 0 ? (
-      <div class="panel" role="note">
-        <p>No sources yet. A source is a signed endpoint that turns another system's events (CI, monitoring) into tasks.</p>
-      </div>
+      <EmptyNote>No sources yet. A source is a signed endpoint that turns another system's events (CI, monitoring) into tasks.</EmptyNote>
     ) : (
       <div class="panel">
-        <table>
-          <thead>
-            <tr>
-              <th>Source</th>
-              <th>Endpoint</th>
-              <th>Deliveries</th>
-              <th>Status</th>
-              <th>Actions</th>
+        <Table head={['Source', 'Endpoint', 'Deliveries', 'Status', 'Actions']}>
+          {data.sources.map((s) => (
+            <tr data-source-id={s.id}>
+              <td>
+                <a href={`/app/ingress/${s.id}`}>{s.name}</a>
+              </td>
+              <td>
+                <code class="small">{s.ingest_path}</code>
+              </td>
+              <td>{s.delivery_count}</td>
+              <td data-state>{s.active ? 'active' : 'paused'}</td>
+              <td class="row">
+                <PauseForm action={`/app/ingress/${s.id}`} active={s.active} what={s.name} />
+                <DeleteForm
+                  action={`/app/ingress/${s.id}`}
+                  what={s.name}
+                  confirm={`Delete the source "${s.name}" and its delivery log? Its endpoint stops at once.`}
+                />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {data.sources.map((s) => (
-              <tr data-source-id={s.id}>
-                <td>
-                  <a href={`/app/ingress/${s.id}`}>{s.name}</a>
-                </td>
-                <td>
-                  <code class="small">{s.ingest_path}</code>
-                </td>
-                <td>{s.delivery_count}</td>
-                <td data-state>{s.active ? 'active' : 'paused'}</td>
-                <td class="row">
-                  <PauseForm action={`/app/ingress/${s.id}`} active={s.active} what={s.name} />
-                  <DeleteForm
-                    action={`/app/ingress/${s.id}`}
-                    what={s.name}
-                    confirm={`Delete the source "${s.name}" and its delivery log? Its endpoint stops at once.`}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       </div>
     )}
   </Layout>
@@ -653,30 +576,19 @@ export const IngressSourcePage: FC<{
         {data.deliveries.length === 0 ? (
           <p class="muted">No deliveries yet.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Outcome</th>
-                <th>Status</th>
-                <th>Body</th>
-                <th>Task</th>
+          <Table head={['When', 'Outcome', 'Status', 'Body', 'Task']}>
+            {data.deliveries.map((d) => (
+              <tr data-delivery-id={d.id}>
+                <td class="small">{d.created_at}</td>
+                <td data-delivery-outcome>{d.outcome}</td>
+                <td>{d.status_code}</td>
+                <td class="small">
+                  {d.body_bytes} bytes, <code>{d.body_sha256.slice(0, 12)}…</code>
+                </td>
+                <td>{d.task_id ? <a href={`/app/tasks/${d.task_id}`}>{d.task_id}</a> : '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {data.deliveries.map((d) => (
-                <tr data-delivery-id={d.id}>
-                  <td class="small">{d.created_at}</td>
-                  <td data-delivery-outcome>{d.outcome}</td>
-                  <td>{d.status_code}</td>
-                  <td class="small">
-                    {d.body_bytes} bytes, <code>{d.body_sha256.slice(0, 12)}…</code>
-                  </td>
-                  <td>{d.task_id ? <a href={`/app/tasks/${d.task_id}`}>{d.task_id}</a> : '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         )}
       </section>
     </Layout>

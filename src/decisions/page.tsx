@@ -1,62 +1,21 @@
-/** @jsxImportSource hono/jsx */
 /**
  * The answer page: `GET /answer?token=…` shows the task and the question, with each option as a
  * button and a free-text answer; it changes nothing (mail scanners prefetch links). The form
  * POSTs to `/answer`, which records the answer once. hono/jsx escapes every value it renders.
  */
 import { Hono, type Context } from 'hono';
-import type { Child, FC, PropsWithChildren } from 'hono/jsx';
+import type { Child, FC } from 'hono/jsx';
 import type { AppBindings } from '../env';
+import { htmlDocument } from '../platform/html';
+import { STANDALONE_PAGE_HEADERS, StandalonePage } from '../http/standalone-page';
 import { ApiError } from '../platform/errors';
 import { limitIp, onboardingDeps } from '../onboarding/routes';
 import { lookupLink, MAX_ANSWER_CHARS, recordAnswer, type LinkPreview } from './answers';
 
 type PageStatus = 200 | 400 | 404 | 410 | 429;
 
-// Same headers as the claim page: the page holds a live token.
-const PAGE_HEADERS = {
-  'Cache-Control': 'no-store',
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-};
-
-const STYLE = `
-  body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; color: #111; background: #fafafa; margin: 0; }
-  main { max-width: 36rem; margin: 3rem auto; padding: 2rem; background: #fff; border: 1px solid #ddd; border-radius: 8px; }
-  h1 { font-size: 1.5rem; margin-top: 0; }
-  .question { font-size: 1.15rem; font-weight: 600; }
-  .options { display: flex; flex-wrap: wrap; gap: .5rem; margin: 1rem 0; }
-  button { font: inherit; font-weight: 600; padding: .7rem 1.2rem; border: 0; border-radius: 6px; background: #1a4fd6; color: #fff; cursor: pointer; }
-  button:focus-visible, textarea:focus-visible { outline: 3px solid #111; outline-offset: 2px; }
-  textarea { width: 100%; box-sizing: border-box; font: inherit; padding: .5rem; min-height: 6rem; }
-  pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; padding: .6rem; border-radius: 6px; }
-  .note { color: #444; font-size: .95rem; }
-`;
-
-const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
-  <html lang="en">
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <meta name="robots" content="noindex" />
-      <title>{`${title} · Delega`}</title>
-      {/* A constant: JSX would escape its quotes. */}
-      <style dangerouslySetInnerHTML={{ __html: STYLE }} />
-    </head>
-    <body>
-      <main>
-        <h1>{title}</h1>
-        {children}
-      </main>
-    </body>
-  </html>
-);
-
 function render(c: Context<AppBindings>, status: PageStatus, title: string, body: Child): Response {
-  const html = `<!doctype html>${(<Layout title={title}>{body}</Layout>).toString()}`;
-  return c.body(html, status, { ...PAGE_HEADERS, 'Content-Type': 'text/html; charset=utf-8' });
+  return c.body(htmlDocument(<StandalonePage title={title}>{body}</StandalonePage>), status, STANDALONE_PAGE_HEADERS);
 }
 
 const AnswerForm: FC<{ token: string; preview: LinkPreview }> = ({ token, preview }) => {

@@ -11,12 +11,11 @@ import { and, asc, eq } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { database } from '../db/client';
 import { agents } from '../db/schema';
-import { escapeHtml } from '../email/html';
 import type { AppBindings, Env } from '../env';
 import { isDevelopment, keyPepper } from '../platform/config';
 import { sessionToken } from '../sign-in/cookie';
 import { loadHuman } from '../sign-in/magic-link';
-import { page } from '../sign-in/page';
+import { consentPage, failurePage } from './consent-page';
 import { MCP_PATH } from './routes';
 
 /** What a grant's tokens carry (encrypted in KV by the provider). */
@@ -31,10 +30,6 @@ export const MCP_SCOPE = 'mcp';
 
 const helpers = (env: Env) => (env as Env & { OAUTH_PROVIDER: OAuthHelpers }).OAUTH_PROVIDER;
 
-function failure(message: string, status = 400): Response {
-  return page('Cannot connect', `<p>${escapeHtml(message)}</p>`, status);
-}
-
 /** The human of the dashboard session (revocable, one query), or null. */
 async function signedIn(c: Context<AppBindings>) {
   return loadHuman(database(c.env.DB), keyPepper(c.env), sessionToken(c), Date.now());
@@ -47,7 +42,7 @@ export const authorizeRoutes = new Hono<AppBindings>()
     try {
       request = await oauth.parseAuthRequest(c.req.raw);
     } catch (e) {
-      return failure(e instanceof Error ? e.message : 'Invalid authorization request');
+      return failurePage(e instanceof Error ? e.message : 'Invalid authorization request');
     }
     const human = await signedIn(c);
     if (!human) {
@@ -61,28 +56,23 @@ export const authorizeRoutes = new Hono<AppBindings>()
       .orderBy(asc(agents.createdAt));
     const details = await oauth.describeConsent(request);
     const consent = await oauth.beginConsent(request);
-    const radios = choices
-      .map(
-        (a, i) =>
-          `<label><input type="radio" name="agent_id" value="${escapeHtml(a.id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(a.displayName ?? a.name)} (${escapeHtml(a.name)}, ${a.role})</label>`,
-      )
-      .join('');
-    const loopback = details.redirectIsLoopback
-      ? '<p class="warn">This sends access to an app on your computer. Continue only if you just started connecting from it.</p>'
-      : '';
-    return page(
-      `Connect ${details.clientName}?`,
-      `<p><strong>${escapeHtml(details.clientName)}</strong> (${details.clientDomain ? `published by ${escapeHtml(details.clientDomain)}` : 'registered itself; its name is not verified'}) asks to use Delega's MCP tools. Access goes to <strong>${escapeHtml(details.redirectHost)}</strong>.</p>${loopback}
-<form method="post" action="/authorize"><input type="hidden" name="handle" value="${escapeHtml(consent.handle)}"><p>Signed in as ${escapeHtml(human.email)}. Act as:</p>${radios}
-<p><button name="decision" value="approve">Approve</button><button name="decision" value="deny">Deny</button></p></form>`,
-      200,
+    return consentPage(
+      {
+        clientName: details.clientName,
+        clientDomain: details.clientDomain,
+        redirectHost: details.redirectHost,
+        redirectIsLoopback: details.redirectIsLoopback,
+        handle: consent.handle,
+        email: human.email,
+        choices,
+      },
       consent.headers,
     );
   })
   .post('/authorize', async (c) => {
     const oauth = helpers(c.env);
     const human = await signedIn(c);
-    if (!human) return failure('Your sign-in expired; start connecting again from the app.', 401);
+    if (!human) return failurePage('Your sign-in expired; start connecting again from the app.', 401);
     const form = await c.req.parseBody();
     const handle = typeof form.handle === 'string' ? form.handle : '';
     try {
@@ -101,7 +91,7 @@ export const authorizeRoutes = new Hono<AppBindings>()
           ),
         )
         .get();
-      if (!agent) return failure('Choose one of your active agents.');
+      if (!agent) return failurePage('Choose one of your active agents.');
       const approved = await oauth.approveConsent(c.req.raw, handle, { scope: [MCP_SCOPE] });
       const props: OAuthProps = { agentId: agent.id, accountId: human.principal.accountId, keyHash: agent.keyHash };
       const { redirectTo } = await oauth.completeAuthorization({
@@ -114,7 +104,7 @@ export const authorizeRoutes = new Hono<AppBindings>()
       approved.headers.set('Location', redirectTo);
       return new Response(null, { status: 302, headers: approved.headers });
     } catch (e) {
-      return failure(e instanceof Error ? e.message : 'This approval no longer works; start again from the app.');
+      return failurePage(e instanceof Error ? e.message : 'This approval no longer works; start again from the app.');
     }
   });
 

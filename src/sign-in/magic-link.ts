@@ -14,16 +14,17 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { accounts, agents, humanSessions, signInTokens, users } from '../db/schema';
-import { escapeHtml } from '../email/html';
-import type { EmailMessage, Mailer } from '../email/mailer';
+import type { Mailer } from '../email/mailer';
 import { modeFor, type Principal } from '../access/policy';
 import { hitRates } from '../accounts/onboarding-rate';
 import { hmacSha256Hex, randomBase62 } from '../platform/crypto';
 import { newId } from '../platform/ids';
 import { addSeconds, isoSeconds } from '../platform/time';
 import type { RateCounter } from '../access/rate-limiter';
+import { SIGN_IN_TTL_SECONDS, signInEmail } from './sign-in-email';
 
-export const SIGN_IN_TTL_SECONDS = 15 * 60;
+export { SIGN_IN_TTL_SECONDS };
+
 export const SESSION_TTL_SECONDS = 14 * 24 * 3600;
 const TOKEN_PATTERN = /^[0-9A-Za-z]{43}$/;
 
@@ -57,21 +58,6 @@ export interface SignInDeps {
 }
 
 export const SIGN_IN_SENT = 'If an account uses that email, a sign-in link is on its way. It works once, for 15 minutes.';
-
-export function signInEmail(to: string, link: string): EmailMessage {
-  return {
-    to,
-    subject: 'Sign in to Delega',
-    text: `Open this link to sign in to Delega (valid for ${SIGN_IN_TTL_SECONDS / 60} minutes, single use):\n\n${link}\n\nIf you did not ask to sign in, ignore this email: nothing happens unless the link is used.\n`,
-    html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in to Delega</title></head>
-<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111;max-width:560px;margin:0 auto;padding:24px">
-<h1 style="font-size:20px">Sign in to Delega</h1>
-<p><a href="${escapeHtml(link)}" style="display:inline-block;background:#111;color:#fff;padding:10px 18px;border-radius:6px;text-decoration:none">Sign in</a></p>
-<p style="font-size:13px">Or open: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a> (valid for ${SIGN_IN_TTL_SECONDS / 60} minutes, single use)</p>
-<p style="color:#555;font-size:13px">If you did not ask to sign in, ignore this email.</p>
-</body></html>`,
-  };
-}
 
 /** Emails a link when the address belongs to a user; answers the same either way. */
 export async function requestSignIn(deps: SignInDeps, input: { email: string; next?: string }, now: number): Promise<{ message: string }> {

@@ -5,12 +5,14 @@
  * signs the human in to the dashboard (the link came by email, like a sign-in link).
  */
 import { Hono, type Context } from 'hono';
+import type { Child } from 'hono/jsx';
 import { eq } from 'drizzle-orm';
 import { users } from '../db/schema';
 import { completeClaim, lookupClaim, type ClaimPreview, type OnboardingDeps } from './onboarding';
 import { sessionToken, setSessionCookie } from '../sign-in/cookie';
 import { openSession, revokeSessionToken } from '../sign-in/magic-link';
-import { escapeHtml } from '../email/html';
+import { htmlDocument } from '../platform/html';
+import { STANDALONE_PAGE_HEADERS, StandalonePage } from '../http/standalone-page';
 import type { AppBindings } from '../env';
 import { ApiError } from '../platform/errors';
 import { devMailboxRoutes } from './dev-mailbox-routes';
@@ -18,79 +20,53 @@ import { limitIp, onboardingDeps } from './routes';
 
 type PageStatus = 200 | 400 | 404 | 409 | 410 | 429 | 503;
 
-// The page holds a live token: no caching, no referrer, no framing, no scripts.
-const PAGE_HEADERS = {
-  'Content-Type': 'text/html; charset=utf-8',
-  'Cache-Control': 'no-store',
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-};
-
-function page(c: Context<AppBindings>, status: PageStatus, title: string, body: string): Response {
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)} · Delega</title>
-<style>
-  body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; color: #111; background: #fafafa; margin: 0; }
-  main { max-width: 36rem; margin: 3rem auto; padding: 2rem; background: #fff; border: 1px solid #ddd; border-radius: 8px; }
-  h1 { font-size: 1.5rem; margin-top: 0; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; }
-  dt { font-weight: 600; }
-  dd { margin: 0; overflow-wrap: anywhere; }
-  button { font: inherit; font-weight: 600; padding: .7rem 1.4rem; border: 0; border-radius: 6px; background: #1a4fd6; color: #fff; cursor: pointer; }
-  button:focus-visible { outline: 3px solid #111; outline-offset: 2px; }
-  .note { color: #444; font-size: .95rem; }
-</style>
-</head>
-<body>
-<main>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</main>
-</body>
-</html>`;
-  return c.body(html, status, PAGE_HEADERS);
+function page(c: Context<AppBindings>, status: PageStatus, title: string, body: Child): Response {
+  return c.body(htmlDocument(<StandalonePage title={title}>{body}</StandalonePage>), status, STANDALONE_PAGE_HEADERS);
 }
 
 function previewPage(c: Context<AppBindings>, token: string, preview: ClaimPreview): Response {
   const { agent, claim } = preview;
-  const rows = [
+  const rows: [string, string | null][] = [
     ['Agent', agent.name],
-    ...(agent.label ? [['Label', agent.label]] : []),
-    ...(agent.use_case ? [['What it does', agent.use_case]] : []),
+    ['Label', agent.label],
+    ['What it does', agent.use_case],
     ['Your email', claim.email],
     ['Signed up', agent.created_at],
     ['Link expires', claim.expires_at],
   ];
-  const list = rows.map(([k, v]) => `<dt>${escapeHtml(k!)}</dt><dd>${escapeHtml(v!)}</dd>`).join('\n');
   return page(
     c,
     200,
     'Claim this agent',
-    `<p>An AI agent signed up for Delega and named you as its human. Until you claim it, its key works only inside one sandbox project.</p>
-<dl>
-${list}
-</dl>
-<p>Claiming makes you the owner of this account and gives the agent’s existing key full access.</p>
-<form method="post" action="/claim">
-<input type="hidden" name="token" value="${escapeHtml(token)}">
-<button type="submit">Claim ${escapeHtml(agent.label ?? agent.name)}</button>
-</form>
-<p class="note">If you do not know this agent, close this page: nothing changes unless you press the button.</p>`,
+    <>
+      <p>An AI agent signed up for Delega and named you as its human. Until you claim it, its key works only inside one sandbox project.</p>
+      <dl>
+        {rows
+          .filter(([, v]) => v)
+          .map(([k, v]) => (
+            <>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </>
+          ))}
+      </dl>
+      <p>Claiming makes you the owner of this account and gives the agent’s existing key full access.</p>
+      <form method="post" action="/claim">
+        <input type="hidden" name="token" value={token} />
+        <button type="submit">Claim {agent.label ?? agent.name}</button>
+      </form>
+      <p class="note">If you do not know this agent, close this page: nothing changes unless you press the button.</p>
+    </>,
   );
 }
 
-const FAILURES = {
+const FAILURES: Record<'missing' | 'unknown' | 'expired' | 'used' | 'claimed', [PageStatus, string, Child]> = {
   missing: [
     400,
     'Claim link incomplete',
-    'This page needs the whole link from the claim email, including the part after <code>?token=</code>. Copy the full link and try again.',
+    <>
+      This page needs the whole link from the claim email, including the part after <code>?token=</code>. Copy the full link and try again.
+    </>,
   ],
   unknown: [
     404,
@@ -100,7 +76,10 @@ const FAILURES = {
   expired: [
     410,
     'Claim link expired',
-    'Claim links last 7 days and this one has expired. Ask the agent to send a new claim email (it can call <code>POST /v1/agent/claim/resend</code>).',
+    <>
+      Claim links last 7 days and this one has expired. Ask the agent to send a new claim email (it can call{' '}
+      <code>POST /v1/agent/claim/resend</code>).
+    </>,
   ],
   used: [
     410,
@@ -112,16 +91,16 @@ const FAILURES = {
     'Already claimed',
     'This agent’s account has already been claimed; its key already has full access. There is nothing more to do.',
   ],
-} as const;
+};
 
 function failurePage(c: Context<AppBindings>, kind: keyof typeof FAILURES): Response {
   const [status, title, text] = FAILURES[kind];
-  return page(c, status, title, `<p>${text}</p>`);
+  return page(c, status, title, <p>{text}</p>);
 }
 
 function errorPage(c: Context<AppBindings>, err: unknown): Response {
   if (err instanceof ApiError && err.status === 429) {
-    const res = page(c, 429, 'Too many attempts', `<p>${escapeHtml(err.message)}</p>`);
+    const res = page(c, 429, 'Too many attempts', <p>{err.message}</p>);
     for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
     return res;
   }
@@ -190,20 +169,31 @@ export const claimPageRoutes = new Hono<AppBindings>()
       await limitIp(c, deps, now);
       const found = await lookupClaim(deps, token, now);
       const result = await completeClaim(deps, token, now);
-      const name = escapeHtml(result.agent.label ?? result.agent.name);
+      const name = result.agent.label ?? result.agent.name;
       // The link came by email, so it signs the human in too, when that email is this account's user.
       const signedIn =
         found.status === 'pending' && (await signInClaimer(c, deps, { email: found.token.email, accountId: result.account.id }, now));
-      const next = signedIn
-        ? '<p><a href="/app">Open your dashboard</a>: you are signed in.</p>'
-        : '<p><a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.</p>';
       return page(
         c,
         200,
         'Agent claimed',
-        `<p role="status">You now own this Delega account. <strong>${name}</strong> keeps its key, which has full access from now on.</p>
-${next}
-<p class="note">To recover the account key later, use <code>POST /v1/recover</code> with this email address.</p>`,
+        <>
+          <p role="status">
+            You now own this Delega account. <strong>{name}</strong> keeps its key, which has full access from now on.
+          </p>
+          {signedIn ? (
+            <p>
+              <a href="/app">Open your dashboard</a>: you are signed in.
+            </p>
+          ) : (
+            <p>
+              <a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.
+            </p>
+          )}
+          <p class="note">
+            To recover the account key later, use <code>POST /v1/recover</code> with this email address.
+          </p>
+        </>,
       );
     } catch (err) {
       return errorPage(c, err);

@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono';
 import type { AppBindings } from '../env';
+import { htmlDocument } from '../platform/html';
 
 export const DOCS_ASSETS = { bundle: '/docs/assets/scalar-api-reference.js', init: '/docs/assets/init.js' } as const;
 
@@ -21,23 +22,23 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Delega API reference</title>
-</head>
-<body>
-<div id="app"></div>
-<script src="${DOCS_ASSETS.bundle}"></script>
-<script src="${DOCS_ASSETS.init}"></script>
-</body>
-</html>
-`;
+const DocsPage = () => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>Delega API reference</title>
+    </head>
+    <body>
+      <div id="app"></div>
+      <script src={DOCS_ASSETS.bundle}></script>
+      <script src={DOCS_ASSETS.init}></script>
+    </body>
+  </html>
+);
 
 export const docsRoutes = new Hono<AppBindings>().get('/docs', (c) => {
   c.header('Content-Security-Policy', DOCS_CSP);
   c.header('X-Content-Type-Options', 'nosniff');
-  return c.html(PAGE);
+  return c.html(htmlDocument(<DocsPage />));
 });
