@@ -218,24 +218,21 @@ export const RecurrencePage: FC<{ viewer: Viewer; data: Choices & { recurrence: 
 
 // ------------------------------------------------------------------ automations
 
+/** A rule's or a source's name: the wide first field of its form. */
+const NameField: FC<{ id: string; value: string; placeholder: string }> = ({ id, value, placeholder }) => (
+  <div class="grow">
+    <label for={id}>Name</label>
+    <input id={id} name="name" required maxlength={80} value={value} class="wide" placeholder={placeholder} />
+  </div>
+);
+
 const JSON_HINT_CONDITIONS = '[{"field":"label","op":"has","value":"ci"}]';
 const JSON_HINT_ACTIONS = '[{"type":"assign","agent_id":"agt_..."}]';
 
 const AutomationFields: FC<{ a?: AutomationJson; prefix: string }> = ({ a, prefix }) => (
   <>
     <div class="row">
-      <div class="grow">
-        <label for={`${prefix}-name`}>Name</label>
-        <input
-          id={`${prefix}-name`}
-          name="name"
-          required
-          maxlength={80}
-          value={a?.name ?? ''}
-          class="wide"
-          placeholder="Route CI failures to build-bot"
-        />
-      </div>
+      <NameField id={`${prefix}-name`} value={a?.name ?? ''} placeholder="Route CI failures to build-bot" />
       <div>
         <label for={`${prefix}-event`}>When</label>
         <select id={`${prefix}-event`} name="event">
@@ -391,18 +388,7 @@ export const AutomationPage: FC<{ viewer: Viewer; data: Choices & { automation: 
 const SourceFields: FC<{ s?: IngressSourceJson; choices: Choices; prefix: string }> = ({ s, choices, prefix }) => (
   <>
     <div class="row">
-      <div class="grow">
-        <label for={`${prefix}-name`}>Name</label>
-        <input
-          id={`${prefix}-name`}
-          name="name"
-          required
-          maxlength={80}
-          value={s?.name ?? ''}
-          class="wide"
-          placeholder="GitHub CI failures"
-        />
-      </div>
+      <NameField id={`${prefix}-name`} value={s?.name ?? ''} placeholder="GitHub CI failures" />
       <ProjectSelect id={`${prefix}-project`} name="default_project_id" choices={choices} selected={s?.default_project_id ?? null} />
       <AgentSelect
         id={`${prefix}-assignee`}
