@@ -391,15 +391,13 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'webhooks.create');
     const form = await formOf(c);
     const input = parse(WebhookForm, { url: one(form, 'url'), events: many(form, 'events'), description: one(form, 'description') });
-    const created = await createWebhook(
-      db(c),
-      principalCache(c.env),
-      { development: isDevelopment(c.env) },
-      p,
+    const created = await createWebhook(db(c), p, {
+      cache: principalCache(c.env),
+      settings: { development: isDevelopment(c.env) },
       input,
-      limit(c.env, 'WEBHOOKS_PER_ACCOUNT'),
-      Date.now(),
-    );
+      maxWebhooks: limit(c.env, 'WEBHOOKS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     return render(c, <WebhooksPage viewer={viewerOf(c.get('human'))!} webhooks={await listWebhooks(db(c), p)} created={created} />);
   })
   .get('/webhooks/:id', async (c) => {
@@ -412,13 +410,13 @@ const pages = new Hono<DashboardBindings>()
   .post('/webhooks/:id/ping', async (c) => {
     const p = principal(c, 'webhooks.test');
     const id = c.req.param('id');
-    await pingWebhook(c.env, db(c), p, id, Date.now());
+    await pingWebhook(db(c), p, { env: c.env, webhookId: id, now: Date.now() });
     return c.redirect(`/app/webhooks/${encodeURIComponent(id)}?sent=ping`, 303);
   })
   .post('/webhooks/:id/deliveries/:deliveryId/redeliver', async (c) => {
     const p = principal(c, 'webhooks.redeliver');
     const id = c.req.param('id');
-    await redeliver(c.env, db(c), p, id, c.req.param('deliveryId'), Date.now());
+    await redeliver(db(c), p, { env: c.env, webhookId: id, deliveryId: c.req.param('deliveryId'), now: Date.now() });
     return c.redirect(`/app/webhooks/${encodeURIComponent(id)}?sent=redelivery`, 303);
   })
   // ---------------------------------------------------------------- usage and billing

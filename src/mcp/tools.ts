@@ -650,15 +650,13 @@ const createWebhookTool = defineTool({
   },
   async run(t, a) {
     const input = checked(CreateWebhookBody, a);
-    const webhook = await createWebhook(
-      t.db,
-      principalCache(t.env),
-      { development: isDevelopment(t.env) },
-      t.principal,
+    const webhook = await createWebhook(t.db, t.principal, {
+      cache: principalCache(t.env),
+      settings: { development: isDevelopment(t.env) },
       input,
-      limit(t.env, 'WEBHOOKS_PER_ACCOUNT'),
-      Date.now(),
-    );
+      maxWebhooks: limit(t.env, 'WEBHOOKS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     const secret = webhook.secret
       ? `\n  Signing secret: ${format.maskSecret(webhook.secret)} (masked; shown only once: set your own with PUT /v1/webhooks/${webhook.id} to know it)`
       : '';

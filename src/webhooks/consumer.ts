@@ -26,7 +26,7 @@ export async function handleWebhookBatch(batch: MessageBatch<EventQueueMessage>,
   const deadLetters = isDeadLetterQueue(batch.queue);
   for (const message of batch.messages) {
     if (isAutomationMessage(message.body)) {
-      await handleAutomationMessage(message as Message<typeof message.body>, env, deps, deadLetters);
+      await handleAutomationMessage(message as Message<typeof message.body>, env, { deps, deadLetters });
       continue;
     }
     if (typeof message.body?.deliveryId !== 'string') {
@@ -71,7 +71,8 @@ async function handleDelivery(message: Message<WebhookMessage>, env: Env, deps: 
   }
   const disableAfter = limit(env, 'WEBHOOK_FAILURES_BEFORE_DISABLE');
   if (!webhook.active) {
-    await failDelivery(db, delivery, 'Not sent: the webhook was deactivated before delivery', {
+    await failDelivery(db, delivery, {
+      error: 'Not sent: the webhook was deactivated before delivery',
       countAgainstWebhook: false,
       disableAfter,
       now: now(),
@@ -85,7 +86,7 @@ async function handleDelivery(message: Message<WebhookMessage>, env: Env, deps: 
     { timeoutMs: limit(env, 'WEBHOOK_TIMEOUT_MS'), now },
   );
   const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
-  await recordAttempt(db, delivery, outcome, status, { disableAfter, now: now() });
+  await recordAttempt(db, delivery, { outcome, status, disableAfter, now: now() });
   if (outcome.kind === 'retry') {
     message.retry({
       delaySeconds: retryDelaySeconds(message.attempts, limit(env, 'WEBHOOK_RETRY_BASE_SECONDS'), limit(env, 'WEBHOOK_RETRY_MAX_SECONDS')),
@@ -100,7 +101,8 @@ async function handleDeadLetter(message: Message<WebhookMessage>, env: Env, deps
   const { delivery, webhook } = await loadDelivery(db, message.body.deliveryId);
   if (delivery && (delivery.status === 'pending' || delivery.status === 'retrying')) {
     const last = delivery.lastError ? ` (last error: ${delivery.lastError})` : '';
-    await failDelivery(db, delivery, `Dead-lettered after ${delivery.attempts} attempts${last}`, {
+    await failDelivery(db, delivery, {
+      error: `Dead-lettered after ${delivery.attempts} attempts${last}`,
       countAgainstWebhook: webhook !== null,
       disableAfter: limit(env, 'WEBHOOK_FAILURES_BEFORE_DISABLE'),
       now: (deps.now ?? Date.now)(),
@@ -109,12 +111,16 @@ async function handleDeadLetter(message: Message<WebhookMessage>, env: Env, deps
   message.ack();
 }
 
+interface AutomationHandling {
+  deps: ConsumerDeps;
+  deadLetters: boolean;
+}
+
 /** Runs the rules of one event; effects are idempotent, so a retry after a partial run is safe. */
 async function handleAutomationMessage(
   message: Message<AutomationMessage>,
   env: Env,
-  deps: ConsumerDeps,
-  deadLetters: boolean,
+  { deps, deadLetters }: AutomationHandling,
 ): Promise<void> {
   const runAutomations = deps.automations;
   if (deadLetters || !runAutomations) {

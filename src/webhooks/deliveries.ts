@@ -103,8 +103,15 @@ export async function loadDelivery(db: Db, deliveryId: string) {
   return { delivery: delivery[0] ?? null, webhook: hook[0] ?? null };
 }
 
+interface FailureCount {
+  webhookId: string;
+  disableAfter: number;
+  lastError: string | null;
+  now: number;
+}
+
 /** Adds one to the webhook's failure streak and deactivates it when the streak reaches `disableAfter`. */
-function countFailure(db: Db, webhookId: string, disableAfter: number, lastError: string | null, now: number) {
+function countFailure(db: Db, { webhookId, disableAfter, lastError, now }: FailureCount) {
   const reached = sql`${webhooks.consecutiveFailures} + 1 >= ${disableAfter}`;
   const reason = `Deactivated after ${disableAfter} consecutive failed deliveries (last error: ${lastError ?? 'unknown'}). Fix the endpoint, then set "active": true.`;
   const ts = isoSeconds(now);
@@ -120,14 +127,18 @@ function countFailure(db: Db, webhookId: string, disableAfter: number, lastError
     .where(eq(webhooks.id, webhookId));
 }
 
+export interface AttemptRecord {
+  outcome: AttemptOutcome;
+  /** The delivery's state after this attempt. */
+  status: DeliveryStatus;
+  /** Consecutive failures that switch the webhook off. */
+  disableAfter: number;
+  now: number;
+}
+
 /** Writes one attempt and the delivery's new state (and the webhook's streak) in one transaction. */
-export async function recordAttempt(
-  db: Db,
-  delivery: DeliveryRow,
-  outcome: AttemptOutcome,
-  status: DeliveryStatus,
-  opts: { disableAfter: number; now: number },
-): Promise<number> {
+export async function recordAttempt(db: Db, delivery: DeliveryRow, opts: AttemptRecord): Promise<number> {
+  const { outcome, status } = opts;
   const attempt = delivery.attempts + 1;
   const ts = isoSeconds(opts.now);
   const insert = db.insert(webhookAttempts).values({
@@ -147,7 +158,11 @@ export async function recordAttempt(
   if (status === 'succeeded') {
     await db.batch([insert, update, db.update(webhooks).set({ consecutiveFailures: 0 }).where(eq(webhooks.id, delivery.webhookId))]);
   } else if (status === 'failed') {
-    await db.batch([insert, update, countFailure(db, delivery.webhookId, opts.disableAfter, outcome.error, opts.now)]);
+    await db.batch([
+      insert,
+      update,
+      countFailure(db, { webhookId: delivery.webhookId, disableAfter: opts.disableAfter, lastError: outcome.error, now: opts.now }),
+    ]);
   } else {
     await db.batch([insert, update]);
   }
@@ -158,14 +173,18 @@ export async function recordAttempt(
 export async function failDelivery(
   db: Db,
   delivery: DeliveryRow,
-  error: string,
-  opts: { countAgainstWebhook: boolean; disableAfter: number; now: number },
+  opts: { error: string; countAgainstWebhook: boolean; disableAfter: number; now: number },
 ) {
+  const { error } = opts;
   const update = db
     .update(webhookDeliveries)
     .set({ status: 'failed', lastError: error, updatedAt: isoSeconds(opts.now) })
     .where(and(eq(webhookDeliveries.id, delivery.id), inArray(webhookDeliveries.status, ['pending', 'retrying'])));
-  if (opts.countAgainstWebhook) await db.batch([update, countFailure(db, delivery.webhookId, opts.disableAfter, error, opts.now)]);
+  if (opts.countAgainstWebhook)
+    await db.batch([
+      update,
+      countFailure(db, { webhookId: delivery.webhookId, disableAfter: opts.disableAfter, lastError: error, now: opts.now }),
+    ]);
   else await update;
 }
 

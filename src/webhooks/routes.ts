@@ -180,15 +180,13 @@ const redeliverRoute = authedRoute('webhooks.redeliver', {
 export const webhookRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listWebhooks(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) => {
-    const hook = await createWebhook(
-      database(c.env.DB),
-      principalCache(c.env),
-      settings(c.env),
-      c.get('principal'),
-      c.req.valid('json'),
-      limit(c.env, 'WEBHOOKS_PER_ACCOUNT'),
-      Date.now(),
-    );
+    const hook = await createWebhook(database(c.env.DB), c.get('principal'), {
+      cache: principalCache(c.env),
+      settings: settings(c.env),
+      input: c.req.valid('json'),
+      maxWebhooks: limit(c.env, 'WEBHOOKS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     // A generated signing secret is shown this once.
     secretAnswer(c);
     return c.json(hook, 201);
@@ -196,29 +194,25 @@ export const webhookRoutes = createRouter()
   .openapi(read, async (c) => c.json(await getWebhook(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
     c.json(
-      await updateWebhook(
-        database(c.env.DB),
-        principalCache(c.env),
-        settings(c.env),
-        c.get('principal'),
-        c.req.valid('param').id,
-        c.req.valid('json'),
-        Date.now(),
-      ),
+      await updateWebhook(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        settings: settings(c.env),
+        webhookId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
       200,
     ),
   )
   .openapi(updateRoute('patch'), async (c) =>
     c.json(
-      await updateWebhook(
-        database(c.env.DB),
-        principalCache(c.env),
-        settings(c.env),
-        c.get('principal'),
-        c.req.valid('param').id,
-        c.req.valid('json'),
-        Date.now(),
-      ),
+      await updateWebhook(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        settings: settings(c.env),
+        webhookId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
       200,
     ),
   )
@@ -230,17 +224,26 @@ export const webhookRoutes = createRouter()
   .openapi(deliveries, async (c) => {
     const q = c.req.valid('query');
     return c.json(
-      await listDeliveries(database(c.env.DB), c.get('principal'), c.req.valid('param').id, {
-        limit: q.limit ?? 50,
-        offset: q.offset ?? 0,
+      await listDeliveries(database(c.env.DB), c.get('principal'), {
+        webhookId: c.req.valid('param').id,
+        page: {
+          limit: q.limit ?? 50,
+          offset: q.offset ?? 0,
+        },
       }),
       200,
     );
   })
   .openapi(ping, async (c) =>
-    c.json(await pingWebhook(c.env, database(c.env.DB), c.get('principal'), c.req.valid('param').id, Date.now()), 202),
+    c.json(
+      await pingWebhook(database(c.env.DB), c.get('principal'), { env: c.env, webhookId: c.req.valid('param').id, now: Date.now() }),
+      202,
+    ),
   )
   .openapi(redeliverRoute, async (c) => {
     const { id, delivery_id } = c.req.valid('param');
-    return c.json(await redeliver(c.env, database(c.env.DB), c.get('principal'), id, delivery_id, Date.now()), 202);
+    return c.json(
+      await redeliver(database(c.env.DB), c.get('principal'), { env: c.env, webhookId: id, deliveryId: delivery_id, now: Date.now() }),
+      202,
+    );
   });

@@ -108,14 +108,20 @@ export interface CreateWebhookInput {
   active?: boolean;
 }
 
+export interface CreateWebhookOptions {
+  /** Keys of the account are forgotten when its first active webhook appears. */
+  cache: PrincipalCache;
+  settings: WebhookSettings;
+  input: CreateWebhookInput;
+  /** The plan's limit. */
+  maxWebhooks: number;
+  now: number;
+}
+
 export async function createWebhook(
   db: Db,
-  cache: PrincipalCache,
-  settings: WebhookSettings,
   p: Principal,
-  input: CreateWebhookInput,
-  maxWebhooks: number,
-  now: number,
+  { cache, settings, input, maxWebhooks, now }: CreateWebhookOptions,
 ): Promise<WebhookJson> {
   const url = checkWebhookUrl(input.url, settings);
   const events = checkEvents(input.events);
@@ -155,16 +161,20 @@ export interface UpdateWebhookInput {
   active?: boolean;
 }
 
+export interface UpdateWebhookOptions {
+  cache: PrincipalCache;
+  settings: WebhookSettings;
+  webhookId: string;
+  input: UpdateWebhookInput;
+  now: number;
+}
+
 export async function updateWebhook(
   db: Db,
-  cache: PrincipalCache,
-  settings: WebhookSettings,
   p: Principal,
-  id: string,
-  input: UpdateWebhookInput,
-  now: number,
+  { cache, settings, webhookId, input, now }: UpdateWebhookOptions,
 ): Promise<WebhookJson> {
-  const row = await ownWebhook(db, p, id);
+  const row = await ownWebhook(db, p, webhookId);
   const changes: Partial<WebhookRow> = { updatedAt: isoSeconds(now) };
   if (input.url !== undefined) changes.url = checkWebhookUrl(input.url, settings);
   if (input.events !== undefined) changes.events = JSON.stringify(checkEvents(input.events));
@@ -178,7 +188,7 @@ export async function updateWebhook(
   const updated = await db
     .update(webhooks)
     .set(changes)
-    .where(and(eq(webhooks.id, id), eq(webhooks.accountId, p.accountId)))
+    .where(and(eq(webhooks.id, webhookId), eq(webhooks.accountId, p.accountId)))
     .returning()
     .get();
   if (input.active && !row.active) await cache.forgetAccount(p.accountId);
@@ -195,23 +205,41 @@ export async function deleteWebhook(db: Db, p: Principal, id: string): Promise<v
   ]);
 }
 
-export async function listDeliveries(db: Db, p: Principal, id: string, page: { limit: number; offset: number }): Promise<DeliveryJson[]> {
-  await ownWebhook(db, p, id);
-  return listDeliveryLog(db, id, page);
+export interface ListDeliveriesOptions {
+  webhookId: string;
+  page: { limit: number; offset: number };
+}
+
+export async function listDeliveries(db: Db, p: Principal, { webhookId, page }: ListDeliveriesOptions): Promise<DeliveryJson[]> {
+  await ownWebhook(db, p, webhookId);
+  return listDeliveryLog(db, webhookId, page);
+}
+
+export interface PingWebhookOptions {
+  env: Env;
+  webhookId: string;
+  now: number;
 }
 
 /** Queues a signed `ping` delivery (task null) so a receiver can be checked end to end. */
-export async function pingWebhook(env: Env, db: Db, p: Principal, id: string, now: number): Promise<DeliveryJson> {
-  const row = await ownWebhook(db, p, id);
+export async function pingWebhook(db: Db, p: Principal, { env, webhookId, now }: PingWebhookOptions): Promise<DeliveryJson> {
+  const row = await ownWebhook(db, p, webhookId);
   if (!row.active) throw conflict('WEBHOOK_INACTIVE', 'This webhook is inactive; set "active": true first');
   const delivery = newDelivery({ webhookId: row.id, accountId: p.accountId, event: 'ping', task: null, agentId: p.agentId }, now);
   await queueDeliveries(env, db, [delivery]);
   return deliveryJson(delivery, []);
 }
 
+export interface RedeliverOptions {
+  env: Env;
+  webhookId: string;
+  deliveryId: string;
+  now: number;
+}
+
 /** Sends a failed delivery again: same body, a new signature and timestamp, attempts continue in the log. */
-export async function redeliver(env: Env, db: Db, p: Principal, id: string, deliveryId: string, now: number): Promise<DeliveryJson> {
-  const hook = await ownWebhook(db, p, id);
+export async function redeliver(db: Db, p: Principal, { env, webhookId, deliveryId, now }: RedeliverOptions): Promise<DeliveryJson> {
+  const hook = await ownWebhook(db, p, webhookId);
   const delivery = await db
     .select()
     .from(webhookDeliveries)
