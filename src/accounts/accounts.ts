@@ -29,7 +29,14 @@ export interface NewAccount {
   apiKey: string;
 }
 
-export async function createAccount(db: Db, pepper: string, input: NewAccountInput, now: number): Promise<NewAccount> {
+export interface NewAccountOptions {
+  /** Hashes the account's first key. */
+  pepper: string;
+  input: NewAccountInput;
+  now: number;
+}
+
+export async function createAccount(db: Db, { pepper, input, now }: NewAccountOptions): Promise<NewAccount> {
   const ts = isoSeconds(now);
   const accountId = newId('acc', now);
   const agentId = newId('agt', now);

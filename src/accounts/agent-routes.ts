@@ -129,58 +129,50 @@ export const agentRoutes = createRouter()
   .openapi(create, async (c) => {
     const { permissions, ...body } = c.req.valid('json');
     const input = permissions === undefined ? body : { ...body, role: permissions.length ? ('coordinator' as const) : ('worker' as const) };
-    const agent = await createAgent(
-      database(c.env.DB),
-      keyPepper(c.env),
-      c.get('principal'),
+    const agent = await createAgent(database(c.env.DB), c.get('principal'), {
+      pepper: keyPepper(c.env),
       input,
-      limit(c.env, 'AGENTS_PER_ACCOUNT'),
-      Date.now(),
-    );
+      maxAgents: limit(c.env, 'AGENTS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 201);
   })
   .openapi(read, async (c) => c.json(await getAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
     c.json(
-      await updateAgent(
-        database(c.env.DB),
-        principalCache(c.env),
-        c.get('principal'),
-        c.req.valid('param').id,
-        c.req.valid('json'),
-        Date.now(),
-      ),
+      await updateAgent(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        agentId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
       200,
     ),
   )
   .openapi(updateRoute('patch'), async (c) =>
     c.json(
-      await updateAgent(
-        database(c.env.DB),
-        principalCache(c.env),
-        c.get('principal'),
-        c.req.valid('param').id,
-        c.req.valid('json'),
-        Date.now(),
-      ),
+      await updateAgent(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        agentId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
       200,
     ),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
-    await deleteAgent(database(c.env.DB), principalCache(c.env), c.get('principal'), id);
+    await deleteAgent(database(c.env.DB), c.get('principal'), { cache: principalCache(c.env), agentId: id });
     return c.json({ deleted: true as const, id }, 200);
   })
   .openapi(rotate, async (c) => {
-    const agent = await rotateAgentKey(
-      database(c.env.DB),
-      principalCache(c.env),
-      keyPepper(c.env),
-      c.get('principal'),
-      c.req.valid('param').id,
-      Date.now(),
-    );
+    const agent = await rotateAgentKey(database(c.env.DB), c.get('principal'), {
+      cache: principalCache(c.env),
+      pepper: keyPepper(c.env),
+      agentId: c.req.valid('param').id,
+      now: Date.now(),
+    });
     secretAnswer(c);
     return c.json({ ...agent, api_key: agent.api_key! }, 200);
   });

@@ -95,14 +95,16 @@ export interface CreateAgentInput {
   role?: Role;
 }
 
-export async function createAgent(
-  db: Db,
-  pepper: string,
-  p: Principal,
-  input: CreateAgentInput,
-  maxAgents: number,
-  now: number,
-): Promise<AgentJson> {
+export interface CreateAgentOptions {
+  /** Hashes the new key. */
+  pepper: string;
+  input: CreateAgentInput;
+  /** The plan's limit. */
+  maxAgents: number;
+  now: number;
+}
+
+export async function createAgent(db: Db, p: Principal, { pepper, input, maxAgents, now }: CreateAgentOptions): Promise<AgentJson> {
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
   const row: AgentRow = {
@@ -140,23 +142,23 @@ export interface UpdateAgentInput {
   active?: boolean;
 }
 
-export async function updateAgent(
-  db: Db,
-  cache: PrincipalCache,
-  p: Principal,
-  id: string,
-  input: UpdateAgentInput,
-  now: number,
-): Promise<AgentJson> {
-  const row = await visibleAgent(db, p, id);
+export interface UpdateAgentOptions {
+  cache: PrincipalCache;
+  agentId: string;
+  input: UpdateAgentInput;
+  now: number;
+}
+
+export async function updateAgent(db: Db, p: Principal, { cache, agentId, input, now }: UpdateAgentOptions): Promise<AgentJson> {
+  const row = await visibleAgent(db, p, agentId);
   // Name, role and active state are agents.manage; the profile is agents.update, on itself.
   const managed = (['name', 'role', 'active'] as const).filter((f) => input[f] !== undefined);
-  authorizeOn(p, managed.length > 0 ? 'agents.manage' : 'agents.update', { self: id === p.agentId });
+  authorizeOn(p, managed.length > 0 ? 'agents.manage' : 'agents.update', { self: agentId === p.agentId });
   const defaultId = await defaultAgentOf(db, p.accountId);
-  if (id === defaultId && ((input.role !== undefined && input.role !== 'admin') || input.active === false)) {
+  if (agentId === defaultId && ((input.role !== undefined && input.role !== 'admin') || input.active === false)) {
     throw conflict('AGENT_IS_RECOVERY', 'The recovery (default) agent must stay an active admin');
   }
-  if (id === p.agentId && ((input.role !== undefined && input.role !== 'admin' && p.role === 'admin') || input.active === false)) {
+  if (agentId === p.agentId && ((input.role !== undefined && input.role !== 'admin' && p.role === 'admin') || input.active === false)) {
     throw conflict('AGENT_IS_SELF', 'An agent cannot demote or deactivate itself; ask another admin');
   }
   const changes: Partial<AgentRow> = { updatedAt: isoSeconds(now) };
@@ -169,7 +171,7 @@ export async function updateAgent(
     const updated = await db
       .update(agents)
       .set(changes)
-      .where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)))
+      .where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId)))
       .returning()
       .get();
     await cache.forgetKeys([row.keyHash]);
@@ -180,21 +182,21 @@ export async function updateAgent(
   }
 }
 
-export async function rotateAgentKey(
-  db: Db,
-  cache: PrincipalCache,
-  pepper: string,
-  p: Principal,
-  id: string,
-  now: number,
-): Promise<AgentJson> {
-  const self = id === p.agentId;
+export interface RotateAgentKeyOptions {
+  cache: PrincipalCache;
+  pepper: string;
+  agentId: string;
+  now: number;
+}
+
+export async function rotateAgentKey(db: Db, p: Principal, { cache, pepper, agentId, now }: RotateAgentKeyOptions): Promise<AgentJson> {
+  const self = agentId === p.agentId;
   // An agent the caller cannot see is a 404 before it is a 403 (admins see every agent).
-  if (!standsOn(p, 'agents.rotate_key', { self })) await visibleAgent(db, p, id);
+  if (!standsOn(p, 'agents.rotate_key', { self })) await visibleAgent(db, p, agentId);
   authorizeOn(p, 'agents.rotate_key', { self });
   const key = await issueKey(pepper);
   const ts = isoSeconds(now);
-  const isTarget = and(eq(agents.id, id), eq(agents.accountId, p.accountId));
+  const isTarget = and(eq(agents.id, agentId), eq(agents.accountId, p.accountId));
   const previous = await db.select({ keyHash: agents.keyHash }).from(agents).where(isTarget).get();
   if (!previous) throw agentNotFound();
   // Replaces only the key read above: of parallel rotations one wins, the others get 409, so
@@ -221,21 +223,26 @@ export async function rotateAgentKey(
 /** How many ids of each configuration that refers to an agent a refused delete names. */
 const REFERENCES_NAMED = 5;
 
+export interface DeleteAgentOptions {
+  cache: PrincipalCache;
+  agentId: string;
+}
+
 /**
  * Refused (409) while anything would act as the agent or route work to it: tasks that reference
  * it, recurrences it creates tasks as or assigns them to, automation rules that act in its name
  * or assign, delegate or create tasks for it, ingress sources that write in its name or assign to
  * it. The answer names them (`references`), so the admin can reassign them or deactivate the agent.
  */
-export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, id: string): Promise<void> {
+export async function deleteAgent(db: Db, p: Principal, { cache, agentId }: DeleteAgentOptions): Promise<void> {
   const referenced = (column: AnySQLiteColumn) =>
-    sql<number>`exists(select 1 from ${tasks} where ${tasks.accountId} = ${p.accountId} and ${column} = ${id})`;
-  const actsFor = sql`exists (select 1 from json_each(${automations.actions}) a where json_extract(a.value, '$.agent_id') = ${id} or json_extract(a.value, '$.assigned_to_agent_id') = ${id})`;
+    sql<number>`exists(select 1 from ${tasks} where ${tasks.accountId} = ${p.accountId} and ${column} = ${agentId})`;
+  const actsFor = sql`exists (select 1 from json_each(${automations.actions}) a where json_extract(a.value, '$.agent_id') = ${agentId} or json_extract(a.value, '$.assigned_to_agent_id') = ${agentId})`;
   const [target, acct, active, refs, recurring, rules, sources] = await db.batch([
     db
       .select()
       .from(agents)
-      .where(and(eq(agents.id, id), eq(agents.accountId, p.accountId))),
+      .where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId))),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
     db
       .select({ n: count() })
@@ -252,13 +259,18 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
     db
       .select({ id: recurrences.id })
       .from(recurrences)
-      .where(and(eq(recurrences.accountId, p.accountId), or(eq(recurrences.createdByAgentId, id), eq(recurrences.assignedToAgentId, id))))
+      .where(
+        and(
+          eq(recurrences.accountId, p.accountId),
+          or(eq(recurrences.createdByAgentId, agentId), eq(recurrences.assignedToAgentId, agentId)),
+        ),
+      )
       .orderBy(asc(recurrences.id))
       .limit(REFERENCES_NAMED),
     db
       .select({ id: automations.id })
       .from(automations)
-      .where(and(eq(automations.accountId, p.accountId), or(eq(automations.createdByAgentId, id), actsFor)))
+      .where(and(eq(automations.accountId, p.accountId), or(eq(automations.createdByAgentId, agentId), actsFor)))
       .orderBy(asc(automations.id))
       .limit(REFERENCES_NAMED),
     db
@@ -267,7 +279,7 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
       .where(
         and(
           eq(ingressSources.accountId, p.accountId),
-          or(eq(ingressSources.createdByAgentId, id), eq(ingressSources.defaultAssigneeAgentId, id)),
+          or(eq(ingressSources.createdByAgentId, agentId), eq(ingressSources.defaultAssigneeAgentId, agentId)),
         ),
       )
       .orderBy(asc(ingressSources.id))
@@ -307,7 +319,7 @@ export async function deleteAgent(db: Db, cache: PrincipalCache, p: Principal, i
       { references },
     );
   }
-  await db.delete(agents).where(and(eq(agents.id, id), eq(agents.accountId, p.accountId)));
+  await db.delete(agents).where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId)));
   await cache.forgetKeys([row.keyHash]);
 }
 

@@ -53,7 +53,7 @@ const stripeWebhook = publicRoute({
 
 export const billingRoutes = createRouter()
   .openapi(checkout, async (c) =>
-    c.json(await createCheckout(database(c.env.DB), c.env, c.get('principal'), c.req.valid('json').plan), 200),
+    c.json(await createCheckout(database(c.env.DB), c.get('principal'), { env: c.env, plan: c.req.valid('json').plan }), 200),
   )
   .openapi(portal, async (c) => c.json(await createPortal(database(c.env.DB), c.env, c.get('principal')), 200))
   .openapi(stripeWebhook, async (c) => {
@@ -65,7 +65,7 @@ export const billingRoutes = createRouter()
         message: 'Billing is not configured on this server (STRIPE_WEBHOOK_SECRET is not set)',
       });
     const now = Date.now();
-    await verifyStripeSignature(secret, c.req.header('Stripe-Signature'), c.get('rawBody') ?? '', now);
-    const result = await applyStripeEvent(database(c.env.DB), principalCache(c.env), c.req.valid('json'), now);
+    await verifyStripeSignature({ secret, header: c.req.header('Stripe-Signature'), rawBody: c.get('rawBody') ?? '', nowMs: now });
+    const result = await applyStripeEvent(database(c.env.DB), { cache: principalCache(c.env), event: c.req.valid('json'), now });
     return c.json({ received: true as const, ...result }, 200);
   });

@@ -67,7 +67,12 @@ async function stripePost(env: Env, path: string, form: Record<string, string>):
   return body;
 }
 
-export async function createCheckout(db: Db, env: Env, p: Principal, plan: PaidPlan): Promise<{ url: string }> {
+export interface CheckoutOptions {
+  env: Env;
+  plan: PaidPlan;
+}
+
+export async function createCheckout(db: Db, p: Principal, { env, plan }: CheckoutOptions): Promise<{ url: string }> {
   stripeConfig(env);
   const price = priceFor(env, plan);
   const account = await db.select({ customer: accounts.stripeCustomerId }).from(accounts).where(eq(accounts.id, p.accountId)).get();
@@ -104,8 +109,17 @@ export async function createPortal(db: Db, env: Env, p: Principal): Promise<{ ur
   return { url: session.url };
 }
 
+export interface StripeSignatureCheck {
+  secret: string;
+  /** The `Stripe-Signature` header. */
+  header: string | undefined;
+  /** The body exactly as received. */
+  rawBody: string;
+  nowMs: number;
+}
+
 /** Checks `Stripe-Signature: t=…,v1=…` over `${t}.${raw body}` with a 5-minute tolerance. */
-export async function verifyStripeSignature(secret: string, header: string | undefined, rawBody: string, nowMs: number): Promise<void> {
+export async function verifyStripeSignature({ secret, header, rawBody, nowMs }: StripeSignatureCheck): Promise<void> {
   const parts = new Map<string, string[]>();
   for (const item of (header ?? '').split(',')) {
     const [k, v] = item.split('=', 2);
@@ -155,6 +169,12 @@ function planFromEvent(event: StripeEvent): 'free' | PaidPlan | null {
   }
 }
 
+export interface StripeEventApplication {
+  cache: PrincipalCache;
+  event: StripeEvent;
+  now: number;
+}
+
 /**
  * Applies a verified Stripe event to the account's plan, once per event id and in the order of
  * the events' own `created` times: a redelivered event, or one older than the last applied,
@@ -162,9 +182,7 @@ function planFromEvent(event: StripeEvent): 'free' | PaidPlan | null {
  */
 export async function applyStripeEvent(
   db: Db,
-  cache: PrincipalCache,
-  event: StripeEvent,
-  now: number,
+  { cache, event, now }: StripeEventApplication,
 ): Promise<{ handled: boolean; duplicate?: true }> {
   const object = event.data?.object ?? {};
   const accountId = object.metadata?.account_id ?? object.client_reference_id;

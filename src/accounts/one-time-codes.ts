@@ -28,12 +28,13 @@ export type CodePurpose = 'verify' | 'recover' | 'claim' | 'sign_in';
 const codeHash = (pepper: string, id: string, code: string) => hmacSha256Hex(pepper, `email-code:${id}:${code}`);
 const tokenHash = (pepper: string, token: string) => hmacSha256Hex(pepper, `claim-token:${token}`);
 
-export async function issueCode(
-  db: Db,
-  pepper: string,
-  input: { accountId: string; email: string; purpose: CodePurpose },
-  now: number,
-): Promise<{ code: string; expiresAt: string }> {
+export interface IssueCodeOptions {
+  pepper: string;
+  input: { accountId: string; email: string; purpose: CodePurpose };
+  now: number;
+}
+
+export async function issueCode(db: Db, { pepper, input, now }: IssueCodeOptions): Promise<{ code: string; expiresAt: string }> {
   const id = newId('cod', now);
   const code = randomDigits(6);
   const expiresAt = isoSeconds(addSeconds(now, CODE_TTL_SECONDS));
@@ -63,16 +64,17 @@ export interface LockoutPolicy {
   maxSeconds: number;
 }
 
+export interface ConsumeCodeOptions {
+  pepper: string;
+  input: { email: string; purpose: CodePurpose; code: string; accountId?: string; lockout: LockoutPolicy };
+  now: number;
+}
+
 /**
  * Checks `code` against the newest code sent to `email` for `purpose` (a resend supersedes older
  * codes). A match marks it used; a miss counts an attempt, and the fifth miss kills it.
  */
-export async function consumeCode(
-  db: Db,
-  pepper: string,
-  input: { email: string; purpose: CodePurpose; code: string; accountId?: string; lockout: LockoutPolicy },
-  now: number,
-): Promise<CodeResult> {
+export async function consumeCode(db: Db, { pepper, input, now }: ConsumeCodeOptions): Promise<CodeResult> {
   const email = input.email.toLowerCase();
   const conditions = [eq(emailCodes.email, email), eq(emailCodes.purpose, input.purpose)];
   if (input.accountId) conditions.push(eq(emailCodes.accountId, input.accountId));
@@ -142,11 +144,15 @@ export async function consumeCode(
   return remaining === 0 ? { status: 'locked' } : { status: 'invalid', attemptsRemaining: remaining };
 }
 
+export interface IssueClaimTokenOptions {
+  pepper: string;
+  input: { accountId: string; agentId: string; email: string };
+  now: number;
+}
+
 export async function issueClaimToken(
   db: Db,
-  pepper: string,
-  input: { accountId: string; agentId: string; email: string },
-  now: number,
+  { pepper, input, now }: IssueClaimTokenOptions,
 ): Promise<{ token: string; expiresAt: string }> {
   const token = randomBase62(43);
   const expiresAt = isoSeconds(addSeconds(now, TOKEN_TTL_SECONDS));

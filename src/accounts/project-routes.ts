@@ -63,16 +63,34 @@ export const projectRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listProjects(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) =>
     c.json(
-      await createProject(database(c.env.DB), c.get('principal'), c.req.valid('json'), limit(c.env, 'PROJECTS_PER_ACCOUNT'), Date.now()),
+      await createProject(database(c.env.DB), c.get('principal'), {
+        input: c.req.valid('json'),
+        maxProjects: limit(c.env, 'PROJECTS_PER_ACCOUNT'),
+        now: Date.now(),
+      }),
       201,
     ),
   )
   .openapi(read, async (c) => c.json(await getProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateProject(database(c.env.DB), c.get('principal'), {
+        projectId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      200,
+    ),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateProject(database(c.env.DB), c.get('principal'), {
+        projectId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      200,
+    ),
   )
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');

@@ -55,13 +55,14 @@ export interface ProjectInput {
   sort_order?: number;
 }
 
-export async function createProject(
-  db: Db,
-  p: Principal,
-  input: ProjectInput & { name: string },
-  maxProjects: number,
-  now: number,
-): Promise<ProjectJson> {
+export interface CreateProjectOptions {
+  input: ProjectInput & { name: string };
+  /** The plan's limit. */
+  maxProjects: number;
+  now: number;
+}
+
+export async function createProject(db: Db, p: Principal, { input, maxProjects, now }: CreateProjectOptions): Promise<ProjectJson> {
   const ts = isoSeconds(now);
   const row: ProjectRow = {
     id: newId('prj', now),
@@ -79,7 +80,13 @@ export async function createProject(
   return projectJson(row);
 }
 
-export async function updateProject(db: Db, p: Principal, id: string, input: ProjectInput, now: number): Promise<ProjectJson> {
+export interface UpdateProjectOptions {
+  projectId: string;
+  input: ProjectInput;
+  now: number;
+}
+
+export async function updateProject(db: Db, p: Principal, { projectId, input, now }: UpdateProjectOptions): Promise<ProjectJson> {
   const changes: Partial<ProjectRow> = { updatedAt: isoSeconds(now) };
   if (input.name !== undefined) changes.name = input.name;
   if (input.emoji !== undefined) changes.emoji = input.emoji;
@@ -88,7 +95,7 @@ export async function updateProject(db: Db, p: Principal, id: string, input: Pro
   const row = await db
     .update(projects)
     .set(changes)
-    .where(and(visibleTo(p), eq(projects.id, id)))
+    .where(and(visibleTo(p), eq(projects.id, projectId)))
     .returning()
     .get();
   if (!row) throw projectNotFound();

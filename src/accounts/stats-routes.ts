@@ -72,5 +72,8 @@ const usageRoute = authedRoute('account.usage', {
 export const statsRoutes = createRouter()
   .openapi(stats, async (c) => c.json(await statsAnswer(database(c.env.DB), c.get('principal'), Date.now()), 200))
   .openapi(usageRoute, async (c) =>
-    c.json(await usage(database(c.env.DB), c.get('principal'), usageLimitsFor(c.env, c.get('principal').plan), Date.now()), 200),
+    c.json(
+      await usage(database(c.env.DB), c.get('principal'), { limits: usageLimitsFor(c.env, c.get('principal').plan), now: Date.now() }),
+      200,
+    ),
   );

@@ -65,7 +65,12 @@ export interface UsageJson {
   };
 }
 
-export async function usage(db: Db, p: Principal, limits: UsageLimits, now: number): Promise<UsageJson> {
+export interface UsageOptions {
+  limits: UsageLimits;
+  now: number;
+}
+
+export async function usage(db: Db, p: Principal, { limits, now }: UsageOptions): Promise<UsageJson> {
   const countOf = (table: typeof agents | typeof webhooks | typeof projects) =>
     db.select({ n: sql<number>`count(*)` }).from(table).where(eq(table.accountId, p.accountId));
   const [counter, agentRows, webhookRows, projectRows] = await db.batch([

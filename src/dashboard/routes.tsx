@@ -339,7 +339,12 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'agents.create');
     const form = await formOf(c);
     const input = parse(AgentForm, { name: one(form, 'name')?.trim(), display_name: one(form, 'display_name'), role: one(form, 'role') });
-    const agent = await createAgent(db(c), keyPepper(c.env), p, input, limit(c.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    const agent = await createAgent(db(c), p, {
+      pepper: keyPepper(c.env),
+      input,
+      maxAgents: limit(c.env, 'AGENTS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     const agents = await listAgents(db(c), p);
     return render(
       c,
@@ -348,7 +353,12 @@ const pages = new Hono<DashboardBindings>()
   })
   .post('/agents/:id/rotate', async (c) => {
     const p = principal(c, 'agents.rotate_key');
-    const agent = await rotateAgentKey(db(c), principalCache(c.env), keyPepper(c.env), p, c.req.param('id'), Date.now());
+    const agent = await rotateAgentKey(db(c), p, {
+      cache: principalCache(c.env),
+      pepper: keyPepper(c.env),
+      agentId: c.req.param('id'),
+      now: Date.now(),
+    });
     const agents = await listAgents(db(c), p);
     return render(
       c,
@@ -359,22 +369,22 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'agents.manage');
     const form = await formOf(c);
     const role = parse(ROLE, one(form, 'role'));
-    await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { role }, Date.now());
+    await updateAgent(db(c), p, { cache: principalCache(c.env), agentId: c.req.param('id'), input: { role }, now: Date.now() });
     return c.redirect('/app/agents', 303);
   })
   .post('/agents/:id/deactivate', async (c) => {
     const p = principal(c, 'agents.manage');
-    await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { active: false }, Date.now());
+    await updateAgent(db(c), p, { cache: principalCache(c.env), agentId: c.req.param('id'), input: { active: false }, now: Date.now() });
     return c.redirect('/app/agents', 303);
   })
   .post('/agents/:id/activate', async (c) => {
     const p = principal(c, 'agents.manage');
-    await updateAgent(db(c), principalCache(c.env), p, c.req.param('id'), { active: true }, Date.now());
+    await updateAgent(db(c), p, { cache: principalCache(c.env), agentId: c.req.param('id'), input: { active: true }, now: Date.now() });
     return c.redirect('/app/agents', 303);
   })
   .post('/agents/:id/delete', async (c) => {
     const p = principal(c, 'agents.delete');
-    await deleteAgent(db(c), principalCache(c.env), p, c.req.param('id'));
+    await deleteAgent(db(c), p, { cache: principalCache(c.env), agentId: c.req.param('id') });
     return c.redirect('/app/agents', 303);
   })
   // ---------------------------------------------------------------- fleet
@@ -424,7 +434,10 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'account.usage');
     const database_ = db(c);
     const now = Date.now();
-    const [used, agents] = await Promise.all([usage(database_, p, usageLimitsFor(c.env, p.plan), now), listAgents(database_, p)]);
+    const [used, agents] = await Promise.all([
+      usage(database_, p, { limits: usageLimitsFor(c.env, p.plan), now }),
+      listAgents(database_, p),
+    ]);
     return render(
       c,
       <UsagePage
@@ -440,7 +453,7 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'billing.checkout');
     const form = await formOf(c);
     const plan = parse(z.enum(['pro', 'scale']), one(form, 'plan'));
-    const { url } = await createCheckout(db(c), c.env, p, plan);
+    const { url } = await createCheckout(db(c), p, { env: c.env, plan });
     return c.redirect(url, 303);
   })
   .post('/billing/portal', async (c) => {

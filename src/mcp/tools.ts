@@ -531,7 +531,7 @@ const getUsageTool = defineTool({
   description: "The plan, this month's task count against its quota, the rate limit and the size limits.",
   input: {},
   async run(t) {
-    const u = await usage(t.db, t.principal, usageLimitsFor(t.env, t.principal.plan), Date.now());
+    const u = await usage(t.db, t.principal, { limits: usageLimitsFor(t.env, t.principal.plan), now: Date.now() });
     return format.formatUsage(u);
   },
 });
@@ -595,7 +595,12 @@ const registerAgentTool = defineTool({
       });
     }
     const input = checked(CreateAgentBody, fields);
-    const agent = await createAgent(t.db, keyPepper(t.env), t.principal, input, limit(t.env, 'AGENTS_PER_ACCOUNT'), Date.now());
+    const agent = await createAgent(t.db, t.principal, {
+      pepper: keyPepper(t.env),
+      input,
+      maxAgents: limit(t.env, 'AGENTS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     const key = agent.api_key ? `\n  API key: ${format.maskSecret(agent.api_key)} (masked; shown only once)` : '';
     return `Agent registered:\n\n${format.formatAgent(agent)}${key}\n\nTo give the agent a key it can use, rotate it over the REST API: POST /v1/agents/${agent.id}/rotate-key.`;
   },
@@ -611,7 +616,7 @@ const setAgentRoleTool = defineTool({
   },
   async run(t, a) {
     const input = checked(UpdateAgentBody, { role: a.role });
-    const agent = await updateAgent(t.db, principalCache(t.env), t.principal, idOf(a.agent_id), input, Date.now());
+    const agent = await updateAgent(t.db, t.principal, { cache: principalCache(t.env), agentId: idOf(a.agent_id), input, now: Date.now() });
     return `Role updated:\n\n${format.formatAgent(agent)}`;
   },
 });
@@ -623,7 +628,7 @@ const deleteAgentTool = defineTool({
     'Delete an agent (admin). Refused for yourself, the recovery agent, the last active agent and agents that tasks, recurrences, automation rules or ingress sources refer to.',
   input: { agent_id: id.describe('The agent id') },
   async run(t, a) {
-    await deleteAgent(t.db, principalCache(t.env), t.principal, idOf(a.agent_id));
+    await deleteAgent(t.db, t.principal, { cache: principalCache(t.env), agentId: idOf(a.agent_id) });
     return `Agent ${idOf(a.agent_id)} deleted.`;
   },
 });

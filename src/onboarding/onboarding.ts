@@ -125,10 +125,9 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
 
   let made: Awaited<ReturnType<typeof createAccount>>;
   try {
-    made = await createAccount(
-      db,
-      deps.pepper,
-      {
+    made = await createAccount(db, {
+      pepper: deps.pepper,
+      input: {
         status: 'active',
         agentName: 'default',
         agentDisplayName: input.name ? `${input.name}'s agent` : null,
@@ -137,7 +136,7 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
         sandbox: false,
       },
       now,
-    );
+    });
   } catch (err) {
     // Two signups for one email at once: the unique index decides, the loser sees the 409.
     if (isUniqueViolation(err)) throw emailTaken();
@@ -148,7 +147,7 @@ export async function signup(deps: OnboardingDeps, input: { email: string; name?
     db.select().from(projects).where(eq(projects.id, made.projectId)),
     db.select().from(users).where(eq(users.id, made.userId!)),
   ]);
-  const { code } = await issueCode(db, deps.pepper, { accountId: made.accountId, email, purpose: 'verify' }, now);
+  const { code } = await issueCode(db, { pepper: deps.pepper, input: { accountId: made.accountId, email, purpose: 'verify' }, now });
   const sent = await deliver(deps.mailer, verificationEmail(email, code, CODE_TTL_SECONDS), 'verify');
   const user = userRows[0]!;
   const agent = agentJson(agentRows[0]!, made.agentId, made.apiKey) as AgentJson & { api_key: string };
@@ -171,7 +170,11 @@ export async function verifyEmail(
 ): Promise<{ verified: true; email: string }> {
   const email = input.email.toLowerCase();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(deps.db, deps.pepper, { email, purpose: 'verify', code: input.code, lockout: deps.limits.lockout }, now);
+  const result = await consumeCode(deps.db, {
+    pepper: deps.pepper,
+    input: { email, purpose: 'verify', code: input.code, lockout: deps.limits.lockout },
+    now,
+  });
   if (result.status === 'locked_out') throw lockedOut(deps, result, now);
   if (result.status !== 'ok') throw invalidCode();
   await deps.db
@@ -195,7 +198,11 @@ export async function resendVerification(deps: OnboardingDeps, input: { email: s
   // After the answer: a known address must not answer slower than an unknown one.
   if (user && !user.verifiedAt) {
     deps.afterAnswer(async () => {
-      const { code } = await issueCode(deps.db, deps.pepper, { accountId: user.accountId, email, purpose: 'verify' }, now);
+      const { code } = await issueCode(deps.db, {
+        pepper: deps.pepper,
+        input: { accountId: user.accountId, email, purpose: 'verify' },
+        now,
+      });
       await deliver(deps.mailer, verificationEmail(email, code, CODE_TTL_SECONDS), 'verify');
     });
   }
@@ -213,7 +220,11 @@ export async function requestRecovery(deps: OnboardingDeps, input: { email: stri
   const user = await deps.db.select({ accountId: users.accountId }).from(users).where(eq(users.email, email)).get();
   if (user) {
     deps.afterAnswer(async () => {
-      const { code } = await issueCode(deps.db, deps.pepper, { accountId: user.accountId, email, purpose: 'recover' }, now);
+      const { code } = await issueCode(deps.db, {
+        pepper: deps.pepper,
+        input: { accountId: user.accountId, email, purpose: 'recover' },
+        now,
+      });
       await deliver(deps.mailer, recoveryEmail(email, code, CODE_TTL_SECONDS), 'recover');
     });
   }
@@ -232,7 +243,11 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
   const { db } = deps;
   const email = input.email.toLowerCase();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(db, deps.pepper, { email, purpose: 'recover', code: input.code, lockout: deps.limits.lockout }, now);
+  const result = await consumeCode(db, {
+    pepper: deps.pepper,
+    input: { email, purpose: 'recover', code: input.code, lockout: deps.limits.lockout },
+    now,
+  });
   if (result.status === 'locked_out') throw lockedOut(deps, result, now);
   if (result.status !== 'ok') throw invalidCode();
   const account = await db
@@ -297,8 +312,12 @@ async function sendClaim(
   now: number,
 ): Promise<{ expiresAt: string; sent: boolean }> {
   const [{ token, expiresAt }, { code }] = await Promise.all([
-    issueClaimToken(deps.db, deps.pepper, { accountId: target.accountId, agentId: target.agentId, email: target.email }, now),
-    issueCode(deps.db, deps.pepper, { accountId: target.accountId, email: target.email, purpose: 'claim' }, now),
+    issueClaimToken(deps.db, {
+      pepper: deps.pepper,
+      input: { accountId: target.accountId, agentId: target.agentId, email: target.email },
+      now,
+    }),
+    issueCode(deps.db, { pepper: deps.pepper, input: { accountId: target.accountId, email: target.email, purpose: 'claim' }, now }),
   ]);
   const message = claimEmail({
     to: target.email,
@@ -319,12 +338,11 @@ export async function agentSignup(deps: OnboardingDeps, input: AgentSignupInput,
   await hitRates(deps.rate, [mailRule(deps, email)], now);
   const label = input.agent_label?.trim() || null;
   const useCase = input.use_case?.trim() || null;
-  const made = await createAccount(
-    db,
-    deps.pepper,
-    { status: 'restricted', agentName: input.agent_name, agentDisplayName: label, useCase, projectName: 'Sandbox', sandbox: true },
+  const made = await createAccount(db, {
+    pepper: deps.pepper,
+    input: { status: 'restricted', agentName: input.agent_name, agentDisplayName: label, useCase, projectName: 'Sandbox', sandbox: true },
     now,
-  );
+  });
   const [agentRows, projectRows] = await db.batch([
     db.select().from(agents).where(eq(agents.id, made.agentId)),
     db.select().from(projects).where(eq(projects.id, made.projectId)),
@@ -567,12 +585,11 @@ export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, otp: s
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
   await hitRates(deps.rate, [tryRule(deps, email)], now);
-  const result = await consumeCode(
-    deps.db,
-    deps.pepper,
-    { email, purpose: 'claim', code: otp, accountId: p.accountId, lockout: deps.limits.lockout },
+  const result = await consumeCode(deps.db, {
+    pepper: deps.pepper,
+    input: { email, purpose: 'claim', code: otp, accountId: p.accountId, lockout: deps.limits.lockout },
     now,
-  );
+  });
   if (result.status !== 'ok') throw claimCodeError(deps, result, now);
   if (!(await activate(deps, { accountId: p.accountId, email }, now))) throw claimLookupError('claimed');
   const agent = await deps.db.select({ label: agents.displayName }).from(agents).where(eq(agents.id, p.agentId)).get();

@@ -24,14 +24,12 @@ const callers = {} as Record<Kind, Caller>;
 
 /** A further worker of the caller's account (restricted accounts cannot create agents over the API). */
 async function otherAgent(c: Caller): Promise<{ id: string; key: string }> {
-  const made = await createAgent(
-    db(),
-    env.KEY_PEPPER!,
-    { accountId: c.account.accountId } as Principal,
-    { name: unique('t').slice(0, 32), role: 'worker' },
-    100,
-    Date.now(),
-  );
+  const made = await createAgent(db(), { accountId: c.account.accountId } as Principal, {
+    pepper: env.KEY_PEPPER!,
+    input: { name: unique('t').slice(0, 32), role: 'worker' },
+    maxAgents: 100,
+    now: Date.now(),
+  });
   return { id: made.id, key: made.api_key! };
 }
 

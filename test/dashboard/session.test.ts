@@ -51,12 +51,11 @@ function cookieOf(res: Page): string {
 /** An active account whose human (a user row) can sign in. */
 async function humanAccount() {
   const email = freshEmail('human');
-  const made = await createAccount(
-    db(),
-    env.KEY_PEPPER!,
-    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
-    Date.now(),
-  );
+  const made = await createAccount(db(), {
+    pepper: env.KEY_PEPPER!,
+    input: { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    now: Date.now(),
+  });
   return { email, ...made };
 }
 

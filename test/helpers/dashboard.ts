@@ -34,12 +34,11 @@ export const post = (path: string, form: Record<string, string> | [string, strin
 /** An active account whose human (a user row) can sign in, signed in. */
 export async function signedInHuman(): Promise<{ email: string; accountId: string; agentId: string; apiKey: string; cookie: string }> {
   const email = freshEmail('human');
-  const made = await createAccount(
-    db(),
-    env.KEY_PEPPER!,
-    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
-    Date.now(),
-  );
+  const made = await createAccount(db(), {
+    pepper: env.KEY_PEPPER!,
+    input: { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    now: Date.now(),
+  });
   expect((await post('/app/sign-in', { email })).status).toBe(200);
   const { token } = await latestMail(email);
   const signedIn = await post('/app/sign-in/link', { token: token! });

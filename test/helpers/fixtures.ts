@@ -25,12 +25,16 @@ export interface TestAccount {
 /** An active (claimed) account with its default admin agent and project. */
 export async function makeAccount(opts: { status?: 'restricted' | 'active' } = {}): Promise<TestAccount> {
   const status = opts.status ?? 'active';
-  const made = await createAccount(
-    db(),
-    env.KEY_PEPPER!,
-    { status, agentName: 'admin-agent', projectName: status === 'restricted' ? 'Sandbox' : 'Inbox', sandbox: status === 'restricted' },
-    Date.now(),
-  );
+  const made = await createAccount(db(), {
+    pepper: env.KEY_PEPPER!,
+    input: {
+      status,
+      agentName: 'admin-agent',
+      projectName: status === 'restricted' ? 'Sandbox' : 'Inbox',
+      sandbox: status === 'restricted',
+    },
+    now: Date.now(),
+  });
   return { accountId: made.accountId, adminId: made.agentId, adminKey: made.apiKey, projectId: made.projectId };
 }
 

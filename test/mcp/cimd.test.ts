@@ -51,12 +51,11 @@ const cookiesOf = (res: Response) => res.headers.getSetCookie().map((c) => c.spl
 /** A human with an account, signed in to the dashboard: the session cookie. */
 async function signedInHuman() {
   const email = freshEmail('cimd');
-  const made = await createAccount(
-    db(),
-    env.KEY_PEPPER!,
-    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
-    Date.now(),
-  );
+  const made = await createAccount(db(), {
+    pepper: env.KEY_PEPPER!,
+    input: { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    now: Date.now(),
+  });
   expect((await send('/app/sign-in', { method: 'POST', form: { email } })).status).toBe(200);
   const { token } = await latestMail(email);
   const signedIn = await send('/app/sign-in/link', { method: 'POST', form: { token: token! } });

@@ -20,12 +20,11 @@ const NOW = Date.parse('2026-06-01T10:00:00Z');
 
 async function setup() {
   const email = `${unique('human')}@example.com`;
-  const account = await createAccount(
-    db(),
-    env.KEY_PEPPER!,
-    { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
-    NOW,
-  );
+  const account = await createAccount(db(), {
+    pepper: env.KEY_PEPPER!,
+    input: { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+    now: NOW,
+  });
   const sent: EmailMessage[] = [];
   const deps: SignInDeps = {
     db: db(),

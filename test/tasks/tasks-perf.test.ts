@@ -75,10 +75,8 @@ describe('round trips per operation', () => {
       [
         'usage',
         (d) =>
-          usage(
-            d,
-            p,
-            {
+          usage(d, p, {
+            limits: {
               tasksPerMonth: 1000,
               ratePerMinute: 60,
               contextBytes: 1000,
@@ -89,7 +87,7 @@ describe('round trips per operation', () => {
               projectsPerAccount: 100,
             },
             now,
-          ),
+          }),
       ],
       ['findDuplicates', (d) => findDuplicates(d, p, 'root task', 0.6)],
     ];
