@@ -125,7 +125,7 @@ export async function createAgent(db: Db, p: Principal, { pepper, input, maxAgen
     updatedAt: ts,
   };
   try {
-    const [inserted] = await sqlBatch(db, [insertUnderLimit(agents, row, p.accountId, maxAgents)]);
+    const [inserted] = await sqlBatch(db, [insertUnderLimit(agents, { row, accountId: p.accountId, max: maxAgents })]);
     if (!inserted![0]) throw limitReached('agents', maxAgents);
   } catch (e) {
     if (isUniqueViolation(e)) throw conflict('AGENT_NAME_TAKEN', `An agent named "${input.name}" already exists in this account`);

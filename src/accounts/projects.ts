@@ -75,7 +75,7 @@ export async function createProject(db: Db, p: Principal, { input, maxProjects, 
     createdAt: ts,
     updatedAt: ts,
   };
-  const [inserted] = await sqlBatch(db, [insertUnderLimit(projects, row, p.accountId, maxProjects)]);
+  const [inserted] = await sqlBatch(db, [insertUnderLimit(projects, { row, accountId: p.accountId, max: maxProjects })]);
   if (!inserted![0]) throw limitReached('projects', maxProjects);
   return projectJson(row);
 }

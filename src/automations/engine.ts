@@ -81,7 +81,7 @@ export async function runAutomations(env: Env, msg: AutomationMessage, now: numb
     ctx.rule = rule;
     const log = await runRule(ctx);
     // Idempotent too: a redelivery that finds the run logged changes nothing.
-    await recordRun(db, rule, msg, log, { failuresBeforeDisable: limit(env, 'AUTOMATION_FAILURES_BEFORE_DISABLE'), now });
+    await recordRun(db, rule, { msg, log, failuresBeforeDisable: limit(env, 'AUTOMATION_FAILURES_BEFORE_DISABLE'), now });
   }
   // Recorded with their actions: a crash before this relay leaves them to the sweep.
   if (ctx.caused.length) {
@@ -163,19 +163,23 @@ interface ActionPlan {
 function planAction(ctx: RunContext, action: Action, key: string): ActionPlan {
   switch (action.type) {
     case 'assign':
-      return fieldUpdate(ctx, key, action, sql`assigned_to_agent_id = ${action.agent_id!}`, [activeAgent(ctx, action.agent_id!)]);
-    case 'set_priority':
-      return fieldUpdate(ctx, key, action, sql`priority = ${action.priority!}`);
-    case 'add_label':
-      return fieldUpdate(
-        ctx,
+      return fieldUpdate(ctx, {
         key,
         action,
-        sql`labels = case when exists (select 1 from json_each(${tasks.labels}) where value = ${action.label!}) then ${tasks.labels} else json_insert(${tasks.labels}, '$[#]', ${action.label!}) end`,
-      );
+        set: sql`assigned_to_agent_id = ${action.agent_id!}`,
+        guards: [activeAgent(ctx, action.agent_id!)],
+      });
+    case 'set_priority':
+      return fieldUpdate(ctx, { key, action, set: sql`priority = ${action.priority!}` });
+    case 'add_label':
+      return fieldUpdate(ctx, {
+        key,
+        action,
+        set: sql`labels = case when exists (select 1 from json_each(${tasks.labels}) where value = ${action.label!}) then ${tasks.labels} else json_insert(${tasks.labels}, '$[#]', ${action.label!}) end`,
+      });
     case 'set_evidence_policy':
       // Tighten only: the one policy there is, never cleared.
-      return fieldUpdate(ctx, key, action, sql`evidence_policy = 'required'`);
+      return fieldUpdate(ctx, { key, action, set: sql`evidence_policy = 'required'` });
     case 'add_comment':
       return addComment(ctx, key, action);
     case 'create_task':
@@ -197,7 +201,16 @@ const activeAgent = (ctx: RunContext, agentId: string) =>
 const notClaimedByOthers = (ctx: RunContext) =>
   sql`(${tasks.claimedByAgentId} is null or ${tasks.leaseExpiresAt} <= ${isoSeconds(ctx.now)} or ${tasks.claimedByAgentId} = ${ctx.rule.createdByAgentId})`;
 
-function fieldUpdate(ctx: RunContext, key: string, action: Action, set: SQL, guards: SQL[] = []): ActionPlan {
+interface FieldUpdate {
+  key: string;
+  action: Action;
+  /** The column's new value. */
+  set: SQL;
+  /** Further conditions the row must meet. */
+  guards?: SQL[];
+}
+
+function fieldUpdate(ctx: RunContext, { key, action, set, guards = [] }: FieldUpdate): ActionPlan {
   const task = requireTask(ctx);
   const where = sql.join(
     [
@@ -385,13 +398,16 @@ function runStatus(log: ActionLog[]): 'succeeded' | 'failed' | 'skipped' {
  * The run log row and the rule's counters, in one batch, once per (rule, event): a failed run
  * extends the failure streak (which deactivates the rule at its limit), a successful one ends it.
  */
-async function recordRun(
-  db: Db,
-  rule: AutomationRow,
-  msg: AutomationMessage,
-  log: ActionLog[],
-  opts: { failuresBeforeDisable: number; now: number },
-): Promise<void> {
+interface RunRecord {
+  msg: AutomationMessage;
+  log: ActionLog[];
+  /** Consecutive failed runs that switch the rule off. */
+  failuresBeforeDisable: number;
+  now: number;
+}
+
+async function recordRun(db: Db, rule: AutomationRow, opts: RunRecord): Promise<void> {
+  const { msg, log } = opts;
   const status = runStatus(log);
   const ts = isoSeconds(opts.now);
   const firstTime = sql`not exists (select 1 from ${automationRuns} where ${automationRuns.ruleId} = ${rule.id} and ${automationRuns.eventId} = ${msg.eventId})`;

@@ -167,40 +167,34 @@ export const automationRoutes = createRouter()
   .openapi(read, async (c) => c.json(await getAutomation(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) =>
     c.json(
-      await createAutomation(
-        database(c.env.DB),
-        principalCache(c.env),
-        c.get('principal'),
-        c.req.valid('json'),
-        limit(c.env, 'AUTOMATIONS_PER_ACCOUNT'),
-        Date.now(),
-      ),
+      await createAutomation(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        input: c.req.valid('json'),
+        maxRules: limit(c.env, 'AUTOMATIONS_PER_ACCOUNT'),
+        now: Date.now(),
+      }),
       201,
     ),
   )
   .openapi(updateRoute('put'), async (c) =>
     c.json(
-      await updateAutomation(
-        database(c.env.DB),
-        principalCache(c.env),
-        c.get('principal'),
-        c.req.valid('param').id,
-        c.req.valid('json'),
-        Date.now(),
-      ),
+      await updateAutomation(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        automationId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
       200,
     ),
   )
   .openapi(updateRoute('patch'), async (c) =>
     c.json(
-      await updateAutomation(
-        database(c.env.DB),
-        principalCache(c.env),
-        c.get('principal'),
-        c.req.valid('param').id,
-        c.req.valid('json'),
-        Date.now(),
-      ),
+      await updateAutomation(database(c.env.DB), c.get('principal'), {
+        cache: principalCache(c.env),
+        automationId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
       200,
     ),
   )
@@ -212,7 +206,10 @@ export const automationRoutes = createRouter()
   .openapi(runs, async (c) => {
     const q = c.req.valid('query');
     return c.json(
-      await listRuns(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 50, offset: q.offset ?? 0 }),
+      await listRuns(database(c.env.DB), c.get('principal'), {
+        automationId: c.req.valid('param').id,
+        page: { limit: q.limit ?? 50, offset: q.offset ?? 0 },
+      }),
       200,
     );
   });

@@ -136,13 +136,18 @@ export async function getAutomation(db: Db, p: Principal, id: string): Promise<A
   return automationJson(await ownRule(db, p, id));
 }
 
+export interface CreateAutomationOptions {
+  cache: PrincipalCache;
+  input: Required<Pick<AutomationInput, 'name' | 'event' | 'actions'>> & AutomationInput;
+  /** The plan's limit. */
+  maxRules: number;
+  now: number;
+}
+
 export async function createAutomation(
   db: Db,
-  cache: PrincipalCache,
   p: Principal,
-  input: Required<Pick<AutomationInput, 'name' | 'event' | 'actions'>> & AutomationInput,
-  maxRules: number,
-  now: number,
+  { cache, input, maxRules, now }: CreateAutomationOptions,
 ): Promise<AutomationJson> {
   const [event] = checkEvents([input.event]);
   const conditions = checkConditions(input.conditions ?? []);
@@ -168,7 +173,7 @@ export async function createAutomation(
   // One transaction: whether another rule was active, then the insert under the limit.
   const [before, inserted] = await sqlBatch(db, [
     sql`select exists (select 1 from ${automations} where ${automations.accountId} = ${p.accountId} and ${automations.active} = 1) as active`,
-    insertUnderLimit(automations, row, p.accountId, maxRules),
+    insertUnderLimit(automations, { row, accountId: p.accountId, max: maxRules }),
   ]);
   if (!inserted![0])
     throw new ApiError({
@@ -181,15 +186,19 @@ export async function createAutomation(
   return automationJson(row);
 }
 
+export interface UpdateAutomationOptions {
+  cache: PrincipalCache;
+  automationId: string;
+  input: AutomationInput;
+  now: number;
+}
+
 export async function updateAutomation(
   db: Db,
-  cache: PrincipalCache,
   p: Principal,
-  id: string,
-  input: AutomationInput,
-  now: number,
+  { cache, automationId, input, now }: UpdateAutomationOptions,
 ): Promise<AutomationJson> {
-  const row = await ownRule(db, p, id);
+  const row = await ownRule(db, p, automationId);
   const changes: Partial<AutomationRow> = { updatedAt: isoSeconds(now) };
   if (input.name !== undefined) changes.name = input.name;
   if (input.event !== undefined) changes.event = checkEvents([input.event])[0]!;
@@ -207,7 +216,7 @@ export async function updateAutomation(
   const updated = await db
     .update(automations)
     .set(changes)
-    .where(and(eq(automations.id, id), eq(automations.accountId, p.accountId)))
+    .where(and(eq(automations.id, automationId), eq(automations.accountId, p.accountId)))
     .returning()
     .get();
   if (input.active && !row.active) await cache.forgetAccount(p.accountId);
@@ -223,12 +232,17 @@ export async function deleteAutomation(db: Db, p: Principal, id: string): Promis
   ]);
 }
 
-export async function listRuns(db: Db, p: Principal, id: string, page: { limit: number; offset: number }): Promise<AutomationRunJson[]> {
-  await ownRule(db, p, id);
+export interface ListRunsOptions {
+  automationId: string;
+  page: { limit: number; offset: number };
+}
+
+export async function listRuns(db: Db, p: Principal, { automationId, page }: ListRunsOptions): Promise<AutomationRunJson[]> {
+  await ownRule(db, p, automationId);
   const rows = await db
     .select()
     .from(automationRuns)
-    .where(eq(automationRuns.ruleId, id))
+    .where(eq(automationRuns.ruleId, automationId))
     .orderBy(desc(automationRuns.createdAt), desc(automationRuns.id))
     .limit(page.limit)
     .offset(page.offset);

@@ -88,15 +88,22 @@ function columnCondition(column: ColumnName, nowIso: string): SQL {
   }
 }
 
-export async function boardData(db: Db, p: Principal, f: BoardFilters, now: number): Promise<BoardData> {
+export interface BoardQuery {
+  filters: BoardFilters;
+  now: number;
+}
+
+export async function boardData(db: Db, p: Principal, { filters, now }: BoardQuery): Promise<BoardData> {
   const nowIso = isoSeconds(now);
   const base = filterConditions(
     p,
-    { project_id: f.project, assigned_to: f.assignee, search: f.search, limit: COLUMN_PAGE, offset: 0 },
+    { project_id: filters.project, assigned_to: filters.assignee, search: filters.search, limit: COLUMN_PAGE, offset: 0 },
     now,
   );
-  if (f.label)
-    base.push(sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${f.label})`);
+  if (filters.label)
+    base.push(
+      sql`exists (select 1 from ${taskLabels} where ${taskLabels.taskId} = ${tasks.id} and ${taskLabels.label} = ${filters.label})`,
+    );
   const where = (column: ColumnName) => and(...base, columnCondition(column, nowIso));
   const page = (column: ColumnName) =>
     db
@@ -107,7 +114,7 @@ export async function boardData(db: Db, p: Principal, f: BoardFilters, now: numb
         ...(column === 'done' ? [desc(tasks.completedAt), desc(tasks.id)] : [desc(tasks.priority), desc(tasks.createdAt), desc(tasks.id)]),
       )
       .limit(COLUMN_PAGE)
-      .offset(f.offsets[column]);
+      .offset(filters.offsets[column]);
   const total = (column: ColumnName) => db.select({ n: count() }).from(tasks).where(where(column));
   const [open, claimed, waiting, done, nOpen, nClaimed, nWaiting, nDone, projectRows, agentRows, acct, labelRows] = await db.batch([
     page('open'),
@@ -131,7 +138,7 @@ export async function boardData(db: Db, p: Principal, f: BoardFilters, now: numb
   const column = (rows: (typeof tasks.$inferSelect)[], n: { n: number }[], name: ColumnName): BoardColumn => ({
     tasks: rows.map((r) => taskJson(r, now)),
     total: n[0]?.n ?? 0,
-    offset: f.offsets[name],
+    offset: filters.offsets[name],
     moves: Object.fromEntries(rows.map((r) => [r.id, movesFor(p, r, now)])),
   });
   const defaultId = acct[0]?.defaultAgentId ?? null;
@@ -175,35 +182,40 @@ const COMMENTS_SHOWN = 200;
 const CHAIN_SHOWN = 100;
 const RUNS_SHOWN = 50;
 
+export interface TaskPageQuery {
+  taskId: string;
+  now: number;
+}
+
 /** Everything the task page shows in one batch; a task the principal cannot see is the API's 404. */
-export async function taskPageData(db: Db, p: Principal, id: string, now: number): Promise<TaskPageData> {
+export async function taskPageData(db: Db, p: Principal, { taskId, now }: TaskPageQuery): Promise<TaskPageData> {
   const inAccount = (t: { accountId: AnyColumn }) => eq(t.accountId, p.accountId);
   const [taskRows, history, commentRows, subtaskRows, linkRows, chainRows, runRows, agentRows, projectRows] = await db.batch([
     db
       .select()
       .from(tasks)
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+      .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
     db
       .select()
       .from(taskContextHistory)
-      .where(and(eq(taskContextHistory.taskId, id), inAccount(taskContextHistory)))
+      .where(and(eq(taskContextHistory.taskId, taskId), inAccount(taskContextHistory)))
       .orderBy(desc(taskContextHistory.version), asc(taskContextHistory.key))
       .limit(HISTORY_SHOWN),
     db
       .select()
       .from(comments)
-      .where(and(eq(comments.taskId, id), inAccount(comments)))
+      .where(and(eq(comments.taskId, taskId), inAccount(comments)))
       .orderBy(asc(comments.createdAt), asc(comments.id))
       .limit(COMMENTS_SHOWN),
     db
       .select()
       .from(subtasks)
-      .where(and(eq(subtasks.taskId, id), inAccount(subtasks)))
+      .where(and(eq(subtasks.taskId, taskId), inAccount(subtasks)))
       .orderBy(asc(subtasks.sortOrder), asc(subtasks.id)),
     db
       .select()
       .from(taskLinks)
-      .where(and(eq(taskLinks.taskId, id), inAccount(taskLinks)))
+      .where(and(eq(taskLinks.taskId, taskId), inAccount(taskLinks)))
       .orderBy(asc(taskLinks.createdAt)),
     // The whole delegation tree this task belongs to (same root), as the API's chain answers it.
     db
@@ -212,7 +224,7 @@ export async function taskPageData(db: Db, p: Principal, id: string, now: number
       .where(
         and(
           visibleTasks(p),
-          sql`${tasks.rootTaskId} = (select ${tasks.rootTaskId} from ${tasks} where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId})`,
+          sql`${tasks.rootTaskId} = (select ${tasks.rootTaskId} from ${tasks} where ${tasks.id} = ${taskId} and ${tasks.accountId} = ${p.accountId})`,
         ),
       )
       .orderBy(asc(tasks.depth), asc(tasks.createdAt))
@@ -220,7 +232,7 @@ export async function taskPageData(db: Db, p: Principal, id: string, now: number
     db
       .select()
       .from(runs)
-      .where(and(eq(runs.taskId, id), inAccount(runs)))
+      .where(and(eq(runs.taskId, taskId), inAccount(runs)))
       .orderBy(desc(runs.claimedAtMs))
       .limit(RUNS_SHOWN),
     db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),

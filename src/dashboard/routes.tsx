@@ -202,7 +202,7 @@ const signIn = new Hono<DashboardBindings>()
       );
     }
     // A new token every sign-in; the session this browser had (if any) ends.
-    await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
+    await revokeSessionToken(deps.db, { pepper: deps.pepper, token: sessionToken(c), now });
     setSessionCookie(c, session.token);
     return c.redirect(safeNext(one(form, 'next')), 303);
   });
@@ -210,7 +210,7 @@ const signIn = new Hono<DashboardBindings>()
 /** Pages and actions that need a signed-in human. */
 const pages = new Hono<DashboardBindings>()
   .use('*', async (c, next) => {
-    const human = await loadHuman(db(c), keyPepper(c.env), sessionToken(c), Date.now());
+    const human = await loadHuman(db(c), { pepper: keyPepper(c.env), token: sessionToken(c), now: Date.now() });
     if (!human) {
       if (sessionToken(c)) clearSessionCookie(c);
       if (c.req.method === 'GET') return c.redirect('/app/sign-in', 303);
@@ -243,7 +243,7 @@ const pages = new Hono<DashboardBindings>()
     const p = principal(c, 'tasks.list');
     const now = Date.now();
     const filters = boardFilters(c);
-    const data = await boardData(db(c), p, filters, now);
+    const data = await boardData(db(c), p, { filters, now });
     return render(
       c,
       <BoardPage viewer={viewerOf(c.get('human'))!} data={data} filters={filters} now={now} baseUrl={new URL(c.req.url).origin} />,
@@ -259,7 +259,7 @@ const pages = new Hono<DashboardBindings>()
   .get('/tasks/:id', async (c) => {
     const p = principal(c, 'tasks.read');
     const now = Date.now();
-    const data = await taskPageData(db(c), p, c.req.param('id').slice(0, 64), now);
+    const data = await taskPageData(db(c), p, { taskId: c.req.param('id').slice(0, 64), now });
     return render(c, <TaskPage viewer={viewerOf(c.get('human'))!} data={data} now={now} />);
   })
   .post('/tasks/:id/edit', async (c) => {

@@ -122,7 +122,7 @@ export const workflowPages = new Hono<DashboardBindings>()
   .post('/recurrences', async (c) => {
     const p = principal(c, 'recurrences.create');
     const input = checked(CreateRecurrenceBody, recurrenceBody(await formOf(c), false));
-    const row = await createRecurrence(db(c), p, input, { maxPerAccount: limit(c.env, 'RECURRENCES_PER_ACCOUNT') }, Date.now());
+    const row = await createRecurrence(db(c), p, { input, maxPerAccount: limit(c.env, 'RECURRENCES_PER_ACCOUNT'), now: Date.now() });
     return c.redirect(`/app/recurrences/${row.id}`, 303);
   })
   .get('/recurrences/:id', async (c) => {
@@ -140,17 +140,17 @@ export const workflowPages = new Hono<DashboardBindings>()
       UpdateRecurrenceBody,
       ruleSame ? { ...body, rule_type: undefined, interval: undefined, timezone: undefined } : body,
     );
-    await updateRecurrence(db(c), p, id, input, Date.now());
+    await updateRecurrence(db(c), p, { recurrenceId: id, input, now: Date.now() });
     return c.redirect(`/app/recurrences/${id}`, 303);
   })
   .post('/recurrences/:id/pause', async (c) => {
     const p = principal(c, 'recurrences.update');
-    await updateRecurrence(db(c), p, idParam(c), { active: false }, Date.now());
+    await updateRecurrence(db(c), p, { recurrenceId: idParam(c), input: { active: false }, now: Date.now() });
     return c.redirect('/app/recurrences', 303);
   })
   .post('/recurrences/:id/resume', async (c) => {
     const p = principal(c, 'recurrences.update');
-    await updateRecurrence(db(c), p, idParam(c), { active: true }, Date.now());
+    await updateRecurrence(db(c), p, { recurrenceId: idParam(c), input: { active: true }, now: Date.now() });
     return c.redirect('/app/recurrences', 303);
   })
   .post('/recurrences/:id/delete', async (c) => {
@@ -166,7 +166,12 @@ export const workflowPages = new Hono<DashboardBindings>()
   .post('/automations', async (c) => {
     const p = principal(c, 'automations.create');
     const input = checked(CreateAutomationBody, automationBody(await formOf(c)));
-    const rule = await createAutomation(db(c), principalCache(c.env), p, input, limit(c.env, 'AUTOMATIONS_PER_ACCOUNT'), Date.now());
+    const rule = await createAutomation(db(c), p, {
+      cache: principalCache(c.env),
+      input,
+      maxRules: limit(c.env, 'AUTOMATIONS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     return c.redirect(`/app/automations/${rule.id}`, 303);
   })
   .get('/automations/:id', async (c) => {
@@ -176,17 +181,17 @@ export const workflowPages = new Hono<DashboardBindings>()
   .post('/automations/:id/edit', async (c) => {
     const p = principal(c, 'automations.update');
     const input = checked(UpdateAutomationBody, automationBody(await formOf(c)));
-    await updateAutomation(db(c), principalCache(c.env), p, idParam(c), input, Date.now());
+    await updateAutomation(db(c), p, { cache: principalCache(c.env), automationId: idParam(c), input, now: Date.now() });
     return c.redirect(`/app/automations/${idParam(c)}`, 303);
   })
   .post('/automations/:id/pause', async (c) => {
     const p = principal(c, 'automations.update');
-    await updateAutomation(db(c), principalCache(c.env), p, idParam(c), { active: false }, Date.now());
+    await updateAutomation(db(c), p, { cache: principalCache(c.env), automationId: idParam(c), input: { active: false }, now: Date.now() });
     return c.redirect('/app/automations', 303);
   })
   .post('/automations/:id/resume', async (c) => {
     const p = principal(c, 'automations.update');
-    await updateAutomation(db(c), principalCache(c.env), p, idParam(c), { active: true }, Date.now());
+    await updateAutomation(db(c), p, { cache: principalCache(c.env), automationId: idParam(c), input: { active: true }, now: Date.now() });
     return c.redirect('/app/automations', 303);
   })
   .post('/automations/:id/delete', async (c) => {
@@ -202,7 +207,7 @@ export const workflowPages = new Hono<DashboardBindings>()
   .post('/ingress', async (c) => {
     const p = principal(c, 'ingress.create');
     const input = checked(CreateIngressSourceBody, sourceBody(await formOf(c), false));
-    const created = await createSource(db(c), p, input, limit(c.env, 'INGRESS_SOURCES_PER_ACCOUNT'), Date.now());
+    const created = await createSource(db(c), p, { input, maxSources: limit(c.env, 'INGRESS_SOURCES_PER_ACCOUNT'), now: Date.now() });
     // The secret is in this answer only: rendered here, never behind a redirect.
     return render(c, <IngressPage viewer={viewer(c)} data={await ingressPageData(db(c), p)} created={created} baseUrl={origin(c)} />);
   })
@@ -213,12 +218,12 @@ export const workflowPages = new Hono<DashboardBindings>()
   .post('/ingress/:id/edit', async (c) => {
     const p = principal(c, 'ingress.update');
     const input = checked(UpdateIngressSourceBody, sourceBody(await formOf(c), true));
-    await updateSource(db(c), p, idParam(c), input, Date.now());
+    await updateSource(db(c), p, { sourceId: idParam(c), input, now: Date.now() });
     return c.redirect(`/app/ingress/${idParam(c)}`, 303);
   })
   .post('/ingress/:id/rotate', async (c) => {
     const p = principal(c, 'ingress.update');
-    const rotated = await updateSource(db(c), p, idParam(c), { rotate_secret: true }, Date.now());
+    const rotated = await updateSource(db(c), p, { sourceId: idParam(c), input: { rotate_secret: true }, now: Date.now() });
     return render(
       c,
       <IngressSourcePage
@@ -231,12 +236,12 @@ export const workflowPages = new Hono<DashboardBindings>()
   })
   .post('/ingress/:id/pause', async (c) => {
     const p = principal(c, 'ingress.update');
-    await updateSource(db(c), p, idParam(c), { active: false }, Date.now());
+    await updateSource(db(c), p, { sourceId: idParam(c), input: { active: false }, now: Date.now() });
     return c.redirect('/app/ingress', 303);
   })
   .post('/ingress/:id/resume', async (c) => {
     const p = principal(c, 'ingress.update');
-    await updateSource(db(c), p, idParam(c), { active: true }, Date.now());
+    await updateSource(db(c), p, { sourceId: idParam(c), input: { active: true }, now: Date.now() });
     return c.redirect('/app/ingress', 303);
   })
   .post('/ingress/:id/delete', async (c) => {

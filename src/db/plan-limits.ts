@@ -10,9 +10,7 @@ import { ApiError, type ErrorCode } from '../platform/errors';
 /** The guarded insert of `row` into `table`, if fewer than `max` rows of the account exist; answers `inserted` once if it happened. */
 export function insertUnderLimit<T extends SQLiteTable & { accountId: unknown }>(
   table: T,
-  row: T['$inferInsert'],
-  accountId: string,
-  max: number,
+  { row, accountId, max }: { row: T['$inferInsert']; accountId: string; max: number },
 ): SQL {
   const entries = Object.entries(getTableColumns(table)).filter(([key]) => (row as Record<string, unknown>)[key] !== undefined);
   const names = sql.join(

@@ -66,12 +66,20 @@ export async function lookupLink(env: Env, token: string, now: number): Promise<
 
 export type AnswerOutcome = { status: 'recorded'; inContext: boolean } | { status: 'unknown' | 'expired' | 'used' };
 
+export interface AnswerToRecord {
+  /** The decision link's token. */
+  token: string;
+  /** The option the human chose. */
+  answer: string;
+  now: number;
+}
+
 /**
  * Records the answer once. The link's update wins for exactly one POST (used_at was null) and
  * marks it with the new comment's id; the comment and the context merge are conditions on that
  * mark, all in one batch, so a replay or a race records nothing.
  */
-export async function recordAnswer(env: Env, ctx: WaitUntil, token: string, answer: string, now: number): Promise<AnswerOutcome> {
+export async function recordAnswer(env: Env, ctx: WaitUntil, { token, answer, now }: AnswerToRecord): Promise<AnswerOutcome> {
   const db = database(env.DB);
   const link = await db
     .select()

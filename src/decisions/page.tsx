@@ -14,7 +14,13 @@ import { lookupLink, MAX_ANSWER_CHARS, recordAnswer, type LinkPreview } from './
 
 type PageStatus = 200 | 400 | 404 | 410 | 429;
 
-function render(c: Context<AppBindings>, status: PageStatus, title: string, body: Child): Response {
+interface DecisionPage {
+  status: PageStatus;
+  title: string;
+  body: Child;
+}
+
+function render(c: Context<AppBindings>, { status, title, body }: DecisionPage): Response {
   return c.body(htmlDocument(<StandalonePage title={title}>{body}</StandalonePage>), status, STANDALONE_PAGE_HEADERS);
 }
 
@@ -63,7 +69,7 @@ const FAILURES = {
 
 const failure = (c: Context<AppBindings>, kind: keyof typeof FAILURES) => {
   const [status, title, text] = FAILURES[kind];
-  return render(c, status, title, <p>{text}</p>);
+  return render(c, { status, title, body: <p>{text}</p> });
 };
 
 const MAX_TOKEN = 200;
@@ -85,7 +91,7 @@ async function limited(c: Context<AppBindings>, now: number): Promise<Response |
     return null;
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 429) throw err;
-    const res = render(c, 429, 'Too many attempts', <p>{err.message}</p>);
+    const res = render(c, { status: 429, title: 'Too many attempts', body: <p>{err.message}</p> });
     for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
     return res;
   }
@@ -100,7 +106,7 @@ export const decisionPageRoutes = new Hono<AppBindings>()
     if (refused) return refused;
     const found = await lookupLink(c.env, token, now);
     if (found.status !== 'pending') return failure(c, found.status);
-    return render(c, 200, 'Decision needed', <AnswerForm token={token} preview={found.preview} />);
+    return render(c, { status: 200, title: 'Decision needed', body: <AnswerForm token={token} preview={found.preview} /> });
   })
   .post('/answer', async (c) => {
     const { token, answer } = await readForm(c);
@@ -109,18 +115,19 @@ export const decisionPageRoutes = new Hono<AppBindings>()
     const now = Date.now();
     const refused = await limited(c, now);
     if (refused) return refused;
-    const outcome = await recordAnswer(c.env, c.executionCtx, token, answer.slice(0, MAX_ANSWER_CHARS), now);
+    const outcome = await recordAnswer(c.env, c.executionCtx, { token, answer: answer.slice(0, MAX_ANSWER_CHARS), now });
     if (outcome.status !== 'recorded') return failure(c, outcome.status);
-    return render(
-      c,
-      200,
-      'Answer recorded',
-      <>
-        <p role="status">
-          Thank you. Your answer was recorded on the task
-          {outcome.inContext ? ' as a comment and as context the agent reads when it resumes' : ' as a comment'}.
-        </p>
-        <p class="note">You can close this page.</p>
-      </>,
-    );
+    return render(c, {
+      status: 200,
+      title: 'Answer recorded',
+      body: (
+        <>
+          <p role="status">
+            Thank you. Your answer was recorded on the task
+            {outcome.inContext ? ' as a comment and as context the agent reads when it resumes' : ' as a comment'}.
+          </p>
+          <p class="note">You can close this page.</p>
+        </>
+      ),
+    });
   });

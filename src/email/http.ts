@@ -6,7 +6,17 @@ import type { Mailer } from './mailer';
 
 const TIMEOUT_MS = 10_000;
 
-export function httpMailer(url: string, apiKey: string, from: string, fetcher: typeof fetch = fetch): Mailer {
+export interface HttpMailerOptions {
+  /** The provider's send endpoint. */
+  url: string;
+  apiKey: string;
+  /** The sender address. */
+  from: string;
+  /** Replaced in tests. */
+  fetcher?: typeof fetch;
+}
+
+export function httpMailer({ url, apiKey, from, fetcher = fetch }: HttpMailerOptions): Mailer {
   return {
     async send(message) {
       const res = await fetcher(url, {

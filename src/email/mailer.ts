@@ -39,7 +39,7 @@ export function mailerFor(env: Env): Mailer {
       return cloudflareMailer(env.EMAIL, from);
     case 'http':
       if (!env.MAIL_API_URL || !env.MAIL_API_KEY) throw new Error('MAIL_TRANSPORT=http needs MAIL_API_URL and MAIL_API_KEY');
-      return httpMailer(env.MAIL_API_URL, env.MAIL_API_KEY, from);
+      return httpMailer({ url: env.MAIL_API_URL, apiKey: env.MAIL_API_KEY, from });
     default:
       throw new Error(`Unknown MAIL_TRANSPORT "${transport}" (use dev, cloudflare or http)`);
   }

@@ -19,7 +19,13 @@ export type IdempotencyStart =
   | { kind: 'mismatch' }
   | { kind: 'in_progress' };
 
-export async function beginIdempotent(db: Db, scopeKey: string, requestHash: string, now: number): Promise<IdempotencyStart> {
+export interface IdempotentStart {
+  scopeKey: string;
+  requestHash: string;
+  now: number;
+}
+
+export async function beginIdempotent(db: Db, { scopeKey, requestHash, now }: IdempotentStart): Promise<IdempotencyStart> {
   const ts = isoSeconds(now);
   const [, inserted, existing] = await db.batch([
     db
@@ -48,7 +54,16 @@ export async function beginIdempotent(db: Db, scopeKey: string, requestHash: str
   return { kind: 'replay', status: row.status, body: row.body, contentType: row.headers };
 }
 
-export async function finishIdempotent(db: Db, scopeKey: string, status: number, body: string, contentType: string | null): Promise<void> {
+export interface IdempotentAnswer {
+  scopeKey: string;
+  /** The answer's HTTP status. */
+  status: number;
+  /** The answer's body, replayed as is. */
+  body: string;
+  contentType: string | null;
+}
+
+export async function finishIdempotent(db: Db, { scopeKey, status, body, contentType }: IdempotentAnswer): Promise<void> {
   await db.update(idempotencyKeys).set({ status, body, headers: contentType }).where(eq(idempotencyKeys.scopeKey, scopeKey));
 }
 

@@ -56,7 +56,7 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
   const path = c.req.path.replace(/^\/(v1|api)\//, '/');
   const requestHash = await sha256Hex(`${c.req.method} ${path}?${new URL(c.req.url).search}\n${c.get('rawBody') ?? ''}`);
 
-  const start = await beginIdempotent(db, scopeKey, requestHash, Date.now());
+  const start = await beginIdempotent(db, { scopeKey, requestHash, now: Date.now() });
   if (start.kind === 'mismatch') {
     throw new ApiError({
       status: 422,
@@ -89,8 +89,18 @@ export const idempotency: MiddlewareHandler<AppBindings> = async (c, next) => {
     return;
   }
   if (!principal && carriesSecret(res)) {
-    await finishIdempotent(db, scopeKey, 409, await seal(pepper, scope, withheldAnswer(res.status)), 'application/json');
+    await finishIdempotent(db, {
+      scopeKey,
+      status: 409,
+      body: await seal(pepper, scope, withheldAnswer(res.status)),
+      contentType: 'application/json',
+    });
     return;
   }
-  await finishIdempotent(db, scopeKey, res.status, await seal(pepper, scope, await res.clone().text()), res.headers.get('Content-Type'));
+  await finishIdempotent(db, {
+    scopeKey,
+    status: res.status,
+    body: await seal(pepper, scope, await res.clone().text()),
+    contentType: res.headers.get('Content-Type'),
+  });
 };

@@ -71,6 +71,13 @@ const SIGNATURE_ERRORS: Record<Exclude<SignatureVerdict, 'valid'>, [code: ErrorC
 
 type SourceWithFlags = IngressSourceRow & { activeWebhooks: number; activeAutomations: number };
 
+export interface Refusal {
+  status: ErrorStatus;
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetail[];
+}
+
 /** Handles a delivery; throws ApiError (with the rate headers) for everything refused. */
 export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelivery): Promise<IngressAnswer> {
   const { db, now } = deps;
@@ -92,7 +99,7 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
   const source: SourceWithFlags = { ...hit.source, activeWebhooks: hit.activeWebhooks, activeAutomations: hit.activeAutomations };
 
   const bodySha256 = toHex(await crypto.subtle.digest('SHA-256', delivery.body));
-  const verdict = await verifyIngressSignature(source.secret, delivery.signature, delivery.body, now);
+  const verdict = await verifyIngressSignature({ secret: source.secret, header: delivery.signature, body: delivery.body, nowMs: now });
   // Only a verified, new delivery counts against the source's minute; unsigned, badly signed and
   // replayed ones share a smaller minute of their own (past it nothing is logged), so knowing a
   // source id is not enough to use up its genuine sender's minute.
@@ -110,20 +117,27 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
   }
 
   const log = { db, source, bodySha256, bodyBytes: delivery.body.byteLength, signatureHash, now };
-  const refuse = async (status: ErrorStatus, code: ErrorCode, message: string, details?: ErrorDetail[]): Promise<never> => {
+  const refuse = async ({ status, code, message, details }: Refusal): Promise<never> => {
     await logRefusal(log, code.toLowerCase(), status);
     throw new ApiError({ status, code, message, details, headers });
   };
 
-  if (verdict !== 'valid') await refuse(401, ...SIGNATURE_ERRORS[verdict]);
+  if (verdict !== 'valid') {
+    const [code, message] = SIGNATURE_ERRORS[verdict];
+    await refuse({ status: 401, code, message });
+  }
   if (replays.length > 0)
-    await refuse(
-      409,
-      'INGRESS_REPLAYED',
-      'This exact signed delivery was already received; sign each retry anew (its dedupe key keeps it from making a second task)',
-    );
+    await refuse({
+      status: 409,
+      code: 'INGRESS_REPLAYED',
+      message: 'This exact signed delivery was already received; sign each retry anew (its dedupe key keeps it from making a second task)',
+    });
   if (!source.active)
-    await refuse(409, 'INGRESS_SOURCE_PAUSED', 'This ingress source is paused; an admin can resume it with "active": true');
+    await refuse({
+      status: 409,
+      code: 'INGRESS_SOURCE_PAUSED',
+      message: 'This ingress source is paused; an admin can resume it with "active": true',
+    });
 
   let payload: unknown;
   try {
@@ -132,7 +146,7 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
     payload = undefined;
   }
   if (payload === null || typeof payload !== 'object')
-    await refuse(400, 'INGRESS_BODY_NOT_JSON', 'The body must be a JSON object or array');
+    await refuse({ status: 400, code: 'INGRESS_BODY_NOT_JSON', message: 'The body must be a JSON object or array' });
 
   if (!passesFilters(parseList<IngressFilter>(source.filters), payload)) {
     const id = await logRefusal(log, 'filtered', 202);
@@ -144,14 +158,15 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
     rendered = renderTask(JSON.parse(source.template) as IngressTemplate, payload);
   } catch (e) {
     if (!(e instanceof MissingPaths)) throw e;
-    return refuse(
-      422,
-      'INGRESS_TEMPLATE_PATH_MISSING',
-      e.message,
-      e.paths.map((p) => ({ field: `template.${p.field}`, message: `No string, number or boolean at ${p.path}` })),
-    );
+    return refuse({
+      status: 422,
+      code: 'INGRESS_TEMPLATE_PATH_MISSING',
+      message: e.message,
+      details: e.paths.map((p) => ({ field: `template.${p.field}`, message: `No string, number or boolean at ${p.path}` })),
+    });
   }
-  if (rendered.content === '') await refuse(422, 'INGRESS_EMPTY_CONTENT', 'The template rendered an empty task content');
+  if (rendered.content === '')
+    await refuse({ status: 422, code: 'INGRESS_EMPTY_CONTENT', message: 'The template rendered an empty task content' });
 
   return createFromDelivery(deps, { ...log, headers, rendered, dedupeKey: rendered.dedupeKey ?? bodySha256 });
 }
@@ -259,18 +274,19 @@ async function createFromDelivery(
   const duplicate = duplicateOf![0]?.task_id as string | null | undefined;
   if (duplicate)
     return { status: 200, body: { outcome: 'duplicate', delivery_id: deliveryId, task_id: duplicate }, headers: input.headers };
-  throw await refusalReason(db, source, deliveryId, quota, now, input.headers);
+  throw await refusalReason(db, source, { deliveryId, quota, now, headers: input.headers });
+}
+
+interface RefusalCheck {
+  deliveryId: string;
+  /** The account's task quota. */
+  quota: number;
+  now: number;
+  headers: Record<string, string>;
 }
 
 /** Why the insert was refused: the quota, or a pinned project or assignee gone since. Corrects the log's status. */
-async function refusalReason(
-  db: Db,
-  source: IngressSourceRow,
-  deliveryId: string,
-  quota: number,
-  now: number,
-  headers: Record<string, string>,
-): Promise<ApiError> {
+async function refusalReason(db: Db, source: IngressSourceRow, { deliveryId, quota, now, headers }: RefusalCheck): Promise<ApiError> {
   const used = await db
     .select({ n: usageCounters.tasksCreated })
     .from(usageCounters)

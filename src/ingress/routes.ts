@@ -224,21 +224,33 @@ export const ingressRoutes = createRouter()
   .openapi(read, async (c) => c.json(await getSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) =>
     c.json(
-      await createSource(
-        database(c.env.DB),
-        c.get('principal'),
-        c.req.valid('json'),
-        limit(c.env, 'INGRESS_SOURCES_PER_ACCOUNT'),
-        Date.now(),
-      ),
+      await createSource(database(c.env.DB), c.get('principal'), {
+        input: c.req.valid('json'),
+        maxSources: limit(c.env, 'INGRESS_SOURCES_PER_ACCOUNT'),
+        now: Date.now(),
+      }),
       201,
     ),
   )
   .openapi(updateRoute('put'), async (c) =>
-    c.json(await updateSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateSource(database(c.env.DB), c.get('principal'), {
+        sourceId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      200,
+    ),
   )
   .openapi(updateRoute('patch'), async (c) =>
-    c.json(await updateSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 200),
+    c.json(
+      await updateSource(database(c.env.DB), c.get('principal'), {
+        sourceId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      200,
+    ),
   )
   .openapi(remove, async (c) => {
     const { id: sourceId } = c.req.valid('param');
@@ -248,9 +260,12 @@ export const ingressRoutes = createRouter()
   .openapi(deliveries, async (c) => {
     const q = c.req.valid('query');
     return c.json(
-      await listSourceDeliveries(database(c.env.DB), c.get('principal'), c.req.valid('param').id, {
-        limit: q.limit ?? 50,
-        offset: q.offset ?? 0,
+      await listSourceDeliveries(database(c.env.DB), c.get('principal'), {
+        sourceId: c.req.valid('param').id,
+        page: {
+          limit: q.limit ?? 50,
+          offset: q.offset ?? 0,
+        },
       }),
       200,
     );

@@ -24,13 +24,17 @@ async function hmac(secret: string, timestamp: string, body: Uint8Array): Promis
 
 export type SignatureVerdict = 'valid' | 'missing' | 'malformed' | 'stale' | 'mismatch';
 
+export interface IngressSignatureCheck {
+  secret: string;
+  /** The signature header as received. */
+  header: string | null | undefined;
+  /** The body exactly as received. */
+  body: Uint8Array;
+  nowMs: number;
+}
+
 /** Checks the header against the body; any `v1` that matches is enough (a header may carry several). */
-export async function verifyIngressSignature(
-  secret: string,
-  header: string | null | undefined,
-  body: Uint8Array,
-  nowMs: number,
-): Promise<SignatureVerdict> {
+export async function verifyIngressSignature({ secret, header, body, nowMs }: IngressSignatureCheck): Promise<SignatureVerdict> {
   if (!header) return 'missing';
   let timestamp: string | null = null;
   const candidates: string[] = [];

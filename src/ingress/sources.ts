@@ -162,13 +162,14 @@ export async function getSource(db: Db, p: Principal, id: string): Promise<Ingre
   return sourceJson(await ownSource(db, p, id));
 }
 
-export async function createSource(
-  db: Db,
-  p: Principal,
-  input: IngressSourceInput & { name: string; template: IngressTemplate },
-  maxSources: number,
-  now: number,
-): Promise<IngressSourceJson> {
+export interface CreateSourceOptions {
+  input: IngressSourceInput & { name: string; template: IngressTemplate };
+  /** The plan's limit. */
+  maxSources: number;
+  now: number;
+}
+
+export async function createSource(db: Db, p: Principal, { input, maxSources, now }: CreateSourceOptions): Promise<IngressSourceJson> {
   const filters = checkFilters(input.filters ?? []);
   await checkPins(db, p, input);
   const secret = generateIngressSecret();
@@ -189,7 +190,7 @@ export async function createSource(
     createdAt: ts,
     updatedAt: ts,
   };
-  const [inserted] = await sqlBatch(db, [insertUnderLimit(ingressSources, row, p.accountId, maxSources)]);
+  const [inserted] = await sqlBatch(db, [insertUnderLimit(ingressSources, { row, accountId: p.accountId, max: maxSources })]);
   if (!inserted![0])
     throw new ApiError({
       status: 403,
@@ -199,8 +200,14 @@ export async function createSource(
   return sourceJson(row, secret);
 }
 
-export async function updateSource(db: Db, p: Principal, id: string, input: IngressSourceInput, now: number): Promise<IngressSourceJson> {
-  const row = await ownSource(db, p, id);
+export interface UpdateSourceOptions {
+  sourceId: string;
+  input: IngressSourceInput;
+  now: number;
+}
+
+export async function updateSource(db: Db, p: Principal, { sourceId, input, now }: UpdateSourceOptions): Promise<IngressSourceJson> {
+  const row = await ownSource(db, p, sourceId);
   await checkPins(db, p, input);
   const changes: Partial<IngressSourceRow> = { updatedAt: isoSeconds(now) };
   if (input.name !== undefined) changes.name = input.name;
@@ -215,7 +222,7 @@ export async function updateSource(db: Db, p: Principal, id: string, input: Ingr
   const updated = await db
     .update(ingressSources)
     .set(changes)
-    .where(and(eq(ingressSources.id, id), eq(ingressSources.accountId, p.accountId)))
+    .where(and(eq(ingressSources.id, sourceId), eq(ingressSources.accountId, p.accountId)))
     .returning()
     .get();
   return sourceJson(updated ?? { ...row, ...changes }, secret);
@@ -231,17 +238,21 @@ export async function deleteSource(db: Db, p: Principal, id: string): Promise<vo
   ]);
 }
 
+export interface ListSourceDeliveriesOptions {
+  sourceId: string;
+  page: { limit: number; offset: number };
+}
+
 export async function listSourceDeliveries(
   db: Db,
   p: Principal,
-  id: string,
-  page: { limit: number; offset: number },
+  { sourceId, page }: ListSourceDeliveriesOptions,
 ): Promise<IngressDeliveryJson[]> {
-  await ownSource(db, p, id);
+  await ownSource(db, p, sourceId);
   const rows = await db
     .select()
     .from(ingressDeliveries)
-    .where(eq(ingressDeliveries.sourceId, id))
+    .where(eq(ingressDeliveries.sourceId, sourceId))
     .orderBy(desc(ingressDeliveries.createdAt), desc(ingressDeliveries.id))
     .limit(page.limit)
     .offset(page.offset);

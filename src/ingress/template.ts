@@ -66,7 +66,14 @@ export class MissingPaths extends Error {
   }
 }
 
-function renderString(template: string, payload: unknown, field: string, missing: { field: string; path: string }[]): string {
+interface RenderPlace {
+  /** The task field being rendered, for errors. */
+  field: string;
+  /** Collects the placeholders the payload lacks. */
+  missing: { field: string; path: string }[];
+}
+
+function renderString(template: string, payload: unknown, { field, missing }: RenderPlace): string {
   return template.replace(PLACEHOLDER, (_, path: string) => {
     const value = valueAt(payload, path);
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -78,10 +85,12 @@ function renderString(template: string, payload: unknown, field: string, missing
 /** The task a payload makes; throws MissingPaths naming every placeholder that did not resolve. */
 export function renderTask(template: IngressTemplate, payload: unknown): RenderedTask {
   const missing: { field: string; path: string }[] = [];
-  const content = renderString(template.content, payload, 'content', missing).trim().slice(0, 2000);
+  const content = renderString(template.content, payload, { field: 'content', missing }).trim().slice(0, 2000);
   const description =
-    template.description === undefined ? null : renderString(template.description, payload, 'description', missing).slice(0, 10_000);
-  const dedupeKey = template.dedupe_key === undefined ? null : renderString(template.dedupe_key, payload, 'dedupe_key', missing);
+    template.description === undefined
+      ? null
+      : renderString(template.description, payload, { field: 'description', missing }).slice(0, 10_000);
+  const dedupeKey = template.dedupe_key === undefined ? null : renderString(template.dedupe_key, payload, { field: 'dedupe_key', missing });
   if (missing.length) throw new MissingPaths(missing);
   return { content, description, priority: template.priority ?? 1, labels: template.labels ?? [], dedupeKey };
 }

@@ -32,7 +32,7 @@ const helpers = (env: Env) => (env as Env & { OAUTH_PROVIDER: OAuthHelpers }).OA
 
 /** The human of the dashboard session (revocable, one query), or null. */
 async function signedIn(c: Context<AppBindings>) {
-  return loadHuman(database(c.env.DB), keyPepper(c.env), sessionToken(c), Date.now());
+  return loadHuman(database(c.env.DB), { pepper: keyPepper(c.env), token: sessionToken(c), now: Date.now() });
 }
 
 export const authorizeRoutes = new Hono<AppBindings>()

@@ -727,7 +727,11 @@ const createRecurringTaskTool = defineTool({
       project_id: optionalId(a.project_id),
       assigned_to_agent_id: optionalId(a.assigned_to_agent_id),
     });
-    const row = await createRecurrence(t.db, t.principal, input, { maxPerAccount: limit(t.env, 'RECURRENCES_PER_ACCOUNT') }, Date.now());
+    const row = await createRecurrence(t.db, t.principal, {
+      input,
+      maxPerAccount: limit(t.env, 'RECURRENCES_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     return `Recurring task created:\n\n${format.formatRecurrence(recurrenceJson(row))}`;
   },
 });
@@ -761,7 +765,7 @@ const updateRecurrenceTool = defineTool({
       project_id: optionalId(fields.project_id),
       assigned_to_agent_id: optionalId(fields.assigned_to_agent_id),
     });
-    const row = await updateRecurrence(t.db, t.principal, idOf(recurrence_id), input, Date.now());
+    const row = await updateRecurrence(t.db, t.principal, { recurrenceId: idOf(recurrence_id), input, now: Date.now() });
     return `Recurrence updated:\n\n${format.formatRecurrence(recurrenceJson(row))}`;
   },
 });
@@ -863,14 +867,12 @@ const createAutomationTool = defineTool({
   },
   async run(t, a) {
     const input = checked(CreateAutomationBody, a);
-    const rule = await createAutomation(
-      t.db,
-      principalCache(t.env),
-      t.principal,
+    const rule = await createAutomation(t.db, t.principal, {
+      cache: principalCache(t.env),
       input,
-      limit(t.env, 'AUTOMATIONS_PER_ACCOUNT'),
-      Date.now(),
-    );
+      maxRules: limit(t.env, 'AUTOMATIONS_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     return `Automation created:\n\n${format.formatAutomation(rule)}`;
   },
 });
@@ -890,7 +892,12 @@ const updateAutomationTool = defineTool({
   },
   async run(t, { automation_id, ...fields }) {
     const input = checked(UpdateAutomationBody, fields);
-    const rule = await updateAutomation(t.db, principalCache(t.env), t.principal, idOf(automation_id), input, Date.now());
+    const rule = await updateAutomation(t.db, t.principal, {
+      cache: principalCache(t.env),
+      automationId: idOf(automation_id),
+      input,
+      now: Date.now(),
+    });
     return `Automation updated:\n\n${format.formatAutomation(rule)}`;
   },
 });
@@ -962,7 +969,11 @@ const createIngressSourceTool = defineTool({
   },
   async run(t, a) {
     const input = checked(CreateIngressSourceBody, a);
-    const source = await createSource(t.db, t.principal, input, limit(t.env, 'INGRESS_SOURCES_PER_ACCOUNT'), Date.now());
+    const source = await createSource(t.db, t.principal, {
+      input,
+      maxSources: limit(t.env, 'INGRESS_SOURCES_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     return sourceText('Ingress source created:', source);
   },
 });
@@ -984,7 +995,10 @@ const updateIngressSourceTool = defineTool({
   },
   async run(t, { source_id, ...fields }) {
     const input = checked(UpdateIngressSourceBody, fields);
-    return sourceText('Ingress source updated:', await updateSource(t.db, t.principal, idOf(source_id), input, Date.now()));
+    return sourceText(
+      'Ingress source updated:',
+      await updateSource(t.db, t.principal, { sourceId: idOf(source_id), input, now: Date.now() }),
+    );
   },
 });
 

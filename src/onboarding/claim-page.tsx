@@ -20,7 +20,13 @@ import { limitIp, onboardingDeps } from './routes';
 
 type PageStatus = 200 | 400 | 404 | 409 | 410 | 429 | 503;
 
-function page(c: Context<AppBindings>, status: PageStatus, title: string, body: Child): Response {
+interface ClaimPage {
+  status: PageStatus;
+  title: string;
+  body: Child;
+}
+
+function page(c: Context<AppBindings>, { status, title, body }: ClaimPage): Response {
   return c.body(htmlDocument(<StandalonePage title={title}>{body}</StandalonePage>), status, STANDALONE_PAGE_HEADERS);
 }
 
@@ -34,30 +40,33 @@ function previewPage(c: Context<AppBindings>, token: string, preview: ClaimPrevi
     ['Signed up', agent.created_at],
     ['Link expires', claim.expires_at],
   ];
-  return page(
-    c,
-    200,
-    'Claim this agent',
-    <>
-      <p>An AI agent signed up for Delega and named you as its human. Until you claim it, its key works only inside one sandbox project.</p>
-      <dl>
-        {rows
-          .filter(([, v]) => v)
-          .map(([k, v]) => (
-            <>
-              <dt>{k}</dt>
-              <dd>{v}</dd>
-            </>
-          ))}
-      </dl>
-      <p>Claiming makes you the owner of this account and gives the agent’s existing key full access.</p>
-      <form method="post" action="/claim">
-        <input type="hidden" name="token" value={token} />
-        <button type="submit">Claim {agent.label ?? agent.name}</button>
-      </form>
-      <p class="note">If you do not know this agent, close this page: nothing changes unless you press the button.</p>
-    </>,
-  );
+  return page(c, {
+    status: 200,
+    title: 'Claim this agent',
+    body: (
+      <>
+        <p>
+          An AI agent signed up for Delega and named you as its human. Until you claim it, its key works only inside one sandbox project.
+        </p>
+        <dl>
+          {rows
+            .filter(([, v]) => v)
+            .map(([k, v]) => (
+              <>
+                <dt>{k}</dt>
+                <dd>{v}</dd>
+              </>
+            ))}
+        </dl>
+        <p>Claiming makes you the owner of this account and gives the agent’s existing key full access.</p>
+        <form method="post" action="/claim">
+          <input type="hidden" name="token" value={token} />
+          <button type="submit">Claim {agent.label ?? agent.name}</button>
+        </form>
+        <p class="note">If you do not know this agent, close this page: nothing changes unless you press the button.</p>
+      </>
+    ),
+  });
 }
 
 const FAILURES: Record<'missing' | 'unknown' | 'expired' | 'used' | 'claimed', [PageStatus, string, Child]> = {
@@ -95,12 +104,12 @@ const FAILURES: Record<'missing' | 'unknown' | 'expired' | 'used' | 'claimed', [
 
 function failurePage(c: Context<AppBindings>, kind: keyof typeof FAILURES): Response {
   const [status, title, text] = FAILURES[kind];
-  return page(c, status, title, <p>{text}</p>);
+  return page(c, { status, title, body: <p>{text}</p> });
 }
 
 function errorPage(c: Context<AppBindings>, err: unknown): Response {
   if (err instanceof ApiError && err.status === 429) {
-    const res = page(c, 429, 'Too many attempts', <p>{err.message}</p>);
+    const res = page(c, { status: 429, title: 'Too many attempts', body: <p>{err.message}</p> });
     for (const [name, value] of Object.entries(err.headers ?? {})) res.headers.set(name, value);
     return res;
   }
@@ -118,17 +127,17 @@ const FAILURE_BY_CODE: Record<string, keyof typeof FAILURES> = {
 
 const MAX_TOKEN = 200;
 
+interface ClaimerSignIn {
+  who: { email: string; accountId: string };
+  now: number;
+}
+
 /** Opens a dashboard session for the claimer (an email that already belongs to another account gets none). */
-async function signInClaimer(
-  c: Context<AppBindings>,
-  deps: OnboardingDeps,
-  who: { email: string; accountId: string },
-  now: number,
-): Promise<boolean> {
+async function signInClaimer(c: Context<AppBindings>, deps: OnboardingDeps, { who, now }: ClaimerSignIn): Promise<boolean> {
   const user = await deps.db.select({ id: users.id, accountId: users.accountId }).from(users).where(eq(users.email, who.email)).get();
   if (!user || user.accountId !== who.accountId) return false;
-  await revokeSessionToken(deps.db, deps.pepper, sessionToken(c), now);
-  const session = await openSession(deps.db, deps.pepper, { userId: user.id, accountId: who.accountId }, now);
+  await revokeSessionToken(deps.db, { pepper: deps.pepper, token: sessionToken(c), now });
+  const session = await openSession(deps.db, { pepper: deps.pepper, who: { userId: user.id, accountId: who.accountId }, now });
   setSessionCookie(c, session.token);
   return true;
 }
@@ -172,29 +181,31 @@ export const claimPageRoutes = new Hono<AppBindings>()
       const name = result.agent.label ?? result.agent.name;
       // The link came by email, so it signs the human in too, when that email is this account's user.
       const signedIn =
-        found.status === 'pending' && (await signInClaimer(c, deps, { email: found.token.email, accountId: result.account.id }, now));
-      return page(
-        c,
-        200,
-        'Agent claimed',
-        <>
-          <p role="status">
-            You now own this Delega account. <strong>{name}</strong> keeps its key, which has full access from now on.
-          </p>
-          {signedIn ? (
-            <p>
-              <a href="/app">Open your dashboard</a>: you are signed in.
+        found.status === 'pending' &&
+        (await signInClaimer(c, deps, { who: { email: found.token.email, accountId: result.account.id }, now }));
+      return page(c, {
+        status: 200,
+        title: 'Agent claimed',
+        body: (
+          <>
+            <p role="status">
+              You now own this Delega account. <strong>{name}</strong> keeps its key, which has full access from now on.
             </p>
-          ) : (
-            <p>
-              <a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.
+            {signedIn ? (
+              <p>
+                <a href="/app">Open your dashboard</a>: you are signed in.
+              </p>
+            ) : (
+              <p>
+                <a href="/app/sign-in">Sign in to the dashboard</a> with your email to see what your agents do.
+              </p>
+            )}
+            <p class="note">
+              To recover the account key later, use <code>POST /v1/recover</code> with this email address.
             </p>
-          )}
-          <p class="note">
-            To recover the account key later, use <code>POST /v1/recover</code> with this email address.
-          </p>
-        </>,
-      );
+          </>
+        ),
+      });
     } catch (err) {
       return errorPage(c, err);
     }

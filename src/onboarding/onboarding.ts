@@ -580,8 +580,14 @@ function claimCodeError(deps: OnboardingDeps, result: Exclude<CodeResult, { stat
   }
 }
 
+export interface ClaimCodeCheck {
+  /** The code from the claim mail. */
+  otp: string;
+  now: number;
+}
+
 /** The OTP path: the agent relays the emailed code itself. */
-export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, otp: string, now: number): Promise<ClaimResult> {
+export async function verifyClaimCode(deps: OnboardingDeps, p: Principal, { otp, now }: ClaimCodeCheck): Promise<ClaimResult> {
   const email = await pendingClaimEmail(deps.db, p.accountId);
   if (!email) throw noPendingClaim();
   await hitRates(deps.rate, [tryRule(deps, email)], now);

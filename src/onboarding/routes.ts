@@ -354,6 +354,6 @@ export const onboardingRoutes = createRouter()
   )
   .openapi(claimResendRoute, async (c) => c.json(await resendClaim(onboardingDeps(c), c.get('principal'), Date.now()), 200))
   .openapi(claimVerifyRoute, async (c) =>
-    c.json(await verifyClaimCode(onboardingDeps(c, false), c.get('principal'), c.req.valid('json').otp, Date.now()), 200),
+    c.json(await verifyClaimCode(onboardingDeps(c, false), c.get('principal'), { otp: c.req.valid('json').otp, now: Date.now() }), 200),
   )
   .route('/', accountRoutes);

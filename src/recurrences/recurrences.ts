@@ -226,13 +226,15 @@ export async function listRecurrences(db: Db, p: Principal, page: { limit: numbe
 
 export type NewRecurrenceInput = RecurrenceInput & { content: string; rule_type: RuleType };
 
-export async function createRecurrence(
-  db: Db,
-  p: Principal,
-  input: NewRecurrenceInput,
-  opts: { maxPerAccount: number },
-  now: number,
-): Promise<RecurrenceRow> {
+export interface CreateRecurrenceOptions {
+  input: NewRecurrenceInput;
+  /** The plan's limit of recurrences per account. */
+  maxPerAccount: number;
+  now: number;
+}
+
+export async function createRecurrence(db: Db, p: Principal, opts: CreateRecurrenceOptions): Promise<RecurrenceRow> {
+  const { input, now } = opts;
   await checkReferences(db, p, input);
   const base: Rule = {
     ruleType: input.rule_type,
@@ -293,12 +295,22 @@ export async function createRecurrence(
 
 const RULE_FIELDS = ['rule_type', 'interval', 'timezone', 'anchor_day', 'anchor_month', 'anchor_weekday'] as const;
 
-export async function updateRecurrence(db: Db, p: Principal, id: string, input: RecurrenceInput, now: number): Promise<RecurrenceRow> {
+export interface UpdateRecurrenceOptions {
+  recurrenceId: string;
+  input: RecurrenceInput;
+  now: number;
+}
+
+export async function updateRecurrence(
+  db: Db,
+  p: Principal,
+  { recurrenceId, input, now }: UpdateRecurrenceOptions,
+): Promise<RecurrenceRow> {
   const [before] = await Promise.all([
     db
       .select()
       .from(recurrences)
-      .where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId)))
+      .where(and(eq(recurrences.id, recurrenceId), eq(recurrences.accountId, p.accountId)))
       .get(),
     checkReferences(db, p, input),
   ]);
@@ -339,7 +351,7 @@ export async function updateRecurrence(db: Db, p: Principal, id: string, input: 
   const after = await db
     .update(recurrences)
     .set(changes)
-    .where(and(eq(recurrences.id, id), eq(recurrences.accountId, p.accountId)))
+    .where(and(eq(recurrences.id, recurrenceId), eq(recurrences.accountId, p.accountId)))
     .returning()
     .get();
   if (!after) throw recurrenceNotFound();

@@ -120,17 +120,19 @@ export const recurrenceRoutes = createRouter()
     return c.json(rows.map(recurrenceJson), 200);
   })
   .openapi(create, async (c) => {
-    const row = await createRecurrence(
-      database(c.env.DB),
-      c.get('principal'),
-      c.req.valid('json'),
-      { maxPerAccount: limit(c.env, 'RECURRENCES_PER_ACCOUNT') },
-      Date.now(),
-    );
+    const row = await createRecurrence(database(c.env.DB), c.get('principal'), {
+      input: c.req.valid('json'),
+      maxPerAccount: limit(c.env, 'RECURRENCES_PER_ACCOUNT'),
+      now: Date.now(),
+    });
     return c.json(recurrenceJson(row), 201);
   })
   .openapi(update, async (c) => {
-    const row = await updateRecurrence(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now());
+    const row = await updateRecurrence(database(c.env.DB), c.get('principal'), {
+      recurrenceId: c.req.valid('param').id,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    });
     return c.json(recurrenceJson(row), 200);
   })
   .openapi(remove, async (c) => {

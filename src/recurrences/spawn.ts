@@ -41,8 +41,15 @@ interface Occurrence {
   task: string;
 }
 
+interface SpawnChunk {
+  due: RecurrenceRow[];
+  /** The accounts' task quota. */
+  quota: number;
+  now: number;
+}
+
 /** One chunk: the set-based batch of the module comment. Answers the rows advanced and the tasks spawned. */
-async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: number) {
+async function spawnChunk(db: Db, { due, quota, now }: SpawnChunk) {
   const ts = isoSeconds(now);
   const items: Occurrence[] = [];
   const broken: string[] = [];
@@ -110,13 +117,14 @@ async function spawnChunk(db: Db, due: RecurrenceRow[], quota: number, now: numb
   return { advanced: advanced!.length + broken.length, spawned: spawned!, events };
 }
 
+interface SpawnAnnouncement {
+  spawned: Record<string, unknown>[];
+  recordedRows: { id: unknown; task_id: unknown; event: TaskEvent }[];
+  now: number;
+}
+
 /** Relays the spawned tasks' recorded events and wakes held claimers, as a create through the API does. */
-function announce(
-  env: Env,
-  spawned: Record<string, unknown>[],
-  recordedRows: { id: unknown; task_id: unknown; event: TaskEvent }[],
-  now: number,
-): Promise<void> {
+function announce(env: Env, { spawned, recordedRows, now }: SpawnAnnouncement): Promise<void> {
   const byId = new Map(spawned.map((raw) => [String(raw.id), raw]));
   const events: RecordedEvent[] = [];
   for (const r of recordedRows) {
@@ -153,11 +161,11 @@ export async function spawnDueRecurrences(env: Env, now: number): Promise<SpawnR
       .orderBy(asc(recurrences.nextDueAt))
       .limit(chunk);
     if (due.length === 0) break;
-    const result = await spawnChunk(db, due, limit(env, 'TASKS_PER_MONTH'), now);
+    const result = await spawnChunk(db, { due, quota: limit(env, 'TASKS_PER_MONTH'), now });
     report.batches++;
     report.advanced += result.advanced;
     report.spawned += result.spawned.length;
-    await announce(env, result.spawned, result.events, now);
+    await announce(env, { spawned: result.spawned, recordedRows: result.events, now });
     // Another run took these first: stop rather than spin on rows it is still advancing.
     if (result.advanced === 0 || due.length < chunk) break;
   }

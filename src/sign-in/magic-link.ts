@@ -116,11 +116,17 @@ export async function consumeSignIn(deps: Pick<SignInDeps, 'db' | 'pepper'>, tok
     .where(and(eq(signInTokens.tokenHash, await linkHash(deps.pepper, token)), isNull(signInTokens.usedAt), gt(signInTokens.expiresAt, ts)))
     .returning({ userId: signInTokens.userId, accountId: signInTokens.accountId });
   if (!spent) return null;
-  return openSession(db, deps.pepper, { userId: spent.userId, accountId: spent.accountId }, now);
+  return openSession(db, { pepper: deps.pepper, who: { userId: spent.userId, accountId: spent.accountId }, now });
+}
+
+export interface OpenSessionOptions {
+  pepper: string;
+  who: { userId: string; accountId: string };
+  now: number;
 }
 
 /** A fresh session (a new random token each sign-in: the cookie is rotated). */
-export async function openSession(db: Db, pepper: string, who: { userId: string; accountId: string }, now: number): Promise<NewSession> {
+export async function openSession(db: Db, { pepper, who, now }: OpenSessionOptions): Promise<NewSession> {
   const token = randomBase62(43);
   const expiresAt = isoSeconds(addSeconds(now, SESSION_TTL_SECONDS));
   await db.insert(humanSessions).values({
@@ -147,8 +153,15 @@ export interface Human {
   principal: Principal;
 }
 
+export interface LoadHumanOptions {
+  pepper: string;
+  /** The session cookie's value. */
+  token: string | undefined;
+  now: number;
+}
+
 /** The session's human in one query, or null when the token is unknown, expired or revoked. */
-export async function loadHuman(db: Db, pepper: string, token: string | undefined, now: number): Promise<Human | null> {
+export async function loadHuman(db: Db, { pepper, token, now }: LoadHumanOptions): Promise<Human | null> {
   if (!token || !TOKEN_PATTERN.test(token)) return null;
   const row = await db
     .select({
@@ -214,8 +227,15 @@ export async function revokeAllSessions(db: Db, userId: string, now: number): Pr
     .where(and(eq(humanSessions.userId, userId), isNull(humanSessions.revokedAt)));
 }
 
+export interface RevokeSessionOptions {
+  pepper: string;
+  /** The session cookie's value. */
+  token: string | undefined;
+  now: number;
+}
+
 /** Ends the session a cookie names, if any (signing in again replaces it, never keeps both). */
-export async function revokeSessionToken(db: Db, pepper: string, token: string | undefined, now: number): Promise<void> {
+export async function revokeSessionToken(db: Db, { pepper, token, now }: RevokeSessionOptions): Promise<void> {
   if (!token || !TOKEN_PATTERN.test(token)) return;
   await db
     .update(humanSessions)

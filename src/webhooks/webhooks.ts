@@ -144,7 +144,7 @@ export async function createWebhook(
   // One transaction: whether another webhook was active, then the insert under the plan limit.
   const [before, inserted] = await sqlBatch(db, [
     sql`select exists (select 1 from ${webhooks} where ${webhooks.accountId} = ${p.accountId} and ${webhooks.active} = 1) as active`,
-    insertUnderLimit(webhooks, row, p.accountId, maxWebhooks),
+    insertUnderLimit(webhooks, { row, accountId: p.accountId, max: maxWebhooks }),
   ]);
   if (!inserted![0]) throw limitReached('webhooks', maxWebhooks);
   // Keys of an account without active webhooks skip event lookups (Principal.hasWebhooks).

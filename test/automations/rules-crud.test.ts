@@ -115,9 +115,13 @@ describe('automation rules CRUD', () => {
     const acct = await makeAccount();
     const p = await authenticate(db(), env.KEY_PEPPER!, acct.adminKey);
     const input = { name: 'r', event: 'task.created', actions: [{ type: 'add_label' as const, label: 'x' }] };
-    await Promise.all([0, 1, 2].map(() => createAutomation(db(), principalCache(env), p, input, 2, Date.now()).catch((e: unknown) => e)));
+    await Promise.all(
+      [0, 1, 2].map(() =>
+        createAutomation(db(), p, { cache: principalCache(env), input, maxRules: 2, now: Date.now() }).catch((e: unknown) => e),
+      ),
+    );
     expect((await api('GET', '/v1/automations', acct.adminKey)).body).toHaveLength(2);
-    await expect(createAutomation(db(), principalCache(env), p, input, 2, Date.now())).rejects.toMatchObject({
+    await expect(createAutomation(db(), p, { cache: principalCache(env), input, maxRules: 2, now: Date.now() })).rejects.toMatchObject({
       status: 403,
       code: 'AUTOMATION_LIMIT_REACHED',
     });

@@ -152,7 +152,9 @@ describe('decision answers', () => {
     expect(await escalate(env, { ...row, stateDetail: null }, { now: Date.now() + 31 * 60_000, linkBase: BASE })).toBe(true);
     const mails = await mailsTo(acct.email);
     const second = tokenIn(mails.find((m) => tokenIn(m.text) !== first)!.text);
-    expect((await recordAnswer(env, createExecutionContext(), second, 'go ahead', Date.now())).status).toBe('recorded');
+    expect((await recordAnswer(env, createExecutionContext(), { token: second, answer: 'go ahead', now: Date.now() })).status).toBe(
+      'recorded',
+    );
     const context = await call('GET', `/v1/tasks/${id}/context`, acct.adminKey);
     expect(context.body.context.human_decision).toEqual({ answer: 'go ahead', answered_by: acct.email, answered_at: expect.any(String) });
   });
@@ -184,7 +186,7 @@ describe('decision answers', () => {
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
     const later = Date.now() + 73 * HOUR;
     expect((await lookupLink(env, token, later)).status).toBe('expired');
-    expect((await recordAnswer(env, createExecutionContext(), token, 'go', later)).status).toBe('expired');
+    expect((await recordAnswer(env, createExecutionContext(), { token, answer: 'go', now: later })).status).toBe('expired');
     expect((await page('GET', '')).status).toBe(400);
     expect((await page('GET', `?token=${'x'.repeat(300)}`)).status).toBe(400);
     expect((await page('GET', '?token=nottherealtoken')).status).toBe(404);
@@ -200,8 +202,8 @@ describe('decision answers', () => {
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
     const now = Date.now();
     const outcomes = await Promise.all([
-      recordAnswer(env, createExecutionContext(), token, 'A', now),
-      recordAnswer(env, createExecutionContext(), token, 'B', now),
+      recordAnswer(env, createExecutionContext(), { token, answer: 'A', now }),
+      recordAnswer(env, createExecutionContext(), { token, answer: 'B', now }),
     ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['recorded', 'used']);
     expect(await db().select().from(comments).where(eq(comments.taskId, id)).all()).toHaveLength(1);
@@ -211,7 +213,11 @@ describe('decision answers', () => {
     const acct = await accountWithHuman();
     const id = await waitingTask(acct, 'Full context', 'QUESTION: Keep? / OPTIONS: keep / drop');
     const token = tokenIn((await mailsTo(acct.email))[0]!.text);
-    const outcome = await recordAnswer({ ...env, LIMIT_CONTEXT_BYTES: '16' }, createExecutionContext(), token, 'keep', Date.now());
+    const outcome = await recordAnswer({ ...env, LIMIT_CONTEXT_BYTES: '16' }, createExecutionContext(), {
+      token,
+      answer: 'keep',
+      now: Date.now(),
+    });
     expect(outcome).toEqual({ status: 'recorded', inContext: false });
     expect(
       await db()

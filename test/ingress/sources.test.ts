@@ -88,8 +88,11 @@ describe('ingress sources CRUD', () => {
     const acct = await makeAccount();
     const p = await authenticate(db(), env.KEY_PEPPER!, acct.adminKey);
     const input = { name: 's', template: CI_TEMPLATE };
-    await Promise.all([0, 1, 2].map(() => createSource(db(), p, input, 2, Date.now()).catch((e: unknown) => e)));
+    await Promise.all([0, 1, 2].map(() => createSource(db(), p, { input, maxSources: 2, now: Date.now() }).catch((e: unknown) => e)));
     expect((await api('GET', '/v1/ingress-sources', acct.adminKey)).body).toHaveLength(2);
-    await expect(createSource(db(), p, input, 2, Date.now())).rejects.toMatchObject({ status: 403, code: 'INGRESS_SOURCE_LIMIT_REACHED' });
+    await expect(createSource(db(), p, { input, maxSources: 2, now: Date.now() })).rejects.toMatchObject({
+      status: 403,
+      code: 'INGRESS_SOURCE_LIMIT_REACHED',
+    });
   });
 });

@@ -68,12 +68,11 @@ describe('the consent page with hostile values', () => {
     const { client_id: clientId } = (await registered.json()) as { client_id: string };
 
     const email = freshEmail('consent');
-    const made = await createAccount(
-      db(),
-      env.KEY_PEPPER!,
-      { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
-      Date.now(),
-    );
+    const made = await createAccount(db(), {
+      pepper: env.KEY_PEPPER!,
+      input: { status: 'active', agentName: 'default', projectName: 'Inbox', sandbox: false, user: { email, name: 'Ada' } },
+      now: Date.now(),
+    });
     await db().update(agents).set({ displayName: HOSTILE }).where(eq(agents.id, made.agentId));
     expect((await send('/app/sign-in', { method: 'POST', form: { email } })).status).toBe(200);
     const signedIn = await send('/app/sign-in/link', { method: 'POST', form: { token: (await latestMail(email)).token! } });

@@ -39,9 +39,14 @@ describe('mailer selection', () => {
 describe('production transports', () => {
   it('HTTP API: posts the message as JSON with the bearer key, and fails on non-2xx', async () => {
     const seen: { url: string; init: RequestInit }[] = [];
-    const ok = httpMailer('https://mail.example/emails', 'sk_test', 'Delega <noreply@delega.dev>', async (url, init) => {
-      seen.push({ url: String(url), init: init! });
-      return new Response('{"id":"m1"}', { status: 200 });
+    const ok = httpMailer({
+      url: 'https://mail.example/emails',
+      apiKey: 'sk_test',
+      from: 'Delega <noreply@delega.dev>',
+      fetcher: async (url, init) => {
+        seen.push({ url: String(url), init: init! });
+        return new Response('{"id":"m1"}', { status: 200 });
+      },
     });
     await ok.send(message);
     expect(seen[0]!.url).toBe('https://mail.example/emails');
@@ -54,12 +59,12 @@ describe('production transports', () => {
       html: '<p>code 123456</p>',
     });
 
-    const failing = httpMailer(
-      'https://mail.example/emails',
-      'sk_test',
-      'x@y.z',
-      async () => new Response('code 123456 rejected', { status: 422 }),
-    );
+    const failing = httpMailer({
+      url: 'https://mail.example/emails',
+      apiKey: 'sk_test',
+      from: 'x@y.z',
+      fetcher: async () => new Response('code 123456 rejected', { status: 422 }),
+    });
     await expect(failing.send(message)).rejects.toThrow('Email API answered 422');
     // The provider's body (which may echo the code) is not in the error.
     await expect(failing.send(message)).rejects.not.toThrow(/123456/);

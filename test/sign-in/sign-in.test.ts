@@ -52,10 +52,10 @@ describe('magic-link sign-in', () => {
     });
     expect(await consumeSignIn(deps, token, NOW + 61_000)).toBeNull();
 
-    const human = await loadHuman(db(), env.KEY_PEPPER!, session!.token, NOW + 62_000);
+    const human = await loadHuman(db(), { pepper: env.KEY_PEPPER!, token: session!.token, now: NOW + 62_000 });
     expect(human).toMatchObject({ email, principal: { accountId: account.accountId, role: 'admin' } });
     await revokeSession(db(), human!.sessionId, NOW + 63_000);
-    expect(await loadHuman(db(), env.KEY_PEPPER!, session!.token, NOW + 64_000)).toBeNull();
+    expect(await loadHuman(db(), { pepper: env.KEY_PEPPER!, token: session!.token, now: NOW + 64_000 })).toBeNull();
   });
 
   it('leaves next out of the link when it is the board, or not a path on this site', async () => {
@@ -85,12 +85,12 @@ describe('magic-link sign-in', () => {
     const { email, deps, link } = await setup();
     await requestSignIn(deps, { email }, NOW);
     const { token } = (await consumeSignIn(deps, link().searchParams.get('token')!, NOW))!;
-    expect(await loadHuman(db(), env.KEY_PEPPER!, token, NOW)).not.toBeNull();
-    expect(await loadHuman(db(), env.KEY_PEPPER!, token, NOW + (SESSION_TTL_SECONDS + 1) * 1000)).toBeNull();
+    expect(await loadHuman(db(), { pepper: env.KEY_PEPPER!, token, now: NOW })).not.toBeNull();
+    expect(await loadHuman(db(), { pepper: env.KEY_PEPPER!, token, now: NOW + (SESSION_TTL_SECONDS + 1) * 1000 })).toBeNull();
     const forged = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
-    expect(await loadHuman(db(), env.KEY_PEPPER!, forged, NOW)).toBeNull();
-    expect(await loadHuman(db(), 'another-secret', token, NOW)).toBeNull();
-    expect(await loadHuman(db(), env.KEY_PEPPER!, undefined, NOW)).toBeNull();
+    expect(await loadHuman(db(), { pepper: env.KEY_PEPPER!, token: forged, now: NOW })).toBeNull();
+    expect(await loadHuman(db(), { pepper: 'another-secret', token, now: NOW })).toBeNull();
+    expect(await loadHuman(db(), { pepper: env.KEY_PEPPER!, token: undefined, now: NOW })).toBeNull();
   });
 
   it('sends the browser only to paths on this site after sign-in', () => {
