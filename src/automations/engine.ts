@@ -305,7 +305,7 @@ function newTask(ctx: RunContext, action: Action, parent?: TaskRow): TaskRow {
     project_id: action.project_id,
     assigned_to_agent_id: action.type === 'delegate' ? action.agent_id : action.assigned_to_agent_id,
   };
-  return withProvenance(ctx, newTaskRow(rulePrincipal(ctx), input, ctx.now, parent));
+  return withProvenance(ctx, newTaskRow(rulePrincipal(ctx), { input, now: ctx.now, parent }));
 }
 
 function createdGuards(ctx: RunContext, key: string, row: TaskRow): SQL[] {
@@ -327,7 +327,7 @@ function createTask(ctx: RunContext, key: string, action: Action): ActionPlan {
   return {
     // Created tasks count against the monthly quota like any other.
     statements: [
-      insertTaskGuarded(row, quota, ctx.now, createdGuards(ctx, key, row)),
+      insertTaskGuarded(row, { quota, now: ctx.now, guards: createdGuards(ctx, key, row) }),
       countCreated(ctx.msg.accountId, row.id, ctx.now),
       ...recordedIf(events, ctx.now, row.id),
     ],
@@ -352,7 +352,7 @@ function delegate(ctx: RunContext, key: string, action: Action): ActionPlan {
   const events = plannedCause(ctx, 'automations.delegate', child.id);
   return {
     statements: [
-      insertTaskGuarded(child, quota, ctx.now, [...createdGuards(ctx, key, child), parentOpen]),
+      insertTaskGuarded(child, { quota, now: ctx.now, guards: [...createdGuards(ctx, key, child), parentOpen] }),
       countCreated(ctx.msg.accountId, child.id, ctx.now),
       sql`update ${tasks} set status = 'delegated', updated_at = ${isoSeconds(ctx.now)} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0 and exists (select 1 from ${tasks} c where c.id = ${child.id}) returning *`,
       ...recordedIf(events, ctx.now, child.id),

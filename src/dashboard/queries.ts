@@ -59,7 +59,7 @@ export interface BoardColumn {
 /** Open to done is a completion, done to open a reopen; nothing else is a human's move. */
 function movesFor(p: Principal, row: typeof tasks.$inferSelect, now: number): ColumnName[] {
   const op = row.completed ? 'tasks.uncomplete' : 'tasks.complete';
-  if (!isAllowed(p, op) || !standsFor(p, op, row, now)) return [];
+  if (!isAllowed(p, op) || !standsFor(p, row, { op, now })) return [];
   return [row.completed ? 'open' : 'done'];
 }
 

@@ -21,17 +21,17 @@ export const taskExtras = new Hono<DashboardBindings>()
   .post('/tasks/:id/subtasks', async (c) => {
     const p = principal(c, 'tasks.subtasks.write');
     const { content } = parse(SubtaskForm, { content: one(await formOf(c), 'content') });
-    await createSubtask(db(c), p, param(c, 'id'), { content }, Date.now());
+    await createSubtask(db(c), p, { taskId: param(c, 'id'), input: { content }, now: Date.now() });
     return back(c, 'h-subtasks');
   })
   .post('/tasks/:id/subtasks/:subtaskId/toggle', async (c) => {
     const p = principal(c, 'tasks.subtasks.write');
-    await toggleSubtask(db(c), p, param(c, 'id'), param(c, 'subtaskId'), Date.now());
+    await toggleSubtask(db(c), p, { taskId: param(c, 'id'), subtaskId: param(c, 'subtaskId'), now: Date.now() });
     return back(c, 'h-subtasks');
   })
   .post('/tasks/:id/subtasks/:subtaskId/delete', async (c) => {
     const p = principal(c, 'tasks.subtasks.write');
-    await deleteSubtask(db(c), p, param(c, 'id'), param(c, 'subtaskId'), Date.now());
+    await deleteSubtask(db(c), p, { taskId: param(c, 'id'), subtaskId: param(c, 'subtaskId'), now: Date.now() });
     return back(c, 'h-subtasks');
   })
   .post('/tasks/:id/links', async (c) => {
@@ -48,6 +48,6 @@ export const taskExtras = new Hono<DashboardBindings>()
   })
   .post('/tasks/:id/links/:linkId/delete', async (c) => {
     const p = principal(c, 'tasks.links.write');
-    await removeLink(db(c), p, param(c, 'id'), param(c, 'linkId'), Date.now());
+    await removeLink(db(c), p, { taskId: param(c, 'id'), linkId: param(c, 'linkId'), now: Date.now() });
     return back(c, 'h-links');
   });

@@ -218,9 +218,8 @@ async function createFromDelivery(
   const { source, rendered } = input;
   const p = sourcePrincipal(source);
   const row = {
-    ...newTaskRow(
-      p,
-      {
+    ...newTaskRow(p, {
+      input: {
         content: rendered.content,
         description: rendered.description,
         priority: rendered.priority,
@@ -229,7 +228,7 @@ async function createFromDelivery(
         assigned_to_agent_id: source.defaultAssigneeAgentId,
       },
       now,
-    ),
+    }),
     sourceIngressId: source.id,
   };
   const keyHash = await sha256Hex(input.dedupeKey);
@@ -249,9 +248,15 @@ async function createFromDelivery(
   }
   const quota = limit(deps.env, 'TASKS_PER_MONTH');
   const listeners = { accountHasWebhooks: p.hasWebhooks, accountHasAutomations: p.hasAutomations };
-  const events = planTaskEvents(p, row.id, eventsOf('ingress.deliver', { assigned: Boolean(row.assignedToAgentId) }), listeners, now, row);
+  const events = planTaskEvents(p, {
+    taskId: row.id,
+    events: eventsOf('ingress.deliver', { assigned: Boolean(row.assignedToAgentId) }),
+    listeners,
+    now,
+    snapshot: row,
+  });
   const [inserted, , , duplicateOf] = await sqlBatch(db, [
-    insertTaskGuarded(row, quota, now, guards),
+    insertTaskGuarded(row, { quota, now, guards }),
     countCreated(source.accountId, row.id, now),
     sql`insert into ${ingressDedupeKeys} (source_id, key_sha256, task_id, created_at) select ${source.id}, ${keyHash}, ${row.id}, ${ts} where ${created}`,
     sql`select ${dedupe} as task_id`,

@@ -123,10 +123,8 @@ const listTasksTool = defineTool({
     claimed: z.boolean().optional().describe('true: only tasks under a live claim'),
   },
   async run(t, a) {
-    const page = await listTasks(
-      t.db,
-      t.principal,
-      {
+    const page = await listTasks(t.db, t.principal, {
+      filters: {
         project_id: optionalId(a.project_id) ?? undefined,
         labels: a.label ? [a.label] : undefined,
         due: a.due,
@@ -135,8 +133,8 @@ const listTasksTool = defineTool({
         limit: 100,
         offset: 0,
       },
-      Date.now(),
-    );
+      now: Date.now(),
+    });
     return format.formatTaskList(page.tasks, page.hasMore);
   },
 });
@@ -312,7 +310,7 @@ const findDuplicatesTool = defineTool({
   },
   async run(t, a) {
     const body = checked(DedupBody, a);
-    return format.formatDuplicates(await findDuplicates(t.db, t.principal, body.content, body.threshold ?? 0.6));
+    return format.formatDuplicates(await findDuplicates(t.db, t.principal, { content: body.content, threshold: body.threshold ?? 0.6 }));
   },
 });
 
@@ -372,7 +370,10 @@ const getTaskContextTool = defineTool({
     include_provenance: z.boolean().optional().describe('Also say who wrote each key, from which source, at which version'),
   },
   async run(t, a) {
-    return format.formatContext(idOf(a.task_id), await getContext(t.db, t.principal, idOf(a.task_id), a.include_provenance ?? false));
+    return format.formatContext(
+      idOf(a.task_id),
+      await getContext(t.db, t.principal, { taskId: idOf(a.task_id), withProvenance: a.include_provenance ?? false }),
+    );
   },
 });
 
@@ -389,14 +390,14 @@ const updateTaskContextTool = defineTool({
   },
   async run(t, a) {
     const taskId = idOf(a.task_id);
-    const result = await patchContext(
-      t.db,
-      t.principal,
+    const result = await patchContext(t.db, t.principal, {
       taskId,
-      a.context,
-      { expectedVersion: a.expected_version, source: a.source ?? 'agent_inferred', maxBytes: limit(t.env, 'CONTEXT_BYTES') },
-      Date.now(),
-    );
+      patch: a.context,
+      expectedVersion: a.expected_version,
+      source: a.source ?? 'agent_inferred',
+      maxBytes: limit(t.env, 'CONTEXT_BYTES'),
+      now: Date.now(),
+    });
     return format.formatContextUpdate(taskId, result);
   },
 });
@@ -413,7 +414,7 @@ const getContextHistoryTool = defineTool({
     key: z.string().optional().describe('Only this context key'),
   },
   async run(t, a) {
-    const page = await contextHistory(t.db, t.principal, idOf(a.task_id), a.key, { limit: HISTORY_PAGE });
+    const page = await contextHistory(t.db, t.principal, { taskId: idOf(a.task_id), key: a.key, page: { limit: HISTORY_PAGE } });
     return format.formatContextHistory(idOf(a.task_id), page.entries, page.next_cursor !== null);
   },
 });

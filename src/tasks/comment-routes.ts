@@ -72,7 +72,10 @@ export const commentRoutes = createRouter()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     return c.json(
-      await listComments(database(c.env.DB), c.get('principal'), c.req.valid('param').id, { limit: q.limit ?? 100, offset: q.offset ?? 0 }),
+      await listComments(database(c.env.DB), c.get('principal'), {
+        taskId: c.req.valid('param').id,
+        page: { limit: q.limit ?? 100, offset: q.offset ?? 0 },
+      }),
       200,
     );
   })
@@ -86,6 +89,6 @@ export const commentRoutes = createRouter()
   })
   .openapi(remove, async (c) => {
     const { id, cid } = c.req.valid('param');
-    await deleteComment(database(c.env.DB), c.get('principal'), id, cid);
+    await deleteComment(database(c.env.DB), c.get('principal'), { taskId: id, commentId: cid });
     return c.json({ deleted: true as const, id: cid }, 200);
   });

@@ -42,7 +42,12 @@ const taskQuery = (db: Db, p: Principal, taskId: string) =>
     .from(tasks)
     .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
 
-export async function listComments(db: Db, p: Principal, taskId: string, page: { limit: number; offset: number }): Promise<CommentJson[]> {
+export interface ListCommentsOptions {
+  taskId: string;
+  page: { limit: number; offset: number };
+}
+
+export async function listComments(db: Db, p: Principal, { taskId, page }: ListCommentsOptions): Promise<CommentJson[]> {
   const [task, rows] = await db.batch([
     taskQuery(db, p, taskId),
     db
@@ -57,13 +62,17 @@ export async function listComments(db: Db, p: Principal, taskId: string, page: {
   return rows.map(commentJson);
 }
 
+export interface AddCommentOptions {
+  taskId: string;
+  input: { content: string; author?: string | null };
+  now: number;
+  listeners?: Listeners;
+}
+
 export async function addComment(
   db: Db,
   p: Principal,
-  taskId: string,
-  input: { content: string; author?: string | null },
-  now: number,
-  listeners?: Listeners,
+  { taskId, input, now, listeners }: AddCommentOptions,
 ): Promise<{ task: TaskRow; comment: CommentJson; events: RecordedEvent[] }> {
   const task = await taskQuery(db, p, taskId).get();
   assertCanRead(p, task);
@@ -77,22 +86,27 @@ export async function addComment(
     content: input.content,
     createdAt: isoSeconds(now),
   };
-  const events = planTaskEvents(p, taskId, eventsOf('tasks.comments.write'), listeners, now, task);
+  const events = planTaskEvents(p, { taskId, events: eventsOf('tasks.comments.write'), listeners, now, snapshot: task });
   await sqlBatch(db, [db.insert(comments).values(row), ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED)]);
   return { task, comment: commentJson(row), events: recorded(events, taskJson(task, now)) };
 }
 
-export async function deleteComment(db: Db, p: Principal, taskId: string, id: string): Promise<void> {
+export interface DeleteCommentOptions {
+  taskId: string;
+  commentId: string;
+}
+
+export async function deleteComment(db: Db, p: Principal, { taskId, commentId }: DeleteCommentOptions): Promise<void> {
   const [task, found] = await db.batch([
     taskQuery(db, p, taskId),
     db
       .select()
       .from(comments)
-      .where(and(eq(comments.id, id), eq(comments.taskId, taskId), eq(comments.accountId, p.accountId))),
+      .where(and(eq(comments.id, commentId), eq(comments.taskId, taskId), eq(comments.accountId, p.accountId))),
   ]);
   assertCanRead(p, task[0]);
   const comment = found[0];
   if (!comment) throw notFound('comment');
   authorizeOn(p, 'tasks.comments.delete', { author: comment.agentId === p.agentId });
-  await db.delete(comments).where(and(eq(comments.id, id), eq(comments.taskId, taskId)));
+  await db.delete(comments).where(and(eq(comments.id, commentId), eq(comments.taskId, taskId)));
 }

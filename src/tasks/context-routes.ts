@@ -123,25 +123,35 @@ const history = authedRoute('tasks.context.read', {
 export const taskContextRoutes = createRouter()
   .openapi(read, async (c) => {
     const q = c.req.valid('query');
-    return c.json(await getContext(database(c.env.DB), c.get('principal'), c.req.valid('param').id, q.include === 'provenance'), 200);
+    return c.json(
+      await getContext(database(c.env.DB), c.get('principal'), {
+        taskId: c.req.valid('param').id,
+        withProvenance: q.include === 'provenance',
+      }),
+      200,
+    );
   })
   .openapi(patch, async (c) => {
     const q = c.req.valid('query');
-    const result = await patchContext(
-      database(c.env.DB),
-      c.get('principal'),
-      c.req.valid('param').id,
-      c.req.valid('json'),
-      { expectedVersion: q.expected_version, source: q.source ?? 'agent_inferred', maxBytes: limit(c.env, 'CONTEXT_BYTES') },
-      Date.now(),
-    );
+    const result = await patchContext(database(c.env.DB), c.get('principal'), {
+      taskId: c.req.valid('param').id,
+      patch: c.req.valid('json'),
+      expectedVersion: q.expected_version,
+      source: q.source ?? 'agent_inferred',
+      maxBytes: limit(c.env, 'CONTEXT_BYTES'),
+      now: Date.now(),
+    });
     return c.json(result, 200);
   })
   .openapi(history, async (c) => {
     const q = c.req.valid('query');
     const cursor = q.cursor === undefined ? undefined : (parseHistoryCursor(q.cursor) ?? undefined);
     return c.json(
-      await contextHistory(database(c.env.DB), c.get('principal'), c.req.valid('param').id, q.key, { limit: q.limit ?? 100, cursor }),
+      await contextHistory(database(c.env.DB), c.get('principal'), {
+        taskId: c.req.valid('param').id,
+        key: q.key,
+        page: { limit: q.limit ?? 100, cursor },
+      }),
       200,
     );
   });

@@ -72,7 +72,13 @@ export function rankSimilar(query: string, docs: { id: string; content: string }
   return matches.sort((a, b) => b.similarity - a.similarity || a.id.localeCompare(b.id)).slice(0, DEDUP_MAX_MATCHES);
 }
 
-export async function findDuplicates(db: Db, p: Principal, content: string, threshold: number): Promise<Match[]> {
+export interface DuplicateSearch {
+  content: string;
+  /** The least similarity (0-1) that counts as a duplicate. */
+  threshold: number;
+}
+
+export async function findDuplicates(db: Db, p: Principal, { content, threshold }: DuplicateSearch): Promise<Match[]> {
   const docs = await db
     .select({ id: tasks.id, content: tasks.content })
     .from(tasks)

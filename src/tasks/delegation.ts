@@ -36,18 +36,22 @@ export interface DelegateResult {
   events: RecordedEvent[];
 }
 
+export interface DelegateTaskOptions {
+  parentId: string;
+  input: NewTaskInput;
+  limits: { quota: number; maxDepth: number };
+  now: number;
+  listeners?: Listeners;
+}
+
 export async function delegateTask(
   db: Db,
   p: Principal,
-  parentId: string,
-  input: NewTaskInput,
-  limits: { quota: number; maxDepth: number },
-  now: number,
-  listeners?: Listeners,
+  { parentId, input, limits, now, listeners }: DelegateTaskOptions,
 ): Promise<DelegateResult> {
-  const found = await readForWrite(db, p, parentId, input, now, true);
+  const found = await readForWrite(db, p, { taskId: parentId, input, now, withUsage: true });
   const parent = found.task;
-  assertCanWrite(p, 'tasks.delegate', parent, now);
+  assertCanWrite(p, parent, { op: 'tasks.delegate', now });
   if (parent.completed) throw taskCompleted();
   if (parent.depth + 1 > limits.maxDepth) {
     throw new ApiError({
@@ -58,19 +62,18 @@ export async function delegateTask(
   }
   checkReferences(p, input, found);
   if (found.used >= limits.quota) throw quotaExceeded(limits.quota, now);
-  const child = newTaskRow(p, input, now, parent);
+  const child = newTaskRow(p, { input, now, parent });
   const ts = isoSeconds(now);
-  const events = planTaskEvents(
-    p,
-    child.id,
-    eventsOf('tasks.delegate', { assigned: Boolean(child.assignedToAgentId) }),
+  const events = planTaskEvents(p, {
+    taskId: child.id,
+    events: eventsOf('tasks.delegate', { assigned: Boolean(child.assignedToAgentId) }),
     listeners,
     now,
-    child,
-  );
+    snapshot: child,
+  });
   const parentOpen = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0)`;
   const [inserted, , updatedParent] = await sqlBatch(db, [
-    insertTaskGuarded(child, limits.quota, now, [parentOpen]),
+    insertTaskGuarded(child, { quota: limits.quota, now, guards: [parentOpen] }),
     countCreated(p.accountId, child.id, now),
     db
       .update(tasks)

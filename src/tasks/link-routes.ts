@@ -83,6 +83,6 @@ export const taskLinkRoutes = createRouter()
   })
   .openapi(remove, async (c) => {
     const { id, linkId } = c.req.valid('param');
-    await removeLink(database(c.env.DB), c.get('principal'), id, linkId, Date.now());
+    await removeLink(database(c.env.DB), c.get('principal'), { taskId: id, linkId, now: Date.now() });
     return c.json({ deleted: true as const, id: linkId }, 200);
   });

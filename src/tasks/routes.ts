@@ -305,8 +305,17 @@ const isDueWord = (due: string | undefined): due is 'today' | 'upcoming' | 'over
 const laterDate = (a: string, b: string | undefined) => (b === undefined || a > b ? a : b);
 const earlierDate = (a: string, b: string | undefined) => (b === undefined || a < b ? a : b);
 
+interface PageLinks {
+  requestUrl: string;
+  /** The page size asked for. */
+  limitValue: number;
+  offset: number;
+  /** Whether a next page exists. */
+  hasMore: boolean;
+}
+
 /** `Link` with the next (and previous) page of the same query. */
-function linkHeader(requestUrl: string, limitValue: number, offset: number, hasMore: boolean): string | null {
+function linkHeader({ requestUrl, limitValue, offset, hasMore }: PageLinks): string | null {
   const links: string[] = [];
   const page = (o: number) => {
     const url = new URL(requestUrl);
@@ -334,10 +343,8 @@ export const taskRoutes = createRouter()
         { field: 'labels', message: `At most ${maxLabels} labels` },
       ]);
     }
-    const page = await listTasks(
-      database(c.env.DB),
-      p,
-      {
+    const page = await listTasks(database(c.env.DB), p, {
+      filters: {
         project_id: q.project_id,
         completed: q.completed,
         priority: q.priority,
@@ -353,10 +360,10 @@ export const taskRoutes = createRouter()
         offset,
       },
       now,
-    );
+    });
     if (page.total !== null) c.header('X-Total-Count', String(page.total));
     else if (page.hasMore) c.header('X-Total-Count-Lower-Bound', String(offset + page.tasks.length + 1));
-    const link = linkHeader(c.req.url, pageLimit, offset, page.hasMore);
+    const link = linkHeader({ requestUrl: c.req.url, limitValue: pageLimit, offset, hasMore: page.hasMore });
     if (link) c.header('Link', link);
     return c.json(page.tasks, 200);
   })
@@ -411,7 +418,10 @@ export const taskRoutes = createRouter()
   })
   .openapi(dedup, async (c) => {
     const body = c.req.valid('json');
-    const matches = await findDuplicates(database(c.env.DB), c.get('principal'), body.content, body.threshold ?? 0.6);
+    const matches = await findDuplicates(database(c.env.DB), c.get('principal'), {
+      content: body.content,
+      threshold: body.threshold ?? 0.6,
+    });
     return c.json(
       { has_duplicates: matches.length > 0, matches: matches.map((m) => ({ task_id: m.id, content: m.content, score: m.similarity })) },
       200,

@@ -13,8 +13,16 @@ import { answerColumns, type ColumnsJson } from '../http/answer-columns';
 
 export type RunRow = typeof runs.$inferSelect;
 
+export interface RunEnd {
+  taskId: string;
+  outcome: 'completed' | 'released';
+  now: number;
+  /** Ends the run only when this condition holds too. */
+  onlyIf?: SQL;
+}
+
 /** Ends the task's open run, if any, as one statement for the caller's batch. */
-export function endOpenRun(db: Db, taskId: string, outcome: 'completed' | 'released', now: number, onlyIf?: SQL) {
+export function endOpenRun(db: Db, { taskId, outcome, now, onlyIf }: RunEnd) {
   return db
     .update(runs)
     .set({ endedAt: isoSeconds(now), outcome, durationMs: sql`max(0, ${now} - ${runs.claimedAtMs})` })
@@ -36,8 +44,13 @@ export interface RunPage {
   total: number;
 }
 
+export interface ListAgentRunsOptions {
+  agentId: string;
+  page: { limit: number; offset: number };
+}
+
 /** The agent's runs, newest first. An agent the caller may not see is a 404. */
-export async function listAgentRuns(db: Db, p: Principal, agentId: string, page: { limit: number; offset: number }): Promise<RunPage> {
+export async function listAgentRuns(db: Db, p: Principal, { agentId, page }: ListAgentRunsOptions): Promise<RunPage> {
   if (agentId !== p.agentId && p.role === 'worker') throw notFound('agent');
   const mine = and(eq(runs.agentId, agentId), eq(runs.accountId, p.accountId));
   const [agent, rows, total] = await db.batch([

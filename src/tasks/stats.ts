@@ -53,7 +53,12 @@ const dimPrefix = (prefix: string) => {
   return and(gte(taskCounts.dim, prefix), lt(taskCounts.dim, last))!;
 };
 
-function accountQueries(db: Db, accountId: string, today: string, tomorrow: string) {
+interface StatsDay {
+  today: string;
+  tomorrow: string;
+}
+
+function accountQueries(db: Db, accountId: string, { today, tomorrow }: StatsDay) {
   const counters = (where: SQL) =>
     db
       .select({ dim: taskCounts.dim, n: taskCounts.n })
@@ -100,7 +105,7 @@ function visibleParts(p: Principal): SQL[] {
   ];
 }
 
-function visibleQuery(db: Db, where: SQL, today: string, tomorrow: string) {
+function visibleQuery(db: Db, where: SQL, { today, tomorrow }: StatsDay) {
   return (
     db
       .select({
@@ -119,8 +124,8 @@ function visibleQuery(db: Db, where: SQL, today: string, tomorrow: string) {
   );
 }
 
-function visibleQueries(db: Db, p: Principal, today: string, tomorrow: string) {
-  const [first, ...rest] = visibleParts(p).map((where) => visibleQuery(db, where, today, tomorrow));
+function visibleQueries(db: Db, p: Principal, { today, tomorrow }: StatsDay) {
+  const [first, ...rest] = visibleParts(p).map((where) => visibleQuery(db, where, { today, tomorrow }));
   return [first!, ...rest] as const;
 }
 
@@ -128,14 +133,14 @@ function visibleQueries(db: Db, p: Principal, today: string, tomorrow: string) {
 export function statsQueries(db: Db, p: Principal, now: number): { toSQL(): { sql: string; params: unknown[] } }[] {
   const today = isoDate(now);
   const tomorrow = isoDate(now + DAY_MS);
-  return accountWide(p) ? [...accountQueries(db, p.accountId, today, tomorrow)] : [...visibleQueries(db, p, today, tomorrow)];
+  return accountWide(p) ? [...accountQueries(db, p.accountId, { today, tomorrow })] : [...visibleQueries(db, p, { today, tomorrow })];
 }
 
 export async function taskStats(db: Db, p: Principal, now: number): Promise<StatsJson> {
   const today = isoDate(now);
   const tomorrow = isoDate(now + DAY_MS);
-  if (!accountWide(p)) return visibleStats(await db.batch(visibleQueries(db, p, today, tomorrow)));
-  return accountStats(await db.batch(accountQueries(db, p.accountId, today, tomorrow)));
+  if (!accountWide(p)) return visibleStats(await db.batch(visibleQueries(db, p, { today, tomorrow })));
+  return accountStats(await db.batch(accountQueries(db, p.accountId, { today, tomorrow })));
 }
 
 /** What `GET /stats` answers: the totals with the names the clients print. */
@@ -165,12 +170,12 @@ export async function statsAnswer(db: Db, p: Principal, now: number): Promise<St
   let projectRows: { id: string; name: string }[];
   let agentRows: { total: number; active: number }[];
   if (accountWide(p)) {
-    const [a, b, c, d, e, f, n, g] = await db.batch([...accountQueries(db, p.accountId, today, tomorrow), names, agentCounts]);
+    const [a, b, c, d, e, f, n, g] = await db.batch([...accountQueries(db, p.accountId, { today, tomorrow }), names, agentCounts]);
     stats = accountStats([a, b, c, d, e, f]);
     [projectRows, agentRows] = [n, g];
   } else {
     // A restricted key has one part, a worker four: the names and counts go first.
-    const [n, g, ...parts] = await db.batch([names, agentCounts, ...visibleQueries(db, p, today, tomorrow)]);
+    const [n, g, ...parts] = await db.batch([names, agentCounts, ...visibleQueries(db, p, { today, tomorrow })]);
     stats = visibleStats(parts as VisibleRow[][]);
     [projectRows, agentRows] = [n, g];
   }

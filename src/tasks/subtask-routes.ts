@@ -86,22 +86,45 @@ const remove = authedRoute('tasks.subtasks.write', {
 export const subtaskRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listSubtasks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) =>
-    c.json(await createSubtask(database(c.env.DB), c.get('principal'), c.req.valid('param').id, c.req.valid('json'), Date.now()), 201),
+    c.json(
+      await createSubtask(database(c.env.DB), c.get('principal'), {
+        taskId: c.req.valid('param').id,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      201,
+    ),
   )
   .openapi(updateRoute('put'), async (c) => {
     const { id, sid } = c.req.valid('param');
-    return c.json(await updateSubtask(database(c.env.DB), c.get('principal'), id, sid, c.req.valid('json'), Date.now()), 200);
+    return c.json(
+      await updateSubtask(database(c.env.DB), c.get('principal'), {
+        taskId: id,
+        subtaskId: sid,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      200,
+    );
   })
   .openapi(updateRoute('patch'), async (c) => {
     const { id, sid } = c.req.valid('param');
-    return c.json(await updateSubtask(database(c.env.DB), c.get('principal'), id, sid, c.req.valid('json'), Date.now()), 200);
+    return c.json(
+      await updateSubtask(database(c.env.DB), c.get('principal'), {
+        taskId: id,
+        subtaskId: sid,
+        input: c.req.valid('json'),
+        now: Date.now(),
+      }),
+      200,
+    );
   })
   .openapi(toggle, async (c) => {
     const { id, sid } = c.req.valid('param');
-    return c.json(await toggleSubtask(database(c.env.DB), c.get('principal'), id, sid, Date.now()), 200);
+    return c.json(await toggleSubtask(database(c.env.DB), c.get('principal'), { taskId: id, subtaskId: sid, now: Date.now() }), 200);
   })
   .openapi(remove, async (c) => {
     const { id, sid } = c.req.valid('param');
-    await deleteSubtask(database(c.env.DB), c.get('principal'), id, sid, Date.now());
+    await deleteSubtask(database(c.env.DB), c.get('principal'), { taskId: id, subtaskId: sid, now: Date.now() });
     return c.json({ deleted: true as const, id: sid }, 200);
   });

@@ -42,11 +42,16 @@ const taskQuery = (db: Db, p: Principal, taskId: string) =>
     .select()
     .from(tasks)
     .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)));
-const subtaskQuery = (db: Db, p: Principal, taskId: string, id: string) =>
+interface SubtaskRef {
+  taskId: string;
+  subtaskId: string;
+}
+
+const subtaskQuery = (db: Db, p: Principal, { taskId, subtaskId }: SubtaskRef) =>
   db
     .select()
     .from(subtasks)
-    .where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId)));
+    .where(and(eq(subtasks.id, subtaskId), eq(subtasks.taskId, taskId), eq(subtasks.accountId, p.accountId)));
 
 export async function listSubtasks(db: Db, p: Principal, taskId: string): Promise<SubtaskJson[]> {
   return (await taskWithSubtasks(db, p, taskId)).subtasks;
@@ -68,7 +73,7 @@ export async function taskWithSubtasks(db: Db, p: Principal, taskId: string): Pr
 }
 
 function assertWritable(p: Principal, task: TaskRow | undefined, now: number): asserts task is TaskRow {
-  assertCanWrite(p, 'tasks.subtasks.write', task, now);
+  assertCanWrite(p, task, { op: 'tasks.subtasks.write', now });
   if (task.completed) throw taskCompleted();
 }
 
@@ -78,13 +83,13 @@ export interface SubtaskInput {
   sort_order?: number;
 }
 
-export async function createSubtask(
-  db: Db,
-  p: Principal,
-  taskId: string,
-  input: SubtaskInput & { content: string },
-  now: number,
-): Promise<SubtaskJson> {
+export interface CreateSubtaskOptions {
+  taskId: string;
+  input: SubtaskInput & { content: string };
+  now: number;
+}
+
+export async function createSubtask(db: Db, p: Principal, { taskId, input, now }: CreateSubtaskOptions): Promise<SubtaskJson> {
   const task = await taskQuery(db, p, taskId).get();
   assertWritable(p, task, now);
   const ts = isoSeconds(now);
@@ -109,22 +114,28 @@ export async function createSubtask(
   return subtaskJson(row);
 }
 
-async function readBoth(db: Db, p: Principal, taskId: string, id: string, now: number) {
-  const [task, sub] = await db.batch([taskQuery(db, p, taskId), subtaskQuery(db, p, taskId, id)]);
+interface SubtaskRead {
+  taskId: string;
+  subtaskId: string;
+  now: number;
+}
+
+async function readBoth(db: Db, p: Principal, { taskId, subtaskId, now }: SubtaskRead) {
+  const [task, sub] = await db.batch([taskQuery(db, p, taskId), subtaskQuery(db, p, { taskId, subtaskId: subtaskId })]);
   assertWritable(p, task[0], now);
   if (!sub[0]) throw subtaskNotFound();
   return sub[0];
 }
 
-export async function updateSubtask(
-  db: Db,
-  p: Principal,
-  taskId: string,
-  id: string,
-  input: SubtaskInput,
-  now: number,
-): Promise<SubtaskJson> {
-  const current = await readBoth(db, p, taskId, id, now);
+export interface UpdateSubtaskOptions {
+  taskId: string;
+  subtaskId: string;
+  input: SubtaskInput;
+  now: number;
+}
+
+export async function updateSubtask(db: Db, p: Principal, { taskId, subtaskId, input, now }: UpdateSubtaskOptions): Promise<SubtaskJson> {
+  const current = await readBoth(db, p, { taskId, subtaskId: subtaskId, now });
   const changes: Partial<SubtaskRow> = {};
   if (input.content !== undefined) changes.content = input.content;
   if (input.completed !== undefined) changes.completed = input.completed;
@@ -134,27 +145,33 @@ export async function updateSubtask(
   const row = await db
     .update(subtasks)
     .set(changes)
-    .where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId)))
+    .where(and(eq(subtasks.id, subtaskId), eq(subtasks.taskId, taskId)))
     .returning()
     .get();
   if (!row) throw subtaskNotFound();
   return subtaskJson(row);
 }
 
-export async function toggleSubtask(db: Db, p: Principal, taskId: string, id: string, now: number): Promise<SubtaskJson> {
-  await readBoth(db, p, taskId, id, now);
+export interface SubtaskChange {
+  taskId: string;
+  subtaskId: string;
+  now: number;
+}
+
+export async function toggleSubtask(db: Db, p: Principal, { taskId, subtaskId, now }: SubtaskChange): Promise<SubtaskJson> {
+  await readBoth(db, p, { taskId, subtaskId: subtaskId, now });
   // Flipped in SQL, so two toggles never both read the same state.
   const row = await db
     .update(subtasks)
     .set({ completed: sql`not ${subtasks.completed}` as unknown as boolean, updatedAt: isoSeconds(now) })
-    .where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId)))
+    .where(and(eq(subtasks.id, subtaskId), eq(subtasks.taskId, taskId)))
     .returning()
     .get();
   if (!row) throw subtaskNotFound();
   return subtaskJson(row);
 }
 
-export async function deleteSubtask(db: Db, p: Principal, taskId: string, id: string, now: number): Promise<void> {
-  await readBoth(db, p, taskId, id, now);
-  await db.delete(subtasks).where(and(eq(subtasks.id, id), eq(subtasks.taskId, taskId)));
+export async function deleteSubtask(db: Db, p: Principal, { taskId, subtaskId, now }: SubtaskChange): Promise<void> {
+  await readBoth(db, p, { taskId, subtaskId: subtaskId, now });
+  await db.delete(subtasks).where(and(eq(subtasks.id, subtaskId), eq(subtasks.taskId, taskId)));
 }

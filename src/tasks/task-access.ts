@@ -42,8 +42,13 @@ export function canSee(p: Principal, row: TaskRow): boolean {
   return true;
 }
 
+export interface WriteCheck {
+  op: Operation;
+  now: number;
+}
+
 /** Whether `p` has the standing on `row` that `op` needs (the table in policy.ts decides which relations give it). */
-export function standsFor(p: Principal, op: Operation, row: TaskRow, now: number): boolean {
+export function standsFor(p: Principal, row: TaskRow, { op, now }: WriteCheck): boolean {
   return standsOn(p, op, {
     creator: row.createdByAgentId === p.agentId,
     assignee: row.assignedToAgentId === p.agentId,
@@ -51,12 +56,19 @@ export function standsFor(p: Principal, op: Operation, row: TaskRow, now: number
   });
 }
 
+export interface WritableCondition {
+  op: Operation;
+  now: number;
+  /** The task table's alias in the statement. */
+  taskAlias: string;
+}
+
 /**
  * `canSee && standsFor` as a SQL condition on the task row aliased `t`, so a write can check
  * access inside its own statement (one round trip); a refused write then reads the row to say why.
  */
-export function writableBy(p: Principal, op: Operation, now: number, t: string): SQL {
-  const a = sql.raw(t);
+export function writableBy(p: Principal, { op, now, taskAlias }: WritableCondition): SQL {
+  const a = sql.raw(taskAlias);
   const inAccount = sql`${a}.account_id = ${p.accountId}`;
   const standing = STANDINGS[standingFor(op) ?? 'owner'];
   const relations: Partial<Record<Relation, SQL>> = {
@@ -76,9 +88,9 @@ export function writableBy(p: Principal, op: Operation, now: number, t: string):
 }
 
 /** 404 unless visible, then 403 with the way to get the standing `op` needs. */
-export function assertCanWrite(p: Principal, op: Operation, row: TaskRow | undefined, now: number): asserts row is TaskRow {
+export function assertCanWrite(p: Principal, row: TaskRow | undefined, { op, now }: WriteCheck): asserts row is TaskRow {
   if (!row || !canSee(p, row)) throw taskNotFound();
-  if (standsFor(p, op, row, now)) return;
+  if (standsFor(p, row, { op, now })) return;
   const claimed = row.claimedByAgentId === p.agentId && hasLiveClaim(row, now);
   throw new ApiError({
     status: 403,

@@ -56,16 +56,21 @@ const tooLarge = (max: number) =>
 
 const byteLength = (s: string) => new TextEncoder().encode(s).byteLength;
 
-export async function getContext(db: Db, p: Principal, id: string, withProvenance: boolean): Promise<ContextJson> {
+export interface GetContextOptions {
+  taskId: string;
+  withProvenance: boolean;
+}
+
+export async function getContext(db: Db, p: Principal, { taskId, withProvenance }: GetContextOptions): Promise<ContextJson> {
   const [rows, raw] = await sqlBatch(db, [
     db
       .select()
       .from(tasks)
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+      .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
     // The newest ledger row per key (SQLite returns the row holding max(version) for bare columns).
     sql`select h.key, h.agent_id, coalesce(a.display_name, a.name) as author_name, h.source, h.created_at, max(h.version) as version
       from ${taskContextHistory} h left join ${agents} a on a.id = h.agent_id and a.account_id = h.account_id
-      where h.task_id = ${withProvenance ? id : ''} and h.account_id = ${p.accountId} group by h.key`,
+      where h.task_id = ${withProvenance ? taskId : ''} and h.account_id = ${p.accountId} group by h.key`,
   ]);
   const row = rows![0] ? taskFromRaw(rows![0]) : undefined;
   const ledger = raw as {
@@ -105,14 +110,15 @@ const versionConflict = (version: number, context: Record<string, unknown>) =>
     { version, context },
   );
 
-export async function patchContext(
-  db: Db,
-  p: Principal,
-  id: string,
-  patch: Record<string, unknown>,
-  opts: PatchOptions,
-  now: number,
-): Promise<ContextJson> {
+export interface PatchContextOptions extends PatchOptions {
+  taskId: string;
+  /** Keys to set; a null value removes its key. */
+  patch: Record<string, unknown>;
+  now: number;
+}
+
+export async function patchContext(db: Db, p: Principal, opts: PatchContextOptions): Promise<ContextJson> {
+  const { taskId: id, patch, now } = opts;
   const patchText = JSON.stringify(patch);
   if (byteLength(patchText) > opts.maxBytes) throw tooLarge(opts.maxBytes);
   if (Object.keys(patch).length === 0) {
@@ -121,7 +127,7 @@ export async function patchContext(
       .from(tasks)
       .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId)))
       .get();
-    assertCanWrite(p, 'tasks.context.write', row, now);
+    assertCanWrite(p, row, { op: 'tasks.context.write', now });
     if (row.completed) throw taskCompleted();
     if (opts.expectedVersion !== undefined && opts.expectedVersion !== row.contextVersion)
       throw versionConflict(row.contextVersion, parseContext(row.context));
@@ -133,7 +139,7 @@ export async function patchContext(
   // One guard for the ledger and the update (access, not completed, version, size); both run on
   // the same state inside one batch, so a refused merge writes nothing at all.
   const guard = (t: string) =>
-    sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, 'tasks.context.write', now, t)} and ${sql.raw(t)}.completed = 0
+    sql`${sql.raw(t)}.id = ${id} and ${writableBy(p, { op: 'tasks.context.write', now, taskAlias: t })} and ${sql.raw(t)}.completed = 0
       and (${expected} is null or ${sql.raw(t)}.context_version = ${expected})
       and length(cast(json_patch(${sql.raw(t)}.context, ${patchText}) as blob)) <= ${opts.maxBytes}`;
   // One id per merge; each ledger row of it adds the key's position in the patch.
@@ -152,7 +158,7 @@ export async function patchContext(
   const done = updated![0] as { context: string; context_version: number } | undefined;
   if (done) return { context: parseContext(done.context), version: done.context_version };
   const state = current![0] ? taskFromRaw(current![0]) : undefined;
-  assertCanWrite(p, 'tasks.context.write', state, now);
+  assertCanWrite(p, state, { op: 'tasks.context.write', now });
   if (state.completed) throw taskCompleted();
   if (expected !== null && state.contextVersion !== expected) throw versionConflict(state.contextVersion, parseContext(state.context));
   throw tooLarge(opts.maxBytes);
@@ -183,14 +189,15 @@ export function parseHistoryCursor(cursor: string): { version: number; key: stri
   return m ? { version: Number(m[1]), key: m[2]! } : null;
 }
 
+export interface ContextHistoryOptions {
+  taskId: string;
+  /** Only this key's changes, when given. */
+  key: string | undefined;
+  page: { limit: number; cursor?: { version: number; key: string } };
+}
+
 /** The ledger, newest first (by version, then key); `key` narrows it to one key. */
-export async function contextHistory(
-  db: Db,
-  p: Principal,
-  id: string,
-  key: string | undefined,
-  page: { limit: number; cursor?: { version: number; key: string } },
-): Promise<HistoryPage> {
+export async function contextHistory(db: Db, p: Principal, { taskId, key, page }: ContextHistoryOptions): Promise<HistoryPage> {
   const h = taskContextHistory;
   const after = page.cursor
     ? or(lt(h.version, page.cursor.version), and(eq(h.version, page.cursor.version), gt(h.key, page.cursor.key)))
@@ -199,7 +206,7 @@ export async function contextHistory(
     db
       .select()
       .from(tasks)
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+      .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
     db
       .select({
         id: h.id,
@@ -216,7 +223,7 @@ export async function contextHistory(
       })
       .from(h)
       .leftJoin(agents, and(eq(agents.id, h.agentId), eq(agents.accountId, h.accountId)))
-      .where(and(eq(h.taskId, id), eq(h.accountId, p.accountId), key === undefined ? undefined : eq(h.key, key), after))
+      .where(and(eq(h.taskId, taskId), eq(h.accountId, p.accountId), key === undefined ? undefined : eq(h.key, key), after))
       .orderBy(desc(h.version), asc(h.key))
       .limit(page.limit + 1),
   ]);

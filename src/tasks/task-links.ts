@@ -67,16 +67,20 @@ export interface LinkInput {
   url?: string | null;
 }
 
+export interface AddLinkOptions {
+  taskId: string;
+  input: LinkInput;
+  now: number;
+  listeners?: Listeners;
+}
+
 export async function addLink(
   db: Db,
   p: Principal,
-  taskId: string,
-  input: LinkInput,
-  now: number,
-  listeners?: Listeners,
+  { taskId, input, now, listeners }: AddLinkOptions,
 ): Promise<{ task: TaskRow; link: LinkJson; events: RecordedEvent[] }> {
   const task = await taskQuery(db, p, taskId).get();
-  assertCanWrite(p, 'tasks.links.write', task, now);
+  assertCanWrite(p, task, { op: 'tasks.links.write', now });
   if (task.completed) throw taskCompleted();
   const row: LinkRow = {
     id: newId('lnk', now),
@@ -89,18 +93,22 @@ export async function addLink(
     createdByAgentId: p.agentId,
     createdAt: isoSeconds(now),
   };
-  const events = planTaskEvents(p, taskId, eventsOf('tasks.links.write'), listeners, now, task);
+  const events = planTaskEvents(p, { taskId, events: eventsOf('tasks.links.write'), listeners, now, snapshot: task });
   await sqlBatch(db, [db.insert(taskLinks).values(row), ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED)]);
   return { task, link: linkJson(row), events: recorded(events, taskJson(task, now)) };
+}
+
+export interface RemoveLinkOptions {
+  taskId: string;
+  linkId: string;
+  now: number;
 }
 
 /** Removes one link of the task; a link of another task (or account) is 404. */
 export async function removeLink(
   db: Db,
   p: Principal,
-  taskId: string,
-  linkId: string,
-  now: number,
+  { taskId, linkId, now }: RemoveLinkOptions,
 ): Promise<{ task: TaskRow; link: LinkJson }> {
   const [task, link] = await db.batch([
     taskQuery(db, p, taskId),
@@ -109,7 +117,7 @@ export async function removeLink(
       .from(taskLinks)
       .where(and(eq(taskLinks.id, linkId), eq(taskLinks.taskId, taskId), eq(taskLinks.accountId, p.accountId))),
   ]);
-  assertCanWrite(p, 'tasks.links.write', task[0], now);
+  assertCanWrite(p, task[0], { op: 'tasks.links.write', now });
   if (task[0].completed) throw taskCompleted();
   if (!link[0]) throw notFound('link');
   await db.delete(taskLinks).where(and(eq(taskLinks.id, linkId), eq(taskLinks.taskId, taskId)));

@@ -155,12 +155,21 @@ function filterOnly(f: ListFilters, now: number): SQL[] {
   return conds;
 }
 
+interface Listing {
+  filters: ListFilters;
+  /** The filters' conditions. */
+  conds: SQL[];
+  /** Rows to read. */
+  take: number | SQL;
+  now: number;
+}
+
 /** The page query: `take` rows in the listing's order, read through an index. */
-function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number | SQL, now: number) {
+function indexQuery(db: Db, p: Principal, { filters, conds, take, now }: Listing) {
   // drizzle renders an SQL limit as is; its type only admits numbers and placeholders.
   const limit = take as number;
-  const labels = f.labels ?? [];
-  if (isWorker(p)) return workerQuery(db, p, f, filterOnly(f, now), take);
+  const labels = filters.labels ?? [];
+  if (isWorker(p)) return workerQuery(db, p, { filters, conds: filterOnly(filters, now), take });
   if (labels.length > 0) {
     const [first, ...rest] = labels;
     // The first label's copies of the tasks, in their key order: one row read per task.
@@ -172,15 +181,15 @@ function indexQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: nu
       )
       .orderBy(desc(labelledTasks.createdAt), desc(labelledTasks.id))
       .limit(limit)
-      .offset(f.offset);
+      .offset(filters.offset);
   }
   return db
     .select(listColumns)
     .from(tasks)
     .where(and(...conds))
-    .orderBy(...listingOrder(f))
+    .orderBy(...listingOrder(filters))
     .limit(limit)
-    .offset(f.offset);
+    .offset(filters.offset);
 }
 
 const hasLabel = (label: string) => sql`exists (select 1 from ${taskLabels} l2 where l2.task_id = ${tasks.id} and l2.label = ${label})`;
@@ -237,20 +246,26 @@ function derivedFields(alias: ReturnType<typeof sql.identifier>) {
   ) as { [K in keyof typeof listColumns]: SQL<(typeof tasks.$inferSelect)[K]> };
 }
 
-function workerQuery(db: Db, p: Principal, f: ListFilters, filters: SQL[], take: number | SQL) {
+interface WorkerListing {
+  filters: ListFilters;
+  conds: SQL[];
+  take: number | SQL;
+}
+
+function workerQuery(db: Db, p: Principal, { filters, conds, take }: WorkerListing) {
   // A search's common arm gets take as SQL (0 when the rare arm answers): then no head reads.
-  const reach = typeof take === 'number' ? f.offset + take : sql`case when ${take} > 0 then ${take} + ${f.offset} else 0 end`;
-  const whole = (f.labels ?? []).length === 0 && byDue(f);
+  const reach = typeof take === 'number' ? filters.offset + take : sql`case when ${take} > 0 then ${take} + ${filters.offset} else 0 end`;
+  const whole = (filters.labels ?? []).length === 0 && byDue(filters);
   const selected = sql.join(
     Object.values(listColumns).map((column) => sql`${column} as ${sql.identifier(column.name)}`),
     sql`, `,
   );
   const own = (name: string) => sql`${tasks}.${sql.identifier(name)}`;
-  const labelConds = (f.labels ?? []).map(hasLabel);
+  const labelConds = (filters.labels ?? []).map(hasLabel);
   const parts = WORKER_RANGES.map(([column, index], k) => {
-    const where = and(eq(tasks.accountId, p.accountId), eq(column, p.agentId), ...filters, ...labelConds);
+    const where = and(eq(tasks.accountId, p.accountId), eq(column, p.agentId), ...conds, ...labelConds);
     const range = sql`select ${selected} from ${tasks} indexed by ${sql.identifier(index)} where ${where}`;
-    const head = whole ? range : sql`${range} order by ${orderSql(f, own)} limit ${reach}`;
+    const head = whole ? range : sql`${range} order by ${orderSql(filters, own)} limit ${reach}`;
     const earlier = WORKER_RANGES.slice(0, k).map(([c]) => sql`${sql.identifier(c.name)} is not ${p.agentId}`);
     return earlier.length === 0 ? sql`select * from (${head})` : sql`select * from (${head}) where ${sql.join(earlier, sql` and `)}`;
   });
@@ -258,9 +273,16 @@ function workerQuery(db: Db, p: Principal, f: ListFilters, filters: SQL[], take:
   return db
     .select(derivedFields(heads))
     .from(sql`(${sql.join(parts, sql` union all `)}) ${heads}`)
-    .orderBy(orderSql(f, (name) => sql`${heads}.${sql.identifier(name)}`))
+    .orderBy(orderSql(filters, (name) => sql`${heads}.${sql.identifier(name)}`))
     .limit(take as number)
-    .offset(f.offset);
+    .offset(filters.offset);
+}
+
+interface SearchListing {
+  filters: ListFilters;
+  conds: SQL[];
+  take: number;
+  now: number;
 }
 
 /**
@@ -269,19 +291,21 @@ function workerQuery(db: Db, p: Principal, f: ListFilters, filters: SQL[], take:
  * SQLite evaluates LIMIT before running an arm and skips an arm whose LIMIT is 0, so only one
  * arm reads anything (a constant test in WHERE would not do: SQLite checks it per row).
  */
-function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: number, now: number) {
-  const phrase = ftsPhrase(f.search!);
-  const bound = rareBound(f);
+function searchQuery(db: Db, p: Principal, { filters, conds, take, now }: SearchListing) {
+  const phrase = ftsPhrase(filters.search!);
+  const bound = rareBound(filters);
   const matches = sql`(select ${sql.identifier('v')} from ${sql.identifier('fts_matches')})`;
   const rare = db
     .select(listColumns)
     .from(tasksFts)
     .crossJoin(tasks)
-    .where(and(sql`${tasksFts} match ${phrase}`, sql`${tasks}.rowid = ${tasksFts.rowid}`, ...conds, ...(f.labels ?? []).map(hasLabel)))
-    .orderBy(...listingOrder(f))
+    .where(
+      and(sql`${tasksFts} match ${phrase}`, sql`${tasks}.rowid = ${tasksFts.rowid}`, ...conds, ...(filters.labels ?? []).map(hasLabel)),
+    )
+    .orderBy(...listingOrder(filters))
     .limit(sql`case when ${matches} <= ${bound} then ${take} else 0 end` as unknown as number)
-    .offset(f.offset);
-  const common = indexQuery(db, p, f, conds, sql`case when ${matches} > ${bound} then ${take} else 0 end`, now);
+    .offset(filters.offset);
+  const common = indexQuery(db, p, { filters: filters, conds, take: sql`case when ${matches} > ${bound} then ${take} else 0 end`, now });
   const count = sql`select count(*) from (select 1 from ${tasksFts} where ${tasksFts} match ${phrase} limit ${bound + 1})`;
   const page = sql.identifier('page');
   const fields = Object.fromEntries(
@@ -294,14 +318,21 @@ function searchQuery(db: Db, p: Principal, f: ListFilters, conds: SQL[], take: n
     );
 }
 
+export interface ListQueryOptions {
+  filters: ListFilters;
+  now: number;
+  /** Rows to read: limit + 1 tells whether a next page exists. */
+  take?: number;
+}
+
 /**
  * The page query: `take` rows (limit, or limit + 1 when the extra row must tell whether there
  * is a next page).
  */
-export function listQuery(db: Db, p: Principal, f: ListFilters, now: number, take = f.limit + 1) {
-  const conds = filterConditions(p, f, now);
-  if (f.search !== undefined && ftsSearchable(f.search)) return searchQuery(db, p, f, conds, take, now);
-  return indexQuery(db, p, f, conds, take, now);
+export function listQuery(db: Db, p: Principal, { filters, now, take = filters.limit + 1 }: ListQueryOptions) {
+  const conds = filterConditions(p, filters, now);
+  if (filters.search !== undefined && ftsSearchable(filters.search)) return searchQuery(db, p, { filters: filters, conds, take, now });
+  return indexQuery(db, p, { filters: filters, conds, take, now });
 }
 
 const listedCount = Object.keys(listColumns).length;
@@ -316,14 +347,20 @@ const counterOf = (db: Db, p: Principal, dim: string) =>
     .from(taskCounts)
     .where(and(eq(taskCounts.accountId, p.accountId), eq(taskCounts.dim, dim)));
 
+interface PageStatement {
+  page: ReturnType<typeof listQuery>;
+  /** The counter that counts the listing, when it has one. */
+  counterDim: string | null;
+}
+
 /**
  * The page in one statement: its rows as arrays (the cheapest shape D1 returns, far cheaper
  * than objects or than JSON text, measured), each carrying the counter, when the listing has
  * one, as a last column (a constant subquery: SQLite reads it once).
  */
-function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>, dim: string | null) {
-  if (dim === null) return toRawQuery(page);
-  return toRawQuery(sql`select ${sql.identifier('page')}.*, ${counterOf(db, p, dim)} from ${page} ${sql.identifier('page')}`);
+function pageStatement(db: Db, p: Principal, { page, counterDim }: PageStatement) {
+  if (counterDim === null) return toRawQuery(page);
+  return toRawQuery(sql`select ${sql.identifier('page')}.*, ${counterOf(db, p, counterDim)} from ${page} ${sql.identifier('page')}`);
 }
 
 /**
@@ -333,17 +370,32 @@ function pageStatement(db: Db, p: Principal, page: ReturnType<typeof listQuery>,
  */
 const renderedPages = new RenderedSql<RawQuery>(256);
 
-function pageQuery(db: Db, p: Principal, f: ListFilters, now: number, dim: string | null): RawQuery {
+interface PageQueryOptions {
+  filters: ListFilters;
+  now: number;
+  counterDim: string | null;
+}
+
+function pageQuery(db: Db, p: Principal, { filters, now, counterDim }: PageQueryOptions): RawQuery {
   // A counted listing needs no look-ahead row: the counter says whether more pages exist.
-  const render = () => pageStatement(db, p, listQuery(db, p, f, now, dim === null ? f.limit + 1 : f.limit), dim);
-  if (f.due !== undefined || f.claimed !== undefined) return render();
-  const key = JSON.stringify([p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId, dim, f]);
+  const render = () =>
+    pageStatement(db, p, {
+      page: listQuery(db, p, { filters: filters, now, take: counterDim === null ? filters.limit + 1 : filters.limit }),
+      counterDim: counterDim,
+    });
+  if (filters.due !== undefined || filters.claimed !== undefined) return render();
+  const key = JSON.stringify([p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId, counterDim, filters]);
   return renderedPages.get(key, render);
 }
 
-export async function listTasks(db: Db, p: Principal, f: ListFilters, now: number): Promise<TaskPage> {
-  const dim = counterDimension(p, f);
-  const query = pageQuery(db, p, f, now, dim);
+export interface ListTasksOptions {
+  filters: ListFilters;
+  now: number;
+}
+
+export async function listTasks(db: Db, p: Principal, { filters, now }: ListTasksOptions): Promise<TaskPage> {
+  const dim = counterDimension(p, filters);
+  const query = pageQuery(db, p, { filters: filters, now, counterDim: dim });
   const client = db.$client;
   const rows = await client
     .prepare(query.sql)
@@ -351,15 +403,15 @@ export async function listTasks(db: Db, p: Principal, f: ListFilters, now: numbe
     .raw();
   const found = rows.map((row) => taskJson(taskFromPageRow(row), now));
   if (dim === null) {
-    const hasMore = found.length > f.limit;
-    const tasks = hasMore ? found.slice(0, f.limit) : found;
-    const total = !hasMore && (tasks.length > 0 || f.offset === 0) ? f.offset + tasks.length : null;
+    const hasMore = found.length > filters.limit;
+    const tasks = hasMore ? found.slice(0, filters.limit) : found;
+    const total = !hasMore && (tasks.length > 0 || filters.offset === 0) ? filters.offset + tasks.length : null;
     return { tasks, hasMore, total };
   }
-  if (found.length < f.limit && (found.length > 0 || f.offset === 0))
-    return { tasks: found, hasMore: false, total: f.offset + found.length };
+  if (found.length < filters.limit && (found.length > 0 || filters.offset === 0))
+    return { tasks: found, hasMore: false, total: filters.offset + found.length };
   // Past the end of a counted listing no row carries the counter: read it (a second trip, only there).
   const counted = found.length > 0 ? (rows[0]![listedCount] as number | null) : ((await counterOf(db, p, dim).get())?.n ?? 0);
   const total = Math.max(0, counted ?? 0);
-  return { tasks: found, hasMore: f.offset + found.length < total, total };
+  return { tasks: found, hasMore: filters.offset + found.length < total, total };
 }

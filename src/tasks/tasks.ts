@@ -169,8 +169,17 @@ function referenceGuards(p: Principal, input: TaskInput): SQL[] {
   return guards;
 }
 
+export interface ReadForWriteOptions {
+  /** The task written, or null for a create. */
+  taskId: string | null;
+  input: TaskInput;
+  now: number;
+  /** Whether to read the account's usage too. */
+  withUsage: boolean;
+}
+
 /** Runs the read batch of a write: the task (if any) plus the referenced project, agent and usage. */
-export async function readForWrite(db: Db, p: Principal, taskId: string | null, input: TaskInput, now: number, withUsage: boolean) {
+export async function readForWrite(db: Db, p: Principal, { taskId, input, now, withUsage }: ReadForWriteOptions) {
   const queries: BatchItem<'sqlite'>[] = [];
   const slot: Record<string, number> = {};
   const add = (name: string, q: BatchItem<'sqlite'>) => {
@@ -220,11 +229,19 @@ export async function readForWrite(db: Db, p: Principal, taskId: string | null, 
   };
 }
 
+export interface GuardedTaskInsert {
+  /** The account's task quota. */
+  quota: number;
+  now: number;
+  /** Further conditions the insert must meet. */
+  guards?: SQL[];
+}
+
 /**
  * `INSERT INTO tasks ... SELECT ... WHERE <quota and guards> RETURNING id`: the quota is checked by
  * the insert itself, so two concurrent creates at the limit cannot both pass.
  */
-export function insertTaskGuarded(row: TaskRow, quota: number, now: number, guards: SQL[] = []) {
+export function insertTaskGuarded(row: TaskRow, { quota, now, guards = [] }: GuardedTaskInsert) {
   const entries = Object.entries(taskColumns);
   const names = sql.join(
     entries.map(([, c]) => sql.identifier(c.name)),
@@ -249,7 +266,14 @@ export function countCreated(accountId: string, taskId: string, now: number) {
   return sql`insert into ${usageCounters} (account_id, period, tasks_created) select ${accountId}, ${period(now)}, 1 where exists (select 1 from ${tasks} where ${tasks.id} = ${taskId}) on conflict (account_id, period) do update set tasks_created = tasks_created + 1`;
 }
 
-export function newTaskRow(p: Principal, input: NewTaskInput, now: number, parent?: TaskRow): TaskRow {
+export interface NewTaskRowOptions {
+  input: NewTaskInput;
+  now: number;
+  /** The task delegated from, if any. */
+  parent?: TaskRow;
+}
+
+export function newTaskRow(p: Principal, { input, now, parent }: NewTaskRowOptions): TaskRow {
   const ts = isoSeconds(now);
   const id = newId('tsk', now);
   return {
@@ -300,15 +324,17 @@ export interface CreatedTask {
   events: RecordedEvent[];
 }
 
+export interface TaskEventsPlan {
+  taskId: string;
+  events: PlannedEvent['event'][];
+  listeners: Listeners | undefined;
+  now: number;
+  /** The task as the events show it. */
+  snapshot?: TaskRow;
+}
+
 /** The events of one write of a task by the principal, recorded only when the account has listeners. */
-export function planTaskEvents(
-  p: Principal,
-  taskId: string,
-  events: PlannedEvent['event'][],
-  listeners: Listeners | undefined,
-  now: number,
-  snapshot?: TaskRow,
-): PlannedEvent[] {
+export function planTaskEvents(p: Principal, { taskId, events, listeners, now, snapshot }: TaskEventsPlan): PlannedEvent[] {
   if (!listeners) return [];
   return planEvents({
     accountId: p.accountId,
@@ -329,25 +355,32 @@ export const recordIf = (events: PlannedEvent[], now: number, when: SQL): SQL[] 
 
 export const taskExists = (id: string) => sql`exists (select 1 from ${tasks} where ${tasks.id} = ${id})`;
 
-export async function createTask(
-  db: Db,
-  p: Principal,
-  input: NewTaskInput,
-  quota: number,
-  now: number,
-  listeners?: Listeners,
-): Promise<CreatedTask> {
+export interface CreateTaskOptions {
+  input: NewTaskInput;
+  /** The account's task quota. */
+  quota: number;
+  now: number;
+  listeners?: Listeners;
+}
+
+export async function createTask(db: Db, p: Principal, { input, quota, now, listeners }: CreateTaskOptions): Promise<CreatedTask> {
   assertRestrictedReferences(p, input);
-  const row = newTaskRow(p, input, now);
-  const events = planTaskEvents(p, row.id, eventsOf('tasks.create', { assigned: Boolean(row.assignedToAgentId) }), listeners, now, row);
+  const row = newTaskRow(p, { input, now });
+  const events = planTaskEvents(p, {
+    taskId: row.id,
+    events: eventsOf('tasks.create', { assigned: Boolean(row.assignedToAgentId) }),
+    listeners,
+    now,
+    snapshot: row,
+  });
   const [inserted] = await sqlBatch(db, [
-    insertTaskGuarded(row, quota, now, referenceGuards(p, input)),
+    insertTaskGuarded(row, { quota, now, guards: referenceGuards(p, input) }),
     countCreated(p.accountId, row.id, now),
     ...recordIf(events, now, taskExists(row.id)),
   ]);
   const created = inserted![0];
   if (created) return { row, claimersWaiting: Boolean(created.claimers_waiting), events: recorded(events, taskJson(row, now)) };
-  const found = await readForWrite(db, p, null, input, now, true);
+  const found = await readForWrite(db, p, { taskId: null, input, now, withUsage: true });
   checkReferences(p, input, found);
   throw quotaExceeded(quota, now);
 }
@@ -374,17 +407,17 @@ export interface UpdateResult {
   events: RecordedEvent[];
 }
 
-export async function updateTask(
-  db: Db,
-  p: Principal,
-  id: string,
-  input: TaskInput,
-  now: number,
-  listeners?: Listeners,
-): Promise<UpdateResult> {
-  const found = await readForWrite(db, p, id, input, now, false);
+export interface UpdateTaskOptions {
+  taskId: string;
+  input: TaskInput;
+  now: number;
+  listeners?: Listeners;
+}
+
+export async function updateTask(db: Db, p: Principal, { taskId, input, now, listeners }: UpdateTaskOptions): Promise<UpdateResult> {
+  const found = await readForWrite(db, p, { taskId: taskId, input, now, withUsage: false });
   const before = found.task;
-  assertCanWrite(p, 'tasks.update', before, now);
+  assertCanWrite(p, before, { op: 'tasks.update', now });
   if (before.completed) throw taskCompleted();
   checkReferences(p, input, found);
 
@@ -406,18 +439,18 @@ export async function updateTask(
 
   const newAssignee = changes.assignedToAgentId !== undefined && changes.assignedToAgentId !== before.assignedToAgentId;
   const facts = { changed: true, newly_assigned: newAssignee && Boolean(changes.assignedToAgentId) };
-  const events = planTaskEvents(p, id, eventsOf('tasks.update', facts), listeners, now);
+  const events = planTaskEvents(p, { taskId: taskId, events: eventsOf('tasks.update', facts), listeners, now });
   const [updated, ...rest] = await sqlBatch(db, [
     db
       .update(tasks)
       .set(changes)
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId), eq(tasks.completed, false)))
+      .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId), eq(tasks.completed, false)))
       .returning(),
     ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
     db
       .select({ completed: tasks.completed })
       .from(tasks)
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+      .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
   ]);
   const raw = updated![0];
   if (!raw) throw rest.at(-1)![0] ? taskCompleted() : taskNotFound();
@@ -434,38 +467,42 @@ export function reopenParentIfChildrenDone(parentId: string | SQL, now: number) 
   return sql`update ${tasks} set status = 'open', updated_at = ${isoSeconds(now)} where ${tasks.id} = ${parentId} and status = 'delegated' and completed = 0 and not exists (select 1 from ${tasks} c where c.parent_task_id = ${parentId} and c.completed = 0) returning ${tasks.id}`;
 }
 
+export interface DeleteTaskOptions {
+  taskId: string;
+  now: number;
+  listeners?: Listeners;
+}
+
 /** The deleted task, and whether its parent went back to the queue (it was the last open child). */
 export async function deleteTask(
   db: Db,
   p: Principal,
-  id: string,
-  now: number,
-  listeners?: Listeners,
+  { taskId, now, listeners }: DeleteTaskOptions,
 ): Promise<{ row: TaskRow; parentReopened: boolean; events: RecordedEvent[] }> {
   const [rows, children] = await db.batch([
     db
       .select()
       .from(tasks)
-      .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
-    db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, id)).limit(1),
+      .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
+    db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, taskId)).limit(1),
   ]);
   const row = rows[0];
-  assertCanWrite(p, 'tasks.delete', row, now);
+  assertCanWrite(p, row, { op: 'tasks.delete', now });
   if (children.length > 0) {
     throw conflict('TASK_HAS_CHILDREN', 'This task has delegated child tasks; delete them first (GET /v1/tasks/{id}/children lists them)');
   }
-  const events = planTaskEvents(p, id, eventsOf('tasks.delete'), listeners, now, row);
+  const events = planTaskEvents(p, { taskId: taskId, events: eventsOf('tasks.delete'), listeners, now, snapshot: row });
   // One batch, one transaction: the task goes with everything hanging off it (labels by trigger).
   const statements: (SQL | SQLWrapper)[] = [
-    db.delete(subtasks).where(eq(subtasks.taskId, id)),
-    db.delete(comments).where(eq(comments.taskId, id)),
-    db.delete(taskContextHistory).where(eq(taskContextHistory.taskId, id)),
-    db.delete(taskLinks).where(eq(taskLinks.taskId, id)),
+    db.delete(subtasks).where(eq(subtasks.taskId, taskId)),
+    db.delete(comments).where(eq(comments.taskId, taskId)),
+    db.delete(taskContextHistory).where(eq(taskContextHistory.taskId, taskId)),
+    db.delete(taskLinks).where(eq(taskLinks.taskId, taskId)),
     // The effect key stays (a redelivered event still finds it); the clean-up takes it once unmarked.
-    db.update(automationEffects).set({ createdTaskId: null }).where(eq(automationEffects.createdTaskId, id)),
+    db.update(automationEffects).set({ createdTaskId: null }).where(eq(automationEffects.createdTaskId, taskId)),
     // A claim ends with its task; the run stays in the agent's history.
-    endOpenRun(db, id, 'released', now),
-    db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId))),
+    endOpenRun(db, { taskId: taskId, outcome: 'released', now }),
+    db.delete(tasks).where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
     ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
   ];
   if (row.parentTaskId) statements.push(reopenParentIfChildrenDone(row.parentTaskId, now));
@@ -510,16 +547,15 @@ export function completionStatements(db: Db, { principal: p, taskId: id, evidenc
     sql`update ${tasks} set completed = 1, status = 'completed', completed_at = ${ts}, completed_by_agent_id = ${p.agentId},
         claimed_by_agent_id = null, claimed_at = null, lease_expires_at = null, last_heartbeat_at = null, session_state = null, state_detail = null,
         evidence = ${mergedEvidence}, updated_at = ${ts}
-      where ${tasks.id} = ${id} and ${writableBy(p, 'tasks.complete', now, 'tasks')} and ${tasks.completed} = 0 and ${policyMet}
+      where ${tasks.id} = ${id} and ${writableBy(p, { op: 'tasks.complete', now, taskAlias: 'tasks' })} and ${tasks.completed} = 0 and ${policyMet}
       returning *`,
     // Completing ends any live claim, in the same transaction as the completion.
-    endOpenRun(
-      db,
-      id,
-      'completed',
+    endOpenRun(db, {
+      taskId: id,
+      outcome: 'completed',
       now,
-      sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`,
-    ),
+      onlyIf: sql`exists (select 1 from ${tasks} d where d.id = ${id} and d.completed = 1 and d.completed_at = ${ts} and d.completed_by_agent_id = ${p.agentId})`,
+    }),
     reopenParentIfChildrenDone(sql`(select parent_task_id from ${tasks} where ${tasks.id} = ${id})`, now),
     // A recurrence's instance answers when the next one is due (the scheduler spawns it).
     sql`select r.next_due_at from recurrences r where r.id = (select source_recurrence_id from ${tasks} where ${tasks.id} = ${id}) and r.active = 1`,
@@ -552,7 +588,7 @@ export function completionEvents(
   listeners?: Listeners,
 ): { events: PlannedEvent[]; statements: SQL[] } {
   const { principal: p, taskId: id } = completion;
-  const events = planTaskEvents(p, id, eventsOf('tasks.complete'), listeners, now);
+  const events = planTaskEvents(p, { taskId: id, events: eventsOf('tasks.complete'), listeners, now });
   // Sent right after the completing UPDATE (see completionBatch): a second completion in the same second records nothing.
   return { events, statements: recordIf(events, now, PREVIOUS_STATEMENT_CHANGED) };
 }
@@ -562,26 +598,43 @@ export const PARENT_REOPENED_RESULT = 2;
 /** Where they hold the next occurrence of the task's recurrence, if it has an active one. */
 export const NEXT_OCCURRENCE_RESULT = 3;
 
+export interface CompletionResults {
+  /** The results of the completion's batch. */
+  results: RawRow[][];
+  now: number;
+}
+
 /** The completed task, or the error that says why it was not completed. */
 export async function completionOutcome(
   db: Db,
   { principal: p, taskId: id }: Completion,
-  results: RawRow[][],
-  now: number,
+  { results, now }: CompletionResults,
 ): Promise<TaskRow> {
   const updated = results[0]?.[0];
   if (updated) return taskFromRaw(updated);
   // Refused: read the task to say why (a refusal costs a second round trip; a completion, none).
   const row = await readTask(db, p.accountId, id);
-  assertCanWrite(p, 'tasks.complete', row, now);
+  assertCanWrite(p, row, { op: 'tasks.complete', now });
   if (row.completed) throw conflict('TASK_ALREADY_COMPLETED', 'This task is already completed');
   throw evidenceRequired();
 }
 
+export interface CompleteTaskOptions {
+  taskId: string;
+  evidence: EvidenceItem[];
+  now: number;
+}
+
 /** Completes a task in one D1 batch of its own (the route sends completions through the account's queue instead). */
-export async function completeTask(db: Db, p: Principal, id: string, evidence: EvidenceItem[], now: number): Promise<TaskRow> {
-  const completion = { principal: p, taskId: id, evidence };
-  return completionOutcome(db, completion, await sqlBatch(db, completionStatements(db, completion, now)), now);
+export async function completeTask(db: Db, p: Principal, { taskId, evidence, now }: CompleteTaskOptions): Promise<TaskRow> {
+  const completion = { principal: p, taskId: taskId, evidence };
+  return completionOutcome(db, completion, { results: await sqlBatch(db, completionStatements(db, completion, now)), now });
+}
+
+export interface UncompleteTaskOptions {
+  taskId: string;
+  now: number;
+  listeners?: Listeners;
 }
 
 /**
@@ -591,24 +644,22 @@ export async function completeTask(db: Db, p: Principal, id: string, evidence: E
 export async function uncompleteTask(
   db: Db,
   p: Principal,
-  id: string,
-  now: number,
-  listeners?: Listeners,
+  { taskId, now, listeners }: UncompleteTaskOptions,
 ): Promise<{ row: TaskRow; events: RecordedEvent[] }> {
   const row = await db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.id, id), eq(tasks.accountId, p.accountId)))
+    .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId)))
     .get();
-  assertCanWrite(p, 'tasks.uncomplete', row, now);
+  assertCanWrite(p, row, { op: 'tasks.uncomplete', now });
   if (!row.completed) throw conflict('TASK_NOT_COMPLETED', 'This task is not completed');
   const ts = isoSeconds(now);
-  const events = planTaskEvents(p, id, eventsOf('tasks.uncomplete'), listeners, now);
+  const events = planTaskEvents(p, { taskId: taskId, events: eventsOf('tasks.uncomplete'), listeners, now });
   // completed_by_agent_id stays: it records who last completed the task and keeps it visible to that worker.
   const statements: SQL[] = [
     sql`update ${tasks} set completed = 0, completed_at = null, reopen_count = reopen_count + 1, updated_at = ${ts},
-        status = case when exists (select 1 from ${tasks} c where c.parent_task_id = ${id} and c.completed = 0) then 'delegated' else 'open' end
-        where ${tasks.id} = ${id} and ${tasks.accountId} = ${p.accountId} and completed = 1 returning *`,
+        status = case when exists (select 1 from ${tasks} c where c.parent_task_id = ${taskId} and c.completed = 0) then 'delegated' else 'open' end
+        where ${tasks.id} = ${taskId} and ${tasks.accountId} = ${p.accountId} and completed = 1 returning *`,
     ...recordIf(events, now, PREVIOUS_STATEMENT_CHANGED),
   ];
   // A parent that went back to open because all its children were done waits on this one again.

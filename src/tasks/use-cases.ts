@@ -50,7 +50,7 @@ const wakeIf = (u: TaskChange, yes: boolean) => (yes ? u.principal.accountId : n
 
 export async function createTaskChange(u: TaskChange, input: NewTaskInput): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
-  const { row, claimersWaiting, events } = await createTask(db, p, input, limit(u.fx.env, 'TASKS_PER_MONTH'), now, listeners);
+  const { row, claimersWaiting, events } = await createTask(db, p, { input, quota: limit(u.fx.env, 'TASKS_PER_MONTH'), now, listeners });
   afterCommit(u.fx, {
     events,
     wakeAccount: wakeIf(u, wakes('tasks.create', { claimers_waiting: claimersWaiting })),
@@ -62,7 +62,7 @@ export async function createTaskChange(u: TaskChange, input: NewTaskInput): Prom
 
 export async function updateTaskChange(u: TaskChange, id: string, input: TaskInput): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
-  const { before, after, events } = await updateTask(db, p, id, input, now, listeners);
+  const { before, after, events } = await updateTask(db, p, { taskId: id, input, now, listeners });
   afterCommit(u.fx, {
     events,
     wakeAccount: wakeIf(u, after !== before && wakes('tasks.update', { claimability_changed: claimabilityChanged(before, after) })),
@@ -74,7 +74,7 @@ export async function updateTaskChange(u: TaskChange, id: string, input: TaskInp
 
 export async function deleteTaskChange(u: TaskChange, id: string): Promise<void> {
   const { p, now, db, listeners } = setup(u);
-  const { parentReopened, events } = await deleteTask(db, p, id, now, listeners);
+  const { parentReopened, events } = await deleteTask(db, p, { taskId: id, now, listeners });
   afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.delete', { parent_reopened: parentReopened })), now });
 }
 
@@ -94,7 +94,7 @@ export async function completeTaskChange(
   const landed = [landedCompleting ?? null, ...recording.statements.map(() => null), ...landedRest];
   const shifted: RawRow[][] = await claimQueueOf(u.fx.env, p.accountId).commit(p.accountId, statements, landed);
   const results = [shifted[0]!, ...shifted.slice(1 + recording.statements.length)];
-  const task = taskJson(await completionOutcome(db, completion, results, now), now);
+  const task = taskJson(await completionOutcome(db, completion, { results, now }), now);
   const parentReopened = Boolean(results[PARENT_REOPENED_RESULT]?.length);
   afterCommit(u.fx, {
     events: recorded(recording.events, task),
@@ -107,7 +107,7 @@ export async function completeTaskChange(
 
 export async function uncompleteTaskChange(u: TaskChange, id: string): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
-  const { row, events } = await uncompleteTask(db, p, id, now, listeners);
+  const { row, events } = await uncompleteTask(db, p, { taskId: id, now, listeners });
   afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.uncomplete')), wakeScope: wakeScopeOf([row]), now });
   return taskJson(row, now);
 }
@@ -115,21 +115,21 @@ export async function uncompleteTaskChange(u: TaskChange, id: string): Promise<T
 export async function delegateTaskChange(u: TaskChange, id: string, input: NewTaskInput): Promise<TaskJson> {
   const { p, now, db, listeners } = setup(u);
   const limits = { quota: limit(u.fx.env, 'TASKS_PER_MONTH'), maxDepth: limit(u.fx.env, 'DELEGATION_DEPTH') };
-  const { child, events } = await delegateTask(db, p, id, input, limits, now, listeners);
+  const { child, events } = await delegateTask(db, p, { parentId: id, input, limits, now, listeners });
   afterCommit(u.fx, { events, wakeAccount: wakeIf(u, wakes('tasks.delegate')), wakeScope: wakeScopeOf([child]), now });
   return taskJson(child, now);
 }
 
 export async function addCommentChange(u: TaskChange, id: string, input: { content: string; author?: string | null }) {
   const { p, now, db, listeners } = setup(u);
-  const { task, comment, events } = await addComment(db, p, id, input, now, listeners);
+  const { task, comment, events } = await addComment(db, p, { taskId: id, input, now, listeners });
   afterCommit(u.fx, { events, now });
   return { task, comment };
 }
 
 export async function addLinkChange(u: TaskChange, id: string, input: LinkInput) {
   const { p, now, db, listeners } = setup(u);
-  const { task, link, events } = await addLink(db, p, id, input, now, listeners);
+  const { task, link, events } = await addLink(db, p, { taskId: id, input, now, listeners });
   afterCommit(u.fx, { events, now });
   return { task, link };
 }

@@ -590,7 +590,7 @@ export async function release(
       .select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId })
       .from(tasks)
       .where(where),
-    endOpenRun(db, id, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
+    endOpenRun(db, { taskId: id, outcome: 'released', now, onlyIf: sql`exists (select 1 from ${tasks} where ${where})` }),
     db
       .update(tasks)
       .set({
@@ -625,7 +625,7 @@ export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt
   // The system's task.released, recorded before the write while the claim still matches.
   const [released, , updated] = await sqlBatch(db, [
     outboxInsertPerTask('task.released', sql`select ${tasks.id} as id, ${tasks.accountId} as account_id from ${tasks} where ${where}`, now),
-    endOpenRun(db, taskId, 'released', now, sql`exists (select 1 from ${tasks} where ${where})`),
+    endOpenRun(db, { taskId, outcome: 'released', now, onlyIf: sql`exists (select 1 from ${tasks} where ${where})` }),
     db.update(tasks).set(backInQueue(nowIso)).where(where).returning(),
   ]);
   const row = updated![0];

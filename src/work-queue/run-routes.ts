@@ -21,7 +21,7 @@ export const runRoutes = createRouter().openapi(list, async (c) => {
   const { id } = c.req.valid('param');
   const query = c.req.valid('query');
   const page = { limit: query.limit ?? DEFAULT_LIMIT, offset: query.offset ?? 0 };
-  const { runs, total } = await listAgentRuns(database(c.env.DB), c.get('principal'), id, page);
+  const { runs, total } = await listAgentRuns(database(c.env.DB), c.get('principal'), { agentId: id, page });
   c.header('X-Total-Count', String(total));
   if (page.offset + runs.length < total) {
     const next = new URL(c.req.url);

@@ -59,7 +59,7 @@ describe('the listing answer', () => {
         const p = await authenticate(db(), env.KEY_PEPPER!, account.adminKey);
         const ids = await insertTasks(account, seeds);
         const rows: TaskRow[] = await db().select().from(tasks).where(inArray(tasks.id, ids));
-        const page = await listTasks(db(), p, { limit: 100, offset: 0 }, NOW);
+        const page = await listTasks(db(), p, { filters: { limit: 100, offset: 0 }, now: NOW });
         const listed = new Map(page.tasks.map((t) => [t.id, t]));
         expect(listed.size).toBe(rows.length);
         for (const row of rows) {
@@ -143,7 +143,7 @@ describe('rendered listings are kept per isolate', () => {
     const d = db();
     fc.assert(
       fc.property(principal, timeless, fc.integer({ min: 0, max: 400 * 86_400_000 }), (p, f, later) => {
-        const render = (now: number) => toRawQuery(listQuery(d, p, f, now));
+        const render = (now: number) => toRawQuery(listQuery(d, p, { filters: f, now }));
         expect(render(NOW + later)).toEqual(render(NOW));
       }),
       { numRuns: 300 },
@@ -164,7 +164,7 @@ describe('rendered listings are kept per isolate', () => {
       hasWebhooks: false,
     } as Principal;
     for (const f of [{ due: 'today' as const }, { due: 'overdue' as const }, { claimed: true }, { claimed: false }]) {
-      const render = (now: number) => toRawQuery(listQuery(d, p, { limit: 10, offset: 0, ...f }, now));
+      const render = (now: number) => toRawQuery(listQuery(d, p, { filters: { limit: 10, offset: 0, ...f }, now }));
       expect(render(NOW + 2 * 86_400_000), JSON.stringify(f)).not.toEqual(render(NOW));
     }
   });

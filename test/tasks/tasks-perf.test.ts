@@ -60,15 +60,18 @@ describe('round trips per operation', () => {
 
     const reads: [string, (d: any) => Promise<unknown>][] = [
       ['getTask', (d) => getTask(d, p, id)],
-      ['listTasks', (d) => listTasks(d, p, { limit: 100, offset: 0 }, now)],
-      ['listTasks filtered', (d) => listTasks(d, p, { limit: 100, offset: 0, labels: ['x', 'y'], search: 'root', due: 'overdue' }, now)],
+      ['listTasks', (d) => listTasks(d, p, { filters: { limit: 100, offset: 0 }, now })],
+      [
+        'listTasks filtered',
+        (d) => listTasks(d, p, { filters: { limit: 100, offset: 0, labels: ['x', 'y'], search: 'root', due: 'overdue' }, now }),
+      ],
       ['taskChain', (d) => taskChain(d, p, id)],
       ['taskChildren', (d) => taskChildren(d, p, id)],
-      ['getContext', (d) => getContext(d, p, id, true)],
-      ['contextHistory', (d) => contextHistory(d, p, id, undefined, { limit: 100 })],
+      ['getContext', (d) => getContext(d, p, { taskId: id, withProvenance: true })],
+      ['contextHistory', (d) => contextHistory(d, p, { taskId: id, key: undefined, page: { limit: 100 } })],
       ['listSubtasks', (d) => listSubtasks(d, p, id)],
       ['taskWithSubtasks', (d) => taskWithSubtasks(d, p, id)],
-      ['listComments', (d) => listComments(d, p, id, page)],
+      ['listComments', (d) => listComments(d, p, { taskId: id, page })],
       ['listLinks', (d) => listLinks(d, p, id)],
       ['taskStats', (d) => taskStats(d, p, now)],
       ['statsAnswer', (d) => statsAnswer(d, p, now)],
@@ -89,7 +92,7 @@ describe('round trips per operation', () => {
             now,
           }),
       ],
-      ['findDuplicates', (d) => findDuplicates(d, p, 'root task', 0.6)],
+      ['findDuplicates', (d) => findDuplicates(d, p, { content: 'root task', threshold: 0.6 })],
     ];
     for (const [name, fn] of reads) expect(await trips(fn), name).toBe(1);
 
@@ -97,37 +100,53 @@ describe('round trips per operation', () => {
     const writes: [string, (d: any) => Promise<unknown>][] = [
       [
         'createTask',
-        (d) => createTask(d, p, { content: 'n', labels: ['a'], project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now),
+        (d) =>
+          createTask(d, p, {
+            input: { content: 'n', labels: ['a'], project_id: a.projectId, assigned_to_agent_id: a.adminId },
+            quota: 1000,
+            now,
+          }),
       ],
       [
         'updateTask',
-        (d) => updateTask(d, p, id, { content: 'u', labels: ['b'], project_id: a.projectId, assigned_to_agent_id: a.adminId }, now),
+        (d) =>
+          updateTask(d, p, {
+            taskId: id,
+            input: { content: 'u', labels: ['b'], project_id: a.projectId, assigned_to_agent_id: a.adminId },
+            now,
+          }),
       ],
-      ['patchContext', (d) => patchContext(d, p, id, { k: 1 }, { source: 'agent_inferred', maxBytes: 10_000 }, now)],
-      ['createSubtask', (d) => createSubtask(d, p, id, { content: 's2' }, now)],
-      ['updateSubtask', (d) => updateSubtask(d, p, id, sub, { content: 's3' }, now)],
-      ['toggleSubtask', (d) => toggleSubtask(d, p, id, sub, now)],
-      ['deleteSubtask', (d) => deleteSubtask(d, p, id, sub, now)],
-      ['addComment', (d) => addComment(d, p, id, { content: 'c2' }, now)],
-      ['deleteComment', (d) => deleteComment(d, p, id, cmt)],
-      ['addLink', (d) => addLink(d, p, id, { kind: 'pr', ref: '#1' }, now)],
+      ['patchContext', (d) => patchContext(d, p, { taskId: id, patch: { k: 1 }, source: 'agent_inferred', maxBytes: 10_000, now })],
+      ['createSubtask', (d) => createSubtask(d, p, { taskId: id, input: { content: 's2' }, now })],
+      ['updateSubtask', (d) => updateSubtask(d, p, { taskId: id, subtaskId: sub, input: { content: 's3' }, now })],
+      ['toggleSubtask', (d) => toggleSubtask(d, p, { taskId: id, subtaskId: sub, now })],
+      ['deleteSubtask', (d) => deleteSubtask(d, p, { taskId: id, subtaskId: sub, now })],
+      ['addComment', (d) => addComment(d, p, { taskId: id, input: { content: 'c2' }, now })],
+      ['deleteComment', (d) => deleteComment(d, p, { taskId: id, commentId: cmt })],
+      ['addLink', (d) => addLink(d, p, { taskId: id, input: { kind: 'pr', ref: '#1' }, now })],
       [
         'delegateTask',
-        async (d) => (childId = (await delegateTask(d, p, id, { content: 'child' }, { quota: 1000, maxDepth: 10 }, now)).child.id),
+        async (d) =>
+          (childId = (await delegateTask(d, p, { parentId: id, input: { content: 'child' }, limits: { quota: 1000, maxDepth: 10 }, now }))
+            .child.id),
       ],
-      ['completeTask child', (d) => completeTask(d, p, childId, [], now)],
-      ['uncompleteTask child', (d) => uncompleteTask(d, p, childId, now)],
-      ['deleteTask child', (d) => deleteTask(d, p, childId, now)],
+      ['completeTask child', (d) => completeTask(d, p, { taskId: childId, evidence: [], now })],
+      ['uncompleteTask child', (d) => uncompleteTask(d, p, { taskId: childId, now })],
+      ['deleteTask child', (d) => deleteTask(d, p, { taskId: childId, now })],
     ];
     for (const [name, fn] of writes) expect(await trips(fn), name).toBeLessThanOrEqual(2);
     // The hottest write checks its references and the quota inside the insert: one trip.
     expect(
-      await trips((d) => createTask(d, p, { content: 'one trip', project_id: a.projectId, assigned_to_agent_id: a.adminId }, 1000, now)),
+      await trips((d) =>
+        createTask(d, p, { input: { content: 'one trip', project_id: a.projectId, assigned_to_agent_id: a.adminId }, quota: 1000, now }),
+      ),
     ).toBe(1);
     // So does a context merge: access, version and size are conditions of the merge itself.
-    expect(await trips((d) => patchContext(d, p, id, { one: 'trip' }, { source: 'agent_inferred', maxBytes: 10_000 }, now))).toBe(1);
+    expect(
+      await trips((d) => patchContext(d, p, { taskId: id, patch: { one: 'trip' }, source: 'agent_inferred', maxBytes: 10_000, now })),
+    ).toBe(1);
     // So does completion: access, state and the evidence policy are conditions of the update.
-    expect(await trips((d) => completeTask(d, p, id, [{ kind: 'pr', ref: '#9' }], now))).toBe(1);
+    expect(await trips((d) => completeTask(d, p, { taskId: id, evidence: [{ kind: 'pr', ref: '#9' }], now }))).toBe(1);
   });
 });
 
@@ -162,7 +181,7 @@ describe('list query plans', () => {
     ];
     for (const p of principals) {
       for (const f of filters) {
-        const q = listQuery(db(), p, { limit: 100, offset: 0, ...f }, Date.now()).toSQL();
+        const q = listQuery(db(), p, { filters: { limit: 100, offset: 0, ...f }, now: Date.now() }).toSQL();
         const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
           .bind(...q.params)
           .all<{ detail: string }>();
@@ -242,7 +261,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     if (filters.project_id === 'first') filters.project_id = a.projectId;
     if (filters.assigned_to === 'worker') filters.assigned_to = workerId;
     const c = countingD1(env.DB);
-    const page = await listTasks(c.db, p, filters, now);
+    const page = await listTasks(c.db, p, { filters, now });
     expect(page.tasks.length).toBeGreaterThan(0);
     expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
@@ -251,7 +270,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
 
   it('claimed=true reads fewer than twice the page size', async () => {
     const c = countingD1(env.DB);
-    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, claimed: true }, now);
+    const page = await listTasks(c.db, p, { filters: { limit: PAGE, offset: 0, claimed: true }, now });
     expect(page.tasks.length).toBe(N / 500);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
   });
@@ -259,7 +278,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
   // A label page reads the tasks' copies in labelled_tasks (one row each) and the counter.
   it('label=bug reads fewer than twice the page size', async () => {
     const c = countingD1(env.DB);
-    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
+    const page = await listTasks(c.db, p, { filters: { limit: PAGE, offset: 0, labels: ['bug'] }, now });
     expect(page.tasks).toHaveLength(PAGE);
     expect(page.total).toBe(N / 5);
     expect(c.stats.count).toBe(1);
@@ -268,14 +287,14 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
 
   it('label=bug reads one row per task on the page and the counter, no look-ahead row', async () => {
     const c = countingD1(env.DB);
-    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, labels: ['bug'] }, now);
+    const page = await listTasks(c.db, p, { filters: { limit: PAGE, offset: 0, labels: ['bug'] }, now });
     expect(page.hasMore).toBe(true);
     expect(c.stats.rowsRead).toBeLessThanOrEqual(PAGE + 1);
   });
 
   it('search for a rare word reads fewer than twice the page size', async () => {
     const c = countingD1(env.DB);
-    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: 'number 19999 ' }, now);
+    const page = await listTasks(c.db, p, { filters: { limit: PAGE, offset: 0, search: 'number 19999 ' }, now });
     expect(pageIds(page)).toEqual(['tsk_perf019999']);
     expect(c.stats.count).toBe(1);
     expect(c.stats.rowsRead).toBeLessThan(2 * PAGE);
@@ -290,7 +309,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
     ['every task, lower case', 'about', null],
   ] as [string, string, string[] | null][])('search (%s) reads fewer than twice the page size', async (_name, term, expected) => {
     const c = countingD1(env.DB);
-    const page = await listTasks(c.db, p, { limit: PAGE, offset: 0, search: term }, now);
+    const page = await listTasks(c.db, p, { filters: { limit: PAGE, offset: 0, search: term }, now });
     if (expected) expect(pageIds(page)).toEqual(expected);
     expect(page.tasks.length).toBeGreaterThan(0);
     expect(c.stats.count).toBe(1);
@@ -305,7 +324,7 @@ describe('GET /v1/tasks with 20,000 tasks', () => {
       )
         .bind(a.accountId, like, like)
         .all<{ id: string }>();
-      const page = await listTasks(db(), p, { limit: PAGE, offset: 0, search: term }, now);
+      const page = await listTasks(db(), p, { filters: { limit: PAGE, offset: 0, search: term }, now });
       const want = reference.results.map((r) => r.id);
       expect(pageIds(page), term).toEqual(want.slice(0, PAGE));
       expect(page.hasMore, term).toBe(want.length > PAGE);

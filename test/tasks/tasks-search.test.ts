@@ -327,7 +327,7 @@ describe('search', () => {
         created: iso(now - ((i * 13) % n) * 1000),
       })),
     );
-    const everything = (await listTasks(db(), p, { limit: 500, offset: 0 }, now)).tasks;
+    const everything = (await listTasks(db(), p, { filters: { limit: 500, offset: 0 }, now })).tasks;
     // 'task' (60 matches) and 'a' (under 3 characters) walk; the others (at most 40) use the index.
     const terms: [string, number][] = [
       ['omega', 30],
@@ -340,12 +340,12 @@ describe('search', () => {
     for (const [term, count] of terms) {
       const expected = everything.filter((t) => likeMatches(t, term)).map((t) => t.id);
       expect(expected, term).toHaveLength(count);
-      const whole = await listTasks(db(), p, { limit: 100, offset: 0, search: term }, now);
+      const whole = await listTasks(db(), p, { filters: { limit: 100, offset: 0, search: term }, now });
       expect(pageIds(whole), term).toEqual(expected);
       expect(whole.total, term).toBe(expected.length);
       const paged: string[] = [];
       for (let offset = 0; offset < expected.length + 5; offset += 7) {
-        const page = await listTasks(db(), p, { limit: 7, offset, search: term }, now);
+        const page = await listTasks(db(), p, { filters: { limit: 7, offset, search: term }, now });
         expect(page.hasMore, `${term} @${offset}`).toBe(offset + 7 < expected.length);
         paged.push(...pageIds(page));
       }

@@ -245,7 +245,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
     const want = reference(all, me, f, now);
     for (const offset of [0, 10, 50]) {
       const c = { count: 0, rowsRead: 0 };
-      const page = await listTasks(database(countingD1(env.DB, c)), worker, { ...f, offset }, now);
+      const page = await listTasks(database(countingD1(env.DB, c)), worker, { filters: { ...f, offset }, now });
       const label = `${name} offset ${offset}`;
       expect(pageIds(page), label).toEqual(want.slice(offset, offset + PAGE));
       expect(page.hasMore, label).toBe(want.length > offset + PAGE);
@@ -262,7 +262,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
   it('a rare search with a due filter reads no range: the rare arm answers alone', async () => {
     const f = { limit: PAGE, offset: 0, search: 'number 10004 ', due_after: '2000-01-01' } as ListFilters;
     const c = { count: 0, rowsRead: 0 };
-    const page = await listTasks(database(countingD1(env.DB, c)), worker, f, now);
+    const page = await listTasks(database(countingD1(env.DB, c)), worker, { filters: f, now });
     expect(pageIds(page)).toEqual(reference(all, me, f, now));
     expect(c.rowsRead).toBeLessThan(20);
   });
@@ -287,7 +287,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
         const f = { limit: PAGE, offset, ...raw } as ListFilters;
         const want = reference(all, busyId, f, now);
         const c = { count: 0, rowsRead: 0 };
-        const page = await listTasks(database(countingD1(env.DB, c)), busy, f, now);
+        const page = await listTasks(database(countingD1(env.DB, c)), busy, { filters: f, now });
         const label = `busy ${name} offset ${offset}`;
         expect(pageIds(page), label).toEqual(want.slice(offset, offset + PAGE));
         expect(page.hasMore, label).toBe(want.length > offset + PAGE);
@@ -310,7 +310,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
       const want = reference(all, me, raw, now);
       const seen: string[] = [];
       for (let offset = 0; ; offset += 7) {
-        const page = await listTasks(db(), worker, { limit: 7, offset, ...raw }, now);
+        const page = await listTasks(db(), worker, { filters: { limit: 7, offset, ...raw }, now });
         seen.push(...pageIds(page));
         if (!page.hasMore) {
           expect(page.total, JSON.stringify(raw)).toBe(want.length);
@@ -332,11 +332,11 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
       me,
       me,
     ]);
-    const page = await listTasks(db(), worker, { limit: 200, offset: 0 }, now);
+    const page = await listTasks(db(), worker, { filters: { limit: 200, offset: 0 }, now });
     expect(pageIds(page).filter((x) => x === id)).toHaveLength(1);
     expect(pageIds(page)).toEqual(reference(all, me, {}, now));
     expect(page.total).toBe(page.tasks.length);
-    const found = await listTasks(db(), worker, { limit: 5, offset: 0, search: 'number 10004 ' }, now);
+    const found = await listTasks(db(), worker, { filters: { limit: 5, offset: 0, search: 'number 10004 ' }, now });
     expect(pageIds(found)).toEqual([id]);
   });
 
@@ -345,7 +345,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
       ...single,
       ['combined', { completed: false, priority: 2, labels: ['bug'], search: 'search', due: 'overdue' }],
     ] as [string, Partial<ListFilters>][]) {
-      const q = listQuery(db(), worker, { limit: PAGE, offset: 10, ...resolve(raw) } as ListFilters, now).toSQL();
+      const q = listQuery(db(), worker, { filters: { limit: PAGE, offset: 10, ...resolve(raw) } as ListFilters, now }).toSQL();
       const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
         .bind(...q.params)
         .all<{ detail: string }>();
@@ -389,7 +389,7 @@ describe("a worker's listing in an account of 20,000 tasks", () => {
   it('leaves admins on the account-wide plan', async () => {
     const admin = await authenticate(db(), env.KEY_PEPPER!, a.adminKey);
     const c = { count: 0, rowsRead: 0 };
-    const page = await listTasks(database(countingD1(env.DB, c)), admin, { limit: PAGE, offset: 0 }, now);
+    const page = await listTasks(database(countingD1(env.DB, c)), admin, { filters: { limit: PAGE, offset: 0 }, now });
     const want = [...all]
       .sort((x, y) => (x.created_at < y.created_at ? 1 : x.created_at > y.created_at ? -1 : x.id < y.id ? 1 : -1))
       .map((r) => r.id);

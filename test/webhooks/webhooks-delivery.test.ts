@@ -26,7 +26,7 @@ function sampleTask(acct: TestAccount, content = 'Ship the release'): TaskJson {
   const author = { accountId: acct.accountId, agentId: acct.adminId, mode: 'admin', sandboxProjectId: null } as Principal;
   const id = 'tsk_sample0000000000000001';
   return taskJson(
-    { ...newTaskRow(author, { content, project_id: acct.projectId }, now), id, rootTaskId: id, accountableAgentId: null },
+    { ...newTaskRow(author, { input: { content, project_id: acct.projectId }, now }), id, rootTaskId: id, accountableAgentId: null },
     now,
   );
 }
