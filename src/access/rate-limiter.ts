@@ -67,19 +67,29 @@ export class RateLimiter extends DurableObject<Env> {
   }
 }
 
-/** Counts one request for `subject` (e.g. `agt_…`, `ip:1.2.3.4`, `mail:ada@example.com`). */
-export function takeToken(env: Env, subject: string, limit: number, nowMs: number, windowSeconds = 60): Promise<RateDecision> {
+/** One request counted against a limit. */
+export interface RateHit {
+  /** Who is counted, e.g. `agt_…`, `ip:1.2.3.4`, `mail:ada@example.com`. */
+  subject: string;
+  limit: number;
+  nowMs: number;
+  /** The window's length; 60 when not given. */
+  windowSeconds?: number;
+}
+
+/** Counts one request for its subject. */
+export function takeToken(env: Env, { subject, limit, nowMs, windowSeconds = 60 }: RateHit): Promise<RateDecision> {
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(subject));
   return stub.hit(limit, windowSeconds, nowMs);
 }
 
 /** Counts one request against a limit; the domain sees only this, not the Durable Object. */
-export type RateCounter = (subject: string, limit: number, nowMs: number, windowSeconds: number) => Promise<RateDecision>;
+export type RateCounter = (hit: RateHit) => Promise<RateDecision>;
 
 export const rateCounter =
   (env: Env): RateCounter =>
-  (subject, limit, nowMs, windowSeconds) =>
-    takeToken(env, subject, limit, nowMs, windowSeconds);
+  (hit) =>
+    takeToken(env, hit);
 
 export function rateLimitHeaders(rate: RateDecision): Record<string, string> {
   return {

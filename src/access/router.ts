@@ -71,7 +71,11 @@ export function clientIp(c: Context<AppBindings>): string {
  * a Durable Object call) without bound. Successful requests never touch this count.
  */
 async function countFailedAuthentication(c: Context<AppBindings>): Promise<void> {
-  const rate = await takeToken(c.env, `authfail:${clientIp(c)}`, limit(c.env, 'AUTH_FAILURES_PER_MINUTE'), Date.now());
+  const rate = await takeToken(c.env, {
+    subject: `authfail:${clientIp(c)}`,
+    limit: limit(c.env, 'AUTH_FAILURES_PER_MINUTE'),
+    nowMs: Date.now(),
+  });
   if (rate.allowed) return;
   const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(Date.now() / 1000)));
   throw new ApiError({

@@ -18,7 +18,9 @@ export interface RateRule {
  * past its `max` (e.g. per IP, then per email). Answers the decisions for response headers.
  */
 export async function hitRates(counter: RateCounter, rules: RateRule[], now: number): Promise<RateDecision[]> {
-  const decisions = await Promise.all(rules.map((r) => counter(r.scope, r.max, now, r.windowSeconds)));
+  const decisions = await Promise.all(
+    rules.map((r) => counter({ subject: r.scope, limit: r.max, nowMs: now, windowSeconds: r.windowSeconds })),
+  );
   decisions.forEach((decision) => {
     if (decision.allowed) return;
     const retryAfter = Math.max(1, decision.resetAt - Math.floor(now / 1000));

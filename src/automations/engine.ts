@@ -227,7 +227,7 @@ function fieldUpdate(ctx: RunContext, { key, action, set, guards = [] }: FieldUp
   return {
     statements: [
       sql`update ${tasks} set ${set}, updated_at = ${isoSeconds(ctx.now)} where ${where} returning *`,
-      outboxInsert(events, ctx.now, PREVIOUS_STATEMENT_CHANGED) ?? sql`select 1 where 0`,
+      outboxInsert(events, { now: ctx.now, when: PREVIOUS_STATEMENT_CHANGED }) ?? sql`select 1 where 0`,
       // Read after the write in the same transaction: says whether a claim is why it did not happen.
       sql`select claimed_by_agent_id, lease_expires_at from ${tasks} where ${tasks.id} = ${task.id}`,
     ],
@@ -262,7 +262,7 @@ function addComment(ctx: RunContext, key: string, action: Action): ActionPlan {
       sql`insert into ${comments} (id, task_id, account_id, agent_id, author, content, created_at)
         select ${id}, ${task.id}, ${ctx.msg.accountId}, ${ctx.rule.createdByAgentId}, ${`automation:${ctx.rule.name}`}, ${content}, ${isoSeconds(ctx.now)}
         where ${keyRecorded(key)} and exists (select 1 from ${tasks} where ${tasks.id} = ${task.id}) returning id`,
-      outboxInsert(events, ctx.now, PREVIOUS_STATEMENT_CHANGED) ?? sql`select 1 where 0`,
+      outboxInsert(events, { now: ctx.now, when: PREVIOUS_STATEMENT_CHANGED }) ?? sql`select 1 where 0`,
     ],
     createdTaskId: null,
     after([inserted]) {
@@ -384,7 +384,7 @@ function plannedCause(ctx: RunContext, change: Change, taskId: string): PlannedE
 
 /** Records a created task's events when the task exists (its guarded insert happened). */
 function recordedIf(events: PlannedEvent[], now: number, taskId: string): SQL[] {
-  const insert = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${tasks.id} = ${taskId})`);
+  const insert = outboxInsert(events, { now, when: sql`exists (select 1 from ${tasks} where ${tasks.id} = ${taskId})` });
   return insert ? [insert] : [];
 }
 

@@ -117,7 +117,7 @@ export async function recordAnswer(env: Env, ctx: WaitUntil, { token, answer, no
       from ${tasks} t where ${fits('t')}`,
     sql`update ${tasks} set context = json_patch(context, ${patch}), context_version = context_version + 1, updated_at = ${ts} where ${fits('tasks')} returning id`,
     sql`select * from ${tasks} where id = ${link.taskId} and ${won}`,
-    outboxInsert(events, now, won)!,
+    outboxInsert(events, { now, when: won })!,
   ]);
   if (!claimed![0]) {
     const current = await db.select({ usedAt: decisionLinks.usedAt }).from(decisionLinks).where(eq(decisionLinks.id, link.id)).get();

@@ -59,7 +59,7 @@ export interface CommittedEffects {
 }
 
 export function afterCommit(fx: Effects, effects: CommittedEffects): void {
-  if (effects.events?.length) relayLater(fx.env, fx.ctx, effects.events, effects.now);
+  if (effects.events?.length) relayLater(fx.env, fx.ctx, { events: effects.events, now: effects.now });
   if (effects.wakeAccount) wakeHeldClaimers(fx, effects.wakeAccount, effects.wakeScope);
 }
 

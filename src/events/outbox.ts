@@ -85,17 +85,25 @@ const hasListenersOf = (accountId: SQL) =>
     or exists (select 1 from ${automations} where ${automations.accountId} = ${accountId} and ${automations.active} = 1))`;
 const hasListeners = (accountId: string) => hasListenersOf(sql`${accountId}`);
 
+export interface OutboxInsertOptions {
+  now: number;
+  /** Records the events only when this holds; always when not given. */
+  when?: SQL;
+  /** The events' task id, when the write decides it (instead of each event's own). */
+  taskId?: SQL;
+}
+
 /**
  * One statement that records the events when `when` holds (evaluated in the write's
  * transaction), or null when there is nothing to record.
  */
-export function outboxInsert(events: PlannedEvent[], now: number, when: SQL = sql`1`, opts: { taskId?: SQL } = {}): SQL | null {
+export function outboxInsert(events: PlannedEvent[], { now, when = sql`1`, taskId }: OutboxInsertOptions): SQL | null {
   if (events.length === 0) return null;
   const ts = isoSeconds(now);
   const rows = sql.join(
     events.map(
       (e) =>
-        sql`select ${e.id}, ${e.accountId}, ${e.event}, ${e.agentId}, ${opts.taskId ?? e.taskId}, ${e.snapshot ? JSON.stringify(e.snapshot) : null}, ${e.cause ? JSON.stringify(e.cause) : null}, ${ts}
+        sql`select ${e.id}, ${e.accountId}, ${e.event}, ${e.agentId}, ${taskId ?? e.taskId}, ${e.snapshot ? JSON.stringify(e.snapshot) : null}, ${e.cause ? JSON.stringify(e.cause) : null}, ${ts}
           where ${when}${e.checkListeners ? sql` and ${hasListeners(e.accountId)}` : sql``}`,
     ),
     sql` union all `,

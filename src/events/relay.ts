@@ -91,12 +91,16 @@ function deliveryInsert(r: DeliveryRow, eventId: string) {
     returning id`;
 }
 
+export interface RelayLaterOptions {
+  events: RecordedEvent[];
+  now?: number;
+}
+
 /** Relays after the answer; a failure is logged and left to the sweep. */
 export function relayLater(
   env: Env,
   ctx: { waitUntil(promise: Promise<unknown>): void },
-  events: RecordedEvent[],
-  now: number = Date.now(),
+  { events, now = Date.now() }: RelayLaterOptions,
 ): void {
   if (events.length === 0) return;
   ctx.waitUntil(
@@ -135,7 +139,7 @@ export async function enqueueTaskEvents(env: Env, inputs: TaskEventInput[], now:
       now,
     }),
   );
-  const insert = outboxInsert(planned, now);
+  const insert = outboxInsert(planned, { now });
   if (!insert) return;
   await sqlBatch(database(env.DB), [insert]);
   await relayEvents(

@@ -105,8 +105,13 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
   // source id is not enough to use up its genuine sender's minute.
   const genuine = verdict === 'valid' && replays.length === 0;
   const rate = genuine
-    ? await deps.rate(`ingress:${source.id}`, limit(deps.env, 'INGRESS_RATE_PER_MINUTE'), now, 60)
-    : await deps.rate(`ingress-unverified:${source.id}`, limit(deps.env, 'INGRESS_UNVERIFIED_PER_MINUTE'), now, 60);
+    ? await deps.rate({ subject: `ingress:${source.id}`, limit: limit(deps.env, 'INGRESS_RATE_PER_MINUTE'), nowMs: now, windowSeconds: 60 })
+    : await deps.rate({
+        subject: `ingress-unverified:${source.id}`,
+        limit: limit(deps.env, 'INGRESS_UNVERIFIED_PER_MINUTE'),
+        nowMs: now,
+        windowSeconds: 60,
+      });
   const headers = rateLimitHeaders(rate);
   if (!rate.allowed) {
     const retryAfter = String(Math.max(1, rate.resetAt - Math.floor(now / 1000)));

@@ -472,7 +472,7 @@ const heartbeatTaskTool = defineTool({
   },
   async run(t, a) {
     const body = checked(HeartbeatBody, { lease_seconds: a.lease_seconds, state: a.state, detail: a.detail });
-    const task = await heartbeatChange(change(t), idOf(a.task_id), body, stateReport(t));
+    const task = await heartbeatChange(change(t), { taskId: idOf(a.task_id), input: body, ...stateReport(t) });
     const state = task.session_state
       ? ` Session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}.`
       : '';
@@ -492,7 +492,7 @@ const setTaskStateTool = defineTool({
   },
   async run(t, a) {
     const body = checked(StateBody, { state: a.state, detail: a.detail });
-    const task = await setStateChange(change(t), idOf(a.task_id), body, stateReport(t));
+    const task = await setStateChange(change(t), { taskId: idOf(a.task_id), input: body, ...stateReport(t) });
     return `Task ${task.id} session state: ${task.session_state}${task.session_state_detail ? ` ("${task.session_state_detail}")` : ''}. The lease is unchanged and runs until ${task.lease_expires_at}.`;
   },
 });

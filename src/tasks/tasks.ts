@@ -349,7 +349,7 @@ export function planTaskEvents(p: Principal, { taskId, events, listeners, now, s
 
 /** The outbox insert of `events`, as a list to spread into a batch. */
 export const recordIf = (events: PlannedEvent[], now: number, when: SQL): SQL[] => {
-  const insert = outboxInsert(events, now, when);
+  const insert = outboxInsert(events, { now, when });
   return insert ? [insert] : [];
 };
 

@@ -131,10 +131,18 @@ const HOLD_MEMORY_MS = 60_000;
 export type ReceiptMethod = 'claimNext' | 'claimTask' | 'commit';
 const receipts = new AsyncLocalStorage<D1Receipt>();
 
+interface ReleasedRows {
+  /** The tasks as the write answered them. */
+  rows: TaskFields[];
+  /** Outbox id by task id. */
+  eventIds: Map<string, string>;
+  now: number;
+}
+
 /** The system's task.released events a write recorded (outbox id by task id), with the tasks as it answered them. */
-function releasedEvents(accountId: string, rows: TaskFields[], ids: Map<string, string>, now: number): RecordedEvent[] {
+function releasedEvents(accountId: string, { rows, eventIds, now }: ReleasedRows): RecordedEvent[] {
   return rows.flatMap((row) => {
-    const id = ids.get(row.id);
+    const id = eventIds.get(row.id);
     return id ? [{ id, event: 'task.released' as const, accountId, agentId: null, task: taskJson(row, now) }] : [];
   });
 }
@@ -148,6 +156,12 @@ const shapeOf = (req: ClaimNextRequest) =>
 /** Claims of one filter find the same unassigned tasks: labels and project (a sandboxed claimer sees only its own tasks). */
 const filterOf = (req: ClaimNextRequest) =>
   JSON.stringify([req.claimer.sandboxProjectId === null ? null : req.claimer.agentId, [...req.labels].sort(), req.projectId]);
+
+export interface Settlement {
+  /** The claimed task, or null when nothing was claimed. */
+  row: TaskFields | null;
+  error?: unknown;
+}
 
 export class ClaimQueue extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -317,7 +331,7 @@ export class ClaimQueue extends DurableObject<Env> {
     let runId = '';
     const [, opened, updated] = await this.run(
       (db, now) => [
-        ...claimTaskStatements(db, req, now, (runId = newId('run', now))).map((s) => toRawQuery(s)),
+        ...claimTaskStatements(db, req, { now, runId: (runId = newId('run', now)) }).map((s) => toRawQuery(s)),
         ...claimEventQueries(req.event, runId, now),
       ],
       0,
@@ -339,7 +353,7 @@ export class ClaimQueue extends DurableObject<Env> {
     if (waiter) {
       waiter.abandoned = true;
       waiter.timedOut = true;
-      if (!waiter.busy) this.settle(account, waiter, null);
+      if (!waiter.busy) this.settle(account, waiter, { row: null });
       return;
     }
     const handed = this.handedOut.get(holdId);
@@ -380,7 +394,7 @@ export class ClaimQueue extends DurableObject<Env> {
       due.map(async (accountId) => {
         const { expired, events, nextLeaseAt } = await expireLeases(database(this.env.DB), accountId, now);
         this.setLease(accountId, nextLeaseAt);
-        afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(accountId, expired, events, now), now });
+        afterCommit({ env: this.env, ctx: this.ctx }, { events: releasedEvents(accountId, { rows: expired, eventIds: events, now }), now });
         if (expired.length > 0) this.wakeWaiters(this.account(accountId), wakeScopeOf(expired));
       }),
     );
@@ -395,7 +409,7 @@ export class ClaimQueue extends DurableObject<Env> {
   private async claimOnce(req: ClaimNextRequest): Promise<TaskFields | null> {
     let runId = '';
     const results = await this.run(
-      (db, now) => [...claimNextQueries(db, req, now, (runId = newId('run', now))), ...claimEventQueries(req.event, runId, now)],
+      (db, now) => [...claimNextQueries(db, req, { now, runId: (runId = newId('run', now)) }), ...claimEventQueries(req.event, runId, now)],
       CLAIM_SWEEP_STATEMENTS,
       () => claimLandedQueries(database(this.env.DB), 'next', runId),
     );
@@ -559,21 +573,21 @@ export class ClaimQueue extends DurableObject<Env> {
           const row = await this.claimOnce(waiter.req);
           if (!row && flagVisible && account.flagVisible) account.nothingFor.set(shapeOf(waiter.req), seen);
           if (row && waiter.abandoned) {
-            this.settle(account, waiter, null);
+            this.settle(account, waiter, { row: null });
             // Its task goes back to the queue, and that wakes a claimer.
             return void (await this.giveBack(waiter.req, row.id, row.claimedAt));
           }
           // A task won after the deadline is still handed over, never left claimed by nobody.
           passOn = row !== null;
-          if (row) return this.settle(account, waiter, row);
+          if (row) return this.settle(account, waiter, { row });
         } while (waiter.again && !waiter.timedOut);
         if (waiter.timedOut) {
           passOn = waiter.again;
-          this.settle(account, waiter, null);
+          this.settle(account, waiter, { row: null });
         }
       } catch (error) {
         passOn = true;
-        this.settle(account, waiter, null, error);
+        this.settle(account, waiter, { row: null, error });
       } finally {
         waiter.busy = false;
         if (passOn) this.passOn(account, waiter);
@@ -585,10 +599,10 @@ export class ClaimQueue extends DurableObject<Env> {
 
   private timeOut(account: AccountQueue, waiter: Waiter): void {
     waiter.timedOut = true;
-    if (!waiter.busy) this.settle(account, waiter, null);
+    if (!waiter.busy) this.settle(account, waiter, { row: null });
   }
 
-  private settle(account: AccountQueue, waiter: Waiter, row: TaskFields | null, error?: unknown): void {
+  private settle(account: AccountQueue, waiter: Waiter, { row, error }: Settlement): void {
     if (waiter.done) return;
     waiter.done = true;
     clearTimeout(waiter.timer);
@@ -616,11 +630,11 @@ export class ClaimQueue extends DurableObject<Env> {
   private async giveBack(req: ClaimNextRequest, taskId: string, claimedAt: string | null): Promise<void> {
     if (!claimedAt) return;
     const now = Date.now();
-    const released = await abandonClaim(database(this.env.DB), req.claimer, taskId, claimedAt, now);
+    const released = await abandonClaim(database(this.env.DB), req.claimer, { taskId, claimedAt, now });
     if (!released) return;
     afterCommit(
       { env: this.env, ctx: this.ctx },
-      { events: releasedEvents(req.claimer.accountId, [released.row], released.events, now), now },
+      { events: releasedEvents(req.claimer.accountId, { rows: [released.row], eventIds: released.events, now }), now },
     );
     this.wakeWaiters(this.account(req.claimer.accountId), wakeScopeOf([released.row]));
   }

@@ -168,17 +168,23 @@ function closeExpiredRuns(db: Db, taskIds: TaskIds) {
     .where(and(sql`${runs.taskId} in ${taskIds}`, isNull(runs.endedAt)));
 }
 
+interface RunOpening {
+  /** The condition on tasks that picks the task. */
+  which: SQL;
+  times: ClaimTimes;
+}
+
 /** Opens the run of a claim session on the task `which` picks (a condition on tasks). */
-function openRun(db: Db, c: Claimer, which: SQL, t: ClaimTimes) {
+function openRun(db: Db, c: Claimer, { which, times }: RunOpening) {
   return db.insert(runs).select(
     db
       .select({
-        id: sql`${t.runId}`.as('id'),
+        id: sql`${times.runId}`.as('id'),
         accountId: tasks.accountId,
         agentId: sql`${c.agentId}`.as('agent_id'),
         taskId: tasks.id,
-        claimedAt: sql`${t.nowIso}`.as('claimed_at'),
-        claimedAtMs: sql`${t.nowMs}`.as('claimed_at_ms'),
+        claimedAt: sql`${times.nowIso}`.as('claimed_at'),
+        claimedAtMs: sql`${times.nowMs}`.as('claimed_at_ms'),
         endedAt: sql`null`.as('ended_at'),
         outcome: sql`null`.as('outcome'),
         durationMs: sql`null`.as('duration_ms'),
@@ -237,7 +243,7 @@ function buildClaimNext(db: Db, req: ClaimNextRequest, t: ClaimTimes) {
       .set(claimFields(req.claimer, t))
       .where(and(sql`${tasks.id} = ${best}`, claimableBy(req.claimer, t.nowIso)))
       .returning(taskFieldColumns),
-    openRun(db, req.claimer, justClaimedBy(req.claimer, t), t),
+    openRun(db, req.claimer, { which: justClaimedBy(req.claimer, t), times: t }),
   ] as const;
 }
 
@@ -247,13 +253,19 @@ const mark = (name: string) => `\u0000claim:${name}\u0000`;
 /** Few shapes exist (labels are capped), so all stay kept. */
 const renderedClaims = new RenderedSql<RawQuery[]>(256);
 
+export interface ClaimQueryOptions {
+  now: number;
+  /** The run the claim opens. */
+  runId?: string;
+}
+
 /**
  * claimNextStatements rendered to SQL, once per shape (how many labels, whether a project and
  * a sandbox apply): rendering the three statements with drizzle costs more than D1 takes to run
  * them, and every claim of an account goes through its one Durable Object. The shape is rendered
  * with a marker in place of each value; a claim swaps its values in for the markers.
  */
-export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number, runId?: string): RawQuery[] {
+export function claimNextQueries(db: Db, req: ClaimNextRequest, { now, runId }: ClaimQueryOptions): RawQuery[] {
   const c = req.claimer;
   const shape = `${req.labels.length}|${req.projectId === null}|${c.sandboxProjectId === null}`;
   const rendered = renderedClaims.get(shape, () => {
@@ -289,7 +301,7 @@ export function claimNextQueries(db: Db, req: ClaimNextRequest, now: number, run
  * The batch for a targeted claim. A task the caller already holds live is only extended (same
  * run, same claimed_at); one whose lease ran out is taken over with a new run.
  */
-export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number, runId?: string) {
+export function claimTaskStatements(db: Db, req: ClaimTaskRequest, { now, runId }: ClaimQueryOptions) {
   const c = req.claimer;
   const nowIso = isoSeconds(now);
   const isTarget = and(eq(tasks.id, req.taskId), eq(tasks.accountId, c.accountId));
@@ -313,7 +325,7 @@ export function claimTaskStatements(db: Db, req: ClaimTaskRequest, now: number, 
         .from(tasks)
         .where(and(claimable, isNotNull(tasks.claimedByAgentId))),
     ),
-    openRun(db, c, claimable, times),
+    openRun(db, c, { which: claimable, times }),
     db
       .update(tasks)
       .set({
@@ -346,19 +358,22 @@ export function claimLandedQueries(db: Db, kind: 'next' | 'task', runId: string)
 export function claimEventQueries(event: PlannedEvent | undefined, runId: string, now: number): RawQuery[] {
   const insert =
     event &&
-    outboxInsert([event], now, sql`exists (select 1 from ${runs} where ${runs.id} = ${runId})`, {
+    outboxInsert([event], {
+      now,
+      when: sql`exists (select 1 from ${runs} where ${runs.id} = ${runId})`,
       taskId: sql`(select ${runs.taskId} from ${runs} where ${runs.id} = ${runId})`,
     });
   return insert ? [toRawQuery(insert)] : [];
 }
 
+export interface ClaimEventPlan {
+  listeners: Listeners;
+  change: 'queue.claim' | 'queue.claim_next';
+  now: number;
+}
+
 /** The claim event a principal's claim records (none when its account has no listeners). */
-export function plannedClaimEvent(
-  p: Principal,
-  listeners: Listeners,
-  change: 'queue.claim' | 'queue.claim_next',
-  now: number,
-): PlannedEvent | undefined {
+export function plannedClaimEvent(p: Principal, { listeners, change, now }: ClaimEventPlan): PlannedEvent | undefined {
   return planEvents({
     accountId: p.accountId,
     agentId: p.agentId,
@@ -421,25 +436,27 @@ export interface ClaimWrite {
   events: PlannedEvent[];
 }
 
+interface StateEventPlan {
+  taskId: string;
+  /** The condition of the write the event goes with. */
+  where: SQL;
+  input: { state?: SessionState | null; detail?: string | null };
+  change: 'queue.heartbeat' | 'queue.state';
+  listeners: Listeners | undefined;
+  now: number;
+}
+
 /**
  * The task.state_changed event of a heartbeat or state report, recorded before the write in its
  * batch when the write will land and change the state (or set its detail).
  */
-function stateEvent(
-  p: Principal,
-  id: string,
-  where: SQL,
-  input: { state?: SessionState | null; detail?: string | null },
-  change: 'queue.heartbeat' | 'queue.state',
-  listeners: Listeners | undefined,
-  now: number,
-) {
+function stateEvent(p: Principal, { taskId, where, input, change, listeners, now }: StateEventPlan) {
   const events =
     listeners && input.state
       ? planEvents({
           accountId: p.accountId,
           agentId: p.agentId,
-          taskId: id,
+          taskId: taskId,
           events: eventsOf(change, { state_changed: true }),
           listeners,
           now,
@@ -447,7 +464,8 @@ function stateEvent(
       : [];
   const changes = input.detail !== undefined ? sql`1` : sql`${tasks.sessionState} is not ${input.state ?? null}`;
   // Without events it inserts nothing (a statement in the batch keeps its shape the same).
-  const insert = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${where} and ${changes})`) ?? sql`select 1 where 0`;
+  const insert =
+    outboxInsert(events, { now, when: sql`exists (select 1 from ${tasks} where ${where} and ${changes})` }) ?? sql`select 1 where 0`;
   return { events, statement: insert };
 }
 
@@ -477,23 +495,19 @@ async function claimWriteBatch(db: Db, statements: (SQL | SQLWrapper)[]): Promis
   );
 }
 
-export interface ClaimWriteOptions {
+export interface HeartbeatOptions {
+  taskId: string;
+  input: HeartbeatInput;
+  now: number;
   /** Record the write's event for these listeners (none when omitted). */
   listeners?: Listeners;
 }
 
 /** Extends the caller's live lease from now; optionally reports the session state. */
-export async function heartbeat(
-  db: Db,
-  p: Principal,
-  id: string,
-  input: HeartbeatInput,
-  now: number,
-  opts: ClaimWriteOptions = {},
-): Promise<ClaimWrite> {
+export async function heartbeat(db: Db, p: Principal, { taskId, input, now, listeners }: HeartbeatOptions): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
-  const where = heldLiveBy(p, id, nowIso);
-  const recording = stateEvent(p, id, where, input, 'queue.heartbeat', opts.listeners, now);
+  const where = heldLiveBy(p, taskId, nowIso);
+  const recording = stateEvent(p, { taskId: taskId, where, input, change: 'queue.heartbeat', listeners, now });
   // The event's insert goes first: its condition reads the state before the write.
   const [, before, updated] = await claimWriteBatch(db, [
     recording.statement,
@@ -513,22 +527,27 @@ export async function heartbeat(
       .where(where)
       .returning(),
   ]);
-  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, id);
+  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, taskId);
   return { row: updated[0], before: before[0], events: recording.events };
+}
+
+export interface SetSessionStateOptions {
+  taskId: string;
+  input: { state: SessionState; detail?: string | null };
+  now: number;
+  /** Record the write's event for these listeners (none when omitted). */
+  listeners?: Listeners;
 }
 
 /** Sets the session state of the caller's live claim, leaving the lease as it is. */
 export async function setSessionState(
   db: Db,
   p: Principal,
-  id: string,
-  input: { state: SessionState; detail?: string | null },
-  now: number,
-  opts: ClaimWriteOptions = {},
+  { taskId, input, now, listeners }: SetSessionStateOptions,
 ): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
-  const where = heldLiveBy(p, id, nowIso);
-  const recording = stateEvent(p, id, where, input, 'queue.state', opts.listeners, now);
+  const where = heldLiveBy(p, taskId, nowIso);
+  const recording = stateEvent(p, { taskId: taskId, where, input, change: 'queue.state', listeners, now });
   const [, before, updated] = await claimWriteBatch(db, [
     recording.statement,
     db
@@ -541,7 +560,7 @@ export async function setSessionState(
       .where(where)
       .returning(),
   ]);
-  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, id);
+  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, taskId);
   return { row: updated[0], before: before[0], events: recording.events };
 }
 
@@ -552,45 +571,46 @@ const backInQueue = (nowIso: string) => ({
   updatedAt: nowIso,
 });
 
+export interface ReleaseOptions {
+  taskId: string;
+  input: { handoff?: string | null };
+  now: number;
+  /** Record the write's event for these listeners (none when omitted). */
+  listeners?: Listeners;
+}
+
 /**
  * Ends the live claim and returns the task to the queue at once. The holder may release;
  * admins may release anyone's claim (e.g. a stuck agent's).
  */
-export async function release(
-  db: Db,
-  p: Principal,
-  id: string,
-  input: { handoff?: string | null },
-  now: number,
-  opts: ClaimWriteOptions = {},
-): Promise<ClaimWrite> {
+export async function release(db: Db, p: Principal, { taskId, input, now, listeners }: ReleaseOptions): Promise<ClaimWrite> {
   const nowIso = isoSeconds(now);
   const isAdmin = p.role === 'admin' && p.mode !== 'restricted';
   const where = and(
-    eq(tasks.id, id),
+    eq(tasks.id, taskId),
     eq(tasks.accountId, p.accountId),
     isAdmin ? isNotNull(tasks.claimedByAgentId) : eq(tasks.claimedByAgentId, p.agentId),
     sql`${tasks.leaseExpiresAt} > ${nowIso}`,
     eq(tasks.completed, false),
   )!;
-  const events = opts.listeners
+  const events = listeners
     ? planEvents({
         accountId: p.accountId,
         agentId: p.agentId,
-        taskId: id,
+        taskId: taskId,
         events: eventsOf('queue.release'),
-        listeners: opts.listeners,
+        listeners: listeners,
         now,
       })
     : [];
-  const record = outboxInsert(events, now, sql`exists (select 1 from ${tasks} where ${where})`) ?? sql`select 1 where 0`;
+  const record = outboxInsert(events, { now, when: sql`exists (select 1 from ${tasks} where ${where})` }) ?? sql`select 1 where 0`;
   const [, before, , updated] = await claimWriteBatch(db, [
     record,
     db
       .select({ sessionState: tasks.sessionState, leaseExpiresAt: tasks.leaseExpiresAt, claimedByAgentId: tasks.claimedByAgentId })
       .from(tasks)
       .where(where),
-    endOpenRun(db, { taskId: id, outcome: 'released', now, onlyIf: sql`exists (select 1 from ${tasks} where ${where})` }),
+    endOpenRun(db, { taskId: taskId, outcome: 'released', now, onlyIf: sql`exists (select 1 from ${tasks} where ${where})` }),
     db
       .update(tasks)
       .set({
@@ -603,8 +623,15 @@ export async function release(
       .where(where)
       .returning(),
   ]);
-  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, id);
+  if (!updated?.[0] || !before?.[0]) return refuseWithoutClaim(db, p, taskId);
   return { row: updated[0], before: before[0], events };
+}
+
+export interface AbandonedClaim {
+  taskId: string;
+  /** When the claim being abandoned began. */
+  claimedAt: string;
+  now: number;
 }
 
 /**
@@ -612,7 +639,7 @@ export async function release(
  * disconnected): only that very claim (same agent, same claimed_at, still live, not completed),
  * with its run ended as released. Answers the task if it was given back.
  */
-export async function abandonClaim(db: Db, c: Claimer, taskId: string, claimedAt: string, now: number): Promise<SystemRelease | null> {
+export async function abandonClaim(db: Db, c: Claimer, { taskId, claimedAt, now }: AbandonedClaim): Promise<SystemRelease | null> {
   const nowIso = isoSeconds(now);
   const where = and(
     eq(tasks.id, taskId),

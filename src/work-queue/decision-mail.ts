@@ -70,9 +70,9 @@ export function answerLinkBase(env: Env, requestUrl: string): string | null {
 }
 
 /** Mails the answer link when the write moved the task into `waiting_input`. Off the request path; never throws. */
-export function escalateIfWaiting(env: Env, ctx: WaitUntil, write: ClaimWrite, opts: { now: number; linkBase: string | null }): void {
+export function escalateIfWaiting(env: Env, ctx: WaitUntil, opts: { write: ClaimWrite; now: number; linkBase: string | null }): void {
+  const { write, linkBase } = opts;
   if (write.row.sessionState !== 'waiting_input' || write.before.sessionState === 'waiting_input') return;
-  const { linkBase } = opts;
   if (linkBase === null) {
     console.error(
       JSON.stringify({

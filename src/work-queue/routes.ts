@@ -178,11 +178,14 @@ export const queueRoutes = createRouter()
   .openapi(heartbeatRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') ?? {};
-    return c.json(await heartbeatChange(change(c), id, body, { linkBase: answerLinkBase(c.env, c.req.url) }), 200);
+    return c.json(await heartbeatChange(change(c), { taskId: id, input: body, linkBase: answerLinkBase(c.env, c.req.url) }), 200);
   })
   .openapi(stateRoute, async (c) => {
     const { id } = c.req.valid('param');
-    return c.json(await setStateChange(change(c), id, c.req.valid('json'), { linkBase: answerLinkBase(c.env, c.req.url) }), 200);
+    return c.json(
+      await setStateChange(change(c), { taskId: id, input: c.req.valid('json'), linkBase: answerLinkBase(c.env, c.req.url) }),
+      200,
+    );
   })
   .openapi(releaseRoute, async (c) => {
     const { id } = c.req.valid('param');

@@ -42,7 +42,7 @@ export interface ClaimNextInput {
 /** The best claimable task, or null; its task.claimed is recorded in the claim's batch. */
 export async function claimNextChange(u: QueueChange, input: ClaimNextInput): Promise<TaskJson | null> {
   const p = u.principal;
-  const event = plannedClaimEvent(p, listenersOf(p), 'queue.claim_next', Date.now());
+  const event = plannedClaimEvent(p, { listeners: listenersOf(p), change: 'queue.claim_next', now: Date.now() });
   const row = await claimQueueOf(u.fx.env, p.accountId).claimNext({ claimer: claimerOf(p), ...input, ...(event ? { event } : {}) });
   if (!row) return null;
   const now = Date.now();
@@ -54,7 +54,7 @@ export async function claimNextChange(u: QueueChange, input: ClaimNextInput): Pr
 /** Claims the given task (or extends the caller's own live claim, which records no event). */
 export async function claimTaskChange(u: QueueChange, input: { taskId: string; leaseSeconds: number }): Promise<TaskJson> {
   const p = u.principal;
-  const event = plannedClaimEvent(p, listenersOf(p), 'queue.claim', Date.now());
+  const event = plannedClaimEvent(p, { listeners: listenersOf(p), change: 'queue.claim', now: Date.now() });
   const result = await claimQueueOf(u.fx.env, p.accountId).claimTask({ claimer: claimerOf(p), ...input, ...(event ? { event } : {}) });
   const now = Date.now();
   if (!result.row) throw claimRefusal(p, await readTask(database(u.fx.env.DB), p.accountId, input.taskId), now);
@@ -68,40 +68,45 @@ export interface StateReportOptions {
   linkBase: string | null;
 }
 
-function afterStateWrite(u: QueueChange, write: ClaimWrite, now: number, opts: StateReportOptions): TaskJson {
+function afterStateWrite(u: QueueChange, write: ClaimWrite, { now, linkBase }: StateReportOptions & { now: number }): TaskJson {
   const task = taskJson(write.row, now);
-  escalateIfWaiting(u.fx.env, u.fx.ctx, write, { now, linkBase: opts.linkBase });
+  escalateIfWaiting(u.fx.env, u.fx.ctx, { write, now, linkBase });
   afterCommit(u.fx, { events: recorded(write.events, task), now });
   return task;
 }
 
-export async function heartbeatChange(u: QueueChange, id: string, input: HeartbeatInput, opts: StateReportOptions): Promise<TaskJson> {
+export interface HeartbeatChange extends StateReportOptions {
+  taskId: string;
+  input: HeartbeatInput;
+}
+
+export async function heartbeatChange(u: QueueChange, { taskId: id, input, linkBase }: HeartbeatChange): Promise<TaskJson> {
   const p = u.principal;
   const now = Date.now();
-  const write = await heartbeat(database(u.fx.env.DB), p, id, input, now, { listeners: listenersOf(p) });
+  const write = await heartbeat(database(u.fx.env.DB), p, { taskId: id, input, now, listeners: listenersOf(p) });
   const { leaseExpiresAt } = write.row;
   // A shorter lease than before must not wait for an alarm set for the old one.
   if (leaseExpiresAt && write.before.leaseExpiresAt && leaseExpiresAt < write.before.leaseExpiresAt)
     noteLeaseChanged(u.fx, p.accountId, Date.parse(leaseExpiresAt));
-  return afterStateWrite(u, write, now, opts);
+  return afterStateWrite(u, write, { now, linkBase });
 }
 
-export async function setStateChange(
-  u: QueueChange,
-  id: string,
-  input: { state: SessionState; detail?: string | null },
-  opts: StateReportOptions,
-): Promise<TaskJson> {
+export interface SetStateChange extends StateReportOptions {
+  taskId: string;
+  input: { state: SessionState; detail?: string | null };
+}
+
+export async function setStateChange(u: QueueChange, { taskId: id, input, linkBase }: SetStateChange): Promise<TaskJson> {
   const p = u.principal;
   const now = Date.now();
-  const write = await setSessionState(database(u.fx.env.DB), p, id, input, now, { listeners: listenersOf(p) });
-  return afterStateWrite(u, write, now, opts);
+  const write = await setSessionState(database(u.fx.env.DB), p, { taskId: id, input, now, listeners: listenersOf(p) });
+  return afterStateWrite(u, write, { now, linkBase });
 }
 
 export async function releaseChange(u: QueueChange, id: string, input: { handoff?: string | null }): Promise<TaskJson> {
   const p = u.principal;
   const now = Date.now();
-  const write = await release(database(u.fx.env.DB), p, id, input, now, { listeners: listenersOf(p) });
+  const write = await release(database(u.fx.env.DB), p, { taskId: id, input, now, listeners: listenersOf(p) });
   const task = taskJson(write.row, now);
   afterCommit(u.fx, {
     events: recorded(write.events, task),

@@ -153,7 +153,7 @@ describe('POST /v1/tasks/claim', () => {
       waitSeconds: 0,
     };
     const now = Date.now();
-    const both = [...claimNextQueries(d, req, now), ...claimNextQueries(d, req, now)];
+    const both = [...claimNextQueries(d, req, { now }), ...claimNextQueries(d, req, { now })];
     const results = await env.DB.batch(both.map((q) => env.DB.prepare(q.sql).bind(...q.params)));
     const taken = [results[CLAIMED_RESULT]!.results[0], results[3 + CLAIMED_RESULT]!.results[0]].map((r) => (r as { id: string }).id);
     expect(taken).toEqual(ids);
@@ -263,7 +263,7 @@ describe('the claim query', () => {
       for (const at of [now, now + 61_000]) {
         // Twice per shape: the second comes from the cache, with this claim's values.
         for (let i = 0; i < 2; i++) {
-          const cached = claimNextQueries(d, req, at).map((q) => ({
+          const cached = claimNextQueries(d, req, { now: at }).map((q) => ({
             ...q,
             params: q.params.map((p) => (typeof p === 'string' && p.startsWith('run_') ? 'run' : p)),
           }));
