@@ -1,5 +1,6 @@
 /** /agents: the account's agent directory, keys and runs. */
-import { z } from '@hono/zod-openapi';
+import type { AppBindings } from '../env';
+import { type RouteHandler, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { principalCache } from '../access/key-gate';
 import { createAgent, deleteAgent, getAgent, listAgents, rotateAgentKey, updateAgent } from './agents';
@@ -124,6 +125,18 @@ const rotate = authedRoute('agents.rotate_key', {
   },
 });
 
+/** PUT and PATCH answer alike. */
+const update: RouteHandler<ReturnType<typeof updateRoute>, AppBindings> = async (c) =>
+  c.json(
+    await updateAgent(database(c.env.DB), c.get('principal'), {
+      cache: principalCache(c.env),
+      agentId: c.req.valid('param').id,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    }),
+    200,
+  );
+
 export const agentRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listAgents(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) => {
@@ -139,28 +152,8 @@ export const agentRoutes = createRouter()
     return c.json({ ...agent, api_key: agent.api_key! }, 201);
   })
   .openapi(read, async (c) => c.json(await getAgent(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
-  .openapi(updateRoute('put'), async (c) =>
-    c.json(
-      await updateAgent(database(c.env.DB), c.get('principal'), {
-        cache: principalCache(c.env),
-        agentId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
-  .openapi(updateRoute('patch'), async (c) =>
-    c.json(
-      await updateAgent(database(c.env.DB), c.get('principal'), {
-        cache: principalCache(c.env),
-        agentId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
+  .openapi(updateRoute('put'), update)
+  .openapi(updateRoute('patch'), update)
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
     await deleteAgent(database(c.env.DB), c.get('principal'), { cache: principalCache(c.env), agentId: id });

@@ -1,10 +1,11 @@
 /** /projects: CRUD; restricted keys see only their sandbox project. */
-import { z } from '@hono/zod-openapi';
+import { type RouteHandler, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { createProject, deleteProject, getProject, listProjects, ProjectSchema, updateProject } from './projects';
 import { limit } from '../platform/config';
 import { authedRoute, createRouter, DeletedSchema, errorContent, idParams, jsonBody, jsonContent } from '../access/router';
 import { shortText } from '../http/schemas';
+import type { AppBindings } from '../env';
 
 export { ProjectSchema };
 
@@ -50,6 +51,16 @@ const updateRoute = (method: 'put' | 'patch') =>
     request: { params, body: jsonBody(UpdateProjectBody) },
     responses: { 200: jsonContent(ProjectSchema, 'The project') },
   });
+/** PUT and PATCH answer alike. */
+const update: RouteHandler<ReturnType<typeof updateRoute>, AppBindings> = async (c) =>
+  c.json(
+    await updateProject(database(c.env.DB), c.get('principal'), {
+      projectId: c.req.valid('param').id,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    }),
+    200,
+  );
 const remove = authedRoute('projects.delete', {
   method: 'delete',
   path: '/projects/{id}',
@@ -72,26 +83,8 @@ export const projectRoutes = createRouter()
     ),
   )
   .openapi(read, async (c) => c.json(await getProject(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
-  .openapi(updateRoute('put'), async (c) =>
-    c.json(
-      await updateProject(database(c.env.DB), c.get('principal'), {
-        projectId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
-  .openapi(updateRoute('patch'), async (c) =>
-    c.json(
-      await updateProject(database(c.env.DB), c.get('principal'), {
-        projectId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
+  .openapi(updateRoute('put'), update)
+  .openapi(updateRoute('patch'), update)
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
     await deleteProject(database(c.env.DB), c.get('principal'), id);

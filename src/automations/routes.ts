@@ -1,5 +1,6 @@
 /** /automations: admin-only rules that act on task events inside the service, and their run log. */
-import { z } from '@hono/zod-openapi';
+import type { AppBindings } from '../env';
+import { type RouteHandler, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { limit } from '../platform/config';
 import { principalCache } from '../access/key-gate';
@@ -162,6 +163,18 @@ const runs = authedRoute('automations.runs', {
   responses: { 200: jsonContent(z.array(RunSchema), 'Runs, newest first') },
 });
 
+/** PUT and PATCH answer alike. */
+const update: RouteHandler<ReturnType<typeof updateRoute>, AppBindings> = async (c) =>
+  c.json(
+    await updateAutomation(database(c.env.DB), c.get('principal'), {
+      cache: principalCache(c.env),
+      automationId: c.req.valid('param').id,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    }),
+    200,
+  );
+
 export const automationRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listAutomations(database(c.env.DB), c.get('principal')), 200))
   .openapi(read, async (c) => c.json(await getAutomation(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
@@ -176,28 +189,8 @@ export const automationRoutes = createRouter()
       201,
     ),
   )
-  .openapi(updateRoute('put'), async (c) =>
-    c.json(
-      await updateAutomation(database(c.env.DB), c.get('principal'), {
-        cache: principalCache(c.env),
-        automationId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
-  .openapi(updateRoute('patch'), async (c) =>
-    c.json(
-      await updateAutomation(database(c.env.DB), c.get('principal'), {
-        cache: principalCache(c.env),
-        automationId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
+  .openapi(updateRoute('put'), update)
+  .openapi(updateRoute('patch'), update)
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
     await deleteAutomation(database(c.env.DB), c.get('principal'), id);

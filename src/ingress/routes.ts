@@ -1,5 +1,6 @@
 /** /ingress-sources (admin-only CRUD and delivery log) and the public, signed `POST /ingress/{sourceId}`. */
-import { createRoute, z } from '@hono/zod-openapi';
+import type { AppBindings } from '../env';
+import { type RouteHandler, createRoute, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { limit } from '../platform/config';
 import { ApiError } from '../platform/errors';
@@ -219,6 +220,17 @@ const ingest = createRoute({
   'x-delega-operation': 'public',
 });
 
+/** PUT and PATCH answer alike. */
+const update: RouteHandler<ReturnType<typeof updateRoute>, AppBindings> = async (c) =>
+  c.json(
+    await updateSource(database(c.env.DB), c.get('principal'), {
+      sourceId: c.req.valid('param').id,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    }),
+    200,
+  );
+
 export const ingressRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listSources(database(c.env.DB), c.get('principal')), 200))
   .openapi(read, async (c) => c.json(await getSource(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
@@ -232,26 +244,8 @@ export const ingressRoutes = createRouter()
       201,
     ),
   )
-  .openapi(updateRoute('put'), async (c) =>
-    c.json(
-      await updateSource(database(c.env.DB), c.get('principal'), {
-        sourceId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
-  .openapi(updateRoute('patch'), async (c) =>
-    c.json(
-      await updateSource(database(c.env.DB), c.get('principal'), {
-        sourceId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
+  .openapi(updateRoute('put'), update)
+  .openapi(updateRoute('patch'), update)
   .openapi(remove, async (c) => {
     const { id: sourceId } = c.req.valid('param');
     await deleteSource(database(c.env.DB), c.get('principal'), sourceId);

@@ -1,5 +1,6 @@
 /** /webhooks: admin-only subscriptions, the delivery log, ping and redelivery. */
-import { z } from '@hono/zod-openapi';
+import type { AppBindings } from '../env';
+import { type RouteHandler, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
 import { principalCache } from '../access/key-gate';
 import {
@@ -177,6 +178,19 @@ const redeliverRoute = authedRoute('webhooks.redeliver', {
   },
 });
 
+/** PUT and PATCH answer alike. */
+const update: RouteHandler<ReturnType<typeof updateRoute>, AppBindings> = async (c) =>
+  c.json(
+    await updateWebhook(database(c.env.DB), c.get('principal'), {
+      cache: principalCache(c.env),
+      settings: settings(c.env),
+      webhookId: c.req.valid('param').id,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    }),
+    200,
+  );
+
 export const webhookRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listWebhooks(database(c.env.DB), c.get('principal')), 200))
   .openapi(create, async (c) => {
@@ -192,30 +206,8 @@ export const webhookRoutes = createRouter()
     return c.json(hook, 201);
   })
   .openapi(read, async (c) => c.json(await getWebhook(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
-  .openapi(updateRoute('put'), async (c) =>
-    c.json(
-      await updateWebhook(database(c.env.DB), c.get('principal'), {
-        cache: principalCache(c.env),
-        settings: settings(c.env),
-        webhookId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
-  .openapi(updateRoute('patch'), async (c) =>
-    c.json(
-      await updateWebhook(database(c.env.DB), c.get('principal'), {
-        cache: principalCache(c.env),
-        settings: settings(c.env),
-        webhookId: c.req.valid('param').id,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    ),
-  )
+  .openapi(updateRoute('put'), update)
+  .openapi(updateRoute('patch'), update)
   .openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
     await deleteWebhook(database(c.env.DB), c.get('principal'), id);
