@@ -5,7 +5,9 @@
  * the order alternating by round, so the machine's load falls on both alike. A row's figures are
  * the medians over the rounds; CPU is that server's process group per request (or per task), the
  * figure the machine's other load moves least. Prints a table; RESULTS.md is left as it is.
- * Options: BENCH_SECONDS (default 4), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default 1).
+ * `npm run bench:ab -- <ref B> <ref A>` serves A from <ref A> too, to place a cost between two commits.
+ * Options: BENCH_SECONDS (default 4), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default 1),
+ * AB_ROWS (comma-separated parts of row names to run, e.g. `health,tasks (100`; `claim` for claim+complete).
  */
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -25,6 +27,8 @@ const CLAIM_TASKS = 400;
 const STATE_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 /** Linux reports process CPU in clock ticks of 1/100 s. */
 const CLOCK_TICKS = 100;
+const ROW_FILTER = process.env.AB_ROWS?.split(',').map((part) => part.trim().toLowerCase());
+const wanted = (row: string) => !ROW_FILTER || ROW_FILTER.some((part) => row.toLowerCase().includes(part));
 
 /** CPU ms of every process in the server's process group (wrangler, its proxy and workerd), from /proc. */
 function groupCpuMs(server: DevServer): number | null {
@@ -213,13 +217,20 @@ function report(a: Side, b: Side, ref: string, sha: string) {
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
-async function main() {
-  const ref = process.argv[2];
-  if (!ref) throw new Error('usage: npm run bench:ab -- <git ref>');
-  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT, encoding: 'utf8' }).trim();
+/** A detached worktree of `sha` sharing this checkout's node_modules. */
+function checkout(sha: string): string {
   const worktree = join(mkdtempSync(join(tmpdir(), 'delega-ab-')), sha);
   execFileSync('git', ['worktree', 'add', '--detach', worktree, sha], { cwd: ROOT, stdio: 'ignore' });
   symlinkSync(join(ROOT, 'node_modules'), join(worktree, 'node_modules'));
+  return worktree;
+}
+
+async function main() {
+  const [ref, refA] = process.argv.slice(2);
+  if (!ref) throw new Error('usage: npm run bench:ab -- <git ref> [<git ref for A>]');
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const worktree = checkout(sha);
+  const worktreeA = refA ? checkout(execFileSync('git', ['rev-parse', '--short', refA], { cwd: ROOT, encoding: 'utf8' }).trim()) : null;
   const vars = {
     LIMIT_RATE_PER_MINUTE: '100000000',
     LIMIT_TASKS_PER_MONTH: '100000000',
@@ -229,21 +240,23 @@ async function main() {
   const env = { X_LOCAL_OBSERVABILITY: 'false' };
   const servers: DevServer[] = [];
   try {
-    servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars }));
+    servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars, ...(worktreeA ? { root: worktreeA } : {}) }));
     servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars, root: worktree }));
     const a = await prepare('A', servers[0]!);
     const b = await prepare('B', servers[1]!);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? [a, b] : [b, a];
-      for (const endpoint of ENDPOINTS) for (const side of order) await loadEndpoint(side, endpoint);
-      for (const side of order) await claimAndComplete(side);
+      for (const endpoint of ENDPOINTS.filter((e) => wanted(e.name))) for (const side of order) await loadEndpoint(side, endpoint);
+      if (wanted('claim+complete')) for (const side of order) await claimAndComplete(side);
       process.stdout.write(`round ${round + 1} of ${ROUNDS} done\n`);
     }
-    report(a, b, ref, sha);
+    report(a, b, refA ? `${ref}; A = ${refA}` : ref, sha);
   } finally {
     for (const s of servers) await s.stop();
-    execFileSync('git', ['worktree', 'remove', '--force', worktree], { cwd: ROOT, stdio: 'ignore' });
-    rmSync(join(worktree, '..'), { recursive: true, force: true });
+    for (const tree of worktreeA ? [worktree, worktreeA] : [worktree]) {
+      execFileSync('git', ['worktree', 'remove', '--force', tree], { cwd: ROOT, stdio: 'ignore' });
+      rmSync(join(tree, '..'), { recursive: true, force: true });
+    }
   }
 }
 

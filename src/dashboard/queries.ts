@@ -3,7 +3,7 @@
  * domain's visibility rule (`filterConditions`, `assertCanRead`) and its JSON shapes, so a page
  * shows exactly what the API would answer the same principal.
  */
-import { and, asc, count, desc, eq, inArray, isNotNull, lte, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, lte, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import {
   accounts,
@@ -32,7 +32,7 @@ import { subtaskJson, type SubtaskJson } from '../tasks/subtasks';
 import { assertCanRead, standsFor, visibleTasks } from '../tasks/task-access';
 import { filterConditions } from '../tasks/task-list';
 import { linkJson, type LinkJson } from '../tasks/task-links';
-import { taskJson, type TaskJson } from '../tasks/task-json';
+import { taskFieldColumns, taskJson, type TaskFields, type TaskJson } from '../tasks/task-json';
 import { isoSeconds } from '../platform/time';
 
 export const COLUMNS = ['open', 'claimed', 'waiting', 'done'] as const;
@@ -57,7 +57,7 @@ export interface BoardColumn {
 }
 
 /** Open to done is a completion, done to open a reopen; nothing else is a human's move. */
-function movesFor(p: Principal, row: typeof tasks.$inferSelect, now: number): ColumnName[] {
+function movesFor(p: Principal, row: TaskFields, now: number): ColumnName[] {
   const op = row.completed ? 'tasks.uncomplete' : 'tasks.complete';
   if (!isAllowed(p, op) || !standsFor(p, row, { op, now })) return [];
   return [row.completed ? 'open' : 'done'];
@@ -107,7 +107,8 @@ export async function boardData(db: Db, p: Principal, { filters, now }: BoardQue
   const where = (column: ColumnName) => and(...base, columnCondition(column, nowIso));
   const page = (column: ColumnName) =>
     db
-      .select()
+      // Never the context (up to 32 KiB a task): a card does not show it.
+      .select(taskFieldColumns)
       .from(tasks)
       .where(where(column))
       .orderBy(
@@ -115,16 +116,18 @@ export async function boardData(db: Db, p: Principal, { filters, now }: BoardQue
       )
       .limit(COLUMN_PAGE)
       .offset(filters.offsets[column]);
-  const total = (column: ColumnName) => db.select({ n: count() }).from(tasks).where(where(column));
-  const [open, claimed, waiting, done, nOpen, nClaimed, nWaiting, nDone, projectRows, agentRows, acct, labelRows] = await db.batch([
+  // The four columns' counts in one pass over the filtered tasks.
+  const countIn = (column: ColumnName) => sql<number>`coalesce(sum(case when ${columnCondition(column, nowIso)} then 1 else 0 end), 0)`;
+  const totals = db
+    .select({ open: countIn('open'), claimed: countIn('claimed'), waiting: countIn('waiting'), done: countIn('done') })
+    .from(tasks)
+    .where(and(...base));
+  const [open, claimed, waiting, done, counts, projectRows, agentRows, acct, labelRows] = await db.batch([
     page('open'),
     page('claimed'),
     page('waiting'),
     page('done'),
-    total('open'),
-    total('claimed'),
-    total('waiting'),
-    total('done'),
+    totals,
     db.select().from(projects).where(eq(projects.accountId, p.accountId)).orderBy(asc(projects.sortOrder), asc(projects.id)),
     db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
     db.select({ defaultAgentId: accounts.defaultAgentId }).from(accounts).where(eq(accounts.id, p.accountId)),
@@ -135,19 +138,20 @@ export async function boardData(db: Db, p: Principal, { filters, now }: BoardQue
       .orderBy(asc(taskLabels.label))
       .limit(200),
   ]);
-  const column = (rows: (typeof tasks.$inferSelect)[], n: { n: number }[], name: ColumnName): BoardColumn => ({
+  const n = counts[0];
+  const column = (rows: TaskFields[], name: ColumnName): BoardColumn => ({
     tasks: rows.map((r) => taskJson(r, now)),
-    total: n[0]?.n ?? 0,
+    total: Number(n?.[name] ?? 0),
     offset: filters.offsets[name],
     moves: Object.fromEntries(rows.map((r) => [r.id, movesFor(p, r, now)])),
   });
   const defaultId = acct[0]?.defaultAgentId ?? null;
   return {
     columns: {
-      open: column(open, nOpen, 'open'),
-      claimed: column(claimed, nClaimed, 'claimed'),
-      waiting: column(waiting, nWaiting, 'waiting'),
-      done: column(done, nDone, 'done'),
+      open: column(open, 'open'),
+      claimed: column(claimed, 'claimed'),
+      waiting: column(waiting, 'waiting'),
+      done: column(done, 'done'),
     },
     projects: projectRows.map(projectJson),
     agents: agentRows.map((r) => agentJson(r, defaultId)),

@@ -46,10 +46,11 @@ export function answerColumns<T extends Table, H extends keyof Row<T>>(
     if (describe[key]) schema = schema.openapi(describe[key]);
     shape[column.name] = schema;
   }
-  const pairs = entries.map(([key, column]) => [column.name, key] as const);
+  const names = entries.map(([, column]) => column.name);
+  const keys = entries.map(([key]) => key);
   const json = (row: Record<string, unknown>) => {
     const out: Record<string, unknown> = {};
-    for (const [name, key] of pairs) out[name] = row[key];
+    for (let i = 0; i < keys.length; i++) out[names[i]!] = row[keys[i]!];
     return out;
   };
   return { shape, json } as unknown as AnswerColumns<T, H>;

@@ -109,8 +109,7 @@ export const authorizeRoutes = new Hono<AppBindings>()
   });
 
 /** Whether a request is for the OAuth provider: its endpoints, the pages that need its helpers (consent, the dashboard's connections), or /mcp with a bearer token that is not an API key. */
-export function isOAuthRequest(request: Request): boolean {
-  const path = new URL(request.url).pathname;
+export function isOAuthRequest(request: Request, path = new URL(request.url).pathname): boolean {
   if (path === '/authorize' || path.startsWith('/oauth/') || path.startsWith('/.well-known/oauth-')) return true;
   if (path === '/app/connections' || path.startsWith('/app/connections/')) return true;
   if (path !== MCP_PATH || request.method === 'OPTIONS') return false;

@@ -48,7 +48,11 @@ export interface WriteCheck {
 }
 
 /** Whether `p` has the standing on `row` that `op` needs (the table in policy.ts decides which relations give it). */
-export function standsFor(p: Principal, row: TaskRow, { op, now }: WriteCheck): boolean {
+export function standsFor(
+  p: Principal,
+  row: Pick<TaskRow, 'createdByAgentId' | 'assignedToAgentId' | 'claimedByAgentId' | 'leaseExpiresAt'>,
+  { op, now }: WriteCheck,
+): boolean {
   return standsOn(p, op, {
     creator: row.createdByAgentId === p.agentId,
     assignee: row.assignedToAgentId === p.agentId,

@@ -17,29 +17,27 @@ const { context: _context, ...fieldColumns } = getTableColumns(tasks);
 export const taskFieldColumns = fieldColumns;
 
 /**
- * A row D1 answered (as an object by column name, or an array by position) in drizzle's types:
- * `valueAt` finds each column's driver value, which the column decodes (e.g. 0/1 to a boolean).
+ * Rows D1 answered, in drizzle's types: each column's driver value decoded by the column (e.g.
+ * 0/1 to a boolean). `fromArray` reads a row answered as an array (in `columns`' order),
+ * `fromObject` one answered by SQL column name. The column list is read once per reader, not
+ * per row: a page maps it for each of its rows.
  */
-export function rowFromDriver<T>(columns: Record<string, Column>, valueAt: (column: Column, index: number) => unknown): T {
-  const row: Record<string, unknown> = {};
-  const list = columnList(columns);
-  for (let i = 0; i < list.length; i++) {
-    const [key, column] = list[i]!;
-    const value = valueAt(column, i);
-    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
-  return row as T;
-}
-
-/** Each column set's entries, listed once: a page maps them for every one of its rows. */
-const columnLists = new WeakMap<Record<string, Column>, [string, Column][]>();
-function columnList(columns: Record<string, Column>): [string, Column][] {
-  let list = columnLists.get(columns);
-  if (!list) {
-    list = Object.entries(columns);
-    columnLists.set(columns, list);
-  }
-  return list;
+export function rowReader<T>(columns: Record<string, Column>) {
+  const keys = Object.keys(columns);
+  const cols = Object.values(columns);
+  const decode = (column: Column, value: unknown) => (value === null || value === undefined ? null : column.mapFromDriverValue(value));
+  return {
+    fromArray(values: unknown[]): T {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) row[keys[i]!] = decode(cols[i]!, values[i]);
+      return row as T;
+    },
+    fromObject(raw: Record<string, unknown>): T {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) row[keys[i]!] = decode(cols[i]!, raw[cols[i]!.name]);
+      return row as T;
+    },
+  };
 }
 
 export interface EvidenceItem {
@@ -116,20 +114,20 @@ export function hasLiveClaim(row: Pick<TaskRow, 'claimedByAgentId' | 'leaseExpir
 export function taskJson(row: TaskFields, now: number): TaskJson {
   const live = hasLiveClaim(row, now);
   const staleClaim = row.claimedByAgentId !== null && !live;
-  return {
-    ...taskColumns.json(row),
-    labels: parseJson<string[]>(row.labels, []),
-    parent_id: row.parentTaskId,
-    delegation_depth: row.depth,
-    status: staleClaim && row.status === 'claimed' ? 'open' : row.status,
-    claimed_by_agent_id: live ? row.claimedByAgentId : null,
-    claimed_at: live ? row.claimedAt : null,
-    lease_expires_at: live ? row.leaseExpiresAt : null,
-    session_state: live ? row.sessionState : staleClaim ? null : row.sessionState,
-    session_state_detail: live ? row.stateDetail : staleClaim ? null : row.stateDetail,
-    handoff: row.handoffNote,
-    completion_evidence: parseJson<EvidenceItem[]>(row.evidence, []),
-  };
+  // Filled in place, not spread into a literal: a page builds one per task (about 1 µs each saved).
+  const json = taskColumns.json(row) as TaskJson;
+  json.labels = parseJson<string[]>(row.labels, []);
+  json.parent_id = row.parentTaskId;
+  json.delegation_depth = row.depth;
+  json.status = staleClaim && row.status === 'claimed' ? 'open' : row.status;
+  json.claimed_by_agent_id = live ? row.claimedByAgentId : null;
+  json.claimed_at = live ? row.claimedAt : null;
+  json.lease_expires_at = live ? row.leaseExpiresAt : null;
+  json.session_state = live ? row.sessionState : staleClaim ? null : row.sessionState;
+  json.session_state_detail = live ? row.stateDetail : staleClaim ? null : row.stateDetail;
+  json.handoff = row.handoffNote;
+  json.completion_evidence = parseJson<EvidenceItem[]>(row.evidence, []);
+  return json;
 }
 
 function parseJson<T>(text: string | null, fallback: T): T {

@@ -42,7 +42,7 @@ import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { visibleTasks } from './task-access';
-import { rowFromDriver, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
+import { rowReader, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
 import { RenderedSql } from '../db/rendered-sql';
 import { toRawQuery, type RawQuery } from '../db/sql-batch';
 
@@ -338,7 +338,8 @@ export function listQuery(db: Db, p: Principal, { filters, now, take = filters.l
 const listedCount = Object.keys(listColumns).length;
 
 /** A page row (the listed columns in order, then the counter) as the task's fields. */
-const taskFromPageRow = (row: unknown[]) => rowFromDriver<TaskFields>(listColumns, (_, i) => row[i]);
+const pageRows = rowReader<TaskFields>(listColumns);
+const taskFromPageRow = (row: unknown[]) => pageRows.fromArray(row);
 
 /** The counter whose count is the listing's total. */
 const counterOf = (db: Db, p: Principal, dim: string) =>

@@ -27,7 +27,7 @@ import type { Principal } from '../access/policy';
 import { endOpenRun } from './runs';
 import { assertCanRead, assertCanWrite, taskNotFound, writableBy } from './task-access';
 import { sqlBatch, toRawQuery, type RawQuery, type RawRow } from '../db/sql-batch';
-import { NO_CLAIM, rowFromDriver, taskJson, type EvidenceItem, type TaskRow } from './task-json';
+import { NO_CLAIM, rowReader, taskJson, type EvidenceItem, type TaskRow } from './task-json';
 import { eventsOf } from '../events/effects';
 import {
   outboxInsert,
@@ -99,11 +99,10 @@ export interface TaskInput {
 export type NewTaskInput = TaskInput & { content: string };
 
 const taskColumns = getTableColumns(tasks);
+const taskRows = rowReader<TaskRow>(taskColumns);
 
 /** A raw `RETURNING *` / `SELECT *` row (snake_case, driver values) as a typed task row. */
-export function taskFromRaw(raw: Record<string, unknown>): TaskRow {
-  return rowFromDriver<TaskRow>(taskColumns, (column) => raw[column.name]);
-}
+export const taskFromRaw = (raw: Record<string, unknown>): TaskRow => taskRows.fromObject(raw);
 
 export const period = (now: number) => isoSeconds(now).slice(0, 7);
 
