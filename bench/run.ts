@@ -929,7 +929,7 @@ function mcpSection(): string[] {
 // ---------------------------------------------------------------------------------------------
 // Many tenants and idle fleets (BENCH_ONLY=fleet). Options: BENCH_FLEET_TASKS (tasks seeded per
 // layout and round, default 2000), BENCH_IDLE_CLAIMERS (default 1000), BENCH_IDLE_ACCOUNTS
-// (default 50), BENCH_IDLE_WAKES (default 100), BENCH_IDLE_QUIET_SECONDS (default 15).
+// (default 50), BENCH_IDLE_WAKES (default 300: enough that p99 is not the single slowest), BENCH_IDLE_QUIET_SECONDS (default 15).
 
 /** BENCH_ONLY=fleet runs both rows; fleet-tenants or fleet-idle one of them. */
 const ONLY_FLEET = process.env.BENCH_ONLY?.startsWith('fleet') ?? false;
@@ -940,7 +940,7 @@ const IDLE_CLAIMERS = Number(process.env.BENCH_IDLE_CLAIMERS ?? 1000);
 const IDLE_ACCOUNTS = Number(process.env.BENCH_IDLE_ACCOUNTS ?? 50);
 /** The longest a claim may be held (the API's maximum): what a parked worker asks for. */
 const IDLE_WAIT_SECONDS = 30;
-const IDLE_WAKES = Number(process.env.BENCH_IDLE_WAKES ?? 100);
+const IDLE_WAKES = Number(process.env.BENCH_IDLE_WAKES ?? 300);
 const IDLE_QUIET_SECONDS = Number(process.env.BENCH_IDLE_QUIET_SECONDS ?? 15);
 
 /** D1 calls and statements per source (worker, ClaimQueue, KeyGate, ...) since the server started. */
@@ -1216,6 +1216,8 @@ async function idleFleet(base: string): Promise<IdleResult> {
   const repollsPerSec = (polls - pollsBefore) / ((performance.now() - pollStart) / 1000);
 
   const wakeMs: number[] = [];
+  // Which wake-ups were slow, and how much of it the create's own answer took.
+  const slowest: { n: number; ms: number; createMs: number }[] = [];
   let lostWakes = 0;
   for (let n = 0; n < IDLE_WAKES; n++) {
     const account = accounts[n % accounts.length]!;
@@ -1224,21 +1226,26 @@ async function idleFleet(base: string): Promise<IdleResult> {
       answered.set(content, resolve);
       setTimeout(() => resolve(null), 5000);
     });
-    createdAt.set(content, performance.now());
+    const sentAt = performance.now();
+    createdAt.set(content, sentAt);
     const res = await fleetHttp(base, 'POST', '/v1/tasks', { key: account.key, body: { content, labels: ['idle'] } });
     if (res.status !== 201) throw new Error(`wake task create failed: ${res.status}`);
+    const createMs = performance.now() - sentAt;
     const ms = await got;
     if (ms === null) lostWakes++;
-    else wakeMs.push(ms);
+    else {
+      wakeMs.push(ms);
+      slowest.push({ n, ms, createMs });
+    }
     await sleep(20);
   }
 
   stopping = true;
   process.stdout.write(
-    `wake ms, slowest ten: ${[...wakeMs]
-      .sort((a, b) => b - a)
+    `wake ms, slowest ten (create n: wake ms, of which the create's answer): ${slowest
+      .sort((a, b) => b.ms - a.ms)
       .slice(0, 10)
-      .map((x) => x.toFixed(0))
+      .map((x) => `#${x.n}: ${x.ms.toFixed(0)} (${x.createMs.toFixed(0)})`)
       .join(', ')}\n`,
   );
   parking.destroy();
