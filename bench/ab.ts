@@ -186,7 +186,7 @@ async function claimAndComplete(side: Side) {
   });
 }
 
-function report(a: Side, b: Side, ref: string, sha: string) {
+function report(a: Side, b: Side, { nameA, nameB }: { nameA: string; nameB: string }) {
   const rows = [...a.samples.keys()];
   const fmt = (x: number | null, d: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
   const mid = (s: Sample[], pick: (x: Sample) => number | null) => {
@@ -194,7 +194,7 @@ function report(a: Side, b: Side, ref: string, sha: string) {
     return xs.length === s.length ? median(xs) : null;
   };
   const lines = [
-    `A/B: A = this checkout, B = ${ref} (${sha}); ${ROUNDS} rounds, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s timed per row and side; claim+complete: ${CLAIM_WORKERS} workers, ${CLAIM_TASKS} fresh tasks. Medians over the rounds. CPU: each server's process group, ms per request (per task for claim+complete).`,
+    `A/B: A = ${nameA}, B = ${nameB}; ${ROUNDS} rounds, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s timed per row and side; claim+complete: ${CLAIM_WORKERS} workers, ${CLAIM_TASKS} fresh tasks. Medians over the rounds. CPU: each server's process group, ms per request (per task for claim+complete).`,
     '',
     '| row | A req/s | B req/s | A / B | A CPU ms | B CPU ms | A CPU / B CPU | A p99 ms | B p99 ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -217,20 +217,19 @@ function report(a: Side, b: Side, ref: string, sha: string) {
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
-/** A detached worktree of `sha` sharing this checkout's node_modules. */
-function checkout(sha: string): string {
-  const worktree = join(mkdtempSync(join(tmpdir(), 'delega-ab-')), sha);
-  execFileSync('git', ['worktree', 'add', '--detach', worktree, sha], { cwd: ROOT, stdio: 'ignore' });
-  symlinkSync(join(ROOT, 'node_modules'), join(worktree, 'node_modules'));
-  return worktree;
-}
-
 async function main() {
   const [ref, refA] = process.argv.slice(2);
   if (!ref) throw new Error('usage: npm run bench:ab -- <git ref> [<git ref for A>]');
   const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT, encoding: 'utf8' }).trim();
-  const worktree = checkout(sha);
-  const worktreeA = refA ? checkout(execFileSync('git', ['rev-parse', '--short', refA], { cwd: ROOT, encoding: 'utf8' }).trim()) : null;
+  // Every worktree made is removed at the end, also when a later step fails.
+  const trees: string[] = [];
+  const checkout = (ref: string) => {
+    const tree = join(mkdtempSync(join(tmpdir(), 'delega-ab-')), ref);
+    trees.push(tree);
+    execFileSync('git', ['worktree', 'add', '--detach', tree, ref], { cwd: ROOT, stdio: 'ignore' });
+    symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+    return tree;
+  };
   const vars = {
     LIMIT_RATE_PER_MINUTE: '100000000',
     LIMIT_TASKS_PER_MONTH: '100000000',
@@ -240,6 +239,8 @@ async function main() {
   const env = { X_LOCAL_OBSERVABILITY: 'false' };
   const servers: DevServer[] = [];
   try {
+    const worktree = checkout(sha);
+    const worktreeA = refA ? checkout(execFileSync('git', ['rev-parse', '--short', refA], { cwd: ROOT, encoding: 'utf8' }).trim()) : null;
     servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars, ...(worktreeA ? { root: worktreeA } : {}) }));
     servers.push(await startDevServer({ stateRoot: STATE_DIR, env, vars, root: worktree }));
     const a = await prepare('A', servers[0]!);
@@ -250,11 +251,15 @@ async function main() {
       if (wanted('claim+complete')) for (const side of order) await claimAndComplete(side);
       process.stdout.write(`round ${round + 1} of ${ROUNDS} done\n`);
     }
-    report(a, b, refA ? `${ref}; A = ${refA}` : ref, sha);
+    report(a, b, { nameA: refA ?? 'this checkout', nameB: `${ref} (${sha})` });
   } finally {
     for (const s of servers) await s.stop();
-    for (const tree of worktreeA ? [worktree, worktreeA] : [worktree]) {
-      execFileSync('git', ['worktree', 'remove', '--force', tree], { cwd: ROOT, stdio: 'ignore' });
+    for (const tree of trees) {
+      try {
+        execFileSync('git', ['worktree', 'remove', '--force', tree], { cwd: ROOT, stdio: 'ignore' });
+      } catch {
+        // Never added (git failed): only its directory is left.
+      }
       rmSync(join(tree, '..'), { recursive: true, force: true });
     }
   }
