@@ -17,7 +17,7 @@ import {
   newTaskRow,
   normaliseLabels,
   period,
-  planTaskEvents,
+  newTaskEvents,
   quotaExceeded,
   recordIf,
 } from '../tasks/tasks';
@@ -29,7 +29,7 @@ import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import { rateLimitHeaders, type RateCounter } from '../access/rate-limiter';
 import { afterCommit, type WaitUntil } from '../events/after-commit';
-import { eventsOf, wakes } from '../events/effects';
+import { wakes } from '../events/effects';
 import { recorded } from '../events/outbox';
 import { INGRESS_LABEL, parseList } from '../automations/rules';
 import { verifyIngressSignature, type SignatureVerdict } from './signature';
@@ -253,13 +253,7 @@ async function createFromDelivery(
   }
   const quota = limit(deps.env, 'TASKS_PER_MONTH');
   const listeners = { accountHasWebhooks: p.hasWebhooks, accountHasAutomations: p.hasAutomations };
-  const events = planTaskEvents(p, {
-    taskId: row.id,
-    events: eventsOf('ingress.deliver', { assigned: Boolean(row.assignedToAgentId) }),
-    listeners,
-    now,
-    snapshot: row,
-  });
+  const events = newTaskEvents(p, { change: 'ingress.deliver', row, listeners, now });
   const [inserted, , , duplicateOf] = await sqlBatch(db, [
     insertTaskGuarded(row, { quota, now, guards }),
     countCreated(source.accountId, row.id, now),

@@ -18,7 +18,7 @@ import {
   countCreated,
   insertTaskGuarded,
   newTaskRow,
-  planTaskEvents,
+  newTaskEvents,
   quotaExceeded,
   readForWrite,
   recordIf,
@@ -27,7 +27,6 @@ import {
   taskFromRaw,
   type NewTaskInput,
 } from './tasks';
-import { eventsOf } from '../events/effects';
 import { recorded, type Listeners, type RecordedEvent } from '../events/outbox';
 
 export interface DelegateResult {
@@ -64,13 +63,7 @@ export async function delegateTask(
   if (found.used >= limits.quota) throw quotaExceeded(limits.quota, now);
   const child = newTaskRow(p, { input, now, parent });
   const ts = isoSeconds(now);
-  const events = planTaskEvents(p, {
-    taskId: child.id,
-    events: eventsOf('tasks.delegate', { assigned: Boolean(child.assignedToAgentId) }),
-    listeners,
-    now,
-    snapshot: child,
-  });
+  const events = newTaskEvents(p, { change: 'tasks.delegate', row: child, listeners, now });
   const parentOpen = sql`exists (select 1 from ${tasks} where ${tasks.id} = ${parent.id} and ${tasks.completed} = 0)`;
   const [inserted, , updatedParent] = await sqlBatch(db, [
     insertTaskGuarded(child, { quota: limits.quota, now, guards: [parentOpen] }),

@@ -1,6 +1,7 @@
 /** /tasks/{id}/subtasks: the task's checklist. */
-import { z } from '@hono/zod-openapi';
+import { type RouteHandler, z } from '@hono/zod-openapi';
 import { database } from '../db/client';
+import type { AppBindings } from '../env';
 import { createSubtask, deleteSubtask, listSubtasks, toggleSubtask, updateSubtask } from './subtasks';
 import { authedRoute, createRouter, DeletedSchema, idParams, jsonBody, jsonContent } from '../access/router';
 import { timestamp } from '../http/schemas';
@@ -83,6 +84,20 @@ const remove = authedRoute('tasks.subtasks.write', {
   responses: { 200: jsonContent(DeletedSchema, 'Deleted') },
 });
 
+/** PUT and PATCH answer alike. */
+const update: RouteHandler<ReturnType<typeof updateRoute>, AppBindings> = async (c) => {
+  const { id, sid } = c.req.valid('param');
+  return c.json(
+    await updateSubtask(database(c.env.DB), c.get('principal'), {
+      taskId: id,
+      subtaskId: sid,
+      input: c.req.valid('json'),
+      now: Date.now(),
+    }),
+    200,
+  );
+};
+
 export const subtaskRoutes = createRouter()
   .openapi(list, async (c) => c.json(await listSubtasks(database(c.env.DB), c.get('principal'), c.req.valid('param').id), 200))
   .openapi(create, async (c) =>
@@ -95,30 +110,8 @@ export const subtaskRoutes = createRouter()
       201,
     ),
   )
-  .openapi(updateRoute('put'), async (c) => {
-    const { id, sid } = c.req.valid('param');
-    return c.json(
-      await updateSubtask(database(c.env.DB), c.get('principal'), {
-        taskId: id,
-        subtaskId: sid,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    );
-  })
-  .openapi(updateRoute('patch'), async (c) => {
-    const { id, sid } = c.req.valid('param');
-    return c.json(
-      await updateSubtask(database(c.env.DB), c.get('principal'), {
-        taskId: id,
-        subtaskId: sid,
-        input: c.req.valid('json'),
-        now: Date.now(),
-      }),
-      200,
-    );
-  })
+  .openapi(updateRoute('put'), update)
+  .openapi(updateRoute('patch'), update)
   .openapi(toggle, async (c) => {
     const { id, sid } = c.req.valid('param');
     return c.json(await toggleSubtask(database(c.env.DB), c.get('principal'), { taskId: id, subtaskId: sid, now: Date.now() }), 200);

@@ -346,6 +346,25 @@ export function planTaskEvents(p: Principal, { taskId, events, listeners, now, s
   });
 }
 
+/** The events of a new task row (created, delegated, delivered by ingress): the change's events, with the row as their snapshot. */
+export function newTaskEvents(
+  p: Principal,
+  {
+    change,
+    row,
+    listeners,
+    now,
+  }: { change: 'tasks.create' | 'tasks.delegate' | 'ingress.deliver'; row: TaskRow; listeners: Listeners | undefined; now: number },
+): PlannedEvent[] {
+  return planTaskEvents(p, {
+    taskId: row.id,
+    events: eventsOf(change, { assigned: Boolean(row.assignedToAgentId) }),
+    listeners,
+    now,
+    snapshot: row,
+  });
+}
+
 /** The outbox insert of `events`, as a list to spread into a batch. */
 export const recordIf = (events: PlannedEvent[], now: number, when: SQL): SQL[] => {
   const insert = outboxInsert(events, { now, when });
@@ -365,13 +384,7 @@ export interface CreateTaskOptions {
 export async function createTask(db: Db, p: Principal, { input, quota, now, listeners }: CreateTaskOptions): Promise<CreatedTask> {
   assertRestrictedReferences(p, input);
   const row = newTaskRow(p, { input, now });
-  const events = planTaskEvents(p, {
-    taskId: row.id,
-    events: eventsOf('tasks.create', { assigned: Boolean(row.assignedToAgentId) }),
-    listeners,
-    now,
-    snapshot: row,
-  });
+  const events = newTaskEvents(p, { change: 'tasks.create', row, listeners, now });
   const [inserted] = await sqlBatch(db, [
     insertTaskGuarded(row, { quota, now, guards: referenceGuards(p, input) }),
     countCreated(p.accountId, row.id, now),
