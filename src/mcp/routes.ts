@@ -12,7 +12,7 @@ import type { AppBindings } from '../env';
 import { ApiError } from '../platform/errors';
 import { limit } from '../platform/config';
 import { admitRequest } from '../access/router';
-import { readCapped } from '../http/body';
+import { readTextCapped } from '../http/body';
 import { mcpServer } from './server';
 import type { OAuthProps } from './oauth';
 import { toolContext, type ToolContext } from './tools';
@@ -52,9 +52,8 @@ async function legacyAnswer(request: Request, authInfo: AuthInfo, parsedBody: un
  * the SDK (which then reads it no more); a body that is not JSON stays text for the SDK to refuse.
  */
 async function readBody(request: Request, max: number): Promise<{ parsed: unknown; request: Request }> {
-  const bytes = request.body ? await readCapped(request.body, max) : new Uint8Array();
-  if (bytes === null) throw new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${max} bytes` });
-  const text = new TextDecoder().decode(bytes);
+  const text = await readTextCapped(request, max);
+  if (text === null) throw new ApiError({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${max} bytes` });
   try {
     return { parsed: JSON.parse(text), request };
   } catch {
