@@ -7,7 +7,8 @@
  * figure the machine's other load moves least. Prints a table; RESULTS.md is left as it is.
  * `npm run bench:ab -- <ref B> <ref A>` serves A from <ref A> too, to place a cost between two commits.
  * Options: BENCH_SECONDS (default 4), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default 1),
- * AB_ROWS (comma-separated parts of row names to run, e.g. `health,tasks (100`; `claim` for claim+complete).
+ * AB_ROWS (comma-separated parts of row names to run, e.g. `tasks (100,label`; `claim` for claim+complete; `GET /health`
+ * always runs). Each row is also given as the bench figures it (ratios to `GET /health` on the same side and round), A over B.
  */
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -28,7 +29,7 @@ const STATE_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 /** Linux reports process CPU in clock ticks of 1/100 s. */
 const CLOCK_TICKS = 100;
 const ROW_FILTER = process.env.AB_ROWS?.split(',').map((part) => part.trim().toLowerCase());
-const wanted = (row: string) => !ROW_FILTER || ROW_FILTER.some((part) => row.toLowerCase().includes(part));
+const wanted = (row: string) => !ROW_FILTER || row === HEALTH_ROW || ROW_FILTER.some((part) => row.toLowerCase().includes(part));
 
 /** CPU ms of every process in the server's process group (wrangler, its proxy and workerd), from /proc. */
 function groupCpuMs(server: DevServer): number | null {
@@ -104,8 +105,11 @@ interface Endpoint {
   request: (side: Side) => { method?: string; path: string; key?: string; body?: unknown };
 }
 
+/** Every row is also given as a ratio to this one (the bench's figures), so it runs whatever AB_ROWS says. */
+const HEALTH_ROW = 'GET /health';
+
 const ENDPOINTS: Endpoint[] = [
-  { name: 'GET /health', request: () => ({ path: '/health' }) },
+  { name: HEALTH_ROW, request: () => ({ path: '/health' }) },
   { name: 'GET /v1/tasks (100 tasks)', request: (s) => ({ path: '/v1/tasks', key: s.key }) },
   { name: 'GET /v1/tasks?label=bench', request: (s) => ({ path: '/v1/tasks?label=bench', key: s.key }) },
   { name: 'GET /v1/tasks/{id}', request: (s) => ({ path: `/v1/tasks/${s.taskId}`, key: s.key }) },
@@ -196,9 +200,19 @@ function report(a: Side, b: Side, { nameA, nameB }: { nameA: string; nameB: stri
   const lines = [
     `A/B: A = ${nameA}, B = ${nameB}; ${ROUNDS} rounds, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s timed per row and side; claim+complete: ${CLAIM_WORKERS} workers, ${CLAIM_TASKS} fresh tasks. Medians over the rounds. CPU: each server's process group, ms per request (per task for claim+complete).`,
     '',
-    '| row | A req/s | B req/s | A / B | A CPU ms | B CPU ms | A CPU / B CPU | A p99 ms | B p99 ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| row | A req/s | B req/s | A / B | A CPU ms | B CPU ms | A CPU / B CPU | A p99 ms | B p99 ms | x health: A / B | CPU in health requests: A / B |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
+  // The bench's own figures are ratios to GET /health in the same round; here per side, then A over B.
+  const perHealth = (side: Side, row: string, pick: (x: Sample) => number | null) => {
+    const health = side.samples.get(HEALTH_ROW);
+    const ratios = (side.samples.get(row) ?? []).map((x, i) => {
+      const [v, h] = [pick(x), health?.[i] ? pick(health[i]) : null];
+      return v === null || !h ? null : v / h;
+    });
+    return ratios.length > 0 && ratios.every((r) => r !== null) ? median(ratios as number[]) : null;
+  };
+  const over = (x: number | null, y: number | null) => (x === null || !y ? '-' : fmt(x / y, 2));
   for (const row of rows) {
     const sa = a.samples.get(row)!;
     const sb = b.samples.get(row)!;
@@ -211,6 +225,12 @@ function report(a: Side, b: Side, { nameA, nameB }: { nameA: string; nameB: stri
       )} | ${fmt(
         mid(sb, (x) => x.p99),
         0,
+      )} | ${over(
+        perHealth(a, row, (x) => x.rps),
+        perHealth(b, row, (x) => x.rps),
+      )} | ${over(
+        perHealth(a, row, (x) => x.cpu),
+        perHealth(b, row, (x) => x.cpu),
       )} |`,
     );
   }

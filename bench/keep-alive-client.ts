@@ -19,17 +19,38 @@ export interface LeanResult<T> {
  * own without a socket cap (`new Agent({ keepAlive: true })`), so they never queue behind each other.
  */
 export function postJson<T>(base: string, path: string, key: string, body?: unknown, opts: { agent?: Agent } = {}): Promise<LeanResult<T>> {
+  return send<T>({ method: 'POST', base, path, key, body, agent: opts.agent });
+}
+
+/** A GET with the key, over the same kept-alive connections. */
+export function getJson<T>(base: string, path: string, key: string, opts: { agent?: Agent } = {}): Promise<LeanResult<T>> {
+  return send<T>({ method: 'GET', base, path, key, agent: opts.agent });
+}
+
+interface Send {
+  method: 'GET' | 'POST';
+  base: string;
+  path: string;
+  key: string;
+  body?: unknown;
+  agent?: Agent;
+}
+
+function send<T>({ method, base, path, key, body, agent: chosen }: Send): Promise<LeanResult<T>> {
   const url = new URL(path, base);
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        agent: opts.agent ?? agent,
+        agent: chosen ?? agent,
         host: url.hostname,
         port: url.port,
         path: url.pathname,
-        method: 'POST',
-        headers: { 'X-Agent-Key': key, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        method,
+        headers:
+          method === 'GET'
+            ? { 'X-Agent-Key': key }
+            : { 'X-Agent-Key': key, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http, startDevServer } from '../test/e2e/harness.ts';
 import { Agent } from 'node:http';
-import { postJson } from './keep-alive-client.ts';
+import { getJson, postJson } from './keep-alive-client.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BIG = Number(process.env.BENCH_BIG_TASKS ?? 20000);
@@ -942,6 +942,8 @@ const IDLE_ACCOUNTS = Number(process.env.BENCH_IDLE_ACCOUNTS ?? 50);
 const IDLE_WAIT_SECONDS = 30;
 const IDLE_WAKES = Number(process.env.BENCH_IDLE_WAKES ?? 300);
 const IDLE_QUIET_SECONDS = Number(process.env.BENCH_IDLE_QUIET_SECONDS ?? 15);
+/** How long the floor's polls run alone for their CPU figure. */
+const FLOOR_SECONDS = 10;
 
 /** D1 calls and statements per source (worker, ClaimQueue, KeyGate, ...) since the server started. */
 type D1Tally = Record<string, { count: number; statements?: number }>;
@@ -1136,6 +1138,8 @@ interface IdleResult {
   wakeMs: number[];
   lostWakes: number;
   errors: number;
+  /** The same keys at the same rate without holding: what the re-polls alone cost. */
+  floor: FloorResult;
 }
 let idleResult: IdleResult | null = null;
 
@@ -1251,7 +1255,9 @@ async function idleFleet(base: string): Promise<IdleResult> {
   parking.destroy();
   await Promise.all(loops);
   for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
+  const floor = await instantPolls(base, claimers, repollsPerSec);
   return {
+    floor,
     without,
     withFleet,
     parked,
@@ -1264,6 +1270,53 @@ async function idleFleet(base: string): Promise<IdleResult> {
     lostWakes,
     errors,
   };
+}
+
+interface FloorResult {
+  /** GET /health req/s (32 connections) while the keys poll, one per round. */
+  withPolls: number[];
+  /** workerd CPU ms per second of the polls alone, and per poll. */
+  cpuPerSec: number | null;
+  cpuPerPoll: number | null;
+  errors: number;
+}
+
+/**
+ * The fleet's keys at the fleet's re-poll rate, round robin, each making the cheapest
+ * authenticated request (`GET /v1/capabilities`: the key's gate, no D1, no claim queue): what
+ * that many keys coming back that often cost before any claim. Not instant claims: an instant
+ * claim that finds nothing reads D1 (creates only tell the claim queue while someone waits).
+ */
+async function instantPolls(base: string, keys: string[], perSec: number): Promise<FloorResult> {
+  const agent = new Agent({ keepAlive: true });
+  let next = 0;
+  let polls = 0;
+  let errors = 0;
+  const inFlight = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    const key = keys[next++ % keys.length]!;
+    const call = getJson(base, '/v1/capabilities', key, { agent }).then(
+      (res) => void (res.status === 200 ? polls++ : errors++),
+      () => void errors++,
+    );
+    inFlight.add(call);
+    void call.finally(() => inFlight.delete(call));
+  }, 1000 / perSec);
+  try {
+    await sleep(2000);
+    const cpuBefore = workerdCpuMs();
+    const pollsBefore = polls;
+    await sleep(FLOOR_SECONDS * 1000);
+    const cpuPerSec = cpuPer(cpuBefore, FLOOR_SECONDS);
+    const cpuPerPoll = cpuPer(cpuBefore, polls - pollsBefore);
+    const withPolls: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) withPolls.push((await healthAt32(base)).rps);
+    return { withPolls, cpuPerSec, cpuPerPoll, errors };
+  } finally {
+    clearInterval(timer);
+    await Promise.all(inFlight);
+    agent.destroy();
+  }
 }
 
 async function fleetBench(base: string, server: Awaited<ReturnType<typeof startDevServer>>) {
@@ -1324,6 +1377,7 @@ function fleetSection(): string[] {
     const claimPath = ['worker', 'ClaimQueue'].reduce((n, s) => n + (idle.quiet[s]?.statements ?? 0), 0);
     const p50 = percentile(idle.wakeMs, 50);
     const p99 = percentile(idle.wakeMs, 99);
+    const floorCost = `${((1 - median(idle.floor.withPolls) / without) * 100).toFixed(1)}%`;
     out.push(
       '## Idle fleet',
       '',
@@ -1336,6 +1390,7 @@ function fleetSection(): string[] {
       `- ${cost <= 0.1 ? 'met' : 'NOT met'}: the parked fleet costs at most 10% of /health throughput (${(cost * 100).toFixed(1)}%; per round without: ${idle.without.map((x) => x.toFixed(0)).join(', ')}; with: ${idle.withFleet.map((x) => x.toFixed(0)).join(', ')})`,
       `- ${quietTotal.statements === 0 ? 'met' : 'NOT met'}: no D1 statements while nothing changes (${quietTotal.statements} in ${IDLE_QUIET_SECONDS} s; the claim path: ${claimPath})`,
       `- ${idle.lostWakes === 0 && p99 <= 100 ? 'met' : 'NOT met'}: a created task reaches a parked claimer within 100 ms at p99 (${p99.toFixed(1)} ms, ${idle.lostWakes} lost)`,
+      `- the floor, not a target: the same ${idle.parked} keys coming back at the same ${idle.repollsPerSec.toFixed(1)} a second with the cheapest authenticated request (\`GET /v1/capabilities\`: the key gate, no D1, no claim queue) cost ${floorCost} of /health throughput (per round with them: ${idle.floor.withPolls.map((x) => x.toFixed(0)).join(', ')}), ${fixed(idle.floor.cpuPerSec, 1)} ms/s of workerd CPU (${fixed(idle.floor.cpuPerPoll, 2)} per request, ${idle.floor.cpuPerSec !== null && idle.healthCpu ? (idle.floor.cpuPerSec / idle.healthCpu).toFixed(0) : '-'} /health requests' worth a second; ${idle.floor.errors} errors). The parked fleet's cost beyond this is its claims and holds.`,
       '',
     );
   }
