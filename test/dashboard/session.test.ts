@@ -252,6 +252,30 @@ describe('a large board', () => {
     expect((await send('/app?open_offset=-5&done_offset=abc', { cookie })).status).toBe(200);
   });
 
+  it('places each card by the time of each request, also when the same board was shown before', async () => {
+    const human = await humanAccount();
+    const { cookie } = await signIn(human.email);
+    const created = await api('POST', '/v1/tasks', human.apiKey, { content: 'held for a while' });
+    const id = (created.body as { id: string }).id;
+    expect((await api('POST', `/v1/tasks/${id}/claim`, human.apiKey, { lease_seconds: 300 })).status).toBe(200);
+    const column = (html: string, name: string, next: string) =>
+      html.slice(html.indexOf(`data-column="${name}"`), html.indexOf(`data-column="${next}"`));
+    // The lease ends in two seconds; the board is shown before and after, the same board both times.
+    const endsAt = Math.ceil(Date.now() / 1000) * 1000 + 2000;
+    await db()
+      .update(tasks)
+      .set({ leaseExpiresAt: `${new Date(endsAt).toISOString().slice(0, 19)}Z` })
+      .where(eq(tasks.id, id));
+    const held = await send('/app', { cookie });
+    expect(column(held.html, 'claimed', 'waiting')).toContain('held for a while');
+    expect(column(held.html, 'open', 'claimed')).not.toContain('held for a while');
+    // No clock to move here: the Worker reads the real time, so the test waits for the lease to end.
+    await new Promise((resolve) => setTimeout(resolve, endsAt - Date.now() + 50));
+    const lapsed = await send('/app', { cookie });
+    expect(column(lapsed.html, 'open', 'claimed')).toContain('held for a while');
+    expect(column(lapsed.html, 'claimed', 'waiting')).not.toContain('held for a while');
+  });
+
   it('keeps 1,000 tasks usable: 25 cards a column, one page of HTML, at most 3 D1 round trips', async () => {
     const human = await humanAccount();
     const { cookie } = await signIn(human.email);
