@@ -636,7 +636,7 @@ function targets(health: Map<number, Row>): string[] {
   if (claim32) {
     check(
       claim32.tasksPerSec >= 0.3 * h32.rps,
-      `claim-and-complete with 32 workers at 30% of /health req/s (${(claim32.tasksPerSec / h32.rps).toFixed(2)} in tasks/s)`,
+      `claim-and-complete with 32 workers at 30% of /health req/s (${(claim32.tasksPerSec / h32.rps).toFixed(3)} in tasks/s)`,
     );
     check(claim32.p99 < 10 * h32.p99, `claim p99 with 32 workers under 10x /health p99 (${(claim32.p99 / h32.p99).toFixed(2)})`);
     check(

@@ -105,7 +105,7 @@ const NOW = Symbol('now');
  * The board's nine statements, with `NOW` where the time goes. Rendered with drizzle once per
  * principal and filters, then kept: rendering them cost about 0.9 ms of the Worker's 6.4 ms of
  * CPU per board page (a CPU profile of `GET /app` with 200 tasks); kept, the board's bench row
- * went from 0.29 to 0.36 of /health throughput.
+ * went from 0.29 to 0.32 of /health throughput (0.36 in a run of that row alone).
  */
 function boardStatements(db: Db, p: Principal, filters: BoardFilters): RawQuery[] {
   const nowIso = NOW as unknown as string;

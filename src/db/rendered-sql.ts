@@ -4,7 +4,7 @@
  * (bench/RESULTS.md, "A/B of the optimisations"): without it a label listing of 20,000 tasks
  * cost 7.56 ms of workerd CPU per request against 6.38, and claim-and-complete 16.1 ms per task
  * against 13.3; a plain listing showed no difference above the machine's noise. The dashboard
- * board keeps its nine statements too (`dashboard/queries.ts`: 0.29 to 0.36 of /health).
+ * board keeps its nine statements too (`dashboard/queries.ts`: 0.29 to 0.32 of /health).
  */
 export class RenderedSql<V> {
   private readonly kept = new Map<string, V>();
