@@ -31,7 +31,7 @@ import { commentJson, type CommentJson } from '../tasks/comments';
 import { projectJson, type ProjectJson } from '../accounts/projects';
 import { runJson, type RunJson } from '../tasks/runs';
 import { subtaskJson, type SubtaskJson } from '../tasks/subtasks';
-import { assertCanRead, standsFor, visibleTasks } from '../tasks/task-access';
+import { assertCanRead, standsFor, visibilityKey, visibleTasks } from '../tasks/task-access';
 import { filterConditions } from '../tasks/task-list';
 import { linkJson, type LinkJson } from '../tasks/task-links';
 import { rowReader, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from '../tasks/task-json';
@@ -131,8 +131,9 @@ function boardStatements(db: Db, p: Principal, filters: BoardFilters): RawQuery[
       )
       .limit(COLUMN_PAGE)
       .offset(filters.offsets[column]);
-  // The four columns' counts in one pass over the filtered tasks, in COLUMNS' order.
-  const countIn = (column: ColumnName) => sql<number>`coalesce(sum(case when ${columnCondition(column, nowIso)} then 1 else 0 end), 0)`;
+  // The four columns' counts in one pass over the filtered tasks, each named as its column.
+  const countIn = (column: ColumnName) =>
+    sql<number>`coalesce(sum(case when ${columnCondition(column, nowIso)} then 1 else 0 end), 0)`.as(column);
   const totals = db
     .select({ open: countIn('open'), claimed: countIn('claimed'), waiting: countIn('waiting'), done: countIn('done') })
     .from(tasks)
@@ -159,7 +160,7 @@ const agentRows = rowReader<typeof agents.$inferSelect>(getTableColumns(agents))
 
 export async function boardData(db: Db, p: Principal, { filters, now }: BoardQuery): Promise<BoardData> {
   const nowIso = isoSeconds(now);
-  const key = JSON.stringify([p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId, filters]);
+  const key = JSON.stringify([...visibilityKey(p), filters]);
   const client = db.$client;
   const results = await client.batch<Record<string, unknown>>(
     renderedBoards
@@ -167,13 +168,11 @@ export async function boardData(db: Db, p: Principal, { filters, now }: BoardQue
       .map((q) => client.prepare(q.sql).bind(...q.params.map((v) => (v === NOW ? nowIso : v)))),
   );
   const [open, claimed, waiting, done, counts, projectList, agentList, acct, labelList] = results.map((r) => r.results ?? []);
-  // The counts come back named by their SQL; they are in COLUMNS' order.
-  const totals = Object.values(counts?.[0] ?? {});
   const column = (rows: Record<string, unknown>[], name: ColumnName): BoardColumn => {
     const fields = rows.map((r) => cardRows.fromObject(r));
     return {
       tasks: fields.map((r) => taskJson(r, now)),
-      total: Number(totals[COLUMNS.indexOf(name)] ?? 0),
+      total: Number(counts?.[0]?.[name] ?? 0),
       offset: filters.offsets[name],
       moves: Object.fromEntries(fields.map((r) => [r.id, movesFor(p, r, now)])),
     };

@@ -12,6 +12,9 @@ import { hasLiveClaim, type TaskRow } from './task-json';
 
 export const taskNotFound = () => notFound('task');
 
+/** Everything `visibleTasks` reads of the principal: part of the key of a statement kept after rendering. */
+export const visibilityKey = (p: Principal) => [p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId];
+
 /** The WHERE condition for the tasks `p` may see. */
 export function visibleTasks(p: Principal): SQL {
   const inAccount = eq(tasks.accountId, p.accountId);

@@ -41,7 +41,7 @@ import { labelledTasks } from '../db/labelled-tasks';
 import { taskCounts, taskLabels, tasks } from '../db/schema';
 import { isoDate, isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
-import { visibleTasks } from './task-access';
+import { visibilityKey, visibleTasks } from './task-access';
 import { rowReader, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
 import { RenderedSql } from '../db/rendered-sql';
 import { toRawQuery, type RawQuery } from '../db/sql-batch';
@@ -385,7 +385,7 @@ function pageQuery(db: Db, p: Principal, { filters, now, counterDim }: PageQuery
       counterDim: counterDim,
     });
   if (filters.due !== undefined || filters.claimed !== undefined) return render();
-  const key = JSON.stringify([p.accountId, p.agentId, p.role, p.mode, p.sandboxProjectId, counterDim, filters]);
+  const key = JSON.stringify([...visibilityKey(p), counterDim, filters]);
   return renderedPages.get(key, render);
 }
 
