@@ -9,7 +9,7 @@ export interface Env {
   DB: D1Database;
   CLAIM_QUEUE: DurableObjectNamespace<ClaimQueue>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
-  /** One per API key: its cached principal and its rate window. */
+  /** One per account: its keys' cached principals and rate windows (access/key-gate.ts). */
   KEY_GATE: DurableObjectNamespace<KeyGate>;
   /** Webhook deliveries and the events automation rules react to. */
   WEBHOOKS: Queue<EventQueueMessage>;

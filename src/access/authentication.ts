@@ -9,7 +9,7 @@ import { accounts, agents } from '../db/schema';
 import { ApiError } from '../platform/errors';
 import { timingSafeEqual } from '../platform/crypto';
 import { modeFor, type Principal } from './policy';
-import { hashKey, hasValidTag } from './api-keys';
+import { accountOfKey, hashKey, hasValidTag } from './api-keys';
 
 const unauthorized = (message: string) => new ApiError({ status: 401, code: 'UNAUTHORIZED', message });
 
@@ -25,7 +25,7 @@ export interface KeyHolder {
  * each affected key reads it afresh.
  */
 export interface PrincipalCache {
-  forgetKeys(keyHashes: Iterable<string>): Promise<void>;
+  forgetKeys(accountId: string, keyHashes: Iterable<string>): Promise<void>;
   /** Every key of the account (its status, plan or webhooks changed). */
   forgetAccount(accountId: string): Promise<void>;
 }
@@ -37,11 +37,22 @@ export function keyFromHeaders(agentKey: string | undefined, authorization: stri
   return match?.[1] ?? null;
 }
 
-/** The HMAC under which the key is stored; 401 for a missing, malformed or made-up key (bad tag), before any lookup. */
-export async function keyHashOf(pepper: string, key: string | null): Promise<string> {
+/** A key as its gate knows it: the HMAC under which it is stored, and the account it names (null for an older key). */
+export interface KeyRef {
+  keyHash: string;
+  accountId: string | null;
+}
+
+/** The key's stored HMAC and account; 401 for a missing, malformed or made-up key (bad tag), before any lookup. */
+export async function keyRefOf(pepper: string, key: string | null): Promise<KeyRef> {
   if (!key) throw unauthorized('Missing API key: send it as X-Agent-Key: dlg_... or Authorization: Bearer dlg_...');
   if (!(await hasValidTag(pepper, key))) throw unauthorized('Invalid API key');
-  return hashKey(pepper, key);
+  return { keyHash: await hashKey(pepper, key), accountId: accountOfKey(key) };
+}
+
+/** The HMAC under which the key is stored (see keyRefOf). */
+export async function keyHashOf(pepper: string, key: string | null): Promise<string> {
+  return (await keyRefOf(pepper, key)).keyHash;
 }
 
 export async function loadKeyHolder(db: Db, keyHash: string): Promise<KeyHolder | null> {

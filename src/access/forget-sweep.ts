@@ -20,20 +20,20 @@ export async function sweepPrincipalForgets(env: Env): Promise<number> {
   let told = 0;
   for (let pass = 0; pass < PASSES_PER_RUN; pass++) {
     const rows = await db
-      .select({ id: principalForgets.id, keyHash: principalForgets.keyHash })
+      .select({ id: principalForgets.id, keyHash: principalForgets.keyHash, accountId: principalForgets.accountId })
       .from(principalForgets)
       .orderBy(asc(principalForgets.id))
       .limit(ROWS_PER_PASS);
     if (rows.length === 0) break;
-    const hashes = [...new Set(rows.map((r) => r.keyHash))];
-    const failed = (await forgetEach(env, hashes)).map((f) => f.hash);
+    const keys = [...new Map(rows.map((r) => [`${r.keyHash} ${r.accountId}`, { keyHash: r.keyHash, accountId: r.accountId }])).values()];
+    const failed = (await forgetEach(env, keys)).map((f) => f.keyHash);
     const upTo = rows.at(-1)!.id;
     // Failed keys keep their rows for the next run; one JSON parameter, whatever their number.
     await db.run(
       sql`delete from ${principalForgets} where ${principalForgets.id} <= ${upTo}
         and ${principalForgets.keyHash} not in (select value from json_each(${JSON.stringify(failed)}))`,
     );
-    told += hashes.length - failed.length;
+    told += keys.length - failed.length;
     if (failed.length > 0 || rows.length < ROWS_PER_PASS) break;
   }
   return told;

@@ -1,9 +1,9 @@
 /**
- * Exact per-key request counts: one Durable Object per API key (or IP), so every isolate in
- * every location counts against the same fixed window. The count lives in the object's memory
- * and is checkpointed to its SQLite-backed storage (see `scheduleCheckpoint`).
- * Cost: one Durable Object call per authenticated request (no D1 work). The onboarding routes
- * use the same objects per IP and per email address.
+ * Exact request counts in fixed windows, kept by a Durable Object, so every isolate in every
+ * location counts against the same window. `RateLimiter` is one object per subject (an IP or an
+ * email address, for onboarding); the key gates (access/key-gate.ts) count their keys with the
+ * same `RateWindows`. A count lives in memory and is checkpointed to the object's SQLite-backed
+ * storage (see `RateWindows.checkpoint`).
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
@@ -16,7 +16,7 @@ export interface RateDecision {
   resetAt: number;
 }
 
-/** How often at most a busy key's count is written to storage. */
+/** How often at most a busy object's counts are written to storage. */
 const CHECKPOINT_MS = 1000;
 
 interface WindowState {
@@ -24,35 +24,52 @@ interface WindowState {
   count: number;
 }
 
-export class RateLimiter extends DurableObject<Env> {
-  /** The live window; the object is single-threaded, so memory is the exact count. */
-  private state: WindowState | undefined;
+/** The counts of the subjects one object keeps, each under its own storage key. */
+export class RateWindows {
+  /** The live windows; the object is single-threaded, so memory is the exact count. */
+  private readonly windows = new Map<string, WindowState>();
+  /** Counts changed since the last checkpoint. */
+  private readonly unsaved = new Set<string>();
   private checkpointPending = false;
-  /** When the count was last written to storage (memory only: a restarted object writes at its first hit). */
+  /** When counts were last written (memory only: a restarted object writes at its first hit). */
   private checkpointedAt = Number.NEGATIVE_INFINITY;
 
-  hit(limit: number, windowSeconds: number, nowMs: number): RateDecision {
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  hit(storageKey: string, { limit, windowSeconds, nowMs }: { limit: number; windowSeconds: number; nowMs: number }): RateDecision {
     const window = Math.floor(nowMs / 1000 / windowSeconds);
-    this.state ??= this.ctx.storage.kv.get<WindowState>('w');
-    const count = this.state && this.state.window === window ? this.state.count : 0;
+    let state = this.windows.get(storageKey);
+    if (!state) {
+      state = this.ctx.storage.kv.get<WindowState>(storageKey);
+      if (state) this.windows.set(storageKey, state);
+    }
+    const count = state && state.window === window ? state.count : 0;
     const resetAt = (window + 1) * windowSeconds;
     if (count >= limit) return { allowed: false, limit, remaining: 0, resetAt };
-    this.state = { window, count: count + 1 };
-    this.scheduleCheckpoint(Date.now());
+    this.windows.set(storageKey, { window, count: count + 1 });
+    this.unsaved.add(storageKey);
+    this.checkpoint(Date.now());
     return { allowed: true, limit, remaining: limit - count - 1, resetAt };
   }
 
+  /** Drops a subject's count from memory and storage (its key is gone). */
+  delete(storageKey: string): void {
+    this.windows.delete(storageKey);
+    this.unsaved.delete(storageKey);
+    this.ctx.storage.kv.delete(storageKey);
+  }
+
   /**
-   * A storage write per request costs more than the rest of a busy key's request, so the count
-   * is written at most once a second: at once when the last write is older (a key that calls now
+   * A storage write per request costs more than the rest of a busy key's request, so counts are
+   * written at most once a second: at once when the last write is older (a key that calls now
    * and then, such as a parked claimer every 30 s, costs one write and no alarm), else by an
    * alarm a second after it. An object is evicted only after it has been idle, by which time the
    * alarm has run, so counts survive eviction; a crash can forget at most the last second's hits.
    */
-  private scheduleCheckpoint(nowMs: number): void {
+  private checkpoint(nowMs: number): void {
     if (nowMs - this.checkpointedAt >= CHECKPOINT_MS) {
       this.checkpointedAt = nowMs;
-      this.ctx.storage.kv.put('w', this.state);
+      this.save();
       return;
     }
     if (this.checkpointPending) return;
@@ -60,13 +77,30 @@ export class RateLimiter extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(this.checkpointedAt + CHECKPOINT_MS);
   }
 
-  override alarm(): void {
+  /** The object's alarm: the checkpoint that was put off. */
+  alarm(): void {
     this.checkpointPending = false;
     this.checkpointedAt = Date.now();
-    if (this.state) this.ctx.storage.kv.put('w', this.state);
+    this.save();
+  }
+
+  private save(): void {
+    for (const key of this.unsaved) this.ctx.storage.kv.put(key, this.windows.get(key));
+    this.unsaved.clear();
   }
 }
 
+export class RateLimiter extends DurableObject<Env> {
+  private readonly windows = new RateWindows(this.ctx);
+
+  hit(limit: number, windowSeconds: number, nowMs: number): RateDecision {
+    return this.windows.hit('w', { limit, windowSeconds, nowMs });
+  }
+
+  override alarm(): void {
+    this.windows.alarm();
+  }
+}
 /** One request counted against a limit. */
 export interface RateHit {
   /** Who is counted, e.g. `agt_…`, `ip:1.2.3.4`, `mail:ada@example.com`. */

@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ZodError } from 'zod';
 import { authorize, type Operation, type Principal } from './policy';
-import { keyFromHeaders, keyHashOf, principalOf } from './authentication';
+import { keyFromHeaders, keyRefOf, principalOf, type KeyRef } from './authentication';
 import type { AppBindings } from '../env';
 import { keyPepper, limit } from '../platform/config';
 import { admitKey, type Admission } from './key-gate';
@@ -92,19 +92,19 @@ async function countFailedAuthentication(c: Context<AppBindings>): Promise<void>
 /**
  * Authenticates the request's key and counts it against the key's rate limit: the principal
  * and the rate headers every answer carries. 401 and 429 are thrown (REST routes and /mcp).
- * `verifiedKeyHash` admits an OAuth token's agent as its key.
+ * `verifiedKey` admits an OAuth token's agent as its key.
  */
 export async function admitRequest(
   c: Context<AppBindings>,
-  verifiedKeyHash?: string,
+  verifiedKey?: KeyRef,
 ): Promise<{ principal: Principal; rateHeaders: Record<string, string> }> {
   let principal: Principal;
   let admission: Admission;
   try {
-    // An OAuth token for /mcp arrives already verified, carrying its agent's key hash.
-    const keyHash =
-      verifiedKeyHash ?? (await keyHashOf(keyPepper(c.env), keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'))));
-    admission = await admitKey(c.env, keyHash, Date.now());
+    // An OAuth token for /mcp arrives already verified, carrying its agent's key hash and account.
+    const key =
+      verifiedKey ?? (await keyRefOf(keyPepper(c.env), keyFromHeaders(c.req.header('X-Agent-Key'), c.req.header('Authorization'))));
+    admission = await admitKey(c.env, key, Date.now());
     principal = principalOf(admission.holder);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) await countFailedAuthentication(c);

@@ -42,7 +42,7 @@ export async function createAccount(db: Db, { pepper, input, now }: NewAccountOp
   const agentId = newId('agt', now);
   const projectId = newId('prj', now);
   const userId = input.user ? newId('usr', now) : null;
-  const key = await issueKey(pepper);
+  const key = await issueKey(pepper, accountId);
 
   const writes = [
     db.insert(accounts).values({

@@ -105,7 +105,7 @@ export interface CreateAgentOptions {
 }
 
 export async function createAgent(db: Db, p: Principal, { pepper, input, maxAgents, now }: CreateAgentOptions): Promise<AgentJson> {
-  const key = await issueKey(pepper);
+  const key = await issueKey(pepper, p.accountId);
   const ts = isoSeconds(now);
   const row: AgentRow = {
     id: newId('agt', now),
@@ -174,7 +174,7 @@ export async function updateAgent(db: Db, p: Principal, { cache, agentId, input,
       .where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId)))
       .returning()
       .get();
-    await cache.forgetKeys([row.keyHash]);
+    await cache.forgetKeys(p.accountId, [row.keyHash]);
     return agentJson(updated ?? { ...row, ...changes }, defaultId);
   } catch (e) {
     if (isUniqueViolation(e)) throw conflict('AGENT_NAME_TAKEN', `An agent named "${input.name}" already exists in this account`);
@@ -194,7 +194,7 @@ export async function rotateAgentKey(db: Db, p: Principal, { cache, pepper, agen
   // An agent the caller cannot see is a 404 before it is a 403 (admins see every agent).
   if (!standsOn(p, 'agents.rotate_key', { self })) await visibleAgent(db, p, agentId);
   authorizeOn(p, 'agents.rotate_key', { self });
-  const key = await issueKey(pepper);
+  const key = await issueKey(pepper, p.accountId);
   const ts = isoSeconds(now);
   const isTarget = and(eq(agents.id, agentId), eq(agents.accountId, p.accountId));
   const previous = await db.select({ keyHash: agents.keyHash }).from(agents).where(isTarget).get();
@@ -216,7 +216,7 @@ export async function rotateAgentKey(db: Db, p: Principal, { cache, pepper, agen
       'Another rotation of this key happened at the same time and its key is the live one; this rotation changed nothing',
     );
   // The old key's object still holds the principal: it is told to forget it before we answer.
-  await cache.forgetKeys([previous.keyHash]);
+  await cache.forgetKeys(p.accountId, [previous.keyHash]);
   return agentJson(row, acct[0]?.defaultAgentId ?? null, key.plaintext);
 }
 
@@ -320,7 +320,7 @@ export async function deleteAgent(db: Db, p: Principal, { cache, agentId }: Dele
     );
   }
   await db.delete(agents).where(and(eq(agents.id, agentId), eq(agents.accountId, p.accountId)));
-  await cache.forgetKeys([row.keyHash]);
+  await cache.forgetKeys(p.accountId, [row.keyHash]);
 }
 
 export function isUniqueViolation(e: unknown): boolean {

@@ -435,6 +435,8 @@ export const eventOutbox = sqliteTable(
 export const principalForgets = sqliteTable('principal_forgets', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   keyHash: text('key_hash').notNull(),
+  /** The key's account, whose gate may hold it (null in rows written before gates were per account). */
+  accountId: text('account_id'),
 });
 
 /** Every delivery attempt, for the delivery log. */

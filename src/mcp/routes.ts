@@ -92,7 +92,7 @@ export const mcpRoutes = new Hono<AppBindings>()
     try {
       // Set by the OAuth provider when the request carried one of its tokens (mcp/oauth.ts).
       const oauth = (c.executionCtx as { props?: Partial<OAuthProps> }).props;
-      admitted = await admitRequest(c, oauth?.keyHash);
+      admitted = await admitRequest(c, oauth?.keyHash ? { keyHash: oauth.keyHash, accountId: oauth.accountId ?? null } : undefined);
     } catch (e) {
       // Tells MCP hosts how to authenticate.
       if (e instanceof ApiError && e.status === 401)

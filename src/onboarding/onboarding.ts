@@ -258,7 +258,7 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
     .get();
   if (!account?.defaultAgentId) throw invalidCode();
 
-  const key = await issueKey(deps.pepper);
+  const key = await issueKey(deps.pepper, result.accountId);
   const ts = isoSeconds(now);
   const [updated] = await db.batch([
     // Recovery is the way back in, so it also reactivates a deactivated recovery agent.
@@ -275,7 +275,7 @@ export async function completeRecovery(deps: OnboardingDeps, input: { email: str
   ]);
   const row = updated[0];
   if (!row) throw invalidCode();
-  await deps.keys.forgetKeys([account.keyHash]);
+  await deps.keys.forgetKeys(result.accountId, [account.keyHash]);
   return {
     recovered: true,
     agent: agentJson(row, account.defaultAgentId, key.plaintext) as AgentJson & { api_key: string },

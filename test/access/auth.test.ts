@@ -1,12 +1,15 @@
 import { env, listDurableObjectIds } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { hashKey, hasValidTag, issueKey, looksLikeKey } from '../../src/access/api-keys';
+import { accountOfKey, hashKey, hasValidTag, issueKey, looksLikeKey } from '../../src/access/api-keys';
+import { newId } from '../../src/platform/ids';
 import { api, agentRow, makeAccount } from '../helpers/fixtures';
 
 describe('API keys', () => {
-  it('are dlg_ + 40 base62 characters, stored only as an HMAC under the server secret', async () => {
+  it('are dlg_ + 62 base62 characters (34 random, the account id, a tag), stored only as an HMAC under the server secret', async () => {
     const account = await makeAccount();
-    expect(account.adminKey).toMatch(/^dlg_[0-9A-Za-z]{40}$/);
+    expect(account.adminKey).toMatch(/^dlg_[0-9A-Za-z]{62}$/);
+    expect(account.adminKey.slice(38, 60)).toBe(account.accountId.slice(4));
+    expect(accountOfKey(account.adminKey)).toBe(account.accountId);
     const row = await agentRow(account.adminId);
     expect(row?.keyHash).toBe(await hashKey(env.KEY_PEPPER!, account.adminKey));
     expect(JSON.stringify(row)).not.toContain(account.adminKey.slice(4));
@@ -14,7 +17,7 @@ describe('API keys', () => {
   });
 
   it('hash differently under another secret, so a leaked table is useless without it', async () => {
-    const key = await issueKey('pepper-one');
+    const key = await issueKey('pepper-one', newId('acc'));
     expect(await hashKey('pepper-two', key.plaintext)).not.toBe(key.hash);
     expect(looksLikeKey(key.plaintext)).toBe(true);
     expect(looksLikeKey('dlg_short')).toBe(false);
@@ -22,12 +25,12 @@ describe('API keys', () => {
 
   it('end in a tag only this server can make: any other change of a key breaks it', async () => {
     const pepper = 'pepper-one';
-    const { plaintext } = await issueKey(pepper);
+    const { plaintext } = await issueKey(pepper, newId('acc'));
     expect(await hasValidTag(pepper, plaintext)).toBe(true);
     expect(await hasValidTag('pepper-two', plaintext)).toBe(false);
     const flip = (i: number) => plaintext.slice(0, i) + (plaintext[i] === 'a' ? 'b' : 'a') + plaintext.slice(i + 1);
-    // A changed character of the random part, or of the tag itself.
-    for (const i of [4, 20, 37, 38, 43]) expect(await hasValidTag(pepper, flip(i)), `position ${i}`).toBe(false);
+    // A changed character of the random part, of the account it names (so no key can be sent to another account's gate), or of the tag itself.
+    for (const i of [4, 20, 37, 38, 50, 59, 60, 65]) expect(await hasValidTag(pepper, flip(i)), `position ${i}`).toBe(false);
     expect(await hasValidTag(pepper, plaintext.slice(0, -1))).toBe(false);
     expect(await hasValidTag(pepper, `${plaintext}0`)).toBe(false);
   });

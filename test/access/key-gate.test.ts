@@ -5,14 +5,15 @@
  * whose gate was never told shows once the scheduled sweep of `principal_forgets` tells it);
  * and that D1's triggers record every change a principal caches, and nothing else.
  */
-import { env, evictDurableObject } from 'cloudflare:test';
+import { env, evictDurableObject, listDurableObjectIds } from 'cloudflare:test';
+import { hashKey, withTag } from '../../src/access/api-keys';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { accounts, agents, principalForgets } from '../../src/db/schema';
 import { rateLimitFor } from '../../src/platform/config';
-import { PRINCIPAL_TTL_MS } from '../../src/access/key-gate';
+import { gateFor, PRINCIPAL_TTL_MS } from '../../src/access/key-gate';
 import { sweepPrincipalForgets } from '../../src/access/forget-sweep';
-import { keyHashOf } from '../../src/access/authentication';
+import { keyRefOf, type KeyRef } from '../../src/access/authentication';
 import { keyPepper } from '../../src/platform/config';
 import { hmacSha256Hex } from '../../src/platform/crypto';
 import { createApp } from '../../src/app';
@@ -58,7 +59,7 @@ describe('principal cache in the key object', () => {
     expect(await role()).toBe('worker');
     // A write behind the API's back (no forget), then the object is evicted.
     await db().update(agents).set({ role: 'coordinator' }).where(eq(agents.id, worker.id));
-    const gate = env.KEY_GATE.get(env.KEY_GATE.idFromName(await keyHashOf(keyPepper(env), worker.key)));
+    const gate = gateFor(env, await keyRefOf(keyPepper(env), worker.key));
     const evict = () => evictDurableObject(gate);
     await evict();
     // No D1 read: still the principal it read before.
@@ -105,6 +106,15 @@ describe('principal cache in the key object', () => {
     const { key, mail } = await agentFirst();
     expect((await api('GET', '/v1/agents', key)).status).toBe(403);
     expect((await anon('POST', '/v1/claim/complete', { token: mail.token })).status).toBe(200);
+    expect((await api('GET', '/v1/agents', key)).status).toBe(200);
+  });
+
+  it("an account's change clears every key it kept, in storage too: a gate restarted after it reads D1 afresh", async () => {
+    const { key, mail } = await agentFirst();
+    expect((await api('GET', '/v1/agents', key)).status).toBe(403);
+    const gate = gateFor(env, await keyRefOf(keyPepper(env), key));
+    expect((await anon('POST', '/v1/claim/complete', { token: mail.token })).status).toBe(200);
+    await evictDurableObject(gate);
     expect((await api('GET', '/v1/agents', key)).status).toBe(200);
   });
 
@@ -193,6 +203,50 @@ describe('principal_forgets: what D1 records for the sweep', () => {
   });
 });
 
+describe('one gate per account', () => {
+  it("admits all of an account's keys in one object, counting each key against its own limit", async () => {
+    const account = await makeAccount();
+    const [first, second] = [await makeAgent(account, 'worker'), await makeAgent(account, 'worker')];
+    const caps = (key: string) => api('GET', '/v1/capabilities', key);
+    expect((await caps(account.adminKey)).status).toBe(200);
+    const before = await listDurableObjectIds(env.KEY_GATE);
+    const [a1, a2, b1] = [await caps(first.key), await caps(first.key), await caps(second.key)];
+    expect([a1.status, a2.status, b1.status]).toEqual([200, 200, 200]);
+    expect(b1.body.agent_id).toBe(second.id);
+    // No new object for the account's other keys...
+    expect((await listDurableObjectIds(env.KEY_GATE)).length).toBe(before.length);
+    // ...and each key's window is its own.
+    const limit = Number(a1.headers.get('X-RateLimit-Limit'));
+    expect(Number(a2.headers.get('X-RateLimit-Remaining'))).toBe(limit - 2);
+    expect(Number(b1.headers.get('X-RateLimit-Remaining'))).toBe(limit - 1);
+  });
+
+  it('a key of one account cannot be sent to the gate of another: the account it names is under its tag', async () => {
+    const [mine, theirs] = [await makeAccount(), await makeAccount()];
+    const key = mine.adminKey;
+    const moved = `${key.slice(0, 38)}${theirs.accountId.slice(4)}${key.slice(60)}`;
+    const res = await api('GET', '/v1/capabilities', moved, undefined, { 'CF-Connecting-IP': '203.0.113.78' });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'Invalid API key', code: 'UNAUTHORIZED' });
+  });
+
+  it('a key issued before keys named their account (40 characters) still works through its own gate, and is told of changes', async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const pepper = keyPepper(env);
+    const olderKey = await withTag(pepper, `dlg_${'k'.repeat(21)}${String(Date.now()).slice(-13)}`);
+    expect(olderKey).toMatch(/^dlg_[0-9A-Za-z]{40}$/);
+    const olderHash = await hashKey(pepper, olderKey);
+    await db().update(agents).set({ keyHash: olderHash }).where(eq(agents.id, worker.id));
+    const caps = async () => (await api('GET', '/v1/capabilities', olderKey)).body;
+    expect((await caps()).role).toBe('worker');
+    const gates = await listDurableObjectIds(env.KEY_GATE);
+    expect(gates.some((id) => id.equals(env.KEY_GATE.idFromName(olderHash)))).toBe(true);
+    expect((await api('PATCH', `/v1/agents/${worker.id}`, account.adminKey, { role: 'coordinator' })).status).toBe(200);
+    expect((await caps()).role).toBe('coordinator');
+  });
+});
+
 describe('webhooks and warmed keys', () => {
   let spy: ReturnType<typeof installReceivers>;
   beforeAll(() => {
@@ -223,8 +277,9 @@ describe('a write whose gate cannot be told to forget', () => {
       const gate = env.KEY_GATE.get(id);
       // An RPC stub answers every property name with a remote method, so it is wrapped by hand.
       const wrapped = {
-        admit: (keyHash: string, nowMs: number) => gate.admit(keyHash, nowMs),
+        admit: (key: KeyRef, nowMs: number) => gate.admit(key, nowMs),
         forget: () => (forgetCalls++, Promise.reject(new Error('key gate unreachable'))),
+        forgetAll: () => (forgetCalls++, Promise.reject(new Error('key gate unreachable'))),
       };
       return wrapped as unknown as typeof gate;
     },
@@ -254,7 +309,8 @@ describe('a write whose gate cannot be told to forget', () => {
       const rotated = await call('POST', `/v1/agents/${worker.id}/rotate-key`, account.adminKey);
       expect(rotated.status).toBe(200);
       expect(rotated.body.api_key).toMatch(/^dlg_/);
-      expect(forgetCalls).toBe(2); // tried, then tried once more
+      // Its account's gate and its own (which admitted keys issued before gates were per account): each tried, then tried once more.
+      expect(forgetCalls).toBe(4);
       expect(logged).toHaveBeenCalledWith(expect.stringContaining('key gate forget failed'));
       expect((await me(rotated.body.api_key)).status).toBe(200);
       // The old key's gate was never told: the rotation's trigger recorded the key, and the

@@ -7,7 +7,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { agents } from '../../src/db/schema';
-import { LAST_SEEN_WRITE_MS, type KeyGate } from '../../src/access/key-gate';
+import { gateFor, LAST_SEEN_WRITE_MS, type KeyGate } from '../../src/access/key-gate';
 import { agentRow, api, db, makeAccount, makeAgent } from '../helpers/fixtures';
 import { send, signedInHuman } from '../helpers/dashboard';
 
@@ -15,8 +15,8 @@ afterEach(() => vi.useRealTimers());
 
 /** Waits for the gate's pending last_seen_at write (no sleep). */
 async function gateSettled(agentId: string) {
-  const { keyHash } = (await agentRow(agentId))!;
-  const stub = env.KEY_GATE.get(env.KEY_GATE.idFromName(keyHash));
+  const { keyHash, accountId } = (await agentRow(agentId))!;
+  const stub = gateFor(env, { keyHash, accountId });
   await runInDurableObject(stub, async (gate: KeyGate) => gate.seenWrite);
 }
 

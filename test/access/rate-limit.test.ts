@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RateLimiter } from '../../src/access/rate-limiter';
 import { api, makeAccount, makeAgent } from '../helpers/fixtures';
@@ -120,10 +120,8 @@ describe('rate limits per key', () => {
     const stored = await runInDurableObject(stub, (_limiter: RateLimiter, state) => state.storage.kv.get('w'));
     expect(stored).toEqual({ window: Math.floor(t / 60_000), count: 3 });
     // A fresh instance (memory gone, as after eviction) reads the checkpoint.
-    const afterEviction = await runInDurableObject(stub, (limiter: RateLimiter) => {
-      (limiter as unknown as { state: undefined }).state = undefined;
-      return limiter.hit(5, 60, t);
-    });
+    await evictDurableObject(stub);
+    const afterEviction = await runInDurableObject(stub, (limiter: RateLimiter) => limiter.hit(5, 60, t));
     expect(afterEviction).toMatchObject({ allowed: true, remaining: 1 });
   });
 
