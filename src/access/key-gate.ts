@@ -139,7 +139,9 @@ export class KeyGate extends DurableObject<Env> {
     this.generation++;
     this.cached.clear();
     this.loading.clear();
-    for (const [key] of this.ctx.storage.kv.list({ prefix: HOLDER_KEY })) this.ctx.storage.kv.delete(key);
+    // Listed first, then deleted: not while the listing's cursor is open.
+    const stored = [...this.ctx.storage.kv.list({ prefix: HOLDER_KEY })].map(([key]) => key);
+    for (const key of stored) this.ctx.storage.kv.delete(key);
   }
 
   private holder(keyHash: string): Promise<KeyHolder | null> {

@@ -182,6 +182,25 @@ describe('principal_forgets: what D1 records for the sweep', () => {
     expect([await forgetRows(workerHash), await forgetRows(adminHash)]).toEqual([0, 0]);
   });
 
+  it("a record written before records named the account is swept to the key's own gate", async () => {
+    const account = await makeAccount();
+    const worker = await makeAgent(account, 'worker');
+    const pepper = keyPepper(env);
+    // A key from before keys named their account: its gate is its own.
+    const olderKey = await withTag(pepper, `dlg_${'m'.repeat(21)}${String(Date.now()).slice(-13)}`);
+    const olderHash = await hashKey(pepper, olderKey);
+    await db().update(agents).set({ keyHash: olderHash }).where(eq(agents.id, worker.id));
+    await sweepPrincipalForgets(env);
+    const role = async () => (await api('GET', '/v1/capabilities', olderKey)).body.role;
+    expect(await role()).toBe('worker');
+    await db().update(agents).set({ role: 'coordinator' }).where(eq(agents.id, worker.id));
+    await db().update(principalForgets).set({ accountId: null }).where(eq(principalForgets.keyHash, olderHash));
+    expect(await role()).toBe('worker');
+    await sweepPrincipalForgets(env);
+    expect(await role()).toBe('coordinator');
+    expect(await forgetRows(olderHash)).toBe(0);
+  });
+
   it('a gate the sweep cannot reach keeps its rows for the next run; the others are deleted', async () => {
     const account = await makeAccount();
     const worker = await makeAgent(account, 'worker');
