@@ -1282,8 +1282,9 @@ interface FloorResult {
 }
 
 /**
- * The fleet's keys at the fleet's re-poll rate, round robin, each making the cheapest
- * authenticated request (`GET /v1/capabilities`: the key's gate, no D1, no claim queue): what
+ * The fleet's keys at the fleet's re-poll rate, round robin, each making an
+ * authenticated request that needs only the key's gate (`GET /v1/capabilities`: no D1, no claim
+ * queue, though its answer is the whole authorisation table, larger than an empty claim's): what
  * that many keys coming back that often cost before any claim. Not instant claims: an instant
  * claim that finds nothing reads D1 (creates only tell the claim queue while someone waits).
  */
@@ -1390,7 +1391,7 @@ function fleetSection(): string[] {
       `- ${cost <= 0.1 ? 'met' : 'NOT met'}: the parked fleet costs at most 10% of /health throughput (${(cost * 100).toFixed(1)}%; per round without: ${idle.without.map((x) => x.toFixed(0)).join(', ')}; with: ${idle.withFleet.map((x) => x.toFixed(0)).join(', ')})`,
       `- ${quietTotal.statements === 0 ? 'met' : 'NOT met'}: no D1 statements while nothing changes (${quietTotal.statements} in ${IDLE_QUIET_SECONDS} s; the claim path: ${claimPath})`,
       `- ${idle.lostWakes === 0 && p99 <= 100 ? 'met' : 'NOT met'}: a created task reaches a parked claimer within 100 ms at p99 (${p99.toFixed(1)} ms, ${idle.lostWakes} lost)`,
-      `- the floor, not a target: the same ${idle.parked} keys coming back at the same ${idle.repollsPerSec.toFixed(1)} a second with the cheapest authenticated request (\`GET /v1/capabilities\`: the key gate, no D1, no claim queue) cost ${floorCost} of /health throughput (per round with them: ${idle.floor.withPolls.map((x) => x.toFixed(0)).join(', ')}), ${fixed(idle.floor.cpuPerSec, 1)} ms/s of workerd CPU (${fixed(idle.floor.cpuPerPoll, 2)} per request, ${idle.floor.cpuPerSec !== null && idle.healthCpu ? (idle.floor.cpuPerSec / idle.healthCpu).toFixed(0) : '-'} /health requests' worth a second; ${idle.floor.errors} errors). The parked fleet's cost beyond this is its claims and holds.`,
+      `- the floor, not a target: the same ${idle.parked} keys coming back at the same ${idle.repollsPerSec.toFixed(1)} a second with an authenticated request that needs only the key gate (\`GET /v1/capabilities\`: no D1, no claim queue; its answer is the whole authorisation table) cost ${floorCost} of /health throughput (per round with them: ${idle.floor.withPolls.map((x) => x.toFixed(0)).join(', ')}), ${fixed(idle.floor.cpuPerSec, 1)} ms/s of workerd CPU (${fixed(idle.floor.cpuPerPoll, 2)} per request, ${idle.floor.cpuPerSec !== null && idle.healthCpu ? (idle.floor.cpuPerSec / idle.healthCpu).toFixed(0) : '-'} /health requests' worth a second; ${idle.floor.errors} errors). The parked fleet's cost beyond this is its claims and holds.`,
       '',
     );
   }
