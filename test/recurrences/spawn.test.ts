@@ -178,9 +178,11 @@ describe('spawning due recurrences', () => {
     const acct = await makeAccount();
     const now = Date.now();
     const due = isoSeconds(now - MINUTE);
+    // Their next time is half a day on, so the runs below never reach it (at 00:00 a run just before midnight would).
+    const timeOfDay = new Date(now + 12 * 60 * MINUTE).toISOString().slice(11, 19);
     // Inserted directly: 1,200 API calls would only slow the test.
     await db().run(sql`insert into recurrences (id, account_id, content, created_by_agent_id, rule_type, timezone, time_of_day, next_due_at, created_at, updated_at)
-      select 'rec_bulk_' || ${acct.accountId} || '_' || value, ${acct.accountId}, 'Bulk ' || value, ${acct.adminId}, 'daily', 'UTC', '00:00:00', ${due}, ${due}, ${due}
+      select 'rec_bulk_' || ${acct.accountId} || '_' || value, ${acct.accountId}, 'Bulk ' || value, ${acct.adminId}, 'daily', 'UTC', ${timeOfDay}, ${due}, ${due}, ${due}
       from (with recursive n(value) as (select 1 union all select value + 1 from n where value < 1200) select value from n)`);
     const limited = {
       ...env,
