@@ -171,12 +171,13 @@ export class KeyGate extends DurableObject<Env> {
   }
 }
 
-/** The name of the gate that admits the key: its account's, or its own (its HMAC) for an older key. */
-export const gateNameOf = ({ keyHash, accountId }: KeyRef) => (accountId === null ? keyHash : `account:${accountId}`);
+const gateNamed = (env: Env, name: string) => env.KEY_GATE.get(env.KEY_GATE.idFromName(name));
 
-export const gateFor = (env: Env, key: KeyRef) => env.KEY_GATE.get(env.KEY_GATE.idFromName(gateNameOf(key)));
+const accountGate = (env: Env, accountId: string) => gateNamed(env, `account:${accountId}`);
 
-const accountGate = (env: Env, accountId: string) => gateFor(env, { keyHash: '', accountId });
+/** The gate that admits the key: its account's, or its own (named by its HMAC) for an older key. */
+export const gateFor = (env: Env, { keyHash, accountId }: KeyRef) =>
+  accountId === null ? gateNamed(env, keyHash) : accountGate(env, accountId);
 
 /** Counts one request of the key and says who holds it. */
 export function admitKey(env: Env, key: KeyRef, nowMs: number): Promise<Admission> {
@@ -205,7 +206,8 @@ export function principalCache(env: Env): PrincipalCache {
         return logForgetFailure(null, error);
       }
       await Promise.all([
-        forgetKeys(rows.map((r) => ({ keyHash: r.keyHash, accountId }))),
+        // The account's gate forgets all its keys at once; each key's own gate is told apart (older keys).
+        forgetKeys(rows.map((r) => ({ keyHash: r.keyHash, accountId: null }))),
         accountGate(env, accountId)
           .forgetAll()
           .catch((error: unknown) => logForgetFailure(null, error)),
@@ -214,7 +216,7 @@ export function principalCache(env: Env): PrincipalCache {
   };
 }
 
-/** A key whose principal may be stale; `accountId` is null for a record written before records named it. */
+/** A key whose principal may be stale; `accountId` null tells only the key's own gate (a record written before records named the account). */
 export interface StaleKey {
   keyHash: string;
   accountId: string | null;
@@ -226,11 +228,16 @@ export interface StaleKey {
  */
 export async function forgetEach(env: Env, keys: StaleKey[]): Promise<(StaleKey & { error: unknown })[]> {
   const byAccount = new Map<string, string[]>();
-  for (const key of keys) if (key.accountId !== null) byAccount.set(key.accountId, [...(byAccount.get(key.accountId) ?? []), key.keyHash]);
+  for (const { keyHash, accountId } of keys) {
+    if (accountId === null) continue;
+    const hashes = byAccount.get(accountId);
+    if (hashes) hashes.push(keyHash);
+    else byAccount.set(accountId, [keyHash]);
+  }
   const accountCalls = new Map(
     [...byAccount].map(([accountId, hashes]) => [accountId, settle(accountGate(env, accountId).forget(hashes))] as const),
   );
-  const ownCalls = keys.map((key) => settle(gateFor(env, { keyHash: key.keyHash, accountId: null }).forget([key.keyHash])));
+  const ownCalls = keys.map(({ keyHash }) => settle(gateNamed(env, keyHash).forget([keyHash])));
   const failed: (StaleKey & { error: unknown })[] = [];
   for (const [i, key] of keys.entries()) {
     const error = (await ownCalls[i]!) ?? (key.accountId === null ? undefined : await accountCalls.get(key.accountId));

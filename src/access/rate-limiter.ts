@@ -52,13 +52,6 @@ export class RateWindows {
     return { allowed: true, limit, remaining: limit - count - 1, resetAt };
   }
 
-  /** Drops a subject's count from memory and storage (its key is gone). */
-  delete(storageKey: string): void {
-    this.windows.delete(storageKey);
-    this.unsaved.delete(storageKey);
-    this.ctx.storage.kv.delete(storageKey);
-  }
-
   /**
    * A storage write per request costs more than the rest of a busy key's request, so counts are
    * written at most once a second: at once when the last write is older (a key that calls now
@@ -101,6 +94,7 @@ export class RateLimiter extends DurableObject<Env> {
     this.windows.alarm();
   }
 }
+
 /** One request counted against a limit. */
 export interface RateHit {
   /** Who is counted, e.g. `agt_…`, `ip:1.2.3.4`, `mail:ada@example.com`. */
