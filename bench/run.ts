@@ -1140,6 +1140,8 @@ interface IdleResult {
   errors: number;
   /** The same keys at the same rate without holding: what the re-polls alone cost. */
   floor: FloorResult;
+  /** `GET /health` itself at the same rate: what any request that often costs this server. */
+  healthFloor: FloorResult;
 }
 let idleResult: IdleResult | null = null;
 
@@ -1255,9 +1257,11 @@ async function idleFleet(base: string): Promise<IdleResult> {
   parking.destroy();
   await Promise.all(loops);
   for (let round = 0; round < ROUNDS; round++) without.push((await healthAt32(base)).rps);
-  const floor = await instantPolls(base, claimers, repollsPerSec);
+  const floor = await instantPolls(base, claimers, repollsPerSec, '/v1/capabilities');
+  const healthFloor = await instantPolls(base, claimers, repollsPerSec, '/health');
   return {
     floor,
+    healthFloor,
     without,
     withFleet,
     parked,
@@ -1282,13 +1286,14 @@ interface FloorResult {
 }
 
 /**
- * The fleet's keys at the fleet's re-poll rate, round robin, each making an
- * authenticated request that needs only the key's gate (`GET /v1/capabilities`: no D1, no claim
- * queue, though its answer is the whole authorisation table, larger than an empty claim's): what
- * that many keys coming back that often cost before any claim. Not instant claims: an instant
- * claim that finds nothing reads D1 (creates only tell the claim queue while someone waits).
+ * The fleet's keys at the fleet's re-poll rate, round robin, each making a request that returns
+ * at once: `GET /v1/capabilities` (authenticated; it needs only the key's gate: no D1, no claim
+ * queue, though its answer is the whole authorisation table, larger than an empty claim's), or
+ * `GET /health` (no key; one D1 query), the bench's own reference. What that many requests that
+ * often cost before any claim. Not instant claims: an instant claim that finds nothing reads D1
+ * (creates only tell the claim queue while someone waits).
  */
-async function instantPolls(base: string, keys: string[], perSec: number): Promise<FloorResult> {
+async function instantPolls(base: string, keys: string[], perSec: number, path: '/v1/capabilities' | '/health'): Promise<FloorResult> {
   const agent = new Agent({ keepAlive: true });
   let next = 0;
   let polls = 0;
@@ -1296,7 +1301,7 @@ async function instantPolls(base: string, keys: string[], perSec: number): Promi
   const inFlight = new Set<Promise<void>>();
   const timer = setInterval(() => {
     const key = keys[next++ % keys.length]!;
-    const call = getJson(base, '/v1/capabilities', key, { agent }).then(
+    const call = getJson(base, path, key, { agent }).then(
       (res) => void (res.status === 200 ? polls++ : errors++),
       () => void errors++,
     );
@@ -1378,20 +1383,28 @@ function fleetSection(): string[] {
     const claimPath = ['worker', 'ClaimQueue'].reduce((n, s) => n + (idle.quiet[s]?.statements ?? 0), 0);
     const p50 = percentile(idle.wakeMs, 50);
     const p99 = percentile(idle.wakeMs, 99);
-    const floorCost = `${((1 - median(idle.floor.withPolls) / without) * 100).toFixed(1)}%`;
+    const floorCost = (floor: FloorResult) => `${((1 - median(floor.withPolls) / without) * 100).toFixed(1)}%`;
+    // CPU a second in dense /health requests' worth, and that as a share of /health's rate without the fleet.
+    const inHealth = (cpuPerSec: number | null) =>
+      cpuPerSec !== null && idle.healthCpu
+        ? `${(cpuPerSec / idle.healthCpu).toFixed(0)} (${((cpuPerSec / idle.healthCpu / without) * 100).toFixed(1)}%)`
+        : '-';
+    const floorCpu = (floor: FloorResult) =>
+      `${fixed(floor.cpuPerSec, 1)} ms/s of workerd CPU (${fixed(floor.cpuPerPoll, 2)} per request; ${inHealth(floor.cpuPerSec)} /health requests' worth a second; ${floor.errors} errors)`;
     out.push(
       '## Idle fleet',
       '',
-      `${idle.parked} long-poll claimers (each its own key) over ${IDLE_ACCOUNTS} accounts, each holding \`POST /v1/tasks/claim\` with \`wait_seconds: ${IDLE_WAIT_SECONDS}\` for a label no task has and coming straight back when its hold ends (started spread over one hold, so ${idle.repollsPerSec.toFixed(1)} come back per second). \`GET /health\` at 32 connections without them (${ROUNDS} rounds before and ${ROUNDS} after) and with them parked (${ROUNDS} rounds), medians. D1 over ${IDLE_QUIET_SECONDS} quiet seconds (nothing created or changed), by who sent it (\`GET /health\` requests that arrive meanwhile, not the bench's, are counted apart). The fleet's workerd CPU over the quiet interval (nothing else runs then) is also given per second and per claim answered, and in \`GET /health\` requests' worth of CPU per second: unlike the throughput ratio, it does not move with the machine's other load. Then ${IDLE_WAKES} tasks are created one at a time, across the accounts: wake latency is from sending the create to the parked claimer receiving the task.`,
+      `${idle.parked} long-poll claimers (each its own key) over ${IDLE_ACCOUNTS} accounts, each holding \`POST /v1/tasks/claim\` with \`wait_seconds: ${IDLE_WAIT_SECONDS}\` for a label no task has and coming straight back when its hold ends (started spread over one hold, so ${idle.repollsPerSec.toFixed(1)} come back per second). \`GET /health\` at 32 connections without them (${ROUNDS} rounds before and ${ROUNDS} after) and with them parked (${ROUNDS} rounds), medians. D1 over ${IDLE_QUIET_SECONDS} quiet seconds (nothing created or changed), by who sent it (\`GET /health\` requests that arrive meanwhile, not the bench's, are counted apart). The fleet's workerd CPU over the quiet interval (nothing else runs then) is also given per second and per claim answered, and in \`GET /health\` requests' worth of CPU per second (a dense /health's CPU, measured without the fleet), with that as a share of /health's rate without the fleet: the cost in CPU, which moves less with the machine's other load than the throughput ratio does. Then ${IDLE_WAKES} tasks are created one at a time, across the accounts: wake latency is from sending the create to the parked claimer receiving the task.`,
       '',
-      '| /health req/s without | with the fleet parked | cost | D1 in the quiet interval: worker / key gates / claim queues (calls, statements) | /health probes meanwhile (D1 calls) | fleet workerd CPU ms/s (per answered claim) | the same in /health requests per second | wake p50 ms | wake p99 ms | wakes lost | errors |',
+      '| /health req/s without | with the fleet parked | cost | D1 in the quiet interval: worker / key gates / claim queues (calls, statements) | /health probes meanwhile (D1 calls) | fleet workerd CPU ms/s (per answered claim) | the same in /health requests per second (share of /health req/s without) | wake p50 ms | wake p99 ms | wakes lost | errors |',
       '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      `| ${without.toFixed(0)} | ${withFleet.toFixed(0)} | ${(cost * 100).toFixed(1)}% | ${['worker', 'KeyGate', 'ClaimQueue'].map((s) => `${idle.quiet[s]?.calls ?? 0}, ${idle.quiet[s]?.statements ?? 0}`).join(' / ')} | ${idle.quiet.health?.calls ?? 0} | ${fixed(idle.quietCpuPerSec, 1)} (${fixed(idle.quietCpuPerPoll, 2)}) | ${idle.quietCpuPerSec !== null && idle.healthCpu ? (idle.quietCpuPerSec / idle.healthCpu).toFixed(0) : '-'} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${idle.lostWakes} | ${idle.errors} |`,
+      `| ${without.toFixed(0)} | ${withFleet.toFixed(0)} | ${(cost * 100).toFixed(1)}% | ${['worker', 'KeyGate', 'ClaimQueue'].map((s) => `${idle.quiet[s]?.calls ?? 0}, ${idle.quiet[s]?.statements ?? 0}`).join(' / ')} | ${idle.quiet.health?.calls ?? 0} | ${fixed(idle.quietCpuPerSec, 1)} (${fixed(idle.quietCpuPerPoll, 2)}) | ${inHealth(idle.quietCpuPerSec)} | ${p50.toFixed(1)} | ${p99.toFixed(1)} | ${idle.lostWakes} | ${idle.errors} |`,
       '',
       `- ${cost <= 0.1 ? 'met' : 'NOT met'}: the parked fleet costs at most 10% of /health throughput (${(cost * 100).toFixed(1)}%; per round without: ${idle.without.map((x) => x.toFixed(0)).join(', ')}; with: ${idle.withFleet.map((x) => x.toFixed(0)).join(', ')})`,
       `- ${quietTotal.statements === 0 ? 'met' : 'NOT met'}: no D1 statements while nothing changes (${quietTotal.statements} in ${IDLE_QUIET_SECONDS} s; the claim path: ${claimPath})`,
       `- ${idle.lostWakes === 0 && p99 <= 100 ? 'met' : 'NOT met'}: a created task reaches a parked claimer within 100 ms at p99 (${p99.toFixed(1)} ms, ${idle.lostWakes} lost)`,
-      `- the floor, not a target: the same ${idle.parked} keys coming back at the same ${idle.repollsPerSec.toFixed(1)} a second with an authenticated request that needs only the key gate (\`GET /v1/capabilities\`: no D1, no claim queue; its answer is the whole authorisation table) cost ${floorCost} of /health throughput (per round with them: ${idle.floor.withPolls.map((x) => x.toFixed(0)).join(', ')}), ${fixed(idle.floor.cpuPerSec, 1)} ms/s of workerd CPU (${fixed(idle.floor.cpuPerPoll, 2)} per request, ${idle.floor.cpuPerSec !== null && idle.healthCpu ? (idle.floor.cpuPerSec / idle.healthCpu).toFixed(0) : '-'} /health requests' worth a second; ${idle.floor.errors} errors). The parked fleet's cost beyond this is its claims and holds.`,
+      `- the floor, not a target: the same ${idle.parked} keys coming back at the same ${idle.repollsPerSec.toFixed(1)} a second with an authenticated request that needs only the key gate (\`GET /v1/capabilities\`: no D1, no claim queue; its answer is the whole authorisation table) cost ${floorCost(idle.floor)} of /health throughput (per round with them: ${idle.floor.withPolls.map((x) => x.toFixed(0)).join(', ')}), ${floorCpu(idle.floor)}. The parked fleet's cost beyond this is its claims and holds.`,
+      `- the server's floor, not a target: \`GET /health\` itself, sent as often (${idle.repollsPerSec.toFixed(1)} a second, no key), cost ${floorCost(idle.healthFloor)} of /health throughput (per round with them: ${idle.healthFloor.withPolls.map((x) => x.toFixed(0)).join(', ')}), ${floorCpu(idle.healthFloor)}. A request that arrives alone costs this server several times what one in a dense stream does (the dense /health's ${fixed(idle.healthCpu, 2)} ms), whatever it asks: that much of the fleet's cost is the rate of its requests, not what they do.`,
       '',
     );
   }
