@@ -98,7 +98,8 @@ export default {
   // Deliveries and automation rules read rows their events' requests just wrote: start at the primary.
   queue: (batch, env) => {
     const metered = meteredEnv(env, 'queue');
-    return handleEventBatch(batch, { ...metered, DB: sessionDatabase(metered.DB, metered.DB.withSession('first-primary')) });
+    const primary = metered.DB.withSession('first-primary');
+    return handleEventBatch(batch, { ...metered, DB: sessionDatabase(metered.DB, () => primary) });
   },
   scheduled: (controller: ScheduledController, env: Env, ctx?: ExecutionContext) =>
     scheduled(controller, meteredEnv(env, 'scheduled'), ctx),

@@ -42,11 +42,14 @@ export function latestBookmark(a: string | null | undefined, b: string | null | 
   return a > b ? a : b;
 }
 
-/** A D1 binding whose statements and batches run in `session` (drizzle and raw batches alike). */
-export function sessionDatabase(d1: D1Database, session: D1DatabaseSession): D1Database {
+/**
+ * A D1 binding whose statements and batches run in the session `sessionOf` gives (drizzle and
+ * raw batches alike); it is asked at each statement, so a session can open at the first one.
+ */
+export function sessionDatabase(d1: D1Database, sessionOf: () => D1DatabaseSession): D1Database {
   return withOverrides(d1, {
-    prepare: (query: string) => session.prepare(query),
-    batch: <T>(statements: D1PreparedStatement[]) => session.batch<T>(statements),
+    prepare: (query: string) => sessionOf().prepare(query),
+    batch: <T>(statements: D1PreparedStatement[]) => sessionOf().batch<T>(statements),
   });
 }
 
@@ -75,11 +78,7 @@ export class RequestSession {
   constructor(d1: D1Database, opts: { method: string; path: string; bookmark: string | null }) {
     const replicaMayAnswer = !WRITE_METHODS.has(opts.method.toUpperCase()) && /^\/(v1|api)\//.test(opts.path);
     const constraint = replicaMayAnswer ? (opts.bookmark ?? 'first-unconstrained') : 'first-primary';
-    const open = () => (this.session ??= d1.withSession(constraint));
-    this.db = withOverrides(d1, {
-      prepare: (query: string) => open().prepare(query),
-      batch: <T>(statements: D1PreparedStatement[]) => open().batch<T>(statements),
-    });
+    this.db = sessionDatabase(d1, () => (this.session ??= d1.withSession(constraint)));
     this.noted = opts.bookmark;
   }
 

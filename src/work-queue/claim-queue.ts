@@ -38,7 +38,7 @@ import {
   type RawQuery,
 } from './claims';
 import { toRawQuery, type RawRow } from '../db/sql-batch';
-import { latestBookmark, sessionDatabase, type D1Receipt } from '../db/session';
+import { latestBookmark, type D1Receipt } from '../db/session';
 import { addStatementCosts } from '../platform/d1-metrics';
 import { taskFromRaw } from '../tasks/tasks';
 import { taskJson, type TaskFields } from '../tasks/task-json';
@@ -512,9 +512,8 @@ export class ClaimQueue extends DurableObject<Env> {
   /** One D1 round trip for the jobs of `group`, in a session of its own: its bookmark goes on their receipts. */
   private async batch(queries: RawQuery[], group: { job: Job }[]): Promise<D1Result<RawRow>[]> {
     const session = this.d1.withSession('first-primary');
-    const d1 = sessionDatabase(this.d1, session);
     try {
-      return await d1.batch<RawRow>(queries.map((q) => d1.prepare(q.sql).bind(...q.params)));
+      return await session.batch<RawRow>(queries.map((q) => session.prepare(q.sql).bind(...q.params)));
     } finally {
       // A failed batch is a round trip too; its session may still have learnt a bookmark.
       for (const { job } of group) {
