@@ -34,6 +34,12 @@ export function answerColumns<T extends Table, H extends keyof Row<T>>(
     hide: readonly H[];
     /** OpenAPI metadata of a column, by its drizzle key. */
     describe?: Partial<Record<Shown<T, H>, { description?: string; example?: unknown }>>;
+    /**
+     * Shown columns written out as one object literal, for answers built by the hundred (a task
+     * page). Columns it leaves out are still copied by name after it, so a new column needs
+     * nothing here. Why: bench/RESULTS.md ("Instructions per request").
+     */
+    written?: (row: Pick<Row<T>, Shown<T, H>>) => Partial<ColumnsJson<T, H>>;
   },
 ): AnswerColumns<T, H> {
   const hidden = new Set<string>(options.hide as readonly string[]);
@@ -46,10 +52,15 @@ export function answerColumns<T extends Table, H extends keyof Row<T>>(
     if (describe[key]) schema = schema.openapi(describe[key]);
     shape[column.name] = schema;
   }
-  const names = entries.map(([, column]) => column.name);
-  const keys = entries.map(([key]) => key);
+  const written = options.written as ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  const writtenNames = new Set(written ? Object.keys(written(Object.fromEntries(entries.map(([key]) => [key, null])))) : []);
+  const unknown = [...writtenNames].filter((name) => !(name in shape));
+  if (unknown.length > 0) throw new Error(`written names columns the answer does not show: ${unknown.join(', ')}`);
+  const copied = entries.filter(([, column]) => !writtenNames.has(column.name));
+  const names = copied.map(([, column]) => column.name);
+  const keys = copied.map(([key]) => key);
   const json = (row: Record<string, unknown>) => {
-    const out: Record<string, unknown> = {};
+    const out: Record<string, unknown> = written ? written(row) : {};
     for (let i = 0; i < keys.length; i++) out[names[i]!] = row[keys[i]!];
     return out;
   };

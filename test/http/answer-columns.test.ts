@@ -4,10 +4,11 @@
  * and a column added to `tasks` must reach the task answer and its schema with nothing else written.
  */
 import { getTableColumns, getTableName, is, type Column } from 'drizzle-orm';
-import { SQLiteTable } from 'drizzle-orm/sqlite-core';
+import { integer, SQLiteTable, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import * as schema from '../../src/db/schema';
 import { tasks } from '../../src/db/schema';
+import { answerColumns } from '../../src/http/answer-columns';
 import { taskJson, TaskSchema } from '../../src/tasks/task-json';
 import { api, makeAccount } from '../helpers/fixtures';
 
@@ -50,5 +51,40 @@ describe('answers derived from the tables', () => {
     expect(json).not.toHaveProperty('account_id');
     expect(json).not.toHaveProperty('last_heartbeat_at');
     expect(Object.keys(json).sort()).toEqual(Object.keys(TaskSchema.shape).sort());
+  });
+
+  it("a task answer's columns come first", async () => {
+    const a = await makeAccount();
+    const created = await api('POST', '/v1/tasks', a.adminKey, { content: 'Order' });
+    const shown = Object.values(getTableColumns(tasks))
+      .map((c) => c.name)
+      .filter((n) => !NOT_AS_COLUMNS.includes(n));
+    expect(
+      Object.keys(created.body as object)
+        .slice(0, shown.length)
+        .sort(),
+    ).toEqual(shown.sort());
+  });
+
+  describe('a literal for the hot path (`written`)', () => {
+    const notes = sqliteTable('notes', {
+      id: text('id').primaryKey(),
+      secret: text('secret'),
+      bodyText: text('body_text'),
+      readCount: integer('read_count'),
+    });
+    const row = { id: 'n1', secret: 's', bodyText: 'hello', readCount: 3 };
+
+    it('columns the literal leaves out still show, by name, after it', () => {
+      const columns = answerColumns(notes, { hide: ['secret'], written: (r) => ({ id: r.id }) });
+      expect(columns.json(row)).toEqual({ id: 'n1', body_text: 'hello', read_count: 3 });
+      expect(Object.keys(columns.json(row))).toEqual(['id', 'body_text', 'read_count']);
+    });
+
+    it('a literal that names a hidden column is refused when the answer is defined', () => {
+      expect(() =>
+        answerColumns(notes, { hide: ['secret'], written: ((r: typeof row) => ({ id: r.id, secret: r.secret })) as never }),
+      ).toThrow(/secret/);
+    });
   });
 });
