@@ -9,6 +9,7 @@ import { database } from '../db/client';
 import { principalForgets } from '../db/schema';
 import type { Env } from '../env';
 import { forgetEach } from './key-gate';
+import { writtenLimit } from '../db/written-limit';
 
 /** Rows per pass, and passes per run: a burst larger than that (a mass change) finishes on the next runs. */
 const ROWS_PER_PASS = 500;
@@ -23,7 +24,7 @@ export async function sweepPrincipalForgets(env: Env): Promise<number> {
       .select({ id: principalForgets.id, keyHash: principalForgets.keyHash, accountId: principalForgets.accountId })
       .from(principalForgets)
       .orderBy(asc(principalForgets.id))
-      .limit(ROWS_PER_PASS);
+      .limit(writtenLimit(ROWS_PER_PASS));
     if (rows.length === 0) break;
     const keys = [...new Map(rows.map((r) => [`${r.keyHash} ${r.accountId}`, { keyHash: r.keyHash, accountId: r.accountId }])).values()];
     const failed = (await forgetEach(env, keys)).map((f) => f.keyHash);

@@ -10,6 +10,7 @@ import type { Mode, Principal, Role } from '../access/policy';
 import { agentJson, type AgentJson } from './agents';
 import { maskEmail } from '../email/mask';
 import { projectJson, type ProjectJson } from './projects';
+import { writtenLimit } from '../db/written-limit';
 
 export interface MeJson {
   agent: AgentJson & { use_case: string | null };
@@ -44,7 +45,7 @@ export async function describeMe(db: Db, p: Principal): Promise<MeJson> {
       .from(claimTokens)
       .where(eq(claimTokens.accountId, p.accountId))
       .orderBy(desc(claimTokens.createdAt))
-      .limit(1),
+      .limit(writtenLimit(1)),
   ]);
   const agent = agentRows[0];
   const account = accountRows[0];

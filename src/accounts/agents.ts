@@ -14,6 +14,7 @@ import { issueKey } from '../access/api-keys';
 import { insertUnderLimit, limitReached } from '../db/plan-limits';
 import { sqlBatch } from '../db/sql-batch';
 import type { PrincipalCache } from '../access/authentication';
+import { writtenLimit } from '../db/written-limit';
 
 export type AgentRow = typeof agents.$inferSelect;
 
@@ -266,13 +267,13 @@ export async function deleteAgent(db: Db, p: Principal, { cache, agentId }: Dele
         ),
       )
       .orderBy(asc(recurrences.id))
-      .limit(REFERENCES_NAMED),
+      .limit(writtenLimit(REFERENCES_NAMED)),
     db
       .select({ id: automations.id })
       .from(automations)
       .where(and(eq(automations.accountId, p.accountId), or(eq(automations.createdByAgentId, agentId), actsFor)))
       .orderBy(asc(automations.id))
-      .limit(REFERENCES_NAMED),
+      .limit(writtenLimit(REFERENCES_NAMED)),
     db
       .select({ id: ingressSources.id })
       .from(ingressSources)
@@ -283,7 +284,7 @@ export async function deleteAgent(db: Db, p: Principal, { cache, agentId }: Dele
         ),
       )
       .orderBy(asc(ingressSources.id))
-      .limit(REFERENCES_NAMED),
+      .limit(writtenLimit(REFERENCES_NAMED)),
   ]);
   const row = target[0];
   if (!row) throw agentNotFound();

@@ -15,6 +15,7 @@ import { claimTokens, codeLockouts, emailCodes } from '../db/schema';
 import { hmacSha256Hex, randomBase62, randomDigits, timingSafeEqual } from '../platform/crypto';
 import { newId } from '../platform/ids';
 import { addSeconds, isoSeconds } from '../platform/time';
+import { writtenLimit } from '../db/written-limit';
 
 export const CODE_TTL_SECONDS = 15 * 60;
 export const TOKEN_TTL_SECONDS = 7 * 24 * 3600;
@@ -92,7 +93,7 @@ export async function consumeCode(db: Db, { pepper, input, now }: ConsumeCodeOpt
     .leftJoin(codeLockouts, eq(codeLockouts.accountId, emailCodes.accountId))
     .where(and(...conditions))
     .orderBy(desc(emailCodes.createdAt), desc(emailCodes.id))
-    .limit(1)
+    .limit(writtenLimit(1))
     .get();
   if (!row) return { status: 'none' };
   // Checked before anything else: while locked, even the right code is refused.

@@ -14,6 +14,7 @@ import type { Principal } from '../access/policy';
 import { insertUnderLimit, limitReached } from '../db/plan-limits';
 import { sqlBatch } from '../db/sql-batch';
 import { answerColumns, type ColumnsJson } from '../http/answer-columns';
+import { writtenLimit } from '../db/written-limit';
 
 export type ProjectRow = typeof projects.$inferSelect;
 
@@ -112,7 +113,7 @@ export async function deleteProject(db: Db, p: Principal, id: string): Promise<v
       .select({ id: tasks.id })
       .from(tasks)
       .where(and(eq(tasks.accountId, p.accountId), eq(tasks.projectId, id)))
-      .limit(1),
+      .limit(writtenLimit(1)),
   ]);
   if (!target[0]) throw projectNotFound();
   if (used.length > 0) throw conflict('PROJECT_NOT_EMPTY', 'This project still has tasks; move or delete them first');

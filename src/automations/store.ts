@@ -15,6 +15,7 @@ import { sqlBatch } from '../db/sql-batch';
 import { insertUnderLimit } from '../db/plan-limits';
 import type { ActionLog } from './engine';
 import { checkActions, checkConditions, parseList, referencedIds, type Action, type Condition } from './rules';
+import { writtenLimit } from '../db/written-limit';
 
 export type AutomationRow = typeof automations.$inferSelect;
 export type AutomationRunRow = typeof automationRuns.$inferSelect;
@@ -244,7 +245,7 @@ export async function listRuns(db: Db, p: Principal, { automationId, page }: Lis
     .from(automationRuns)
     .where(eq(automationRuns.ruleId, automationId))
     .orderBy(desc(automationRuns.createdAt), desc(automationRuns.id))
-    .limit(page.limit)
+    .limit(writtenLimit(page.limit))
     .offset(page.offset);
   return rows.map(runJson);
 }

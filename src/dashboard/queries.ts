@@ -36,6 +36,7 @@ import { filterConditions } from '../tasks/task-list';
 import { linkJson, type LinkJson } from '../tasks/task-links';
 import { rowReader, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from '../tasks/task-json';
 import { isoSeconds } from '../platform/time';
+import { writtenLimit } from '../db/written-limit';
 
 export const COLUMNS = ['open', 'claimed', 'waiting', 'done'] as const;
 export type ColumnName = (typeof COLUMNS)[number];
@@ -129,7 +130,7 @@ function boardStatements(db: Db, p: Principal, filters: BoardFilters): RawQuery[
       .orderBy(
         ...(column === 'done' ? [desc(tasks.completedAt), desc(tasks.id)] : [desc(tasks.priority), desc(tasks.createdAt), desc(tasks.id)]),
       )
-      .limit(COLUMN_PAGE)
+      .limit(writtenLimit(COLUMN_PAGE))
       .offset(filters.offsets[column]);
   // The four columns' counts in one pass over the filtered tasks, each named as its column.
   const countIn = (column: ColumnName) =>
@@ -149,7 +150,7 @@ function boardStatements(db: Db, p: Principal, filters: BoardFilters): RawQuery[
       .from(taskLabels)
       .where(eq(taskLabels.accountId, p.accountId))
       .orderBy(asc(taskLabels.label))
-      .limit(200),
+      .limit(writtenLimit(200)),
   ].map(toRawQuery);
 }
 
@@ -236,13 +237,13 @@ export async function taskPageData(db: Db, p: Principal, { taskId, now }: TaskPa
       .from(taskContextHistory)
       .where(and(eq(taskContextHistory.taskId, taskId), inAccount(taskContextHistory)))
       .orderBy(desc(taskContextHistory.version), asc(taskContextHistory.key))
-      .limit(HISTORY_SHOWN),
+      .limit(writtenLimit(HISTORY_SHOWN)),
     db
       .select()
       .from(comments)
       .where(and(eq(comments.taskId, taskId), inAccount(comments)))
       .orderBy(asc(comments.createdAt), asc(comments.id))
-      .limit(COMMENTS_SHOWN),
+      .limit(writtenLimit(COMMENTS_SHOWN)),
     db
       .select()
       .from(subtasks)
@@ -264,13 +265,13 @@ export async function taskPageData(db: Db, p: Principal, { taskId, now }: TaskPa
         ),
       )
       .orderBy(asc(tasks.depth), asc(tasks.createdAt))
-      .limit(CHAIN_SHOWN),
+      .limit(writtenLimit(CHAIN_SHOWN)),
     db
       .select()
       .from(runs)
       .where(and(eq(runs.taskId, taskId), inAccount(runs)))
       .orderBy(desc(runs.claimedAtMs))
-      .limit(RUNS_SHOWN),
+      .limit(writtenLimit(RUNS_SHOWN)),
     db.select().from(agents).where(eq(agents.accountId, p.accountId)).orderBy(asc(agents.createdAt), asc(agents.id)),
     db.select().from(projects).where(eq(projects.accountId, p.accountId)).orderBy(asc(projects.sortOrder), asc(projects.id)),
   ]);
@@ -312,7 +313,7 @@ export async function webhookPageData(db: Db, p: Principal, id: string): Promise
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.webhookId, id), eq(webhookDeliveries.accountId, p.accountId)))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
-    .limit(DELIVERIES_SHOWN);
+    .limit(writtenLimit(DELIVERIES_SHOWN));
   const [hook, deliveries, attempts] = await db.batch([
     db
       .select()

@@ -12,6 +12,7 @@ import { projectJson, type ProjectJson } from '../accounts/projects';
 import { recurrenceJson, visibleRecurrences, type RecurrenceJson } from '../recurrences/recurrences';
 import { automationJson, runJson, type AutomationJson, type AutomationRunJson } from '../automations/store';
 import { deliveryJson, sourceJson, type IngressDeliveryJson, type IngressSourceJson } from '../ingress/sources';
+import { writtenLimit } from '../db/written-limit';
 
 /** The agents and projects a form's selects offer. */
 export interface Choices {
@@ -40,7 +41,7 @@ export async function recurrencesPageData(db: Db, p: Principal): Promise<Choices
       .from(recurrences)
       .where(visibleRecurrences(p))
       .orderBy(desc(recurrences.createdAt), desc(recurrences.id))
-      .limit(RECURRENCES_SHOWN),
+      .limit(writtenLimit(RECURRENCES_SHOWN)),
     ...choiceQueries(db, p),
   ]);
   return { recurrences: rows.map(recurrenceJson), ...choices(agentRows, projectRows) };
@@ -83,7 +84,7 @@ export async function automationPageData(
       .from(automationRuns)
       .where(and(eq(automationRuns.ruleId, id), eq(automationRuns.accountId, p.accountId)))
       .orderBy(desc(automationRuns.createdAt), desc(automationRuns.id))
-      .limit(LOG_SHOWN),
+      .limit(writtenLimit(LOG_SHOWN)),
     ...choiceQueries(db, p),
   ]);
   if (!rule[0]) throw notFound('automation');
@@ -118,7 +119,7 @@ export async function ingressSourcePageData(
       .from(ingressDeliveries)
       .where(and(eq(ingressDeliveries.sourceId, id), eq(ingressDeliveries.accountId, p.accountId)))
       .orderBy(desc(ingressDeliveries.createdAt), desc(ingressDeliveries.id))
-      .limit(LOG_SHOWN),
+      .limit(writtenLimit(LOG_SHOWN)),
     ...choiceQueries(db, p),
   ]);
   if (!source[0]) throw notFound('ingress source', 'INGRESS_SOURCE_NOT_FOUND');

@@ -16,6 +16,7 @@ import { newDelivery, sendMessages, type DeliveryRow } from '../webhooks/deliver
 import { parseEvents, type TaskEvent } from '../webhooks/events';
 import { automationMessage, type EventCause, type EventTask } from '../webhooks/messages';
 import { outboxInsert, planEvents, recorded, type Listeners, type RecordedEvent } from './outbox';
+import { writtenLimit } from '../db/written-limit';
 
 /** Queue `sendBatch` takes at most 100 messages. */
 const SEND_BATCH_MAX = 100;
@@ -168,7 +169,7 @@ export async function relayStaleEvents(env: Env, now: number, loadTasks: TaskLoa
     .from(eventOutbox)
     .where(and(isNull(eventOutbox.relayedAt), lt(eventOutbox.createdAt, cutoff)))
     .orderBy(asc(eventOutbox.createdAt))
-    .limit(SWEEP_ROWS);
+    .limit(writtenLimit(SWEEP_ROWS));
   if (rows.length === 0) return 0;
   const missing = rows.filter((r) => r.task === null);
   const current = missing.length ? await loadTasks(env, missing, now) : new Map<string, EventTask>();

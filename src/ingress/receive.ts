@@ -35,6 +35,7 @@ import { INGRESS_LABEL, parseList } from '../automations/rules';
 import { verifyIngressSignature, type SignatureVerdict } from './signature';
 import { MissingPaths, passesFilters, renderTask, type IngressFilter, type IngressTemplate } from './template';
 import type { IngressSourceRow } from './sources';
+import { writtenLimit } from '../db/written-limit';
 
 export interface IngressDelivery {
   sourceId: string;
@@ -92,7 +93,7 @@ export async function receiveDelivery(deps: IngressDeps, delivery: IngressDelive
       .select({ id: ingressDeliveries.id })
       .from(ingressDeliveries)
       .where(and(eq(ingressDeliveries.sourceId, delivery.sourceId), eq(ingressDeliveries.signatureSha256, signatureHash ?? '')))
-      .limit(1),
+      .limit(writtenLimit(1)),
   ]);
   const hit = found[0];
   if (!hit) throw notFound('ingress source', 'INGRESS_SOURCE_NOT_FOUND');

@@ -14,6 +14,7 @@ import { sqlBatch } from '../db/sql-batch';
 import { insertUnderLimit } from '../db/plan-limits';
 import { generateIngressSecret } from './signature';
 import type { IngressFilter, IngressTemplate } from './template';
+import { writtenLimit } from '../db/written-limit';
 
 export type IngressSourceRow = typeof ingressSources.$inferSelect;
 export type IngressDeliveryRow = typeof ingressDeliveries.$inferSelect;
@@ -254,7 +255,7 @@ export async function listSourceDeliveries(
     .from(ingressDeliveries)
     .where(eq(ingressDeliveries.sourceId, sourceId))
     .orderBy(desc(ingressDeliveries.createdAt), desc(ingressDeliveries.id))
-    .limit(page.limit)
+    .limit(writtenLimit(page.limit))
     .offset(page.offset);
   return rows.map(deliveryJson);
 }

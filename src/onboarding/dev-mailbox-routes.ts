@@ -9,6 +9,7 @@ import { devMailbox } from '../db/schema';
 import type { AppBindings } from '../env';
 import { isDevelopment } from '../platform/config';
 import { onNotFound } from '../http/error-handler';
+import { writtenLimit } from '../db/written-limit';
 
 const MAX_MESSAGES = 100;
 
@@ -30,7 +31,7 @@ export const devMailboxRoutes = new Hono<AppBindings>().get('/dev/mailbox', asyn
     .from(devMailbox)
     .where(to ? eq(devMailbox.to, to) : undefined)
     .orderBy(desc(devMailbox.id))
-    .limit(max);
+    .limit(writtenLimit(max));
   return c.json(
     {
       messages: rows.map((r) => ({

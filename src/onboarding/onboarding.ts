@@ -36,6 +36,7 @@ import {
   type LockoutPolicy,
 } from '../accounts/one-time-codes';
 import { projectJson, type ProjectJson } from '../accounts/projects';
+import { writtenLimit } from '../db/written-limit';
 
 export interface OnboardingDeps {
   db: Db;
@@ -509,7 +510,7 @@ async function pendingClaimEmail(db: Db, accountId: string): Promise<string | nu
     .from(claimTokens)
     .where(eq(claimTokens.accountId, accountId))
     .orderBy(desc(claimTokens.createdAt), desc(claimTokens.id))
-    .limit(1)
+    .limit(writtenLimit(1))
     .get();
   return row?.email ?? null;
 }

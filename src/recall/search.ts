@@ -10,6 +10,7 @@ import type { Principal } from '../access/policy';
 import type { ContextSource } from '../tasks/task-context';
 import { visibleTasks } from '../tasks/task-access';
 import { sqlBatch } from '../db/sql-batch';
+import { writtenLimit } from '../db/written-limit';
 
 export interface RecallQuery {
   q: string;
@@ -70,7 +71,7 @@ export async function searchContext(db: Db, p: Principal, query: RecallQuery): P
         cross join tasks on tasks.id = h.task_id
       where context_fts match ${ftsQuery(p.accountId, terms)} and ${sql.join(filters, sql` and `)}
       order by score desc, h.created_at desc
-      limit ${query.limit}`,
+      limit ${writtenLimit(query.limit)}`,
   ]);
   return rows!.map((r) => ({
     task_id: String(r.task_id),

@@ -13,6 +13,7 @@ import type { Principal } from '../access/policy';
 import { normaliseLabels } from '../tasks/tasks';
 import { sqlBatch } from '../db/sql-batch';
 import { firstOccurrence, localDateTime, localTimeOfDay, nextOccurrence, zonedToUtc, type Rule, type RuleType } from './schedule';
+import { writtenLimit } from '../db/written-limit';
 
 export type RecurrenceRow = typeof recurrences.$inferSelect;
 
@@ -220,7 +221,7 @@ export async function listRecurrences(db: Db, p: Principal, page: { limit: numbe
     .from(recurrences)
     .where(visibleRecurrences(p))
     .orderBy(desc(recurrences.createdAt), desc(recurrences.id))
-    .limit(page.limit)
+    .limit(writtenLimit(page.limit))
     .offset(page.offset);
 }
 

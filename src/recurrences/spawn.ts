@@ -26,6 +26,7 @@ import type { TaskEvent } from '../webhooks/events';
 import { eventsOf, wakes } from '../events/effects';
 import { outboxInsertPerTask, type RecordedEvent } from '../events/outbox';
 import { followingOccurrence, type RecurrenceRow } from './recurrences';
+import { writtenLimit } from '../db/written-limit';
 
 export interface SpawnReport {
   /** Recurrences this run advanced (spawned, skipped as open, or over quota). */
@@ -159,7 +160,7 @@ export async function spawnDueRecurrences(env: Env, now: number): Promise<SpawnR
       .from(recurrences)
       .where(and(eq(recurrences.active, true), lte(recurrences.nextDueAt, isoSeconds(now))))
       .orderBy(asc(recurrences.nextDueAt))
-      .limit(chunk);
+      .limit(writtenLimit(chunk));
     if (due.length === 0) break;
     const result = await spawnChunk(db, { due, quota: limit(env, 'TASKS_PER_MONTH'), now });
     report.batches++;

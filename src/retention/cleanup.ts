@@ -28,6 +28,7 @@ import { toRawQuery } from '../db/sql-batch';
 import type { Env } from '../env';
 import { limit, type LimitName } from '../platform/config';
 import { isoSeconds } from '../platform/time';
+import { writtenLimit } from '../db/written-limit';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -45,7 +46,7 @@ const SWEEPS: Sweep[] = [
   {
     name: 'idempotency_keys',
     statements: (rows, now) => [
-      sql`delete from ${idempotencyKeys} where ${idempotencyKeys.scopeKey} in (select ${idempotencyKeys.scopeKey} from ${idempotencyKeys} where ${idempotencyKeys.expiresAt} < ${isoSeconds(now)} limit ${rows})`,
+      sql`delete from ${idempotencyKeys} where ${idempotencyKeys.scopeKey} in (select ${idempotencyKeys.scopeKey} from ${idempotencyKeys} where ${idempotencyKeys.expiresAt} < ${isoSeconds(now)} limit ${writtenLimit(rows)})`,
     ],
   },
   {
@@ -53,14 +54,14 @@ const SWEEPS: Sweep[] = [
     // the newest code of an address never makes an older one current again.
     name: 'email_codes',
     statements: (rows, now, env) => [
-      sql`delete from ${emailCodes} where ${emailCodes.id} in (select ${emailCodes.id} from ${emailCodes} where ${emailCodes.expiresAt} < ${isoSeconds(now - limit(env, 'EMAIL_CODE_RETENTION_HOURS') * HOUR_MS)} limit ${rows})`,
+      sql`delete from ${emailCodes} where ${emailCodes.id} in (select ${emailCodes.id} from ${emailCodes} where ${emailCodes.expiresAt} < ${isoSeconds(now - limit(env, 'EMAIL_CODE_RETENTION_HOURS') * HOUR_MS)} limit ${writtenLimit(rows)})`,
     ],
   },
   {
     // One transaction: the attempts of the oldest finished deliveries, then those deliveries.
     name: 'webhook_deliveries',
     statements: (rows, now, env) => {
-      const finished = sql`select ${webhookDeliveries.id} from ${webhookDeliveries} where ${webhookDeliveries.status} in ('succeeded', 'failed') and ${webhookDeliveries.updatedAt} < ${isoSeconds(now - limit(env, 'WEBHOOK_DELIVERY_RETENTION_DAYS') * DAY_MS)} limit ${rows}`;
+      const finished = sql`select ${webhookDeliveries.id} from ${webhookDeliveries} where ${webhookDeliveries.status} in ('succeeded', 'failed') and ${webhookDeliveries.updatedAt} < ${isoSeconds(now - limit(env, 'WEBHOOK_DELIVERY_RETENTION_DAYS') * DAY_MS)} limit ${writtenLimit(rows)}`;
       return [
         sql`delete from ${webhookAttempts} where ${webhookAttempts.deliveryId} in (${finished})`,
         sql`delete from ${webhookDeliveries} where ${webhookDeliveries.id} in (${finished})`,
@@ -71,46 +72,46 @@ const SWEEPS: Sweep[] = [
     // Relayed outbox rows (their deliveries keep the story); a row not yet relayed is never deleted.
     name: 'event_outbox',
     statements: (rows, now, env) => [
-      sql`delete from ${eventOutbox} where ${eventOutbox.id} in (select ${eventOutbox.id} from ${eventOutbox} where ${eventOutbox.relayedAt} < ${isoSeconds(now - limit(env, 'EVENT_OUTBOX_RETENTION_DAYS') * DAY_MS)} limit ${rows})`,
+      sql`delete from ${eventOutbox} where ${eventOutbox.id} in (select ${eventOutbox.id} from ${eventOutbox} where ${eventOutbox.relayedAt} < ${isoSeconds(now - limit(env, 'EVENT_OUTBOX_RETENTION_DAYS') * DAY_MS)} limit ${writtenLimit(rows)})`,
     ],
   },
   {
     name: 'runs',
     statements: (rows, now, env) => [
-      sql`delete from ${runs} where ${runs.id} in (select ${runs.id} from ${runs} where ${runs.endedAt} < ${isoSeconds(now - limit(env, 'RUN_RETENTION_DAYS') * DAY_MS)} limit ${rows})`,
+      sql`delete from ${runs} where ${runs.id} in (select ${runs.id} from ${runs} where ${runs.endedAt} < ${isoSeconds(now - limit(env, 'RUN_RETENTION_DAYS') * DAY_MS)} limit ${writtenLimit(rows)})`,
     ],
   },
   {
     // An event may come again for up to 30 days (retries, reprocessing from Stripe's events API): its id must still be here.
     name: 'stripe_events',
     statements: (rows, now, env) => [
-      sql`delete from ${stripeEvents} where ${stripeEvents.id} in (select ${stripeEvents.id} from ${stripeEvents} where ${stripeEvents.receivedAt} < ${isoSeconds(now - retentionMs(env, 'STRIPE_EVENT_RETENTION_DAYS', 30))} limit ${rows})`,
+      sql`delete from ${stripeEvents} where ${stripeEvents.id} in (select ${stripeEvents.id} from ${stripeEvents} where ${stripeEvents.receivedAt} < ${isoSeconds(now - retentionMs(env, 'STRIPE_EVENT_RETENTION_DAYS', 30))} limit ${writtenLimit(rows)})`,
     ],
   },
   {
     // Never a current lock; the backoff is forgotten with the record.
     name: 'code_lockouts',
     statements: (rows, now, env) => [
-      sql`delete from ${codeLockouts} where ${codeLockouts.accountId} in (select ${codeLockouts.accountId} from ${codeLockouts} where ${codeLockouts.updatedAt} < ${isoSeconds(now - retentionMs(env, 'CODE_LOCKOUT_RETENTION_DAYS'))} and (${codeLockouts.lockedUntil} is null or ${codeLockouts.lockedUntil} < ${isoSeconds(now)}) limit ${rows})`,
+      sql`delete from ${codeLockouts} where ${codeLockouts.accountId} in (select ${codeLockouts.accountId} from ${codeLockouts} where ${codeLockouts.updatedAt} < ${isoSeconds(now - retentionMs(env, 'CODE_LOCKOUT_RETENTION_DAYS'))} and (${codeLockouts.lockedUntil} is null or ${codeLockouts.lockedUntil} < ${isoSeconds(now)}) limit ${writtenLimit(rows)})`,
     ],
   },
   {
     // Keys that record a task a rule made stay while the task does (deleting the task clears the mark).
     name: 'automation_effects',
     statements: (rows, now, env) => [
-      sql`delete from ${automationEffects} where ${automationEffects.key} in (select ${automationEffects.key} from ${automationEffects} where created_task_id is null and ${automationEffects.createdAt} < ${isoSeconds(now - retentionMs(env, 'AUTOMATION_EFFECT_RETENTION_DAYS', 15))} limit ${rows})`,
+      sql`delete from ${automationEffects} where ${automationEffects.key} in (select ${automationEffects.key} from ${automationEffects} where created_task_id is null and ${automationEffects.createdAt} < ${isoSeconds(now - retentionMs(env, 'AUTOMATION_EFFECT_RETENTION_DAYS', 15))} limit ${writtenLimit(rows)})`,
     ],
   },
   {
     name: 'automation_runs',
     statements: (rows, now, env) => [
-      sql`delete from ${automationRuns} where ${automationRuns.id} in (select ${automationRuns.id} from ${automationRuns} where ${automationRuns.createdAt} < ${isoSeconds(now - retentionMs(env, 'AUTOMATION_RUN_RETENTION_DAYS', 15))} limit ${rows})`,
+      sql`delete from ${automationRuns} where ${automationRuns.id} in (select ${automationRuns.id} from ${automationRuns} where ${automationRuns.createdAt} < ${isoSeconds(now - retentionMs(env, 'AUTOMATION_RUN_RETENTION_DAYS', 15))} limit ${writtenLimit(rows)})`,
     ],
   },
   {
     name: 'ingress_deliveries',
     statements: (rows, now, env) => [
-      sql`delete from ${ingressDeliveries} where ${ingressDeliveries.id} in (select ${ingressDeliveries.id} from ${ingressDeliveries} where ${ingressDeliveries.createdAt} < ${isoSeconds(now - retentionMs(env, 'INGRESS_DELIVERY_RETENTION_DAYS', 1))} limit ${rows})`,
+      sql`delete from ${ingressDeliveries} where ${ingressDeliveries.id} in (select ${ingressDeliveries.id} from ${ingressDeliveries} where ${ingressDeliveries.createdAt} < ${isoSeconds(now - retentionMs(env, 'INGRESS_DELIVERY_RETENTION_DAYS', 1))} limit ${writtenLimit(rows)})`,
     ],
   },
 ];

@@ -15,6 +15,7 @@ import { planTaskEvents, recordIf } from './tasks';
 import { sqlBatch } from '../db/sql-batch';
 import { eventsOf } from '../events/effects';
 import { PREVIOUS_STATEMENT_CHANGED, recorded, type Listeners, type RecordedEvent } from '../events/outbox';
+import { writtenLimit } from '../db/written-limit';
 
 export type CommentRow = typeof comments.$inferSelect;
 
@@ -55,7 +56,7 @@ export async function listComments(db: Db, p: Principal, { taskId, page }: ListC
       .from(comments)
       .where(and(eq(comments.taskId, taskId), eq(comments.accountId, p.accountId)))
       .orderBy(asc(comments.createdAt), asc(comments.id))
-      .limit(page.limit)
+      .limit(writtenLimit(page.limit))
       .offset(page.offset),
   ]);
   assertCanRead(p, task[0]);

@@ -7,6 +7,7 @@ import type { Db } from '../db/client';
 import { tasks } from '../db/schema';
 import type { Principal } from '../access/policy';
 import { visibleTasks } from './task-access';
+import { writtenLimit } from '../db/written-limit';
 
 /** How many of the newest open tasks are compared; bounds the work per request. */
 export const DEDUP_CANDIDATES = 2000;
@@ -84,6 +85,6 @@ export async function findDuplicates(db: Db, p: Principal, { content, threshold 
     .from(tasks)
     .where(and(visibleTasks(p), eq(tasks.completed, false)))
     .orderBy(desc(tasks.createdAt), desc(tasks.id))
-    .limit(DEDUP_CANDIDATES);
+    .limit(writtenLimit(DEDUP_CANDIDATES));
   return rankSimilar(content, docs, threshold);
 }

@@ -10,6 +10,7 @@ import { notFound } from '../platform/errors';
 import { isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { answerColumns, type ColumnsJson } from '../http/answer-columns';
+import { writtenLimit } from '../db/written-limit';
 
 export type RunRow = typeof runs.$inferSelect;
 
@@ -63,7 +64,7 @@ export async function listAgentRuns(db: Db, p: Principal, { agentId, page }: Lis
       .from(runs)
       .where(mine)
       .orderBy(desc(runs.claimedAt), desc(runs.claimedAtMs), desc(runs.id))
-      .limit(page.limit)
+      .limit(writtenLimit(page.limit))
       .offset(page.offset),
     db.select({ n: count() }).from(runs).where(mine),
   ]);

@@ -17,6 +17,7 @@ import type { Principal } from '../access/policy';
 import { assertCanRead, assertCanWrite, writableBy } from './task-access';
 import { sqlBatch } from '../db/sql-batch';
 import { taskCompleted, taskFromRaw } from './tasks';
+import { writtenLimit } from '../db/written-limit';
 
 export const CONTEXT_SOURCES = ['human_stated', 'agent_inferred', 'agent_observed', 'imported'] as const;
 export type ContextSource = (typeof CONTEXT_SOURCES)[number];
@@ -225,7 +226,7 @@ export async function contextHistory(db: Db, p: Principal, { taskId, key, page }
       .leftJoin(agents, and(eq(agents.id, h.agentId), eq(agents.accountId, h.accountId)))
       .where(and(eq(h.taskId, taskId), eq(h.accountId, p.accountId), key === undefined ? undefined : eq(h.key, key), after))
       .orderBy(desc(h.version), asc(h.key))
-      .limit(page.limit + 1),
+      .limit(writtenLimit(page.limit + 1)),
   ]);
   assertCanRead(p, rows[0]);
   const shown = ledger.slice(0, page.limit);

@@ -44,6 +44,7 @@ import type { Principal } from '../access/policy';
 import { visibilityKey, visibleTasks } from './task-access';
 import { rowReader, taskFieldColumns, taskJson, type TaskFields, type TaskJson } from './task-json';
 import { RenderedSql } from '../db/rendered-sql';
+import { writtenLimit } from '../db/written-limit';
 import { toRawQuery, type RawQuery } from '../db/sql-batch';
 
 export interface ListFilters {
@@ -166,8 +167,7 @@ interface Listing {
 
 /** The page query: `take` rows in the listing's order, read through an index. */
 function indexQuery(db: Db, p: Principal, { filters, conds, take, now }: Listing) {
-  // drizzle renders an SQL limit as is; its type only admits numbers and placeholders.
-  const limit = take as number;
+  const limit = writtenLimit(take);
   const labels = filters.labels ?? [];
   if (isWorker(p)) return workerQuery(db, p, { filters, conds: filterOnly(filters, now), take });
   if (labels.length > 0) {
@@ -180,7 +180,7 @@ function indexQuery(db: Db, p: Principal, { filters, conds, take, now }: Listing
         and(eq(labelledTasks.accountId, p.accountId), eq(labelledTasks.label, first!), ...conds, ...rest.map((label) => hasLabel(label))),
       )
       .orderBy(desc(labelledTasks.createdAt), desc(labelledTasks.id))
-      .limit(limit)
+      .limit(writtenLimit(limit))
       .offset(filters.offset);
   }
   return db
@@ -188,7 +188,7 @@ function indexQuery(db: Db, p: Principal, { filters, conds, take, now }: Listing
     .from(tasks)
     .where(and(...conds))
     .orderBy(...listingOrder(filters))
-    .limit(limit)
+    .limit(writtenLimit(limit))
     .offset(filters.offset);
 }
 
@@ -254,7 +254,8 @@ interface WorkerListing {
 
 function workerQuery(db: Db, p: Principal, { filters, conds, take }: WorkerListing) {
   // A search's common arm gets take as SQL (0 when the rare arm answers): then no head reads.
-  const reach = typeof take === 'number' ? filters.offset + take : sql`case when ${take} > 0 then ${take} + ${filters.offset} else 0 end`;
+  const reach =
+    typeof take === 'number' ? writtenLimit(filters.offset + take) : sql`case when ${take} > 0 then ${take} + ${filters.offset} else 0 end`;
   const whole = (filters.labels ?? []).length === 0 && byDue(filters);
   const selected = sql.join(
     Object.values(listColumns).map((column) => sql`${column} as ${sql.identifier(column.name)}`),
@@ -265,7 +266,7 @@ function workerQuery(db: Db, p: Principal, { filters, conds, take }: WorkerListi
   const parts = WORKER_RANGES.map(([column, index], k) => {
     const where = and(eq(tasks.accountId, p.accountId), eq(column, p.agentId), ...conds, ...labelConds);
     const range = sql`select ${selected} from ${tasks} indexed by ${sql.identifier(index)} where ${where}`;
-    const head = whole ? range : sql`${range} order by ${orderSql(filters, own)} limit ${reach}`;
+    const head = whole ? range : sql`${range} order by ${orderSql(filters, own)} limit ${writtenLimit(reach)}`;
     const earlier = WORKER_RANGES.slice(0, k).map(([c]) => sql`${sql.identifier(c.name)} is not ${p.agentId}`);
     return earlier.length === 0 ? sql`select * from (${head})` : sql`select * from (${head}) where ${sql.join(earlier, sql` and `)}`;
   });
@@ -274,7 +275,7 @@ function workerQuery(db: Db, p: Principal, { filters, conds, take }: WorkerListi
     .select(derivedFields(heads))
     .from(sql`(${sql.join(parts, sql` union all `)}) ${heads}`)
     .orderBy(orderSql(filters, (name) => sql`${heads}.${sql.identifier(name)}`))
-    .limit(take as number)
+    .limit(writtenLimit(take))
     .offset(filters.offset);
 }
 
@@ -303,10 +304,10 @@ function searchQuery(db: Db, p: Principal, { filters, conds, take, now }: Search
       and(sql`${tasksFts} match ${phrase}`, sql`${tasks}.rowid = ${tasksFts.rowid}`, ...conds, ...(filters.labels ?? []).map(hasLabel)),
     )
     .orderBy(...listingOrder(filters))
-    .limit(sql`case when ${matches} <= ${bound} then ${take} else 0 end` as unknown as number)
+    .limit(writtenLimit(sql`case when ${matches} <= ${bound} then ${take} else 0 end`))
     .offset(filters.offset);
   const common = indexQuery(db, p, { filters: filters, conds, take: sql`case when ${matches} > ${bound} then ${take} else 0 end`, now });
-  const count = sql`select count(*) from (select 1 from ${tasksFts} where ${tasksFts} match ${phrase} limit ${bound + 1})`;
+  const count = sql`select count(*) from (select 1 from ${tasksFts} where ${tasksFts} match ${phrase} limit ${writtenLimit(bound + 1)})`;
   const page = sql.identifier('page');
   const fields = Object.fromEntries(
     Object.entries(listColumns).map(([key, column]) => [key, sql`${page}.${sql.identifier(column.name)}`.mapWith(column)]),

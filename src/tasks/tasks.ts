@@ -38,6 +38,7 @@ import {
   type PlannedEvent,
   type RecordedEvent,
 } from '../events/outbox';
+import { writtenLimit } from '../db/written-limit';
 
 /** The account's task row, context included. */
 export async function readTask(db: Db, accountId: string, id: string): Promise<TaskRow | undefined> {
@@ -496,7 +497,7 @@ export async function deleteTask(
       .select()
       .from(tasks)
       .where(and(eq(tasks.id, taskId), eq(tasks.accountId, p.accountId))),
-    db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, taskId)).limit(1),
+    db.select({ id: tasks.id }).from(tasks).where(eq(tasks.parentTaskId, taskId)).limit(writtenLimit(1)),
   ]);
   const row = rows[0];
   assertCanWrite(p, row, { op: 'tasks.delete', now });

@@ -13,6 +13,7 @@ import { newId } from '../platform/ids';
 import { isoSeconds } from '../platform/time';
 import type { AttemptOutcome } from './delivery';
 import type { WebhookMessage } from './messages';
+import { writtenLimit } from '../db/written-limit';
 
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeliveryStatus = DeliveryRow['status'];
@@ -237,7 +238,7 @@ export async function listDeliveryLog(db: Db, webhookId: string, page: { limit: 
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.webhookId, webhookId))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
-    .limit(page.limit)
+    .limit(writtenLimit(page.limit))
     .offset(page.offset);
   if (rows.length === 0) return [];
   const attempts = await db

@@ -13,6 +13,7 @@ import type { Env } from '../env';
 import { limit } from '../platform/config';
 import { isoSeconds } from '../platform/time';
 import { sendMessages } from './deliveries';
+import { writtenLimit } from '../db/written-limit';
 
 /** Deliveries queued again per run at most (a Queue `sendBatch` takes 100). */
 const REQUEUE_PER_RUN = 100;
@@ -29,7 +30,7 @@ export async function requeueStuckDeliveries(env: Env, now: number): Promise<num
     .from(webhookDeliveries)
     .where(stuck)
     .orderBy(asc(webhookDeliveries.updatedAt))
-    .limit(REQUEUE_PER_RUN);
+    .limit(writtenLimit(REQUEUE_PER_RUN));
   if (rows.length === 0) return 0;
   // Marked first: if the send fails, sendMessages marks them failed (with a record) instead.
   await db

@@ -24,6 +24,7 @@ import { sqlBatch } from '../db/sql-batch';
 import { hasLiveClaim, NO_CLAIM, taskFieldColumns, type TaskFields, type TaskRow } from '../tasks/task-json';
 import { outboxInsert, outboxInsertPerTask, planEvents, type Listeners, type PlannedEvent } from '../events/outbox';
 import { eventsOf } from '../events/effects';
+import { writtenLimit } from '../db/written-limit';
 
 export const LEASE_SECONDS = { min: 30, max: 3600, default: 300 } as const;
 export const WAIT_SECONDS = { min: 0, max: 30, default: 0 } as const;
@@ -120,7 +121,7 @@ function bestTaskId(db: Db, req: ClaimNextRequest, nowIso: string): SQL {
       .from(tasks)
       .where(and(filters, state))
       .orderBy(desc(tasks.priority), asc(tasks.createdAt), asc(tasks.id))
-      .limit(1);
+      .limit(writtenLimit(1));
   return sql`(select "id" from (select * from ${best(openNow(nowIso))} union all select * from ${best(lapsedNow(nowIso))}) order by "priority" desc, "created_at" asc, "id" asc limit 1)`;
 }
 
@@ -191,7 +192,7 @@ function openRun(db: Db, c: Claimer, { which, times }: RunOpening) {
       })
       .from(tasks)
       .where(which)
-      .limit(1),
+      .limit(writtenLimit(1)),
   );
 }
 
@@ -695,7 +696,7 @@ export async function expireLeases(
       .from(tasks)
       .where(and(eq(tasks.accountId, accountId), isNotNull(tasks.leaseExpiresAt), isNotNull(tasks.claimedByAgentId)))
       .orderBy(asc(tasks.leaseExpiresAt))
-      .limit(1),
+      .limit(writtenLimit(1)),
   ]);
   const at = next![0]?.lease_expires_at as string | null | undefined;
   return { expired: expired!.map(taskFromRaw), events: eventIdsOf(released!), nextLeaseAt: at ? Date.parse(at) : null };

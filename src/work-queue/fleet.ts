@@ -9,6 +9,7 @@ import { isoDate, isoSeconds } from '../platform/time';
 import type { Principal } from '../access/policy';
 import { visibleTasks } from '../tasks/task-access';
 import { taskJson, type TaskJson } from '../tasks/task-json';
+import { writtenLimit } from '../db/written-limit';
 
 /** Each list holds at most this many tasks. */
 export const ATTENTION_LIMIT = 100;
@@ -50,7 +51,7 @@ export async function fleetAttention(db: Db, p: Principal, now: number): Promise
       .from(tasks)
       .where(and(open, where))
       .orderBy(...order, desc(tasks.priority), asc(tasks.createdAt), asc(tasks.id))
-      .limit(ATTENTION_LIMIT);
+      .limit(writtenLimit(ATTENTION_LIMIT));
 
   const [expired, silent, errored, waiting, overdue, reopened] = await db.batch([
     list(
