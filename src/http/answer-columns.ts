@@ -53,9 +53,10 @@ export function answerColumns<T extends Table, H extends keyof Row<T>>(
     shape[column.name] = schema;
   }
   const written = options.written as ((row: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  // The literal's names, read once from a row whose every column is null.
   const writtenNames = new Set(written ? Object.keys(written(Object.fromEntries(entries.map(([key]) => [key, null])))) : []);
-  const unknown = [...writtenNames].filter((name) => !(name in shape));
-  if (unknown.length > 0) throw new Error(`written names columns the answer does not show: ${unknown.join(', ')}`);
+  const notShown = [...writtenNames].filter((name) => !(name in shape));
+  if (notShown.length > 0) throw new Error(`written names columns the answer does not show: ${notShown.join(', ')}`);
   const copied = entries.filter(([, column]) => !writtenNames.has(column.name));
   const names = copied.map(([, column]) => column.name);
   const keys = copied.map(([key]) => key);
