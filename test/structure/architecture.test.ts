@@ -3,9 +3,10 @@
  * src/ has a layer; a file may import its own folder and any lower layer, never a higher one
  * (ARCHITECTURE.md draws it). `src/env.ts` is the bindings' type: any file may import its types.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join, posix, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'src');
@@ -39,13 +40,6 @@ function layerOf(file: string): { rank: number; folder: string } {
   const rank = LAYERS.findIndex((peers) => peers.includes(folder));
   if (rank < 0) throw new Error(`src/${rel}: its folder "${folder}" has no layer in test/structure/architecture.test.ts`);
   return { rank, folder };
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? sourceFiles(path) : /\.tsx?$/.test(name) ? [path] : [];
-  });
 }
 
 function resolveImport(from: string, spec: string): string | null {

@@ -3,15 +3,14 @@
  * code the source throws to it; this holds the list to the source, so no code is listed (and
  * documented in the OpenAPI Error schema) that nothing answers.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files';
 import { ERROR_CODES } from '../../src/platform/errors';
 
 const SRC = resolve(import.meta.dirname, '../../src');
-const files = (dir: string): string[] =>
-  readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : /\.tsx?$/.test(f) ? [join(dir, f)] : []));
-const source = files(SRC)
+const source = sourceFiles(SRC)
   .filter((f) => !f.endsWith(join('platform', 'errors.ts')))
   .map((f) => readFileSync(f, 'utf8'))
   .join('\n');

@@ -3,10 +3,11 @@
  * literal in src/ holds an HTML tag, save the doctype in src/platform/html.ts, and raw HTML goes
  * in only as a named constant (never through hono's raw()). One forgotten escape is an XSS.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'src');
@@ -21,13 +22,6 @@ const TAG = new RegExp(`</(${ELEMENTS})\\s*>|<(${ELEMENTS})\\s+[a-z-]+(=|\\s|/?>
 
 /** The one literal allowed to hold markup, and where. */
 const ALLOWED = new Map([['src/platform/html.ts', ["'<!doctype html>\\n'"]]]);
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? sourceFiles(path) : /\.(tsx?|js)$/.test(name) ? [path] : [];
-  });
-}
 
 interface Literal {
   file: string;
@@ -62,7 +56,7 @@ function literals(file: string): Literal[] {
 }
 
 describe('HTML is built by components, not by hand', () => {
-  const files = sourceFiles(SRC);
+  const files = sourceFiles(SRC, /\.(tsx?|js)$/);
   const all = files.flatMap(literals);
 
   it('reads the literals it checks (the control)', () => {

@@ -3,18 +3,12 @@
  * prepares a statement with a bound LIMIT again at every run, so one plain `.limit(n)` on a hot
  * path costs a parse and a plan per request, and nothing else would show it.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from './source-files';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? sourceFiles(path) : /\.tsx?$/.test(name) ? [path] : [];
-  });
-}
 
 /** `.limit(` calls and `limit ${` template slots whose value is not given through writtenLimit. */
 function boundLimits(text: string): string[] {
